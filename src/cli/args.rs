@@ -1,0 +1,365 @@
+//! The command line, declared with clap. Every `AICARPOOL_*` variable is also a flag here, so
+//! `--help` documents the whole configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::*;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aicarpool",
+    version,
+    about = "Self-hosted AI API gateway for teams"
+)]
+pub struct Cli {
+    /// Directory holding aicarpool.db, secret.key and backups/.
+    #[arg(long, global = true, env = "AICARPOOL_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Key file sealing upstream secrets (default: <data-dir>/secret.key).
+    #[arg(long, global = true, env = "AICARPOOL_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations (backup first) and run the gateway and admin page.
+    Serve(ServeArgs),
+    /// Apply pending migrations, or show their status.
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Admin users of the web console.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Teams ("carpool groups") that share accounts.
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
+    /// Upstream AI accounts.
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+    /// Member API keys.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+    /// Usage totals.
+    Usage(UsageArgs),
+    /// Consistent online copy of the database (safe while `serve` runs).
+    Backup {
+        /// Where to write the copy; must not exist.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AICARPOOL_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+    /// PEM certificate chain; serves HTTPS when given with --tls-key.
+    #[arg(long, env = "AICARPOOL_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "AICARPOOL_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body accepted (bytes); larger gets 413.
+    #[arg(long, env = "AICARPOOL_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Largest request head accepted (bytes).
+    #[arg(long, env = "AICARPOOL_MAX_HEADER_BYTES", default_value_t = DEFAULT_MAX_HEADER_BYTES)]
+    pub max_header_bytes: usize,
+    /// Seconds a client has to send its request head (and TLS handshake).
+    #[arg(long, env = "AICARPOOL_HEADER_READ_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds in-flight requests may take to finish after SIGTERM.
+    #[arg(long, env = "AICARPOOL_SHUTDOWN_DRAIN_SECS", default_value_t = DEFAULT_SHUTDOWN_DRAIN_SECS)]
+    pub shutdown_drain_secs: u64,
+    /// Server errors within the window that put an account in TEMP_ERROR.
+    #[arg(long, env = "AICARPOOL_ERROR_THRESHOLD", default_value_t = DEFAULT_ERROR_THRESHOLD)]
+    pub error_threshold: u32,
+    /// Length of the sliding error window (seconds).
+    #[arg(long, env = "AICARPOOL_ERROR_WINDOW_SECS", default_value_t = DEFAULT_ERROR_WINDOW_SECS)]
+    pub error_window_secs: u64,
+    /// Seconds after the last error before a TEMP_ERROR account returns.
+    #[arg(long, env = "AICARPOOL_TEMP_ERROR_COOLDOWN_SECS", default_value_t = DEFAULT_TEMP_ERROR_COOLDOWN_SECS)]
+    pub temp_error_cooldown_secs: u64,
+    /// How often the recovery timer runs (seconds).
+    #[arg(long, env = "AICARPOOL_RECOVERY_INTERVAL_SECS", default_value_t = DEFAULT_RECOVERY_INTERVAL_SECS)]
+    pub recovery_interval_secs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// List every migration as applied, pending, modified or unknown.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Create an admin or reset its password (password on stdin).
+    SetPassword {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupAction {
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountAction {
+    /// Add an upstream account; its secret (API key or token) is read from stdin.
+    Create(AccountCreate),
+    List,
+    /// One account with its status history.
+    Show {
+        id: i64,
+    },
+    /// Change an account; only the given fields change.
+    Update(AccountUpdate),
+    /// Back into rotation from DISABLED or MAINTENANCE.
+    Enable {
+        id: i64,
+    },
+    /// Out of rotation until enabled.
+    Disable {
+        id: i64,
+    },
+    /// Out of rotation for maintenance until enabled.
+    Maintenance {
+        id: i64,
+    },
+    /// Back into rotation from ERROR, TEMP_ERROR or RATE_LIMITED.
+    Recover {
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AccountCreate {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: crate::domain::Platform,
+    /// Upstream base URL (default: the platform's official endpoint).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Lower goes first.
+    #[arg(long)]
+    pub priority: Option<i64>,
+    /// Share of traffic among accounts of equal priority.
+    #[arg(long)]
+    pub weight: Option<i64>,
+    /// Group that may use this account (repeatable).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Outbound proxy, e.g. socks5://user@127.0.0.1:1080 (no password here: see below).
+    #[arg(long)]
+    pub proxy: Option<String>,
+    /// Read the proxy password from the second line of stdin.
+    #[arg(long)]
+    pub proxy_password_stdin: bool,
+    /// Models this account serves (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// User agent sent upstream (Claude Console relays).
+    #[arg(long)]
+    pub user_agent: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountUpdate {
+    pub id: i64,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New base URL; `default` returns to the platform's official endpoint.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    #[arg(long)]
+    pub priority: Option<i64>,
+    #[arg(long)]
+    pub weight: Option<i64>,
+    /// Replace the account's groups (repeatable).
+    #[arg(long = "group")]
+    pub groups: Option<Vec<String>>,
+    /// Remove the account from every group.
+    #[arg(long, conflicts_with = "groups")]
+    pub no_groups: bool,
+    /// New proxy URL; `none` removes the proxy.
+    #[arg(long)]
+    pub proxy: Option<String>,
+    /// Read a new proxy password from stdin (after the secret, when --secret-stdin is given too).
+    #[arg(long)]
+    pub proxy_password_stdin: bool,
+    /// Replace the model list (comma-separated; '' for all models).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Option<Vec<String>>,
+    /// New user agent; '' removes it.
+    #[arg(long)]
+    pub user_agent: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Read a new secret from stdin.
+    #[arg(long)]
+    pub secret_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Issue a key; it is printed once and never again.
+    Create {
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    List,
+    /// Change a key's limits; only the given limits change (`none` removes one).
+    Update {
+        id: i64,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Stop a key from working, for good.
+    Revoke {
+        id: i64,
+    },
+}
+
+/// A limit flag's value: a number or `none`.
+#[derive(Clone, Debug)]
+pub struct Limit(pub Option<i64>);
+
+#[derive(Debug, Default, Args)]
+pub struct LimitArgs {
+    /// Key stops working at this date (YYYY-MM-DD: after that day, UTC) or RFC 3339 time.
+    #[arg(long, value_parser = parse_expiry)]
+    pub expires_at: Option<Limit>,
+    /// Key stops working N days after its first request.
+    #[arg(long, value_parser = parse_limit)]
+    pub expires_days_after_first_use: Option<Limit>,
+    /// At most N requests per --window-minutes.
+    #[arg(long, value_parser = parse_limit)]
+    pub requests: Option<Limit>,
+    #[arg(long, value_parser = parse_limit)]
+    pub window_minutes: Option<Limit>,
+    /// At most N requests in flight at once.
+    #[arg(long, value_parser = parse_limit)]
+    pub concurrency: Option<Limit>,
+    /// Requests allowed to wait for a concurrency slot instead of a 429.
+    #[arg(long, value_parser = parse_limit)]
+    pub queue: Option<Limit>,
+    #[arg(long, value_parser = parse_limit)]
+    pub daily_tokens: Option<Limit>,
+    #[arg(long, value_parser = parse_limit)]
+    pub total_tokens: Option<Limit>,
+    /// USD per day.
+    #[arg(long, value_parser = parse_cost)]
+    pub daily_cost: Option<Limit>,
+    /// USD per week.
+    #[arg(long, value_parser = parse_cost)]
+    pub weekly_cost: Option<Limit>,
+    /// USD in total.
+    #[arg(long, value_parser = parse_cost)]
+    pub total_cost: Option<Limit>,
+    /// Allowed models: names or prefixes ending in '*' (comma-separated; '' for any).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Option<Vec<String>>,
+    /// Allowed clients: claude-code, codex, gemini-cli, sdk, other ('' for any).
+    #[arg(long, value_delimiter = ',')]
+    pub clients: Option<Vec<String>>,
+    /// Allowed upstream platforms ('' for any).
+    #[arg(long, value_delimiter = ',')]
+    pub platforms: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Only requests in this recent period, e.g. 24h, 7d, 30d (default: all time).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Break totals down.
+    #[arg(long, value_enum)]
+    pub by: Option<UsageBy>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum UsageBy {
+    Key,
+    Account,
+    Model,
+    Group,
+}
+
+fn parse_platform(s: &str) -> Result<crate::domain::Platform, String> {
+    s.parse()
+}
+
+fn is_none_word(s: &str) -> bool {
+    matches!(
+        s.trim().to_ascii_lowercase().as_str(),
+        "none" | "off" | "unlimited"
+    )
+}
+
+fn parse_limit(s: &str) -> Result<Limit, String> {
+    if is_none_word(s) {
+        return Ok(Limit(None));
+    }
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Limit(Some(n))),
+        _ => Err(format!("{s:?} is not a whole number (or `none`)")),
+    }
+}
+
+fn parse_cost(s: &str) -> Result<Limit, String> {
+    if is_none_word(s) {
+        return Ok(Limit(None));
+    }
+    crate::domain::parse_usd(s).map(|n| Limit(Some(n)))
+}
+
+fn parse_expiry(s: &str) -> Result<Limit, String> {
+    if is_none_word(s) {
+        return Ok(Limit(None));
+    }
+    let s = s.trim();
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(Limit(Some(ts.as_millisecond())));
+    }
+    let date: jiff::civil::Date = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time"))?;
+    // A date means the key works through that whole day (UTC).
+    let next = date
+        .tomorrow()
+        .map_err(|e| e.to_string())?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .map_err(|e| e.to_string())?;
+    Ok(Limit(Some(next.timestamp().as_millisecond())))
+}

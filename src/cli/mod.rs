@@ -1,0 +1,384 @@
+//! The command-line front door: turns parsed arguments into calls to [`crate::manage`] and
+//! prints the results as text or, with `--json`, as JSON on stdout. Errors go to stderr with a
+//! non-zero exit code (2 for bad input, 1 otherwise).
+
+mod args;
+mod output;
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+pub use args::Cli;
+use args::*;
+use output::Out;
+
+use crate::config::{Config, TlsFiles};
+use crate::error::{Error, Result};
+use crate::manage::accounts::{AccountChanges, NewAccount, StatusAction};
+use crate::manage::keys::LimitChanges;
+use crate::manage::{self, Ctx};
+use crate::store::{self, migrate, usage::By};
+
+/// Who the audit log names for changes made from the command line.
+const ACTOR: &str = "cli";
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = Out { json: cli.json };
+    match runtime.block_on(dispatch(cli, &out)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn init_logging(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AICARPOOL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn base_config(cli: &Cli) -> Config {
+    let mut config = Config::with_data_dir(&cli.data_dir);
+    if let Some(f) = &cli.secret_key_file {
+        config.secret_key_file = f.clone();
+    }
+    config
+}
+
+async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
+    let config = base_config(&cli);
+    match cli.command {
+        Command::Serve(args) => serve(config, args).await.map(|_| ExitCode::SUCCESS),
+        Command::Migrate { action } => migrate_cmd(&config, action, out).await,
+        Command::Backup { file } => backup(&config, &file, out).await.map(|_| ExitCode::SUCCESS),
+        command => {
+            let (ctx, _) = Ctx::open(config).await?;
+            manage_cmd(&ctx, command, out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
+    config.listen = a.listen.parse().map_err(|_| {
+        Error::Invalid(format!(
+            "--listen {:?} is not an address like 127.0.0.1:4000",
+            a.listen
+        ))
+    })?;
+    config.tls = match (a.tls_cert, a.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    config.http.max_body_bytes = a.max_body_bytes;
+    config.http.max_header_bytes = a.max_header_bytes;
+    config.http.header_read_timeout = Duration::from_secs(a.header_read_timeout_secs.max(1));
+    config.shutdown_drain = Duration::from_secs(a.shutdown_drain_secs);
+    config.accounts.error_threshold = a.error_threshold.max(1);
+    config.accounts.error_window = Duration::from_secs(a.error_window_secs.max(1));
+    config.accounts.temp_error_cooldown = Duration::from_secs(a.temp_error_cooldown_secs);
+    config.accounts.recovery_interval = Duration::from_secs(a.recovery_interval_secs.max(1));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;
+    crate::run(config, listener, shutdown_signal()).await
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+async fn migrate_cmd(
+    config: &Config,
+    action: Option<MigrateAction>,
+    out: &Out,
+) -> Result<ExitCode> {
+    let db = config.db_path();
+    let data_dir = config.data_dir.clone();
+    match action {
+        Some(MigrateAction::Status) => {
+            let statuses = blocking(move || {
+                manage::create_private_dir(&data_dir)?;
+                migrate::status(&store::open_connection(&db)?)
+            })
+            .await?;
+            out.migrations(&statuses);
+            let consistent = migrate::ensure_consistent(&statuses);
+            if let Err(e) = consistent {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let (ctx, prepared) = Ctx::open(config.clone()).await?;
+            drop(ctx);
+            out.migrated(&prepared);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn backup(config: &Config, file: &std::path::Path, out: &Out) -> Result<()> {
+    let db = config.db_path();
+    if !db.exists() {
+        return Err(Error::NotFound(format!("no database at {}", db.display())));
+    }
+    let target = file.to_owned();
+    blocking(move || migrate::backup_to(&store::open_connection(&db)?, &target)).await?;
+    out.message(
+        &format!("backup written to {}", file.display()),
+        &serde_json::json!({ "file": file }),
+    );
+    Ok(())
+}
+
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Migration(format!("task failed: {e}")))?
+}
+
+async fn manage_cmd(ctx: &Ctx, command: Command, out: &Out) -> Result<()> {
+    match command {
+        Command::Admin {
+            action: AdminAction::SetPassword { username },
+        } => {
+            let password = read_stdin_lines("admin password", 1)?.remove(0);
+            let created = manage::admins::set_password(ctx, ACTOR, &username, &password).await?;
+            let text = if created {
+                "created admin"
+            } else {
+                "password changed for admin"
+            };
+            out.message(
+                &format!("{text} {username}"),
+                &serde_json::json!({ "username": username, "created": created }),
+            );
+        }
+        Command::Group { action } => match action {
+            GroupAction::Create { name, description } => {
+                out.group(&manage::groups::create_group(ctx, ACTOR, &name, description).await?)
+            }
+            GroupAction::List => out.groups(&manage::groups::list_groups(ctx).await?),
+        },
+        Command::Account { action } => account_cmd(ctx, action, out).await?,
+        Command::Key { action } => match action {
+            KeyAction::Create {
+                group,
+                name,
+                limits,
+            } => {
+                let (key, plaintext) =
+                    manage::keys::create_key(ctx, ACTOR, &group, &name, limit_changes(limits))
+                        .await?;
+                out.new_key(&key, &plaintext);
+            }
+            KeyAction::List => out.keys(&manage::keys::list_keys(ctx).await?),
+            KeyAction::Update { id, limits } => {
+                out.key(&manage::keys::update_key(ctx, ACTOR, id, limit_changes(limits)).await?)
+            }
+            KeyAction::Revoke { id } => out.key(&manage::keys::revoke_key(ctx, ACTOR, id).await?),
+        },
+        Command::Usage(args) => {
+            let since = match &args.since {
+                Some(s) => since_ms(s)?,
+                None => 0,
+            };
+            let by = args.by.map(|b| match b {
+                UsageBy::Key => By::Key,
+                UsageBy::Account => By::Account,
+                UsageBy::Model => By::Model,
+                UsageBy::Group => By::Group,
+            });
+            out.usage(&manage::usage::report(ctx, since, by).await?);
+        }
+        Command::Serve(_) | Command::Migrate { .. } | Command::Backup { .. } => {
+            unreachable!("handled in dispatch")
+        }
+    }
+    Ok(())
+}
+
+async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> {
+    use manage::accounts as acc;
+    let status = |id, action| async move { acc::change_status(ctx, ACTOR, id, action).await };
+    let account = match action {
+        AccountAction::Create(a) => {
+            refuse_password_in_argv(a.proxy.as_deref())?;
+            let mut lines =
+                read_stdin_lines("account secret", if a.proxy_password_stdin { 2 } else { 1 })?
+                    .into_iter();
+            let new = NewAccount {
+                name: a.name,
+                platform: Some(a.platform),
+                description: a.description,
+                base_url: a.base_url,
+                secret: lines.next().unwrap_or_default(),
+                priority: a.priority,
+                weight: a.weight,
+                groups: a.groups,
+                proxy: a.proxy,
+                proxy_password: lines.next(),
+                models: a.models,
+                user_agent: a.user_agent,
+            };
+            acc::create_account(ctx, ACTOR, new).await?
+        }
+        AccountAction::List => return Ok(out.accounts(&acc::list_accounts(ctx).await?)),
+        AccountAction::Show { id } => {
+            let account = acc::get_account(ctx, id).await?;
+            let history = ctx
+                .db
+                .read(move |c| store::accounts::history(c, id, 20))
+                .await?;
+            return Ok(out.account_detail(&account, &history));
+        }
+        AccountAction::Update(u) => {
+            refuse_password_in_argv(u.proxy.as_deref())?;
+            let wanted = usize::from(u.secret_stdin) + usize::from(u.proxy_password_stdin);
+            let mut lines = if wanted > 0 {
+                read_stdin_lines("account secret", wanted)?.into_iter()
+            } else {
+                Vec::new().into_iter()
+            };
+            let changes = AccountChanges {
+                name: u.name,
+                description: u.description.map(|d| Some(d).filter(|d| !d.is_empty())),
+                base_url: u
+                    .base_url
+                    .map(|b| Some(b).filter(|b| !b.eq_ignore_ascii_case("default"))),
+                secret: if u.secret_stdin { lines.next() } else { None },
+                priority: u.priority,
+                weight: u.weight,
+                groups: if u.no_groups {
+                    Some(Vec::new())
+                } else {
+                    u.groups
+                },
+                proxy: u
+                    .proxy
+                    .map(|p| Some(p).filter(|p| !p.eq_ignore_ascii_case("none"))),
+                proxy_password: if u.proxy_password_stdin {
+                    lines.next()
+                } else {
+                    None
+                },
+                models: u.models,
+                user_agent: u.user_agent.map(Some),
+            };
+            acc::update_account(ctx, ACTOR, u.id, changes).await?
+        }
+        AccountAction::Enable { id } => status(id, StatusAction::Enable).await?,
+        AccountAction::Disable { id } => status(id, StatusAction::Disable).await?,
+        AccountAction::Maintenance { id } => status(id, StatusAction::Maintenance).await?,
+        AccountAction::Recover { id } => status(id, StatusAction::Recover).await?,
+    };
+    out.account(&account);
+    Ok(())
+}
+
+fn refuse_password_in_argv(proxy: Option<&str>) -> Result<()> {
+    if proxy.is_some_and(manage::accounts::proxy_url_has_password) {
+        return Err(Error::Invalid(
+            "the proxy URL contains a password, which would be visible to other users in the \
+             process list; give the URL without it and pass --proxy-password-stdin"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `n` lines from stdin (secrets never come from argv). Prompts when stdin is a terminal.
+fn read_stdin_lines(what: &str, n: usize) -> Result<Vec<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{what}: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut text = String::new();
+    stdin
+        .lock()
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io("reading stdin", e))?;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .take(n)
+        .collect();
+    if lines.len() < n || lines.iter().any(|l| l.trim().is_empty()) {
+        return Err(Error::Invalid(format!(
+            "expected {n} non-empty line(s) on stdin ({what}{}), got none or an empty one",
+            if n > 1 {
+                ", then the proxy password"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(lines)
+}
+
+fn limit_changes(a: LimitArgs) -> LimitChanges {
+    let v = |l: Option<Limit>| l.map(|l| l.0);
+    LimitChanges {
+        expires_at: v(a.expires_at),
+        expires_days_after_first_use: v(a.expires_days_after_first_use),
+        rate_requests: v(a.requests),
+        rate_window_minutes: v(a.window_minutes),
+        concurrency: v(a.concurrency),
+        queue: v(a.queue),
+        daily_tokens: v(a.daily_tokens),
+        total_tokens: v(a.total_tokens),
+        daily_cost_nanos: v(a.daily_cost),
+        weekly_cost_nanos: v(a.weekly_cost),
+        total_cost_nanos: v(a.total_cost),
+        models: a.models,
+        clients: a.clients,
+        platforms: a.platforms,
+    }
+}
+
+/// `--since 24h` → epoch ms of 24 hours ago.
+fn since_ms(text: &str) -> Result<i64> {
+    let span: jiff::Span = text.trim().parse().map_err(|_| {
+        Error::Invalid(format!(
+            "--since {text:?} is not a duration like 24h, 7d or 30d"
+        ))
+    })?;
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let then = now
+        .checked_sub(span.abs())
+        .map_err(|e| Error::Invalid(format!("--since {text:?}: {e}")))?;
+    Ok(then.timestamp().as_millisecond())
+}

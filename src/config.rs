@@ -1,0 +1,101 @@
+//! Configuration as a value: built once from flags, `AICARPOOL_*` variables and the `DEFAULT_*`
+//! constants below, then passed to whatever needs it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_DATA_DIR: &str = "./data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
+/// Claude requests carry base64 images and long histories; 32 MiB covers the API's own limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
+pub const DEFAULT_SHUTDOWN_DRAIN_SECS: u64 = 30;
+pub const DEFAULT_ERROR_THRESHOLD: u32 = 3;
+pub const DEFAULT_ERROR_WINDOW_SECS: u64 = 300;
+pub const DEFAULT_TEMP_ERROR_COOLDOWN_SECS: u64 = 300;
+pub const DEFAULT_RECOVERY_INTERVAL_SECS: u64 = 60;
+
+pub const DB_FILE: &str = "aicarpool.db";
+pub const SECRET_KEY_FILE: &str = "secret.key";
+pub const BACKUPS_DIR: &str = "backups";
+
+/// Everything the process needs to know, resolved.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// Where the key sealing upstream secrets lives (default `<data_dir>/secret.key`).
+    pub secret_key_file: PathBuf,
+    pub listen: SocketAddr,
+    pub tls: Option<TlsFiles>,
+    pub http: HttpLimits,
+    pub accounts: AccountPolicy,
+    /// How long a stopping server waits for in-flight requests before it exits anyway.
+    pub shutdown_drain: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Limits that keep one client from holding the server's memory or connections.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub max_header_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// When upstream accounts leave and rejoin the rotation (DESIGN.md §4).
+#[derive(Clone, Debug)]
+pub struct AccountPolicy {
+    pub error_threshold: u32,
+    pub error_window: Duration,
+    pub temp_error_cooldown: Duration,
+    pub recovery_interval: Duration,
+}
+
+impl Config {
+    /// A configuration with every default, rooted at `data_dir`.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
+        let data_dir = data_dir.into();
+        Config {
+            secret_key_file: data_dir.join(SECRET_KEY_FILE),
+            data_dir,
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address parses"),
+            tls: None,
+            http: HttpLimits {
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+                header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+                idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
+            },
+            accounts: AccountPolicy {
+                error_threshold: DEFAULT_ERROR_THRESHOLD,
+                error_window: Duration::from_secs(DEFAULT_ERROR_WINDOW_SECS),
+                temp_error_cooldown: Duration::from_secs(DEFAULT_TEMP_ERROR_COOLDOWN_SECS),
+                recovery_interval: Duration::from_secs(DEFAULT_RECOVERY_INTERVAL_SECS),
+            },
+            shutdown_drain: Duration::from_secs(DEFAULT_SHUTDOWN_DRAIN_SECS),
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(DB_FILE)
+    }
+
+    pub fn backups_dir(&self) -> PathBuf {
+        self.data_dir.join(BACKUPS_DIR)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}

@@ -1,0 +1,186 @@
+//! The product's vocabulary: platforms, account states, key states and the client tools a key
+//! may be limited to. Pure values; no I/O.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "unknown {} {s:?} (expected one of: {})",
+                        $what,
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// The kind of upstream an account is, which decides its protocol and credentials.
+    Platform, "platform" {
+        Anthropic = "anthropic",
+        ClaudeConsole = "claude-console",
+        ClaudeOauth = "claude-oauth",
+        Openai = "openai",
+        Gemini = "gemini",
+    }
+);
+
+impl Platform {
+    /// The official endpoint used when an account gives no base URL. A Claude Console relay
+    /// has no official endpoint: its URL is required.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            Platform::Anthropic | Platform::ClaudeOauth => Some("https://api.anthropic.com"),
+            Platform::ClaudeConsole => None,
+            Platform::Openai => Some("https://api.openai.com/v1"),
+            Platform::Gemini => Some("https://generativelanguage.googleapis.com"),
+        }
+    }
+}
+
+string_enum!(
+    /// Upstream account states (DESIGN.md §4).
+    AccountStatus, "account status" {
+        Active = "ACTIVE",
+        Disabled = "DISABLED",
+        Maintenance = "MAINTENANCE",
+        Error = "ERROR",
+        TempError = "TEMP_ERROR",
+        RateLimited = "RATE_LIMITED",
+    }
+);
+
+string_enum!(
+    KeyStatus, "key status" {
+        Active = "active",
+        Revoked = "revoked",
+    }
+);
+
+string_enum!(
+    /// Client tools a key can be restricted to, recognised from request headers.
+    ClientKind, "client" {
+        ClaudeCode = "claude-code",
+        Codex = "codex",
+        GeminiCli = "gemini-cli",
+        Sdk = "sdk",
+        Other = "other",
+    }
+);
+
+/// Money as integer nano-dollars, so sums are exact.
+pub const NANOS_PER_USD: i64 = 1_000_000_000;
+
+/// Parses a non-negative USD amount with up to nine decimals ("12", "0.5", "1.25") exactly.
+pub fn parse_usd(text: &str) -> Result<i64, String> {
+    let bad = || format!("{text:?} is not an amount in USD (e.g. 5 or 12.50)");
+    let text = text.trim().trim_start_matches('$');
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 9
+    {
+        return Err(bad());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let frac_nanos: i64 = format!("{frac:0<9}").parse().map_err(|_| bad())?;
+    whole
+        .checked_mul(NANOS_PER_USD)
+        .and_then(|w| w.checked_add(frac_nanos))
+        .ok_or_else(bad)
+}
+
+/// Formats nano-dollars as USD with as many decimals as needed (at least two).
+pub fn format_usd(nanos: i64) -> String {
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    let whole = n / NANOS_PER_USD as u64;
+    let frac = format!("{:09}", n % NANOS_PER_USD as u64);
+    let trimmed = frac.trim_end_matches('0');
+    let frac = if trimmed.len() < 2 {
+        &frac[..2]
+    } else {
+        trimmed
+    };
+    format!("{sign}{whole}.{frac}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_round_trip_and_reject_unknown() {
+        for p in Platform::ALL {
+            assert_eq!(p.as_str().parse::<Platform>().unwrap(), *p);
+        }
+        let err = "azure".parse::<Platform>().unwrap_err();
+        assert!(err.contains("anthropic"), "{err}");
+    }
+
+    #[test]
+    fn usd_parses_exactly() {
+        assert_eq!(parse_usd("12").unwrap(), 12 * NANOS_PER_USD);
+        assert_eq!(parse_usd("0.5").unwrap(), NANOS_PER_USD / 2);
+        assert_eq!(parse_usd("$1.000000001").unwrap(), NANOS_PER_USD + 1);
+        assert_eq!(parse_usd(".25").unwrap(), NANOS_PER_USD / 4);
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1.0000000001",
+            "abc",
+            "1e3",
+            "99999999999999999",
+        ] {
+            assert!(parse_usd(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usd_formats_readably() {
+        assert_eq!(format_usd(0), "0.00");
+        assert_eq!(format_usd(12 * NANOS_PER_USD), "12.00");
+        assert_eq!(format_usd(NANOS_PER_USD / 2), "0.50");
+        assert_eq!(format_usd(3_000), "0.000003");
+    }
+}

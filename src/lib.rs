@@ -1,0 +1,16 @@
+//! aicarpool: a self-hosted AI API gateway in one binary with its state in one SQLite file.
+//! [`run`] is the seam the binary and the tests use to start the server.
+#![forbid(unsafe_code)]
+
+pub mod assets;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod manage;
+pub mod router;
+pub mod server;
+pub mod store;
+
+pub use server::run;

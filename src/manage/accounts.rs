@@ -1,0 +1,516 @@
+//! Upstream accounts: creating, editing, binding to groups and moving between admin states.
+//! Secrets arrive here in plaintext and leave sealed; nothing here returns them.
+
+use http::Uri;
+use serde_json::json;
+
+use super::groups::group_id;
+use super::{Ctx, check_name};
+use crate::crypto::Purpose;
+use crate::domain::{AccountStatus, Platform};
+use crate::error::{Error, Result};
+use crate::store::accounts::{self, Account, Proxy};
+use crate::store::audit;
+
+/// A new account as an operator describes it.
+#[derive(Clone, Debug, Default)]
+pub struct NewAccount {
+    pub name: String,
+    pub platform: Option<Platform>,
+    pub description: Option<String>,
+    pub base_url: Option<String>,
+    pub secret: String,
+    pub priority: Option<i64>,
+    pub weight: Option<i64>,
+    pub groups: Vec<String>,
+    pub proxy: Option<String>,
+    /// Proxy password given apart from the URL (the CLI reads it from stdin).
+    pub proxy_password: Option<String>,
+    pub models: Vec<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Changes to an account; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub base_url: Option<Option<String>>,
+    pub secret: Option<String>,
+    pub priority: Option<i64>,
+    pub weight: Option<i64>,
+    pub groups: Option<Vec<String>>,
+    pub proxy: Option<Option<String>>,
+    pub proxy_password: Option<String>,
+    pub models: Option<Vec<String>>,
+    pub user_agent: Option<Option<String>>,
+}
+
+/// What an operator can do to an account's status by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusAction {
+    Enable,
+    Disable,
+    Maintenance,
+    Recover,
+}
+
+pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<Account> {
+    let platform = new
+        .platform
+        .ok_or_else(|| Error::Invalid("--platform is required".into()))?;
+    let name = check_name("account", &new.name)?;
+    let base_url = match new.base_url.as_deref() {
+        Some(url) => Some(check_base_url(url)?),
+        None if platform.default_base_url().is_none() => {
+            return Err(Error::Invalid(format!(
+                "a {platform} account needs --base-url (the relay's address)"
+            )));
+        }
+        None => None,
+    };
+    let secret = check_secret(&new.secret)?;
+    let proxy = match new.proxy.as_deref() {
+        Some(url) => Some(parse_proxy(ctx, url, new.proxy_password.as_deref())?),
+        None if new.proxy_password.is_some() => {
+            return Err(Error::Invalid("a proxy password needs a proxy URL".into()));
+        }
+        None => None,
+    };
+    let account = Account {
+        id: 0,
+        name: name.clone(),
+        description: new.description,
+        platform,
+        base_url,
+        credentials: Some(ctx.secrets.seal(Purpose::Credentials, secret.as_bytes())?),
+        status: AccountStatus::Active,
+        status_reason: None,
+        status_until: None,
+        last_error_at: None,
+        error_count: 0,
+        priority: check_priority(new.priority.unwrap_or(50))?,
+        weight: check_weight(new.weight.unwrap_or(1))?,
+        supported_models: check_models(new.models)?,
+        model_mapping: Default::default(),
+        user_agent: new.user_agent.filter(|u| !u.trim().is_empty()),
+        proxy,
+        groups: Vec::new(),
+        total_requests: 0,
+        total_tokens: 0,
+        last_used_at: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let groups = new.groups;
+    let actor = actor.to_owned();
+    ctx.db
+        .write(move |conn| {
+            let id = accounts::insert(conn, &account, &actor)
+                .map_err(|e| e.on_unique(|| format!("an account named {name:?} already exists")))?;
+            bind_groups(conn, id, &groups)?;
+            audit::insert(
+                conn,
+                &actor,
+                "account.create",
+                Some(("account", id)),
+                Some(&json!({ "name": name, "platform": platform.as_str(), "groups": groups })),
+            )?;
+            found(accounts::find_by_id(conn, id)?, id)
+        })
+        .await
+}
+
+pub async fn update_account(
+    ctx: &Ctx,
+    actor: &str,
+    id: i64,
+    changes: AccountChanges,
+) -> Result<Account> {
+    // Validate and seal outside the writer so it never waits on this work.
+    let name = changes
+        .name
+        .as_deref()
+        .map(|n| check_name("account", n))
+        .transpose()?;
+    let base_url = match &changes.base_url {
+        Some(Some(url)) => Some(Some(check_base_url(url)?)),
+        other => other.clone(),
+    };
+    let credentials = match &changes.secret {
+        Some(s) => Some(
+            ctx.secrets
+                .seal(Purpose::Credentials, check_secret(s)?.as_bytes())?,
+        ),
+        None => None,
+    };
+    let proxy = match &changes.proxy {
+        Some(Some(url)) => Some(Some(parse_proxy(
+            ctx,
+            url,
+            changes.proxy_password.as_deref(),
+        )?)),
+        Some(None) => Some(None),
+        None if changes.proxy_password.is_some() => {
+            return Err(Error::Invalid(
+                "a new proxy password needs the proxy URL too".into(),
+            ));
+        }
+        None => None,
+    };
+    let priority = changes.priority.map(check_priority).transpose()?;
+    let weight = changes.weight.map(check_weight).transpose()?;
+    let models = changes.models.clone().map(check_models).transpose()?;
+    let actor = actor.to_owned();
+    ctx.db
+        .write(move |conn| {
+            // The audit names which fields changed, never their values for secrets.
+            let mut fields = Vec::new();
+            for (set, field) in [
+                (changes.name.is_some(), "name"),
+                (changes.description.is_some(), "description"),
+                (changes.base_url.is_some(), "base_url"),
+                (changes.secret.is_some(), "secret"),
+                (changes.priority.is_some(), "priority"),
+                (changes.weight.is_some(), "weight"),
+                (changes.groups.is_some(), "groups"),
+                (changes.proxy.is_some(), "proxy"),
+                (changes.models.is_some(), "models"),
+                (changes.user_agent.is_some(), "user_agent"),
+            ] {
+                if set {
+                    fields.push(field);
+                }
+            }
+            let mut a = found(accounts::find_by_id(conn, id)?, id)?;
+            if let Some(n) = name {
+                a.name = n;
+            }
+            if let Some(d) = changes.description {
+                a.description = d;
+            }
+            if let Some(u) = base_url {
+                if u.is_none() && a.platform.default_base_url().is_none() {
+                    return Err(Error::Invalid(format!(
+                        "a {} account needs a base URL",
+                        a.platform
+                    )));
+                }
+                a.base_url = u;
+            }
+            if credentials.is_some() {
+                a.credentials = credentials;
+            }
+            if let Some(p) = priority {
+                a.priority = p;
+            }
+            if let Some(w) = weight {
+                a.weight = w;
+            }
+            if let Some(m) = models {
+                a.supported_models = m;
+            }
+            if let Some(u) = changes.user_agent {
+                a.user_agent = u.filter(|u| !u.trim().is_empty());
+            }
+            if let Some(p) = proxy {
+                a.proxy = p;
+            }
+            let name = a.name.clone();
+            accounts::update(conn, &a)
+                .map_err(|e| e.on_unique(|| format!("an account named {name:?} already exists")))?;
+            if let Some(groups) = &changes.groups {
+                bind_groups(conn, id, groups)?;
+            }
+            audit::insert(
+                conn,
+                &actor,
+                "account.update",
+                Some(("account", id)),
+                Some(&json!({ "fields": fields })),
+            )?;
+            found(accounts::find_by_id(conn, id)?, id)
+        })
+        .await
+}
+
+pub async fn list_accounts(ctx: &Ctx) -> Result<Vec<Account>> {
+    ctx.db.read(accounts::list).await
+}
+
+pub async fn get_account(ctx: &Ctx, id: i64) -> Result<Account> {
+    ctx.db
+        .read(move |conn| found(accounts::find_by_id(conn, id)?, id))
+        .await
+}
+
+/// The account's upstream secret in plaintext, for the gateway's outgoing requests only.
+pub async fn account_secret(ctx: &Ctx, id: i64) -> Result<String> {
+    let account = get_account(ctx, id).await?;
+    let sealed = account
+        .credentials
+        .ok_or_else(|| Error::NotFound(format!("account {id} has no credentials")))?;
+    ctx.secrets.open_string(Purpose::Credentials, &sealed)
+}
+
+/// Applies an operator's status action. `enable` leaves DISABLED/MAINTENANCE; `recover` leaves
+/// the fault states (ERROR, TEMP_ERROR, RATE_LIMITED) and resets the error count.
+pub async fn change_status(
+    ctx: &Ctx,
+    actor: &str,
+    id: i64,
+    action: StatusAction,
+) -> Result<Account> {
+    use AccountStatus::*;
+    let actor = actor.to_owned();
+    ctx.db
+        .write(move |conn| {
+            let a = found(accounts::find_by_id(conn, id)?, id)?;
+            let (to, reason, allowed): (_, _, &[AccountStatus]) = match action {
+                StatusAction::Enable => {
+                    (Active, "enabled by admin", &[Disabled, Maintenance, Active])
+                }
+                StatusAction::Disable => (Disabled, "disabled by admin", AccountStatus::ALL),
+                StatusAction::Maintenance => (Maintenance, "maintenance", AccountStatus::ALL),
+                StatusAction::Recover => (
+                    Active,
+                    "recovered by admin",
+                    &[Error, TempError, RateLimited, Active],
+                ),
+            };
+            if !allowed.contains(&a.status) {
+                let hint = if action == StatusAction::Enable {
+                    "use `account recover` for an account in a fault state"
+                } else {
+                    "use `account enable` for a disabled or maintenance account"
+                };
+                return Err(crate::error::Error::Conflict(format!(
+                    "account {id} is {}; {hint}",
+                    a.status
+                )));
+            }
+            if a.status != to || action == StatusAction::Recover {
+                accounts::set_status(conn, id, to, Some(reason), None, &actor)?;
+                audit::insert(
+                    conn,
+                    &actor,
+                    &format!("account.{}", action_name(action)),
+                    Some(("account", id)),
+                    Some(&json!({ "from": a.status.as_str(), "to": to.as_str() })),
+                )?;
+            }
+            found(accounts::find_by_id(conn, id)?, id)
+        })
+        .await
+}
+
+fn action_name(action: StatusAction) -> &'static str {
+    match action {
+        StatusAction::Enable => "enable",
+        StatusAction::Disable => "disable",
+        StatusAction::Maintenance => "maintenance",
+        StatusAction::Recover => "recover",
+    }
+}
+
+fn found(a: Option<Account>, id: i64) -> Result<Account> {
+    a.ok_or_else(|| Error::NotFound(format!("no account with id {id}")))
+}
+
+fn bind_groups(conn: &rusqlite::Connection, account_id: i64, groups: &[String]) -> Result<()> {
+    let mut ids = Vec::with_capacity(groups.len());
+    for g in groups {
+        let id = group_id(conn, g)?;
+        if !ids.iter().any(|(i, _, _)| *i == id) {
+            ids.push((id, None, None));
+        }
+    }
+    accounts::set_bindings(conn, account_id, &ids)
+}
+
+fn check_secret(secret: &str) -> Result<String> {
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return Err(Error::Invalid(
+            "the account secret (read from stdin) is empty".into(),
+        ));
+    }
+    if secret.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(Error::Invalid(
+            "the account secret contains spaces or control characters".into(),
+        ));
+    }
+    Ok(secret.to_owned())
+}
+
+fn check_priority(p: i64) -> Result<i64> {
+    if (0..=1_000_000).contains(&p) {
+        Ok(p)
+    } else {
+        Err(Error::Invalid(format!(
+            "priority {p} is out of range (0 to 1000000, lower goes first)"
+        )))
+    }
+}
+
+fn check_weight(w: i64) -> Result<i64> {
+    if (1..=1_000_000).contains(&w) {
+        Ok(w)
+    } else {
+        Err(Error::Invalid(format!(
+            "weight {w} is out of range (1 to 1000000)"
+        )))
+    }
+}
+
+fn check_models(models: Vec<String>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for m in models {
+        let m = m.trim();
+        if m.is_empty() {
+            continue;
+        }
+        if m.len() > 200 || m.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(Error::Invalid(format!("{m:?} is not a model name")));
+        }
+        if !out.iter().any(|x| x == m) {
+            out.push(m.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// An upstream base URL: absolute http(s), a host, no credentials, no query; trailing `/` dropped.
+pub(crate) fn check_base_url(url: &str) -> Result<String> {
+    let bad = |why: &str| Error::Invalid(format!("base URL {url:?} {why}"));
+    let uri: Uri = url.trim().parse().map_err(|_| bad("is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => return Err(bad("must start with http:// or https://")),
+    }
+    let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
+    if authority.as_str().contains('@') {
+        return Err(bad(
+            "must not contain credentials; the secret is read from stdin",
+        ));
+    }
+    if authority.host().is_empty() {
+        return Err(bad("has no host"));
+    }
+    if uri.query().is_some() {
+        return Err(bad("must not have a query string"));
+    }
+    Ok(url.trim().trim_end_matches('/').to_owned())
+}
+
+/// Parses `scheme://[user[:password]@]host[:port]` into a proxy with a sealed password.
+fn parse_proxy(ctx: &Ctx, url: &str, password: Option<&str>) -> Result<Proxy> {
+    let bad = |why: &str| Error::Invalid(format!("proxy URL {why}"));
+    let uri: Uri = url.trim().parse().map_err(|_| bad("is not a URL"))?;
+    let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        "socks5" | "socks5h" => 1080,
+        _ => {
+            return Err(bad(
+                "must start with http://, https://, socks5:// or socks5h://",
+            ));
+        }
+    };
+    let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
+    if authority.host().is_empty() {
+        return Err(bad("has no host"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(bad("must not have a path or query"));
+    }
+    let (username, url_password) = match authority.as_str().rsplit_once('@') {
+        Some((userinfo, _)) => match userinfo.split_once(':') {
+            Some((u, p)) => (percent_decode(u)?, Some(percent_decode(p)?)),
+            None => (percent_decode(userinfo)?, None),
+        },
+        None => (String::new(), None),
+    };
+    if url_password.is_some() && password.is_some() {
+        return Err(bad("has a password and a separate password was given too"));
+    }
+    let password = url_password.or(password.map(str::to_owned));
+    if password.is_some() && username.is_empty() {
+        return Err(bad("has a password but no user name"));
+    }
+    Ok(Proxy {
+        scheme,
+        host: authority.host().trim_matches(['[', ']']).to_owned(),
+        port: authority.port_u16().unwrap_or(default_port),
+        username: (!username.is_empty()).then_some(username),
+        password: password
+            .map(|p| ctx.secrets.seal(Purpose::ProxyPassword, p.as_bytes()))
+            .transpose()?,
+    })
+}
+
+fn percent_decode(s: &str) -> Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| Error::Invalid("proxy URL has a bad %-escape".into()))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::Invalid("proxy URL user info is not UTF-8".into()))
+}
+
+/// Whether a proxy URL carries a password (the CLI refuses those: argv is visible to others).
+pub fn proxy_url_has_password(url: &str) -> bool {
+    url.parse::<Uri>()
+        .ok()
+        .and_then(|u| u.authority().map(|a| a.as_str().to_owned()))
+        .and_then(|a| a.rsplit_once('@').map(|(ui, _)| ui.contains(':')))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert_eq!(
+            check_base_url("https://relay.example.com/api/").unwrap(),
+            "https://relay.example.com/api"
+        );
+        assert!(check_base_url("http://127.0.0.1:8080").is_ok());
+        for bad in [
+            "relay.example.com",
+            "ftp://x.example",
+            "https://user:pw@x.example",
+            "https://x.example/?a=1",
+            "not a url",
+        ] {
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn proxy_password_detection() {
+        assert!(proxy_url_has_password("socks5://u:p@127.0.0.1:1080"));
+        assert!(!proxy_url_has_password("socks5://u@127.0.0.1:1080"));
+        assert!(!proxy_url_has_password("http://127.0.0.1:3128"));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("p%40ss%3Aw").unwrap(), "p@ss:w");
+        assert!(percent_decode("bad%zz").is_err());
+    }
+}

@@ -1,0 +1,341 @@
+//! SQL for `ai_service_accounts` (upstream accounts), their `group_accounts` bindings and the
+//! `account_status_history` every status change writes.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::now_ms;
+use crate::domain::{AccountStatus, Platform};
+use crate::error::{Error, Result};
+
+/// Outbound proxy of an account; the password is sealed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Proxy {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    #[serde(skip)]
+    pub password: Option<Vec<u8>>,
+}
+
+impl Proxy {
+    /// The proxy as a URL for display: never with its password.
+    pub fn display_url(&self) -> String {
+        let user = match &self.username {
+            Some(u) if self.password.is_some() => format!("{u}:***@"),
+            Some(u) => format!("{u}@"),
+            None => String::new(),
+        };
+        format!("{}://{user}{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// A group an account serves, with the group's own priority/weight overrides.
+#[derive(Clone, Debug, Serialize)]
+pub struct Binding {
+    pub group_id: i64,
+    pub group: String,
+    pub priority: Option<i64>,
+    pub weight: Option<i64>,
+}
+
+/// One upstream account. Sealed secrets are never serialized.
+#[derive(Clone, Debug, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub platform: Platform,
+    /// The configured base URL; `None` uses the platform's official endpoint.
+    pub base_url: Option<String>,
+    #[serde(skip)]
+    pub credentials: Option<Vec<u8>>,
+    pub status: AccountStatus,
+    pub status_reason: Option<String>,
+    pub status_until: Option<i64>,
+    pub last_error_at: Option<i64>,
+    pub error_count: i64,
+    pub priority: i64,
+    pub weight: i64,
+    pub supported_models: Vec<String>,
+    pub model_mapping: serde_json::Map<String, serde_json::Value>,
+    pub user_agent: Option<String>,
+    pub proxy: Option<Proxy>,
+    pub groups: Vec<Binding>,
+    pub total_requests: i64,
+    pub total_tokens: i64,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT id, name, description, platform, base_url, credentials, status,
+        status_reason, status_until, last_error_at, error_count, priority, weight,
+        supported_models, model_mapping, claude_console_user_agent,
+        proxy_type, proxy_host, proxy_port, proxy_username, proxy_password,
+        total_requests, total_tokens, last_used_at, created_at, updated_at
+    FROM ai_service_accounts";
+
+fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
+    s.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(idx: usize, s: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    let proxy_scheme: Option<String> = r.get(16)?;
+    let proxy = match proxy_scheme {
+        Some(scheme) => Some(Proxy {
+            scheme,
+            host: r.get(17)?,
+            port: r.get(18)?,
+            username: r.get(19)?,
+            password: r.get(20)?,
+        }),
+        None => None,
+    };
+    Ok(Account {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        platform: parse_text(3, r.get(3)?)?,
+        base_url: r.get(4)?,
+        credentials: r.get(5)?,
+        status: parse_text(6, r.get(6)?)?,
+        status_reason: r.get(7)?,
+        status_until: r.get(8)?,
+        last_error_at: r.get(9)?,
+        error_count: r.get(10)?,
+        priority: r.get(11)?,
+        weight: r.get(12)?,
+        supported_models: parse_json(13, r.get(13)?)?,
+        model_mapping: parse_json(14, r.get(14)?)?,
+        user_agent: r.get(15)?,
+        proxy,
+        groups: Vec::new(),
+        total_requests: r.get(21)?,
+        total_tokens: r.get(22)?,
+        last_used_at: r.get(23)?,
+        created_at: r.get(24)?,
+        updated_at: r.get(25)?,
+    })
+}
+
+fn bindings(conn: &Connection, account_id: i64) -> Result<Vec<Binding>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.group_id, g.name, b.priority, b.weight FROM group_accounts b
+         JOIN groups g ON g.id = b.group_id WHERE b.account_id = ?1 ORDER BY g.name",
+    )?;
+    let rows = stmt.query_map([account_id], |r| {
+        Ok(Binding {
+            group_id: r.get(0)?,
+            group: r.get(1)?,
+            priority: r.get(2)?,
+            weight: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Account>> {
+    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY priority, id"))?;
+    let mut accounts: Vec<Account> = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    for a in &mut accounts {
+        a.groups = bindings(conn, a.id)?;
+    }
+    Ok(accounts)
+}
+
+pub fn find_by_id(conn: &Connection, id: i64) -> Result<Option<Account>> {
+    let account = conn
+        .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
+        .optional()?;
+    match account {
+        Some(mut a) => {
+            a.groups = bindings(conn, a.id)?;
+            Ok(Some(a))
+        }
+        None => Ok(None),
+    }
+}
+
+fn json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("plain values serialize")
+}
+
+/// Inserts `a` (its id is ignored) with its status history's first row; returns the new id.
+pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
+    let now = now_ms();
+    let p = a.proxy.as_ref();
+    conn.execute(
+        "INSERT INTO ai_service_accounts (name, description, platform, base_url, credentials,
+            status, priority, weight, supported_models, model_mapping, claude_console_user_agent,
+            proxy_type, proxy_host, proxy_port, proxy_username, proxy_password,
+            auth_type, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)",
+        params![
+            a.name,
+            a.description,
+            a.platform.as_str(),
+            a.base_url,
+            a.credentials,
+            a.status.as_str(),
+            a.priority,
+            a.weight,
+            json(&a.supported_models),
+            json(&a.model_mapping),
+            a.user_agent,
+            p.map(|p| &p.scheme),
+            p.map(|p| &p.host),
+            p.map(|p| p.port),
+            p.and_then(|p| p.username.as_ref()),
+            p.and_then(|p| p.password.as_ref()),
+            if a.platform == Platform::ClaudeOauth { "oauth" } else { "api_key" },
+            now,
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    record_status(conn, id, None, a.status, Some("created"), actor, now)?;
+    Ok(id)
+}
+
+/// Writes the editable fields of `a` back (not its status: see [`set_status`]).
+pub fn update(conn: &Connection, a: &Account) -> Result<()> {
+    let p = a.proxy.as_ref();
+    let n = conn.execute(
+        "UPDATE ai_service_accounts SET name = ?2, description = ?3, base_url = ?4,
+            credentials = ?5, priority = ?6, weight = ?7, supported_models = ?8,
+            model_mapping = ?9, claude_console_user_agent = ?10, proxy_type = ?11,
+            proxy_host = ?12, proxy_port = ?13, proxy_username = ?14, proxy_password = ?15,
+            updated_at = ?16
+         WHERE id = ?1",
+        params![
+            a.id,
+            a.name,
+            a.description,
+            a.base_url,
+            a.credentials,
+            a.priority,
+            a.weight,
+            json(&a.supported_models),
+            json(&a.model_mapping),
+            a.user_agent,
+            p.map(|p| &p.scheme),
+            p.map(|p| &p.host),
+            p.map(|p| p.port),
+            p.and_then(|p| p.username.as_ref()),
+            p.and_then(|p| p.password.as_ref()),
+            now_ms(),
+        ],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("no account with id {}", a.id)));
+    }
+    Ok(())
+}
+
+/// Replaces the account's group bindings with `groups` (group id, priority, weight overrides).
+pub fn set_bindings(
+    conn: &Connection,
+    account_id: i64,
+    groups: &[(i64, Option<i64>, Option<i64>)],
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM group_accounts WHERE account_id = ?1",
+        [account_id],
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO group_accounts (group_id, account_id, priority, weight, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let now = now_ms();
+    for (group_id, priority, weight) in groups {
+        stmt.execute(params![group_id, account_id, priority, weight, now])?;
+    }
+    Ok(())
+}
+
+/// Moves an account to `to`, clearing or setting the error bookkeeping, and records the change.
+/// Returns the previous status.
+pub fn set_status(
+    conn: &Connection,
+    id: i64,
+    to: AccountStatus,
+    reason: Option<&str>,
+    until: Option<i64>,
+    actor: &str,
+) -> Result<AccountStatus> {
+    let from: String = conn
+        .query_row(
+            "SELECT status FROM ai_service_accounts WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("no account with id {id}")))?;
+    let from: AccountStatus = from.parse().map_err(Error::Migration)?;
+    let now = now_ms();
+    // Leaving a fault state by hand or by recovery starts the error window afresh.
+    let reset_errors = to == AccountStatus::Active;
+    conn.execute(
+        "UPDATE ai_service_accounts SET status = ?2, status_reason = ?3, status_until = ?4,
+            error_count = CASE WHEN ?5 THEN 0 ELSE error_count END, updated_at = ?6
+         WHERE id = ?1",
+        params![id, to.as_str(), reason, until, reset_errors, now],
+    )?;
+    record_status(conn, id, Some(from), to, reason, actor, now)?;
+    Ok(from)
+}
+
+fn record_status(
+    conn: &Connection,
+    id: i64,
+    from: Option<AccountStatus>,
+    to: AccountStatus,
+    reason: Option<&str>,
+    actor: &str,
+    at: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO account_status_history (account_id, from_status, to_status, reason, actor, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, from.map(|s| s.as_str()), to.as_str(), reason, actor, at],
+    )?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusChange {
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub at: i64,
+}
+
+/// The account's status changes, newest first.
+pub fn history(conn: &Connection, id: i64, limit: i64) -> Result<Vec<StatusChange>> {
+    let mut stmt = conn.prepare(
+        "SELECT from_status, to_status, reason, actor, at FROM account_status_history
+         WHERE account_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![id, limit], |r| {
+        Ok(StatusChange {
+            from: r.get(0)?,
+            to: r.get(1)?,
+            reason: r.get(2)?,
+            actor: r.get(3)?,
+            at: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,193 @@
+//! SQL for `api_keys`: member keys stored as SHA-256 with a display prefix, and their limits.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::now_ms;
+use crate::domain::KeyStatus;
+use crate::error::{Error, Result};
+
+/// A key's limits; `None` (or an empty list) means no limit. Costs are nano-dollars.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Limits {
+    pub expires_at: Option<i64>,
+    pub expires_days_after_first_use: Option<i64>,
+    pub rate_requests: Option<i64>,
+    pub rate_window_minutes: Option<i64>,
+    pub concurrency: Option<i64>,
+    pub queue: Option<i64>,
+    pub daily_tokens: Option<i64>,
+    pub total_tokens: Option<i64>,
+    #[serde(rename = "daily_cost_usd", serialize_with = "usd")]
+    pub daily_cost_nanos: Option<i64>,
+    #[serde(rename = "weekly_cost_usd", serialize_with = "usd")]
+    pub weekly_cost_nanos: Option<i64>,
+    #[serde(rename = "total_cost_usd", serialize_with = "usd")]
+    pub total_cost_nanos: Option<i64>,
+    pub models: Vec<String>,
+    pub clients: Vec<String>,
+    pub platforms: Vec<String>,
+}
+
+/// Serializes nano-dollars as a USD number, for JSON readers.
+fn usd<S: serde::Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(n) => s.serialize_f64(*n as f64 / crate::domain::NANOS_PER_USD as f64),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiKey {
+    pub id: i64,
+    pub group_id: i64,
+    pub group: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// The first characters of the key, enough to recognise it.
+    pub prefix: String,
+    pub status: KeyStatus,
+    pub first_used_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+    pub limits: Limits,
+}
+
+const SELECT: &str = "SELECT k.id, k.group_id, g.name, k.name, k.description, k.key_prefix,
+        k.status, k.first_used_at, k.last_used_at, k.created_at,
+        k.expires_at, k.expires_days_after_first_use, k.rate_requests, k.rate_window_minutes,
+        k.concurrency, k.queue, k.daily_tokens, k.total_tokens, k.daily_cost_nanos,
+        k.weekly_cost_nanos, k.total_cost_nanos, k.allowed_models, k.allowed_clients,
+        k.allowed_platforms
+    FROM api_keys k JOIN groups g ON g.id = k.group_id";
+
+fn list_of(idx: usize, r: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<String>> {
+    let text: String = r.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
+    let status: String = r.get(6)?;
+    Ok(ApiKey {
+        id: r.get(0)?,
+        group_id: r.get(1)?,
+        group: r.get(2)?,
+        name: r.get(3)?,
+        description: r.get(4)?,
+        prefix: r.get(5)?,
+        status: status.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into())
+        })?,
+        first_used_at: r.get(7)?,
+        last_used_at: r.get(8)?,
+        created_at: r.get(9)?,
+        limits: Limits {
+            expires_at: r.get(10)?,
+            expires_days_after_first_use: r.get(11)?,
+            rate_requests: r.get(12)?,
+            rate_window_minutes: r.get(13)?,
+            concurrency: r.get(14)?,
+            queue: r.get(15)?,
+            daily_tokens: r.get(16)?,
+            total_tokens: r.get(17)?,
+            daily_cost_nanos: r.get(18)?,
+            weekly_cost_nanos: r.get(19)?,
+            total_cost_nanos: r.get(20)?,
+            models: list_of(21, r)?,
+            clients: list_of(22, r)?,
+            platforms: list_of(23, r)?,
+        },
+    })
+}
+
+fn json(v: &[String]) -> String {
+    serde_json::to_string(v).expect("strings serialize")
+}
+
+pub fn insert(
+    conn: &Connection,
+    group_id: i64,
+    name: &str,
+    key_hash: &str,
+    prefix: &str,
+    limits: &Limits,
+) -> Result<i64> {
+    let now = now_ms();
+    conn.execute(
+        "INSERT INTO api_keys (group_id, name, key_hash, key_prefix, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![group_id, name, key_hash, prefix, now],
+    )?;
+    let id = conn.last_insert_rowid();
+    update_limits(conn, id, limits)?;
+    Ok(id)
+}
+
+pub fn update_limits(conn: &Connection, id: i64, l: &Limits) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE api_keys SET expires_at = ?2, expires_days_after_first_use = ?3,
+            rate_requests = ?4, rate_window_minutes = ?5, concurrency = ?6, queue = ?7,
+            daily_tokens = ?8, total_tokens = ?9, daily_cost_nanos = ?10,
+            weekly_cost_nanos = ?11, total_cost_nanos = ?12, allowed_models = ?13,
+            allowed_clients = ?14, allowed_platforms = ?15, updated_at = ?16
+         WHERE id = ?1",
+        params![
+            id,
+            l.expires_at,
+            l.expires_days_after_first_use,
+            l.rate_requests,
+            l.rate_window_minutes,
+            l.concurrency,
+            l.queue,
+            l.daily_tokens,
+            l.total_tokens,
+            l.daily_cost_nanos,
+            l.weekly_cost_nanos,
+            l.total_cost_nanos,
+            json(&l.models),
+            json(&l.clients),
+            json(&l.platforms),
+            now_ms(),
+        ],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("no key with id {id}")));
+    }
+    Ok(())
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<ApiKey>> {
+    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY g.name, k.name"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn find_by_id(conn: &Connection, id: i64) -> Result<Option<ApiKey>> {
+    Ok(conn
+        .query_row(&format!("{SELECT} WHERE k.id = ?1"), [id], from_row)
+        .optional()?)
+}
+
+/// Looks a key up by the SHA-256 of its plaintext.
+pub fn find_by_hash(conn: &Connection, key_hash: &str) -> Result<Option<ApiKey>> {
+    Ok(conn
+        .query_row(
+            &format!("{SELECT} WHERE k.key_hash = ?1"),
+            [key_hash],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub fn set_status(conn: &Connection, id: i64, status: KeyStatus) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE api_keys SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, status.as_str(), now_ms()],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("no key with id {id}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! Schema migrations: the SQL files under `migrations/`, embedded with refinery, plus the checks
+//! around them — status of every migration, refusal on edited or unknown ones, and a backup of
+//! the database before anything is applied to it.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::db::open_connection;
+use crate::error::{Error, Result};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// Where one migration stands against this database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Applied,
+    Pending,
+    /// Applied, but the file in this binary differs from what was applied.
+    Modified,
+    /// Applied by a binary that had a migration this one does not know (a newer binary).
+    Unknown,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub version: i64,
+    pub name: String,
+    pub state: State,
+    /// When it was applied (RFC 3339), for applied, modified and unknown migrations.
+    pub applied_on: Option<String>,
+}
+
+/// What [`prepare`] did.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub applied: Vec<Status>,
+    pub backup: Option<PathBuf>,
+}
+
+/// The status of every migration, embedded or recorded, in version order.
+pub fn status(conn: &Connection) -> Result<Vec<Status>> {
+    let runner = embedded::migrations::runner();
+    let recorded = recorded(conn)?;
+    let mut out = Vec::new();
+    for m in runner.get_migrations() {
+        let version = i64::from(m.version());
+        let state = match recorded.iter().find(|r| r.0 == version) {
+            None => (State::Pending, None),
+            Some((_, _, on, checksum)) if *checksum == m.checksum().to_string() => {
+                (State::Applied, Some(on.clone()))
+            }
+            Some((_, _, on, _)) => (State::Modified, Some(on.clone())),
+        };
+        out.push(Status {
+            version,
+            name: m.name().to_owned(),
+            state: state.0,
+            applied_on: state.1,
+        });
+    }
+    for (version, name, on, _) in recorded {
+        if !out.iter().any(|s| s.version == version) {
+            out.push(Status {
+                version,
+                name,
+                state: State::Unknown,
+                applied_on: Some(on),
+            });
+        }
+    }
+    out.sort_by_key(|s| s.version);
+    Ok(out)
+}
+
+/// Rows of refinery's history table: version, name, applied_on, checksum.
+fn recorded(conn: &Connection) -> Result<Vec<(i64, String, String, String)>> {
+    let exists: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [HISTORY_TABLE],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(
+        "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Fails with a message naming every edited or unknown migration.
+pub fn ensure_consistent(statuses: &[Status]) -> Result<()> {
+    let bad: Vec<String> = statuses
+        .iter()
+        .filter_map(|s| match s.state {
+            State::Modified => Some(format!(
+                "V{}__{} was edited after it was applied",
+                s.version, s.name
+            )),
+            State::Unknown => Some(format!(
+                "V{}__{} is applied but unknown to this binary (the database is newer than this aicarpool)",
+                s.version, s.name
+            )),
+            _ => None,
+        })
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Migration(format!(
+            "refusing to use this database: {}",
+            bad.join("; ")
+        )))
+    }
+}
+
+/// Brings the database at `db_path` to the current schema: refuses on edited or unknown
+/// migrations, copies a database that has data into `backups_dir` first, then applies every
+/// pending migration.
+pub fn prepare(db_path: &Path, backups_dir: &Path) -> Result<Prepared> {
+    let mut conn = open_connection(db_path)?;
+    let statuses = status(&conn)?;
+    ensure_consistent(&statuses)?;
+    let pending: Vec<Status> = statuses
+        .iter()
+        .filter(|s| s.state == State::Pending)
+        .cloned()
+        .collect();
+    if pending.is_empty() {
+        return Ok(Prepared::default());
+    }
+    let has_history = statuses.iter().any(|s| s.state != State::Pending);
+    if !has_history && has_user_tables(&conn)? {
+        return Err(Error::Migration(format!(
+            "{} has tables but no migration history; it is not an aicarpool database",
+            db_path.display()
+        )));
+    }
+    let backup = if has_history {
+        let first = &pending[0];
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+        let file = backups_dir.join(format!("aicarpool-{stamp}-before-V{}.db", first.version));
+        backup_to(&conn, &file)?;
+        Some(file)
+    } else {
+        None
+    };
+    apply(&mut conn)?;
+    let applied = pending
+        .into_iter()
+        .map(|s| Status {
+            state: State::Applied,
+            ..s
+        })
+        .collect();
+    Ok(Prepared { applied, backup })
+}
+
+fn has_user_tables(conn: &Connection) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// Applies pending migrations. Foreign keys are off while they run because a table rebuild
+/// (drop + rename) would otherwise cascade into the rows that reference it; they are checked
+/// afterwards instead.
+fn apply(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let result = embedded::migrations::runner()
+        .set_abort_divergent(true)
+        .set_abort_missing(true)
+        .run(conn)
+        .map_err(|e| Error::Migration(e.to_string()));
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    result?;
+    let violations: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?;
+    if violations > 0 {
+        return Err(Error::Migration(format!(
+            "{violations} foreign key violations after migrating"
+        )));
+    }
+    Ok(())
+}
+
+/// A consistent copy of the live database (safe while other connections write), mode 0600.
+pub fn backup_to(conn: &Connection, file: &Path) -> Result<()> {
+    if file.exists() {
+        return Err(Error::Conflict(format!(
+            "{} already exists",
+            file.display()
+        )));
+    }
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let target = file
+        .to_str()
+        .ok_or_else(|| Error::Invalid("backup path must be UTF-8".into()))?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("securing {}", file.display()), e))?;
+    Ok(())
+}
+
+/// Applies migrations up to and including `version` only (tests exercise intermediate schemas).
+#[doc(hidden)]
+pub fn apply_up_to(conn: &mut Connection, version: i64) -> Result<()> {
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let result = embedded::migrations::runner()
+        .set_target(refinery::Target::Version(version))
+        .run(conn)
+        .map(|_| ())
+        .map_err(|e| Error::Migration(e.to_string()));
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    result
+}

@@ -1,0 +1,144 @@
+//! The one thread that writes. Jobs queue on a channel; the thread takes every job waiting,
+//! runs each inside its own savepoint of one transaction and commits once (group commit), so
+//! many small writes cost one fsync-free WAL commit between them.
+
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+
+/// Most jobs folded into one transaction.
+const MAX_BATCH: usize = 512;
+const QUEUE_CAPACITY: usize = 8192;
+
+trait Job: Send {
+    /// Runs the job's statements; failures roll back only this job's savepoint.
+    fn run(&mut self, conn: &Connection);
+    /// Reports the outcome once the batch's commit has succeeded or failed.
+    fn finish(self: Box<Self>, commit: Result<(), &rusqlite::Error>);
+}
+
+struct Typed<F, R> {
+    work: Option<F>,
+    result: Option<Result<R>>,
+    reply: oneshot::Sender<Result<R>>,
+}
+
+impl<F, R> Job for Typed<F, R>
+where
+    F: FnOnce(&Connection) -> Result<R> + Send,
+    R: Send,
+{
+    fn run(&mut self, conn: &Connection) {
+        let work = self.work.take().expect("job runs once");
+        let result = conn
+            .execute_batch("SAVEPOINT job")
+            .map_err(Error::from)
+            .and_then(|_| {
+                let r = work(conn);
+                let end = if r.is_ok() {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
+                conn.execute_batch(end)?;
+                r
+            });
+        self.result = Some(result);
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), &rusqlite::Error>) {
+        let outcome = match (self.result, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(r)), Ok(())) => Ok(r),
+            (_, Err(e)) => Err(copy_error(e)),
+            (None, Ok(())) => Err(Error::WriterGone),
+        };
+        // The caller may have gone away (client disconnected); the write stands regardless.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// rusqlite errors are not `Clone`; a batch failure is reported to every job in it.
+fn copy_error(e: &rusqlite::Error) -> Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            Error::Database(rusqlite::Error::SqliteFailure(*code, msg.clone()))
+        }
+        other => Error::Migration(format!("write failed: {other}")),
+    }
+}
+
+pub(super) struct Writer {
+    tx: mpsc::Sender<Box<dyn Job>>,
+    _thread: JoinHandle<()>,
+}
+
+impl Writer {
+    pub(super) fn start(conn: Connection) -> Result<Writer> {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("aicarpool-db-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| Error::io("starting the database writer", e))?;
+        Ok(Writer {
+            tx,
+            _thread: thread,
+        })
+    }
+
+    pub(super) async fn submit<R, F>(&self, work: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = Box::new(Typed {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        self.tx.send(job).await.map_err(|_| Error::WriterGone)?;
+        rx.await.map_err(|_| Error::WriterGone)?
+    }
+}
+
+/// Runs until every sender is dropped, then returns after the last batch is committed.
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut conn, &mut batch);
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(error = %e, "could not begin a write transaction");
+            for job in batch.drain(..) {
+                job.finish(Err(&e));
+            }
+            return;
+        }
+    };
+    for job in batch.iter_mut() {
+        job.run(&tx);
+    }
+    match tx.commit() {
+        Ok(()) => batch.drain(..).for_each(|job| job.finish(Ok(()))),
+        Err(e) => {
+            tracing::error!(error = %e, "write transaction failed to commit");
+            batch.drain(..).for_each(|job| job.finish(Err(&e)));
+        }
+    }
+}
