@@ -161,8 +161,8 @@ pub fn hex_encode(bytes: &[u8]) -> String {
     s
 }
 
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -12,7 +12,10 @@ const PROXY_PASSWORD: &str = "proxy-pass-word-xyz";
 
 fn setup() -> Data {
     let data = Data::new();
-    data.ok(&["group", "create", "team-a", "--description", "first team"], "");
+    data.ok(
+        &["group", "create", "team-a", "--description", "first team"],
+        "",
+    );
     data
 }
 
@@ -41,30 +44,67 @@ fn accounts_are_created_listed_updated_and_change_status() {
     let data = setup();
     let a = data.json(
         &[
-            "account", "create", "--name", "main", "--platform", "anthropic", "--priority", "10",
-            "--weight", "3", "--group", "team-a", "--models", "claude-sonnet-4,claude-opus-4",
+            "account",
+            "create",
+            "--name",
+            "main",
+            "--platform",
+            "anthropic",
+            "--priority",
+            "10",
+            "--weight",
+            "3",
+            "--group",
+            "team-a",
+            "--models",
+            "claude-sonnet-4,claude-opus-4",
         ],
         &format!("{SECRET}\n"),
     );
     let id = a["id"].as_i64().unwrap();
     assert_eq!(a["status"], "ACTIVE");
     assert_eq!(a["groups"][0]["group"], "team-a");
-    assert_eq!(a["supported_models"], serde_json::json!(["claude-sonnet-4", "claude-opus-4"]));
+    assert_eq!(
+        a["supported_models"],
+        serde_json::json!(["claude-sonnet-4", "claude-opus-4"])
+    );
 
     let list = data.json(&["account", "list"], "");
     let first = &list[0];
-    for field in ["id", "name", "platform", "status", "priority", "weight", "status_reason", "status_until"] {
-        assert!(first.get(field).is_some(), "account list lacks {field}: {first}");
+    for field in [
+        "id",
+        "name",
+        "platform",
+        "status",
+        "priority",
+        "weight",
+        "status_reason",
+        "status_until",
+    ] {
+        assert!(
+            first.get(field).is_some(),
+            "account list lacks {field}: {first}"
+        );
     }
     assert_eq!(first["priority"], 10);
     assert_eq!(first["weight"], 3);
-    assert!(!list.to_string().contains(SECRET), "list must not reveal the secret");
+    assert!(
+        !list.to_string().contains(SECRET),
+        "list must not reveal the secret"
+    );
 
     data.ok(&["group", "create", "team-b"], "");
     let id_s = id.to_string();
     let u = data.json(
         &[
-            "account", "update", &id_s, "--priority", "5", "--group", "team-b", "--base-url",
+            "account",
+            "update",
+            &id_s,
+            "--priority",
+            "5",
+            "--group",
+            "team-b",
+            "--base-url",
             "https://relay.example.com/anthropic/",
         ],
         "",
@@ -80,8 +120,14 @@ fn accounts_are_created_listed_updated_and_change_status() {
     assert_eq!(d["status_reason"], "disabled by admin");
     let err = data.fails(&["account", "recover", &id_s], "", 2);
     assert!(err.contains("account enable"), "{err}");
-    assert_eq!(data.json(&["account", "maintenance", &id_s], "")["status"], "MAINTENANCE");
-    assert_eq!(data.json(&["account", "enable", &id_s], "")["status"], "ACTIVE");
+    assert_eq!(
+        data.json(&["account", "maintenance", &id_s], "")["status"],
+        "MAINTENANCE"
+    );
+    assert_eq!(
+        data.json(&["account", "enable", &id_s], "")["status"],
+        "ACTIVE"
+    );
     let shown = data.json(&["account", "show", &id_s], "");
     let to: Vec<&str> = shown["history"]
         .as_array()
@@ -95,7 +141,14 @@ fn accounts_are_created_listed_updated_and_change_status() {
 #[test]
 fn bad_account_input_gets_clear_errors() {
     let data = setup();
-    let base = ["account", "create", "--name", "x", "--platform", "anthropic"];
+    let base = [
+        "account",
+        "create",
+        "--name",
+        "x",
+        "--platform",
+        "anthropic",
+    ];
     let with = |extra: &[&str]| -> Vec<String> {
         base.iter().chain(extra).map(|s| s.to_string()).collect()
     };
@@ -107,20 +160,49 @@ fn bad_account_input_gets_clear_errors() {
     assert!(run(with(&["--base-url", "ftp://x"]), "k\n", 2).contains("http:// or https://"));
     assert!(run(with(&[]), "", 2).contains("stdin"));
     assert!(run(with(&[]), "\n", 2).contains("stdin"));
-    assert!(run(with(&["--proxy", "socks5://u:pw@127.0.0.1:1080"]), "k\n", 2).contains("process list"));
     assert!(
-        data.fails(&["account", "create", "--name", "x", "--platform", "azure"], "k\n", 2)
-            .contains("azure")
+        run(with(&["--proxy", "socks5://u:pw@127.0.0.1:1080"]), "k\n", 2).contains("process list")
     );
     assert!(
-        data.fails(&["account", "create", "--name", "r", "--platform", "claude-console"], "k\n", 2)
-            .contains("--base-url")
+        data.fails(
+            &["account", "create", "--name", "x", "--platform", "azure"],
+            "k\n",
+            2
+        )
+        .contains("azure")
     );
-    data.ok(&with(&[]).iter().map(String::as_str).collect::<Vec<_>>(), "k\n");
+    assert!(
+        data.fails(
+            &[
+                "account",
+                "create",
+                "--name",
+                "r",
+                "--platform",
+                "claude-console"
+            ],
+            "k\n",
+            2
+        )
+        .contains("--base-url")
+    );
+    data.ok(
+        &with(&[]).iter().map(String::as_str).collect::<Vec<_>>(),
+        "k\n",
+    );
     assert!(run(with(&[]), "k\n", 2).contains("already exists"));
-    assert!(data.fails(&["account", "disable", "999"], "", 2).contains("no account with id 999"));
+    assert!(
+        data.fails(&["account", "disable", "999"], "", 2)
+            .contains("no account with id 999")
+    );
     // Nothing half-made: the failed creations left no accounts behind.
-    assert_eq!(data.json(&["account", "list"], "").as_array().unwrap().len(), 1);
+    assert_eq!(
+        data.json(&["account", "list"], "")
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,17 +210,33 @@ async fn secrets_are_sealed_at_rest_and_open_with_the_right_key_only() {
     let data = setup();
     let a = data.json(
         &[
-            "account", "create", "--name", "relay", "--platform", "claude-console", "--base-url",
-            "https://relay.example.com", "--proxy", "socks5h://bob@127.0.0.1:1080",
-            "--proxy-password-stdin", "--group", "team-a",
+            "account",
+            "create",
+            "--name",
+            "relay",
+            "--platform",
+            "claude-console",
+            "--base-url",
+            "https://relay.example.com",
+            "--proxy",
+            "socks5h://bob@127.0.0.1:1080",
+            "--proxy-password-stdin",
+            "--group",
+            "team-a",
         ],
         &format!("{SECRET}\n{PROXY_PASSWORD}\n"),
     );
     assert_eq!(a["proxy"]["username"], "bob");
     assert!(!a.to_string().contains(PROXY_PASSWORD));
     let bytes = all_bytes(&data.path());
-    assert!(!contains(&bytes, SECRET), "the upstream secret is stored in plaintext");
-    assert!(!contains(&bytes, PROXY_PASSWORD), "the proxy password is stored in plaintext");
+    assert!(
+        !contains(&bytes, SECRET),
+        "the upstream secret is stored in plaintext"
+    );
+    assert!(
+        !contains(&bytes, PROXY_PASSWORD),
+        "the proxy password is stored in plaintext"
+    );
 
     let (ctx, _) = Ctx::open(Config::with_data_dir(data.path())).await.unwrap();
     let id = a["id"].as_i64().unwrap();
@@ -157,7 +255,10 @@ async fn secrets_are_sealed_at_rest_and_open_with_the_right_key_only() {
     assert!(err.contains("secret.key is not the key"), "{err}");
 
     // Rotating the secret by stdin replaces the sealed value.
-    data.ok(&["account", "update", &id.to_string(), "--secret-stdin"], "sk-new-secret\n");
+    data.ok(
+        &["account", "update", &id.to_string(), "--secret-stdin"],
+        "sk-new-secret\n",
+    );
     let (ctx, _) = Ctx::open(Config::with_data_dir(data.path())).await.unwrap();
     assert_eq!(account_secret(&ctx, id).await.unwrap(), "sk-new-secret");
 }
@@ -167,10 +268,28 @@ fn keys_are_shown_once_stored_hashed_and_carry_limits() {
     let data = setup();
     let k = data.json(
         &[
-            "key", "create", "--group", "team-a", "--name", "alice", "--requests", "100",
-            "--window-minutes", "1", "--concurrency", "4", "--queue", "2", "--daily-cost", "5.50",
-            "--models", "claude-sonnet-4,claude-haiku*", "--clients", "claude-code,codex",
-            "--expires-at", "2999-01-31",
+            "key",
+            "create",
+            "--group",
+            "team-a",
+            "--name",
+            "alice",
+            "--requests",
+            "100",
+            "--window-minutes",
+            "1",
+            "--concurrency",
+            "4",
+            "--queue",
+            "2",
+            "--daily-cost",
+            "5.50",
+            "--models",
+            "claude-sonnet-4,claude-haiku*",
+            "--clients",
+            "claude-code,codex",
+            "--expires-at",
+            "2999-01-31",
         ],
         "",
     );
@@ -182,16 +301,34 @@ fn keys_are_shown_once_stored_hashed_and_carry_limits() {
 
     let bytes = all_bytes(&data.path());
     assert!(!contains(&bytes, &key), "the key is stored in plaintext");
-    assert!(contains(&bytes, &hash_key(&key)), "the key's SHA-256 is what is stored");
+    assert!(
+        contains(&bytes, &hash_key(&key)),
+        "the key's SHA-256 is what is stored"
+    );
     let list = data.json(&["key", "list"], "");
     assert!(!list.to_string().contains(&key), "key list reveals the key");
     assert_eq!(list[0]["prefix"], &key[..12]);
     assert_eq!(list[0]["limits"]["rate_requests"], 100);
-    assert_eq!(list[0]["limits"]["clients"], serde_json::json!(["claude-code", "codex"]));
+    assert_eq!(
+        list[0]["limits"]["clients"],
+        serde_json::json!(["claude-code", "codex"])
+    );
 
     let id_s = id.to_string();
     let u = data.json(
-        &["key", "update", &id_s, "--concurrency", "none", "--queue", "none", "--total-tokens", "1000000", "--clients", ""],
+        &[
+            "key",
+            "update",
+            &id_s,
+            "--concurrency",
+            "none",
+            "--queue",
+            "none",
+            "--total-tokens",
+            "1000000",
+            "--clients",
+            "",
+        ],
         "",
     );
     assert!(u["limits"]["concurrency"].is_null());
@@ -199,17 +336,63 @@ fn keys_are_shown_once_stored_hashed_and_carry_limits() {
     assert_eq!(u["limits"]["rate_requests"], 100, "untouched limits stay");
     assert_eq!(u["limits"]["clients"], serde_json::json!([]));
 
-    assert_eq!(data.json(&["key", "revoke", &id_s], "")["status"], "revoked");
+    assert_eq!(
+        data.json(&["key", "revoke", &id_s], "")["status"],
+        "revoked"
+    );
 
     let err = data.fails(&["key", "create", "--group", "nope", "--name", "x"], "", 2);
     assert!(err.contains("no group named"), "{err}");
-    let err = data.fails(&["key", "create", "--group", "team-a", "--name", "alice"], "", 2);
+    let err = data.fails(
+        &["key", "create", "--group", "team-a", "--name", "alice"],
+        "",
+        2,
+    );
     assert!(err.contains("already has a key named"), "{err}");
-    let err = data.fails(&["key", "create", "--group", "team-a", "--name", "y", "--requests", "5"], "", 2);
+    let err = data.fails(
+        &[
+            "key",
+            "create",
+            "--group",
+            "team-a",
+            "--name",
+            "y",
+            "--requests",
+            "5",
+        ],
+        "",
+        2,
+    );
     assert!(err.contains("--window-minutes"), "{err}");
-    let err = data.fails(&["key", "create", "--group", "team-a", "--name", "y", "--expires-at", "2001-01-01"], "", 2);
+    let err = data.fails(
+        &[
+            "key",
+            "create",
+            "--group",
+            "team-a",
+            "--name",
+            "y",
+            "--expires-at",
+            "2001-01-01",
+        ],
+        "",
+        2,
+    );
     assert!(err.contains("in the past"), "{err}");
-    let err = data.fails(&["key", "create", "--group", "team-a", "--name", "y", "--daily-cost", "lots"], "", 2);
+    let err = data.fails(
+        &[
+            "key",
+            "create",
+            "--group",
+            "team-a",
+            "--name",
+            "y",
+            "--daily-cost",
+            "lots",
+        ],
+        "",
+        2,
+    );
     assert!(err.contains("lots"), "{err}");
 }
 
@@ -217,20 +400,38 @@ fn keys_are_shown_once_stored_hashed_and_carry_limits() {
 fn admin_password_comes_from_stdin_and_is_hashed() {
     let data = setup();
     let password = "a long enough password";
-    let out = data.json(&["admin", "set-password", "--username", "ops"], &format!("{password}\n"));
+    let out = data.json(
+        &["admin", "set-password", "--username", "ops"],
+        &format!("{password}\n"),
+    );
     assert_eq!(out["created"], true);
-    let out = data.json(&["admin", "set-password", "--username", "ops"], "another good password\n");
+    let out = data.json(
+        &["admin", "set-password", "--username", "ops"],
+        "another good password\n",
+    );
     assert_eq!(out["created"], false);
-    let err = data.fails(&["admin", "set-password", "--username", "ops"], "short\n", 2);
+    let err = data.fails(
+        &["admin", "set-password", "--username", "ops"],
+        "short\n",
+        2,
+    );
     assert!(err.contains("at least 10"), "{err}");
     assert!(!contains(&all_bytes(&data.path()), password));
     let c = rusqlite::Connection::open(data.db()).unwrap();
     let hash: String = c
-        .query_row("SELECT password_hash FROM users WHERE username = 'ops'", [], |r| r.get(0))
+        .query_row(
+            "SELECT password_hash FROM users WHERE username = 'ops'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     let audited: i64 = c
-        .query_row("SELECT count(*) FROM audit_log WHERE action LIKE 'admin.%'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action LIKE 'admin.%'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(audited, 2);
 }
@@ -269,5 +470,8 @@ fn usage_reports_totals_in_json() {
     assert_eq!(u["cost_usd"], 2.0);
     assert_eq!(u["rows"][0]["label"], "claude-sonnet-4");
     assert_eq!(data.json(&["usage"], "")["requests"], 3);
-    assert!(data.fails(&["usage", "--since", "yesterday"], "", 2).contains("duration"));
+    assert!(
+        data.fails(&["usage", "--since", "yesterday"], "", 2)
+            .contains("duration")
+    );
 }

@@ -30,7 +30,10 @@ fn every_migration_applies_from_empty_and_the_schema_is_whole() {
     let data = Data::new();
     let c = conn(&data);
     let prepared = migrate::prepare(&data.db(), &data.path().join("backups")).unwrap();
-    assert!(prepared.backup.is_none(), "an empty database needs no backup");
+    assert!(
+        prepared.backup.is_none(),
+        "an empty database needs no backup"
+    );
     let statuses = migrate::status(&c).unwrap();
     assert_eq!(prepared.applied.len(), statuses.len());
     assert!(statuses.iter().all(|s| s.state == migrate::State::Applied));
@@ -64,9 +67,14 @@ fn every_migration_applies_from_empty_and_the_schema_is_whole() {
         "admin_sessions",
         "audit_log",
     ] {
-        assert!(tables.contains(&t.to_string()), "missing table {t}: {tables:?}");
+        assert!(
+            tables.contains(&t.to_string()),
+            "missing table {t}: {tables:?}"
+        );
     }
-    let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok");
     // The account table carries the fields the gateway needs.
     for col in [
@@ -131,16 +139,34 @@ fn the_status_rebuild_keeps_every_row_and_reference() {
     drop(c);
 
     let prepared = migrate::prepare(&data.db(), &data.path().join("backups")).unwrap();
-    let backup = prepared.backup.expect("a database with data is backed up first");
+    let backup = prepared
+        .backup
+        .expect("a database with data is backed up first");
     assert!(backup.exists());
     let old = Connection::open(&backup).unwrap();
     let old_max: i64 = old
-        .query_row("SELECT max(version) FROM refinery_schema_history", [], |r| r.get(0))
+        .query_row(
+            "SELECT max(version) FROM refinery_schema_history",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(old_max, BEFORE_TEMP_ERROR, "the backup is the pre-migration database");
+    assert_eq!(
+        old_max, BEFORE_TEMP_ERROR,
+        "the backup is the pre-migration database"
+    );
 
     let c = conn(&data);
-    let row: (String, String, Vec<u8>, Option<String>, String, i64, i64, i64) = c
+    let row: (
+        String,
+        String,
+        Vec<u8>,
+        Option<String>,
+        String,
+        i64,
+        i64,
+        i64,
+    ) = c
         .query_row(
             "SELECT name, status, credentials, status_reason, supported_models, priority, weight,
                     total_requests
@@ -175,9 +201,18 @@ fn the_status_rebuild_keeps_every_row_and_reference() {
     );
     let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM ai_service_accounts"), 2);
-    assert_eq!(count("SELECT count(*) FROM group_accounts WHERE account_id IN (41, 42)"), 2);
-    assert_eq!(count("SELECT count(*) FROM account_status_history WHERE account_id = 41"), 1);
-    assert_eq!(count("SELECT count(*) FROM api_key_request_log WHERE account_id = 41"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM group_accounts WHERE account_id IN (41, 42)"),
+        2
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM account_status_history WHERE account_id = 41"),
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM api_key_request_log WHERE account_id = 41"),
+        1
+    );
     assert_eq!(count("SELECT count(*) FROM pragma_foreign_key_check"), 0);
     // The new states are accepted now, and cascades still reach the rebuilt table.
     c.execute(
@@ -185,10 +220,16 @@ fn the_status_rebuild_keeps_every_row_and_reference() {
         [],
     )
     .unwrap();
-    c.execute("DELETE FROM ai_service_accounts WHERE id = 41", []).unwrap();
-    assert_eq!(count("SELECT count(*) FROM group_accounts WHERE account_id = 41"), 0);
+    c.execute("DELETE FROM ai_service_accounts WHERE id = 41", [])
+        .unwrap();
     assert_eq!(
-        count("SELECT count(*) FROM api_key_request_log WHERE account_id IS NULL AND request_id = 'r1'"),
+        count("SELECT count(*) FROM group_accounts WHERE account_id = 41"),
+        0
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM api_key_request_log WHERE account_id IS NULL AND request_id = 'r1'"
+        ),
         1,
         "request log rows outlive their account"
     );
@@ -285,13 +326,16 @@ fn migrate_backs_up_an_existing_database_and_a_second_run_is_a_no_op() {
     let data = Data::new();
     let mut c = conn(&data);
     migrate::apply_up_to(&mut c, PARTIAL).unwrap();
-    c.execute("INSERT INTO groups (name) VALUES ('kept')", []).unwrap();
+    c.execute("INSERT INTO groups (name) VALUES ('kept')", [])
+        .unwrap();
     drop(c);
     let out = data.json(&["migrate"], "");
     let backup = out["backup"].as_str().expect("backup path reported");
     let copy = Connection::open(backup).unwrap();
     let n: i64 = copy
-        .query_row("SELECT count(*) FROM groups WHERE name = 'kept'", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM groups WHERE name = 'kept'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(n, 1);
     let again = data.json(&["migrate"], "");

@@ -254,14 +254,18 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
             };
             acc::create_account(ctx, ACTOR, new).await?
         }
-        AccountAction::List => return Ok(out.accounts(&acc::list_accounts(ctx).await?)),
+        AccountAction::List => {
+            out.accounts(&acc::list_accounts(ctx).await?);
+            return Ok(());
+        }
         AccountAction::Show { id } => {
             let account = acc::get_account(ctx, id).await?;
             let history = ctx
                 .db
                 .read(move |c| store::accounts::history(c, id, 20))
                 .await?;
-            return Ok(out.account_detail(&account, &history));
+            out.account_detail(&account, &history);
+            return Ok(());
         }
         AccountAction::Update(u) => {
             refuse_password_in_argv(u.proxy.as_deref())?;

@@ -9,7 +9,7 @@ pub mod keys;
 pub mod usage;
 
 use crate::config::Config;
-use crate::crypto::{Purpose, SecretKey, hex_encode};
+use crate::crypto::{Purpose, SecretKey, hex_decode, hex_encode};
 use crate::error::{Error, Result};
 use crate::store::{self, Db, migrate};
 
@@ -52,7 +52,7 @@ fn verify_secret_key(conn: &rusqlite::Connection, key: &SecretKey) -> Result<()>
     const KNOWN: &[u8] = b"aicarpool secret key check";
     match store::settings::get(conn, store::settings::SECRET_KEY_CHECK)? {
         Some(hex) => {
-            let sealed = decode_hex(&hex)
+            let sealed = hex_decode(&hex)
                 .ok_or_else(|| Error::Secret("stored key check is corrupt".into()))?;
             match key.open(Purpose::KeyCheck, &sealed) {
                 Ok(v) if v == KNOWN => Ok(()),
@@ -72,16 +72,6 @@ fn verify_secret_key(conn: &rusqlite::Connection, key: &SecretKey) -> Result<()>
             )
         }
     }
-}
-
-pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 pub(crate) fn create_private_dir(dir: &std::path::Path) -> Result<()> {

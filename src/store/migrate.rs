@@ -50,7 +50,7 @@ pub fn status(conn: &Connection) -> Result<Vec<Status>> {
     let recorded = recorded(conn)?;
     let mut out = Vec::new();
     for m in runner.get_migrations() {
-        let version = i64::from(m.version());
+        let version = m.version();
         let state = match recorded.iter().find(|r| r.0 == version) {
             None => (State::Pending, None),
             Some((_, _, on, checksum)) if *checksum == m.checksum().to_string() => {

@@ -73,7 +73,8 @@ impl Data {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.ok(&all, stdin);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} printed non-JSON {out:?}: {e}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{args:?} printed non-JSON {out:?}: {e}"))
     }
 
     /// Runs a command that must fail with `code`; returns stderr.
@@ -107,12 +108,10 @@ impl Data {
             let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(addr) = line.split("addr=").nth(1) {
-                        let addr = addr.split_whitespace().next().unwrap().to_owned();
-                        let _ = tx.send(Ok(addr));
-                        sent = true;
-                    }
+                if !sent && let Some(addr) = line.split("addr=").nth(1) {
+                    let addr = addr.split_whitespace().next().unwrap().to_owned();
+                    let _ = tx.send(Ok(addr));
+                    sent = true;
                 }
                 eprintln!("[serve] {line}");
             }
@@ -147,7 +146,10 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "serve did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -191,7 +193,14 @@ pub fn http(addr: SocketAddr, method: &str, path: &str) -> Resp {
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("a full response");
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
@@ -218,5 +227,7 @@ pub fn all_bytes(dir: &Path) -> Vec<u8> {
 }
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }

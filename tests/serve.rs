@@ -1,0 +1,164 @@
+//! The server: the `run` seam on port 0, health, the admin page's static files, unknown routes,
+//! backups taken while it runs, and a clean exit on SIGTERM.
+
+mod common;
+
+use aicarpool::config::Config;
+use common::{Data, http};
+use tokio::sync::oneshot;
+
+/// Starts `aicarpool::run` in-process on 127.0.0.1:0; returns its address and a stop switch.
+async fn start(
+    data: &Data,
+) -> (
+    std::net::SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = Config::with_data_dir(data.path());
+    let task = tokio::spawn(async move {
+        aicarpool::run(config, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server runs and stops cleanly");
+    });
+    // The listener is already bound: requests made now wait in its backlog until run accepts.
+    (addr, stop, task)
+}
+
+async fn get(addr: std::net::SocketAddr, method: &'static str, path: &'static str) -> common::Resp {
+    tokio::task::spawn_blocking(move || http(addr, method, path))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_page_and_errors_through_the_run_seam() {
+    let data = Data::new();
+    let (addr, stop, task) = start(&data).await;
+
+    let h = get(addr, "GET", "/healthz").await;
+    assert_eq!(h.status, 200);
+    let body: serde_json::Value = serde_json::from_str(&h.body).unwrap();
+    assert_eq!(body["status"], "ok");
+
+    let page = get(addr, "GET", "/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("aicarpool"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let js = get(addr, "GET", "/assets/app.js").await;
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(js.header("cache-control").unwrap().contains("max-age"));
+
+    let missing = get(addr, "GET", "/nope").await;
+    assert_eq!(missing.status, 404);
+    assert!(serde_json::from_str::<serde_json::Value>(&missing.body).is_ok());
+    assert_eq!(get(addr, "GET", "/assets/missing.js").await.status, 404);
+    assert_eq!(get(addr, "POST", "/healthz").await.status, 405);
+
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    // The listener is gone after shutdown.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn backup_while_serving_gives_a_database_with_the_data() {
+    let data = Data::new();
+    data.ok(&["group", "create", "kept-team"], "");
+    data.ok(
+        &[
+            "account",
+            "create",
+            "--name",
+            "a",
+            "--platform",
+            "anthropic",
+            "--group",
+            "kept-team",
+        ],
+        "sk-test\n",
+    );
+    let server = data.serve();
+    assert_eq!(http(server.addr, "GET", "/healthz").status, 200);
+    // A write during the serve, then the backup.
+    data.ok(&["group", "create", "added-while-serving"], "");
+    let file = data.dir.path().join("copy.db");
+    data.ok(&["backup", file.to_str().unwrap()], "");
+    assert_eq!(
+        http(server.addr, "GET", "/healthz").status,
+        200,
+        "serve keeps serving"
+    );
+
+    let c = rusqlite::Connection::open(&file).unwrap();
+    let ok: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let groups: i64 = c
+        .query_row(
+            "SELECT count(*) FROM groups WHERE name IN ('kept-team', 'added-while-serving')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(groups, 2);
+    let accounts: i64 = c
+        .query_row("SELECT count(*) FROM ai_service_accounts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(accounts, 1);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "a backup holds sealed secrets: owner-only");
+
+    let err = data.fails(&["backup", file.to_str().unwrap()], "", 2);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn sigterm_makes_serve_exit_zero() {
+    let data = Data::new();
+    let server = data.serve();
+    assert_eq!(http(server.addr, "GET", "/healthz").status, 200);
+    let status = server.terminate();
+    assert_eq!(status.code(), Some(0), "serve must exit 0 on SIGTERM");
+}
+
+#[test]
+fn serve_reports_a_bad_listen_address_and_missing_tls_files() {
+    let data = Data::new();
+    let err = data.fails(&["serve", "--listen", "not-an-address"], "", 2);
+    assert!(err.contains("--listen"), "{err}");
+    let err = data.fails(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ],
+        "",
+        2,
+    );
+    assert!(err.contains("TLS certificate"), "{err}");
+}
