@@ -162,3 +162,71 @@ fn serve_reports_a_bad_listen_address_and_missing_tls_files() {
     );
     assert!(err.contains("TLS certificate"), "{err}");
 }
+
+#[test]
+fn serves_https_with_http2_and_http11_when_given_a_certificate() {
+    common::require_tool("openssl", "openssl");
+    common::require_tool("curl", "curl");
+    let data = Data::new();
+    let dir = data.dir.path();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let server = data.serve_with(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let url = format!("https://localhost:{}/healthz", server.addr.port());
+    for version in ["--http2", "--http1.1"] {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", version, "--cacert"])
+            .arg(&cert)
+            .args([
+                "--resolve",
+                &format!("localhost:{}:127.0.0.1", server.addr.port()),
+            ])
+            .args(["-w", "\n%{http_version} %{http_code}", &url])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let expected = if version == "--http2" {
+            "2 200"
+        } else {
+            "1.1 200"
+        };
+        assert!(
+            text.contains("\"status\":\"ok\""),
+            "{version}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.trim_end().ends_with(expected), "{version}: {text}");
+    }
+    assert_eq!(server.terminate().code(), Some(0));
+}

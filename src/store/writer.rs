@@ -142,3 +142,72 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let db = Db::open(&path).unwrap();
+        db.write(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?))
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failing_job_rolls_back_alone_while_its_batch_commits() {
+        let (_dir, db) = db().await;
+        let mut tasks = Vec::new();
+        for i in 0..200i64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.write(move |c| {
+                    c.execute("INSERT INTO t (v) VALUES (?1)", [i])?;
+                    if i % 10 == 0 {
+                        // Half-done work of a failing job must not survive.
+                        c.execute("INSERT INTO t (v) VALUES (?1)", [i + 1000])?;
+                        return Err(Error::Invalid("refused".into()));
+                    }
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        let mut failed = 0;
+        for t in tasks {
+            if t.await.unwrap().is_err() {
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 20);
+        let (rows, stray): (i64, i64) = db
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*), count(*) FILTER (WHERE v >= 1000) FROM t",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 180);
+        assert_eq!(stray, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_constraint_error_reaches_the_caller() {
+        let (_dir, db) = db().await;
+        db.write(|c| Ok(c.execute("INSERT INTO t (v) VALUES (1)", [])?))
+            .await
+            .unwrap();
+        let err = db
+            .write(|c| Ok(c.execute("INSERT INTO t (v) VALUES (1)", [])?))
+            .await
+            .unwrap_err();
+        assert!(matches!(err.on_unique(|| "dup".into()), Error::Conflict(_)));
+    }
+}

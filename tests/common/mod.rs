@@ -91,10 +91,16 @@ impl Data {
 
     /// Starts `aicarpool serve` on a free port; returns the child and its address.
     pub fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    /// Starts `aicarpool serve` with extra flags.
+    pub fn serve_with(&self, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .arg("--data-dir")
             .arg(self.path())
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("AICARPOOL_LOG", "info")
             .env_remove("AICARPOOL_SECRET_KEY_FILE")
             .stdin(Stdio::null())
@@ -230,4 +236,17 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
+}
+
+/// Fails with an install hint when a tool the test drives is missing.
+pub fn require_tool(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "this test needs `{tool}`: apt-get install -y {package}"
+    );
 }
