@@ -343,57 +343,26 @@ fn keys_are_shown_once_stored_hashed_and_carry_limits() {
 
     let err = data.fails(&["key", "create", "--group", "nope", "--name", "x"], "", 2);
     assert!(err.contains("no group named"), "{err}");
-    let err = data.fails(
-        &["key", "create", "--group", "team-a", "--name", "alice"],
-        "",
-        2,
+    for (extra, expected) in [
+        (&["--name", "alice"][..], "already has a key named"),
+        (&["--name", "y", "--requests", "5"], "--window-minutes"),
+        (
+            &["--name", "y", "--expires-at", "2001-01-01"],
+            "in the past",
+        ),
+        (&["--name", "y", "--daily-cost", "lots"], "lots"),
+        (&["--name", "y", "--clients", "netscape"], "unknown client"),
+    ] {
+        let mut args = vec!["key", "create", "--group", "team-a"];
+        args.extend_from_slice(extra);
+        let err = data.fails(&args, "", 2);
+        assert!(err.contains(expected), "{extra:?}: {err}");
+    }
+    assert_eq!(
+        data.json(&["key", "list"], "").as_array().unwrap().len(),
+        1,
+        "refused keys leave nothing behind"
     );
-    assert!(err.contains("already has a key named"), "{err}");
-    let err = data.fails(
-        &[
-            "key",
-            "create",
-            "--group",
-            "team-a",
-            "--name",
-            "y",
-            "--requests",
-            "5",
-        ],
-        "",
-        2,
-    );
-    assert!(err.contains("--window-minutes"), "{err}");
-    let err = data.fails(
-        &[
-            "key",
-            "create",
-            "--group",
-            "team-a",
-            "--name",
-            "y",
-            "--expires-at",
-            "2001-01-01",
-        ],
-        "",
-        2,
-    );
-    assert!(err.contains("in the past"), "{err}");
-    let err = data.fails(
-        &[
-            "key",
-            "create",
-            "--group",
-            "team-a",
-            "--name",
-            "y",
-            "--daily-cost",
-            "lots",
-        ],
-        "",
-        2,
-    );
-    assert!(err.contains("lots"), "{err}");
 }
 
 #[test]
