@@ -230,3 +230,70 @@ fn serves_https_with_http2_and_http11_when_given_a_certificate() {
     }
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// Sends SIGTERM without waiting for the exit.
+fn sigterm(server: &common::Server) {
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    use std::io::{Read, Write};
+    let data = Data::new();
+    let mut server = data.serve();
+    let mut conn = std::net::TcpStream::connect(server.addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // Half a request is in flight when the signal arrives...
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    sigterm(&server);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // ...and is still answered once it completes; no new connections are accepted meanwhile.
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "serve exited with a request in flight"
+    );
+    assert!(
+        std::net::TcpStream::connect(server.addr).is_err(),
+        "a draining server must not accept new connections"
+    );
+    conn.write_all(b"\r\n").unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"status\":\"ok\""));
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn the_drain_time_bounds_a_client_that_never_finishes() {
+    use std::io::Write;
+    let data = Data::new();
+    let mut server = data.serve_with(&["--shutdown-drain-secs", "1"]);
+    let mut stuck = std::net::TcpStream::connect(server.addr).unwrap();
+    stuck.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    sigterm(&server);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve waited past its drain time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
