@@ -256,6 +256,7 @@ fn migrate_status_reports_fresh_partial_edited_and_unknown() {
     assert_eq!(code, Some(0));
     let n = states(&json).len();
     assert!(states(&json).iter().all(|s| s == "pending"));
+    assert!(!data.db().exists(), "status must not create the database");
 
     let mut c = conn(&data);
     migrate::apply_up_to(&mut c, PARTIAL).unwrap();

@@ -123,11 +123,14 @@ async fn migrate_cmd(
     out: &Out,
 ) -> Result<ExitCode> {
     let db = config.db_path();
-    let data_dir = config.data_dir.clone();
     match action {
         Some(MigrateAction::Status) => {
             let statuses = blocking(move || {
-                manage::create_private_dir(&data_dir)?;
+                if !db.exists() {
+                    // Report on a database that does not exist yet without creating it.
+                    let empty = rusqlite::Connection::open_in_memory()?;
+                    return migrate::status(&empty);
+                }
                 migrate::status(&store::open_connection(&db)?)
             })
             .await?;
