@@ -29,6 +29,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A failure of the process itself (a panicked task, an unusable database file).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The database writer thread is gone (only during shutdown or after a fatal error).
     #[error("the database writer has stopped")]
     WriterGone,
@@ -52,6 +55,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Database(_)
             | Error::Migration(_)
+            | Error::Internal(_)
             | Error::Secret(_)
             | Error::Io { .. }
             | Error::WriterGone => StatusCode::SERVICE_UNAVAILABLE,

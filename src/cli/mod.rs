@@ -168,7 +168,7 @@ async fn backup(config: &Config, file: &std::path::Path, out: &Out) -> Result<()
 async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Migration(format!("task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("task failed: {e}")))?
 }
 
 async fn manage_cmd(ctx: &Ctx, command: Command, out: &Out) -> Result<()> {

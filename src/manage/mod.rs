@@ -29,7 +29,7 @@ impl Ctx {
         let (db_path, backups) = (config.db_path(), config.backups_dir());
         let prepared = tokio::task::spawn_blocking(move || migrate::prepare(&db_path, &backups))
             .await
-            .map_err(|e| Error::Migration(format!("migration task failed: {e}")))??;
+            .map_err(|e| Error::Internal(format!("migration task failed: {e}")))??;
         let secrets = SecretKey::load_or_create(&config.secret_key_file)?;
         let db = Db::open(&config.db_path())?;
         let check = secrets.clone();

@@ -282,7 +282,7 @@ pub fn set_status(
         )
         .optional()?
         .ok_or_else(|| Error::NotFound(format!("no account with id {id}")))?;
-    let from: AccountStatus = from.parse().map_err(Error::Migration)?;
+    let from: AccountStatus = from.parse().map_err(Error::Internal)?;
     let now = now_ms();
     // Leaving a fault state by hand or by recovery starts the error window afresh.
     let reset_errors = to == AccountStatus::Active;

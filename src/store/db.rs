@@ -27,7 +27,7 @@ pub fn open_connection(path: &Path) -> Result<Connection> {
     // journal_mode answers with a row, so it is read rather than executed.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Migration(format!(
+        return Err(Error::Internal(format!(
             "{} cannot use WAL journaling (got {mode})",
             path.display()
         )));
@@ -91,7 +91,7 @@ impl Db {
             result
         })
         .await
-        .map_err(|e| Error::Migration(format!("database task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
     }
 
     /// Runs `f` inside a write transaction on the writer thread; its changes are committed

@@ -67,7 +67,7 @@ fn copy_error(e: &rusqlite::Error) -> Error {
         rusqlite::Error::SqliteFailure(code, msg) => {
             Error::Database(rusqlite::Error::SqliteFailure(*code, msg.clone()))
         }
-        other => Error::Migration(format!("write failed: {other}")),
+        other => Error::Internal(format!("write failed: {other}")),
     }
 }
 
