@@ -2,7 +2,7 @@
 //! constants below, then passed to whatever needs it.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -93,9 +93,5 @@ impl Config {
 
     pub fn backups_dir(&self) -> PathBuf {
         self.data_dir.join(BACKUPS_DIR)
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
     }
 }

@@ -44,15 +44,3 @@ pub fn count(conn: &Connection) -> Result<i64> {
         |r| r.get(0),
     )?)
 }
-
-/// The stored argon2 hash of an active admin.
-pub fn find_password_hash(conn: &Connection, username: &str) -> Result<Option<(i64, String)>> {
-    Ok(conn
-        .query_row(
-            "SELECT id, password_hash FROM users
-             WHERE username = ?1 AND role = 'admin' AND status = 'active' AND password_hash IS NOT NULL",
-            [username],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
-}

@@ -1,21 +1,9 @@
 //! SQL for `audit_log`: who changed what, written in the same transaction as the change.
 
 use rusqlite::{Connection, params};
-use serde::Serialize;
 
 use super::now_ms;
 use crate::error::Result;
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Entry {
-    pub id: i64,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target_type: Option<String>,
-    pub target_id: Option<i64>,
-    pub detail: Option<serde_json::Value>,
-}
 
 /// Records one change. `detail` must never contain a secret.
 pub fn insert(
@@ -38,24 +26,4 @@ pub fn insert(
         ],
     )?;
     Ok(())
-}
-
-pub fn recent(conn: &Connection, limit: i64) -> Result<Vec<Entry>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, at, actor, action, target_type, target_id, detail
-         FROM audit_log ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |r| {
-        let detail: Option<String> = r.get(6)?;
-        Ok(Entry {
-            id: r.get(0)?,
-            at: r.get(1)?,
-            actor: r.get(2)?,
-            action: r.get(3)?,
-            target_type: r.get(4)?,
-            target_id: r.get(5)?,
-            detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

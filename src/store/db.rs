@@ -62,10 +62,6 @@ impl Db {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
     /// Runs `f` on a read connection without blocking the async threads.
     pub async fn read<R, F>(&self, f: F) -> Result<R>
     where

@@ -170,17 +170,6 @@ pub fn find_by_id(conn: &Connection, id: i64) -> Result<Option<ApiKey>> {
         .optional()?)
 }
 
-/// Looks a key up by the SHA-256 of its plaintext.
-pub fn find_by_hash(conn: &Connection, key_hash: &str) -> Result<Option<ApiKey>> {
-    Ok(conn
-        .query_row(
-            &format!("{SELECT} WHERE k.key_hash = ?1"),
-            [key_hash],
-            from_row,
-        )
-        .optional()?)
-}
-
 pub fn set_status(conn: &Connection, id: i64, status: KeyStatus) -> Result<()> {
     let n = conn.execute(
         "UPDATE api_keys SET status = ?2, updated_at = ?3 WHERE id = ?1",
