@@ -231,18 +231,6 @@ fn serves_https_with_http2_and_http11_when_given_a_certificate() {
     assert_eq!(server.terminate().code(), Some(0));
 }
 
-/// Sends SIGTERM without waiting for the exit.
-fn sigterm(server: &common::Server) {
-    let pid = server.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
 #[test]
 fn sigterm_lets_an_in_flight_request_finish() {
     use std::io::{Read, Write};
@@ -255,7 +243,7 @@ fn sigterm_lets_an_in_flight_request_finish() {
     conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
-    sigterm(&server);
+    server.sigterm();
     // The listener closes once the signal is handled (polled: the machine may be busy)...
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(server.addr).is_ok() {
@@ -287,7 +275,7 @@ fn the_drain_time_bounds_a_client_that_never_finishes() {
     let mut stuck = std::net::TcpStream::connect(server.addr).unwrap();
     stuck.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
-    sigterm(&server);
+    server.sigterm();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let status = loop {
         if let Some(s) = server.child.try_wait().unwrap() {
