@@ -17,6 +17,17 @@ pub const DEFAULT_ERROR_THRESHOLD: u32 = 3;
 pub const DEFAULT_ERROR_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_TEMP_ERROR_COOLDOWN_SECS: u64 = 300;
 pub const DEFAULT_RECOVERY_INTERVAL_SECS: u64 = 60;
+pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Long prompts with extended thinking can take minutes before the first byte.
+pub const DEFAULT_UPSTREAM_FIRST_BYTE_TIMEOUT_SECS: u64 = 600;
+pub const DEFAULT_UPSTREAM_IDLE_TIMEOUT_SECS: u64 = 300;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// About the lifetime of a prompt cache entry with the one-hour TTL.
+pub const DEFAULT_STICKY_SESSION_TTL_SECS: u64 = 3600;
+/// How long a 429 without a reset header keeps an account out.
+pub const DEFAULT_RATE_LIMIT_SECS: u64 = 60;
+/// The longest a reset header may keep an account out before it is tried again.
+pub const DEFAULT_RATE_LIMIT_CAP_SECS: u64 = 3600;
 
 pub const DB_FILE: &str = "aicarpool.db";
 pub const SECRET_KEY_FILE: &str = "secret.key";
@@ -32,6 +43,7 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub http: HttpLimits,
     pub accounts: AccountPolicy,
+    pub upstream: UpstreamPolicy,
     /// How long a stopping server waits for in-flight requests before it exits anyway.
     pub shutdown_drain: Duration,
 }
@@ -60,6 +72,21 @@ pub struct AccountPolicy {
     pub recovery_interval: Duration,
 }
 
+/// How the gateway talks to upstream accounts.
+#[derive(Clone, Debug)]
+pub struct UpstreamPolicy {
+    pub connect_timeout: Duration,
+    /// Until the response head arrives.
+    pub first_byte_timeout: Duration,
+    /// Longest silence inside a response body.
+    pub idle_timeout: Duration,
+    /// Accounts tried for one request (first try plus failovers).
+    pub max_attempts: u32,
+    pub sticky_ttl: Duration,
+    pub rate_limit_default: Duration,
+    pub rate_limit_cap: Duration,
+}
+
 impl Config {
     /// A configuration with every default, rooted at `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
@@ -82,6 +109,15 @@ impl Config {
                 error_window: Duration::from_secs(DEFAULT_ERROR_WINDOW_SECS),
                 temp_error_cooldown: Duration::from_secs(DEFAULT_TEMP_ERROR_COOLDOWN_SECS),
                 recovery_interval: Duration::from_secs(DEFAULT_RECOVERY_INTERVAL_SECS),
+            },
+            upstream: UpstreamPolicy {
+                connect_timeout: Duration::from_secs(DEFAULT_UPSTREAM_CONNECT_TIMEOUT_SECS),
+                first_byte_timeout: Duration::from_secs(DEFAULT_UPSTREAM_FIRST_BYTE_TIMEOUT_SECS),
+                idle_timeout: Duration::from_secs(DEFAULT_UPSTREAM_IDLE_TIMEOUT_SECS),
+                max_attempts: DEFAULT_MAX_ATTEMPTS,
+                sticky_ttl: Duration::from_secs(DEFAULT_STICKY_SESSION_TTL_SECS),
+                rate_limit_default: Duration::from_secs(DEFAULT_RATE_LIMIT_SECS),
+                rate_limit_cap: Duration::from_secs(DEFAULT_RATE_LIMIT_CAP_SECS),
             },
             shutdown_drain: Duration::from_secs(DEFAULT_SHUTDOWN_DRAIN_SECS),
         }

@@ -102,6 +102,44 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// How a request ended, as the request log records it: `ok` (2xx delivered),
+    /// `upstream_error` (every attempt failed, or the stream broke), `client_error` (the
+    /// upstream refused the request itself: 400, 404, 413, 422...), `refused` (by the gateway's
+    /// limits, never sent upstream), `aborted` (the client left before the end).
+    Outcome, "outcome" {
+        Ok = "ok",
+        UpstreamError = "upstream_error",
+        ClientError = "client_error",
+        Refused = "refused",
+        Aborted = "aborted",
+    }
+);
+
+impl ClientKind {
+    /// Recognises the tool from its user agent (`claude-cli/2.0.1 (external, cli)`,
+    /// `codex_cli_rs/0.46.0`, `GeminiCLI/0.9.0`, `Anthropic/Python 0.69.0`, `OpenAI/JS 5.0`).
+    pub fn from_user_agent(ua: Option<&str>) -> ClientKind {
+        let Some(ua) = ua.map(str::to_ascii_lowercase) else {
+            return ClientKind::Other;
+        };
+        if ua.starts_with("claude-cli") || ua.contains("claude-code") {
+            ClientKind::ClaudeCode
+        } else if ua.starts_with("codex") {
+            ClientKind::Codex
+        } else if ua.starts_with("geminicli") || ua.contains("gemini-cli") {
+            ClientKind::GeminiCli
+        } else if ["anthropic", "openai", "google-genai", "google-api"]
+            .iter()
+            .any(|s| ua.starts_with(s))
+        {
+            ClientKind::Sdk
+        } else {
+            ClientKind::Other
+        }
+    }
+}
+
 /// Money as integer nano-dollars, so sums are exact.
 pub const NANOS_PER_USD: i64 = 1_000_000_000;
 
@@ -147,6 +185,20 @@ pub fn format_usd(nanos: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_tools_are_recognised_by_user_agent() {
+        let k = |ua| ClientKind::from_user_agent(Some(ua));
+        assert_eq!(
+            k("claude-cli/2.0.14 (external, cli)"),
+            ClientKind::ClaudeCode
+        );
+        assert_eq!(k("codex_cli_rs/0.46.0 (Debian; x86_64)"), ClientKind::Codex);
+        assert_eq!(k("GeminiCLI/0.9.0 (linux; x64)"), ClientKind::GeminiCli);
+        assert_eq!(k("Anthropic/Python 0.69.0"), ClientKind::Sdk);
+        assert_eq!(k("curl/8.5.0"), ClientKind::Other);
+        assert_eq!(ClientKind::from_user_agent(None), ClientKind::Other);
+    }
 
     #[test]
     fn platforms_round_trip_and_reject_unknown() {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod gateway;
 pub mod manage;
 pub mod router;
 pub mod server;

@@ -1,42 +1,94 @@
 //! Every endpoint the server answers, in one table:
 //!
-//! | method | path          | handler          |
-//! |--------|---------------|------------------|
-//! | GET    | `/healthz`    | [`healthz`]      |
-//! | GET    | `/`           | [`static_asset`] (admin page) |
-//! | GET    | `/assets/*`   | [`static_asset`] |
+//! | method | path                         | handler                         |
+//! |--------|------------------------------|---------------------------------|
+//! | GET    | `/healthz`                   | [`healthz`]                     |
+//! | POST   | `/v1/messages`               | [`Gateway::anthropic`] (Messages) |
+//! | POST   | `/v1/messages/count_tokens`  | [`Gateway::anthropic`] (CountTokens) |
+//! | GET    | `/v1/models`                 | [`Gateway::models`]             |
+//! | GET    | `/`                          | [`static_asset`] (admin page)   |
+//! | GET    | `/assets/*`                  | [`static_asset`]                |
 //!
-//! Anything else is 404, a known path with another method 405.
+//! Anything else is 404, a known path with another method 405 — in the error shape of the
+//! protocol the client most likely speaks.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Frame, Incoming};
 use serde_json::json;
+use tokio::sync::mpsc;
 
 use crate::assets;
+use crate::gateway::protocol::{Kind, Protocol, error_response};
+use crate::gateway::{Endpoint, Gateway};
 use crate::manage::Ctx;
 
-pub type Body = Full<Bytes>;
+/// The body of every response.
+pub type Body = BoxBody<Bytes, Infallible>;
 
 /// State the handlers share.
 pub struct AppState {
     pub ctx: Ctx,
+    pub gateway: Arc<Gateway>,
 }
 
-pub async fn route<B>(state: &AppState, req: Request<B>) -> Response<Body> {
+pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
     let path = req.uri().path();
-    let method = req.method();
-    match (method, path) {
-        (&Method::GET | &Method::HEAD, "/healthz") => healthz(state),
-        (&Method::GET | &Method::HEAD, p) if p == "/" || p.starts_with("/assets/") => {
-            static_asset(p)
+    let get = method == Method::GET || method == Method::HEAD;
+    let post = method == Method::POST;
+    match path {
+        "/healthz" if get => healthz(state),
+        "/v1/messages" if post => {
+            state
+                .gateway
+                .clone()
+                .anthropic(Endpoint::Messages, req)
+                .await
         }
-        (_, "/healthz" | "/") => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
-        (_, p) if p.starts_with("/assets/") => {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        "/v1/messages/count_tokens" if post => {
+            state
+                .gateway
+                .clone()
+                .anthropic(Endpoint::CountTokens, req)
+                .await
         }
-        _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
+        "/v1/models" if get => state.gateway.models(&req),
+        p if get && (p == "/" || p.starts_with("/assets/")) => static_asset(p),
+        "/healthz" | "/v1/messages" | "/v1/messages/count_tokens" | "/v1/models" | "/" => {
+            not_allowed(&req)
+        }
+        p if p.starts_with("/assets/") => not_allowed(&req),
+        p => error_response(
+            Protocol::guess(p, req.headers()),
+            Kind::NotFound,
+            &format!("no such endpoint: {} {p}", req.method()),
+        ),
     }
+}
+
+fn not_allowed(req: &Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path();
+    let mut resp = error_response(
+        Protocol::guess(path, req.headers()),
+        Kind::MethodNotAllowed,
+        &format!("{} is not allowed on {path}", req.method()),
+    );
+    let allow = if path.starts_with("/v1/messages") {
+        "POST"
+    } else {
+        "GET, HEAD"
+    };
+    resp.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    resp
 }
 
 fn healthz(_state: &AppState) -> Response<Body> {
@@ -57,9 +109,9 @@ fn static_asset(path: &str) -> Response<Body> {
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
             )
-            .body(Full::new(Bytes::from_static(a.body)))
+            .body(full(Bytes::from_static(a.body)))
             .expect("static response is valid"),
-        None => error(StatusCode::NOT_FOUND, "no such file"),
+        None => error_response(None, Kind::NotFound, "no such file"),
     }
 }
 
@@ -68,13 +120,34 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Full::new(Bytes::from(value.to_string())))
+        .body(full(Bytes::from(value.to_string())))
         .expect("json response is valid")
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Body> {
-    json_response(
-        status,
-        &json!({ "error": { "code": status.as_u16(), "message": message } }),
-    )
+/// A body that is already complete.
+pub fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).boxed()
+}
+
+/// A body fed chunk by chunk from a channel; it ends when the sender is dropped.
+pub fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
+    ChannelBody { rx }.boxed()
+}
+
+struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+    }
 }

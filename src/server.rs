@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, TlsFiles};
 use crate::error::{Error, Result};
+use crate::gateway::Gateway;
 use crate::manage::Ctx;
 use crate::router::{AppState, route};
 use crate::store::admins;
@@ -47,7 +48,8 @@ pub async fn run(
         );
     }
     let builder = http_builder(&ctx.config);
-    let state = Arc::new(AppState { ctx });
+    let gateway = Gateway::start(&ctx).await?;
+    let state = Arc::new(AppState { ctx, gateway });
     let graceful = GracefulShutdown::new();
     let addr = listener
         .local_addr()

@@ -100,6 +100,27 @@ pub struct ServeArgs {
     /// How often the recovery timer runs (seconds).
     #[arg(long, env = "AICARPOOL_RECOVERY_INTERVAL_SECS", default_value_t = DEFAULT_RECOVERY_INTERVAL_SECS)]
     pub recovery_interval_secs: u64,
+    /// Seconds to connect to an upstream before trying the next account.
+    #[arg(long, env = "AICARPOOL_UPSTREAM_CONNECT_TIMEOUT_SECS", default_value_t = DEFAULT_UPSTREAM_CONNECT_TIMEOUT_SECS)]
+    pub upstream_connect_timeout_secs: u64,
+    /// Seconds to wait for an upstream's response head.
+    #[arg(long, env = "AICARPOOL_UPSTREAM_FIRST_BYTE_TIMEOUT_SECS", default_value_t = DEFAULT_UPSTREAM_FIRST_BYTE_TIMEOUT_SECS)]
+    pub upstream_first_byte_timeout_secs: u64,
+    /// Longest silence (seconds) inside an upstream response before it is cut off.
+    #[arg(long, env = "AICARPOOL_UPSTREAM_IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_UPSTREAM_IDLE_TIMEOUT_SECS)]
+    pub upstream_idle_timeout_secs: u64,
+    /// Accounts tried for one request, counting the first.
+    #[arg(long, env = "AICARPOOL_MAX_ATTEMPTS", default_value_t = DEFAULT_MAX_ATTEMPTS)]
+    pub max_attempts: u32,
+    /// Seconds a conversation stays on the account that served it.
+    #[arg(long, env = "AICARPOOL_STICKY_SESSION_TTL_SECS", default_value_t = DEFAULT_STICKY_SESSION_TTL_SECS)]
+    pub sticky_session_ttl_secs: u64,
+    /// Seconds a 429 without a reset time keeps an account out.
+    #[arg(long, env = "AICARPOOL_RATE_LIMIT_SECS", default_value_t = DEFAULT_RATE_LIMIT_SECS)]
+    pub rate_limit_secs: u64,
+    /// Most seconds a 429's reset time may keep an account out.
+    #[arg(long, env = "AICARPOOL_RATE_LIMIT_CAP_SECS", default_value_t = DEFAULT_RATE_LIMIT_CAP_SECS)]
+    pub rate_limit_cap_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -100,6 +100,14 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
     config.accounts.error_window = Duration::from_secs(a.error_window_secs.max(1));
     config.accounts.temp_error_cooldown = Duration::from_secs(a.temp_error_cooldown_secs);
     config.accounts.recovery_interval = Duration::from_secs(a.recovery_interval_secs.max(1));
+    let up = &mut config.upstream;
+    up.connect_timeout = Duration::from_secs(a.upstream_connect_timeout_secs.max(1));
+    up.first_byte_timeout = Duration::from_secs(a.upstream_first_byte_timeout_secs.max(1));
+    up.idle_timeout = Duration::from_secs(a.upstream_idle_timeout_secs.max(1));
+    up.max_attempts = a.max_attempts.max(1);
+    up.sticky_ttl = Duration::from_secs(a.sticky_session_ttl_secs);
+    up.rate_limit_default = Duration::from_secs(a.rate_limit_secs.max(1));
+    up.rate_limit_cap = Duration::from_secs(a.rate_limit_cap_secs.max(1));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;

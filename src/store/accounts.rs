@@ -339,3 +339,111 @@ pub fn history(conn: &Connection, id: i64, limit: i64) -> Result<Vec<StatusChang
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Persists the error window's size and the time of its newest error; `status_until` only for
+/// a TEMP_ERROR account whose return moves later. No status change.
+pub fn record_errors(
+    conn: &Connection,
+    id: i64,
+    count: i64,
+    last_error_at: Option<i64>,
+    status_until: Option<i64>,
+) -> Result<()> {
+    if let Some(until) = status_until {
+        conn.prepare_cached(
+            "UPDATE ai_service_accounts SET status_until = ?2 WHERE id = ?1 AND status = 'TEMP_ERROR'",
+        )?
+        .execute(params![id, until])?;
+    }
+    conn.prepare_cached(
+        "UPDATE ai_service_accounts SET error_count = ?2,
+            last_error_at = coalesce(?3, last_error_at) WHERE id = ?1",
+    )?
+    .execute(params![id, count, last_error_at])?;
+    Ok(())
+}
+
+/// Moves the account to `to` only if it is still in one of `from` (an admin may have changed it
+/// meanwhile); records the change. Returns whether it moved.
+#[allow(clippy::too_many_arguments)]
+pub fn transition(
+    conn: &Connection,
+    id: i64,
+    from: &[AccountStatus],
+    to: AccountStatus,
+    reason: &str,
+    until: Option<i64>,
+    error_count: Option<i64>,
+    last_error_at: Option<i64>,
+) -> Result<bool> {
+    let current: Option<String> = conn
+        .query_row(
+            "SELECT status FROM ai_service_accounts WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(current) = current else {
+        return Ok(false);
+    };
+    let current: AccountStatus = current.parse().map_err(Error::Internal)?;
+    if !from.contains(&current) {
+        return Ok(false);
+    }
+    let now = now_ms();
+    conn.execute(
+        "UPDATE ai_service_accounts SET status = ?2, status_reason = ?3, status_until = ?4,
+            error_count = coalesce(?5, error_count), last_error_at = coalesce(?6, last_error_at),
+            updated_at = ?7
+         WHERE id = ?1",
+        params![
+            id,
+            to.as_str(),
+            reason,
+            until,
+            error_count,
+            last_error_at,
+            now
+        ],
+    )?;
+    record_status(conn, id, Some(current), to, Some(reason), "system", now)?;
+    Ok(true)
+}
+
+/// The recovery timer's pass: TEMP_ERROR accounts whose last error is at least `cooldown_ms`
+/// old, and RATE_LIMITED ones whose reset time has passed, go back to ACTIVE with their error
+/// count reset. Returns the ids that came back.
+pub fn recover_due(conn: &Connection, now: i64, cooldown_ms: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, status FROM ai_service_accounts
+         WHERE (status = 'TEMP_ERROR' AND coalesce(last_error_at, 0) <= ?1)
+            OR (status = 'RATE_LIMITED' AND coalesce(status_until, 0) <= ?2)",
+    )?;
+    let due: Vec<(i64, String)> = stmt
+        .query_map(params![now - cooldown_ms, now], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut back = Vec::new();
+    for (id, status) in due {
+        let reason = if status == "TEMP_ERROR" {
+            "recovered: no error during the cooldown"
+        } else {
+            "recovered: rate limit reset"
+        };
+        let from = [AccountStatus::TempError, AccountStatus::RateLimited];
+        if transition(
+            conn,
+            id,
+            &from,
+            AccountStatus::Active,
+            reason,
+            None,
+            Some(0),
+            None,
+        )? {
+            back.push(id);
+        }
+    }
+    Ok(back)
+}

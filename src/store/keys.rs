@@ -58,7 +58,7 @@ const SELECT: &str = "SELECT k.id, k.group_id, g.name, k.name, k.description, k.
         k.expires_at, k.expires_days_after_first_use, k.rate_requests, k.rate_window_minutes,
         k.concurrency, k.queue, k.daily_tokens, k.total_tokens, k.daily_cost_nanos,
         k.weekly_cost_nanos, k.total_cost_nanos, k.allowed_models, k.allowed_clients,
-        k.allowed_platforms
+        k.allowed_platforms, k.key_hash
     FROM api_keys k JOIN groups g ON g.id = k.group_id";
 
 fn list_of(idx: usize, r: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<String>> {
@@ -161,6 +161,13 @@ pub fn update_limits(conn: &Connection, id: i64, l: &Limits) -> Result<()> {
 pub fn list(conn: &Connection) -> Result<Vec<ApiKey>> {
     let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY g.name, k.name"))?;
     let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every key with its hex SHA-256, for the gateway's in-memory lookup table.
+pub fn list_with_hashes(conn: &Connection) -> Result<Vec<(String, ApiKey)>> {
+    let mut stmt = conn.prepare(SELECT)?;
+    let rows = stmt.query_map([], |r| Ok((r.get(24)?, from_row(r)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -10,6 +10,7 @@ pub mod admins;
 pub mod audit;
 pub mod groups;
 pub mod keys;
+pub mod prices;
 pub mod settings;
 pub mod usage;
 

@@ -1,4 +1,4 @@
-//! SQL for `settings`, a small key/value table.
+//! SQL for `settings`, a small key/value table, and the `config_version` counter beside it.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -23,4 +23,14 @@ pub fn set(conn: &Connection, key: &str, value: &str) -> Result<()> {
         params![key, value, now_ms()],
     )?;
     Ok(())
+}
+
+/// `config_version.version`: bumped by triggers on every change the gateway keeps in memory
+/// (keys, groups, accounts, bindings, prices), so a poll can tell when to reload.
+pub fn config_version(conn: &Connection) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT version FROM config_version WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
 }

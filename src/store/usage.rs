@@ -1,9 +1,113 @@
-//! SQL that reads usage out of `api_key_request_log`.
+//! SQL for `api_key_request_log` (one row per request) and its `usage_daily` rollup.
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use crate::domain::Outcome;
 use crate::error::Result;
+
+/// One request, as it is logged.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub request_id: String,
+    pub api_key_id: i64,
+    pub group_id: i64,
+    pub account_id: Option<i64>,
+    pub protocol: &'static str,
+    pub endpoint: &'static str,
+    pub model: Option<String>,
+    pub stream: bool,
+    pub status_code: u16,
+    pub outcome: Outcome,
+    pub error_message: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    /// `None` when the model has no price: unknown, not free.
+    pub cost_nanos: Option<i64>,
+    pub attempts: u32,
+    pub client: &'static str,
+    pub user_agent: Option<String>,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub first_byte_ms: Option<i64>,
+    /// The calendar day of `started_at` the rollup row belongs to (YYYY-MM-DD).
+    pub day: String,
+}
+
+/// Writes the request-log row and adds it to the daily rollup, in the caller's transaction.
+/// A request id already logged is ignored, so replaying a record never counts it twice.
+pub fn insert(conn: &Connection, r: &Record) -> Result<()> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO api_key_request_log (request_id, api_key_id, group_id, account_id,
+                protocol, endpoint, model, stream, status_code, outcome, error_message,
+                input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+                cost_nanos, unpriced, attempts, client, user_agent, started_at, duration_ms,
+                first_byte_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18, ?19, ?20, ?21, ?22, ?23)
+             ON CONFLICT (request_id) DO NOTHING",
+        )?
+        .execute(params![
+            r.request_id,
+            r.api_key_id,
+            r.group_id,
+            r.account_id,
+            r.protocol,
+            r.endpoint,
+            r.model,
+            r.stream,
+            r.status_code,
+            r.outcome.as_str(),
+            r.error_message,
+            r.input_tokens,
+            r.output_tokens,
+            r.cache_creation_input_tokens,
+            r.cache_read_input_tokens,
+            r.cost_nanos.unwrap_or(0),
+            r.cost_nanos.is_none(),
+            r.attempts,
+            r.client,
+            r.user_agent,
+            r.started_at,
+            r.duration_ms,
+            r.first_byte_ms,
+        ])?;
+    if n == 0 {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO usage_daily (day, api_key_id, account_id, model, requests, input_tokens,
+            output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_nanos,
+            unpriced_requests, error_requests)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (day, api_key_id, account_id, model) DO UPDATE SET
+            requests = requests + 1,
+            input_tokens = input_tokens + excluded.input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            cache_creation_input_tokens = cache_creation_input_tokens + excluded.cache_creation_input_tokens,
+            cache_read_input_tokens = cache_read_input_tokens + excluded.cache_read_input_tokens,
+            cost_nanos = cost_nanos + excluded.cost_nanos,
+            unpriced_requests = unpriced_requests + excluded.unpriced_requests,
+            error_requests = error_requests + excluded.error_requests",
+    )?
+    .execute(params![
+        r.day,
+        r.api_key_id,
+        r.account_id.unwrap_or(0),
+        r.model.as_deref().unwrap_or(""),
+        r.input_tokens,
+        r.output_tokens,
+        r.cache_creation_input_tokens,
+        r.cache_read_input_tokens,
+        r.cost_nanos.unwrap_or(0),
+        r.cost_nanos.is_none() as i64,
+        (r.outcome != Outcome::Ok) as i64,
+    ])?;
+    Ok(())
+}
 
 /// What usage totals are grouped by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,11 +129,13 @@ pub struct Totals {
     pub cache_creation_input_tokens: i64,
     pub cache_read_input_tokens: i64,
     pub cost_nanos: i64,
+    /// Requests whose model has no price; `cost_nanos` leaves them out.
+    pub unpriced_requests: i64,
 }
 
 const SUMS: &str = "count(*), coalesce(sum(l.input_tokens), 0), coalesce(sum(l.output_tokens), 0),
     coalesce(sum(l.cache_creation_input_tokens), 0), coalesce(sum(l.cache_read_input_tokens), 0),
-    coalesce(sum(l.cost_nanos), 0)";
+    coalesce(sum(l.cost_nanos), 0), coalesce(sum(l.unpriced), 0)";
 
 fn totals(label: Option<String>, r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Totals> {
     Ok(Totals {
@@ -40,6 +146,7 @@ fn totals(label: Option<String>, r: &rusqlite::Row<'_>, at: usize) -> rusqlite::
         cache_creation_input_tokens: r.get(at + 3)?,
         cache_read_input_tokens: r.get(at + 4)?,
         cost_nanos: r.get(at + 5)?,
+        unpriced_requests: r.get(at + 6)?,
     })
 }
 

@@ -1,0 +1,783 @@
+//! Forwarding one request: try the candidates in order with failover before the first byte,
+//! then deliver the answer — a whole JSON body, or an SSE stream passed through as it arrives —
+//! and log it once its usage is known. The row is durable before the client gets the last byte.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::Gateway;
+use super::health::{Failure, rate_limit_until};
+use super::protocol::{Kind, Protocol, anthropic_stream_error, error_response};
+use super::select::{self, NoCandidate};
+use super::snapshot::{Snapshot, Upstream};
+use super::usage::{Report, SseScanner};
+use crate::domain::{ClientKind, Outcome, Platform};
+use crate::router::{Body, channel_body, full};
+use crate::store::keys::ApiKey;
+use crate::store::{now_ms, usage};
+
+/// Platforms that speak the Anthropic Messages API with an API key.
+const ANTHROPIC_PLATFORMS: &[Platform] = &[Platform::Anthropic, Platform::ClaudeConsole];
+/// Largest non-streaming upstream body read into memory.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest upstream error body kept to explain a failure.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+/// How long the gateway keeps reading a stream whose client left, to learn its usage.
+const DISCONNECT_DRAIN: Duration = Duration::from_secs(600);
+/// Chunks buffered between the upstream reader and a slow client.
+const STREAM_BUFFER: usize = 16;
+
+/// One client request, parsed and authenticated.
+pub struct Call {
+    pub key: Arc<ApiKey>,
+    pub protocol: Protocol,
+    /// Logged endpoint, e.g. `/v1/messages`.
+    pub endpoint: &'static str,
+    /// Path and query sent upstream, after the account's base URL.
+    pub upstream_path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub model: String,
+    pub stream: bool,
+    /// Conversation key for sticky routing.
+    pub session: Option<u64>,
+    /// Whether the endpoint is billed (count_tokens is free).
+    pub billed: bool,
+    pub client: ClientKind,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+    pub started: Instant,
+    pub started_at: i64,
+}
+
+/// Why an attempt did not produce an answer to pass on.
+enum Attempt {
+    Answer(Response<Incoming>),
+    /// The upstream answered with a failure that moves on to the next account.
+    Failed {
+        status: StatusCode,
+        message: String,
+        failure: Failure,
+    },
+    /// Could not reach it or it did not answer in time.
+    Unreachable {
+        kind: Kind,
+        message: String,
+    },
+}
+
+impl Gateway {
+    pub(super) async fn relay(self: &Arc<Self>, call: Call) -> Response<Body> {
+        let snap = self.snapshots.get();
+        let routes = snap
+            .routes
+            .get(&call.key.group_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let sticky = call.session.and_then(|s| self.sticky.get(s));
+        let candidates =
+            match select::candidates(routes, ANTHROPIC_PLATFORMS, &call.model, sticky, now_ms()) {
+                Ok(c) => c,
+                Err(none) => return self.no_candidate(&call, none).await,
+            };
+        let max = self.config.upstream.max_attempts as usize;
+        let mut last: Option<(Option<i64>, Attempt)> = None;
+        for (i, account) in candidates.iter().take(max).enumerate() {
+            let attempts = i as u32 + 1;
+            match self.attempt(&call, account).await {
+                Attempt::Answer(resp) => {
+                    let status = resp.status();
+                    if status.is_success() {
+                        if let Some(s) = call.session {
+                            self.sticky.set(s, account.id);
+                        }
+                        self.health.succeeded(account).await;
+                        return self
+                            .deliver(call, snap, account.clone(), attempts, resp, Outcome::Ok)
+                            .await;
+                    }
+                    // Anything else the upstream refused is about the request itself: passed on, not retried.
+                    return self
+                        .deliver(
+                            call,
+                            snap,
+                            account.clone(),
+                            attempts,
+                            resp,
+                            Outcome::ClientError,
+                        )
+                        .await;
+                }
+                failed @ Attempt::Failed { .. } => {
+                    if let Attempt::Failed {
+                        failure,
+                        message,
+                        status,
+                        ..
+                    } = &failed
+                    {
+                        debug!(account = account.id, %status, %message, "attempt failed; trying the next account");
+                        self.health.failed(account, failure.clone()).await;
+                    }
+                    last = Some((Some(account.id), failed));
+                }
+                unreachable @ Attempt::Unreachable { .. } => {
+                    if let Attempt::Unreachable { message, .. } = &unreachable {
+                        debug!(account = account.id, %message, "upstream unreachable; trying the next account");
+                        self.health
+                            .failed(account, Failure::Server(message.clone()))
+                            .await;
+                    }
+                    last = Some((Some(account.id), unreachable));
+                }
+            }
+        }
+        let attempts = candidates.len().min(max) as u32;
+        let (account_id, failure) = last.expect("at least one candidate was tried");
+        self.exhausted(&call, account_id, attempts, failure).await
+    }
+
+    /// Sends the request to one account and waits for the response head.
+    async fn attempt(&self, call: &Call, account: &Upstream) -> Attempt {
+        let req = match upstream_request(call, account) {
+            Ok(r) => r,
+            Err(message) => {
+                return Attempt::Unreachable {
+                    kind: Kind::UpstreamFailed,
+                    message,
+                };
+            }
+        };
+        let timeout = self.config.upstream.first_byte_timeout;
+        let resp = match tokio::time::timeout(timeout, self.client.request(req)).await {
+            Err(_) => {
+                return Attempt::Unreachable {
+                    kind: Kind::Timeout,
+                    message: format!("upstream sent no response within {}s", timeout.as_secs()),
+                };
+            }
+            Ok(Err(e)) => {
+                let what = if e.is_connect() {
+                    "could not connect to upstream"
+                } else {
+                    "upstream connection failed"
+                };
+                return Attempt::Unreachable {
+                    kind: Kind::UpstreamFailed,
+                    message: what.to_owned(),
+                };
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        let code = status.as_u16();
+        if !(code == 429 || code == 401 || code == 403 || status.is_server_error()) {
+            return Attempt::Answer(resp);
+        }
+        let headers = resp.headers().clone();
+        let message = error_message(resp.into_body(), self.config.upstream.idle_timeout).await;
+        let failure = match code {
+            429 => Failure::RateLimited {
+                until: rate_limit_until(&headers, now_ms(), &self.config.upstream),
+                reason: format!("upstream answered 429: {message}"),
+            },
+            401 | 403 => Failure::Auth(format!("upstream answered {code}: {message}")),
+            _ => Failure::Server(format!("upstream answered {code}: {message}")),
+        };
+        Attempt::Failed {
+            status,
+            message,
+            failure,
+        }
+    }
+
+    /// Passes a response on: a stream as it arrives, anything else read whole and metered.
+    async fn deliver(
+        self: &Arc<Self>,
+        call: Call,
+        snap: Arc<Snapshot>,
+        account: Arc<Upstream>,
+        attempts: u32,
+        resp: Response<Incoming>,
+        outcome: Outcome,
+    ) -> Response<Body> {
+        let first_byte_ms = call.started.elapsed().as_millis() as i64;
+        let (parts, body) = resp.into_parts();
+        let streaming = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let status = parts.status;
+        let mut builder = Response::builder().status(status);
+        for (name, value) in &parts.headers {
+            if !drop_response_header(name) {
+                builder = builder.header(name, value);
+            }
+        }
+        builder = builder.header("x-aicarpool-request-id", call.request_id.as_str());
+        let mut record = Pending {
+            gw: self.clone(),
+            snap,
+            call,
+            account: account.id,
+            attempts,
+            status,
+            first_byte_ms,
+        };
+        if streaming {
+            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+            let idle = self.config.upstream.idle_timeout;
+            tokio::spawn(async move { pump(body, tx, record, account, idle).await });
+            return builder
+                .body(channel_body(rx))
+                .expect("relayed head is valid");
+        }
+        let read = read_body(body, MAX_RESPONSE_BYTES, self.config.upstream.idle_timeout).await;
+        let (bytes, outcome, error) = match read {
+            Ok(b) => (b, outcome, None),
+            Err(message) => {
+                self.health
+                    .failed(&account, Failure::Server(message.clone()))
+                    .await;
+                record.status = StatusCode::BAD_GATEWAY;
+                record
+                    .finish(
+                        Outcome::UpstreamError,
+                        &Report::default(),
+                        Some(message.clone()),
+                    )
+                    .await;
+                return error_response(Some(record.call.protocol), Kind::UpstreamFailed, &message);
+            }
+        };
+        let report = if outcome == Outcome::Ok {
+            Report::from_anthropic_json(&bytes)
+        } else {
+            Report::default()
+        };
+        let error = error.or_else(|| (outcome != Outcome::Ok).then(|| extract_message(&bytes)));
+        record.finish(outcome, &report, error).await;
+        builder.body(full(bytes)).expect("relayed head is valid")
+    }
+
+    /// The answer when every attempt failed.
+    async fn exhausted(
+        &self,
+        call: &Call,
+        account: Option<i64>,
+        attempts: u32,
+        last: Attempt,
+    ) -> Response<Body> {
+        let (status, kind, message, retry_after) = match last {
+            Attempt::Failed { status, message, failure } => match failure {
+                Failure::RateLimited { until, .. } => (
+                    status,
+                    Kind::RateLimited,
+                    format!("every account for this key is rate limited upstream ({message})"),
+                    Some(until),
+                ),
+                Failure::Auth(_) => (
+                    StatusCode::BAD_GATEWAY,
+                    Kind::UpstreamFailed,
+                    "the upstream accounts tried refused their credentials; an operator must fix them".to_owned(),
+                    None,
+                ),
+                Failure::Server(_) => {
+                    let kind = if status.as_u16() == 529 { Kind::Overloaded } else { Kind::UpstreamFailed };
+                    (status, kind, format!("upstream error after {attempts} attempt(s): {message}"), None)
+                }
+            },
+            Attempt::Unreachable { kind, message } => {
+                (kind.status(), kind, format!("{message} (after {attempts} attempt(s))"), None)
+            }
+            Attempt::Answer(_) => unreachable!("answers are delivered, not exhausted"),
+        };
+        self.log_failure(call, account, attempts, status, &message)
+            .await;
+        let mut resp = error_response(Some(call.protocol), kind, &message);
+        *resp.status_mut() = status;
+        if let Some(until) = retry_after {
+            let secs = ((until - now_ms()).max(0) + 999) / 1000;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        resp
+    }
+
+    async fn no_candidate(&self, call: &Call, none: NoCandidate) -> Response<Body> {
+        let (kind, message, retry) = match none {
+            NoCandidate::NoneServes => (
+                Kind::Unavailable,
+                format!("no account of this key's group serves model {:?}", call.model),
+                None,
+            ),
+            NoCandidate::AllRateLimited(until) => (
+                Kind::RateLimited,
+                "every account of this key's group is rate limited; try again after the reset".to_owned(),
+                until,
+            ),
+            NoCandidate::NoneRoutable => (
+                Kind::Unavailable,
+                "no upstream account of this key's group is available right now (all are in error, disabled or in maintenance)".to_owned(),
+                None,
+            ),
+        };
+        self.log_failure(call, None, 0, kind.status(), &message)
+            .await;
+        let mut resp = error_response(Some(call.protocol), kind, &message);
+        if let Some(until) = retry {
+            let secs = ((until - now_ms()).max(0) + 999) / 1000;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        resp
+    }
+
+    async fn log_failure(
+        &self,
+        call: &Call,
+        account: Option<i64>,
+        attempts: u32,
+        status: StatusCode,
+        message: &str,
+    ) {
+        let rec = call.record(
+            account,
+            attempts,
+            status,
+            Outcome::UpstreamError,
+            &Report::default(),
+            Some(0),
+            Some(message.to_owned()),
+            None,
+        );
+        if let Err(e) = self.db.write(move |c| usage::insert(c, &rec)).await {
+            warn!(error = %e, "could not log a request");
+        }
+    }
+}
+
+/// A response whose log row is written when it ends.
+struct Pending {
+    gw: Arc<Gateway>,
+    snap: Arc<Snapshot>,
+    call: Call,
+    account: i64,
+    attempts: u32,
+    status: StatusCode,
+    first_byte_ms: i64,
+}
+
+impl Pending {
+    /// Prices the usage and writes the row; returns once it is committed.
+    async fn finish(&self, outcome: Outcome, report: &Report, error: Option<String>) {
+        let model = report.model.as_deref().unwrap_or(&self.call.model);
+        let cost = if !self.call.billed {
+            Some(0)
+        } else {
+            self.snap.price(model).map(|p| p.cost(&report.usage))
+        };
+        let mut rec = self.call.record(
+            Some(self.account),
+            self.attempts,
+            self.status,
+            outcome,
+            report,
+            cost,
+            error,
+            Some(self.first_byte_ms),
+        );
+        if let Some(m) = &report.model {
+            rec.model = Some(m.clone());
+        }
+        if let Err(e) = self.gw.db.write(move |c| usage::insert(c, &rec)).await {
+            warn!(error = %e, "could not log a request");
+        }
+    }
+}
+
+impl Call {
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        account: Option<i64>,
+        attempts: u32,
+        status: StatusCode,
+        outcome: Outcome,
+        report: &Report,
+        cost: Option<i64>,
+        error: Option<String>,
+        first_byte_ms: Option<i64>,
+    ) -> usage::Record {
+        let u = &report.usage;
+        usage::Record {
+            request_id: self.request_id.clone(),
+            api_key_id: self.key.id,
+            group_id: self.key.group_id,
+            account_id: account,
+            protocol: self.protocol.as_str(),
+            endpoint: self.endpoint,
+            model: Some(self.model.clone()),
+            stream: self.stream,
+            status_code: status.as_u16(),
+            outcome,
+            error_message: error,
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_input_tokens: u.cache_creation_input_tokens,
+            cache_read_input_tokens: u.cache_read_input_tokens,
+            cost_nanos: cost,
+            attempts,
+            client: self.client.as_str(),
+            user_agent: self.user_agent.clone(),
+            started_at: self.started_at,
+            duration_ms: self.started.elapsed().as_millis() as i64,
+            first_byte_ms,
+            day: utc_day(self.started_at),
+        }
+    }
+}
+
+fn utc_day(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| "1970-01-01".into())
+}
+
+/// Reads an SSE stream from the upstream and hands each chunk to the client at once, reading
+/// usage as it passes. The chunk that ends the stream is held until the log row is committed.
+/// A client that leaves does not stop the reading: the upstream is drained (bounded) so the
+/// request is charged for what it produced.
+async fn pump(
+    mut body: Incoming,
+    tx: mpsc::Sender<Bytes>,
+    pending: Pending,
+    account: Arc<Upstream>,
+    idle: Duration,
+) {
+    let mut scanner = SseScanner::default();
+    let mut client_gone = false;
+    let mut drain_deadline: Option<tokio::time::Instant> = None;
+    let mut broke: Option<String> = None;
+    let mut logged = false;
+    loop {
+        let wait = match drain_deadline {
+            Some(d) => idle.min(d.saturating_duration_since(tokio::time::Instant::now())),
+            None => idle,
+        };
+        let frame = match tokio::time::timeout(wait, body.frame()).await {
+            Ok(Some(Ok(f))) => f,
+            Ok(None) => break,
+            Ok(Some(Err(_))) => {
+                broke = Some("upstream connection broke mid-stream".into());
+                break;
+            }
+            Err(_) => {
+                if drain_deadline.is_none() || !client_gone {
+                    broke = Some(format!("upstream stream idle for {}s", idle.as_secs()));
+                }
+                break;
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let last = scanner.feed(&data);
+        if last && !logged {
+            // Durable first, then the bytes that tell the client it is complete.
+            let outcome = if client_gone {
+                Outcome::Aborted
+            } else {
+                Outcome::Ok
+            };
+            pending
+                .finish(outcome, &scanner.report, scanner.report.error.clone())
+                .await;
+            logged = true;
+        }
+        if !client_gone && tx.send(data).await.is_err() {
+            client_gone = true;
+            drain_deadline = Some(tokio::time::Instant::now() + DISCONNECT_DRAIN);
+            debug!(request = %pending.call.request_id, "client left mid-stream; draining upstream for usage");
+        }
+        if client_gone && (scanner.report.usage_final || logged) {
+            break;
+        }
+    }
+    if let Some(msg) = &broke {
+        pending
+            .gw
+            .health
+            .failed(&account, Failure::Server(msg.clone()))
+            .await;
+    } else if let Some(msg) = &scanner.report.error {
+        pending
+            .gw
+            .health
+            .failed(
+                &account,
+                Failure::Server(format!("error event mid-stream: {msg}")),
+            )
+            .await;
+    }
+    if !logged {
+        let outcome = if client_gone {
+            Outcome::Aborted
+        } else if scanner.report.complete {
+            Outcome::Ok
+        } else {
+            Outcome::UpstreamError
+        };
+        let error = broke
+            .clone()
+            .or_else(|| scanner.report.error.clone())
+            .or_else(|| {
+                (outcome == Outcome::UpstreamError)
+                    .then(|| "stream ended before message_stop".to_owned())
+            })
+            .or_else(|| client_gone.then(|| "client disconnected mid-stream".to_owned()));
+        pending.finish(outcome, &scanner.report, error).await;
+    }
+    if let Some(msg) = broke
+        && !client_gone
+    {
+        let _ = tx
+            .send(anthropic_stream_error(Kind::UpstreamFailed, &msg))
+            .await;
+    }
+}
+
+/// Reads a whole body, bounded in size and in silence between frames.
+async fn read_body(mut body: Incoming, max: usize, idle: Duration) -> Result<Bytes, String> {
+    let mut buf = Vec::new();
+    loop {
+        match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return Err(format!("upstream response idle for {}s", idle.as_secs())),
+            Ok(None) => return Ok(Bytes::from(buf)),
+            Ok(Some(Err(_))) => {
+                return Err("upstream connection broke while sending the response".into());
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if buf.len() + data.len() > max {
+                        return Err(format!("upstream response larger than {max} bytes"));
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
+/// The message of an upstream error body, bounded, for logs and account reasons.
+async fn error_message(body: Incoming, idle: Duration) -> String {
+    match read_body(body, MAX_ERROR_BYTES, idle.min(Duration::from_secs(10))).await {
+        Ok(b) => extract_message(&b),
+        Err(e) => e,
+    }
+}
+
+fn extract_message(body: &[u8]) -> String {
+    let text = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    if text.is_empty() {
+        "(no message)".into()
+    } else {
+        text
+    }
+}
+
+/// Client headers that never go upstream: credentials, cookies, hop-by-hop, client addresses,
+/// and compression (the gateway must read usage from the body).
+fn drop_request_header(name: &HeaderName, connection: &[String]) -> bool {
+    matches!(
+        name.as_str(),
+        "host"
+            | "content-length"
+            | "x-api-key"
+            | "authorization"
+            | "cookie"
+            | "connection"
+            | "keep-alive"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "accept-encoding"
+            | "x-forwarded-for"
+            | "x-forwarded-host"
+            | "x-forwarded-proto"
+            | "forwarded"
+            | "x-real-ip"
+            | "x-goog-api-key"
+    ) || connection.iter().any(|c| c == name.as_str())
+}
+
+/// Upstream headers the client does not get: hop-by-hop, cookies, the account's organization.
+fn drop_response_header(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "content-length"
+            | "upgrade"
+            | "proxy-connection"
+            | "trailer"
+            | "set-cookie"
+            | "alt-svc"
+            | "anthropic-organization-id"
+    )
+}
+
+fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Bytes>>, String> {
+    let uri = format!("{}{}", api_base(&account.base_url), call.upstream_path);
+    let connection: Vec<String> = call
+        .headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    let mut builder = Request::builder().method(Method::POST).uri(&uri);
+    let headers = builder.headers_mut().expect("fresh builder");
+    for (name, value) in &call.headers {
+        if !drop_request_header(name, &connection) {
+            headers.append(name, value.clone());
+        }
+    }
+    let headers = builder.headers_mut().expect("fresh builder");
+    let secret = HeaderValue::from_str(&account.secret.0).map_err(|_| {
+        format!(
+            "account {} has a credential that is not a valid header value",
+            account.id
+        )
+    })?;
+    let mut secret = secret;
+    secret.set_sensitive(true);
+    headers.insert("x-api-key", secret.clone());
+    if account.platform == Platform::ClaudeConsole {
+        // Anthropic-compatible relays differ in which header they read; give both.
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", account.secret.0))
+            .map_err(|_| "bad credential".to_owned())?;
+        bearer.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, bearer);
+        if let Some(ua) = account
+            .user_agent
+            .as_deref()
+            .and_then(|u| HeaderValue::from_str(u).ok())
+        {
+            headers.insert(header::USER_AGENT, ua);
+        }
+    }
+    headers
+        .entry("anthropic-version")
+        .or_insert(HeaderValue::from_static("2023-06-01"));
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    builder.body(Full::new(call.body.clone())).map_err(|_| {
+        format!(
+            "account {} has a base URL that does not form a valid URL",
+            account.id
+        )
+    })
+}
+
+/// The base the `/v1/...` path is appended to: a base URL that already ends in `/v1` loses it.
+fn api_base(base: &str) -> &str {
+    base.strip_suffix("/v1").unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_hop_by_hop_headers_stay_behind() {
+        let conn = vec!["x-custom-hop".to_owned()];
+        for h in [
+            "x-api-key",
+            "authorization",
+            "cookie",
+            "host",
+            "x-custom-hop",
+            "accept-encoding",
+            "x-forwarded-for",
+        ] {
+            assert!(
+                drop_request_header(&HeaderName::from_static(h), &conn),
+                "{h}"
+            );
+        }
+        for h in [
+            "anthropic-version",
+            "anthropic-beta",
+            "content-type",
+            "user-agent",
+            "x-stainless-lang",
+        ] {
+            assert!(
+                !drop_request_header(&HeaderName::from_static(h), &conn),
+                "{h}"
+            );
+        }
+        assert!(drop_response_header(&HeaderName::from_static("set-cookie")));
+        assert!(!drop_response_header(&HeaderName::from_static(
+            "request-id"
+        )));
+    }
+
+    #[test]
+    fn base_urls_with_or_without_v1_reach_the_same_path() {
+        assert_eq!(
+            api_base("https://api.anthropic.com"),
+            "https://api.anthropic.com"
+        );
+        assert_eq!(
+            api_base("https://relay.example/api/v1"),
+            "https://relay.example/api"
+        );
+    }
+
+    #[test]
+    fn error_messages_are_taken_from_json_or_text_and_bounded() {
+        assert_eq!(
+            extract_message(
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
+            "Overloaded"
+        );
+        assert_eq!(
+            extract_message(b"<html>Bad Gateway</html>"),
+            "<html>Bad Gateway</html>"
+        );
+        assert_eq!(extract_message(&[b'x'; 1000]).len(), 300);
+        assert_eq!(extract_message(b""), "(no message)");
+    }
+
+    #[test]
+    fn days_are_utc_calendar_days() {
+        assert_eq!(utc_day(1_700_000_000_000), "2023-11-14");
+    }
+}

@@ -1,0 +1,290 @@
+//! Which accounts a request tries, in order (DESIGN.md §5): the group's bound accounts that
+//! speak the protocol and serve the model; ACTIVE (and RATE_LIMITED past its reset) by priority
+//! tier, weighted random inside a tier; the conversation's sticky account first; TEMP_ERROR
+//! accounts last, oldest error first.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::snapshot::{Route, Upstream};
+use crate::domain::{AccountStatus, Platform};
+
+/// Whether the selector may send a request to this account now, and how eagerly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rank {
+    Routable,
+    LastResort,
+    Never,
+}
+
+fn rank(a: &Upstream, now_ms: i64) -> Rank {
+    match a.status {
+        AccountStatus::Active => Rank::Routable,
+        AccountStatus::RateLimited if a.status_until.is_some_and(|t| t <= now_ms) => Rank::Routable,
+        AccountStatus::TempError => Rank::LastResort,
+        _ => Rank::Never,
+    }
+}
+
+/// Why there is no candidate at all, for the client's error message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoCandidate {
+    /// No account of the group speaks this protocol and serves this model.
+    NoneServes,
+    /// Every such account is rate limited; the earliest reset (epoch ms) if known.
+    AllRateLimited(Option<i64>),
+    /// Every such account is out of rotation (error, disabled, maintenance).
+    NoneRoutable,
+}
+
+/// Orders the candidates for one request. `sticky` is the account the conversation used last.
+pub fn candidates(
+    routes: &[Route],
+    platforms: &[Platform],
+    model: &str,
+    sticky: Option<i64>,
+    now_ms: i64,
+) -> Result<Vec<Arc<Upstream>>, NoCandidate> {
+    let serving: Vec<&Route> = routes
+        .iter()
+        .filter(|r| platforms.contains(&r.account.platform) && r.account.serves(model))
+        .collect();
+    if serving.is_empty() {
+        return Err(NoCandidate::NoneServes);
+    }
+    let mut ordered: Vec<Arc<Upstream>> = Vec::with_capacity(serving.len());
+    if let Some(id) = sticky
+        && let Some(r) = serving.iter().find(|r| r.account.id == id)
+        && rank(&r.account, now_ms) == Rank::Routable
+    {
+        ordered.push(r.account.clone());
+    }
+    // `routes` is sorted by priority: walk it tier by tier.
+    let routable: Vec<&Route> = serving
+        .iter()
+        .copied()
+        .filter(|r| rank(&r.account, now_ms) == Rank::Routable && Some(r.account.id) != sticky)
+        .collect();
+    let mut start = 0;
+    while start < routable.len() {
+        let tier = routable[start].priority;
+        let end = routable[start..]
+            .iter()
+            .position(|r| r.priority != tier)
+            .map_or(routable.len(), |n| start + n);
+        weighted_order(&routable[start..end], &mut ordered);
+        start = end;
+    }
+    let mut last: Vec<&Route> = serving
+        .iter()
+        .copied()
+        .filter(|r| rank(&r.account, now_ms) == Rank::LastResort)
+        .collect();
+    last.sort_by_key(|r| (r.account.last_error_at.unwrap_or(0), r.account.id));
+    ordered.extend(last.into_iter().map(|r| r.account.clone()));
+    if !ordered.is_empty() {
+        return Ok(ordered);
+    }
+    let limited: Vec<Option<i64>> = serving
+        .iter()
+        .filter(|r| r.account.status == AccountStatus::RateLimited)
+        .map(|r| r.account.status_until)
+        .collect();
+    if limited.len() == serving.len() {
+        Err(NoCandidate::AllRateLimited(
+            limited.into_iter().flatten().min(),
+        ))
+    } else {
+        Err(NoCandidate::NoneRoutable)
+    }
+}
+
+/// Appends `tier` in weighted random order: each draw picks an account with probability
+/// proportional to its weight among those not yet drawn.
+fn weighted_order(tier: &[&Route], out: &mut Vec<Arc<Upstream>>) {
+    let mut left: Vec<&Route> = tier.to_vec();
+    while !left.is_empty() {
+        let total: i64 = left.iter().map(|r| r.weight).sum();
+        let mut pick = fastrand::i64(0..total);
+        let idx = left
+            .iter()
+            .position(|r| {
+                pick -= r.weight;
+                pick < 0
+            })
+            .unwrap_or(0);
+        out.push(left.swap_remove(idx).account.clone());
+    }
+}
+
+/// Conversation → account, so follow-up turns hit the same account's prompt cache.
+pub struct Sticky {
+    ttl: Duration,
+    map: Mutex<HashMap<u64, (i64, Instant)>>,
+}
+
+/// Entries kept before expired ones are swept.
+const STICKY_SWEEP_AT: usize = 50_000;
+
+impl Sticky {
+    pub fn new(ttl: Duration) -> Sticky {
+        Sticky {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The map key for a member key's conversation; the session text itself is not kept.
+    pub fn session(key_id: i64, session: &str) -> u64 {
+        let mut h = DefaultHasher::new();
+        (key_id, session).hash(&mut h);
+        h.finish()
+    }
+
+    pub fn get(&self, session: u64) -> Option<i64> {
+        let map = self.map.lock().expect("sticky map");
+        map.get(&session)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(id, _)| *id)
+    }
+
+    pub fn set(&self, session: u64, account: i64) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.map.lock().expect("sticky map");
+        if map.len() >= STICKY_SWEEP_AT {
+            let ttl = self.ttl;
+            map.retain(|_, (_, at)| at.elapsed() < ttl);
+        }
+        map.insert(session, (account, Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::snapshot::Secret;
+
+    fn route(id: i64, priority: i64, weight: i64, status: AccountStatus) -> Route {
+        Route {
+            account: Arc::new(Upstream {
+                id,
+                name: format!("a{id}"),
+                platform: Platform::Anthropic,
+                base_url: "http://x".into(),
+                secret: Secret(String::new()),
+                user_agent: None,
+                models: if id == 99 {
+                    vec!["only-this".into()]
+                } else {
+                    vec![]
+                },
+                status,
+                status_until: Some(1_000),
+                last_error_at: Some(id),
+            }),
+            priority,
+            weight,
+        }
+    }
+
+    const P: &[Platform] = &[Platform::Anthropic];
+
+    fn ids(v: &[Arc<Upstream>]) -> Vec<i64> {
+        v.iter().map(|a| a.id).collect()
+    }
+
+    #[test]
+    fn lower_priority_numbers_come_first_and_temp_errors_last() {
+        use AccountStatus::*;
+        let routes = vec![
+            route(1, 10, 1, Active),
+            route(2, 20, 1, Active),
+            route(6, 5, 1, TempError),
+            route(5, 5, 1, TempError),
+            route(3, 30, 1, Disabled),
+            route(4, 30, 1, Error),
+        ];
+        let got = candidates(&routes, P, "m", None, 0).unwrap();
+        assert_eq!(ids(&got), vec![1, 2, 5, 6]);
+    }
+
+    #[test]
+    fn sticky_account_goes_first_only_when_routable() {
+        use AccountStatus::*;
+        let routes = vec![
+            route(1, 10, 1, Active),
+            route(2, 20, 1, Active),
+            route(3, 5, 1, Maintenance),
+        ];
+        assert_eq!(
+            ids(&candidates(&routes, P, "m", Some(2), 0).unwrap()),
+            vec![2, 1]
+        );
+        assert_eq!(
+            ids(&candidates(&routes, P, "m", Some(3), 0).unwrap()),
+            vec![1, 2]
+        );
+    }
+
+    #[test]
+    fn rate_limited_accounts_return_after_their_reset() {
+        use AccountStatus::*;
+        let routes = vec![route(1, 10, 1, RateLimited), route(2, 10, 1, RateLimited)];
+        assert_eq!(
+            candidates(&routes, P, "m", None, 999).err(),
+            Some(NoCandidate::AllRateLimited(Some(1_000)))
+        );
+        assert_eq!(candidates(&routes, P, "m", None, 1_000).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn model_lists_and_platforms_filter_candidates() {
+        use AccountStatus::*;
+        let routes = vec![route(99, 10, 1, Active)];
+        assert_eq!(
+            candidates(&routes, P, "other", None, 0).err(),
+            Some(NoCandidate::NoneServes)
+        );
+        assert_eq!(
+            candidates(&routes, P, "only-this", None, 0).unwrap().len(),
+            1
+        );
+        assert_eq!(
+            candidates(&routes, &[Platform::Openai], "only-this", None, 0).err(),
+            Some(NoCandidate::NoneServes)
+        );
+        let down = vec![route(1, 10, 1, Error)];
+        assert_eq!(
+            candidates(&down, P, "m", None, 0).err(),
+            Some(NoCandidate::NoneRoutable)
+        );
+    }
+
+    #[test]
+    fn weights_decide_the_first_pick_in_proportion() {
+        use AccountStatus::*;
+        let routes = vec![route(1, 10, 1, Active), route(2, 10, 3, Active)];
+        let n = 20_000;
+        let firsts = (0..n)
+            .filter(|_| candidates(&routes, P, "m", None, 0).unwrap()[0].id == 2)
+            .count();
+        // Expected 3/4; the bound is over 10 standard deviations wide.
+        let share = firsts as f64 / n as f64;
+        assert!((0.72..0.78).contains(&share), "share {share}");
+    }
+
+    #[test]
+    fn sticky_entries_expire() {
+        let s = Sticky::new(Duration::from_millis(30));
+        let k = Sticky::session(1, "conv");
+        s.set(k, 7);
+        assert_eq!(s.get(k), Some(7));
+        assert_ne!(k, Sticky::session(2, "conv"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(s.get(k), None);
+    }
+}

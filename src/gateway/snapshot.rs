@@ -1,0 +1,268 @@
+//! The in-memory copy of everything the request path reads — keys, groups, accounts with their
+//! decrypted credentials, bindings, prices — swapped atomically when the database changes.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tracing::{info, warn};
+
+use super::usage::Price;
+use crate::crypto::{Purpose, SecretKey};
+use crate::domain::{AccountStatus, Platform};
+use crate::error::Result;
+use crate::store::keys::ApiKey;
+use crate::store::{self, Db};
+
+/// An upstream credential in memory; never printed.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// An upstream account as the router needs it.
+#[derive(Debug)]
+pub struct Upstream {
+    pub id: i64,
+    pub name: String,
+    pub platform: Platform,
+    /// Without a trailing slash.
+    pub base_url: String,
+    pub secret: Secret,
+    pub user_agent: Option<String>,
+    /// Empty means every model.
+    pub models: Vec<String>,
+    pub status: AccountStatus,
+    pub status_until: Option<i64>,
+    pub last_error_at: Option<i64>,
+}
+
+impl Upstream {
+    pub fn serves(&self, model: &str) -> bool {
+        self.models.is_empty() || self.models.iter().any(|m| m == model)
+    }
+}
+
+/// An account bound to a group, with the group's priority and weight for it.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub account: Arc<Upstream>,
+    pub priority: i64,
+    pub weight: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// By hex SHA-256 of the plaintext key.
+    pub keys: HashMap<String, Arc<ApiKey>>,
+    /// Each group's routes, lowest priority number first.
+    pub routes: HashMap<i64, Vec<Route>>,
+    /// Longest model name first, so the first prefix match is the most specific.
+    prices: Vec<(String, Price)>,
+    pub version: i64,
+}
+
+impl Snapshot {
+    /// Reads the snapshot in one read transaction so it is consistent.
+    fn load(conn: &Connection, secrets: &SecretKey) -> Result<Snapshot> {
+        let tx = conn.unchecked_transaction()?;
+        let version = store::settings::config_version(&tx)?;
+        let keys = store::keys::list_with_hashes(&tx)?
+            .into_iter()
+            .map(|(hash, key)| (hash, Arc::new(key)))
+            .collect();
+        let mut routes: HashMap<i64, Vec<Route>> = HashMap::new();
+        for a in store::accounts::list(&tx)? {
+            let Some(upstream) = upstream(&a, secrets) else {
+                continue;
+            };
+            let upstream = Arc::new(upstream);
+            for b in &a.groups {
+                routes.entry(b.group_id).or_default().push(Route {
+                    account: upstream.clone(),
+                    priority: b.priority.unwrap_or(a.priority),
+                    weight: b.weight.unwrap_or(a.weight).max(1),
+                });
+            }
+        }
+        for list in routes.values_mut() {
+            list.sort_by_key(|r| (r.priority, r.account.id));
+        }
+        let mut prices = store::prices::list(&tx)?;
+        prices.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        tx.commit()?;
+        Ok(Snapshot {
+            keys,
+            routes,
+            prices,
+            version,
+        })
+    }
+
+    /// The price of `model`: an exact entry, else the longest listed prefix
+    /// (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`).
+    pub fn price(&self, model: &str) -> Option<Price> {
+        self.prices
+            .iter()
+            .find(|(name, _)| model == name || model.starts_with(name.as_str()))
+            .map(|(_, p)| *p)
+    }
+
+    /// Every priced model name, for `GET /v1/models` when an account serves any model.
+    pub fn priced_models(&self) -> impl Iterator<Item = &str> {
+        self.prices.iter().map(|(m, _)| m.as_str())
+    }
+}
+
+/// Turns a stored account into a routable one; `None` when its credentials cannot be opened
+/// (logged, and the account is skipped rather than the whole snapshot failing).
+fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Option<Upstream> {
+    let base = a
+        .base_url
+        .clone()
+        .or_else(|| a.platform.default_base_url().map(str::to_owned))?;
+    let secret = match &a.credentials {
+        Some(sealed) => match secrets.open_string(Purpose::Credentials, sealed) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(account = a.id, error = %e, "account credentials cannot be decrypted; not routing to it");
+                return None;
+            }
+        },
+        None => String::new(),
+    };
+    Some(Upstream {
+        id: a.id,
+        name: a.name.clone(),
+        platform: a.platform,
+        base_url: base.trim_end_matches('/').to_owned(),
+        secret: Secret(secret),
+        user_agent: a.user_agent.clone(),
+        models: a.supported_models.clone(),
+        status: a.status,
+        status_until: a.status_until,
+        last_error_at: a.last_error_at,
+    })
+}
+
+/// The current snapshot and the means to refresh it.
+pub struct Snapshots {
+    current: RwLock<Arc<Snapshot>>,
+    db: Db,
+    secrets: SecretKey,
+    /// Refresh requests made so far, and the request count the current snapshot covers.
+    requested: AtomicU64,
+    loaded: tokio::sync::Mutex<u64>,
+}
+
+impl Snapshots {
+    pub async fn open(db: Db, secrets: SecretKey) -> Result<Arc<Snapshots>> {
+        let s2 = secrets.clone();
+        let first = db.read(move |c| Snapshot::load(c, &s2)).await?;
+        Ok(Arc::new(Snapshots {
+            current: RwLock::new(Arc::new(first)),
+            db,
+            secrets,
+            requested: AtomicU64::new(0),
+            loaded: tokio::sync::Mutex::new(0),
+        }))
+    }
+
+    pub fn get(&self) -> Arc<Snapshot> {
+        self.current.read().expect("snapshot lock").clone()
+    }
+
+    /// Reloads from the database after a write this process made. Concurrent callers share one
+    /// reload that started after their call.
+    pub async fn refresh(&self) -> Result<()> {
+        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut loaded = self.loaded.lock().await;
+        if *loaded >= ticket {
+            return Ok(());
+        }
+        let covers = self.requested.load(Ordering::SeqCst);
+        let secrets = self.secrets.clone();
+        let fresh = self.db.read(move |c| Snapshot::load(c, &secrets)).await?;
+        *self.current.write().expect("snapshot lock") = Arc::new(fresh);
+        *loaded = covers;
+        Ok(())
+    }
+
+    /// Polls for writes by other processes (the CLI) and reloads when something the snapshot
+    /// holds changed. `PRAGMA data_version` is per connection, so the poll keeps its own.
+    pub async fn watch(self: Arc<Self>, db_path: std::path::PathBuf, every: Duration) {
+        let conn = match store::open_connection(&db_path) {
+            Ok(c) => Arc::new(std::sync::Mutex::new(c)),
+            Err(e) => return warn!(error = %e, "cannot watch the database for changes"),
+        };
+        let mut last_data = None;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let c = conn.clone();
+            let probe = tokio::task::spawn_blocking(move || -> Result<(i64, i64)> {
+                let c = c.lock().expect("watch connection");
+                let data: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+                Ok((data, store::settings::config_version(&c)?))
+            })
+            .await;
+            let (data, version) = match probe {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    warn!(error = %e, "checking the database for changes failed");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            if last_data == Some(data) {
+                continue;
+            }
+            last_data = Some(data);
+            if version != self.get().version {
+                match self.refresh().await {
+                    Ok(()) => info!(version, "configuration changed; snapshot reloaded"),
+                    Err(e) => warn!(error = %e, "reloading the snapshot failed"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dated_model_names_take_the_longest_listed_prefix() {
+        let p = |n| Price {
+            input: n,
+            ..Price::default()
+        };
+        let mut s = Snapshot {
+            prices: vec![
+                ("claude-opus-4".into(), p(1)),
+                ("claude-opus-4-5".into(), p(2)),
+                ("claude-opus-4-5-exact".into(), p(3)),
+            ],
+            ..Snapshot::default()
+        };
+        s.prices.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        assert_eq!(s.price("claude-opus-4-5-20251101").unwrap().input, 2);
+        assert_eq!(s.price("claude-opus-4-20250514").unwrap().input, 1);
+        assert_eq!(s.price("claude-opus-4-5-exact").unwrap().input, 3);
+        assert_eq!(s.price("gpt-4o"), None);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret("sk-ant-123".into())), "Secret(***)");
+    }
+}

@@ -1,0 +1,308 @@
+//! Token usage read from upstream responses as they pass — whole JSON bodies and SSE streams —
+//! and its price.
+
+use serde_json::Value;
+
+/// Tokens one request used, as the upstream reported them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// Every cache-write token; `cache_creation_1h_tokens` of them were written with the
+    /// one-hour TTL and are billed at its rate.
+    pub cache_creation_input_tokens: i64,
+    pub cache_creation_1h_tokens: i64,
+    pub cache_read_input_tokens: i64,
+}
+
+impl Usage {
+    pub fn total(&self) -> i64 {
+        self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+    }
+
+    /// Folds in an Anthropic `usage` object. Later objects of one response (a stream's
+    /// `message_delta`) carry cumulative counts, so a present field replaces the earlier one.
+    pub fn merge_anthropic(&mut self, usage: &Value) {
+        let get = |name: &str| usage.get(name).and_then(Value::as_i64).filter(|n| *n >= 0);
+        if let Some(n) = get("input_tokens") {
+            self.input_tokens = n;
+        }
+        if let Some(n) = get("output_tokens") {
+            self.output_tokens = n;
+        }
+        if let Some(n) = get("cache_creation_input_tokens") {
+            self.cache_creation_input_tokens = n;
+        }
+        if let Some(n) = get("cache_read_input_tokens") {
+            self.cache_read_input_tokens = n;
+        }
+        if let Some(n) = usage
+            .get("cache_creation")
+            .and_then(|c| c.get("ephemeral_1h_input_tokens"))
+            .and_then(Value::as_i64)
+            .filter(|n| *n >= 0)
+        {
+            self.cache_creation_1h_tokens = n.min(self.cache_creation_input_tokens);
+        }
+    }
+}
+
+/// List price of one model in nano-dollars per token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Price {
+    pub input: i64,
+    pub output: i64,
+    pub cache_write: i64,
+    pub cache_write_1h: i64,
+    pub cache_read: i64,
+}
+
+impl Price {
+    /// Exact cost in nano-dollars.
+    pub fn cost(&self, u: &Usage) -> i64 {
+        let write_5m = u.cache_creation_input_tokens - u.cache_creation_1h_tokens;
+        u.input_tokens * self.input
+            + u.output_tokens * self.output
+            + write_5m * self.cache_write
+            + u.cache_creation_1h_tokens * self.cache_write_1h
+            + u.cache_read_input_tokens * self.cache_read
+    }
+}
+
+/// What a finished Anthropic response said about itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub usage: Usage,
+    /// The model that actually answered, when the upstream named it.
+    pub model: Option<String>,
+    /// The stream reached `message_stop` (or the body was a complete message).
+    pub complete: bool,
+    /// `message_delta` arrived, so the output count is final.
+    pub usage_final: bool,
+    /// An `error` event inside a stream.
+    pub error: Option<String>,
+}
+
+impl Report {
+    /// Reads a whole non-streaming `/v1/messages` JSON body.
+    pub fn from_anthropic_json(body: &[u8]) -> Report {
+        let mut r = Report::default();
+        if let Ok(v) = serde_json::from_slice::<Value>(body) {
+            if let Some(u) = v.get("usage") {
+                r.usage.merge_anthropic(u);
+                r.usage_final = true;
+            }
+            r.model = v.get("model").and_then(Value::as_str).map(str::to_owned);
+            r.complete = v.get("type").and_then(Value::as_str) == Some("message");
+        }
+        r
+    }
+}
+
+/// Longest SSE line kept while looking for usage; longer lines (huge text deltas) pass through
+/// unread, because usage never rides on them.
+const MAX_LINE: usize = 1 << 20;
+
+/// Reads an Anthropic SSE stream chunk by chunk without holding any of it back, picking out
+/// `message_start` (input and cache tokens, model), `message_delta` (output tokens) and
+/// `message_stop`.
+#[derive(Debug, Default)]
+pub struct SseScanner {
+    line: Vec<u8>,
+    overlong: bool,
+    event: String,
+    pub report: Report,
+}
+
+impl SseScanner {
+    /// Feeds the next chunk; returns true when this chunk holds the stream's final event.
+    pub fn feed(&mut self, chunk: &[u8]) -> bool {
+        let was_complete = self.report.complete;
+        let mut rest = chunk;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            let (head, tail) = rest.split_at(pos);
+            if !self.overlong && self.line.len() + head.len() <= MAX_LINE {
+                self.line.extend_from_slice(head);
+                let line = std::mem::take(&mut self.line);
+                self.line_done(&line);
+                self.line = line;
+            }
+            self.line.clear();
+            self.overlong = false;
+            rest = &tail[1..];
+        }
+        if !self.overlong {
+            if self.line.len() + rest.len() <= MAX_LINE {
+                self.line.extend_from_slice(rest);
+            } else {
+                self.overlong = true;
+                self.line.clear();
+            }
+        }
+        !was_complete && self.report.complete
+    }
+
+    fn line_done(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            self.event.clear();
+        } else if let Some(name) = line.strip_prefix(b"event:") {
+            self.event = String::from_utf8_lossy(name).trim().to_owned();
+            if self.event == "message_stop" {
+                self.report.complete = true;
+            }
+        } else if let Some(data) = line.strip_prefix(b"data:") {
+            // Only the few events that carry usage are parsed; text deltas are skipped unread.
+            let interesting = match self.event.as_str() {
+                "message_start" | "message_delta" | "error" => true,
+                "" => contains(data, b"\"message_") || contains(data, b"\"error\""),
+                _ => false,
+            };
+            if interesting {
+                self.data(data);
+            }
+        }
+    }
+
+    fn data(&mut self, data: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        match v.get("type").and_then(Value::as_str) {
+            Some("message_start") => {
+                if let Some(m) = v.get("message") {
+                    if let Some(u) = m.get("usage") {
+                        self.report.usage.merge_anthropic(u);
+                    }
+                    if let Some(model) = m.get("model").and_then(Value::as_str) {
+                        self.report.model = Some(model.to_owned());
+                    }
+                }
+            }
+            Some("message_delta") => {
+                if let Some(u) = v.get("usage") {
+                    self.report.usage.merge_anthropic(u);
+                    self.report.usage_final = true;
+                }
+            }
+            Some("message_stop") => self.report.complete = true,
+            Some("error") => {
+                let msg = v
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error event from upstream");
+                self.report.error = Some(msg.chars().take(500).collect());
+            }
+            _ => {}
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREAM: &str = "event: message_start\n\
+data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[],\"usage\":{\"input_tokens\":25,\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":7,\"cache_creation\":{\"ephemeral_5m_input_tokens\":60,\"ephemeral_1h_input_tokens\":40},\"output_tokens\":1}}}\n\n\
+event: content_block_start\n\
+data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n\
+event: content_block_delta\n\
+data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello \\\"message_delta\\\"\"}}\n\n\
+event: content_block_stop\n\
+data: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
+event: message_delta\n\
+data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":15}}\n\n\
+event: message_stop\n\
+data: {\"type\":\"message_stop\"}\n\n";
+
+    fn expected() -> Usage {
+        Usage {
+            input_tokens: 25,
+            output_tokens: 15,
+            cache_creation_input_tokens: 100,
+            cache_creation_1h_tokens: 40,
+            cache_read_input_tokens: 7,
+        }
+    }
+
+    #[test]
+    fn usage_is_read_from_a_stream_split_at_every_byte() {
+        let bytes = STREAM.as_bytes();
+        for split in 1..bytes.len() {
+            let mut s = SseScanner::default();
+            let first = s.feed(&bytes[..split]);
+            let second = s.feed(&bytes[split..]);
+            assert_eq!(s.report.usage, expected(), "split at {split}");
+            assert!(s.report.complete && s.report.usage_final);
+            assert!(first ^ second, "exactly one chunk is final (split {split})");
+            assert_eq!(
+                s.report.model.as_deref(),
+                Some("claude-sonnet-4-5-20250929")
+            );
+        }
+    }
+
+    #[test]
+    fn crlf_lines_and_streams_without_event_lines_are_read() {
+        let plain: String = STREAM
+            .lines()
+            .filter(|l| !l.starts_with("event:"))
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        let mut s = SseScanner::default();
+        assert!(s.feed(plain.as_bytes()));
+        assert_eq!(s.report.usage, expected());
+    }
+
+    #[test]
+    fn a_truncated_stream_is_not_complete_and_an_error_event_is_kept() {
+        let cut = STREAM.find("event: message_delta").unwrap();
+        let mut s = SseScanner::default();
+        assert!(!s.feed(&STREAM.as_bytes()[..cut]));
+        assert!(!s.report.complete && !s.report.usage_final);
+        assert_eq!(s.report.usage.input_tokens, 25);
+        s.feed(b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
+        assert_eq!(s.report.error.as_deref(), Some("Overloaded"));
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped_without_growing_memory() {
+        let mut s = SseScanner::default();
+        let big = vec![b'x'; MAX_LINE + 10];
+        s.feed(b"event: content_block_delta\ndata: ");
+        s.feed(&big);
+        s.feed(&big);
+        assert!(s.line.capacity() <= 2 * MAX_LINE + 64);
+        s.feed(b"\n\n");
+        s.feed(STREAM.as_bytes());
+        assert_eq!(s.report.usage, expected());
+    }
+
+    #[test]
+    fn json_body_usage_and_cost_are_exact() {
+        let body = br#"{"id":"msg_1","type":"message","model":"claude-sonnet-4-5","content":[],
+            "usage":{"input_tokens":1000,"output_tokens":2000,"cache_creation_input_tokens":300,
+            "cache_read_input_tokens":400,"cache_creation":{"ephemeral_1h_input_tokens":100}}}"#;
+        let r = Report::from_anthropic_json(body);
+        assert!(r.complete && r.usage_final);
+        let price = Price {
+            input: 3000,
+            output: 15000,
+            cache_write: 3750,
+            cache_write_1h: 6000,
+            cache_read: 300,
+        };
+        // 1000×3000 + 2000×15000 + 200×3750 + 100×6000 + 400×300
+        assert_eq!(
+            price.cost(&r.usage),
+            3_000_000 + 30_000_000 + 750_000 + 600_000 + 120_000
+        );
+    }
+}
