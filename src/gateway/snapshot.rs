@@ -96,7 +96,7 @@ impl Snapshot {
             list.sort_by_key(|r| (r.priority, r.account.id));
         }
         let mut prices = store::prices::list(&tx)?;
-        prices.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        longest_first(&mut prices);
         tx.commit()?;
         Ok(Snapshot {
             keys,
@@ -119,6 +119,10 @@ impl Snapshot {
     pub fn priced_models(&self) -> impl Iterator<Item = &str> {
         self.prices.iter().map(|(m, _)| m.as_str())
     }
+}
+
+fn longest_first(prices: &mut [(String, Price)]) {
+    prices.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
 }
 
 /// Turns a stored account into a routable one; `None` when its credentials cannot be opened
@@ -254,7 +258,7 @@ mod tests {
             ],
             ..Snapshot::default()
         };
-        s.prices.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        longest_first(&mut s.prices);
         assert_eq!(s.price("claude-opus-4-5-20251101").unwrap().input, 2);
         assert_eq!(s.price("claude-opus-4-20250514").unwrap().input, 1);
         assert_eq!(s.price("claude-opus-4-5-exact").unwrap().input, 3);

@@ -1,0 +1,246 @@
+//! A fake Anthropic upstream speaking the real wire formats (JSON messages, SSE streams, error
+//! bodies), switchable to fail, and recording what it was sent.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+/// Token counts every fake answer reports.
+pub const INPUT: i64 = 11;
+pub const OUTPUT: i64 = 22;
+pub const CACHE_WRITE: i64 = 5;
+pub const CACHE_READ: i64 = 3;
+/// What those tokens cost on claude-sonnet-4-5 in nano-dollars:
+/// 11 × 3000 + 22 × 15000 + 5 × 3750 + 3 × 300.
+pub const COST_NANOS: i64 = 382_650;
+pub const MODEL: &str = "claude-sonnet-4-5-20250929";
+
+/// How the fake answers the next requests.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// 200 with a complete JSON message.
+    Message,
+    /// 200 with an SSE stream, `pace` between events.
+    Stream { pace: Duration },
+    /// This status, extra headers and body.
+    Status(u16, Vec<(&'static str, String)>, String),
+    /// Accepts the request and never answers.
+    Hang,
+}
+
+/// One request the fake received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct State {
+    reply: Reply,
+    seen: Vec<Seen>,
+}
+
+pub struct Fake {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Fake {
+    pub fn start() -> Fake {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(Mutex::new(State {
+            reply: Reply::Message,
+            seen: Vec::new(),
+        }));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = state.clone();
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| answer(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Fake {
+            addr,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set(&self, reply: Reply) {
+        self.state.lock().unwrap().reply = reply;
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.state.lock().unwrap().seen.len()
+    }
+}
+
+/// An address nothing listens on: connections to it are refused.
+pub fn refused_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+async fn answer(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let reply = {
+        let mut s = state.lock().unwrap();
+        s.seen.push(Seen {
+            path,
+            headers,
+            body,
+        });
+        s.reply.clone()
+    };
+    Ok(match reply {
+        Reply::Message => Response::builder()
+            .header("content-type", "application/json")
+            .header("request-id", "req_fake")
+            .header("set-cookie", "upstream=secret")
+            .body(full(message_json()))
+            .unwrap(),
+        Reply::Stream { pace } => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+            tokio::spawn(async move {
+                for event in stream_events() {
+                    if tx.send(Bytes::from(event)).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(pace).await;
+                }
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .header("cache-control", "no-cache")
+                .body(BodyExt::boxed(ChannelBody(rx)))
+                .unwrap()
+        }
+        Reply::Status(code, extra, body) => {
+            let mut b = Response::builder()
+                .status(code)
+                .header("content-type", "application/json");
+            for (k, v) in extra {
+                b = b.header(k, v);
+            }
+            b.body(full(body)).unwrap()
+        }
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Response::new(full(String::new()))
+        }
+    })
+}
+
+fn full(s: String) -> Body {
+    BodyExt::boxed(http_body_util::Full::new(Bytes::from(s)))
+}
+
+/// The JSON body of a complete non-streaming answer.
+pub fn message_json() -> String {
+    format!(
+        r#"{{"id":"msg_fake","type":"message","role":"assistant","model":"{MODEL}","content":[{{"type":"text","text":"Hello from the fake upstream"}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{{"input_tokens":{INPUT},"cache_creation_input_tokens":{CACHE_WRITE},"cache_read_input_tokens":{CACHE_READ},"output_tokens":{OUTPUT}}}}}"#
+    )
+}
+
+/// The events of a streamed answer, one string per event.
+pub fn stream_events() -> Vec<String> {
+    let mut events = vec![format!(
+        "event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"id\":\"msg_fake\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"{MODEL}\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{{\"input_tokens\":{INPUT},\"cache_creation_input_tokens\":{CACHE_WRITE},\"cache_read_input_tokens\":{CACHE_READ},\"output_tokens\":1}}}}}}\n\n"
+    )];
+    events.push("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n".into());
+    for word in ["Hello", " from", " the", " fake", " upstream"] {
+        events.push(format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{word}\"}}}}\n\n"
+        ));
+    }
+    events.push(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n".into(),
+    );
+    events.push(format!(
+        "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":{OUTPUT}}}}}\n\n"
+    ));
+    events.push("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".into());
+    events
+}
+
+/// The whole streamed answer as the client should receive it.
+pub fn stream_bytes() -> String {
+    stream_events().concat()
+}
+
+/// A body fed from a channel, so events leave one by one with pauses between them.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))))
+    }
+}
