@@ -64,21 +64,28 @@ ALTER TABLE api_key_request_log ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0 C
 ALTER TABLE usage_daily ADD COLUMN unpriced_requests INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage_daily ADD COLUMN error_requests INTEGER NOT NULL DEFAULT 0;
 
--- List prices in nano-dollars per token (USD per million tokens × 1000). A dated model name
--- ("claude-sonnet-4-5-20250929") takes the price of its longest listed prefix.
--- Columns: input, output, 5-minute cache write (1.25 × input), 1-hour cache write (2 × input),
--- cache read (0.1 × input).
+-- List prices in nano-dollars per token (USD per million tokens × 1000), as published for
+-- Claude in November 2026. A dated snapshot ("claude-sonnet-4-5-20250929") or "-latest" alias
+-- takes the price of its model. Columns: input, output, 5-minute cache write (1.25 × input),
+-- 1-hour cache write (2 × input), cache read (0.1 × input).
 INSERT OR IGNORE INTO model_prices
     (model, input_nanos, output_nanos, cache_write_nanos, cache_write_1h_nanos, cache_read_nanos)
 VALUES
-    ('claude-opus-4-5',   5000, 25000,  6250, 10000,  500),
-    ('claude-opus-4-1',  15000, 75000, 18750, 30000, 1500),
-    ('claude-opus-4',    15000, 75000, 18750, 30000, 1500),
-    ('claude-3-opus',    15000, 75000, 18750, 30000, 1500),
-    ('claude-sonnet-4-5', 3000, 15000,  3750,  6000,  300),
-    ('claude-sonnet-4',   3000, 15000,  3750,  6000,  300),
-    ('claude-3-7-sonnet', 3000, 15000,  3750,  6000,  300),
-    ('claude-3-5-sonnet', 3000, 15000,  3750,  6000,  300),
-    ('claude-haiku-4-5',  1000,  5000,  1250,  2000,  100),
-    ('claude-3-5-haiku',   800,  4000,  1000,  1600,   80),
-    ('claude-3-haiku',     250,  1250,   300,   500,   30);
+    ('claude-3-haiku',      250,  1250,   300,   500,   30),
+    ('claude-3-5-haiku',    800,  4000,  1000,  1600,   80),
+    ('claude-haiku-4-5',   1000,  5000,  1250,  2000,  100),
+    ('claude-3-5-sonnet',  3000, 15000,  3750,  6000,  300),
+    ('claude-3-7-sonnet',  3000, 15000,  3750,  6000,  300),
+    ('claude-sonnet-4',    3000, 15000,  3750,  6000,  300),
+    ('claude-sonnet-4-5',  3000, 15000,  3750,  6000,  300),
+    ('claude-sonnet-4-6',  3000, 15000,  3750,  6000,  300),
+    ('claude-sonnet-5',    3000, 15000,  3750,  6000,  300),
+    ('claude-3-opus',     15000, 75000, 18750, 30000, 1500),
+    ('claude-opus-4',     15000, 75000, 18750, 30000, 1500),
+    ('claude-opus-4-1',   15000, 75000, 18750, 30000, 1500),
+    ('claude-opus-4-5',    5000, 25000,  6250, 10000,  500),
+    ('claude-opus-4-6',    5000, 25000,  6250, 10000,  500),
+    ('claude-opus-4-7',    5000, 25000,  6250, 10000,  500),
+    ('claude-opus-4-8',    5000, 25000,  6250, 10000,  500),
+    ('claude-fable-5',    10000, 50000, 12500, 20000, 1000),
+    ('claude-mythos-5',   10000, 50000, 12500, 20000, 1000);

@@ -444,3 +444,46 @@ fn usage_reports_totals_in_json() {
             .contains("duration")
     );
 }
+
+#[test]
+fn prices_are_listed_set_and_removed() {
+    let data = setup();
+    let list = data.json(&["price", "list"], "");
+    let sonnet = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == "claude-sonnet-4-5")
+        .expect("Claude prices are seeded");
+    assert_eq!(sonnet["input_usd_per_mtok"], "3.00");
+    assert_eq!(sonnet["cache_write_1h_usd_per_mtok"], "6.00");
+    let set = data.json(
+        &[
+            "price",
+            "set",
+            "kimi-k2",
+            "--input",
+            "0.6",
+            "--output",
+            "2.5",
+            "--cache-read",
+            "0.15",
+        ],
+        "",
+    );
+    assert_eq!(set[0]["output_usd_per_mtok"], "2.50");
+    assert_eq!(
+        set[0]["cache_write_usd_per_mtok"], "0.75",
+        "default 1.25 × input"
+    );
+    assert_eq!(set[0]["cache_read_usd_per_mtok"], "0.15");
+    let err = data.fails(
+        &["price", "set", "x", "--input", "0.0001", "--output", "1"],
+        "",
+        2,
+    );
+    assert!(err.contains("finer than"), "{err}");
+    data.ok(&["price", "remove", "kimi-k2"], "");
+    let err = data.fails(&["price", "remove", "kimi-k2"], "", 2);
+    assert!(err.contains("no price"), "{err}");
+}

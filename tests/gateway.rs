@@ -799,3 +799,48 @@ fn every_stream_a_client_saw_complete_has_its_row_after_sigkill() {
         );
     }
 }
+
+#[test]
+fn an_upstream_that_dies_mid_stream_ends_in_an_error_event_and_is_charged_for_what_it_sent() {
+    let env = Env::new();
+    let fake = Fake::start();
+    let a = env.account("main", &fake.url(), "sk-main", &[]);
+    let key = env.key("alice");
+    let server = env.serve(&[]);
+    fake.set(Reply::Truncated { events: 3 });
+    let r = messages(&server, &key, STREAM_BODY);
+    assert_eq!(r.status, 200);
+    let sent: String = upstream::stream_events().into_iter().take(3).collect();
+    assert!(
+        r.body.starts_with(&sent),
+        "what the upstream sent reached the client: {}",
+        r.body
+    );
+    let tail = &r.body[sent.len()..];
+    assert!(
+        tail.starts_with("event: error\ndata: "),
+        "then an error event: {tail}"
+    );
+    let event: Value =
+        serde_json::from_str(tail.trim_start_matches("event: error\ndata: ").trim()).unwrap();
+    assert_eq!(event["type"], "error");
+    assert_eq!(event["error"]["type"], "api_error");
+    let row = env.log().pop().unwrap();
+    assert_eq!(row["outcome"], "upstream_error");
+    assert_eq!(
+        row["input_tokens"],
+        upstream::INPUT,
+        "input was spent upstream"
+    );
+    assert!(
+        row["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("mid-stream")
+    );
+    assert_eq!(
+        env.account_json(a)["error_count"],
+        1,
+        "counts as a server error of the account"
+    );
+}

@@ -56,6 +56,11 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Model prices (USD per million tokens) that usage is charged at.
+    Price {
+        #[command(subcommand)]
+        action: PriceAction,
+    },
     /// Usage totals.
     Usage(UsageArgs),
     /// Consistent online copy of the database (safe while `serve` runs).
@@ -146,6 +151,34 @@ pub enum GroupAction {
         description: Option<String>,
     },
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PriceAction {
+    List,
+    /// Add or change a model's price; a dated snapshot (`<model>-20250929`) takes its price.
+    Set {
+        model: String,
+        /// USD per million input tokens.
+        #[arg(long)]
+        input: String,
+        /// USD per million output tokens.
+        #[arg(long)]
+        output: String,
+        /// USD per million tokens written to the 5-minute cache (default 1.25 × input).
+        #[arg(long)]
+        cache_write: Option<String>,
+        /// USD per million tokens written to the 1-hour cache (default 2 × input).
+        #[arg(long = "cache-write-1h")]
+        cache_write_1h: Option<String>,
+        /// USD per million tokens read from the cache (default 0.1 × input).
+        #[arg(long)]
+        cache_read: Option<String>,
+    },
+    /// Forget a model's price; its requests are then logged as unpriced.
+    Remove {
+        model: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

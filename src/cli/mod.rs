@@ -220,6 +220,34 @@ async fn manage_cmd(ctx: &Ctx, command: Command, out: &Out) -> Result<()> {
             }
             KeyAction::Revoke { id } => out.key(&manage::keys::revoke_key(ctx, ACTOR, id).await?),
         },
+        Command::Price { action } => match action {
+            PriceAction::List => out.prices(&manage::prices::list_prices(ctx).await?),
+            PriceAction::Set {
+                model,
+                input,
+                output,
+                cache_write,
+                cache_write_1h,
+                cache_read,
+            } => {
+                let input = manage::prices::PriceInput {
+                    input,
+                    output,
+                    cache_write,
+                    cache_write_1h,
+                    cache_read,
+                };
+                let row = manage::prices::set_price(ctx, ACTOR, &model, input).await?;
+                out.prices(std::slice::from_ref(&row));
+            }
+            PriceAction::Remove { model } => {
+                manage::prices::remove_price(ctx, ACTOR, &model).await?;
+                out.message(
+                    &format!("removed the price of {model}"),
+                    &serde_json::json!({ "removed": model }),
+                );
+            }
+        },
         Command::Usage(args) => {
             let since = match &args.since {
                 Some(s) => since_ms(s)?,

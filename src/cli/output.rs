@@ -109,6 +109,35 @@ impl Out {
         println!("group {} created (id {})", g.name, g.id);
     }
 
+    pub fn prices(&self, rows: &[crate::manage::prices::PriceRow]) {
+        if self.json {
+            return self.print_json(&rows);
+        }
+        table(
+            &[
+                "MODEL",
+                "INPUT",
+                "OUTPUT",
+                "CACHE WRITE",
+                "CACHE WRITE 1H",
+                "CACHE READ",
+            ],
+            rows.iter()
+                .map(|r| {
+                    vec![
+                        r.model.clone(),
+                        r.input_usd_per_mtok.clone(),
+                        r.output_usd_per_mtok.clone(),
+                        r.cache_write_usd_per_mtok.clone(),
+                        r.cache_write_1h_usd_per_mtok.clone(),
+                        r.cache_read_usd_per_mtok.clone(),
+                    ]
+                })
+                .collect(),
+        );
+        println!("(USD per million tokens)");
+    }
+
     pub fn groups(&self, groups: &[Group]) {
         if self.json {
             return self.print_json(&groups);
@@ -321,6 +350,13 @@ impl Out {
             ],
             rows,
         );
+        if r.total.unpriced_requests > 0 {
+            println!(
+                "{} request(s) used a model without a price and are not in COST USD \
+                 (see `aicarpool price set`).",
+                r.total.unpriced_requests
+            );
+        }
     }
 }
 

@@ -242,8 +242,8 @@ impl Gateway {
                 .expect("relayed head is valid");
         }
         let read = read_body(body, MAX_RESPONSE_BYTES, self.config.upstream.idle_timeout).await;
-        let (bytes, outcome, error) = match read {
-            Ok(b) => (b, outcome, None),
+        let bytes = match read {
+            Ok(b) => b,
             Err(message) => {
                 self.health
                     .failed(&account, Failure::Server(message.clone()))
@@ -259,12 +259,13 @@ impl Gateway {
                 return error_response(Some(record.call.protocol), Kind::UpstreamFailed, &message);
             }
         };
-        let report = if outcome == Outcome::Ok {
+        // count_tokens answers carry no usage to charge; only Messages are metered.
+        let report = if outcome == Outcome::Ok && record.call.billed {
             Report::from_anthropic_json(&bytes)
         } else {
             Report::default()
         };
-        let error = error.or_else(|| (outcome != Outcome::Ok).then(|| extract_message(&bytes)));
+        let error = (outcome != Outcome::Ok).then(|| extract_message(&bytes));
         record.finish(outcome, &report, error).await;
         builder.body(full(bytes)).expect("relayed head is valid")
     }
@@ -629,6 +630,7 @@ fn drop_request_header(name: &HeaderName, connection: &[String]) -> bool {
             | "forwarded"
             | "x-real-ip"
             | "x-goog-api-key"
+            | "expect"
     ) || connection.iter().any(|c| c == name.as_str())
 }
 

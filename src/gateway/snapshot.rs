@@ -106,12 +106,18 @@ impl Snapshot {
         })
     }
 
-    /// The price of `model`: an exact entry, else the longest listed prefix
-    /// (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`).
+    /// The price of `model`: an exact entry, else the entry it is a dated or `-latest` snapshot
+    /// of (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`). Nothing looser: a different
+    /// model sharing a prefix (`claude-sonnet-5-5` and `claude-sonnet-5`, `…-fast`) may be
+    /// priced differently, and is better unpriced than wrong.
     pub fn price(&self, model: &str) -> Option<Price> {
         self.prices
             .iter()
-            .find(|(name, _)| model == name || model.starts_with(name.as_str()))
+            .find(|(name, _)| {
+                model
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.is_empty() || is_snapshot_suffix(rest))
+            })
             .map(|(_, p)| *p)
     }
 
@@ -119,6 +125,14 @@ impl Snapshot {
     pub fn priced_models(&self) -> impl Iterator<Item = &str> {
         self.prices.iter().map(|(m, _)| m.as_str())
     }
+}
+
+/// `-YYYYMMDD` or `-latest`.
+fn is_snapshot_suffix(rest: &str) -> bool {
+    rest == "-latest"
+        || rest
+            .strip_prefix('-')
+            .is_some_and(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn longest_first(prices: &mut [(String, Price)]) {
@@ -245,7 +259,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dated_model_names_take_the_longest_listed_prefix() {
+    fn dated_model_names_take_the_price_of_their_model() {
         let p = |n| Price {
             input: n,
             ..Price::default()
@@ -262,7 +276,14 @@ mod tests {
         assert_eq!(s.price("claude-opus-4-5-20251101").unwrap().input, 2);
         assert_eq!(s.price("claude-opus-4-20250514").unwrap().input, 1);
         assert_eq!(s.price("claude-opus-4-5-exact").unwrap().input, 3);
+        assert_eq!(s.price("claude-opus-4-5-latest").unwrap().input, 2);
         assert_eq!(s.price("gpt-4o"), None);
+        assert_eq!(
+            s.price("claude-opus-4-5-fast"),
+            None,
+            "a variant is not its base model"
+        );
+        assert_eq!(s.price("claude-opus-4-9"), None);
     }
 
     #[test]

@@ -24,3 +24,31 @@ pub fn list(conn: &Connection) -> Result<Vec<(String, Price)>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Adds or replaces the price of `model`.
+pub fn set(conn: &Connection, model: &str, p: &Price) -> Result<()> {
+    conn.execute(
+        "INSERT INTO model_prices (model, input_nanos, output_nanos, cache_write_nanos,
+            cache_write_1h_nanos, cache_read_nanos, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (model) DO UPDATE SET input_nanos = excluded.input_nanos,
+            output_nanos = excluded.output_nanos, cache_write_nanos = excluded.cache_write_nanos,
+            cache_write_1h_nanos = excluded.cache_write_1h_nanos,
+            cache_read_nanos = excluded.cache_read_nanos, updated_at = excluded.updated_at",
+        rusqlite::params![
+            model,
+            p.input,
+            p.output,
+            p.cache_write,
+            p.cache_write_1h,
+            p.cache_read,
+            super::now_ms()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes the price of `model`; false when it had none.
+pub fn remove(conn: &Connection, model: &str) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM model_prices WHERE model = ?1", [model])? > 0)
+}

@@ -28,12 +28,16 @@ pub const MODEL: &str = "claude-sonnet-4-5-20250929";
 pub enum Reply {
     /// 200 with a complete JSON message.
     Message,
+    /// A stream when the request asks for one (`"stream": true`), else a message.
+    Auto,
     /// 200 with an SSE stream, `pace` between events.
     Stream { pace: Duration },
     /// This status, extra headers and body.
     Status(u16, Vec<(&'static str, String)>, String),
     /// Accepts the request and never answers.
     Hang,
+    /// Starts an SSE stream, sends its first `events` events, then breaks the connection.
+    Truncated { events: usize },
 }
 
 /// One request the fake received.
@@ -66,6 +70,11 @@ pub struct Fake {
 
 impl Fake {
     pub fn start() -> Fake {
+        Fake::start_on(0)
+    }
+
+    /// Listens on `127.0.0.1:port` (0 picks a free one).
+    pub fn start_on(port: u16) -> Fake {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -76,7 +85,7 @@ impl Fake {
             seen: Vec::new(),
         }));
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = state.clone();
@@ -124,7 +133,7 @@ pub fn refused_addr() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-type Body = BoxBody<Bytes, Infallible>;
+type Body = BoxBody<Bytes, std::io::Error>;
 
 async fn answer(
     state: Arc<Mutex<State>>,
@@ -146,6 +155,10 @@ async fn answer(
         })
         .collect();
     let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let wants_stream = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("stream").and_then(|s| s.as_bool()))
+        .unwrap_or(false);
     let reply = {
         let mut s = state.lock().unwrap();
         s.seen.push(Seen {
@@ -153,20 +166,26 @@ async fn answer(
             headers,
             body,
         });
-        s.reply.clone()
+        match s.reply.clone() {
+            Reply::Auto if wants_stream => Reply::Stream {
+                pace: Duration::from_millis(2),
+            },
+            Reply::Auto => Reply::Message,
+            other => other,
+        }
     };
     Ok(match reply {
-        Reply::Message => Response::builder()
+        Reply::Message | Reply::Auto => Response::builder()
             .header("content-type", "application/json")
             .header("request-id", "req_fake")
             .header("set-cookie", "upstream=secret")
             .body(full(message_json()))
             .unwrap(),
         Reply::Stream { pace } => {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
             tokio::spawn(async move {
                 for event in stream_events() {
-                    if tx.send(Bytes::from(event)).await.is_err() {
+                    if tx.send(Ok(Bytes::from(event))).await.is_err() {
                         return;
                     }
                     tokio::time::sleep(pace).await;
@@ -187,6 +206,20 @@ async fn answer(
             }
             b.body(full(body)).unwrap()
         }
+        Reply::Truncated { events } => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+            tokio::spawn(async move {
+                for event in stream_events().into_iter().take(events) {
+                    let _ = tx.send(Ok(Bytes::from(event))).await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                let _ = tx.send(Err(std::io::Error::other("upstream dies"))).await;
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(BodyExt::boxed(ChannelBody(rx)))
+                .unwrap()
+        }
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Response::new(full(String::new()))
@@ -195,7 +228,7 @@ async fn answer(
 }
 
 fn full(s: String) -> Body {
-    BodyExt::boxed(http_body_util::Full::new(Bytes::from(s)))
+    BodyExt::boxed(http_body_util::Full::new(Bytes::from(s)).map_err(|never| match never {}))
 }
 
 /// The JSON body of a complete non-streaming answer.
@@ -231,16 +264,17 @@ pub fn stream_bytes() -> String {
     stream_events().concat()
 }
 
-/// A body fed from a channel, so events leave one by one with pauses between them.
-struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+/// A body fed from a channel, so events leave one by one with pauses between them; an error
+/// item breaks the connection.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
 
 impl hyper::body::Body for ChannelBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))))
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.0.poll_recv(cx).map(|c| c.map(|r| r.map(Frame::data)))
     }
 }
