@@ -32,6 +32,7 @@ pub const DEFAULT_RATE_LIMIT_CAP_SECS: u64 = 3600;
 pub const DB_FILE: &str = "aicarpool.db";
 pub const SECRET_KEY_FILE: &str = "secret.key";
 pub const BACKUPS_DIR: &str = "backups";
+pub const JOURNAL_DIR: &str = "journal";
 
 /// Everything the process needs to know, resolved.
 #[derive(Clone, Debug)]
@@ -129,5 +130,10 @@ impl Config {
 
     pub fn backups_dir(&self) -> PathBuf {
         self.data_dir.join(BACKUPS_DIR)
+    }
+
+    /// Request records not yet committed to the database (see `store::journal`).
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join(JOURNAL_DIR)
     }
 }

@@ -49,7 +49,10 @@ pub async fn run(
     }
     let builder = http_builder(&ctx.config);
     let gateway = Gateway::start(&ctx).await?;
-    let state = Arc::new(AppState { ctx, gateway });
+    let state = Arc::new(AppState {
+        ctx,
+        gateway: gateway.clone(),
+    });
     let graceful = GracefulShutdown::new();
     let addr = listener
         .local_addr()
@@ -118,6 +121,7 @@ pub async fn run(
         () = graceful.shutdown() => info!("drained"),
         () = tokio::time::sleep(drain) => warn!(?drain, "drain time over; closing remaining connections"),
     }
+    gateway.meter.flush().await;
     Ok(())
 }
 

@@ -94,7 +94,25 @@ impl Env {
         }
     }
 
-    /// Rows of the request log, newest last, as JSON objects.
+    /// The request log once it holds `n` rows (records reach the database a moment after the
+    /// response, through the journal), newest last.
+    fn rows(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = self.log();
+            if rows.len() >= n {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} rows were logged",
+                rows.len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Rows of the request log now, newest last, as JSON objects.
     fn log(&self) -> Vec<Value> {
         let conn = rusqlite::Connection::open(self.data.db()).unwrap();
         let mut stmt = conn
@@ -235,7 +253,7 @@ fn non_stream_and_stream_are_relayed_byte_exact_with_the_account_credential() {
     );
     assert_eq!(fake.seen()[1].path, "/v1/messages?beta=true");
 
-    let log = env.log();
+    let log = env.rows(2);
     assert_eq!(log.len(), 2);
     for (row, stream) in log.iter().zip([false, true]) {
         assert_eq!(row["stream"], stream);
@@ -292,7 +310,7 @@ fn failover_reaches_the_next_account_on_500_hang_and_refused_connection() {
     let r = messages(&server, &key, BODY);
     assert_eq!(r.status, 200, "{}", r.body);
 
-    let log = env.log();
+    let log = env.rows(2);
     for row in &log {
         assert_eq!(row["account_id"], second);
         assert_eq!(
@@ -312,7 +330,7 @@ fn failover_reaches_the_next_account_on_500_hang_and_refused_connection() {
     assert_eq!(r.status, 400);
     assert!(r.body.contains("max_tokens: too large"));
     assert_eq!(good.count(), before, "a 400 is not retried elsewhere");
-    assert_eq!(env.log().last().unwrap()["outcome"], "client_error");
+    assert_eq!(env.rows(3).last().unwrap()["outcome"], "client_error");
 }
 
 #[test]
@@ -331,7 +349,7 @@ fn all_attempts_failing_gives_the_upstream_error_in_anthropic_shape() {
     assert_eq!(r.status, 529);
     assert_eq!(error_type(&r), "overloaded_error");
     assert!(r.body.contains("Overloaded"), "{}", r.body);
-    let row = env.log().pop().unwrap();
+    let row = env.rows(1).pop().unwrap();
     assert_eq!(row["outcome"], "upstream_error");
     assert_eq!(row["status_code"], 529);
 }
@@ -708,7 +726,7 @@ fn bad_requests_get_errors_in_anthropic_shape() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body, r#"{"input_tokens":42}"#);
     assert_eq!(fake.seen()[0].path, "/v1/messages/count_tokens");
-    let row = env.log().pop().unwrap();
+    let row = env.rows(2).pop().unwrap();
     assert_eq!(
         (row["cost_nanos"].as_i64(), row["unpriced"].as_bool()),
         (Some(0), Some(false))
@@ -726,10 +744,26 @@ fn a_model_without_a_price_is_recorded_as_unpriced() {
     let body = upstream::message_json().replace(upstream::MODEL, "kimi-k2-unlisted");
     fake.set(Reply::Status(200, vec![], body));
     assert_eq!(messages(&server, &key, BODY).status, 200);
-    let row = env.log().pop().unwrap();
+    let row = env.rows(1).pop().unwrap();
     assert_eq!(row["model"], "kimi-k2-unlisted");
     assert_eq!(row["unpriced"], true);
     assert_eq!(row["output_tokens"], upstream::OUTPUT);
+}
+
+/// One streaming request that tolerates the server dying; the raw response, if any.
+fn try_stream(addr: std::net::SocketAddr, key: &str) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: {key}\r\n\
+         content-type: application/json\r\nContent-Length: {}\r\n\r\n{STREAM_BODY}",
+        STREAM_BODY.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    (!raw.is_empty()).then_some(raw)
 }
 
 #[test]
@@ -743,29 +777,12 @@ fn every_stream_a_client_saw_complete_has_its_row_after_sigkill() {
         pace: Duration::from_millis(5),
     });
     let addr = server.addr;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut clients = Vec::new();
     for _ in 0..8 {
         let key = key.clone();
-        let stop = stop.clone();
         clients.push(std::thread::spawn(move || {
             let mut completed = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut s = match std::net::TcpStream::connect(addr) {
-                    Ok(_) => send(
-                        addr,
-                        "POST",
-                        "/v1/messages",
-                        &[("x-api-key", &key), ("content-type", "application/json")],
-                        STREAM_BODY.as_bytes(),
-                    ),
-                    Err(_) => break,
-                };
-                let mut raw = Vec::new();
-                let _ = s.read_to_end(&mut raw);
-                if raw.is_empty() {
-                    break;
-                }
+            while let Some(raw) = try_stream(addr, &key) {
                 let resp = common::parse_response(&raw);
                 if resp.body.contains("event: message_stop") {
                     completed.push(resp.header("x-aicarpool-request-id").unwrap().to_owned());
@@ -777,7 +794,6 @@ fn every_stream_a_client_saw_complete_has_its_row_after_sigkill() {
     std::thread::sleep(Duration::from_millis(1500));
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let completed: Vec<String> = clients
         .into_iter()
         .flat_map(|c| c.join().unwrap())
@@ -787,17 +803,22 @@ fn every_stream_a_client_saw_complete_has_its_row_after_sigkill() {
         "only {} streams completed before the kill",
         completed.len()
     );
-    let logged: std::collections::HashSet<String> = env
-        .log()
-        .into_iter()
-        .map(|r| r["request_id"].as_str().unwrap().to_owned())
+    // The next start replays what the journal holds beyond the database.
+    assert!(env.data.path().join("journal").is_dir());
+    let restarted = env.serve(&[]);
+    let rows = env.rows(completed.len());
+    let logged: std::collections::HashSet<&str> = rows
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap())
         .collect();
     for id in &completed {
         assert!(
-            logged.contains(id),
+            logged.contains(id.as_str()),
             "stream {id} completed for the client but has no row"
         );
     }
+    assert_eq!(logged.len(), rows.len(), "no request is logged twice");
+    drop(restarted);
 }
 
 #[test]
@@ -825,7 +846,7 @@ fn an_upstream_that_dies_mid_stream_ends_in_an_error_event_and_is_charged_for_wh
         serde_json::from_str(tail.trim_start_matches("event: error\ndata: ").trim()).unwrap();
     assert_eq!(event["type"], "error");
     assert_eq!(event["error"]["type"], "api_error");
-    let row = env.log().pop().unwrap();
+    let row = env.rows(1).pop().unwrap();
     assert_eq!(row["outcome"], "upstream_error");
     assert_eq!(
         row["input_tokens"],

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod health;
+pub mod meter;
 pub mod protocol;
 mod relay;
 pub mod select;
@@ -32,7 +33,7 @@ use crate::error::Result;
 use crate::manage::Ctx;
 use crate::router::{Body, json_response};
 use crate::store::keys::ApiKey;
-use crate::store::{Db, now_ms};
+use crate::store::now_ms;
 
 /// How often the database is checked for changes made by another process.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -40,11 +41,11 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 /// Everything the request path shares.
 pub struct Gateway {
     config: Config,
-    db: Db,
     pub snapshots: Arc<Snapshots>,
     health: Arc<Health>,
     sticky: Sticky,
     client: client::HttpClient,
+    pub meter: meter::Meter,
 }
 
 /// The endpoints the gateway relays.
@@ -57,6 +58,7 @@ pub enum Endpoint {
 impl Gateway {
     /// Loads the snapshot and starts the change watcher and the recovery timer.
     pub async fn start(ctx: &Ctx) -> Result<Arc<Gateway>> {
+        let meter = meter::Meter::open(ctx.db.clone(), &ctx.config.journal_dir()).await?;
         let snapshots = Snapshots::open(ctx.db.clone(), ctx.secrets.clone()).await?;
         let health = Arc::new(Health::new(
             ctx.db.clone(),
@@ -71,11 +73,11 @@ impl Gateway {
         tokio::spawn(health.clone().recovery_timer());
         Ok(Arc::new(Gateway {
             config: ctx.config.clone(),
-            db: ctx.db.clone(),
             snapshots,
             health,
             sticky: Sticky::new(ctx.config.upstream.sticky_ttl),
             client: client::build(&ctx.config.upstream)?,
+            meter,
         }))
     }
 

@@ -11,7 +11,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::Gateway;
 use super::health::{Failure, rate_limit_until};
@@ -361,9 +361,7 @@ impl Gateway {
             Some(message.to_owned()),
             None,
         );
-        if let Err(e) = self.db.write(move |c| usage::insert(c, &rec)).await {
-            warn!(error = %e, "could not log a request");
-        }
+        self.meter.record(rec).await;
     }
 }
 
@@ -400,9 +398,7 @@ impl Pending {
         if let Some(m) = &report.model {
             rec.model = Some(m.clone());
         }
-        if let Err(e) = self.gw.db.write(move |c| usage::insert(c, &rec)).await {
-            warn!(error = %e, "could not log a request");
-        }
+        self.gw.meter.record(rec).await;
     }
 }
 
@@ -425,8 +421,8 @@ impl Call {
             api_key_id: self.key.id,
             group_id: self.key.group_id,
             account_id: account,
-            protocol: self.protocol.as_str(),
-            endpoint: self.endpoint,
+            protocol: self.protocol.as_str().to_owned(),
+            endpoint: self.endpoint.to_owned(),
             model: Some(self.model.clone()),
             stream: self.stream,
             status_code: status.as_u16(),
@@ -438,7 +434,7 @@ impl Call {
             cache_read_input_tokens: u.cache_read_input_tokens,
             cost_nanos: cost,
             attempts,
-            client: self.client.as_str(),
+            client: self.client.as_str().to_owned(),
             user_agent: self.user_agent.clone(),
             started_at: self.started_at,
             duration_ms: self.started.elapsed().as_millis() as i64,

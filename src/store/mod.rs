@@ -2,6 +2,7 @@
 //! SQLite off the async threads, and one file per table with the SQL next to it.
 
 mod db;
+pub mod journal;
 pub mod migrate;
 mod writer;
 

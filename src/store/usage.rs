@@ -1,20 +1,20 @@
 //! SQL for `api_key_request_log` (one row per request) and its `usage_daily` rollup.
 
 use rusqlite::{Connection, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::Outcome;
 use crate::error::Result;
 
-/// One request, as it is logged.
-#[derive(Clone, Debug)]
+/// One request, as it is logged (and journaled as a JSON line until it is).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
     pub request_id: String,
     pub api_key_id: i64,
     pub group_id: i64,
     pub account_id: Option<i64>,
-    pub protocol: &'static str,
-    pub endpoint: &'static str,
+    pub protocol: String,
+    pub endpoint: String,
     pub model: Option<String>,
     pub stream: bool,
     pub status_code: u16,
@@ -27,7 +27,7 @@ pub struct Record {
     /// `None` when the model has no price: unknown, not free.
     pub cost_nanos: Option<i64>,
     pub attempts: u32,
-    pub client: &'static str,
+    pub client: String,
     pub user_agent: Option<String>,
     pub started_at: i64,
     pub duration_ms: i64,

@@ -1,0 +1,188 @@
+//! Where request records go: into the journal at once (so the response may finish), then into
+//! SQLite with group commit, off the request path (DESIGN.md §6). Start-up replays the journal.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
+
+use tracing::{info, warn};
+
+use crate::error::Result;
+use crate::store::journal::{Journal, Ticket};
+use crate::store::{Db, usage};
+
+pub struct Meter {
+    db: Db,
+    journal: Journal,
+    /// Records journaled and not yet committed, and a wake-up for when that reaches zero.
+    in_flight: Arc<(AtomicUsize, Notify)>,
+}
+
+impl Meter {
+    /// Opens the journal in `dir`, commits whatever an earlier run left in it, and deletes it.
+    pub async fn open(db: Db, dir: &Path) -> Result<Meter> {
+        let (journal, lines, old_files) = Journal::open(dir)?;
+        if !lines.is_empty() {
+            let records: Vec<usage::Record> = lines
+                .iter()
+                .filter_map(|l| match serde_json::from_str(l) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        // Only a line torn by a crash mid-write can fail here.
+                        warn!(error = %e, "skipping an unreadable usage journal line");
+                        None
+                    }
+                })
+                .collect();
+            let total = records.len();
+            // Request ids make this idempotent: rows already committed are skipped.
+            db.write(move |c| records.iter().try_for_each(|r| usage::insert(c, r)))
+                .await?;
+            info!(records = total, "replayed the usage journal");
+        }
+        for f in old_files {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(Meter {
+            db,
+            journal,
+            in_flight: Arc::new((AtomicUsize::new(0), Notify::new())),
+        })
+    }
+
+    /// Makes `rec` durable before returning, then commits it to SQLite in the background.
+    /// Should the journal be unwritable, the record is committed before returning instead.
+    pub async fn record(&self, rec: usage::Record) {
+        let line = serde_json::to_vec(&rec).expect("records serialize");
+        match self.journal.append(&line) {
+            Ok(ticket) => {
+                self.in_flight.0.fetch_add(1, Ordering::SeqCst);
+                let (db, in_flight) = (self.db.clone(), self.in_flight.clone());
+                tokio::spawn(async move {
+                    commit(db, rec, ticket).await;
+                    if in_flight.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        in_flight.1.notify_waiters();
+                    }
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "usage journal unwritable; committing the record directly");
+                if let Err(e) = self.db.write(move |c| usage::insert(c, &rec)).await {
+                    warn!(error = %e, "could not log a request");
+                }
+            }
+        }
+    }
+
+    /// Waits until every record handed over so far has been committed (or failed to be, and
+    /// stays journaled).
+    pub async fn flush(&self) {
+        loop {
+            // Registered before the check, so a wake-up between the two is not missed.
+            let idle = self.in_flight.1.notified();
+            if self.in_flight.0.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+async fn commit(db: Db, rec: usage::Record, ticket: Ticket) {
+    match db.write(move |c| usage::insert(c, &rec)).await {
+        Ok(()) => ticket.committed(),
+        // The record stays in the journal and is replayed at the next start.
+        Err(e) => warn!(error = %e, "could not commit a request record; it stays in the journal"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Outcome;
+
+    fn record(id: &str) -> usage::Record {
+        usage::Record {
+            request_id: id.into(),
+            api_key_id: 1,
+            group_id: 1,
+            account_id: None,
+            protocol: "anthropic".into(),
+            endpoint: "/v1/messages".into(),
+            model: Some("claude-sonnet-4-5".into()),
+            stream: true,
+            status_code: 200,
+            outcome: Outcome::Ok,
+            error_message: None,
+            input_tokens: 10,
+            output_tokens: 20,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 0,
+            cost_nanos: Some(330_000),
+            attempts: 1,
+            client: "sdk".into(),
+            user_agent: None,
+            started_at: 1_700_000_000_000,
+            duration_ms: 5,
+            first_byte_ms: Some(1),
+            day: "2023-11-14".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_journal_left_by_a_crash_is_replayed_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db_path = tmp.path().join("t.db");
+        crate::store::migrate::prepare(&db_path, &tmp.path().join("b")).unwrap();
+        let db = Db::open(&db_path).unwrap();
+        db.write(|c| {
+            c.execute_batch(
+                "INSERT INTO groups (id, name) VALUES (1, 'g');
+                 INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
+                 VALUES (1, 1, 'k', printf('%064d', 0), 'acp_');",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let dir = tmp.path().join("journal");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = String::new();
+        for id in ["a", "b", "a"] {
+            text.push_str(&serde_json::to_string(&record(id)).unwrap());
+            text.push('\n');
+        }
+        text.push_str("{\"request_id\":\"torn"); // killed mid-write
+        std::fs::write(dir.join("usage-0000000000001-000000.jsonl"), text).unwrap();
+
+        let meter = Meter::open(db.clone(), &dir).await.unwrap();
+        let count = |db: Db| async move {
+            db.read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*), (SELECT requests FROM usage_daily) FROM api_key_request_log",
+                    [],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )?)
+            })
+            .await
+            .unwrap()
+        };
+        assert_eq!(
+            count(db.clone()).await,
+            (2, 2),
+            "two requests, each counted once"
+        );
+        meter.record(record("c")).await;
+        meter.flush().await;
+        assert_eq!(count(db.clone()).await, (3, 3));
+        drop(meter);
+        let _again = Meter::open(db.clone(), &dir).await.unwrap();
+        assert_eq!(
+            count(db).await,
+            (3, 3),
+            "replaying committed records changes nothing"
+        );
+    }
+}
