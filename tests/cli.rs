@@ -487,3 +487,28 @@ fn prices_are_listed_set_and_removed() {
     let err = data.fails(&["price", "remove", "kimi-k2"], "", 2);
     assert!(err.contains("no price"), "{err}");
 }
+
+#[test]
+fn the_database_and_its_wal_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = setup();
+    let dir = data.path();
+    let mut checked = 0;
+    for name in [
+        "aicarpool.db",
+        "aicarpool.db-wal",
+        "aicarpool.db-shm",
+        "secret.key",
+    ] {
+        let Ok(meta) = std::fs::metadata(dir.join(name)) else {
+            continue;
+        };
+        assert_eq!(
+            meta.permissions().mode() & 0o077,
+            0,
+            "{name} is readable by others"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "the database and key exist");
+}

@@ -27,6 +27,7 @@ impl Ctx {
     /// database up first), loads or creates `secret.key` and checks it matches this database.
     pub async fn open(config: Config) -> Result<(Ctx, migrate::Prepared)> {
         create_private_dir(&config.data_dir)?;
+        create_private_file(&config.db_path())?;
         let (db_path, backups) = (config.db_path(), config.backups_dir());
         let prepared = tokio::task::spawn_blocking(move || migrate::prepare(&db_path, &backups))
             .await
@@ -85,6 +86,22 @@ pub(crate) fn create_private_dir(dir: &std::path::Path) -> Result<()> {
         .mode(0o700)
         .create(dir)
         .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))
+}
+
+/// Creates an empty 0600 file unless one exists, so SQLite (which gives its WAL and shared
+/// memory files the database's mode) never makes the database readable by others.
+fn create_private_file(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(format!("creating {}", path.display()), e)),
+    }
 }
 
 /// Checks a short human-given name (group, account, key): non-empty, bounded, printable.
