@@ -302,16 +302,15 @@ impl Gateway {
             }
             Attempt::Answer(_) => unreachable!("answers are delivered, not exhausted"),
         };
-        self.log_failure(call, account, attempts, status, &message)
-            .await;
-        let mut resp = error_response(Some(call.protocol), kind, &message);
-        *resp.status_mut() = status;
-        if let Some(until) = retry_after {
-            let secs = ((until - now_ms()).max(0) + 999) / 1000;
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        }
-        resp
+        let failure = Failed {
+            account,
+            attempts,
+            status,
+            kind,
+            message,
+            retry_after,
+        };
+        self.failed(call, failure).await
     }
 
     async fn no_candidate(&self, call: &Call, none: NoCandidate) -> Response<Body> {
@@ -332,37 +331,51 @@ impl Gateway {
                 None,
             ),
         };
-        self.log_failure(call, None, 0, kind.status(), &message)
-            .await;
-        let mut resp = error_response(Some(call.protocol), kind, &message);
-        if let Some(until) = retry {
+        let status = kind.status();
+        let failure = Failed {
+            account: None,
+            attempts: 0,
+            status,
+            kind,
+            message,
+            retry_after: retry,
+        };
+        self.failed(call, failure).await
+    }
+
+    /// Logs a request that got no upstream answer and tells the client why.
+    async fn failed(&self, call: &Call, f: Failed) -> Response<Body> {
+        let rec = call.record(
+            f.account,
+            f.attempts,
+            f.status,
+            Outcome::UpstreamError,
+            &Report::default(),
+            Some(0),
+            Some(f.message.clone()),
+            None,
+        );
+        self.meter.record(rec).await;
+        let mut resp = error_response(Some(call.protocol), f.kind, &f.message);
+        *resp.status_mut() = f.status;
+        if let Some(until) = f.retry_after {
             let secs = ((until - now_ms()).max(0) + 999) / 1000;
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         resp
     }
+}
 
-    async fn log_failure(
-        &self,
-        call: &Call,
-        account: Option<i64>,
-        attempts: u32,
-        status: StatusCode,
-        message: &str,
-    ) {
-        let rec = call.record(
-            account,
-            attempts,
-            status,
-            Outcome::UpstreamError,
-            &Report::default(),
-            Some(0),
-            Some(message.to_owned()),
-            None,
-        );
-        self.meter.record(rec).await;
-    }
+/// A request that ends without an upstream answer.
+struct Failed {
+    account: Option<i64>,
+    attempts: u32,
+    status: StatusCode,
+    kind: Kind,
+    message: String,
+    /// When trying again makes sense (epoch ms), for `retry-after`.
+    retry_after: Option<i64>,
 }
 
 /// A response whose log row is written when it ends.
