@@ -7,146 +7,13 @@ mod common;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use common::env::Env;
 use common::upstream::{self, Fake, Reply};
-use common::{Data, Resp, Server, request, send};
+use common::{Resp, Server, request, send};
 use serde_json::Value;
 
 const BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],"tools":[{"name":"t","input_schema":{"type":"object"}}],"thinking":{"type":"enabled","budget_tokens":1024}}"#;
 const STREAM_BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
-
-struct Env {
-    data: Data,
-}
-
-impl Env {
-    fn new() -> Env {
-        let data = Data::new();
-        data.ok(&["group", "create", "team"], "");
-        Env { data }
-    }
-
-    /// Adds an anthropic account bound to the team; returns its id.
-    fn account(&self, name: &str, url: &str, secret: &str, extra: &[&str]) -> i64 {
-        let mut args = vec![
-            "account",
-            "create",
-            "--name",
-            name,
-            "--platform",
-            "anthropic",
-            "--base-url",
-            url,
-            "--group",
-            "team",
-        ];
-        args.extend_from_slice(extra);
-        self.data.json(&args, &format!("{secret}\n"))["id"]
-            .as_i64()
-            .unwrap()
-    }
-
-    fn key(&self, name: &str) -> String {
-        let k = self
-            .data
-            .json(&["key", "create", "--group", "team", "--name", name], "");
-        k["key"].as_str().unwrap().to_owned()
-    }
-
-    fn serve(&self, extra: &[&str]) -> Server {
-        self.data.serve_with(extra)
-    }
-
-    fn account_json(&self, id: i64) -> Value {
-        let list = self.data.json(&["account", "list"], "");
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["id"] == id)
-            .cloned()
-            .expect("account listed")
-    }
-
-    fn status(&self, id: i64) -> String {
-        self.account_json(id)["status"].as_str().unwrap().to_owned()
-    }
-
-    fn usage(&self, by: Option<&str>) -> Value {
-        let mut args = vec!["usage", "--since", "1d"];
-        if let Some(b) = by {
-            args.extend(["--by", b]);
-        }
-        self.data.json(&args, "")
-    }
-
-    /// Waits (bounded) until `account`'s status is `want`.
-    fn wait_status(&self, id: i64, want: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let now = self.status(id);
-            if now == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "account {id} is {now}, expected {want}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The request log once it holds `n` rows (records reach the database a moment after the
-    /// response, through the journal), newest last.
-    fn rows(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let rows = self.log();
-            if rows.len() >= n {
-                return rows;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} rows were logged",
-                rows.len()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Rows of the request log now, newest last, as JSON objects.
-    fn log(&self) -> Vec<Value> {
-        let conn = rusqlite::Connection::open(self.data.db()).unwrap();
-        let mut stmt = conn
-            .prepare(
-                "SELECT request_id, account_id, model, stream, status_code, outcome, input_tokens,
-                    output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
-                    cost_nanos, attempts, unpriced, error_message, client
-                 FROM api_key_request_log ORDER BY id",
-            )
-            .unwrap();
-        stmt.query_map([], |r| {
-            Ok(serde_json::json!({
-                "request_id": r.get::<_, String>(0)?,
-                "account_id": r.get::<_, Option<i64>>(1)?,
-                "model": r.get::<_, Option<String>>(2)?,
-                "stream": r.get::<_, bool>(3)?,
-                "status_code": r.get::<_, i64>(4)?,
-                "outcome": r.get::<_, String>(5)?,
-                "input_tokens": r.get::<_, i64>(6)?,
-                "output_tokens": r.get::<_, i64>(7)?,
-                "cache_creation_input_tokens": r.get::<_, i64>(8)?,
-                "cache_read_input_tokens": r.get::<_, i64>(9)?,
-                "cost_nanos": r.get::<_, i64>(10)?,
-                "attempts": r.get::<_, i64>(11)?,
-                "unpriced": r.get::<_, bool>(12)?,
-                "error_message": r.get::<_, Option<String>>(13)?,
-                "client": r.get::<_, Option<String>>(14)?,
-            }))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-    }
-}
 
 fn messages(server: &Server, key: &str, body: &str) -> Resp {
     messages_with(server, key, body, &[])
@@ -863,5 +730,58 @@ fn an_upstream_that_dies_mid_stream_ends_in_an_error_event_and_is_charged_for_wh
         env.account_json(a)["error_count"],
         1,
         "counts as a server error of the account"
+    );
+}
+
+#[test]
+fn a_claude_console_relay_gets_its_own_url_user_agent_and_model_list() {
+    let env = Env::new();
+    let fake = Fake::start();
+    let url = format!("{}/api/v1", fake.url());
+    let secret = "relay-secret-1";
+    env.data.json(
+        &[
+            "account",
+            "create",
+            "--name",
+            "relay",
+            "--platform",
+            "claude-console",
+            "--base-url",
+            &url,
+            "--group",
+            "team",
+            "--user-agent",
+            "claude-cli/9.9.9 (relay)",
+            "--models",
+            "claude-sonnet-4-5",
+        ],
+        &format!("{secret}\n"),
+    );
+    let key = env.key("alice");
+    let server = env.serve(&[]);
+    let r = messages_with(
+        &server,
+        &key,
+        BODY,
+        &[("user-agent", "Anthropic/Python 2.0")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seen = &fake.seen()[0];
+    assert_eq!(
+        seen.path, "/api/v1/messages",
+        "a base URL ending in /v1 is not doubled"
+    );
+    assert_eq!(seen.header("x-api-key"), Some(secret));
+    assert_eq!(
+        seen.header("authorization"),
+        Some(format!("Bearer {secret}").as_str())
+    );
+    assert_eq!(seen.header("user-agent"), Some("claude-cli/9.9.9 (relay)"));
+    let other = BODY.replace("claude-sonnet-4-5", "claude-haiku-4-5");
+    assert_eq!(
+        messages(&server, &key, &other).status,
+        503,
+        "the relay's model list holds"
     );
 }

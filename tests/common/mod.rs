@@ -2,6 +2,7 @@
 //! and a minimal HTTP/1.1 client over a raw socket.
 #![allow(dead_code)]
 
+pub mod env;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,0 +1,144 @@
+//! A data directory set up for gateway tests: a group, accounts pointing at fake upstreams,
+//! member keys, and readers for account states and the request log.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{Data, Server};
+
+/// A data directory with one group, `team`, and helpers to add accounts and keys to it and to
+/// read what the gateway recorded.
+pub struct Env {
+    pub data: Data,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let data = Data::new();
+        data.ok(&["group", "create", "team"], "");
+        Env { data }
+    }
+
+    /// Adds an anthropic account bound to the team; returns its id.
+    pub fn account(&self, name: &str, url: &str, secret: &str, extra: &[&str]) -> i64 {
+        let mut args = vec![
+            "account",
+            "create",
+            "--name",
+            name,
+            "--platform",
+            "anthropic",
+            "--base-url",
+            url,
+            "--group",
+            "team",
+        ];
+        args.extend_from_slice(extra);
+        self.data.json(&args, &format!("{secret}\n"))["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        let k = self
+            .data
+            .json(&["key", "create", "--group", "team", "--name", name], "");
+        k["key"].as_str().unwrap().to_owned()
+    }
+
+    pub fn serve(&self, extra: &[&str]) -> Server {
+        self.data.serve_with(extra)
+    }
+
+    pub fn account_json(&self, id: i64) -> Value {
+        let list = self.data.json(&["account", "list"], "");
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .cloned()
+            .expect("account listed")
+    }
+
+    pub fn status(&self, id: i64) -> String {
+        self.account_json(id)["status"].as_str().unwrap().to_owned()
+    }
+
+    pub fn usage(&self, by: Option<&str>) -> Value {
+        let mut args = vec!["usage", "--since", "1d"];
+        if let Some(b) = by {
+            args.extend(["--by", b]);
+        }
+        self.data.json(&args, "")
+    }
+
+    /// Waits (bounded) until `account`'s status is `want`.
+    pub fn wait_status(&self, id: i64, want: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let now = self.status(id);
+            if now == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "account {id} is {now}, expected {want}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The request log once it holds `n` rows (records reach the database a moment after the
+    /// response, through the journal), newest last.
+    pub fn rows(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = self.log();
+            if rows.len() >= n {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} rows were logged",
+                rows.len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Rows of the request log now, newest last, as JSON objects.
+    pub fn log(&self) -> Vec<Value> {
+        let conn = rusqlite::Connection::open(self.data.db()).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT request_id, account_id, model, stream, status_code, outcome, input_tokens,
+                    output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+                    cost_nanos, attempts, unpriced, error_message, client
+                 FROM api_key_request_log ORDER BY id",
+            )
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok(serde_json::json!({
+                "request_id": r.get::<_, String>(0)?,
+                "account_id": r.get::<_, Option<i64>>(1)?,
+                "model": r.get::<_, Option<String>>(2)?,
+                "stream": r.get::<_, bool>(3)?,
+                "status_code": r.get::<_, i64>(4)?,
+                "outcome": r.get::<_, String>(5)?,
+                "input_tokens": r.get::<_, i64>(6)?,
+                "output_tokens": r.get::<_, i64>(7)?,
+                "cache_creation_input_tokens": r.get::<_, i64>(8)?,
+                "cache_read_input_tokens": r.get::<_, i64>(9)?,
+                "cost_nanos": r.get::<_, i64>(10)?,
+                "attempts": r.get::<_, i64>(11)?,
+                "unpriced": r.get::<_, bool>(12)?,
+                "error_message": r.get::<_, Option<String>>(13)?,
+                "client": r.get::<_, Option<String>>(14)?,
+            }))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+}
