@@ -89,3 +89,6 @@ VALUES
     ('claude-opus-4-8',    5000, 25000,  6250, 10000,  500),
     ('claude-fable-5',    10000, 50000, 12500, 20000, 1000),
     ('claude-mythos-5',   10000, 50000, 12500, 20000, 1000);
+
+-- Account totals in `account list` are summed from the rollup.
+CREATE INDEX usage_daily_account_day ON usage_daily (account_id, day);

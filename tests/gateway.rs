@@ -135,6 +135,14 @@ fn non_stream_and_stream_are_relayed_byte_exact_with_the_account_credential() {
         assert_eq!(row["unpriced"], false);
     }
     assert_eq!(log[0]["client"], "claude-code");
+    let acct = env.account_json(account);
+    assert_eq!(acct["total_requests"], 2);
+    let tokens =
+        2 * (upstream::INPUT + upstream::OUTPUT + upstream::CACHE_WRITE + upstream::CACHE_READ);
+    assert_eq!(acct["total_tokens"], tokens);
+    assert!(acct["last_used_at"].as_i64().is_some());
+    let keys = env.data.json(&["key", "list"], "");
+    assert!(keys[0]["last_used_at"].as_i64().is_some(), "{keys}");
     let total = env.usage(None);
     assert_eq!(total["requests"], 2);
     assert_eq!(total["output_tokens"], 2 * upstream::OUTPUT);

@@ -74,7 +74,14 @@ const SELECT: &str = "SELECT id, name, description, platform, base_url, credenti
         status_reason, status_until, last_error_at, error_count, priority, weight,
         supported_models, model_mapping, claude_console_user_agent,
         proxy_type, proxy_host, proxy_port, proxy_username, proxy_password,
-        total_requests, total_tokens, last_used_at, created_at, updated_at
+        total_requests + coalesce((SELECT sum(d.requests) FROM usage_daily d
+            WHERE d.account_id = ai_service_accounts.id), 0),
+        total_tokens + coalesce((SELECT sum(d.input_tokens + d.output_tokens
+            + d.cache_creation_input_tokens + d.cache_read_input_tokens) FROM usage_daily d
+            WHERE d.account_id = ai_service_accounts.id), 0),
+        coalesce((SELECT max(l.started_at) FROM api_key_request_log l
+            WHERE l.account_id = ai_service_accounts.id), last_used_at),
+        created_at, updated_at
     FROM ai_service_accounts";
 
 fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {

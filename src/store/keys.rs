@@ -54,7 +54,10 @@ pub struct ApiKey {
 }
 
 const SELECT: &str = "SELECT k.id, k.group_id, g.name, k.name, k.description, k.key_prefix,
-        k.status, k.first_used_at, k.last_used_at, k.created_at,
+        k.status, k.first_used_at,
+        coalesce((SELECT max(l.started_at) FROM api_key_request_log l WHERE l.api_key_id = k.id),
+            k.last_used_at),
+        k.created_at,
         k.expires_at, k.expires_days_after_first_use, k.rate_requests, k.rate_window_minutes,
         k.concurrency, k.queue, k.daily_tokens, k.total_tokens, k.daily_cost_nanos,
         k.weekly_cost_nanos, k.total_cost_nanos, k.allowed_models, k.allowed_clients,
