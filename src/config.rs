@@ -86,6 +86,9 @@ pub struct UpstreamPolicy {
     pub sticky_ttl: Duration,
     pub rate_limit_default: Duration,
     pub rate_limit_cap: Duration,
+    /// PEM certificates trusted for upstream TLS besides the built-in Mozilla roots (a
+    /// relay or proxy with a private CA).
+    pub extra_roots: Option<PathBuf>,
 }
 
 impl Config {
@@ -119,6 +122,7 @@ impl Config {
                 sticky_ttl: Duration::from_secs(DEFAULT_STICKY_SESSION_TTL_SECS),
                 rate_limit_default: Duration::from_secs(DEFAULT_RATE_LIMIT_SECS),
                 rate_limit_cap: Duration::from_secs(DEFAULT_RATE_LIMIT_CAP_SECS),
+                extra_roots: None,
             },
             shutdown_drain: Duration::from_secs(DEFAULT_SHUTDOWN_DRAIN_SECS),
         }

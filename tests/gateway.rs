@@ -793,3 +793,37 @@ fn a_claude_console_relay_gets_its_own_url_user_agent_and_model_list() {
         "the relay's model list holds"
     );
 }
+
+#[test]
+fn upstreams_are_reached_over_tls_with_http2_and_an_untrusted_certificate_is_refused() {
+    let env = Env::new();
+    let (ca, cert, key) = common::ca_signed_cert(env.data.dir.path());
+    let fake = Fake::start_tls(&cert, &key);
+    let a = env.account("tls", &fake.https_url(), "sk-tls", &[]);
+    let member = env.key("alice");
+
+    // Without the CA the certificate is not trusted: a connect failure, not a silent downgrade.
+    let server = env.serve(&["--error-threshold", "100"]);
+    let r = messages(&server, &member, BODY);
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert!(r.body.contains("certificate"), "the reason is given: {}", r.body);
+    assert_eq!(fake.count(), 0);
+    assert_eq!(env.account_json(a)["error_count"], 1);
+    drop(server);
+
+    let server = env.serve(&["--upstream-ca-file", ca.to_str().unwrap()]);
+    let r = messages(&server, &member, BODY);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, upstream::message_json());
+    fake.set(Reply::Stream {
+        pace: Duration::from_millis(1),
+    });
+    let r = messages(&server, &member, STREAM_BODY);
+    assert_eq!(r.body, upstream::stream_bytes());
+    let seen = fake.seen();
+    assert!(
+        seen.iter().all(|s| s.version == "HTTP/2.0"),
+        "ALPN chose HTTP/2: {seen:?}"
+    );
+    assert_eq!(seen[0].header("x-api-key"), Some("sk-tls"));
+}

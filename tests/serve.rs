@@ -165,38 +165,9 @@ fn serve_reports_a_bad_listen_address_and_missing_tls_files() {
 
 #[test]
 fn serves_https_with_http2_and_http11_when_given_a_certificate() {
-    common::require_tool("openssl", "openssl");
     common::require_tool("curl", "curl");
     let data = Data::new();
-    let dir = data.dir.path();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let (cert, key) = common::self_signed_cert(data.dir.path());
     let server = data.serve_with(&[
         "--tls-cert",
         cert.to_str().unwrap(),

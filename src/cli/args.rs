@@ -126,6 +126,9 @@ pub struct ServeArgs {
     /// Most seconds a 429's reset time may keep an account out.
     #[arg(long, env = "AICARPOOL_RATE_LIMIT_CAP_SECS", default_value_t = DEFAULT_RATE_LIMIT_CAP_SECS)]
     pub rate_limit_cap_secs: u64,
+    /// PEM file of extra CA certificates trusted for upstream TLS (a relay with a private CA).
+    #[arg(long, env = "AICARPOOL_UPSTREAM_CA_FILE")]
+    pub upstream_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -108,6 +108,7 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
     up.sticky_ttl = Duration::from_secs(a.sticky_session_ttl_secs);
     up.rate_limit_default = Duration::from_secs(a.rate_limit_secs.max(1));
     up.rate_limit_cap = Duration::from_secs(a.rate_limit_cap_secs.max(1));
+    up.extra_roots = a.upstream_ca_file;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;

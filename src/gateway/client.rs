@@ -1,5 +1,5 @@
-//! The outbound HTTP client: hyper's pooled client over rustls (ring, Mozilla roots), HTTP/1.1
-//! and HTTP/2 by ALPN, `TCP_NODELAY`, a connect timeout.
+//! The outbound HTTP client: hyper's pooled client over rustls (ring, Mozilla roots plus any
+//! configured extra CA), HTTP/1.1 and HTTP/2 by ALPN, `TCP_NODELAY`, a connect timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,10 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use crate::config::UpstreamPolicy;
 use crate::error::{Error, Result};
@@ -26,9 +30,13 @@ pub fn build(policy: &UpstreamPolicy) -> Result<HttpClient> {
     http.set_connect_timeout(Some(policy.connect_timeout));
     http.set_keepalive(Some(Duration::from_secs(60)));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let https = HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(provider)
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
         .map_err(|e| Error::Internal(format!("TLS client setup: {e}")))?
+        .with_root_certificates(roots(policy.extra_roots.as_deref())?)
+        .with_no_client_auth();
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .enable_http2()
@@ -38,4 +46,25 @@ pub fn build(policy: &UpstreamPolicy) -> Result<HttpClient> {
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .build(https))
+}
+
+/// Mozilla's roots, plus the certificates in `extra` when given.
+fn roots(extra: Option<&std::path::Path>) -> Result<RootCertStore> {
+    let mut store = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = extra {
+        let bad = |e: String| Error::Invalid(format!("upstream CA file {}: {e}", path.display()));
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no certificate found".into()));
+        }
+        for cert in certs {
+            store.add(cert).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    Ok(store)
 }

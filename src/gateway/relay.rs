@@ -172,7 +172,7 @@ impl Gateway {
                 };
                 return Attempt::Unreachable {
                     kind: Kind::UpstreamFailed,
-                    message: what.to_owned(),
+                    message: format!("{what}: {}", root_cause(&e)),
                 };
             }
             Ok(Ok(r)) => r,
@@ -564,6 +564,16 @@ async fn pump(
             .send(anthropic_stream_error(Kind::UpstreamFailed, &msg))
             .await;
     }
+}
+
+/// The innermost error text ("connection refused", "invalid peer certificate: UnknownIssuer"),
+/// which says more than hyper's outer "client error (Connect)".
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string().chars().take(200).collect()
 }
 
 /// Reads a whole body, bounded in size and in silence between frames.

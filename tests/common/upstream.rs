@@ -11,7 +11,8 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 
 /// Token counts every fake answer reports.
 pub const INPUT: i64 = 11;
@@ -43,6 +44,8 @@ pub enum Reply {
 /// One request the fake received.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -75,6 +78,30 @@ impl Fake {
 
     /// Listens on `127.0.0.1:port` (0 picks a free one).
     pub fn start_on(port: u16) -> Fake {
+        Fake::serve(port, None)
+    }
+
+    /// Serves HTTPS with this PEM certificate and key, offering HTTP/2 and HTTP/1.1.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Fake {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Fake::serve(0, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn serve(port: u16, tls: Option<tokio_rustls::TlsAcceptor>) -> Fake {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -95,11 +122,25 @@ impl Fake {
                     continue;
                 };
                 let state = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| answer(state.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let _ = match tls {
+                        None => {
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                    };
                 });
             }
         });
@@ -112,6 +153,11 @@ impl Fake {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The HTTPS URL of a TLS fake, by the name its certificate carries.
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
     }
 
     pub fn set(&self, reply: Reply) {
@@ -139,6 +185,7 @@ async fn answer(
     state: Arc<Mutex<State>>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    let version = format!("{:?}", req.version());
     let path = req
         .uri()
         .path_and_query()
@@ -162,6 +209,7 @@ async fn answer(
     let reply = {
         let mut s = state.lock().unwrap();
         s.seen.push(Seen {
+            version,
             path,
             headers,
             body,
