@@ -806,7 +806,11 @@ fn upstreams_are_reached_over_tls_with_http2_and_an_untrusted_certificate_is_ref
     let server = env.serve(&["--error-threshold", "100"]);
     let r = messages(&server, &member, BODY);
     assert_eq!(r.status, 502, "{}", r.body);
-    assert!(r.body.contains("certificate"), "the reason is given: {}", r.body);
+    assert!(
+        r.body.contains("certificate"),
+        "the reason is given: {}",
+        r.body
+    );
     assert_eq!(fake.count(), 0);
     assert_eq!(env.account_json(a)["error_count"], 1);
     drop(server);
@@ -826,4 +830,36 @@ fn upstreams_are_reached_over_tls_with_http2_and_an_untrusted_certificate_is_ref
         "ALPN chose HTTP/2: {seen:?}"
     );
     assert_eq!(seen[0].header("x-api-key"), Some("sk-tls"));
+}
+
+#[test]
+fn stream_events_reach_the_client_as_the_upstream_sends_them() {
+    let env = Env::new();
+    let fake = Fake::start();
+    env.account("main", &fake.url(), "sk-main", &[]);
+    let key = env.key("alice");
+    let server = env.serve(&[]);
+    fake.set(Reply::Stream {
+        pace: Duration::from_millis(200),
+    });
+    let mut s = send(
+        server.addr,
+        "POST",
+        "/v1/messages",
+        &[("x-api-key", &key), ("content-type", "application/json")],
+        STREAM_BODY.as_bytes(),
+    );
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !String::from_utf8_lossy(&got).contains("event: message_start") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "stream ended before its first event");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let total = upstream::stream_events().len();
+    let sent = fake.events_sent();
+    assert!(
+        sent < total / 2,
+        "the first event arrived only after {sent} of {total} were sent upstream: buffered"
+    );
 }

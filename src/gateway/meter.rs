@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::error::Result;
 use crate::store::journal::{Journal, Ticket};
@@ -55,6 +55,16 @@ impl Meter {
     /// Makes `rec` durable before returning, then commits it to SQLite in the background.
     /// Should the journal be unwritable, the record is committed before returning instead.
     pub async fn record(&self, rec: usage::Record) {
+        debug!(
+            request = %rec.request_id,
+            key = rec.api_key_id,
+            account = ?rec.account_id,
+            model = ?rec.model,
+            status = rec.status_code,
+            outcome = %rec.outcome,
+            ms = rec.duration_ms,
+            "request finished"
+        );
         let line = serde_json::to_vec(&rec).expect("records serialize");
         match self.journal.append(&line) {
             Ok(ticket) => {

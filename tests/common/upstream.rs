@@ -63,6 +63,8 @@ impl Seen {
 struct State {
     reply: Reply,
     seen: Vec<Seen>,
+    /// SSE events written so far, over all streams.
+    events_sent: usize,
 }
 
 pub struct Fake {
@@ -110,6 +112,7 @@ impl Fake {
         let state = Arc::new(Mutex::new(State {
             reply: Reply::Message,
             seen: Vec::new(),
+            events_sent: 0,
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -170,6 +173,10 @@ impl Fake {
 
     pub fn count(&self) -> usize {
         self.state.lock().unwrap().seen.len()
+    }
+
+    pub fn events_sent(&self) -> usize {
+        self.state.lock().unwrap().events_sent
     }
 }
 
@@ -236,6 +243,7 @@ async fn answer(
                     if tx.send(Ok(Bytes::from(event))).await.is_err() {
                         return;
                     }
+                    state.lock().unwrap().events_sent += 1;
                     tokio::time::sleep(pace).await;
                 }
             });
