@@ -28,6 +28,9 @@ pub const DEFAULT_STICKY_SESSION_TTL_SECS: u64 = 3600;
 pub const DEFAULT_RATE_LIMIT_SECS: u64 = 60;
 /// The longest a reset header may keep an account out before it is tried again.
 pub const DEFAULT_RATE_LIMIT_CAP_SECS: u64 = 3600;
+/// How long a request may wait in a key's concurrency queue before it is refused.
+pub const DEFAULT_QUEUE_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_TIME_ZONE: &str = "UTC";
 
 pub const DB_FILE: &str = "aicarpool.db";
 pub const SECRET_KEY_FILE: &str = "secret.key";
@@ -45,6 +48,9 @@ pub struct Config {
     pub http: HttpLimits,
     pub accounts: AccountPolicy,
     pub upstream: UpstreamPolicy,
+    /// Where days, weeks and months of limits and budgets begin.
+    pub time_zone: jiff::tz::TimeZone,
+    pub queue_timeout: Duration,
     /// How long a stopping server waits for in-flight requests before it exits anyway.
     pub shutdown_drain: Duration,
 }
@@ -124,6 +130,8 @@ impl Config {
                 rate_limit_cap: Duration::from_secs(DEFAULT_RATE_LIMIT_CAP_SECS),
                 extra_roots: None,
             },
+            time_zone: jiff::tz::TimeZone::UTC,
+            queue_timeout: Duration::from_secs(DEFAULT_QUEUE_TIMEOUT_SECS),
             shutdown_drain: Duration::from_secs(DEFAULT_SHUTDOWN_DRAIN_SECS),
         }
     }

@@ -126,6 +126,12 @@ pub struct ServeArgs {
     /// Most seconds a 429's reset time may keep an account out.
     #[arg(long, env = "AICARPOOL_RATE_LIMIT_CAP_SECS", default_value_t = DEFAULT_RATE_LIMIT_CAP_SECS)]
     pub rate_limit_cap_secs: u64,
+    /// IANA time zone where days, weeks (from Monday) and months of limits and budgets begin.
+    #[arg(long, env = "AICARPOOL_TIME_ZONE", default_value = DEFAULT_TIME_ZONE)]
+    pub time_zone: String,
+    /// Seconds a request may wait in a key's concurrency queue (--queue) before a 429.
+    #[arg(long, env = "AICARPOOL_QUEUE_TIMEOUT_SECS", default_value_t = DEFAULT_QUEUE_TIMEOUT_SECS)]
+    pub queue_timeout_secs: u64,
     /// PEM file of extra CA certificates trusted for upstream TLS (a relay with a private CA).
     #[arg(long, env = "AICARPOOL_UPSTREAM_CA_FILE")]
     pub upstream_ca_file: Option<PathBuf>,
@@ -152,8 +158,36 @@ pub enum GroupAction {
         name: String,
         #[arg(long)]
         description: Option<String>,
+        #[command(flatten)]
+        budgets: BudgetArgs,
     },
     List,
+    /// Change a group's budgets; only the given ones change (`none` removes one).
+    Update {
+        name: String,
+        #[command(flatten)]
+        budgets: BudgetArgs,
+    },
+}
+
+/// A group's shared budgets: every key of the group stops when one is used up.
+#[derive(Debug, Default, Args)]
+pub struct BudgetArgs {
+    /// Tokens per day (in AICARPOOL_TIME_ZONE) for the whole group.
+    #[arg(long, value_parser = parse_limit)]
+    pub daily_tokens: Option<Limit>,
+    /// Tokens per calendar month.
+    #[arg(long, value_parser = parse_limit)]
+    pub monthly_tokens: Option<Limit>,
+    /// USD per day.
+    #[arg(long, value_parser = parse_cost)]
+    pub daily_cost: Option<Limit>,
+    /// USD per calendar month.
+    #[arg(long, value_parser = parse_cost)]
+    pub monthly_cost: Option<Limit>,
+    /// Share of a budget (1-100) at which a warning event is recorded (default 80).
+    #[arg(long)]
+    pub warn_percent: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]

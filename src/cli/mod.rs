@@ -109,6 +109,13 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
     up.rate_limit_default = Duration::from_secs(a.rate_limit_secs.max(1));
     up.rate_limit_cap = Duration::from_secs(a.rate_limit_cap_secs.max(1));
     up.extra_roots = a.upstream_ca_file;
+    config.time_zone = jiff::tz::TimeZone::get(&a.time_zone).map_err(|_| {
+        Error::Invalid(format!(
+            "--time-zone {:?} is not an IANA time zone like UTC or Europe/Berlin",
+            a.time_zone
+        ))
+    })?;
+    config.queue_timeout = Duration::from_secs(a.queue_timeout_secs);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;
@@ -198,10 +205,18 @@ async fn manage_cmd(ctx: &Ctx, command: Command, out: &Out) -> Result<()> {
             );
         }
         Command::Group { action } => match action {
-            GroupAction::Create { name, description } => {
-                out.group(&manage::groups::create_group(ctx, ACTOR, &name, description).await?)
-            }
+            GroupAction::Create {
+                name,
+                description,
+                budgets,
+            } => out.group(
+                &manage::groups::create_group(ctx, ACTOR, &name, description, budget_changes(budgets))
+                    .await?,
+            ),
             GroupAction::List => out.groups(&manage::groups::list_groups(ctx).await?),
+            GroupAction::Update { name, budgets } => out.group(
+                &manage::groups::update_group(ctx, ACTOR, &name, budget_changes(budgets)).await?,
+            ),
         },
         Command::Account { action } => account_cmd(ctx, action, out).await?,
         Command::Key { action } => match action {
@@ -410,6 +425,17 @@ fn limit_changes(a: LimitArgs) -> LimitChanges {
         models: a.models,
         clients: a.clients,
         platforms: a.platforms,
+    }
+}
+
+fn budget_changes(a: BudgetArgs) -> manage::groups::BudgetChanges {
+    let v = |l: Option<Limit>| l.map(|l| l.0);
+    manage::groups::BudgetChanges {
+        daily_tokens: v(a.daily_tokens),
+        monthly_tokens: v(a.monthly_tokens),
+        daily_cost_nanos: v(a.daily_cost),
+        monthly_cost_nanos: v(a.monthly_cost),
+        warning_percent: a.warn_percent,
     }
 }
 

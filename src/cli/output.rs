@@ -143,7 +143,7 @@ impl Out {
             return self.print_json(&groups);
         }
         table(
-            &["ID", "NAME", "ACCOUNTS", "KEYS", "DESCRIPTION"],
+            &["ID", "NAME", "ACCOUNTS", "KEYS", "BUDGETS", "DESCRIPTION"],
             groups
                 .iter()
                 .map(|g| {
@@ -152,6 +152,7 @@ impl Out {
                         g.name.clone(),
                         g.accounts.to_string(),
                         g.keys.to_string(),
+                        describe_budgets(&g.budgets),
                         g.description.clone().unwrap_or_default(),
                     ]
                 })
@@ -358,6 +359,25 @@ impl Out {
             );
         }
     }
+}
+
+/// A one-line summary of a group's budgets.
+fn describe_budgets(b: &crate::store::groups::Budgets) -> String {
+    let mut parts = Vec::new();
+    for (label, tokens) in [("day", b.daily_tokens), ("month", b.monthly_tokens)] {
+        if let Some(n) = tokens {
+            parts.push(format!("{n} tokens/{label}"));
+        }
+    }
+    for (label, cost) in [("day", b.daily_cost_nanos), ("month", b.monthly_cost_nanos)] {
+        if let Some(n) = cost {
+            parts.push(format!("${}/{label}", format_usd(n)));
+        }
+    }
+    if parts.is_empty() {
+        return "-".into();
+    }
+    format!("{} (warn at {}%)", parts.join(", "), b.warning_percent)
 }
 
 /// A one-line summary of a key's limits.

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod health;
+pub mod limits;
 pub mod meter;
 pub mod protocol;
 mod relay;
@@ -23,12 +24,13 @@ use sha2::{Digest, Sha256};
 
 use self::health::Health;
 use self::protocol::{Kind, Protocol, error_response};
-use self::relay::Call;
+use self::limits::{Admission, Limiter};
+use self::relay::{ANTHROPIC_PLATFORMS, Call, Failed};
 use self::select::Sticky;
 use self::snapshot::{Snapshot, Snapshots};
 use crate::config::Config;
 use crate::crypto::hex_encode;
-use crate::domain::{ClientKind, KeyStatus};
+use crate::domain::{ClientKind, KeyStatus, Outcome};
 use crate::error::Result;
 use crate::manage::Ctx;
 use crate::router::{Body, json_response};
@@ -46,6 +48,7 @@ pub struct Gateway {
     sticky: Sticky,
     client: client::HttpClient,
     pub meter: meter::Meter,
+    limiter: limits::Limiter,
 }
 
 /// The endpoints the gateway relays.
@@ -60,6 +63,12 @@ impl Gateway {
     pub async fn start(ctx: &Ctx) -> Result<Arc<Gateway>> {
         let meter = meter::Meter::open(ctx.db.clone(), &ctx.config.journal_dir()).await?;
         let snapshots = Snapshots::open(ctx.db.clone(), ctx.secrets.clone()).await?;
+        let limiter = limits::Limiter::new(
+            ctx.db.clone(),
+            ctx.config.time_zone.clone(),
+            ctx.config.queue_timeout,
+        );
+        limiter.rebuild(&snapshots.get(), now_ms()).await?;
         let health = Arc::new(Health::new(
             ctx.db.clone(),
             snapshots.clone(),
@@ -78,6 +87,7 @@ impl Gateway {
             sticky: Sticky::new(ctx.config.upstream.sticky_ttl),
             client: client::build(&ctx.config.upstream)?,
             meter,
+            limiter,
         }))
     }
 
@@ -146,8 +156,10 @@ impl Gateway {
             Some(q) => format!("{path}?{q}"),
             None => path.to_owned(),
         };
-        let call = Call {
-            client: ClientKind::from_user_agent(user_agent.as_deref()),
+        let client = ClientKind::from_user_agent(user_agent.as_deref());
+        let mut call = Call {
+            client,
+            group: snap.groups.get(&key.group_id).cloned(),
             key,
             protocol: Protocol::Anthropic,
             endpoint: endpoint_name,
@@ -162,8 +174,35 @@ impl Gateway {
             request_id: request_id(),
             started,
             started_at,
+            platforms: Vec::new(),
+            admission: Admission::default(),
+            day: self.limiter.day_label(started_at),
+        };
+        let access = Limiter::check_access(&call.key, client, &call.model)
+            .and_then(|()| Limiter::allowed_platforms(&call.key, ANTHROPIC_PLATFORMS));
+        call.platforms = match access {
+            Ok(p) => p,
+            Err(r) => return self.refuse(&call, r).await,
+        };
+        call.admission = match self.limiter.admit(&call.key, call.group.as_deref(), started_at).await {
+            Ok(a) => a,
+            Err(r) => return self.refuse(&call, r).await,
         };
         self.relay(call).await
+    }
+
+    /// Logs a request the key's limits refused and answers it, without reaching an upstream.
+    async fn refuse(&self, call: &Call, r: limits::Refusal) -> Response<Body> {
+        let failure = Failed {
+            outcome: Outcome::Refused,
+            account: None,
+            attempts: 0,
+            status: r.kind.status(),
+            kind: r.kind,
+            message: r.message,
+            retry_after: r.retry_after,
+        };
+        self.failed(call, failure).await
     }
 
     /// `GET /v1/models`: the models this key's group can reach, in the asking SDK's format.
@@ -194,12 +233,7 @@ impl Gateway {
             }
         }
         if !key.limits.models.is_empty() {
-            names.retain(|n| {
-                key.limits
-                    .models
-                    .iter()
-                    .any(|allowed| n.starts_with(allowed.as_str()))
-            });
+            names.retain(|n| key.limits.models.iter().any(|m| limits::model_matches(m, n)));
         }
         names.sort();
         names.dedup();

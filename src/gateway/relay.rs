@@ -17,15 +17,17 @@ use super::Gateway;
 use super::health::{Failure, rate_limit_until};
 use super::protocol::{Kind, Protocol, anthropic_stream_error, error_response};
 use super::select::{self, NoCandidate};
+use super::limits::Admission;
 use super::snapshot::{Snapshot, Upstream};
 use super::usage::{Report, SseScanner};
 use crate::domain::{ClientKind, Outcome, Platform};
 use crate::router::{Body, channel_body, full};
+use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
 use crate::store::{now_ms, usage};
 
 /// Platforms that speak the Anthropic Messages API with an API key.
-const ANTHROPIC_PLATFORMS: &[Platform] = &[Platform::Anthropic, Platform::ClaudeConsole];
+pub const ANTHROPIC_PLATFORMS: &[Platform] = &[Platform::Anthropic, Platform::ClaudeConsole];
 /// Largest non-streaming upstream body read into memory.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 /// Largest upstream error body kept to explain a failure.
@@ -56,6 +58,14 @@ pub struct Call {
     pub request_id: String,
     pub started: Instant,
     pub started_at: i64,
+    /// Account platforms this request may go to (the protocol's, narrowed by the key).
+    pub platforms: Vec<Platform>,
+    /// The group, for its budgets.
+    pub group: Option<Arc<Group>>,
+    /// The key's concurrency slot, held until the request ends.
+    pub admission: Admission,
+    /// The calendar day of `started_at` in the configured zone, for the rollup.
+    pub day: String,
 }
 
 /// Why an attempt did not produce an answer to pass on.
@@ -84,7 +94,7 @@ impl Gateway {
             .unwrap_or(&[]);
         let sticky = call.session.and_then(|s| self.sticky.get(s));
         let candidates =
-            match select::candidates(routes, ANTHROPIC_PLATFORMS, &call.model, sticky, now_ms()) {
+            match select::candidates(routes, &call.platforms, &call.model, sticky, now_ms()) {
                 Ok(c) => c,
                 Err(none) => return self.no_candidate(&call, none).await,
             };
@@ -303,6 +313,7 @@ impl Gateway {
             Attempt::Answer(_) => unreachable!("answers are delivered, not exhausted"),
         };
         let failure = Failed {
+            outcome: Outcome::UpstreamError,
             account,
             attempts,
             status,
@@ -333,6 +344,7 @@ impl Gateway {
         };
         let status = kind.status();
         let failure = Failed {
+            outcome: Outcome::UpstreamError,
             account: None,
             attempts: 0,
             status,
@@ -344,12 +356,12 @@ impl Gateway {
     }
 
     /// Logs a request that got no upstream answer and tells the client why.
-    async fn failed(&self, call: &Call, f: Failed) -> Response<Body> {
+    pub(super) async fn failed(&self, call: &Call, f: Failed) -> Response<Body> {
         let rec = call.record(
             f.account,
             f.attempts,
             f.status,
-            Outcome::UpstreamError,
+            f.outcome,
             &Report::default(),
             Some(0),
             Some(f.message.clone()),
@@ -368,14 +380,15 @@ impl Gateway {
 }
 
 /// A request that ends without an upstream answer.
-struct Failed {
-    account: Option<i64>,
-    attempts: u32,
-    status: StatusCode,
-    kind: Kind,
-    message: String,
+pub(super) struct Failed {
+    pub outcome: Outcome,
+    pub account: Option<i64>,
+    pub attempts: u32,
+    pub status: StatusCode,
+    pub kind: Kind,
+    pub message: String,
     /// When trying again makes sense (epoch ms), for `retry-after`.
-    retry_after: Option<i64>,
+    pub retry_after: Option<i64>,
 }
 
 /// A response whose log row is written when it ends.
@@ -411,6 +424,15 @@ impl Pending {
         if let Some(m) = &report.model {
             rec.model = Some(m.clone());
         }
+        let tokens = report.usage.total();
+        let call = &self.call;
+        self.gw.limiter.charge(
+            call.key.id,
+            call.group.as_deref(),
+            call.started_at,
+            tokens,
+            cost.unwrap_or(0),
+        );
         self.gw.meter.record(rec).await;
     }
 }
@@ -452,15 +474,9 @@ impl Call {
             started_at: self.started_at,
             duration_ms: self.started.elapsed().as_millis() as i64,
             first_byte_ms,
-            day: utc_day(self.started_at),
+            day: self.day.clone(),
         }
     }
-}
-
-fn utc_day(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d").to_string())
-        .unwrap_or_else(|_| "1970-01-01".into())
 }
 
 /// Reads an SSE stream from the upstream and hands each chunk to the client at once, reading
@@ -470,7 +486,7 @@ fn utc_day(ms: i64) -> String {
 async fn pump(
     mut body: Incoming,
     tx: mpsc::Sender<Bytes>,
-    pending: Pending,
+    mut pending: Pending,
     account: Arc<Upstream>,
     idle: Duration,
 ) {
@@ -516,6 +532,8 @@ async fn pump(
         }
         if !client_gone && tx.send(data).await.is_err() {
             client_gone = true;
+            // The member's slot is free again; draining for usage is the gateway's business.
+            pending.call.admission.release();
             drain_deadline = Some(tokio::time::Instant::now() + DISCONNECT_DRAIN);
             debug!(request = %pending.call.request_id, "client left mid-stream; draining upstream for usage");
         }
@@ -797,8 +815,4 @@ mod tests {
         assert_eq!(extract_message(b""), "(no message)");
     }
 
-    #[test]
-    fn days_are_utc_calendar_days() {
-        assert_eq!(utc_day(1_700_000_000_000), "2023-11-14");
-    }
 }

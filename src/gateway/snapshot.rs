@@ -14,6 +14,7 @@ use super::usage::Price;
 use crate::crypto::{Purpose, SecretKey};
 use crate::domain::{AccountStatus, Platform};
 use crate::error::Result;
+use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
 use crate::store::{self, Db};
 
@@ -64,6 +65,8 @@ pub struct Snapshot {
     pub keys: HashMap<String, Arc<ApiKey>>,
     /// Each group's routes, lowest priority number first.
     pub routes: HashMap<i64, Vec<Route>>,
+    /// Groups by id, with their budgets.
+    pub groups: HashMap<i64, Arc<Group>>,
     /// Longest model name first, so the first prefix match is the most specific.
     prices: Vec<(String, Price)>,
     pub version: i64,
@@ -97,10 +100,15 @@ impl Snapshot {
         }
         let mut prices = store::prices::list(&tx)?;
         longest_first(&mut prices);
+        let groups = store::groups::list(&tx)?
+            .into_iter()
+            .map(|g| (g.id, Arc::new(g)))
+            .collect();
         tx.commit()?;
         Ok(Snapshot {
             keys,
             routes,
+            groups,
             prices,
             version,
         })

@@ -27,3 +27,13 @@ pub fn insert(
     )?;
     Ok(())
 }
+
+/// Group budget warnings recorded since `since`: (group id, budget name, period start).
+pub fn budget_warnings_since(conn: &Connection, since: i64) -> Result<Vec<(i64, String, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT target_id, json_extract(detail, '$.budget'), json_extract(detail, '$.period_start')
+         FROM audit_log WHERE action = 'budget.warning' AND at >= ?1 AND target_id IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -16,6 +16,20 @@ pub struct Group {
     pub keys: i64,
     pub members: i64,
     pub created_at: i64,
+    pub budgets: Budgets,
+}
+
+/// A group's shared budgets; `None` means no budget. Costs are nano-dollars.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Budgets {
+    pub daily_tokens: Option<i64>,
+    pub monthly_tokens: Option<i64>,
+    #[serde(rename = "daily_cost_usd", serialize_with = "super::keys::usd")]
+    pub daily_cost_nanos: Option<i64>,
+    #[serde(rename = "monthly_cost_usd", serialize_with = "super::keys::usd")]
+    pub monthly_cost_nanos: Option<i64>,
+    /// Share of a budget (1–100) at which a warning event is recorded.
+    pub warning_percent: i64,
 }
 
 pub fn insert(conn: &Connection, name: &str, description: Option<&str>) -> Result<i64> {
@@ -30,7 +44,9 @@ pub fn insert(conn: &Connection, name: &str, description: Option<&str>) -> Resul
 const SELECT: &str = "SELECT g.id, g.name, g.description, g.status, g.created_at,
         (SELECT count(*) FROM group_accounts b WHERE b.group_id = g.id),
         (SELECT count(*) FROM api_keys k WHERE k.group_id = g.id AND k.status = 'active'),
-        (SELECT count(*) FROM group_members m WHERE m.group_id = g.id)
+        (SELECT count(*) FROM group_members m WHERE m.group_id = g.id),
+        g.daily_token_budget, g.monthly_token_budget, g.daily_cost_budget_nanos,
+        g.monthly_cost_budget_nanos, g.budget_warning_percent
     FROM groups g";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
@@ -43,7 +59,33 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
         accounts: r.get(5)?,
         keys: r.get(6)?,
         members: r.get(7)?,
+        budgets: Budgets {
+            daily_tokens: r.get(8)?,
+            monthly_tokens: r.get(9)?,
+            daily_cost_nanos: r.get(10)?,
+            monthly_cost_nanos: r.get(11)?,
+            warning_percent: r.get(12)?,
+        },
     })
+}
+
+pub fn set_budgets(conn: &Connection, id: i64, b: &Budgets) -> Result<()> {
+    conn.execute(
+        "UPDATE groups SET daily_token_budget = ?2, monthly_token_budget = ?3,
+            daily_cost_budget_nanos = ?4, monthly_cost_budget_nanos = ?5,
+            budget_warning_percent = ?6, updated_at = ?7
+         WHERE id = ?1",
+        params![
+            id,
+            b.daily_tokens,
+            b.monthly_tokens,
+            b.daily_cost_nanos,
+            b.monthly_cost_nanos,
+            b.warning_percent,
+            now_ms()
+        ],
+    )?;
+    Ok(())
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Group>> {

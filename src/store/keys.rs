@@ -30,7 +30,7 @@ pub struct Limits {
 }
 
 /// Serializes nano-dollars as a USD number, for JSON readers.
-fn usd<S: serde::Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn usd<S: serde::Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(n) => s.serialize_f64(*n as f64 / crate::domain::NANOS_PER_USD as f64),
         None => s.serialize_none(),
@@ -188,5 +188,14 @@ pub fn set_status(conn: &Connection, id: i64, status: KeyStatus) -> Result<()> {
     if n == 0 {
         return Err(Error::NotFound(format!("no key with id {id}")));
     }
+    Ok(())
+}
+
+/// Records a key's first use, once (expiry counted from first use starts here).
+pub fn set_first_used(conn: &Connection, id: i64, at: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE api_keys SET first_used_at = ?2 WHERE id = ?1 AND first_used_at IS NULL",
+        params![id, at],
+    )?;
     Ok(())
 }

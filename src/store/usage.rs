@@ -109,6 +109,52 @@ pub fn insert(conn: &Connection, r: &Record) -> Result<()> {
     Ok(())
 }
 
+/// Whose usage [`sums_since`] adds up.
+#[derive(Clone, Copy, Debug)]
+pub enum Per {
+    Key,
+    Group,
+}
+
+/// Tokens (all four kinds) and cost per key or group of requests started at or after `since`.
+pub fn sums_since(conn: &Connection, since: i64, per: Per) -> Result<Vec<(i64, i64, i64)>> {
+    let column = match per {
+        Per::Key => "api_key_id",
+        Per::Group => "group_id",
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {column}, sum(input_tokens + output_tokens + cache_creation_input_tokens
+                + cache_read_input_tokens), sum(cost_nanos)
+         FROM api_key_request_log
+         WHERE started_at >= ?1 AND {column} IS NOT NULL
+         GROUP BY {column}"
+    ))?;
+    let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// All-time tokens and cost per key, from the daily rollup (which outlives pruned log rows).
+pub fn key_totals(conn: &Connection) -> Result<Vec<(i64, i64, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT api_key_id, sum(input_tokens + output_tokens + cache_creation_input_tokens
+                + cache_read_input_tokens), sum(cost_nanos)
+         FROM usage_daily GROUP BY api_key_id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// (key, start time) of every request let through since `since`, oldest first.
+pub fn admissions_since(conn: &Connection, since: i64) -> Result<Vec<(i64, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT api_key_id, started_at FROM api_key_request_log
+         WHERE started_at >= ?1 AND outcome <> 'refused' AND api_key_id IS NOT NULL
+         ORDER BY started_at",
+    )?;
+    let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// What usage totals are grouped by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum By {

@@ -1,0 +1,584 @@
+//! Member key limits and group budgets, held exactly from in-memory counters: no SQLite on the
+//! request path. Counters are rebuilt from the request log at start, so a restart neither
+//! forgives nor double-counts, and are charged once per request with its real usage.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan, Zoned};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{info, warn};
+
+use super::protocol::Kind;
+use super::snapshot::Snapshot;
+use crate::domain::{ClientKind, Platform, format_usd};
+use crate::error::Result;
+use crate::store::groups::Group;
+use crate::store::keys::ApiKey;
+use crate::store::{self, Db};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Why a request may not go ahead, and when trying again makes sense.
+#[derive(Debug)]
+pub struct Refusal {
+    pub kind: Kind,
+    pub message: String,
+    /// Epoch ms at which the refusing window reopens.
+    pub retry_after: Option<i64>,
+}
+
+impl Refusal {
+    fn limit(message: String, retry_after: Option<i64>) -> Refusal {
+        Refusal {
+            kind: Kind::RateLimited,
+            message,
+            retry_after,
+        }
+    }
+
+    fn forbidden(message: String) -> Refusal {
+        Refusal {
+            kind: Kind::Permission,
+            message,
+            retry_after: None,
+        }
+    }
+}
+
+/// A request let through. Holds its concurrency slot; dropping it (the request ended, for any
+/// reason) gives the slot back.
+#[derive(Debug, Default)]
+pub struct Admission {
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Admission {
+    /// Gives the slot back early (the client went away; the gateway only drains the upstream).
+    pub fn release(&mut self) {
+        self.slot = None;
+    }
+}
+
+/// Tokens and cost inside one period (a day, week or month), named by its start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Period {
+    start: i64,
+    tokens: i64,
+    cost: i64,
+}
+
+impl Period {
+    fn add(&mut self, start: i64, tokens: i64, cost: i64) {
+        if start > self.start {
+            *self = Period {
+                start,
+                ..Period::default()
+            };
+        }
+        if start == self.start {
+            self.tokens += tokens;
+            self.cost += cost;
+        }
+    }
+
+    /// (tokens, cost) used in the period starting at `start`.
+    fn used(&self, start: i64) -> (i64, i64) {
+        if self.start == start {
+            (self.tokens, self.cost)
+        } else {
+            (0, 0)
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct KeyUse {
+    /// Admission times inside the rate window, oldest first.
+    admitted: VecDeque<i64>,
+    day: Period,
+    week: Period,
+    total_tokens: i64,
+    total_cost: i64,
+    first_used_at: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct KeyState {
+    usage: Mutex<KeyUse>,
+    /// The concurrency limit the semaphore was made for, and the semaphore.
+    slots: Mutex<Option<(i64, Arc<Semaphore>)>>,
+    waiting: AtomicI64,
+}
+
+#[derive(Debug, Default)]
+struct GroupUse {
+    day: Period,
+    month: Period,
+    /// Budget warnings already recorded, as (budget, period start).
+    warned: HashSet<(&'static str, i64)>,
+}
+
+/// The start of the periods a moment falls in, in the configured zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Periods {
+    day: i64,
+    next_day: i64,
+    week: i64,
+    next_week: i64,
+    month: i64,
+    next_month: i64,
+}
+
+pub struct Limiter {
+    tz: TimeZone,
+    queue_timeout: Duration,
+    db: Db,
+    keys: RwLock<HashMap<i64, Arc<KeyState>>>,
+    groups: RwLock<HashMap<i64, Arc<Mutex<GroupUse>>>>,
+}
+
+fn ms(z: &Zoned) -> i64 {
+    z.timestamp().as_millisecond()
+}
+
+impl Limiter {
+    pub fn new(db: Db, tz: TimeZone, queue_timeout: Duration) -> Limiter {
+        Limiter {
+            tz,
+            queue_timeout,
+            db,
+            keys: RwLock::new(HashMap::new()),
+            groups: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn periods(&self, at: i64) -> Periods {
+        let z = Timestamp::from_millisecond(at)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(self.tz.clone());
+        let date = z.date();
+        let start = |d: jiff::civil::Date| d.to_zoned(self.tz.clone()).map(|z| ms(&z)).unwrap_or(at);
+        let monday = date
+            .checked_sub((date.weekday().to_monday_zero_offset() as i64).days())
+            .unwrap_or(date);
+        let first = date.first_of_month();
+        Periods {
+            day: start(date),
+            next_day: date.tomorrow().map(start).unwrap_or(at + DAY_MS),
+            week: start(monday),
+            next_week: monday.checked_add(7.days()).map(start).unwrap_or(at + 7 * DAY_MS),
+            month: start(first),
+            next_month: first.checked_add(1.month()).map(start).unwrap_or(at + 31 * DAY_MS),
+        }
+    }
+
+    /// The calendar day (YYYY-MM-DD) `at` falls on, for the daily rollup.
+    pub fn day_label(&self, at: i64) -> String {
+        Timestamp::from_millisecond(at)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(self.tz.clone())
+            .strftime("%Y-%m-%d")
+            .to_string()
+    }
+
+    fn key_state(&self, id: i64) -> Arc<KeyState> {
+        if let Some(s) = self.keys.read().expect("limits lock").get(&id) {
+            return s.clone();
+        }
+        self.keys.write().expect("limits lock").entry(id).or_default().clone()
+    }
+
+    fn group_state(&self, id: i64) -> Arc<Mutex<GroupUse>> {
+        if let Some(s) = self.groups.read().expect("limits lock").get(&id) {
+            return s.clone();
+        }
+        self.groups.write().expect("limits lock").entry(id).or_default().clone()
+    }
+
+    /// The checks that need no counters: allowed models and clients.
+    pub fn check_access(key: &ApiKey, client: ClientKind, model: &str) -> Result<(), Refusal> {
+        let l = &key.limits;
+        if !l.models.is_empty() && !l.models.iter().any(|m| model_matches(m, model)) {
+            return Err(Refusal::forbidden(format!(
+                "this key may not use model {model:?} (allowed: {})",
+                l.models.join(", ")
+            )));
+        }
+        if !l.clients.is_empty() && !l.clients.iter().any(|c| c == client.as_str()) {
+            return Err(Refusal::forbidden(format!(
+                "this key is limited to the clients {}; this request came from {client}",
+                l.clients.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The platforms of `offered` this key may use; a refusal when none.
+    pub fn allowed_platforms(key: &ApiKey, offered: &[Platform]) -> Result<Vec<Platform>, Refusal> {
+        let allowed = &key.limits.platforms;
+        let ok: Vec<Platform> = offered
+            .iter()
+            .copied()
+            .filter(|p| allowed.is_empty() || allowed.iter().any(|a| a == p.as_str()))
+            .collect();
+        if ok.is_empty() {
+            return Err(Refusal::forbidden(format!(
+                "this key may only use the platforms {}, which do not serve this endpoint",
+                allowed.join(", ")
+            )));
+        }
+        Ok(ok)
+    }
+
+    /// Decides whether `key` (of `group`) may start a request now; waits in the key's queue
+    /// when its concurrency limit allows one.
+    pub async fn admit(&self, key: &ApiKey, group: Option<&Group>, now: i64) -> Result<Admission, Refusal> {
+        let state = self.key_state(key.id);
+        let periods = self.periods(now);
+        if let Some(days) = key.limits.expires_days_after_first_use {
+            let first = state.usage.lock().expect("key usage").first_used_at.or(key.first_used_at);
+            if let Some(first) = first
+                && now >= first + days * DAY_MS
+            {
+                return Err(Refusal {
+                    kind: Kind::Authentication,
+                    message: format!("this API key expired {days} day(s) after its first use"),
+                    retry_after: None,
+                });
+            }
+        }
+        if let Some(g) = group {
+            self.check_group(g, &periods)?;
+        }
+        self.check_key(key, &state, &periods, now)?;
+        let slot = self.slot(key, &state).await?;
+        // Counters may have moved while waiting for a slot: check again, then count this one.
+        {
+            if let Some(g) = group {
+                self.check_group(g, &periods)?;
+            }
+            self.check_key(key, &state, &periods, now)?;
+            let mut u = state.usage.lock().expect("key usage");
+            if key.limits.rate_requests.is_some() {
+                u.admitted.push_back(now);
+            }
+            if u.first_used_at.is_none() && key.first_used_at.is_none() {
+                u.first_used_at = Some(now);
+                let (db, id) = (self.db.clone(), key.id);
+                tokio::spawn(async move {
+                    if let Err(e) = db.write(move |c| store::keys::set_first_used(c, id, now)).await {
+                        warn!(key = id, error = %e, "could not record a key's first use");
+                    }
+                });
+            }
+        }
+        Ok(Admission { slot })
+    }
+
+    fn check_group(&self, g: &Group, p: &Periods) -> Result<(), Refusal> {
+        let b = &g.budgets;
+        if b.daily_tokens.is_none()
+            && b.monthly_tokens.is_none()
+            && b.daily_cost_nanos.is_none()
+            && b.monthly_cost_nanos.is_none()
+        {
+            return Ok(());
+        }
+        let state = self.group_state(g.id);
+        let u = state.lock().expect("group usage");
+        let (day_tokens, day_cost) = u.day.used(p.day);
+        let (month_tokens, month_cost) = u.month.used(p.month);
+        let checks = [
+            (b.daily_tokens, day_tokens, "daily token budget", p.next_day, false),
+            (b.monthly_tokens, month_tokens, "monthly token budget", p.next_month, false),
+            (b.daily_cost_nanos, day_cost, "daily cost budget", p.next_day, true),
+            (b.monthly_cost_nanos, month_cost, "monthly cost budget", p.next_month, true),
+        ];
+        for (limit, used, what, reopens, money) in checks {
+            if let Some(limit) = limit
+                && used >= limit
+            {
+                return Err(Refusal::limit(
+                    format!("group {:?} has used its {what} ({})", g.name, amount(limit, money)),
+                    Some(reopens),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_key(&self, key: &ApiKey, state: &KeyState, p: &Periods, now: i64) -> Result<(), Refusal> {
+        let l = &key.limits;
+        let mut u = state.usage.lock().expect("key usage");
+        let (day_tokens, day_cost) = u.day.used(p.day);
+        let (_, week_cost) = u.week.used(p.week);
+        let checks = [
+            (l.daily_tokens, day_tokens, "daily token limit", Some(p.next_day), false),
+            (l.total_tokens, u.total_tokens, "total token limit", None, false),
+            (l.daily_cost_nanos, day_cost, "daily cost limit", Some(p.next_day), true),
+            (l.weekly_cost_nanos, week_cost, "weekly cost limit", Some(p.next_week), true),
+            (l.total_cost_nanos, u.total_cost, "total cost limit", None, true),
+        ];
+        for (limit, used, what, reopens, money) in checks {
+            if let Some(limit) = limit
+                && used >= limit
+            {
+                return Err(Refusal::limit(
+                    format!("this key has used its {what} ({})", amount(limit, money)),
+                    reopens,
+                ));
+            }
+        }
+        if let (Some(n), Some(minutes)) = (l.rate_requests, l.rate_window_minutes) {
+            let window = minutes * 60_000;
+            while u.admitted.front().is_some_and(|&t| t <= now - window) {
+                u.admitted.pop_front();
+            }
+            if u.admitted.len() as i64 >= n {
+                let reopens = u.admitted.front().map(|t| t + window);
+                return Err(Refusal::limit(
+                    format!("this key's rate limit is {n} requests per {minutes} minute(s)"),
+                    reopens,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a concurrency slot: at once, or after waiting in the key's queue.
+    async fn slot(&self, key: &ApiKey, state: &KeyState) -> Result<Option<OwnedSemaphorePermit>, Refusal> {
+        let Some(limit) = key.limits.concurrency else {
+            return Ok(None);
+        };
+        let sem = {
+            let mut slots = state.slots.lock().expect("key slots");
+            match &*slots {
+                Some((l, s)) if *l == limit => s.clone(),
+                _ => {
+                    let s = Arc::new(Semaphore::new(limit as usize));
+                    *slots = Some((limit, s.clone()));
+                    s
+                }
+            }
+        };
+        let busy = || {
+            Refusal::limit(
+                format!("this key allows {limit} concurrent request(s) and all are in use"),
+                None,
+            )
+        };
+        if let Ok(permit) = sem.clone().try_acquire_owned() {
+            return Ok(Some(permit));
+        }
+        let queue = key.limits.queue.unwrap_or(0);
+        if state.waiting.fetch_add(1, Ordering::SeqCst) >= queue {
+            state.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy());
+        }
+        // The semaphore is fair: waiters are admitted in the order they arrived.
+        let waited = tokio::time::timeout(self.queue_timeout, sem.acquire_owned()).await;
+        state.waiting.fetch_sub(1, Ordering::SeqCst);
+        match waited {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(busy()),
+        }
+    }
+
+    /// Adds a finished request's real usage to its key's and group's counters, once.
+    pub fn charge(&self, key_id: i64, group: Option<&Group>, started_at: i64, tokens: i64, cost: i64) {
+        if tokens == 0 && cost == 0 {
+            return;
+        }
+        let p = self.periods(started_at);
+        {
+            let state = self.key_state(key_id);
+            let mut u = state.usage.lock().expect("key usage");
+            u.day.add(p.day, tokens, cost);
+            u.week.add(p.week, tokens, cost);
+            u.total_tokens += tokens;
+            u.total_cost += cost;
+        }
+        let Some(g) = group else { return };
+        let warnings = {
+            let state = self.group_state(g.id);
+            let mut u = state.lock().expect("group usage");
+            u.day.add(p.day, tokens, cost);
+            u.month.add(p.month, tokens, cost);
+            let b = &g.budgets;
+            let (dt, dc) = u.day.used(p.day);
+            let (mt, mc) = u.month.used(p.month);
+            let mut due = Vec::new();
+            for (what, limit, used, start, money) in [
+                ("daily_tokens", b.daily_tokens, dt, p.day, false),
+                ("monthly_tokens", b.monthly_tokens, mt, p.month, false),
+                ("daily_cost", b.daily_cost_nanos, dc, p.day, true),
+                ("monthly_cost", b.monthly_cost_nanos, mc, p.month, true),
+            ] {
+                if let Some(limit) = limit
+                    && used * 100 >= limit * b.warning_percent
+                    && u.warned.insert((what, start))
+                {
+                    due.push(serde_json::json!({
+                        "budget": what,
+                        "period_start": start,
+                        "limit": amount(limit, money),
+                        "used": amount(used, money),
+                        "warning_percent": b.warning_percent,
+                    }));
+                }
+            }
+            due
+        };
+        for detail in warnings {
+            info!(group = %g.name, %detail, "group budget warning");
+            let (db, id) = (self.db.clone(), g.id);
+            tokio::spawn(async move {
+                let r = db
+                    .write(move |c| store::audit::insert(c, "system", "budget.warning", Some(("group", id)), Some(&detail)))
+                    .await;
+                if let Err(e) = r {
+                    warn!(error = %e, "could not record a budget warning");
+                }
+            });
+        }
+    }
+
+    /// Rebuilds every counter from the request log (and the rollup for all-time totals), so
+    /// usage before a restart still counts — once.
+    pub async fn rebuild(&self, snap: &Snapshot, now: i64) -> Result<()> {
+        let p = self.periods(now);
+        let window_ms = snap
+            .keys
+            .values()
+            .filter_map(|k| k.limits.rate_window_minutes)
+            .max()
+            .unwrap_or(0)
+            * 60_000;
+        let since = p.week.min(p.month).min(p.day);
+        let (week_start, month_start, day_start) = (p.week, p.month, p.day);
+        let rows = self
+            .db
+            .read(move |c| {
+                Ok((
+                    store::usage::sums_since(c, day_start, store::usage::Per::Key)?,
+                    store::usage::sums_since(c, week_start, store::usage::Per::Key)?,
+                    store::usage::key_totals(c)?,
+                    store::usage::sums_since(c, day_start, store::usage::Per::Group)?,
+                    store::usage::sums_since(c, month_start, store::usage::Per::Group)?,
+                    store::usage::admissions_since(c, now - window_ms)?,
+                    store::audit::budget_warnings_since(c, since)?,
+                ))
+            })
+            .await?;
+        let (day, week, totals, group_day, group_month, admitted, warned) = rows;
+        for (id, tokens, cost) in day {
+            let s = self.key_state(id);
+            s.usage.lock().expect("key usage").day = Period { start: p.day, tokens, cost };
+        }
+        for (id, tokens, cost) in week {
+            let s = self.key_state(id);
+            s.usage.lock().expect("key usage").week = Period { start: p.week, tokens, cost };
+        }
+        for (id, tokens, cost) in totals {
+            let s = self.key_state(id);
+            let mut u = s.usage.lock().expect("key usage");
+            u.total_tokens = tokens;
+            u.total_cost = cost;
+        }
+        for (id, tokens, cost) in group_day {
+            self.group_state(id).lock().expect("group usage").day = Period { start: p.day, tokens, cost };
+        }
+        for (id, tokens, cost) in group_month {
+            self.group_state(id).lock().expect("group usage").month = Period { start: p.month, tokens, cost };
+        }
+        for (id, at) in admitted {
+            let Some(minutes) = snap.keys.values().find(|k| k.id == id).and_then(|k| k.limits.rate_window_minutes) else {
+                continue;
+            };
+            if at > now - minutes * 60_000 {
+                self.key_state(id).usage.lock().expect("key usage").admitted.push_back(at);
+            }
+        }
+        for (group, budget, start) in warned {
+            if let Some(name) = ["daily_tokens", "monthly_tokens", "daily_cost", "monthly_cost"]
+                .into_iter()
+                .find(|n| *n == budget)
+            {
+                self.group_state(group).lock().expect("group usage").warned.insert((name, start));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `claude-sonnet-4-5` matches itself; `claude-*` matches every name it begins.
+pub fn model_matches(pattern: &str, model: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => model.starts_with(prefix),
+        None => pattern == model,
+    }
+}
+
+fn amount(n: i64, money: bool) -> String {
+    if money {
+        format!("${}", format_usd(n))
+    } else {
+        format!("{n} tokens")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(tz: &str) -> Limiter {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(&tmp.path().join("x.db")).unwrap();
+        std::mem::forget(tmp);
+        Limiter::new(db, TimeZone::get(tz).unwrap(), Duration::from_secs(1))
+    }
+
+    fn at(s: &str) -> i64 {
+        s.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[tokio::test]
+    async fn periods_begin_at_midnight_monday_and_the_first_in_the_zone() {
+        let l = limiter("Asia/Tokyo");
+        // Wednesday 2026-11-18 23:30 UTC is Thursday 08:30 in Tokyo.
+        let p = l.periods(at("2026-11-18T23:30:00Z"));
+        assert_eq!(p.day, at("2026-11-18T15:00:00Z"), "Thursday 00:00 JST");
+        assert_eq!(p.next_day, at("2026-11-19T15:00:00Z"));
+        assert_eq!(p.week, at("2026-11-15T15:00:00Z"), "Monday 16 Nov 00:00 JST");
+        assert_eq!(p.next_week, at("2026-11-22T15:00:00Z"));
+        assert_eq!(p.month, at("2026-10-31T15:00:00Z"), "1 Nov 00:00 JST");
+        assert_eq!(p.next_month, at("2026-11-30T15:00:00Z"));
+        assert_eq!(l.day_label(at("2026-11-18T23:30:00Z")), "2026-11-19");
+        let utc = limiter("UTC");
+        assert_eq!(utc.day_label(at("2026-11-18T23:30:00Z")), "2026-11-18");
+    }
+
+    #[test]
+    fn a_period_resets_when_a_later_one_begins_and_ignores_earlier_ones() {
+        let mut p = Period::default();
+        p.add(100, 5, 50);
+        p.add(100, 5, 50);
+        assert_eq!(p.used(100), (10, 100));
+        p.add(50, 1, 1);
+        assert_eq!(p.used(100), (10, 100), "a late charge for a past period is not today's");
+        p.add(200, 3, 30);
+        assert_eq!((p.used(100), p.used(200)), ((0, 0), (3, 30)));
+    }
+
+    #[test]
+    fn model_patterns_are_exact_or_prefix_with_star() {
+        assert!(model_matches("claude-sonnet-4-5", "claude-sonnet-4-5"));
+        assert!(!model_matches("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"));
+        assert!(model_matches("claude-haiku*", "claude-haiku-4-5"));
+        assert!(!model_matches("claude-haiku*", "claude-sonnet-4-5"));
+    }
+}
