@@ -210,8 +210,14 @@ async fn manage_cmd(ctx: &Ctx, command: Command, out: &Out) -> Result<()> {
                 description,
                 budgets,
             } => out.group(
-                &manage::groups::create_group(ctx, ACTOR, &name, description, budget_changes(budgets))
-                    .await?,
+                &manage::groups::create_group(
+                    ctx,
+                    ACTOR,
+                    &name,
+                    description,
+                    budget_changes(budgets),
+                )
+                .await?,
             ),
             GroupAction::List => out.groups(&manage::groups::list_groups(ctx).await?),
             GroupAction::Update { name, budgets } => out.group(

@@ -161,7 +161,8 @@ impl Limiter {
             .unwrap_or(Timestamp::UNIX_EPOCH)
             .to_zoned(self.tz.clone());
         let date = z.date();
-        let start = |d: jiff::civil::Date| d.to_zoned(self.tz.clone()).map(|z| ms(&z)).unwrap_or(at);
+        let start =
+            |d: jiff::civil::Date| d.to_zoned(self.tz.clone()).map(|z| ms(&z)).unwrap_or(at);
         let monday = date
             .checked_sub((date.weekday().to_monday_zero_offset() as i64).days())
             .unwrap_or(date);
@@ -170,9 +171,15 @@ impl Limiter {
             day: start(date),
             next_day: date.tomorrow().map(start).unwrap_or(at + DAY_MS),
             week: start(monday),
-            next_week: monday.checked_add(7.days()).map(start).unwrap_or(at + 7 * DAY_MS),
+            next_week: monday
+                .checked_add(7.days())
+                .map(start)
+                .unwrap_or(at + 7 * DAY_MS),
             month: start(first),
-            next_month: first.checked_add(1.month()).map(start).unwrap_or(at + 31 * DAY_MS),
+            next_month: first
+                .checked_add(1.month())
+                .map(start)
+                .unwrap_or(at + 31 * DAY_MS),
         }
     }
 
@@ -189,14 +196,24 @@ impl Limiter {
         if let Some(s) = self.keys.read().expect("limits lock").get(&id) {
             return s.clone();
         }
-        self.keys.write().expect("limits lock").entry(id).or_default().clone()
+        self.keys
+            .write()
+            .expect("limits lock")
+            .entry(id)
+            .or_default()
+            .clone()
     }
 
     fn group_state(&self, id: i64) -> Arc<Mutex<GroupUse>> {
         if let Some(s) = self.groups.read().expect("limits lock").get(&id) {
             return s.clone();
         }
-        self.groups.write().expect("limits lock").entry(id).or_default().clone()
+        self.groups
+            .write()
+            .expect("limits lock")
+            .entry(id)
+            .or_default()
+            .clone()
     }
 
     /// The checks that need no counters: allowed models and clients.
@@ -236,11 +253,19 @@ impl Limiter {
 
     /// Decides whether `key` (of `group`) may start a request now; waits in the key's queue
     /// when its concurrency limit allows one.
-    pub async fn admit(&self, key: &ApiKey, group: Option<&Group>, now: i64) -> Result<Admission, Refusal> {
+    pub async fn admit(
+        &self,
+        key: &ApiKey,
+        group: Option<&Group>,
+        now: i64,
+    ) -> Result<Admission, Refusal> {
         let state = self.key_state(key.id);
         let periods = self.periods(now);
         if let Some(days) = key.limits.expires_days_after_first_use {
-            let first = state.usage.lock().expect("key usage").first_used_at.or(key.first_used_at);
+            // The stored time wins once the snapshot has it (an operator may have changed it).
+            let first = key
+                .first_used_at
+                .or(state.usage.lock().expect("key usage").first_used_at);
             if let Some(first) = first
                 && now >= first + days * DAY_MS
             {
@@ -270,7 +295,10 @@ impl Limiter {
                 u.first_used_at = Some(now);
                 let (db, id) = (self.db.clone(), key.id);
                 tokio::spawn(async move {
-                    if let Err(e) = db.write(move |c| store::keys::set_first_used(c, id, now)).await {
+                    if let Err(e) = db
+                        .write(move |c| store::keys::set_first_used(c, id, now))
+                        .await
+                    {
                         warn!(key = id, error = %e, "could not record a key's first use");
                     }
                 });
@@ -293,17 +321,45 @@ impl Limiter {
         let (day_tokens, day_cost) = u.day.used(p.day);
         let (month_tokens, month_cost) = u.month.used(p.month);
         let checks = [
-            (b.daily_tokens, day_tokens, "daily token budget", p.next_day, false),
-            (b.monthly_tokens, month_tokens, "monthly token budget", p.next_month, false),
-            (b.daily_cost_nanos, day_cost, "daily cost budget", p.next_day, true),
-            (b.monthly_cost_nanos, month_cost, "monthly cost budget", p.next_month, true),
+            (
+                b.daily_tokens,
+                day_tokens,
+                "daily token budget",
+                p.next_day,
+                false,
+            ),
+            (
+                b.monthly_tokens,
+                month_tokens,
+                "monthly token budget",
+                p.next_month,
+                false,
+            ),
+            (
+                b.daily_cost_nanos,
+                day_cost,
+                "daily cost budget",
+                p.next_day,
+                true,
+            ),
+            (
+                b.monthly_cost_nanos,
+                month_cost,
+                "monthly cost budget",
+                p.next_month,
+                true,
+            ),
         ];
         for (limit, used, what, reopens, money) in checks {
             if let Some(limit) = limit
                 && used >= limit
             {
                 return Err(Refusal::limit(
-                    format!("group {:?} has used its {what} ({})", g.name, amount(limit, money)),
+                    format!(
+                        "group {:?} has used its {what} ({})",
+                        g.name,
+                        amount(limit, money)
+                    ),
                     Some(reopens),
                 ));
             }
@@ -311,17 +367,53 @@ impl Limiter {
         Ok(())
     }
 
-    fn check_key(&self, key: &ApiKey, state: &KeyState, p: &Periods, now: i64) -> Result<(), Refusal> {
+    fn check_key(
+        &self,
+        key: &ApiKey,
+        state: &KeyState,
+        p: &Periods,
+        now: i64,
+    ) -> Result<(), Refusal> {
         let l = &key.limits;
         let mut u = state.usage.lock().expect("key usage");
         let (day_tokens, day_cost) = u.day.used(p.day);
         let (_, week_cost) = u.week.used(p.week);
         let checks = [
-            (l.daily_tokens, day_tokens, "daily token limit", Some(p.next_day), false),
-            (l.total_tokens, u.total_tokens, "total token limit", None, false),
-            (l.daily_cost_nanos, day_cost, "daily cost limit", Some(p.next_day), true),
-            (l.weekly_cost_nanos, week_cost, "weekly cost limit", Some(p.next_week), true),
-            (l.total_cost_nanos, u.total_cost, "total cost limit", None, true),
+            (
+                l.daily_tokens,
+                day_tokens,
+                "daily token limit",
+                Some(p.next_day),
+                false,
+            ),
+            (
+                l.total_tokens,
+                u.total_tokens,
+                "total token limit",
+                None,
+                false,
+            ),
+            (
+                l.daily_cost_nanos,
+                day_cost,
+                "daily cost limit",
+                Some(p.next_day),
+                true,
+            ),
+            (
+                l.weekly_cost_nanos,
+                week_cost,
+                "weekly cost limit",
+                Some(p.next_week),
+                true,
+            ),
+            (
+                l.total_cost_nanos,
+                u.total_cost,
+                "total cost limit",
+                None,
+                true,
+            ),
         ];
         for (limit, used, what, reopens, money) in checks {
             if let Some(limit) = limit
@@ -350,7 +442,11 @@ impl Limiter {
     }
 
     /// Takes a concurrency slot: at once, or after waiting in the key's queue.
-    async fn slot(&self, key: &ApiKey, state: &KeyState) -> Result<Option<OwnedSemaphorePermit>, Refusal> {
+    async fn slot(
+        &self,
+        key: &ApiKey,
+        state: &KeyState,
+    ) -> Result<Option<OwnedSemaphorePermit>, Refusal> {
         let Some(limit) = key.limits.concurrency else {
             return Ok(None);
         };
@@ -389,7 +485,14 @@ impl Limiter {
     }
 
     /// Adds a finished request's real usage to its key's and group's counters, once.
-    pub fn charge(&self, key_id: i64, group: Option<&Group>, started_at: i64, tokens: i64, cost: i64) {
+    pub fn charge(
+        &self,
+        key_id: i64,
+        group: Option<&Group>,
+        started_at: i64,
+        tokens: i64,
+        cost: i64,
+    ) {
         if tokens == 0 && cost == 0 {
             return;
         }
@@ -438,7 +541,15 @@ impl Limiter {
             let (db, id) = (self.db.clone(), g.id);
             tokio::spawn(async move {
                 let r = db
-                    .write(move |c| store::audit::insert(c, "system", "budget.warning", Some(("group", id)), Some(&detail)))
+                    .write(move |c| {
+                        store::audit::insert(
+                            c,
+                            "system",
+                            "budget.warning",
+                            Some(("group", id)),
+                            Some(&detail),
+                        )
+                    })
                     .await;
                 if let Err(e) = r {
                     warn!(error = %e, "could not record a budget warning");
@@ -477,11 +588,19 @@ impl Limiter {
         let (day, week, totals, group_day, group_month, admitted, warned) = rows;
         for (id, tokens, cost) in day {
             let s = self.key_state(id);
-            s.usage.lock().expect("key usage").day = Period { start: p.day, tokens, cost };
+            s.usage.lock().expect("key usage").day = Period {
+                start: p.day,
+                tokens,
+                cost,
+            };
         }
         for (id, tokens, cost) in week {
             let s = self.key_state(id);
-            s.usage.lock().expect("key usage").week = Period { start: p.week, tokens, cost };
+            s.usage.lock().expect("key usage").week = Period {
+                start: p.week,
+                tokens,
+                cost,
+            };
         }
         for (id, tokens, cost) in totals {
             let s = self.key_state(id);
@@ -490,25 +609,52 @@ impl Limiter {
             u.total_cost = cost;
         }
         for (id, tokens, cost) in group_day {
-            self.group_state(id).lock().expect("group usage").day = Period { start: p.day, tokens, cost };
+            self.group_state(id).lock().expect("group usage").day = Period {
+                start: p.day,
+                tokens,
+                cost,
+            };
         }
         for (id, tokens, cost) in group_month {
-            self.group_state(id).lock().expect("group usage").month = Period { start: p.month, tokens, cost };
+            self.group_state(id).lock().expect("group usage").month = Period {
+                start: p.month,
+                tokens,
+                cost,
+            };
         }
         for (id, at) in admitted {
-            let Some(minutes) = snap.keys.values().find(|k| k.id == id).and_then(|k| k.limits.rate_window_minutes) else {
+            let Some(minutes) = snap
+                .keys
+                .values()
+                .find(|k| k.id == id)
+                .and_then(|k| k.limits.rate_window_minutes)
+            else {
                 continue;
             };
             if at > now - minutes * 60_000 {
-                self.key_state(id).usage.lock().expect("key usage").admitted.push_back(at);
+                self.key_state(id)
+                    .usage
+                    .lock()
+                    .expect("key usage")
+                    .admitted
+                    .push_back(at);
             }
         }
         for (group, budget, start) in warned {
-            if let Some(name) = ["daily_tokens", "monthly_tokens", "daily_cost", "monthly_cost"]
-                .into_iter()
-                .find(|n| *n == budget)
+            if let Some(name) = [
+                "daily_tokens",
+                "monthly_tokens",
+                "daily_cost",
+                "monthly_cost",
+            ]
+            .into_iter()
+            .find(|n| *n == budget)
             {
-                self.group_state(group).lock().expect("group usage").warned.insert((name, start));
+                self.group_state(group)
+                    .lock()
+                    .expect("group usage")
+                    .warned
+                    .insert((name, start));
             }
         }
         Ok(())
@@ -553,7 +699,11 @@ mod tests {
         let p = l.periods(at("2026-11-18T23:30:00Z"));
         assert_eq!(p.day, at("2026-11-18T15:00:00Z"), "Thursday 00:00 JST");
         assert_eq!(p.next_day, at("2026-11-19T15:00:00Z"));
-        assert_eq!(p.week, at("2026-11-15T15:00:00Z"), "Monday 16 Nov 00:00 JST");
+        assert_eq!(
+            p.week,
+            at("2026-11-15T15:00:00Z"),
+            "Monday 16 Nov 00:00 JST"
+        );
         assert_eq!(p.next_week, at("2026-11-22T15:00:00Z"));
         assert_eq!(p.month, at("2026-10-31T15:00:00Z"), "1 Nov 00:00 JST");
         assert_eq!(p.next_month, at("2026-11-30T15:00:00Z"));
@@ -569,7 +719,11 @@ mod tests {
         p.add(100, 5, 50);
         assert_eq!(p.used(100), (10, 100));
         p.add(50, 1, 1);
-        assert_eq!(p.used(100), (10, 100), "a late charge for a past period is not today's");
+        assert_eq!(
+            p.used(100),
+            (10, 100),
+            "a late charge for a past period is not today's"
+        );
         p.add(200, 3, 30);
         assert_eq!((p.used(100), p.used(200)), ((0, 0), (3, 30)));
     }
@@ -577,7 +731,10 @@ mod tests {
     #[test]
     fn model_patterns_are_exact_or_prefix_with_star() {
         assert!(model_matches("claude-sonnet-4-5", "claude-sonnet-4-5"));
-        assert!(!model_matches("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"));
+        assert!(!model_matches(
+            "claude-sonnet-4-5",
+            "claude-sonnet-4-5-20250929"
+        ));
         assert!(model_matches("claude-haiku*", "claude-haiku-4-5"));
         assert!(!model_matches("claude-haiku*", "claude-sonnet-4-5"));
     }

@@ -23,8 +23,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use self::health::Health;
-use self::protocol::{Kind, Protocol, error_response};
 use self::limits::{Admission, Limiter};
+use self::protocol::{Kind, Protocol, error_response};
 use self::relay::{ANTHROPIC_PLATFORMS, Call, Failed};
 use self::select::Sticky;
 use self::snapshot::{Snapshot, Snapshots};
@@ -184,7 +184,11 @@ impl Gateway {
             Ok(p) => p,
             Err(r) => return self.refuse(&call, r).await,
         };
-        call.admission = match self.limiter.admit(&call.key, call.group.as_deref(), started_at).await {
+        call.admission = match self
+            .limiter
+            .admit(&call.key, call.group.as_deref(), started_at)
+            .await
+        {
             Ok(a) => a,
             Err(r) => return self.refuse(&call, r).await,
         };
@@ -233,7 +237,12 @@ impl Gateway {
             }
         }
         if !key.limits.models.is_empty() {
-            names.retain(|n| key.limits.models.iter().any(|m| limits::model_matches(m, n)));
+            names.retain(|n| {
+                key.limits
+                    .models
+                    .iter()
+                    .any(|m| limits::model_matches(m, n))
+            });
         }
         names.sort();
         names.dedup();

@@ -15,9 +15,9 @@ use tracing::debug;
 
 use super::Gateway;
 use super::health::{Failure, rate_limit_until};
+use super::limits::Admission;
 use super::protocol::{Kind, Protocol, anthropic_stream_error, error_response};
 use super::select::{self, NoCandidate};
-use super::limits::Admission;
 use super::snapshot::{Snapshot, Upstream};
 use super::usage::{Report, SseScanner};
 use crate::domain::{ClientKind, Outcome, Platform};
@@ -814,5 +814,4 @@ mod tests {
         assert_eq!(extract_message(&[b'x'; 1000]).len(), 300);
         assert_eq!(extract_message(b""), "(no message)");
     }
-
 }

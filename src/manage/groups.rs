@@ -19,9 +19,21 @@ impl BudgetChanges {
     fn apply(self, b: &mut Budgets) -> Result<()> {
         for (field, change, flag) in [
             (&mut b.daily_tokens, self.daily_tokens, "--daily-tokens"),
-            (&mut b.monthly_tokens, self.monthly_tokens, "--monthly-tokens"),
-            (&mut b.daily_cost_nanos, self.daily_cost_nanos, "--daily-cost"),
-            (&mut b.monthly_cost_nanos, self.monthly_cost_nanos, "--monthly-cost"),
+            (
+                &mut b.monthly_tokens,
+                self.monthly_tokens,
+                "--monthly-tokens",
+            ),
+            (
+                &mut b.daily_cost_nanos,
+                self.daily_cost_nanos,
+                "--daily-cost",
+            ),
+            (
+                &mut b.monthly_cost_nanos,
+                self.monthly_cost_nanos,
+                "--monthly-cost",
+            ),
         ] {
             if let Some(v) = change {
                 if v.is_some_and(|n| n <= 0) {
@@ -89,14 +101,16 @@ pub async fn update_group(
     changes: BudgetChanges,
 ) -> Result<Group> {
     if changes.is_empty() {
-        return Err(Error::Invalid("nothing to change: give a budget flag".into()));
+        return Err(Error::Invalid(
+            "nothing to change: give a budget flag".into(),
+        ));
     }
     let (name, actor) = (name.to_owned(), actor.to_owned());
     ctx.db
         .write(move |conn| {
             let id = group_id(conn, &name)?;
-            let group =
-                groups::find_by_id(conn, id)?.ok_or_else(|| Error::NotFound("group vanished".into()))?;
+            let group = groups::find_by_id(conn, id)?
+                .ok_or_else(|| Error::NotFound("group vanished".into()))?;
             let mut b = group.budgets.clone();
             changes.apply(&mut b)?;
             groups::set_budgets(conn, id, &b)?;

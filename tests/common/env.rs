@@ -47,6 +47,36 @@ impl Env {
         k["key"].as_str().unwrap().to_owned()
     }
 
+    /// A key with limit flags; returns (id, plaintext).
+    pub fn key_with(&self, name: &str, limits: &[&str]) -> (i64, String) {
+        let mut args = vec!["key", "create", "--group", "team", "--name", name];
+        args.extend_from_slice(limits);
+        let k = self.data.json(&args, "");
+        (
+            k["id"].as_i64().unwrap(),
+            k["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Writes a request-log row as if the gateway had served `key` at `started_at`.
+    pub fn seed(&self, key_id: i64, started_at: i64, input_tokens: i64, cost_nanos: i64) {
+        let conn = rusqlite::Connection::open(self.data.db()).unwrap();
+        conn.execute(
+            "INSERT INTO api_key_request_log (request_id, api_key_id, group_id, protocol, endpoint,
+                model, status_code, outcome, input_tokens, cost_nanos, started_at)
+             SELECT ?1, id, group_id, 'anthropic', '/v1/messages', 'claude-sonnet-4-5', 200, 'ok',
+                ?2, ?3, ?4 FROM api_keys WHERE id = ?5",
+            rusqlite::params![
+                format!("seed-{key_id}-{started_at}"),
+                input_tokens,
+                cost_nanos,
+                started_at,
+                key_id
+            ],
+        )
+        .unwrap();
+    }
+
     pub fn serve(&self, extra: &[&str]) -> Server {
         self.data.serve_with(extra)
     }

@@ -65,6 +65,9 @@ struct State {
     seen: Vec<Seen>,
     /// SSE events written so far, over all streams.
     events_sent: usize,
+    /// Streams being sent now, and the most there ever were at once.
+    active: usize,
+    max_active: usize,
 }
 
 pub struct Fake {
@@ -113,6 +116,8 @@ impl Fake {
             reply: Reply::Message,
             seen: Vec::new(),
             events_sent: 0,
+            active: 0,
+            max_active: 0,
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -178,6 +183,21 @@ impl Fake {
     pub fn events_sent(&self) -> usize {
         self.state.lock().unwrap().events_sent
     }
+
+    /// The most streams that were ever being answered at once (since the last reset).
+    pub fn max_active(&self) -> usize {
+        self.state.lock().unwrap().max_active
+    }
+
+    /// Streams being answered now.
+    pub fn active(&self) -> usize {
+        self.state.lock().unwrap().active
+    }
+
+    pub fn reset_max_active(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.max_active = s.active;
+    }
 }
 
 /// An address nothing listens on: connections to it are refused.
@@ -238,14 +258,20 @@ async fn answer(
             .unwrap(),
         Reply::Stream { pace } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+            {
+                let mut st = state.lock().unwrap();
+                st.active += 1;
+                st.max_active = st.max_active.max(st.active);
+            }
             tokio::spawn(async move {
                 for event in stream_events() {
                     if tx.send(Ok(Bytes::from(event))).await.is_err() {
-                        return;
+                        break;
                     }
                     state.lock().unwrap().events_sent += 1;
                     tokio::time::sleep(pace).await;
                 }
+                state.lock().unwrap().active -= 1;
             });
             Response::builder()
                 .header("content-type", "text/event-stream")
