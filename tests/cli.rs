@@ -512,3 +512,52 @@ fn the_database_and_its_wal_are_private_to_the_owner() {
     }
     assert!(checked >= 2, "the database and key exist");
 }
+
+#[test]
+fn group_budgets_are_set_changed_and_removed() {
+    let data = setup();
+    let g = data.json(
+        &[
+            "group",
+            "create",
+            "team-b",
+            "--daily-cost",
+            "25",
+            "--monthly-tokens",
+            "1000000",
+        ],
+        "",
+    );
+    assert_eq!(g["budgets"]["daily_cost_usd"], 25.0);
+    assert_eq!(g["budgets"]["monthly_tokens"], 1_000_000);
+    assert_eq!(g["budgets"]["warning_percent"], 80);
+    let g = data.json(
+        &[
+            "group",
+            "update",
+            "team-b",
+            "--daily-cost",
+            "none",
+            "--warn-percent",
+            "90",
+        ],
+        "",
+    );
+    assert!(g["budgets"]["daily_cost_usd"].is_null());
+    assert_eq!(
+        g["budgets"]["monthly_tokens"], 1_000_000,
+        "untouched budgets stay"
+    );
+    assert_eq!(g["budgets"]["warning_percent"], 90);
+    let text = data.ok(&["group", "list"], "");
+    assert!(
+        text.contains("1000000 tokens/month (warn at 90%)"),
+        "{text}"
+    );
+    let err = data.fails(&["group", "update", "team-b", "--warn-percent", "0"], "", 2);
+    assert!(err.contains("1 to 100"), "{err}");
+    let err = data.fails(&["group", "update", "nope", "--daily-tokens", "5"], "", 2);
+    assert!(err.contains("no group"), "{err}");
+    let err = data.fails(&["group", "update", "team-b"], "", 2);
+    assert!(err.contains("nothing to change"), "{err}");
+}

@@ -139,6 +139,8 @@ pub struct Limiter {
     db: Db,
     keys: RwLock<HashMap<i64, Arc<KeyState>>>,
     groups: RwLock<HashMap<i64, Arc<Mutex<GroupUse>>>>,
+    /// The periods of the current day: every moment of a day shares its week and month.
+    today: RwLock<Option<Periods>>,
 }
 
 fn ms(z: &Zoned) -> i64 {
@@ -153,10 +155,22 @@ impl Limiter {
             db,
             keys: RwLock::new(HashMap::new()),
             groups: RwLock::new(HashMap::new()),
+            today: RwLock::new(None),
         }
     }
 
     fn periods(&self, at: i64) -> Periods {
+        if let Some(p) = *self.today.read().expect("periods cache")
+            && (p.day..p.next_day).contains(&at)
+        {
+            return p;
+        }
+        let p = self.compute_periods(at);
+        *self.today.write().expect("periods cache") = Some(p);
+        p
+    }
+
+    fn compute_periods(&self, at: i64) -> Periods {
         let z = Timestamp::from_millisecond(at)
             .unwrap_or(Timestamp::UNIX_EPOCH)
             .to_zoned(self.tz.clone());
