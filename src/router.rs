@@ -1,13 +1,18 @@
 //! Every endpoint the server answers, in one table:
 //!
-//! | method | path                         | handler                         |
-//! |--------|------------------------------|---------------------------------|
-//! | GET    | `/healthz`                   | [`healthz`]                     |
-//! | POST   | `/v1/messages`               | [`Gateway::anthropic`] (Messages) |
-//! | POST   | `/v1/messages/count_tokens`  | [`Gateway::anthropic`] (CountTokens) |
-//! | GET    | `/v1/models`                 | [`Gateway::models`]             |
-//! | GET    | `/`                          | [`static_asset`] (admin page)   |
-//! | GET    | `/assets/*`                  | [`static_asset`]                |
+//! | method | path                                   | handler                  |
+//! |--------|----------------------------------------|--------------------------|
+//! | GET    | `/healthz`                             | [`healthz`]              |
+//! | POST   | `/v1/messages`                         | [`Gateway::relay_endpoint`] |
+//! | POST   | `/v1/messages/count_tokens`            | [`Gateway::relay_endpoint`] |
+//! | POST   | `/v1/chat/completions`                 | [`Gateway::relay_endpoint`] |
+//! | POST   | `/v1/responses`                        | [`Gateway::relay_endpoint`] |
+//! | POST   | `/v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens` | [`Gateway::relay_endpoint`] |
+//! | GET    | `/v1/models`                           | [`Gateway::models`]      |
+//! | GET    | `/`                                    | [`static_asset`] (admin page) |
+//! | GET    | `/assets/*`                            | [`static_asset`]         |
+//!
+//! [`Endpoint::from_path`] recognises the relayed paths.
 //!
 //! Anything else is 404, a known path with another method 405 — in the error shape of the
 //! protocol the client most likely speaks.
@@ -44,27 +49,18 @@ pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     let get = method == Method::GET || method == Method::HEAD;
     let post = method == Method::POST;
+    if let Some(endpoint) = Endpoint::from_path(path) {
+        return if post {
+            state.gateway.clone().relay_endpoint(endpoint, req).await
+        } else {
+            not_allowed(&req)
+        };
+    }
     match path {
         "/healthz" if get => healthz(state),
-        "/v1/messages" if post => {
-            state
-                .gateway
-                .clone()
-                .anthropic(Endpoint::Messages, req)
-                .await
-        }
-        "/v1/messages/count_tokens" if post => {
-            state
-                .gateway
-                .clone()
-                .anthropic(Endpoint::CountTokens, req)
-                .await
-        }
         "/v1/models" if get => state.gateway.models(&req),
         p if get && (p == "/" || p.starts_with("/assets/")) => static_asset(p),
-        "/healthz" | "/v1/messages" | "/v1/messages/count_tokens" | "/v1/models" | "/" => {
-            not_allowed(&req)
-        }
+        "/healthz" | "/v1/models" | "/" => not_allowed(&req),
         p if p.starts_with("/assets/") => not_allowed(&req),
         p => error_response(
             Protocol::guess(p, req.headers()),
@@ -81,7 +77,7 @@ fn not_allowed(req: &Request<Incoming>) -> Response<Body> {
         Kind::MethodNotAllowed,
         &format!("{} is not allowed on {path}", req.method()),
     );
-    let allow = if path.starts_with("/v1/messages") {
+    let allow = if Endpoint::from_path(path).is_some() {
         "POST"
     } else {
         "GET, HEAD"

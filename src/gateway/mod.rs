@@ -2,6 +2,7 @@
 //! request to route it, and relay it to an upstream account (DESIGN.md §3–§6).
 
 pub mod client;
+pub mod endpoint;
 pub mod health;
 pub mod limits;
 pub mod meter;
@@ -18,14 +19,14 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+pub use self::endpoint::Endpoint;
 use self::health::Health;
 use self::limits::{Admission, Limiter};
 use self::protocol::{Kind, Protocol, error_response};
-use self::relay::{ANTHROPIC_PLATFORMS, Call, Failed};
+use self::relay::{Call, Failed};
 use self::select::Sticky;
 use self::snapshot::{Snapshot, Snapshots};
 use crate::config::Config;
@@ -49,13 +50,6 @@ pub struct Gateway {
     client: client::HttpClient,
     pub meter: meter::Meter,
     limiter: limits::Limiter,
-}
-
-/// The endpoints the gateway relays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    Messages,
-    CountTokens,
 }
 
 impl Gateway {
@@ -91,34 +85,37 @@ impl Gateway {
         }))
     }
 
-    /// `POST /v1/messages` and `POST /v1/messages/count_tokens`. Runs as its own task, so a
-    /// client that disconnects does not cut the request short before its usage is logged.
-    pub async fn anthropic(
+    /// Every relayed endpoint. Runs as its own task, so a client that disconnects does not cut
+    /// the request short before its usage is logged.
+    pub async fn relay_endpoint(
         self: Arc<Self>,
         endpoint: Endpoint,
         req: Request<Incoming>,
     ) -> Response<Body> {
         let gw = self.clone();
-        match tokio::spawn(async move { gw.anthropic_inner(endpoint, req).await }).await {
+        let protocol = endpoint.protocol();
+        match tokio::spawn(async move { gw.prepare(endpoint, req).await }).await {
             Ok(resp) => resp,
             Err(_) => error_response(
-                Some(Protocol::Anthropic),
+                Some(protocol),
                 Kind::Internal,
                 "the request failed inside the gateway",
             ),
         }
     }
 
-    async fn anthropic_inner(
+    /// Authenticates, reads and checks the request, applies the key's limits, then relays.
+    async fn prepare(
         self: Arc<Self>,
         endpoint: Endpoint,
         req: Request<Incoming>,
     ) -> Response<Body> {
-        let p = Some(Protocol::Anthropic);
+        let protocol = endpoint.protocol();
+        let p = Some(protocol);
         let started = Instant::now();
         let started_at = now_ms();
         let snap = self.snapshots.get();
-        let key = match authenticate(&snap, req.headers(), started_at) {
+        let key = match authenticate(&snap, req.headers(), req.uri().query(), started_at) {
             Ok(k) => k,
             Err(msg) => return error_response(p, Kind::Authentication, msg),
         };
@@ -128,8 +125,15 @@ impl Gateway {
                 Ok(b) => b,
                 Err(resp) => return resp(p),
             };
-        let parsed: MessagesRequest = match serde_json::from_slice(&body) {
-            Ok(r) => r,
+        let mut json: serde_json::Value = match serde_json::from_slice(&body) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            Ok(_) => {
+                return error_response(
+                    p,
+                    Kind::InvalidRequest,
+                    "request body must be a JSON object",
+                );
+            }
             Err(e) => {
                 return error_response(
                     p,
@@ -138,6 +142,7 @@ impl Gateway {
                 );
             }
         };
+        let parsed = endpoint::parse(&endpoint, &parts.headers, &mut json);
         let Some(model) = parsed.model.filter(|m| !m.is_empty()) else {
             return error_response(p, Kind::InvalidRequest, "model: field required");
         };
@@ -146,30 +151,20 @@ impl Gateway {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(200).collect::<String>());
-        let session = conversation(&parts.headers, parsed.metadata.as_ref())
-            .map(|s| Sticky::session(key.id, s));
-        let (endpoint_name, path) = match endpoint {
-            Endpoint::Messages => ("/v1/messages", "/v1/messages"),
-            Endpoint::CountTokens => ("/v1/messages/count_tokens", "/v1/messages/count_tokens"),
-        };
-        let upstream_path = match parts.uri.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        };
         let client = ClientKind::from_user_agent(user_agent.as_deref());
         let mut call = Call {
             client,
             group: snap.groups.get(&key.group_id).cloned(),
+            session: parsed.session.map(|s| Sticky::session(key.id, &s)),
             key,
-            protocol: Protocol::Anthropic,
-            endpoint: endpoint_name,
-            upstream_path,
+            protocol,
+            query: upstream_query(parts.uri.query()),
             headers: parts.headers,
-            body,
+            body: parsed.body.unwrap_or(body),
+            strip_usage_chunk: parsed.strip_usage_chunk,
             model,
             stream: parsed.stream,
-            session,
-            billed: endpoint == Endpoint::Messages,
+            endpoint,
             user_agent,
             request_id: request_id(),
             started,
@@ -179,7 +174,7 @@ impl Gateway {
             day: self.limiter.day_label(started_at),
         };
         let access = Limiter::check_access(&call.key, client, &call.model)
-            .and_then(|()| Limiter::allowed_platforms(&call.key, ANTHROPIC_PLATFORMS));
+            .and_then(|()| Limiter::allowed_platforms(&call.key, call.endpoint.platforms()));
         call.platforms = match access {
             Ok(p) => p,
             Err(r) => return self.refuse(&call, r).await,
@@ -219,7 +214,7 @@ impl Gateway {
             Protocol::Openai
         });
         let snap = self.snapshots.get();
-        let key = match authenticate(&snap, req.headers(), now_ms()) {
+        let key = match authenticate(&snap, req.headers(), req.uri().query(), now_ms()) {
             Ok(k) => k,
             Err(msg) => return error_response(p, Kind::Authentication, msg),
         };
@@ -263,41 +258,42 @@ impl Gateway {
     }
 }
 
-/// The parts of a Messages request the gateway reads; the rest goes upstream untouched.
-#[derive(Deserialize)]
-struct MessagesRequest {
-    model: Option<String>,
-    #[serde(default)]
-    stream: bool,
-    metadata: Option<Metadata>,
+/// The member key of a request: `x-api-key`, `Authorization: Bearer`, `x-goog-api-key` or the
+/// `key` query parameter (Gemini's SDKs), whichever the client's protocol uses.
+fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("x-api-key")
+        .or_else(|| {
+            header("authorization").and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+        })
+        .or_else(|| header("x-goog-api-key"))
+        .or_else(|| query?.split('&').find_map(|pair| pair.strip_prefix("key=")))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
 }
 
-#[derive(Deserialize)]
-struct Metadata {
-    user_id: Option<String>,
+/// The client's query string without its `key` parameter (a member key never goes upstream).
+fn upstream_query(query: Option<&str>) -> Option<String> {
+    let kept: Vec<&str> = query?
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("key="))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
 }
 
-/// Finds the member key in `x-api-key` or `Authorization: Bearer` and checks it is usable.
+/// Finds the member key and checks it is usable.
 fn authenticate(
     snap: &Snapshot,
     headers: &HeaderMap,
+    query: Option<&str>,
     now: i64,
 ) -> std::result::Result<Arc<ApiKey>, &'static str> {
-    let presented = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| {
-            headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-        })
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or("missing API key: send it in x-api-key or Authorization: Bearer")?;
+    let presented = presented_key(headers, query).ok_or(
+        "missing API key: send it in x-api-key, Authorization: Bearer, x-goog-api-key or ?key=",
+    )?;
     // Looked up by hash: the comparison never touches the plaintext, so its timing says nothing.
     let hash = hex_encode(&Sha256::digest(presented.as_bytes()));
     let key = snap.keys.get(&hash).ok_or("invalid API key")?;
@@ -342,19 +338,6 @@ async fn read_request_body(
     }
 }
 
-/// The conversation a request belongs to: Claude Code's session header, or the session part of
-/// `metadata.user_id` (`user_<hash>_account_<uuid>_session_<uuid>`), or the whole user id.
-fn conversation<'a>(headers: &'a HeaderMap, metadata: Option<&'a Metadata>) -> Option<&'a str> {
-    if let Some(h) = headers
-        .get("x-claude-code-session-id")
-        .and_then(|v| v.to_str().ok())
-    {
-        return Some(h);
-    }
-    let user = metadata?.user_id.as_deref()?;
-    Some(user.rsplit_once("_session_").map_or(user, |(_, s)| s)).filter(|s| !s.is_empty())
-}
-
 /// A random id for the request log (128 bits, hex).
 fn request_id() -> String {
     format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
@@ -366,19 +349,24 @@ mod tests {
     use http::HeaderValue;
 
     #[test]
-    fn conversation_comes_from_the_session_header_or_the_user_id() {
+    fn the_member_key_is_found_in_any_protocols_place_and_never_forwarded() {
         let mut h = HeaderMap::new();
-        let m = Metadata {
-            user_id: Some("user_abc_account_123_session_9f8e".into()),
-        };
-        assert_eq!(conversation(&h, Some(&m)), Some("9f8e"));
-        let plain = Metadata {
-            user_id: Some("alice".into()),
-        };
-        assert_eq!(conversation(&h, Some(&plain)), Some("alice"));
-        assert_eq!(conversation(&h, None), None);
-        h.insert("x-claude-code-session-id", HeaderValue::from_static("s-1"));
-        assert_eq!(conversation(&h, Some(&m)), Some("s-1"));
+        assert_eq!(presented_key(&h, Some("alt=sse&key=acp_q")), Some("acp_q"));
+        h.insert("x-goog-api-key", HeaderValue::from_static("acp_g"));
+        assert_eq!(presented_key(&h, None), Some("acp_g"));
+        h.insert("authorization", HeaderValue::from_static("Bearer acp_b"));
+        assert_eq!(presented_key(&h, None), Some("acp_b"));
+        h.insert("x-api-key", HeaderValue::from_static("acp_x"));
+        assert_eq!(presented_key(&h, None), Some("acp_x"));
+        assert_eq!(
+            upstream_query(Some("key=acp_q&alt=sse")).as_deref(),
+            Some("alt=sse")
+        );
+        assert_eq!(upstream_query(Some("key=acp_q")), None);
+        assert_eq!(
+            upstream_query(Some("beta=true")).as_deref(),
+            Some("beta=true")
+        );
     }
 
     #[test]

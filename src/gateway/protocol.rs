@@ -4,6 +4,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use serde_json::json;
 
+use super::usage::Wire;
 use crate::router::{Body, full};
 
 /// The wire protocol a client speaks.
@@ -162,10 +163,29 @@ pub fn error_response(protocol: Option<Protocol>, kind: Kind, message: &str) -> 
     resp
 }
 
-/// One SSE event carrying an error, for failures after a stream has begun.
-pub fn anthropic_stream_error(kind: Kind, message: &str) -> Bytes {
-    let body = error_body(Some(Protocol::Anthropic), kind, kind.status(), message);
-    Bytes::from(format!("event: error\ndata: {body}\n\n"))
+/// One SSE event carrying an error, for failures after a stream has begun, as each wire
+/// format reports them.
+pub fn stream_error(wire: Wire, kind: Kind, message: &str) -> Bytes {
+    let text = match wire {
+        Wire::Anthropic => {
+            let body = error_body(Some(Protocol::Anthropic), kind, kind.status(), message);
+            format!("event: error\ndata: {body}\n\n")
+        }
+        Wire::OpenaiChat => {
+            let body = error_body(Some(Protocol::Openai), kind, kind.status(), message);
+            format!("data: {body}\n\n")
+        }
+        Wire::OpenaiResponses => {
+            let (_, code) = kind.openai_type();
+            let body = json!({ "type": "error", "code": code, "message": message, "param": null });
+            format!("event: error\ndata: {body}\n\n")
+        }
+        Wire::Gemini => {
+            let body = error_body(Some(Protocol::Gemini), kind, kind.status(), message);
+            format!("data: {body}\n\n")
+        }
+    };
+    Bytes::from(text)
 }
 
 #[cfg(test)]

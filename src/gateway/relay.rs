@@ -14,9 +14,10 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::Gateway;
+use super::endpoint::{Endpoint, take_events_without_usage_chunk, with_model};
 use super::health::{Failure, rate_limit_until};
 use super::limits::Admission;
-use super::protocol::{Kind, Protocol, anthropic_stream_error, error_response};
+use super::protocol::{Kind, Protocol, error_response, stream_error};
 use super::select::{self, NoCandidate};
 use super::snapshot::{Snapshot, Upstream};
 use super::usage::{Report, SseScanner};
@@ -26,8 +27,6 @@ use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
 use crate::store::{now_ms, usage};
 
-/// Platforms that speak the Anthropic Messages API with an API key.
-pub const ANTHROPIC_PLATFORMS: &[Platform] = &[Platform::Anthropic, Platform::ClaudeConsole];
 /// Largest non-streaming upstream body read into memory.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 /// Largest upstream error body kept to explain a failure.
@@ -41,18 +40,17 @@ const STREAM_BUFFER: usize = 16;
 pub struct Call {
     pub key: Arc<ApiKey>,
     pub protocol: Protocol,
-    /// Logged endpoint, e.g. `/v1/messages`.
-    pub endpoint: &'static str,
-    /// Path and query sent upstream, after the account's base URL.
-    pub upstream_path: String,
+    pub endpoint: Endpoint,
+    /// The client's query string, minus any member key.
+    pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub model: String,
     pub stream: bool,
     /// Conversation key for sticky routing.
     pub session: Option<u64>,
-    /// Whether the endpoint is billed (count_tokens is free).
-    pub billed: bool,
+    /// Drop the usage-only chat chunk the gateway asked for on the client's behalf.
+    pub strip_usage_chunk: bool,
     pub client: ClientKind,
     pub user_agent: Option<String>,
     pub request_id: String,
@@ -270,8 +268,8 @@ impl Gateway {
             }
         };
         // count_tokens answers carry no usage to charge; only Messages are metered.
-        let report = if outcome == Outcome::Ok && record.call.billed {
-            Report::from_anthropic_json(&bytes)
+        let report = if outcome == Outcome::Ok && record.call.endpoint.billed() {
+            Report::from_json(record.call.endpoint.wire(), &bytes)
         } else {
             Report::default()
         };
@@ -406,7 +404,7 @@ impl Pending {
     /// Prices the usage and writes the row; returns once it is committed.
     async fn finish(&self, outcome: Outcome, report: &Report, error: Option<String>) {
         let model = report.model.as_deref().unwrap_or(&self.call.model);
-        let cost = if !self.call.billed {
+        let cost = if !self.call.endpoint.billed() {
             Some(0)
         } else {
             self.snap.price(model).map(|p| p.cost(&report.usage))
@@ -457,7 +455,7 @@ impl Call {
             group_id: self.key.group_id,
             account_id: account,
             protocol: self.protocol.as_str().to_owned(),
-            endpoint: self.endpoint.to_owned(),
+            endpoint: self.endpoint.log_name().to_owned(),
             model: Some(self.model.clone()),
             stream: self.stream,
             status_code: status.as_u16(),
@@ -490,7 +488,9 @@ async fn pump(
     account: Arc<Upstream>,
     idle: Duration,
 ) {
-    let mut scanner = SseScanner::default();
+    let wire = pending.call.endpoint.wire();
+    let mut scanner = SseScanner::new(wire);
+    let mut reframe = pending.call.strip_usage_chunk.then(Vec::new);
     let mut client_gone = false;
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     let mut broke: Option<String> = None;
@@ -530,7 +530,16 @@ async fn pump(
                 .await;
             logged = true;
         }
-        if !client_gone && tx.send(data).await.is_err() {
+        // When the gateway asked for a usage chunk the client did not, events are passed whole
+        // so that one can be left out.
+        let data = match reframe.as_mut() {
+            Some(buf) => {
+                buf.extend_from_slice(&data);
+                Bytes::from(take_events_without_usage_chunk(buf))
+            }
+            None => data,
+        };
+        if !client_gone && !data.is_empty() && tx.send(data).await.is_err() {
             client_gone = true;
             // The member's slot is free again; draining for usage is the gateway's business.
             pending.call.admission.release();
@@ -540,6 +549,11 @@ async fn pump(
         if client_gone && (scanner.report.usage_final || logged) {
             break;
         }
+    }
+    if let Some(rest) = reframe.filter(|r| !r.is_empty())
+        && !client_gone
+    {
+        let _ = tx.send(Bytes::from(rest)).await;
     }
     if let Some(msg) = &broke {
         pending
@@ -579,7 +593,7 @@ async fn pump(
         && !client_gone
     {
         let _ = tx
-            .send(anthropic_stream_error(Kind::UpstreamFailed, &msg))
+            .send(stream_error(wire, Kind::UpstreamFailed, &msg))
             .await;
     }
 }
@@ -688,8 +702,38 @@ fn drop_response_header(name: &HeaderName) -> bool {
     )
 }
 
+/// The beta flag Anthropic requires on requests made with a Claude subscription's token.
+const OAUTH_BETA: &str = "oauth-2025-04-20";
+
+fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, String> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        format!(
+            "account {} has a credential that is not a valid header value",
+            account.id
+        )
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// The request for one attempt on `account`: the client's body (with the model renamed when
+/// the account maps it), the client's headers minus what must stay behind, and the account's
+/// credentials in the header its platform reads.
 fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Bytes>>, String> {
-    let uri = format!("{}{}", api_base(&account.base_url), call.upstream_path);
+    let model = account.upstream_model(&call.model);
+    let uri = format!(
+        "{}{}",
+        call.endpoint.base(&account.base_url),
+        call.endpoint.upstream_path(model, call.query.as_deref())
+    );
+    let body = match call.endpoint {
+        // Gemini names the model in the path; the others in the body.
+        Endpoint::Gemini { .. } => call.body.clone(),
+        _ if model != call.model => {
+            with_model(&call.body, model).unwrap_or_else(|| call.body.clone())
+        }
+        _ => call.body.clone(),
+    };
     let connection: Vec<String> = call
         .headers
         .get_all(header::CONNECTION)
@@ -704,48 +748,73 @@ fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Byte
             headers.append(name, value.clone());
         }
     }
-    let headers = builder.headers_mut().expect("fresh builder");
-    let secret = HeaderValue::from_str(&account.secret.0).map_err(|_| {
-        format!(
-            "account {} has a credential that is not a valid header value",
-            account.id
-        )
-    })?;
-    let mut secret = secret;
-    secret.set_sensitive(true);
-    headers.insert("x-api-key", secret.clone());
-    if account.platform == Platform::ClaudeConsole {
-        // Anthropic-compatible relays differ in which header they read; give both.
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", account.secret.0))
-            .map_err(|_| "bad credential".to_owned())?;
-        bearer.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, bearer);
-        if let Some(ua) = account
-            .user_agent
-            .as_deref()
-            .and_then(|u| HeaderValue::from_str(u).ok())
-        {
-            headers.insert(header::USER_AGENT, ua);
+    let secret = &account.secret.0;
+    match account.platform {
+        Platform::Anthropic => {
+            headers.insert("x-api-key", sensitive(secret, account)?);
+        }
+        Platform::ClaudeConsole => {
+            // Anthropic-compatible relays differ in which header they read; give both.
+            headers.insert("x-api-key", sensitive(secret, account)?);
+            headers.insert(
+                header::AUTHORIZATION,
+                sensitive(&format!("Bearer {secret}"), account)?,
+            );
+            if let Some(ua) = account
+                .user_agent
+                .as_deref()
+                .and_then(|u| HeaderValue::from_str(u).ok())
+            {
+                headers.insert(header::USER_AGENT, ua);
+            }
+        }
+        Platform::ClaudeOauth => {
+            headers.insert(
+                header::AUTHORIZATION,
+                sensitive(&format!("Bearer {secret}"), account)?,
+            );
+            let betas: Vec<&str> = headers
+                .get_all("anthropic-beta")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|b| !b.is_empty() && *b != OAUTH_BETA)
+                .collect();
+            let merged = std::iter::once(OAUTH_BETA)
+                .chain(betas)
+                .collect::<Vec<_>>()
+                .join(",");
+            headers.insert(
+                "anthropic-beta",
+                HeaderValue::from_str(&merged).map_err(|e| e.to_string())?,
+            );
+        }
+        Platform::Openai => {
+            headers.insert(
+                header::AUTHORIZATION,
+                sensitive(&format!("Bearer {secret}"), account)?,
+            );
+        }
+        Platform::Gemini => {
+            headers.insert("x-goog-api-key", sensitive(secret, account)?);
         }
     }
-    headers
-        .entry("anthropic-version")
-        .or_insert(HeaderValue::from_static("2023-06-01"));
+    if call.endpoint.protocol() == Protocol::Anthropic {
+        headers
+            .entry("anthropic-version")
+            .or_insert(HeaderValue::from_static("2023-06-01"));
+    }
     headers.insert(
         header::ACCEPT_ENCODING,
         HeaderValue::from_static("identity"),
     );
-    builder.body(Full::new(call.body.clone())).map_err(|_| {
+    builder.body(Full::new(body)).map_err(|_| {
         format!(
             "account {} has a base URL that does not form a valid URL",
             account.id
         )
     })
-}
-
-/// The base the `/v1/...` path is appended to: a base URL that already ends in `/v1` loses it.
-fn api_base(base: &str) -> &str {
-    base.strip_suffix("/v1").unwrap_or(base)
 }
 
 #[cfg(test)]
@@ -785,18 +854,6 @@ mod tests {
         assert!(!drop_response_header(&HeaderName::from_static(
             "request-id"
         )));
-    }
-
-    #[test]
-    fn base_urls_with_or_without_v1_reach_the_same_path() {
-        assert_eq!(
-            api_base("https://api.anthropic.com"),
-            "https://api.anthropic.com"
-        );
-        assert_eq!(
-            api_base("https://relay.example/api/v1"),
-            "https://relay.example/api"
-        );
     }
 
     #[test]

@@ -182,6 +182,7 @@ mod tests {
                 } else {
                     vec![]
                 },
+                mapping: Default::default(),
                 status,
                 status_until: Some(1_000),
                 last_error_at: Some(id),

@@ -40,14 +40,24 @@ pub struct Upstream {
     pub user_agent: Option<String>,
     /// Empty means every model.
     pub models: Vec<String>,
+    /// Requested model → the name this upstream knows it by.
+    pub mapping: HashMap<String, String>,
     pub status: AccountStatus,
     pub status_until: Option<i64>,
     pub last_error_at: Option<i64>,
 }
 
 impl Upstream {
+    /// Whether the account serves `model`: it lists it, maps it, or lists nothing.
     pub fn serves(&self, model: &str) -> bool {
-        self.models.is_empty() || self.models.iter().any(|m| m == model)
+        self.models.is_empty()
+            || self.models.iter().any(|m| m == model)
+            || self.mapping.contains_key(model)
+    }
+
+    /// The name to send upstream for `model`.
+    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+        self.mapping.get(model).map_or(model, String::as_str)
     }
 }
 
@@ -172,6 +182,11 @@ fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Option<Upstrea
         secret: Secret(secret),
         user_agent: a.user_agent.clone(),
         models: a.supported_models.clone(),
+        mapping: a
+            .model_mapping
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect(),
         status: a.status,
         status_until: a.status_until,
         last_error_at: a.last_error_at,

@@ -3,6 +3,20 @@
 
 use serde_json::Value;
 
+/// The response format a body or stream is in, which decides where its usage is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Wire {
+    /// Anthropic Messages: `usage`; streams `message_start` / `message_delta` / `message_stop`.
+    #[default]
+    Anthropic,
+    /// OpenAI Chat Completions: `usage`; streams a final chunk with `usage`, then `[DONE]`.
+    OpenaiChat,
+    /// OpenAI Responses: `usage`; streams `response.completed` carrying the whole response.
+    OpenaiResponses,
+    /// Gemini `generateContent`: `usageMetadata`, in every streamed chunk (cumulative).
+    Gemini,
+}
+
 /// Tokens one request used, as the upstream reported them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -21,6 +35,42 @@ impl Usage {
             + self.output_tokens
             + self.cache_creation_input_tokens
             + self.cache_read_input_tokens
+    }
+
+    /// Reads an OpenAI `usage` object (chat: `prompt_tokens`/`completion_tokens`; Responses:
+    /// `input_tokens`/`output_tokens`). Cached prompt tokens are counted as cache reads, the
+    /// rest as input, so the two add up to the prompt.
+    pub fn from_openai(usage: &Value) -> Usage {
+        let n = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0).max(0);
+        let prompt = n(usage
+            .get("prompt_tokens")
+            .or_else(|| usage.get("input_tokens")));
+        let output = n(usage
+            .get("completion_tokens")
+            .or_else(|| usage.get("output_tokens")));
+        let cached = n(usage
+            .pointer("/prompt_tokens_details/cached_tokens")
+            .or_else(|| usage.pointer("/input_tokens_details/cached_tokens")))
+        .min(prompt);
+        Usage {
+            input_tokens: prompt - cached,
+            output_tokens: output,
+            cache_read_input_tokens: cached,
+            ..Usage::default()
+        }
+    }
+
+    /// Reads a Gemini `usageMetadata` object; thinking tokens are billed as output.
+    pub fn from_gemini(meta: &Value) -> Usage {
+        let n = |k: &str| meta.get(k).and_then(Value::as_i64).unwrap_or(0).max(0);
+        let prompt = n("promptTokenCount") + n("toolUsePromptTokenCount");
+        let cached = n("cachedContentTokenCount").min(prompt);
+        Usage {
+            input_tokens: prompt - cached,
+            output_tokens: n("candidatesTokenCount") + n("thoughtsTokenCount"),
+            cache_read_input_tokens: cached,
+            ..Usage::default()
+        }
     }
 
     /// Folds in an Anthropic `usage` object. Later objects of one response (a stream's
@@ -87,17 +137,43 @@ pub struct Report {
 }
 
 impl Report {
-    /// Reads a whole non-streaming `/v1/messages` JSON body.
-    pub fn from_anthropic_json(body: &[u8]) -> Report {
+    /// Reads a whole non-streaming JSON body.
+    pub fn from_json(wire: Wire, body: &[u8]) -> Report {
         let mut r = Report::default();
-        if let Ok(v) = serde_json::from_slice::<Value>(body) {
-            if let Some(u) = v.get("usage") {
-                r.usage.merge_anthropic(u);
-                r.usage_final = true;
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return r;
+        };
+        match wire {
+            Wire::Anthropic => {
+                if let Some(u) = v.get("usage") {
+                    r.usage.merge_anthropic(u);
+                    r.usage_final = true;
+                }
+                r.complete = v.get("type").and_then(Value::as_str) == Some("message");
             }
-            r.model = v.get("model").and_then(Value::as_str).map(str::to_owned);
-            r.complete = v.get("type").and_then(Value::as_str) == Some("message");
+            Wire::OpenaiChat | Wire::OpenaiResponses => {
+                if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+                    r.usage = Usage::from_openai(u);
+                    r.usage_final = true;
+                }
+                r.complete = match wire {
+                    Wire::OpenaiChat => v.get("choices").is_some(),
+                    _ => v.get("status").and_then(Value::as_str) == Some("completed"),
+                };
+            }
+            Wire::Gemini => {
+                if let Some(u) = v.get("usageMetadata") {
+                    r.usage = Usage::from_gemini(u);
+                    r.usage_final = true;
+                }
+                r.complete = v.get("candidates").is_some();
+            }
         }
+        r.model = v
+            .get("model")
+            .or_else(|| v.get("modelVersion"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         r
     }
 }
@@ -106,11 +182,12 @@ impl Report {
 /// unread, because usage never rides on them.
 const MAX_LINE: usize = 1 << 20;
 
-/// Reads an Anthropic SSE stream chunk by chunk without holding any of it back, picking out
-/// `message_start` (input and cache tokens, model), `message_delta` (output tokens) and
-/// `message_stop`.
+/// Reads an SSE stream chunk by chunk without holding any of it back, picking out the events
+/// that carry usage and the one that ends the stream (see [`Wire`]). Only those are parsed;
+/// text deltas pass unread.
 #[derive(Debug, Default)]
 pub struct SseScanner {
+    wire: Wire,
     line: Vec<u8>,
     overlong: bool,
     event: String,
@@ -118,6 +195,13 @@ pub struct SseScanner {
 }
 
 impl SseScanner {
+    pub fn new(wire: Wire) -> SseScanner {
+        SseScanner {
+            wire,
+            ..SseScanner::default()
+        }
+    }
+
     /// Feeds the next chunk; returns true when this chunk holds the stream's final event.
     pub fn feed(&mut self, chunk: &[u8]) -> bool {
         let was_complete = self.report.complete;
@@ -155,19 +239,26 @@ impl SseScanner {
                 self.report.complete = true;
             }
         } else if let Some(data) = line.strip_prefix(b"data:") {
-            // Only the few events that carry usage are parsed; text deltas are skipped unread.
-            let interesting = match self.event.as_str() {
-                "message_start" | "message_delta" | "error" => true,
-                "" => contains(data, b"\"message_") || contains(data, b"\"error\""),
-                _ => false,
-            };
-            if interesting {
-                self.data(data);
+            let data = data.strip_prefix(b" ").unwrap_or(data);
+            match self.wire {
+                Wire::Anthropic => self.anthropic_data(data),
+                Wire::OpenaiChat => self.chat_data(data),
+                Wire::OpenaiResponses => self.responses_data(data),
+                Wire::Gemini => self.gemini_data(data),
             }
         }
     }
 
-    fn data(&mut self, data: &[u8]) {
+    fn anthropic_data(&mut self, data: &[u8]) {
+        // Only the few events that carry usage are parsed; text deltas are skipped unread.
+        let interesting = match self.event.as_str() {
+            "message_start" | "message_delta" | "error" => true,
+            "" => contains(data, b"\"message_") || contains(data, b"\"error\""),
+            _ => false,
+        };
+        if !interesting {
+            return;
+        }
         let Ok(v) = serde_json::from_slice::<Value>(data) else {
             return;
         };
@@ -189,15 +280,110 @@ impl SseScanner {
                 }
             }
             Some("message_stop") => self.report.complete = true,
-            Some("error") => {
-                let msg = v
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("error event from upstream");
-                self.report.error = Some(msg.chars().take(500).collect());
-            }
+            Some("error") => self.error_from(&v),
             _ => {}
         }
+    }
+
+    /// Chat chunks: the one with a non-null `usage` (last before `[DONE]`) is parsed.
+    fn chat_data(&mut self, data: &[u8]) {
+        if data.trim_ascii() == b"[DONE]" {
+            self.report.complete = true;
+            return;
+        }
+        if !contains(data, b"\"usage\":{") && !contains(data, b"\"error\"") {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.report.usage = Usage::from_openai(u);
+            self.report.usage_final = true;
+        }
+        if let Some(m) = v.get("model").and_then(Value::as_str) {
+            self.report.model = Some(m.to_owned());
+        }
+        if v.get("error").is_some() {
+            self.error_from(&v);
+        }
+    }
+
+    /// Responses events: `response.completed` (or `.incomplete` / `.failed`) carries the usage.
+    fn responses_data(&mut self, data: &[u8]) {
+        let terminal = [
+            &b"response.completed"[..],
+            b"response.incomplete",
+            b"response.failed",
+            b"\"error\"",
+        ];
+        let interesting = match self.event.as_str() {
+            "response.completed" | "response.incomplete" | "response.failed" | "error" => true,
+            "" => terminal.iter().any(|t| contains(data, t)),
+            _ => false,
+        };
+        if !interesting {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+        if let Some(resp) = v.get("response") {
+            if let Some(u) = resp.get("usage").filter(|u| u.is_object()) {
+                self.report.usage = Usage::from_openai(u);
+                self.report.usage_final = true;
+            }
+            if let Some(m) = resp.get("model").and_then(Value::as_str) {
+                self.report.model = Some(m.to_owned());
+            }
+        }
+        match kind {
+            "response.completed" | "response.incomplete" => self.report.complete = true,
+            "response.failed" => {
+                let msg = v
+                    .pointer("/response/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("response failed upstream");
+                self.report.error = Some(msg.chars().take(500).collect());
+                self.report.complete = true;
+            }
+            "error" => self.error_from(&v),
+            _ => {}
+        }
+    }
+
+    /// Gemini chunks each carry the usage so far; the one with a `finishReason` is the last.
+    fn gemini_data(&mut self, data: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        if let Some(u) = v.get("usageMetadata") {
+            self.report.usage = Usage::from_gemini(u);
+            self.report.usage_final = true;
+        }
+        if let Some(m) = v.get("modelVersion").and_then(Value::as_str) {
+            self.report.model = Some(m.to_owned());
+        }
+        let finished = v
+            .get("candidates")
+            .and_then(Value::as_array)
+            .is_some_and(|c| c.iter().any(|c| c.get("finishReason").is_some()));
+        if finished {
+            self.report.complete = true;
+        }
+        if v.get("error").is_some() {
+            self.error_from(&v);
+        }
+    }
+
+    fn error_from(&mut self, v: &Value) {
+        let msg = v
+            .pointer("/error/message")
+            .or_else(|| v.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("error event from upstream");
+        self.report.error = Some(msg.chars().take(500).collect());
     }
 }
 
@@ -236,7 +422,7 @@ data: {\"type\":\"message_stop\"}\n\n";
     fn usage_is_read_from_a_stream_split_at_every_byte() {
         let bytes = STREAM.as_bytes();
         for split in 1..bytes.len() {
-            let mut s = SseScanner::default();
+            let mut s = SseScanner::new(Wire::Anthropic);
             let first = s.feed(&bytes[..split]);
             let second = s.feed(&bytes[split..]);
             assert_eq!(s.report.usage, expected(), "split at {split}");
@@ -256,7 +442,7 @@ data: {\"type\":\"message_stop\"}\n\n";
             .filter(|l| !l.starts_with("event:"))
             .map(|l| format!("{l}\r\n"))
             .collect();
-        let mut s = SseScanner::default();
+        let mut s = SseScanner::new(Wire::Anthropic);
         assert!(s.feed(plain.as_bytes()));
         assert_eq!(s.report.usage, expected());
     }
@@ -264,7 +450,7 @@ data: {\"type\":\"message_stop\"}\n\n";
     #[test]
     fn a_truncated_stream_is_not_complete_and_an_error_event_is_kept() {
         let cut = STREAM.find("event: message_delta").unwrap();
-        let mut s = SseScanner::default();
+        let mut s = SseScanner::new(Wire::Anthropic);
         assert!(!s.feed(&STREAM.as_bytes()[..cut]));
         assert!(!s.report.complete && !s.report.usage_final);
         assert_eq!(s.report.usage.input_tokens, 25);
@@ -274,7 +460,7 @@ data: {\"type\":\"message_stop\"}\n\n";
 
     #[test]
     fn overlong_lines_are_skipped_without_growing_memory() {
-        let mut s = SseScanner::default();
+        let mut s = SseScanner::new(Wire::Anthropic);
         let big = vec![b'x'; MAX_LINE + 10];
         s.feed(b"event: content_block_delta\ndata: ");
         s.feed(&big);
@@ -290,7 +476,7 @@ data: {\"type\":\"message_stop\"}\n\n";
         let body = br#"{"id":"msg_1","type":"message","model":"claude-sonnet-4-5","content":[],
             "usage":{"input_tokens":1000,"output_tokens":2000,"cache_creation_input_tokens":300,
             "cache_read_input_tokens":400,"cache_creation":{"ephemeral_1h_input_tokens":100}}}"#;
-        let r = Report::from_anthropic_json(body);
+        let r = Report::from_json(Wire::Anthropic, body);
         assert!(r.complete && r.usage_final);
         let price = Price {
             input: 3000,

@@ -1,0 +1,394 @@
+//! The relayed endpoints of the three protocols: what each reads from a request (model, stream,
+//! conversation), where it goes upstream, and which account platforms serve it.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use serde_json::Value;
+
+use super::protocol::Protocol;
+use super::usage::Wire;
+use crate::domain::Platform;
+
+/// Gemini methods under `/v1beta/models/{model}:{method}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeminiMethod {
+    Generate,
+    Stream,
+    CountTokens,
+}
+
+impl GeminiMethod {
+    pub fn parse(name: &str) -> Option<GeminiMethod> {
+        match name {
+            "generateContent" => Some(GeminiMethod::Generate),
+            "streamGenerateContent" => Some(GeminiMethod::Stream),
+            "countTokens" => Some(GeminiMethod::CountTokens),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            GeminiMethod::Generate => "generateContent",
+            GeminiMethod::Stream => "streamGenerateContent",
+            GeminiMethod::CountTokens => "countTokens",
+        }
+    }
+}
+
+/// One relayed endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Messages,
+    CountTokens,
+    ChatCompletions,
+    Responses,
+    /// The model comes from the path.
+    Gemini {
+        model: String,
+        method: GeminiMethod,
+    },
+}
+
+pub const ANTHROPIC_PLATFORMS: &[Platform] = &[
+    Platform::Anthropic,
+    Platform::ClaudeConsole,
+    Platform::ClaudeOauth,
+];
+pub const OPENAI_PLATFORMS: &[Platform] = &[Platform::Openai];
+pub const GEMINI_PLATFORMS: &[Platform] = &[Platform::Gemini];
+
+impl Endpoint {
+    /// Recognises a relayed path (`/v1beta/models/gemini-2.5-pro:generateContent` included).
+    pub fn from_path(path: &str) -> Option<Endpoint> {
+        match path {
+            "/v1/messages" => Some(Endpoint::Messages),
+            "/v1/messages/count_tokens" => Some(Endpoint::CountTokens),
+            "/v1/chat/completions" => Some(Endpoint::ChatCompletions),
+            "/v1/responses" => Some(Endpoint::Responses),
+            _ => {
+                let rest = path.strip_prefix("/v1beta/models/")?;
+                let (model, method) = rest.rsplit_once(':')?;
+                if model.is_empty() || model.contains('/') {
+                    return None;
+                }
+                Some(Endpoint::Gemini {
+                    model: model.to_owned(),
+                    method: GeminiMethod::parse(method)?,
+                })
+            }
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Endpoint::Messages | Endpoint::CountTokens => Protocol::Anthropic,
+            Endpoint::ChatCompletions | Endpoint::Responses => Protocol::Openai,
+            Endpoint::Gemini { .. } => Protocol::Gemini,
+        }
+    }
+
+    pub fn wire(&self) -> Wire {
+        match self {
+            Endpoint::Messages | Endpoint::CountTokens => Wire::Anthropic,
+            Endpoint::ChatCompletions => Wire::OpenaiChat,
+            Endpoint::Responses => Wire::OpenaiResponses,
+            Endpoint::Gemini { .. } => Wire::Gemini,
+        }
+    }
+
+    pub fn platforms(&self) -> &'static [Platform] {
+        match self.protocol() {
+            Protocol::Anthropic => ANTHROPIC_PLATFORMS,
+            Protocol::Openai => OPENAI_PLATFORMS,
+            Protocol::Gemini => GEMINI_PLATFORMS,
+        }
+    }
+
+    /// Whether answers are charged (token counting is free upstream, and here).
+    pub fn billed(&self) -> bool {
+        !matches!(
+            self,
+            Endpoint::CountTokens
+                | Endpoint::Gemini {
+                    method: GeminiMethod::CountTokens,
+                    ..
+                }
+        )
+    }
+
+    /// The name in the request log.
+    pub fn log_name(&self) -> &'static str {
+        match self {
+            Endpoint::Messages => "/v1/messages",
+            Endpoint::CountTokens => "/v1/messages/count_tokens",
+            Endpoint::ChatCompletions => "/v1/chat/completions",
+            Endpoint::Responses => "/v1/responses",
+            Endpoint::Gemini { method, .. } => match method {
+                GeminiMethod::Generate => "/v1beta/models:generateContent",
+                GeminiMethod::Stream => "/v1beta/models:streamGenerateContent",
+                GeminiMethod::CountTokens => "/v1beta/models:countTokens",
+            },
+        }
+    }
+
+    /// The path and query after the account's base URL, for `model` (after any mapping).
+    /// Anthropic bases are given without `/v1` (a trailing one is dropped), OpenAI bases with
+    /// it (as `https://api.openai.com/v1`), Gemini bases without a version.
+    pub fn upstream_path(&self, model: &str, query: Option<&str>) -> String {
+        let path = match self {
+            Endpoint::Messages => "/v1/messages".to_owned(),
+            Endpoint::CountTokens => "/v1/messages/count_tokens".to_owned(),
+            Endpoint::ChatCompletions => "/chat/completions".to_owned(),
+            Endpoint::Responses => "/responses".to_owned(),
+            Endpoint::Gemini { method, .. } => format!("/v1beta/models/{model}:{}", method.name()),
+        };
+        match query {
+            Some(q) if !q.is_empty() => format!("{path}?{q}"),
+            _ => path,
+        }
+    }
+
+    /// The base URL to append [`Self::upstream_path`] to.
+    pub fn base<'a>(&self, base: &'a str) -> &'a str {
+        match self.protocol() {
+            Protocol::Anthropic => base.strip_suffix("/v1").unwrap_or(base),
+            Protocol::Openai | Protocol::Gemini => base,
+        }
+    }
+}
+
+/// What the gateway reads from a request body.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub model: Option<String>,
+    pub stream: bool,
+    /// The conversation, for sticky routing.
+    pub session: Option<String>,
+    /// The body to send instead of the client's (only when the gateway must add something).
+    pub body: Option<Bytes>,
+    /// The gateway asked the upstream for a usage chunk the client did not ask for.
+    pub strip_usage_chunk: bool,
+}
+
+/// Reads `body` (already checked to be JSON) for `endpoint`.
+pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, v: &mut Value) -> Parsed {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut p = Parsed {
+        model: text(v, "model"),
+        stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        ..Parsed::default()
+    };
+    match endpoint {
+        Endpoint::Messages | Endpoint::CountTokens => {
+            let header = headers
+                .get("x-claude-code-session-id")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned);
+            let user = v
+                .pointer("/metadata/user_id")
+                .and_then(Value::as_str)
+                .map(|u| u.rsplit_once("_session_").map_or(u, |(_, s)| s).to_owned());
+            p.session = header.or(user).filter(|s| !s.is_empty());
+        }
+        Endpoint::ChatCompletions | Endpoint::Responses => {
+            // Codex sends a per-conversation `prompt_cache_key` (and a session header).
+            let header = headers
+                .get("session_id")
+                .or_else(|| headers.get("conversation_id"))
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned);
+            p.session = text(v, "prompt_cache_key")
+                .or(header)
+                .or_else(|| text(v, "user"))
+                .filter(|s| !s.is_empty());
+            if *endpoint == Endpoint::ChatCompletions && p.stream {
+                let asked = v
+                    .pointer("/stream_options/include_usage")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                if !asked && let Some(obj) = v.as_object_mut() {
+                    let opts = obj
+                        .entry("stream_options")
+                        .or_insert_with(|| Value::Object(Default::default()));
+                    if let Some(o) = opts.as_object_mut() {
+                        o.insert("include_usage".into(), Value::Bool(true));
+                        p.body = Some(Bytes::from(v.to_string()));
+                        p.strip_usage_chunk = true;
+                    }
+                }
+            }
+        }
+        Endpoint::Gemini { model, method } => {
+            p.model = Some(model.clone());
+            p.stream = *method == GeminiMethod::Stream;
+        }
+    }
+    p
+}
+
+/// The body with its `model` field renamed for an account's model mapping.
+pub fn with_model(body: &Bytes, model: &str) -> Option<Bytes> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    v.as_object_mut()?
+        .insert("model".into(), Value::String(model.to_owned()));
+    Some(Bytes::from(v.to_string()))
+}
+
+/// Whether an SSE event (without its blank-line end) is the usage-only chat chunk the gateway
+/// asked for on the client's behalf: no choices, a usage object.
+pub fn is_usage_only_chunk(event: &[u8]) -> bool {
+    let Some(data) = event
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"data:"))
+    else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
+        return false;
+    };
+    v.get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+        && v.get("usage").is_some_and(Value::is_object)
+}
+
+/// Takes the complete events out of `buf` (up to its last blank line) and returns them,
+/// without the usage-only chunk; an unfinished event stays in `buf`.
+pub fn take_events_without_usage_chunk(buf: &mut Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(buf.len());
+    let mut start = 0;
+    let mut i = 0;
+    while i + 1 < buf.len() {
+        // An event ends at a blank line: "\n\n" or "\n\r\n".
+        let end = if buf[i] == b'\n' && buf[i + 1] == b'\n' {
+            Some(i + 2)
+        } else if buf[i] == b'\n' && buf[i + 1] == b'\r' && buf.get(i + 2) == Some(&b'\n') {
+            Some(i + 3)
+        } else {
+            None
+        };
+        match end {
+            Some(e) => {
+                let event = &buf[start..e];
+                if !is_usage_only_chunk(event) {
+                    out.extend_from_slice(event);
+                }
+                start = e;
+                i = e;
+            }
+            None => i += 1,
+        }
+    }
+    buf.drain(..start);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_endpoints() {
+        assert_eq!(
+            Endpoint::from_path("/v1/responses"),
+            Some(Endpoint::Responses)
+        );
+        assert_eq!(
+            Endpoint::from_path("/v1beta/models/gemini-2.5-pro:streamGenerateContent"),
+            Some(Endpoint::Gemini {
+                model: "gemini-2.5-pro".into(),
+                method: GeminiMethod::Stream
+            })
+        );
+        assert_eq!(
+            Endpoint::from_path("/v1beta/models/x:deleteEverything"),
+            None
+        );
+        assert_eq!(Endpoint::from_path("/v1beta/models/:generateContent"), None);
+        let g = Endpoint::from_path("/v1beta/models/gemini-2.5-flash:generateContent").unwrap();
+        assert_eq!(
+            g.upstream_path("gemini-2.5-pro", Some("alt=sse")),
+            "/v1beta/models/gemini-2.5-pro:generateContent?alt=sse"
+        );
+        assert_eq!(
+            Endpoint::Messages.base("https://relay/api/v1"),
+            "https://relay/api"
+        );
+        assert_eq!(
+            Endpoint::ChatCompletions.base("https://api.openai.com/v1"),
+            "https://api.openai.com/v1"
+        );
+    }
+
+    #[test]
+    fn a_streaming_chat_request_is_given_usage_and_the_extra_chunk_recognised() {
+        let mut v: Value =
+            serde_json::from_str(r#"{"model":"gpt-4o","stream":true,"messages":[]}"#).unwrap();
+        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &mut v);
+        assert!(p.strip_usage_chunk);
+        let sent: Value = serde_json::from_slice(&p.body.unwrap()).unwrap();
+        assert_eq!(sent["stream_options"]["include_usage"], true);
+        let mut asked: Value = serde_json::from_str(
+            r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}"#,
+        )
+        .unwrap();
+        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &mut asked);
+        assert!(
+            !p.strip_usage_chunk && p.body.is_none(),
+            "a client that asked gets it as sent"
+        );
+        assert!(is_usage_only_chunk(
+            br#"data: {"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#
+        ));
+        assert!(!is_usage_only_chunk(
+            br#"data: {"id":"c","choices":[{"delta":{"content":"x"}}],"usage":null}"#
+        ));
+    }
+
+    #[test]
+    fn reframing_drops_only_the_usage_chunk_and_keeps_partial_events() {
+        let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n\
+data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n\
+data: [DONE]\n\n";
+        let expected = stream.replace(
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n",
+            "",
+        );
+        for split in 1..stream.len() {
+            let mut buf = Vec::new();
+            let mut out = Vec::new();
+            for part in [&stream[..split], &stream[split..]] {
+                buf.extend_from_slice(part.as_bytes());
+                out.extend(take_events_without_usage_chunk(&mut buf));
+            }
+            assert!(buf.is_empty(), "split {split}");
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "split {split}");
+        }
+    }
+
+    #[test]
+    fn sessions_come_from_each_protocols_conversation_marker() {
+        let mut h = HeaderMap::new();
+        let mut v: Value = serde_json::from_str(
+            r#"{"model":"m","metadata":{"user_id":"user_a_account_b_session_s1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            parse(&Endpoint::Messages, &h, &mut v).session.as_deref(),
+            Some("s1")
+        );
+        let mut v: Value =
+            serde_json::from_str(r#"{"model":"m","prompt_cache_key":"conv-9"}"#).unwrap();
+        assert_eq!(
+            parse(&Endpoint::Responses, &h, &mut v).session.as_deref(),
+            Some("conv-9")
+        );
+        h.insert("x-claude-code-session-id", "hdr".parse().unwrap());
+        let mut v: Value = serde_json::from_str(r#"{"model":"m"}"#).unwrap();
+        assert_eq!(
+            parse(&Endpoint::Messages, &h, &mut v).session.as_deref(),
+            Some("hdr")
+        );
+    }
+}
