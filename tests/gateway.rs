@@ -126,7 +126,15 @@ fn non_stream_and_stream_are_relayed_byte_exact_with_the_account_credential() {
         assert_eq!(row["stream"], stream);
         assert_eq!(row["outcome"], "ok");
         assert_eq!(row["account_id"], account);
-        assert_eq!(row["model"], upstream::MODEL);
+        assert_eq!(
+            row["model"], "claude-sonnet-4-5",
+            "the name the client asked for"
+        );
+        assert_eq!(
+            row["upstream_model"],
+            upstream::MODEL,
+            "and the one that answered"
+        );
         assert_eq!(row["input_tokens"], upstream::INPUT);
         assert_eq!(row["output_tokens"], upstream::OUTPUT);
         assert_eq!(row["cache_creation_input_tokens"], upstream::CACHE_WRITE);
@@ -609,20 +617,49 @@ fn bad_requests_get_errors_in_anthropic_shape() {
 }
 
 #[test]
-fn a_model_without_a_price_is_recorded_as_unpriced() {
+fn a_mapped_model_goes_upstream_renamed_is_logged_under_both_names_and_unpriced() {
     let env = Env::new();
     let fake = Fake::start();
-    env.account("main", &fake.url(), "sk-main", &[]);
+    env.account(
+        "kimi",
+        &fake.url(),
+        "sk-kimi",
+        &[
+            "--model-map",
+            "claude-sonnet-4-5=kimi-k2-unlisted",
+            "--models",
+            "claude-opus-4-1",
+        ],
+    );
     let key = env.key("alice");
     let server = env.serve(&[]);
-    // The fake answers with its own model name unless told otherwise; make it unknown.
     let body = upstream::message_json().replace(upstream::MODEL, "kimi-k2-unlisted");
     fake.set(Reply::Status(200, vec![], body));
-    assert_eq!(messages(&server, &key, BODY).status, 200);
+    assert_eq!(
+        messages(&server, &key, BODY).status,
+        200,
+        "a mapped model is served"
+    );
+    let sent: Value = serde_json::from_slice(&fake.seen()[0].body).unwrap();
+    assert_eq!(sent["model"], "kimi-k2-unlisted");
+    assert_eq!(
+        sent["thinking"]["budget_tokens"], 1024,
+        "the rest of the body is kept"
+    );
     let row = env.rows(1).pop().unwrap();
-    assert_eq!(row["model"], "kimi-k2-unlisted");
-    assert_eq!(row["unpriced"], true);
+    assert_eq!(row["model"], "claude-sonnet-4-5");
+    assert_eq!(row["upstream_model"], "kimi-k2-unlisted");
+    assert_eq!(
+        row["unpriced"], true,
+        "no price for the model that answered: unknown, not $0"
+    );
     assert_eq!(row["output_tokens"], upstream::OUTPUT);
+    let haiku = BODY.replace("claude-sonnet-4-5", "claude-haiku-4-5");
+    assert_eq!(
+        messages(&server, &key, &haiku).status,
+        503,
+        "neither listed nor mapped"
+    );
 }
 
 /// One streaming request that tolerates the server dying; the raw response, if any.

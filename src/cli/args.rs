@@ -274,6 +274,9 @@ pub struct AccountCreate {
     /// Models this account serves (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
+    /// Rename requested models for this upstream: FROM=TO,... (e.g. claude-sonnet-4-5=glm-4.6).
+    #[arg(long, value_delimiter = ',')]
+    pub model_map: Vec<String>,
     /// User agent sent upstream (Claude Console relays).
     #[arg(long)]
     pub user_agent: Option<String>,
@@ -308,6 +311,9 @@ pub struct AccountUpdate {
     /// Replace the model list (comma-separated; '' for all models).
     #[arg(long, value_delimiter = ',')]
     pub models: Option<Vec<String>>,
+    /// Replace the model mapping: FROM=TO,... ('' for none).
+    #[arg(long, value_delimiter = ',')]
+    pub model_map: Option<Vec<String>>,
     /// New user agent; '' removes it.
     #[arg(long)]
     pub user_agent: Option<String>,

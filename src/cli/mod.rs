@@ -311,6 +311,7 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
                 proxy: a.proxy,
                 proxy_password: lines.next(),
                 models: a.models,
+                model_map: a.model_map,
                 user_agent: a.user_agent,
             };
             acc::create_account(ctx, ACTOR, new).await?
@@ -359,6 +360,7 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
                     None
                 },
                 models: u.models,
+                model_map: u.model_map,
                 user_agent: u.user_agent.map(Some),
             };
             acc::update_account(ctx, ACTOR, u.id, changes).await?

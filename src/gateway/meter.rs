@@ -122,6 +122,7 @@ mod tests {
             protocol: "anthropic".into(),
             endpoint: "/v1/messages".into(),
             model: Some("claude-sonnet-4-5".into()),
+            upstream_model: None,
             stream: true,
             status_code: 200,
             outcome: Outcome::Ok,

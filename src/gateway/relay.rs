@@ -235,6 +235,7 @@ impl Gateway {
         let mut record = Pending {
             gw: self.clone(),
             snap,
+            upstream_model: account.upstream_model(&call.model).to_owned(),
             call,
             account: account.id,
             attempts,
@@ -395,6 +396,8 @@ struct Pending {
     snap: Arc<Snapshot>,
     call: Call,
     account: i64,
+    /// The model name sent to the account.
+    upstream_model: String,
     attempts: u32,
     status: StatusCode,
     first_byte_ms: i64,
@@ -403,7 +406,9 @@ struct Pending {
 impl Pending {
     /// Prices the usage and writes the row; returns once it is committed.
     async fn finish(&self, outcome: Outcome, report: &Report, error: Option<String>) {
-        let model = report.model.as_deref().unwrap_or(&self.call.model);
+        // Priced as what was actually served: the upstream's own name for it when it gave one,
+        // else the name the account's mapping sent.
+        let model = report.model.as_deref().unwrap_or(&self.upstream_model);
         let cost = if !self.call.endpoint.billed() {
             Some(0)
         } else {
@@ -419,8 +424,8 @@ impl Pending {
             error,
             Some(self.first_byte_ms),
         );
-        if let Some(m) = &report.model {
-            rec.model = Some(m.clone());
+        if model != self.call.model {
+            rec.upstream_model = Some(model.to_owned());
         }
         let tokens = report.usage.total();
         let call = &self.call;
@@ -457,6 +462,7 @@ impl Call {
             protocol: self.protocol.as_str().to_owned(),
             endpoint: self.endpoint.log_name().to_owned(),
             model: Some(self.model.clone()),
+            upstream_model: None,
             stream: self.stream,
             status_code: status.as_u16(),
             outcome,

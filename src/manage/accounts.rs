@@ -27,6 +27,8 @@ pub struct NewAccount {
     /// Proxy password given apart from the URL (the CLI reads it from stdin).
     pub proxy_password: Option<String>,
     pub models: Vec<String>,
+    /// `FROM=TO` pairs renaming requested models for this upstream.
+    pub model_map: Vec<String>,
     pub user_agent: Option<String>,
 }
 
@@ -43,6 +45,7 @@ pub struct AccountChanges {
     pub proxy: Option<Option<String>>,
     pub proxy_password: Option<String>,
     pub models: Option<Vec<String>>,
+    pub model_map: Option<Vec<String>>,
     pub user_agent: Option<Option<String>>,
 }
 
@@ -92,7 +95,7 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         priority: check_priority(new.priority.unwrap_or(50))?,
         weight: check_weight(new.weight.unwrap_or(1))?,
         supported_models: check_models(new.models)?,
-        model_mapping: Default::default(),
+        model_mapping: check_model_map(&new.model_map)?,
         user_agent: new.user_agent.filter(|u| !u.trim().is_empty()),
         proxy,
         groups: Vec::new(),
@@ -161,6 +164,11 @@ pub async fn update_account(
     let priority = changes.priority.map(check_priority).transpose()?;
     let weight = changes.weight.map(check_weight).transpose()?;
     let models = changes.models.clone().map(check_models).transpose()?;
+    let model_map = changes
+        .model_map
+        .as_deref()
+        .map(check_model_map)
+        .transpose()?;
     let actor = actor.to_owned();
     ctx.db
         .write(move |conn| {
@@ -176,6 +184,7 @@ pub async fn update_account(
                 (changes.groups.is_some(), "groups"),
                 (changes.proxy.is_some(), "proxy"),
                 (changes.models.is_some(), "models"),
+                (changes.model_map.is_some(), "model_map"),
                 (changes.user_agent.is_some(), "user_agent"),
             ] {
                 if set {
@@ -209,6 +218,9 @@ pub async fn update_account(
             }
             if let Some(m) = models {
                 a.supported_models = m;
+            }
+            if let Some(m) = model_map {
+                a.model_mapping = m;
             }
             if let Some(u) = changes.user_agent {
                 a.user_agent = u.filter(|u| !u.trim().is_empty());
@@ -401,6 +413,29 @@ pub(crate) fn check_base_url(url: &str) -> Result<String> {
         return Err(bad("must not have a query string"));
     }
     Ok(url.trim().trim_end_matches('/').to_owned())
+}
+
+/// Parses `FROM=TO` pairs into the stored mapping object.
+fn check_model_map(pairs: &[String]) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut map = serde_json::Map::new();
+    for pair in pairs.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let (from, to) = pair
+            .split_once('=')
+            .map(|(f, t)| (f.trim(), t.trim()))
+            .filter(|(f, t)| !f.is_empty() && !t.is_empty())
+            .ok_or_else(|| Error::Invalid(format!("--model-map {pair:?} is not FROM=TO")))?;
+        if from
+            .chars()
+            .chain(to.chars())
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::Invalid(format!(
+                "--model-map {pair:?} has a space in a model name"
+            )));
+        }
+        map.insert(from.to_owned(), serde_json::Value::String(to.to_owned()));
+    }
+    Ok(map)
 }
 
 /// Parses `scheme://[user[:password]@]host[:port]` into a proxy with a sealed password.

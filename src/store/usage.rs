@@ -15,7 +15,11 @@ pub struct Record {
     pub account_id: Option<i64>,
     pub protocol: String,
     pub endpoint: String,
+    /// The model the client asked for.
     pub model: Option<String>,
+    /// The model the upstream was asked for or answered as, when different.
+    #[serde(default)]
+    pub upstream_model: Option<String>,
     pub stream: bool,
     pub status_code: u16,
     pub outcome: Outcome,
@@ -45,9 +49,9 @@ pub fn insert(conn: &Connection, r: &Record) -> Result<()> {
                 protocol, endpoint, model, stream, status_code, outcome, error_message,
                 input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
                 cost_nanos, unpriced, attempts, client, user_agent, started_at, duration_ms,
-                first_byte_ms)
+                first_byte_ms, upstream_model)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23)
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24)
              ON CONFLICT (request_id) DO NOTHING",
         )?
         .execute(params![
@@ -74,6 +78,7 @@ pub fn insert(conn: &Connection, r: &Record) -> Result<()> {
             r.started_at,
             r.duration_ms,
             r.first_byte_ms,
+            r.upstream_model,
         ])?;
     if n == 0 {
         return Ok(());

@@ -144,7 +144,7 @@ impl Env {
             .prepare(
                 "SELECT request_id, account_id, model, stream, status_code, outcome, input_tokens,
                     output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
-                    cost_nanos, attempts, unpriced, error_message, client
+                    cost_nanos, attempts, unpriced, error_message, client, upstream_model
                  FROM api_key_request_log ORDER BY id",
             )
             .unwrap();
@@ -165,6 +165,7 @@ impl Env {
                 "unpriced": r.get::<_, bool>(12)?,
                 "error_message": r.get::<_, Option<String>>(13)?,
                 "client": r.get::<_, Option<String>>(14)?,
+                "upstream_model": r.get::<_, Option<String>>(15)?,
             }))
         })
         .unwrap()
