@@ -125,7 +125,7 @@ impl Snapshot {
     }
 
     /// The price of `model`: an exact entry, else the entry it is a dated or `-latest` snapshot
-    /// of (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`). Nothing looser: a different
+    /// of (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`, `gpt-4o-2024-08-06` → `gpt-4o`). Nothing looser: a different
     /// model sharing a prefix (`claude-sonnet-5-5` and `claude-sonnet-5`, `…-fast`) may be
     /// priced differently, and is better unpriced than wrong.
     pub fn price(&self, model: &str) -> Option<Price> {
@@ -145,12 +145,15 @@ impl Snapshot {
     }
 }
 
-/// `-YYYYMMDD` or `-latest`.
+/// `-YYYYMMDD` (Anthropic), `-YYYY-MM-DD` (OpenAI) or `-latest`.
 fn is_snapshot_suffix(rest: &str) -> bool {
-    rest == "-latest"
-        || rest
-            .strip_prefix('-')
-            .is_some_and(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(date) = rest.strip_prefix('-') else {
+        return false;
+    };
+    date == "latest"
+        || digits(date, 8)
+        || matches!(date.split('-').collect::<Vec<_>>()[..], [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2))
 }
 
 fn longest_first(prices: &mut [(String, Price)]) {
@@ -300,6 +303,11 @@ mod tests {
         assert_eq!(s.price("claude-opus-4-20250514").unwrap().input, 1);
         assert_eq!(s.price("claude-opus-4-5-exact").unwrap().input, 3);
         assert_eq!(s.price("claude-opus-4-5-latest").unwrap().input, 2);
+        assert_eq!(
+            s.price("claude-opus-4-5-2025-11-01").unwrap().input,
+            2,
+            "OpenAI-style date"
+        );
         assert_eq!(s.price("gpt-4o"), None);
         assert_eq!(
             s.price("claude-opus-4-5-fast"),

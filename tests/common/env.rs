@@ -22,13 +22,25 @@ impl Env {
 
     /// Adds an anthropic account bound to the team; returns its id.
     pub fn account(&self, name: &str, url: &str, secret: &str, extra: &[&str]) -> i64 {
+        self.account_on("anthropic", name, url, secret, extra)
+    }
+
+    /// Adds an account of `platform` bound to the team; returns its id.
+    pub fn account_on(
+        &self,
+        platform: &str,
+        name: &str,
+        url: &str,
+        secret: &str,
+        extra: &[&str],
+    ) -> i64 {
         let mut args = vec![
             "account",
             "create",
             "--name",
             name,
             "--platform",
-            "anthropic",
+            platform,
             "--base-url",
             url,
             "--group",

@@ -229,9 +229,16 @@ async fn answer(
         })
         .collect();
     let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
-    let wants_stream = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("stream").and_then(|s| s.as_bool()))
+    let json = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+    let kind = Kind::of(&path);
+    let wants_stream = json
+        .get("stream")
+        .and_then(|s| s.as_bool())
+        .unwrap_or(false)
+        || path.contains(":streamGenerateContent");
+    let include_usage = json
+        .pointer("/stream_options/include_usage")
+        .and_then(|v| v.as_bool())
         .unwrap_or(false);
     let reply = {
         let mut s = state.lock().unwrap();
@@ -254,7 +261,7 @@ async fn answer(
             .header("content-type", "application/json")
             .header("request-id", "req_fake")
             .header("set-cookie", "upstream=secret")
-            .body(full(message_json()))
+            .body(full(kind.json()))
             .unwrap(),
         Reply::Stream { pace } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
@@ -264,7 +271,7 @@ async fn answer(
                 st.max_active = st.max_active.max(st.active);
             }
             tokio::spawn(async move {
-                for event in stream_events() {
+                for event in kind.events(include_usage) {
                     if tx.send(Ok(Bytes::from(event))).await.is_err() {
                         break;
                     }
@@ -311,6 +318,163 @@ async fn answer(
 
 fn full(s: String) -> Body {
     BodyExt::boxed(http_body_util::Full::new(Bytes::from(s)).map_err(|never| match never {}))
+}
+
+/// Which API a request was made to, by its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Anthropic,
+    Chat,
+    Responses,
+    Gemini,
+    GeminiCount,
+}
+
+impl Kind {
+    pub fn of(path: &str) -> Kind {
+        if path.contains("/chat/completions") {
+            Kind::Chat
+        } else if path.contains("/responses") {
+            Kind::Responses
+        } else if path.contains(":countTokens") {
+            Kind::GeminiCount
+        } else if path.contains("/v1beta/models/") {
+            Kind::Gemini
+        } else {
+            Kind::Anthropic
+        }
+    }
+
+    /// A complete non-streaming answer.
+    pub fn json(self) -> String {
+        match self {
+            Kind::Anthropic => message_json(),
+            Kind::Chat => chat_json(),
+            Kind::Responses => responses_json(),
+            Kind::Gemini => gemini_json(),
+            Kind::GeminiCount => r#"{"totalTokens":14}"#.into(),
+        }
+    }
+
+    /// A streamed answer, one string per event; chat adds the usage chunk only when asked.
+    pub fn events(self, include_usage: bool) -> Vec<String> {
+        match self {
+            Kind::Anthropic | Kind::GeminiCount => stream_events(),
+            Kind::Chat => chat_events(include_usage),
+            Kind::Responses => responses_events(),
+            Kind::Gemini => gemini_events(),
+        }
+    }
+}
+
+/// OpenAI and Gemini answers report a 14-token prompt of which 3 were cached: 11 input and 3
+/// cache-read tokens, as the gateway records them, and 22 output tokens.
+pub const PROMPT: i64 = INPUT + CACHE_READ;
+
+pub fn chat_json() -> String {
+    format!(
+        r#"{{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-2024-08-06","choices":[{{"index":0,"message":{{"role":"assistant","content":"Hello from the fake upstream"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{PROMPT},"completion_tokens":{OUTPUT},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":{CACHE_READ}}}}}}}"#,
+        PROMPT + OUTPUT
+    )
+}
+
+pub fn chat_events(include_usage: bool) -> Vec<String> {
+    let usage_field = if include_usage {
+        r#","usage":null"#
+    } else {
+        ""
+    };
+    let chunk = |delta: &str, finish: &str| {
+        format!(
+            "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{finish}}}]{usage_field}}}\n\n"
+        )
+    };
+    let mut events = vec![chunk(r#"{"role":"assistant","content":""}"#, "null")];
+    for word in ["Hello", " from", " the", " fake", " upstream"] {
+        events.push(chunk(&format!(r#"{{"content":"{word}"}}"#), "null"));
+    }
+    events.push(chunk("{}", r#""stop""#));
+    if include_usage {
+        events.push(format!(
+            "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-2024-08-06\",\"choices\":[],\"usage\":{{\"prompt_tokens\":{PROMPT},\"completion_tokens\":{OUTPUT},\"total_tokens\":{},\"prompt_tokens_details\":{{\"cached_tokens\":{CACHE_READ}}}}}}}\n\n",
+            PROMPT + OUTPUT
+        ));
+    }
+    events.push("data: [DONE]\n\n".into());
+    events
+}
+
+fn responses_object(status: &str, with_output: bool) -> String {
+    let output = if with_output {
+        r#"[{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello from the fake upstream","annotations":[]}]}]"#
+    } else {
+        "[]"
+    };
+    let usage = if status == "completed" {
+        format!(
+            r#"{{"input_tokens":{PROMPT},"input_tokens_details":{{"cached_tokens":{CACHE_READ}}},"output_tokens":{OUTPUT},"output_tokens_details":{{"reasoning_tokens":0}},"total_tokens":{}}}"#,
+            PROMPT + OUTPUT
+        )
+    } else {
+        "null".into()
+    };
+    format!(
+        r#"{{"id":"resp_1","object":"response","created_at":1,"status":"{status}","model":"gpt-5-codex","output":{output},"usage":{usage}}}"#
+    )
+}
+
+pub fn responses_json() -> String {
+    responses_object("completed", true)
+}
+
+pub fn responses_events() -> Vec<String> {
+    let mut events = vec![format!(
+        "event: response.created\ndata: {{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{}}}\n\n",
+        responses_object("in_progress", false)
+    )];
+    for (i, word) in ["Hello", " from", " the", " fake", " upstream"]
+        .iter()
+        .enumerate()
+    {
+        events.push(format!(
+            "event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"sequence_number\":{},\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"{word}\"}}\n\n",
+            i + 1
+        ));
+    }
+    events.push(format!(
+        "event: response.completed\ndata: {{\"type\":\"response.completed\",\"sequence_number\":6,\"response\":{}}}\n\n",
+        responses_object("completed", true)
+    ));
+    events
+}
+
+fn gemini_chunk(text: &str, finish: bool, output: i64) -> String {
+    let finish = if finish {
+        r#","finishReason":"STOP""#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"candidates":[{{"content":{{"parts":[{{"text":"{text}"}}],"role":"model"}}{finish},"index":0}}],"usageMetadata":{{"promptTokenCount":{PROMPT},"cachedContentTokenCount":{CACHE_READ},"candidatesTokenCount":{output},"thoughtsTokenCount":2,"totalTokenCount":{}}},"modelVersion":"gemini-2.5-pro","responseId":"r1"}}"#,
+        PROMPT + output + 2
+    )
+}
+
+pub fn gemini_json() -> String {
+    gemini_chunk("Hello from the fake upstream", true, OUTPUT - 2)
+}
+
+pub fn gemini_events() -> Vec<String> {
+    let words = ["Hello", " from", " the", " fake", " upstream"];
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let last = i + 1 == words.len();
+            let output = if last { OUTPUT - 2 } else { 4 * (i as i64 + 1) };
+            format!("data: {}\r\n\r\n", gemini_chunk(w, last, output))
+        })
+        .collect()
 }
 
 /// The JSON body of a complete non-streaming answer.

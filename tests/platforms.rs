@@ -1,0 +1,314 @@
+//! OpenAI (chat and Responses) and Gemini through the same relay as Anthropic: relayed stream
+//! and non-stream, usage recorded exactly, credentials swapped, member keys never forwarded,
+//! errors in each protocol's shape, failover and account states shared.
+
+mod common;
+
+use std::time::Duration;
+
+use common::env::Env;
+use common::upstream::{self, Fake, Reply};
+use common::{Resp, Server, request};
+use serde_json::Value;
+
+fn post(server: &Server, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+    let mut h = vec![("content-type", "application/json")];
+    h.extend_from_slice(headers);
+    request(server.addr, "POST", path, &h, body.as_bytes())
+}
+
+const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+const CHAT_STREAM: &str =
+    r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+const RESPONSES: &str = r#"{"model":"gpt-5-codex","input":"hi","prompt_cache_key":"conv-1"}"#;
+const RESPONSES_STREAM: &str = r#"{"model":"gpt-5-codex","input":"hi","stream":true}"#;
+const GEMINI: &str = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+
+/// What 11 input, 22 output and 3 cached tokens cost at $2.50 / $10 / $1.25 per million.
+const PRICED_NANOS: i64 = 11 * 2500 + 22 * 10_000 + 3 * 1250;
+
+fn exact_usage(row: &Value) {
+    assert_eq!(row["outcome"], "ok", "{row}");
+    assert_eq!(row["input_tokens"], upstream::INPUT, "{row}");
+    assert_eq!(row["output_tokens"], upstream::OUTPUT, "{row}");
+    assert_eq!(
+        row["cache_read_input_tokens"],
+        upstream::CACHE_READ,
+        "{row}"
+    );
+    assert_eq!(row["cache_creation_input_tokens"], 0, "{row}");
+}
+
+fn no_member_key(fake: &Fake, key: &str) {
+    for seen in fake.seen() {
+        assert!(
+            !seen.path.contains(key),
+            "member key in the upstream URL: {}",
+            seen.path
+        );
+        for (name, v) in &seen.headers {
+            assert!(
+                !v.contains(key),
+                "member key reached the upstream in {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn openai_chat_and_responses_are_relayed_with_exact_usage() {
+    let env = Env::new();
+    let fake = Fake::start();
+    env.account_on(
+        "openai",
+        "oai",
+        &format!("{}/v1", fake.url()),
+        "sk-openai-upstream",
+        &[],
+    );
+    for model in ["gpt-4o", "gpt-5-codex"] {
+        env.data.ok(
+            &[
+                "price",
+                "set",
+                model,
+                "--input",
+                "2.5",
+                "--output",
+                "10",
+                "--cache-read",
+                "1.25",
+            ],
+            "",
+        );
+    }
+    let key = env.key("alice");
+    let server = env.serve(&[]);
+    let bearer = format!("Bearer {key}");
+    let auth = [("authorization", bearer.as_str())];
+
+    let r = post(&server, "/v1/chat/completions", &auth, CHAT);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, upstream::chat_json());
+    let seen = fake.seen();
+    assert_eq!(seen[0].path, "/v1/chat/completions");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Bearer sk-openai-upstream")
+    );
+    assert_eq!(
+        seen[0].body,
+        CHAT.as_bytes(),
+        "non-stream bodies go up unchanged"
+    );
+
+    // A stream whose client did not ask for usage: the gateway asks, and keeps the chunk.
+    fake.set(Reply::Stream {
+        pace: Duration::from_millis(1),
+    });
+    let r = post(&server, "/v1/chat/completions", &auth, CHAT_STREAM);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sent: Value = serde_json::from_slice(&fake.seen()[1].body).unwrap();
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+    let with_usage: String = upstream::chat_events(true).concat();
+    let usage_chunk = &upstream::chat_events(true)[7];
+    assert_eq!(
+        r.body,
+        with_usage.replace(usage_chunk.as_str(), ""),
+        "everything but the usage chunk"
+    );
+    assert!(!r.body.contains("\"prompt_tokens\""));
+
+    // A client that asked gets the stream exactly as the upstream sent it.
+    let asked = CHAT_STREAM.replace(
+        "\"stream\":true",
+        "\"stream\":true,\"stream_options\":{\"include_usage\":true}",
+    );
+    let r = post(&server, "/v1/chat/completions", &auth, &asked);
+    assert_eq!(r.body, with_usage);
+    assert_eq!(fake.seen()[2].body, asked.as_bytes());
+
+    fake.set(Reply::Message);
+    let r = post(&server, "/v1/responses", &auth, RESPONSES);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, upstream::responses_json());
+    assert_eq!(fake.seen()[3].path, "/v1/responses");
+    fake.set(Reply::Stream {
+        pace: Duration::from_millis(1),
+    });
+    let r = post(&server, "/v1/responses", &auth, RESPONSES_STREAM);
+    assert_eq!(r.body, upstream::responses_events().concat());
+
+    let rows = env.rows(5);
+    for row in &rows {
+        exact_usage(row);
+        assert_eq!(row["cost_nanos"], PRICED_NANOS, "{row}");
+    }
+    assert_eq!(rows[0]["upstream_model"], "gpt-4o-2024-08-06");
+    assert_eq!(rows[3]["model"], "gpt-5-codex");
+    assert_eq!(
+        rows[3]["upstream_model"],
+        Value::Null,
+        "same name: nothing extra"
+    );
+    no_member_key(&fake, &key);
+
+    let r = request(server.addr, "GET", "/v1/models", &auth, b"");
+    let models: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(models["object"], "list", "OpenAI's list shape: {}", r.body);
+}
+
+#[test]
+fn gemini_generate_stream_and_count_with_either_key_place() {
+    let env = Env::new();
+    let fake = Fake::start();
+    env.account_on("gemini", "gem", &fake.url(), "AIza-upstream-key", &[]);
+    env.data.ok(
+        &[
+            "price",
+            "set",
+            "gemini-2.5-pro",
+            "--input",
+            "2.5",
+            "--output",
+            "10",
+            "--cache-read",
+            "1.25",
+        ],
+        "",
+    );
+    let key = env.key("alice");
+    let server = env.serve(&[]);
+
+    let r = post(
+        &server,
+        "/v1beta/models/gemini-2.5-pro:generateContent",
+        &[("x-goog-api-key", &key)],
+        GEMINI,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, upstream::gemini_json());
+    fake.set(Reply::Stream {
+        pace: Duration::from_millis(1),
+    });
+    let path = format!("/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key={key}");
+    let r = post(&server, &path, &[], GEMINI);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, upstream::gemini_events().concat());
+    fake.set(Reply::Message);
+    let r = post(
+        &server,
+        "/v1beta/models/gemini-2.5-pro:countTokens",
+        &[("x-goog-api-key", &key)],
+        GEMINI,
+    );
+    assert_eq!(r.body, r#"{"totalTokens":14}"#);
+
+    let seen = fake.seen();
+    assert_eq!(
+        seen[0].path,
+        "/v1beta/models/gemini-2.5-pro:generateContent"
+    );
+    assert_eq!(
+        seen[1].path, "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+        "?key= stays behind"
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.header("x-goog-api-key") == Some("AIza-upstream-key"))
+    );
+    assert!(seen.iter().all(|s| s.body == GEMINI.as_bytes()));
+    no_member_key(&fake, &key);
+
+    let rows = env.rows(3);
+    for row in &rows[..2] {
+        exact_usage(row);
+        assert_eq!(row["cost_nanos"], PRICED_NANOS);
+    }
+    assert_eq!(rows[2]["cost_nanos"], 0, "counting tokens is free");
+    assert_eq!(rows[2]["input_tokens"], 0);
+
+    let r = post(
+        &server,
+        "/v1beta/models/gemini-2.5-pro:generateContent",
+        &[("x-goog-api-key", "acp_wrong")],
+        GEMINI,
+    );
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (r.status, v["error"]["status"].as_str()),
+        (401, Some("UNAUTHENTICATED")),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn openai_errors_failover_and_account_states_work_as_for_anthropic() {
+    let env = Env::new();
+    let bad = Fake::start();
+    let good = Fake::start();
+    let first = env.account_on(
+        "openai",
+        "first",
+        &bad.url(),
+        "sk-first",
+        &["--priority", "1"],
+    );
+    env.account_on(
+        "openai",
+        "second",
+        &good.url(),
+        "sk-second",
+        &["--priority", "2"],
+    );
+    let key = env.key("alice");
+    let server = env.serve(&[]);
+    let bearer = format!("Bearer {key}");
+    let auth = [("authorization", bearer.as_str())];
+
+    bad.set(Reply::Status(429, vec![("retry-after", "30".into())], r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#.into()));
+    let r = post(&server, "/v1/chat/completions", &auth, CHAT);
+    assert_eq!(r.status, 200, "failed over: {}", r.body);
+    assert_eq!(good.count(), 1);
+    assert_eq!(env.status(first), "RATE_LIMITED");
+    assert_eq!(
+        good.seen()[0].path,
+        "/chat/completions",
+        "a base URL without /v1 is used as given"
+    );
+
+    let r = post(
+        &server,
+        "/v1/chat/completions",
+        &[("authorization", "Bearer acp_nope")],
+        CHAT,
+    );
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        v["error"]["code"], "invalid_api_key",
+        "OpenAI's error shape: {}",
+        r.body
+    );
+    let r = post(&server, "/v1/chat/completions", &auth, "{");
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (r.status, v["error"]["type"].as_str()),
+        (400, Some("invalid_request_error"))
+    );
+
+    let gemini = post(
+        &server,
+        "/v1beta/models/gemini-2.5-pro:generateContent",
+        &[("x-goog-api-key", &key)],
+        GEMINI,
+    );
+    let v: Value = serde_json::from_str(&gemini.body).unwrap();
+    assert_eq!(
+        gemini.status, 503,
+        "no gemini account in the group: {}",
+        gemini.body
+    );
+    assert_eq!(v["error"]["status"], "UNAVAILABLE");
+}
