@@ -312,3 +312,139 @@ fn openai_errors_failover_and_account_states_work_as_for_anthropic() {
     );
     assert_eq!(v["error"]["status"], "UNAVAILABLE");
 }
+
+#[test]
+fn proxied_accounts_go_through_their_proxy_and_others_do_not() {
+    let env = Env::new();
+    let http_proxy = common::proxies::Proxy::http("pu", "p@ss:word");
+    let socks = common::proxies::Proxy::socks5("su", "s3cret");
+    let via_http = Fake::start();
+    let via_socks = Fake::start();
+    let direct = Fake::start();
+    // Proxy passwords come on stdin after the account's secret, never in argv.
+    let http_url = format!("http://pu@{}", http_proxy.addr);
+    env.data.json(
+        &[
+            "account",
+            "create",
+            "--name",
+            "via-http",
+            "--platform",
+            "anthropic",
+            "--base-url",
+            &via_http.url(),
+            "--group",
+            "team",
+            "--priority",
+            "1",
+            "--proxy",
+            &http_url,
+            "--proxy-password-stdin",
+        ],
+        "sk-1\np@ss:word\n",
+    );
+    env.data.json(
+        &[
+            "account",
+            "create",
+            "--name",
+            "via-socks",
+            "--platform",
+            "anthropic",
+            "--base-url",
+            &format!("http://localhost:{}", via_socks.addr.port()),
+            "--group",
+            "team",
+            "--priority",
+            "2",
+            "--proxy",
+            &format!("socks5h://su@{}", socks.addr),
+            "--proxy-password-stdin",
+        ],
+        "sk-2\ns3cret\n",
+    );
+    env.account("direct", &direct.url(), "sk-3", &["--priority", "3"]);
+    let key = env.key("alice");
+    let server = env.serve(&["--error-threshold", "100"]);
+    let body = r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+    let send = || post(&server, "/v1/messages", &[("x-api-key", &key)], body);
+
+    assert_eq!(send().status, 200);
+    assert_eq!(via_http.count(), 1);
+    assert_eq!(http_proxy.tunnels(), vec![via_http.addr.to_string()]);
+
+    // The first account fails: the next goes through SOCKS5, resolving the name at the proxy.
+    via_http.set(Reply::Status(500, vec![], "{}".into()));
+    assert_eq!(send().status, 200);
+    assert_eq!(via_socks.count(), 1);
+    assert_eq!(
+        socks.tunnels(),
+        vec![format!("localhost:{}", via_socks.addr.port())]
+    );
+
+    // Both proxied accounts fail now; the direct account serves, and no proxy saw it.
+    via_socks.set(Reply::Status(500, vec![], "{}".into()));
+    assert_eq!(send().status, 200);
+    assert_eq!(direct.count(), 1);
+    assert_eq!(via_http.count(), 3, "every try of the proxied account");
+    // Tunnels are connections (kept alive and reused), each to its own account's upstream.
+    assert!(
+        http_proxy
+            .tunnels()
+            .iter()
+            .all(|t| *t == via_http.addr.to_string())
+    );
+    let socks_target = format!("localhost:{}", via_socks.addr.port());
+    assert!(socks.tunnels().iter().all(|t| *t == socks_target));
+    assert!(
+        direct
+            .seen()
+            .iter()
+            .all(|s| s.header("proxy-authorization").is_none())
+    );
+}
+
+#[test]
+fn a_proxy_refusing_the_credentials_is_a_connect_error_of_its_account() {
+    let env = Env::new();
+    let proxy = common::proxies::Proxy::socks5("su", "right");
+    let fake = Fake::start();
+    let a = env.data.json(
+        &[
+            "account",
+            "create",
+            "--name",
+            "bad-proxy",
+            "--platform",
+            "anthropic",
+            "--base-url",
+            &fake.url(),
+            "--group",
+            "team",
+            "--proxy",
+            &format!("socks5://su@{}", proxy.addr),
+            "--proxy-password-stdin",
+        ],
+        "sk-1\nwrong\n",
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let key = env.key("alice");
+    let server = env.serve(&["--error-threshold", "100"]);
+    let body = r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+    let r = post(&server, "/v1/messages", &[("x-api-key", &key)], body);
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert!(
+        r.body
+            .contains("SOCKS5 proxy refused the user name or password"),
+        "{}",
+        r.body
+    );
+    assert_eq!(fake.count(), 0);
+    assert_eq!(proxy.tunnels(), vec!["refused".to_owned()]);
+    assert_eq!(env.account_json(a)["error_count"], 1);
+    assert!(
+        !r.body.contains("wrong"),
+        "the proxy password is not echoed"
+    );
+}

@@ -1,7 +1,9 @@
-//! The outbound HTTP client: hyper's pooled client over rustls (ring, Mozilla roots plus any
-//! configured extra CA), HTTP/1.1 and HTTP/2 by ALPN, `TCP_NODELAY`, a connect timeout.
+//! The outbound HTTP clients: hyper's pooled client over rustls (ring, Mozilla roots plus any
+//! configured extra CA), HTTP/1.1 and HTTP/2 by ALPN, `TCP_NODELAY`, a connect timeout. One
+//! client (and pool) goes direct; each distinct account proxy gets its own.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,42 +12,78 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+use super::proxy::{Connector, ProxySettings};
 use crate::config::UpstreamPolicy;
 use crate::error::{Error, Result};
 
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HttpClient = Client<HttpsConnector<Connector>, Full<Bytes>>;
 
 /// Idle upstream connections are kept this long for reuse.
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
-pub fn build(policy: &UpstreamPolicy) -> Result<HttpClient> {
+pub struct Clients {
+    direct: HttpClient,
+    proxied: Mutex<HashMap<Arc<ProxySettings>, HttpClient>>,
+    tls: Arc<rustls::ClientConfig>,
+    policy: UpstreamPolicy,
+}
+
+impl Clients {
+    pub fn new(policy: &UpstreamPolicy) -> Result<Clients> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = Arc::new(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| Error::Internal(format!("TLS client setup: {e}")))?
+                .with_root_certificates(roots(policy.extra_roots.as_deref())?)
+                .with_no_client_auth(),
+        );
+        Ok(Clients {
+            direct: build(policy, tls.clone(), None),
+            proxied: Mutex::new(HashMap::new()),
+            tls,
+            policy: policy.clone(),
+        })
+    }
+
+    /// The client for an account: direct, or the one for its proxy.
+    pub fn get(&self, proxy: Option<&Arc<ProxySettings>>) -> HttpClient {
+        let Some(proxy) = proxy else {
+            return self.direct.clone();
+        };
+        let mut map = self.proxied.lock().expect("proxy clients");
+        map.entry(proxy.clone())
+            .or_insert_with(|| build(&self.policy, self.tls.clone(), Some(proxy.clone())))
+            .clone()
+    }
+}
+
+fn build(
+    policy: &UpstreamPolicy,
+    tls: Arc<rustls::ClientConfig>,
+    proxy: Option<Arc<ProxySettings>>,
+) -> HttpClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(policy.connect_timeout));
     http.set_keepalive(Some(Duration::from_secs(60)));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Internal(format!("TLS client setup: {e}")))?
-        .with_root_certificates(roots(policy.extra_roots.as_deref())?)
-        .with_no_client_auth();
+    let connector = Connector::new(http, proxy, tls.clone(), policy.connect_timeout);
     let https = HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
+        .with_tls_config((*tls).clone())
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
+        .wrap_connector(connector);
+    Client::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
-        .build(https))
+        .build(https)
 }
 
 /// Mozilla's roots, plus the certificates in `extra` when given.

@@ -7,6 +7,7 @@ pub mod health;
 pub mod limits;
 pub mod meter;
 pub mod protocol;
+pub mod proxy;
 mod relay;
 pub mod select;
 pub mod snapshot;
@@ -47,7 +48,7 @@ pub struct Gateway {
     pub snapshots: Arc<Snapshots>,
     health: Arc<Health>,
     sticky: Sticky,
-    client: client::HttpClient,
+    clients: client::Clients,
     pub meter: meter::Meter,
     limiter: limits::Limiter,
 }
@@ -79,7 +80,7 @@ impl Gateway {
             snapshots,
             health,
             sticky: Sticky::new(ctx.config.upstream.sticky_ttl),
-            client: client::build(&ctx.config.upstream)?,
+            clients: client::Clients::new(&ctx.config.upstream)?,
             meter,
             limiter,
         }))

@@ -165,7 +165,8 @@ impl Gateway {
             }
         };
         let timeout = self.config.upstream.first_byte_timeout;
-        let resp = match tokio::time::timeout(timeout, self.client.request(req)).await {
+        let client = self.clients.get(account.proxy.as_ref());
+        let resp = match tokio::time::timeout(timeout, client.request(req)).await {
             Err(_) => {
                 return Attempt::Unreachable {
                     kind: Kind::Timeout,

@@ -183,6 +183,7 @@ mod tests {
                     vec![]
                 },
                 mapping: Default::default(),
+                proxy: None,
                 status,
                 status_until: Some(1_000),
                 last_error_at: Some(id),

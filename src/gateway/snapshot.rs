@@ -10,6 +10,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tracing::{info, warn};
 
+use super::proxy::{ProxyScheme, ProxySettings};
 use super::usage::Price;
 use crate::crypto::{Purpose, SecretKey};
 use crate::domain::{AccountStatus, Platform};
@@ -42,6 +43,8 @@ pub struct Upstream {
     pub models: Vec<String>,
     /// Requested model → the name this upstream knows it by.
     pub mapping: HashMap<String, String>,
+    /// The account's outbound proxy, password opened.
+    pub proxy: Option<Arc<ProxySettings>>,
     pub status: AccountStatus,
     pub status_until: Option<i64>,
     pub last_error_at: Option<i64>,
@@ -177,7 +180,32 @@ fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Option<Upstrea
         },
         None => String::new(),
     };
+    let proxy = match &a.proxy {
+        None => None,
+        Some(p) => {
+            let password = match &p.password {
+                Some(sealed) => match secrets.open_string(Purpose::ProxyPassword, sealed) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        warn!(account = a.id, error = %e, "proxy password cannot be decrypted; not routing to it");
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            Some(Arc::new(ProxySettings {
+                scheme: ProxyScheme::parse(&p.scheme)?,
+                host: p.host.clone(),
+                port: p.port,
+                auth: p
+                    .username
+                    .clone()
+                    .map(|u| (u, password.unwrap_or_default())),
+            }))
+        }
+    };
     Some(Upstream {
+        proxy,
         id: a.id,
         name: a.name.clone(),
         platform: a.platform,

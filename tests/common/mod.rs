@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod env;
+pub mod proxies;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader, Read, Write};
