@@ -31,6 +31,12 @@ pub const DEFAULT_RATE_LIMIT_CAP_SECS: u64 = 3600;
 /// How long a request may wait in a key's concurrency queue before it is refused.
 pub const DEFAULT_QUEUE_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
+/// Claude Code's public OAuth client, whose subscriptions `claude-oauth` accounts pool.
+pub const DEFAULT_OAUTH_AUTHORIZE_URL: &str = "https://claude.ai/oauth/authorize";
+pub const DEFAULT_OAUTH_TOKEN_URL: &str = "https://console.anthropic.com/v1/oauth/token";
+pub const DEFAULT_OAUTH_CLIENT_ID: &str = "9d1c250a-e61b-44d9-88ed-5944d1962f5e";
+pub const DEFAULT_OAUTH_REDIRECT_URI: &str = "https://console.anthropic.com/oauth/code/callback";
+pub const DEFAULT_OAUTH_SCOPES: &str = "org:create_api_key user:profile user:inference";
 
 pub const DB_FILE: &str = "aicarpool.db";
 pub const SECRET_KEY_FILE: &str = "secret.key";
@@ -50,6 +56,7 @@ pub struct Config {
     pub upstream: UpstreamPolicy,
     /// Where days, weeks and months of limits and budgets begin.
     pub time_zone: jiff::tz::TimeZone,
+    pub oauth: OauthSettings,
     pub queue_timeout: Duration,
     /// How long a stopping server waits for in-flight requests before it exits anyway.
     pub shutdown_drain: Duration,
@@ -97,6 +104,16 @@ pub struct UpstreamPolicy {
     pub extra_roots: Option<PathBuf>,
 }
 
+/// Where Claude subscription tokens come from (settings so tests can use a fake server).
+#[derive(Clone, Debug)]
+pub struct OauthSettings {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+}
+
 impl Config {
     /// A configuration with every default, rooted at `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
@@ -131,6 +148,13 @@ impl Config {
                 extra_roots: None,
             },
             time_zone: jiff::tz::TimeZone::UTC,
+            oauth: OauthSettings {
+                authorize_url: DEFAULT_OAUTH_AUTHORIZE_URL.into(),
+                token_url: DEFAULT_OAUTH_TOKEN_URL.into(),
+                client_id: DEFAULT_OAUTH_CLIENT_ID.into(),
+                redirect_uri: DEFAULT_OAUTH_REDIRECT_URI.into(),
+                scopes: DEFAULT_OAUTH_SCOPES.into(),
+            },
             queue_timeout: Duration::from_secs(DEFAULT_QUEUE_TIMEOUT_SECS),
             shutdown_drain: Duration::from_secs(DEFAULT_SHUTDOWN_DRAIN_SECS),
         }

@@ -24,6 +24,8 @@ pub enum Purpose {
     ProxyPassword,
     OauthAccessToken,
     OauthRefreshToken,
+    /// A PKCE verifier waiting for its authorization code.
+    OauthVerifier,
     KeyCheck,
 }
 
@@ -34,6 +36,7 @@ impl Purpose {
             Purpose::ProxyPassword => b"aicarpool:proxy_password",
             Purpose::OauthAccessToken => b"aicarpool:oauth_access_token",
             Purpose::OauthRefreshToken => b"aicarpool:oauth_refresh_token",
+            Purpose::OauthVerifier => b"aicarpool:oauth_verifier",
             Purpose::KeyCheck => b"aicarpool:key_check",
         }
     }

@@ -23,8 +23,25 @@ pub struct Cli {
     /// Machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    #[command(flatten)]
+    pub oauth: OauthArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The OAuth server of Claude subscriptions (change only to test against another server).
+#[derive(Debug, Args)]
+pub struct OauthArgs {
+    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_AUTHORIZE_URL", default_value = DEFAULT_OAUTH_AUTHORIZE_URL)]
+    pub oauth_authorize_url: String,
+    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_TOKEN_URL", default_value = DEFAULT_OAUTH_TOKEN_URL)]
+    pub oauth_token_url: String,
+    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_CLIENT_ID", default_value = DEFAULT_OAUTH_CLIENT_ID)]
+    pub oauth_client_id: String,
+    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_REDIRECT_URI", default_value = DEFAULT_OAUTH_REDIRECT_URI)]
+    pub oauth_redirect_uri: String,
+    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_SCOPES", default_value = DEFAULT_OAUTH_SCOPES)]
+    pub oauth_scopes: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +262,37 @@ pub enum AccountAction {
     Recover {
         id: i64,
     },
+    /// Claude subscription, step 1: print a sign-in link (valid 10 minutes).
+    OauthUrl,
+    /// Claude subscription, step 2: read the code shown after sign-in (CODE#STATE, or the
+    /// callback URL) from stdin, exchange it for tokens and add the account.
+    OauthExchange(OauthExchange),
+}
+
+#[derive(Debug, Args)]
+pub struct OauthExchange {
+    #[arg(long)]
+    pub name: String,
+    /// Upstream base URL (default: https://api.anthropic.com).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    #[arg(long)]
+    pub priority: Option<i64>,
+    #[arg(long)]
+    pub weight: Option<i64>,
+    /// Group(s) the account serves (repeatable).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Outbound proxy for this account, used for the exchange too.
+    #[arg(long)]
+    pub proxy: Option<String>,
+    /// Read the proxy password from the line after the code.
+    #[arg(long)]
+    pub proxy_password_stdin: bool,
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    #[arg(long)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -268,9 +316,12 @@ pub struct AccountCreate {
     /// Outbound proxy, e.g. socks5://user@127.0.0.1:1080 (no password here: see below).
     #[arg(long)]
     pub proxy: Option<String>,
-    /// Read the proxy password from the second line of stdin.
+    /// Read the proxy password from the next line of stdin.
     #[arg(long)]
     pub proxy_password_stdin: bool,
+    /// claude-oauth: read a refresh token from the line after the access token.
+    #[arg(long)]
+    pub refresh_token_stdin: bool,
     /// Models this account serves (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,

@@ -61,6 +61,13 @@ fn init_logging(serving: bool) {
 
 fn base_config(cli: &Cli) -> Config {
     let mut config = Config::with_data_dir(&cli.data_dir);
+    config.oauth = crate::config::OauthSettings {
+        authorize_url: cli.oauth.oauth_authorize_url.clone(),
+        token_url: cli.oauth.oauth_token_url.clone(),
+        client_id: cli.oauth.oauth_client_id.clone(),
+        redirect_uri: cli.oauth.oauth_redirect_uri.clone(),
+        scopes: cli.oauth.oauth_scopes.clone(),
+    };
     if let Some(f) = &cli.secret_key_file {
         config.secret_key_file = f.clone();
     }
@@ -296,15 +303,21 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
     let account = match action {
         AccountAction::Create(a) => {
             refuse_password_in_argv(a.proxy.as_deref())?;
-            let mut lines =
-                read_stdin_lines("account secret", if a.proxy_password_stdin { 2 } else { 1 })?
-                    .into_iter();
+            let wanted =
+                1 + usize::from(a.refresh_token_stdin) + usize::from(a.proxy_password_stdin);
+            let mut lines = read_stdin_lines("account secret", wanted)?.into_iter();
+            let secret = lines.next().unwrap_or_default();
+            let refresh_token = if a.refresh_token_stdin {
+                lines.next()
+            } else {
+                None
+            };
             let new = NewAccount {
                 name: a.name,
                 platform: Some(a.platform),
                 description: a.description,
                 base_url: a.base_url,
-                secret: lines.next().unwrap_or_default(),
+                secret,
                 priority: a.priority,
                 weight: a.weight,
                 groups: a.groups,
@@ -313,8 +326,45 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
                 models: a.models,
                 model_map: a.model_map,
                 user_agent: a.user_agent,
+                refresh_token,
+                expires_at: None,
             };
             acc::create_account(ctx, ACTOR, new).await?
+        }
+        AccountAction::OauthUrl => {
+            let link = manage::oauth::start(ctx).await?;
+            out.message(
+                &format!(
+                    "Open this link, sign in with the Claude account to pool, and paste the code it shows into\n  aicarpool account oauth-exchange --name NAME --group GROUP\n(valid for 10 minutes):\n\n{}",
+                    link.url
+                ),
+                &serde_json::to_value(&link).expect("link serializes"),
+            );
+            return Ok(());
+        }
+        AccountAction::OauthExchange(x) => {
+            refuse_password_in_argv(x.proxy.as_deref())?;
+            let wanted = 1 + usize::from(x.proxy_password_stdin);
+            let mut lines = read_stdin_lines("authorization code", wanted)?.into_iter();
+            let pasted = lines.next().unwrap_or_default();
+            let new = NewAccount {
+                name: x.name,
+                platform: Some(crate::domain::Platform::ClaudeOauth),
+                description: x.description,
+                base_url: x.base_url,
+                secret: String::new(),
+                priority: x.priority,
+                weight: x.weight,
+                groups: x.groups,
+                proxy: x.proxy,
+                proxy_password: lines.next(),
+                models: x.models,
+                model_map: Vec::new(),
+                user_agent: None,
+                refresh_token: None,
+                expires_at: None,
+            };
+            manage::oauth::exchange(ctx, ACTOR, &pasted, new).await?
         }
         AccountAction::List => {
             out.accounts(&acc::list_accounts(ctx).await?);

@@ -6,6 +6,7 @@ pub mod endpoint;
 pub mod health;
 pub mod limits;
 pub mod meter;
+pub mod oauth;
 pub mod protocol;
 pub mod proxy;
 mod relay;
@@ -48,7 +49,8 @@ pub struct Gateway {
     pub snapshots: Arc<Snapshots>,
     health: Arc<Health>,
     sticky: Sticky,
-    clients: client::Clients,
+    clients: Arc<client::Clients>,
+    oauth: Arc<oauth::Refresher>,
     pub meter: meter::Meter,
     limiter: limits::Limiter,
 }
@@ -75,12 +77,22 @@ impl Gateway {
                 .watch(ctx.config.db_path(), WATCH_INTERVAL),
         );
         tokio::spawn(health.clone().recovery_timer());
+        let clients = Arc::new(client::Clients::new(&ctx.config.upstream)?);
+        let refresher = Arc::new(oauth::Refresher::new(
+            ctx.db.clone(),
+            ctx.secrets.clone(),
+            ctx.config.oauth.clone(),
+            clients.clone(),
+            snapshots.clone(),
+        ));
+        tokio::spawn(refresher.clone().timer());
         Ok(Arc::new(Gateway {
             config: ctx.config.clone(),
             snapshots,
             health,
             sticky: Sticky::new(ctx.config.upstream.sticky_ttl),
-            clients: client::Clients::new(&ctx.config.upstream)?,
+            clients,
+            oauth: refresher,
             meter,
             limiter,
         }))

@@ -19,7 +19,7 @@ use super::health::{Failure, rate_limit_until};
 use super::limits::Admission;
 use super::protocol::{Kind, Protocol, error_response, stream_error};
 use super::select::{self, NoCandidate};
-use super::snapshot::{Snapshot, Upstream};
+use super::snapshot::{Secret, Snapshot, Upstream};
 use super::usage::{Report, SseScanner};
 use crate::domain::{ClientKind, Outcome, Platform};
 use crate::router::{Body, channel_body, full};
@@ -100,7 +100,26 @@ impl Gateway {
         let mut last: Option<(Option<i64>, Attempt)> = None;
         for (i, account) in candidates.iter().take(max).enumerate() {
             let attempts = i as u32 + 1;
-            match self.attempt(&call, account).await {
+            let mut outcome = self.attempt(&call, account).await;
+            // A subscription's token may have expired early: refresh once, try again.
+            if account.platform == Platform::ClaudeOauth
+                && matches!(
+                    &outcome,
+                    Attempt::Failed {
+                        failure: Failure::Auth(_),
+                        ..
+                    }
+                )
+                && let Ok(token) = self
+                    .oauth
+                    .refresh(account.id, Some(&account.secret.0))
+                    .await
+            {
+                let mut fresh = (**account).clone();
+                fresh.secret = Secret(token);
+                outcome = self.attempt(&call, &fresh).await;
+            }
+            match outcome {
                 Attempt::Answer(resp) => {
                     let status = resp.status();
                     if status.is_success() {

@@ -30,7 +30,7 @@ impl fmt::Debug for Secret {
 }
 
 /// An upstream account as the router needs it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Upstream {
     pub id: i64,
     pub name: String,
@@ -80,6 +80,8 @@ pub struct Snapshot {
     pub routes: HashMap<i64, Vec<Route>>,
     /// Groups by id, with their budgets.
     pub groups: HashMap<i64, Arc<Group>>,
+    /// Every routable account by id.
+    pub accounts: HashMap<i64, Arc<Upstream>>,
     /// Longest model name first, so the first prefix match is the most specific.
     prices: Vec<(String, Price)>,
     pub version: i64,
@@ -95,11 +97,13 @@ impl Snapshot {
             .map(|(hash, key)| (hash, Arc::new(key)))
             .collect();
         let mut routes: HashMap<i64, Vec<Route>> = HashMap::new();
+        let mut by_id = HashMap::new();
         for a in store::accounts::list(&tx)? {
             let Some(upstream) = upstream(&a, secrets) else {
                 continue;
             };
             let upstream = Arc::new(upstream);
+            by_id.insert(upstream.id, upstream.clone());
             for b in &a.groups {
                 routes.entry(b.group_id).or_default().push(Route {
                     account: upstream.clone(),
@@ -122,6 +126,7 @@ impl Snapshot {
             keys,
             routes,
             groups,
+            accounts: by_id,
             prices,
             version,
         })
@@ -170,8 +175,12 @@ fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Option<Upstrea
         .base_url
         .clone()
         .or_else(|| a.platform.default_base_url().map(str::to_owned))?;
-    let secret = match &a.credentials {
-        Some(sealed) => match secrets.open_string(Purpose::Credentials, sealed) {
+    let (sealed, purpose) = match a.platform {
+        Platform::ClaudeOauth => (&a.oauth_access, Purpose::OauthAccessToken),
+        _ => (&a.credentials, Purpose::Credentials),
+    };
+    let secret = match sealed {
+        Some(sealed) => match secrets.open_string(purpose, sealed) {
             Ok(s) => s,
             Err(e) => {
                 warn!(account = a.id, error = %e, "account credentials cannot be decrypted; not routing to it");

@@ -30,6 +30,10 @@ pub struct NewAccount {
     /// `FROM=TO` pairs renaming requested models for this upstream.
     pub model_map: Vec<String>,
     pub user_agent: Option<String>,
+    /// A Claude subscription's refresh token (its access token is `secret`).
+    pub refresh_token: Option<String>,
+    /// When the access token expires (epoch ms), when known.
+    pub expires_at: Option<i64>,
 }
 
 /// Changes to an account; `None` leaves a field as it is, `Some(None)` clears it.
@@ -73,6 +77,22 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         None => None,
     };
     let secret = check_secret(&new.secret)?;
+    // A subscription's access token lives with its refresh token; other platforms' keys in
+    // `credentials`.
+    let oauth = platform == Platform::ClaudeOauth;
+    if new.refresh_token.is_some() && !oauth {
+        return Err(Error::Invalid(
+            "only claude-oauth accounts take a refresh token".into(),
+        ));
+    }
+    let refresh = new
+        .refresh_token
+        .as_deref()
+        .map(|t| {
+            ctx.secrets
+                .seal(Purpose::OauthRefreshToken, check_secret(t)?.as_bytes())
+        })
+        .transpose()?;
     let proxy = match new.proxy.as_deref() {
         Some(url) => Some(parse_proxy(ctx, url, new.proxy_password.as_deref())?),
         None if new.proxy_password.is_some() => {
@@ -86,7 +106,11 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         description: new.description,
         platform,
         base_url,
-        credentials: Some(ctx.secrets.seal(Purpose::Credentials, secret.as_bytes())?),
+        credentials: if oauth {
+            None
+        } else {
+            Some(ctx.secrets.seal(Purpose::Credentials, secret.as_bytes())?)
+        },
         status: AccountStatus::Active,
         status_reason: None,
         status_until: None,
@@ -104,6 +128,16 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         last_used_at: None,
         created_at: 0,
         updated_at: 0,
+        oauth_access: if oauth {
+            Some(
+                ctx.secrets
+                    .seal(Purpose::OauthAccessToken, secret.as_bytes())?,
+            )
+        } else {
+            None
+        },
+        oauth_refresh: refresh,
+        oauth_expires_at: new.expires_at,
     };
     let groups = new.groups;
     let actor = actor.to_owned();
@@ -170,6 +204,7 @@ pub async fn update_account(
         .map(check_model_map)
         .transpose()?;
     let actor = actor.to_owned();
+    let secrets = ctx.secrets.clone();
     ctx.db
         .write(move |conn| {
             // The audit names which fields changed, never their values for secrets.
@@ -207,8 +242,15 @@ pub async fn update_account(
                 }
                 a.base_url = u;
             }
-            if credentials.is_some() {
-                a.credentials = credentials;
+            let mut new_access = None;
+            if let Some(sealed) = credentials {
+                if a.platform == Platform::ClaudeOauth {
+                    // A subscription's new secret is its access token, sealed for that purpose.
+                    let plain = secrets.open(Purpose::Credentials, &sealed)?;
+                    new_access = Some(secrets.seal(Purpose::OauthAccessToken, &plain)?);
+                } else {
+                    a.credentials = Some(sealed);
+                }
             }
             if let Some(p) = priority {
                 a.priority = p;
@@ -231,6 +273,9 @@ pub async fn update_account(
             let name = a.name.clone();
             accounts::update(conn, &a)
                 .map_err(|e| e.on_unique(|| format!("an account named {name:?} already exists")))?;
+            if let Some(access) = new_access {
+                accounts::set_oauth_tokens(conn, id, &access, None, None)?;
+            }
             if let Some(groups) = &changes.groups {
                 bind_groups(conn, id, groups)?;
             }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admins;
 pub mod groups;
 pub mod keys;
+pub mod oauth;
 pub mod prices;
 pub mod usage;
 

@@ -68,6 +68,12 @@ pub struct Account {
     pub last_used_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A Claude subscription's sealed access and refresh tokens, and when the access expires.
+    #[serde(skip)]
+    pub oauth_access: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub oauth_refresh: Option<Vec<u8>>,
+    pub oauth_expires_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT id, name, description, platform, base_url, credentials, status,
@@ -81,7 +87,7 @@ const SELECT: &str = "SELECT id, name, description, platform, base_url, credenti
             WHERE d.account_id = ai_service_accounts.id), 0),
         coalesce((SELECT max(l.started_at) FROM api_key_request_log l
             WHERE l.account_id = ai_service_accounts.id), last_used_at),
-        created_at, updated_at
+        created_at, updated_at, oauth_access_token, oauth_refresh_token, oauth_expires_at
     FROM ai_service_accounts";
 
 fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
@@ -132,6 +138,9 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         last_used_at: r.get(23)?,
         created_at: r.get(24)?,
         updated_at: r.get(25)?,
+        oauth_access: r.get(26)?,
+        oauth_refresh: r.get(27)?,
+        oauth_expires_at: r.get(28)?,
     })
 }
 
@@ -187,8 +196,10 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
         "INSERT INTO ai_service_accounts (name, description, platform, base_url, credentials,
             status, priority, weight, supported_models, model_mapping, claude_console_user_agent,
             proxy_type, proxy_host, proxy_port, proxy_username, proxy_password,
-            auth_type, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)",
+            auth_type, created_at, updated_at, oauth_access_token, oauth_refresh_token,
+            oauth_expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18,
+            ?19, ?20, ?21)",
         params![
             a.name,
             a.description,
@@ -208,6 +219,9 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
             p.and_then(|p| p.password.as_ref()),
             if a.platform == Platform::ClaudeOauth { "oauth" } else { "api_key" },
             now,
+            a.oauth_access,
+            a.oauth_refresh,
+            a.oauth_expires_at,
         ],
     )?;
     let id = conn.last_insert_rowid();
@@ -453,4 +467,36 @@ pub fn recover_due(conn: &Connection, now: i64, cooldown_ms: i64) -> Result<Vec<
         }
     }
     Ok(back)
+}
+
+/// Replaces a Claude subscription's tokens (sealed) after an exchange or refresh. A refresh
+/// that returns no new refresh token keeps the old one.
+pub fn set_oauth_tokens(
+    conn: &Connection,
+    id: i64,
+    access: &[u8],
+    refresh: Option<&[u8]>,
+    expires_at: Option<i64>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE ai_service_accounts SET oauth_access_token = ?2,
+            oauth_refresh_token = coalesce(?3, oauth_refresh_token), oauth_expires_at = ?4,
+            updated_at = ?5
+         WHERE id = ?1",
+        params![id, access, refresh, expires_at, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// Claude subscription accounts whose access token expires before `before` and that can be
+/// refreshed (they have a refresh token and are not out of service).
+pub fn oauth_due(conn: &Connection, before: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM ai_service_accounts
+         WHERE platform = 'claude-oauth' AND oauth_refresh_token IS NOT NULL
+           AND oauth_expires_at IS NOT NULL AND oauth_expires_at < ?1
+           AND status IN ('ACTIVE', 'TEMP_ERROR', 'RATE_LIMITED')",
+    )?;
+    let rows = stmt.query_map([before], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

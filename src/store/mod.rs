@@ -11,6 +11,7 @@ pub mod admins;
 pub mod audit;
 pub mod groups;
 pub mod keys;
+pub mod oauth_sessions;
 pub mod prices;
 pub mod settings;
 pub mod usage;

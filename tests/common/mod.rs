@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod env;
+pub mod oauth;
 pub mod proxies;
 pub mod upstream;
 
@@ -100,6 +101,11 @@ impl Data {
 
     /// Starts `aicarpool serve` with extra flags.
     pub fn serve_with(&self, extra: &[&str]) -> Server {
+        self.serve_env(extra, &[])
+    }
+
+    /// Starts `aicarpool serve` with extra flags and environment variables.
+    pub fn serve_env(&self, extra: &[&str], env: &[(&str, String)]) -> Server {
         let mut child = Command::new(BIN)
             .arg("--data-dir")
             .arg(self.path())
@@ -107,6 +113,7 @@ impl Data {
             .args(extra)
             .env("AICARPOOL_LOG", "info")
             .env_remove("AICARPOOL_SECRET_KEY_FILE")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -62,6 +62,8 @@ impl Seen {
 
 struct State {
     reply: Reply,
+    /// Answer 401 unless the request carries `Authorization: Bearer <this>`.
+    bearer: Option<String>,
     seen: Vec<Seen>,
     /// SSE events written so far, over all streams.
     events_sent: usize,
@@ -114,6 +116,7 @@ impl Fake {
             .unwrap();
         let state = Arc::new(Mutex::new(State {
             reply: Reply::Message,
+            bearer: None,
             seen: Vec::new(),
             events_sent: 0,
             active: 0,
@@ -170,6 +173,11 @@ impl Fake {
 
     pub fn set(&self, reply: Reply) {
         self.state.lock().unwrap().reply = reply;
+    }
+
+    /// Accept only this bearer token (a subscription's current access token).
+    pub fn require_bearer(&self, token: &str) {
+        self.state.lock().unwrap().bearer = Some(token.to_owned());
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -248,12 +256,27 @@ async fn answer(
             headers,
             body,
         });
-        match s.reply.clone() {
-            Reply::Auto if wants_stream => Reply::Stream {
-                pace: Duration::from_millis(2),
-            },
-            Reply::Auto => Reply::Message,
-            other => other,
+        let authorized = match &s.bearer {
+            None => true,
+            Some(t) => {
+                s.seen.last().and_then(|r| r.header("authorization"))
+                    == Some(&format!("Bearer {t}"))
+            }
+        };
+        if !authorized {
+            Reply::Status(
+                401,
+                vec![],
+                r#"{"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired"}}"#.into(),
+            )
+        } else {
+            match s.reply.clone() {
+                Reply::Auto if wants_stream => Reply::Stream {
+                    pace: Duration::from_millis(2),
+                },
+                Reply::Auto => Reply::Message,
+                other => other,
+            }
         }
     };
     Ok(match reply {

@@ -1,0 +1,282 @@
+//! Claude subscription (`claude-oauth`) tokens: the token endpoint calls (code exchange and
+//! refresh), and the refresher that keeps access tokens fresh — before expiry on a timer, and
+//! once when an upstream answers 401 — single-flight per account, persisted atomically. A
+//! refresh token the server rejects puts the account in ERROR with the reason.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, header};
+use http_body_util::{BodyExt, Full, Limited};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::client::{Clients, HttpClient};
+use super::snapshot::Snapshots;
+use crate::config::OauthSettings;
+use crate::crypto::{Purpose, SecretKey};
+use crate::domain::AccountStatus;
+use crate::store::{self, Db, now_ms};
+
+/// Tokens from the token endpoint.
+#[derive(Debug)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: Option<String>,
+    pub expires_at: Option<i64>,
+}
+
+/// Why a token call failed.
+#[derive(Debug)]
+pub enum TokenError {
+    /// The server refused the grant (revoked or unknown refresh token, bad code).
+    Rejected(String),
+    /// The server could not be reached or failed; trying later may work.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenError::Rejected(m) => write!(f, "the token server refused: {m}"),
+            TokenError::Unavailable(m) => write!(f, "the token server is unavailable: {m}"),
+        }
+    }
+}
+
+/// Largest token response read.
+const MAX_TOKEN_RESPONSE: usize = 256 * 1024;
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// POSTs `body` to the token endpoint and reads the tokens.
+pub async fn token_call(
+    client: &HttpClient,
+    settings: &OauthSettings,
+    body: Value,
+) -> Result<Tokens, TokenError> {
+    let req = Request::post(&settings.token_url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| TokenError::Unavailable(format!("bad token URL: {e}")))?;
+    let resp = match tokio::time::timeout(TOKEN_TIMEOUT, client.request(req)).await {
+        Err(_) => return Err(TokenError::Unavailable("timed out".into())),
+        Ok(Err(e)) => return Err(TokenError::Unavailable(e.to_string())),
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    let bytes = match tokio::time::timeout(
+        TOKEN_TIMEOUT,
+        Limited::new(resp.into_body(), MAX_TOKEN_RESPONSE).collect(),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b.to_bytes(),
+        _ => {
+            return Err(TokenError::Unavailable(
+                "could not read the response".into(),
+            ));
+        }
+    };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if !status.is_success() {
+        let why = v
+            .get("error_description")
+            .or_else(|| v.pointer("/error/message"))
+            .or_else(|| v.get("error"))
+            .and_then(Value::as_str)
+            .unwrap_or("no reason given");
+        let msg = format!("{status}: {}", why.chars().take(200).collect::<String>());
+        return Err(if status.is_client_error() {
+            TokenError::Rejected(msg)
+        } else {
+            TokenError::Unavailable(msg)
+        });
+    }
+    let access = v
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| TokenError::Unavailable("the response has no access_token".into()))?;
+    Ok(Tokens {
+        access: access.to_owned(),
+        refresh: v
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        expires_at: v
+            .get("expires_in")
+            .and_then(Value::as_i64)
+            .map(|s| now_ms() + s * 1000),
+    })
+}
+
+/// Refresh tokens this long before they expire.
+const REFRESH_AHEAD: Duration = Duration::from_secs(300);
+const TIMER_EVERY: Duration = Duration::from_secs(60);
+
+pub struct Refresher {
+    db: Db,
+    secrets: SecretKey,
+    settings: OauthSettings,
+    clients: Arc<Clients>,
+    snapshots: Arc<Snapshots>,
+    /// One refresh at a time per account.
+    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Refresher {
+    pub fn new(
+        db: Db,
+        secrets: SecretKey,
+        settings: OauthSettings,
+        clients: Arc<Clients>,
+        snapshots: Arc<Snapshots>,
+    ) -> Refresher {
+        Refresher {
+            db,
+            secrets,
+            settings,
+            clients,
+            snapshots,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A fresh access token for account `id`. With `stale` (the token an upstream just
+    /// refused), a refresh another request already made is reused instead of repeated.
+    pub async fn refresh(&self, id: i64, stale: Option<&str>) -> Result<String, String> {
+        let lock = self
+            .locks
+            .lock()
+            .expect("refresh locks")
+            .entry(id)
+            .or_default()
+            .clone();
+        let _one_at_a_time = lock.lock().await;
+        let account = self
+            .db
+            .read(move |c| store::accounts::find_by_id(c, id))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the account no longer exists")?;
+        let open = |sealed: &Option<Vec<u8>>, purpose| {
+            sealed
+                .as_ref()
+                .map(|s| self.secrets.open_string(purpose, s))
+                .transpose()
+                .map_err(|e| e.to_string())
+        };
+        let current = open(&account.oauth_access, Purpose::OauthAccessToken)?;
+        if let (Some(stale), Some(current)) = (stale, &current)
+            && stale != current
+        {
+            return Ok(current.clone());
+        }
+        let Some(refresh) = open(&account.oauth_refresh, Purpose::OauthRefreshToken)? else {
+            return Err("the account has no refresh token".into());
+        };
+        let proxy = self
+            .snapshots
+            .get()
+            .accounts
+            .get(&id)
+            .and_then(|a| a.proxy.clone());
+        let client = self.clients.get(proxy.as_ref());
+        let body = json!({
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "client_id": self.settings.client_id,
+        });
+        match token_call(&client, &self.settings, body).await {
+            Ok(t) => {
+                let access = self
+                    .secrets
+                    .seal(Purpose::OauthAccessToken, t.access.as_bytes())
+                    .map_err(|e| e.to_string())?;
+                let refresh = t
+                    .refresh
+                    .as_deref()
+                    .map(|r| self.secrets.seal(Purpose::OauthRefreshToken, r.as_bytes()))
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
+                let expires = t.expires_at;
+                self.db
+                    .write(move |c| {
+                        store::accounts::set_oauth_tokens(
+                            c,
+                            id,
+                            &access,
+                            refresh.as_deref(),
+                            expires,
+                        )
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                info!(account = id, "refreshed the subscription's access token");
+                if let Err(e) = self.snapshots.refresh().await {
+                    warn!(error = %e, "reloading the snapshot failed");
+                }
+                Ok(t.access)
+            }
+            Err(TokenError::Rejected(why)) => {
+                let reason = format!("refreshing the subscription token failed: {why}");
+                let from = [
+                    AccountStatus::Active,
+                    AccountStatus::TempError,
+                    AccountStatus::RateLimited,
+                ];
+                let r = reason.clone();
+                let moved = self
+                    .db
+                    .write(move |c| {
+                        store::accounts::transition(
+                            c,
+                            id,
+                            &from,
+                            AccountStatus::Error,
+                            &r,
+                            None,
+                            None,
+                            Some(now_ms()),
+                        )
+                    })
+                    .await;
+                if matches!(moved, Ok(true)) {
+                    warn!(account = id, %reason, "account out of rotation");
+                    let _ = self.snapshots.refresh().await;
+                }
+                Err(reason)
+            }
+            Err(e @ TokenError::Unavailable(_)) => Err(e.to_string()),
+        }
+    }
+
+    /// Runs forever: refreshes tokens about to expire.
+    pub async fn timer(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(TIMER_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let before = now_ms() + REFRESH_AHEAD.as_millis() as i64;
+            let due = match self
+                .db
+                .read(move |c| store::accounts::oauth_due(c, before))
+                .await
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    warn!(error = %e, "could not look for tokens to refresh");
+                    continue;
+                }
+            };
+            for id in due {
+                if let Err(e) = self.refresh(id, None).await {
+                    warn!(account = id, error = %e, "token refresh failed");
+                }
+            }
+        }
+    }
+}

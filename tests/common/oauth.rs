@@ -1,0 +1,161 @@
+//! A fake OAuth token endpoint for Claude subscription accounts: checks the PKCE exchange,
+//! hands out numbered tokens on refresh, and can be told to reject refresh tokens.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+#[derive(Default)]
+struct State {
+    /// The challenge of the link being completed, and the code that completes it.
+    challenge: Option<String>,
+    code: String,
+    refreshes: usize,
+    reject_refresh: bool,
+    expires_in: i64,
+    /// Every request body received.
+    requests: Vec<Value>,
+}
+
+pub struct FakeOauth {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl FakeOauth {
+    pub fn start() -> FakeOauth {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(Mutex::new(State {
+            expires_in: 3600,
+            ..State::default()
+        }));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = state.clone();
+        runtime.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| answer(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        FakeOauth {
+            addr,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    /// The environment pointing aicarpool at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "AICARPOOL_OAUTH_AUTHORIZE_URL",
+                format!("http://{}/authorize", self.addr),
+            ),
+            (
+                "AICARPOOL_OAUTH_TOKEN_URL",
+                format!("http://{}/token", self.addr),
+            ),
+        ]
+    }
+
+    /// Expect the exchange of `code` for the link with `challenge`.
+    pub fn expect(&self, challenge: &str, code: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.challenge = Some(challenge.to_owned());
+        s.code = code.to_owned();
+    }
+
+    pub fn reject_refresh(&self) {
+        self.state.lock().unwrap().reject_refresh = true;
+    }
+
+    pub fn expires_in(&self, secs: i64) {
+        self.state.lock().unwrap().expires_in = secs;
+    }
+
+    pub fn refreshes(&self) -> usize {
+        self.state.lock().unwrap().refreshes
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+async fn answer(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut s = state.lock().unwrap();
+    s.requests.push(v.clone());
+    let grant = v["grant_type"].as_str().unwrap_or("");
+    let expires_in = s.expires_in;
+    Ok(match grant {
+        "authorization_code" => {
+            let verifier = v["code_verifier"].as_str().unwrap_or("");
+            let proof = {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(Sha256::digest(verifier.as_bytes()))
+            };
+            if s.challenge.as_deref() != Some(proof.as_str()) || v["code"] != s.code.as_str() {
+                return Ok(reply(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "code or verifier does not match"}),
+                ));
+            }
+            s.challenge = None;
+            reply(
+                200,
+                json!({"token_type": "Bearer", "access_token": "acc-0", "refresh_token": "ref-0", "expires_in": expires_in, "scope": "user:inference"}),
+            )
+        }
+        "refresh_token" => {
+            if s.reject_refresh {
+                return Ok(reply(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "Refresh token revoked"}),
+                ));
+            }
+            s.refreshes += 1;
+            let n = s.refreshes;
+            reply(
+                200,
+                json!({"token_type": "Bearer", "access_token": format!("acc-{n}"), "refresh_token": format!("ref-{n}"), "expires_in": expires_in}),
+            )
+        }
+        _ => reply(400, json!({"error": "unsupported_grant_type"})),
+    })
+}
