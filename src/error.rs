@@ -32,6 +32,9 @@ pub enum Error {
     /// A failure of the process itself (a panicked task, an unusable database file).
     #[error("internal error: {0}")]
     Internal(String),
+    /// An upstream account could not be used (an account test failed, a token exchange...).
+    #[error("{0}")]
+    Upstream(String),
     /// The database writer thread is gone (only during shutdown or after a fatal error).
     #[error("the database writer has stopped")]
     WriterGone,
@@ -51,6 +54,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Database(_)

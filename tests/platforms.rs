@@ -448,3 +448,74 @@ fn a_proxy_refusing_the_credentials_is_a_connect_error_of_its_account() {
         "the proxy password is not echoed"
     );
 }
+
+#[test]
+fn account_test_sends_a_real_request_and_moves_the_state_like_traffic() {
+    let env = Env::new();
+    let fake = Fake::start();
+    let gem = Fake::start();
+    let a = env.account(
+        "claude",
+        &fake.url(),
+        "sk-claude",
+        &["--models", "claude-haiku-4-5"],
+    );
+    let g = env.account_on("gemini", "gem", &gem.url(), "AIza-k", &[]);
+
+    let r = env.data.json(&["account", "test", &a.to_string()], "");
+    assert_eq!(
+        (r["ok"].as_bool(), r["status"].as_u64()),
+        (Some(true), Some(200)),
+        "{r}"
+    );
+    assert_eq!(
+        r["model"], "claude-haiku-4-5",
+        "the account's own first model"
+    );
+    let seen = &fake.seen()[0];
+    assert_eq!(seen.path, "/v1/messages");
+    assert_eq!(seen.header("x-api-key"), Some("sk-claude"));
+    let body: Value = serde_json::from_slice(&seen.body).unwrap();
+    assert_eq!(body["max_tokens"], 1);
+
+    let r = env.data.json(&["account", "test", &g.to_string()], "");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(
+        gem.seen()[0].path,
+        "/v1beta/models/gemini-2.5-flash:generateContent"
+    );
+    assert_eq!(gem.seen()[0].header("x-goog-api-key"), Some("AIza-k"));
+
+    fake.set(Reply::Status(
+        401,
+        vec![],
+        r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#
+            .into(),
+    ));
+    let err = env.data.fails(&["account", "test", &a.to_string()], "", 1);
+    assert!(err.contains("failed its test"), "{err}");
+    let acct = env.account_json(a);
+    assert_eq!(acct["status"], "ERROR");
+    assert!(
+        acct["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid x-api-key"),
+        "{acct}"
+    );
+
+    env.data.ok(&["account", "recover", &a.to_string()], "");
+    fake.set(Reply::Status(
+        429,
+        vec![("retry-after", "120".into())],
+        "{}".into(),
+    ));
+    env.data.fails(&["account", "test", &a.to_string()], "", 1);
+    assert_eq!(env.status(a), "RATE_LIMITED");
+    fake.set(Reply::Message);
+    let r = env.data.json(&["account", "test", &a.to_string()], "");
+    assert_eq!(
+        r["account_status"], "ACTIVE",
+        "a success brings it back: {r}"
+    );
+}

@@ -262,6 +262,11 @@ pub enum AccountAction {
     Recover {
         id: i64,
     },
+    /// Send one minimal real request through the account (and its proxy); the answer moves
+    /// its status as real traffic would. Exits 1 when the test fails.
+    Test {
+        id: i64,
+    },
     /// Claude subscription, step 1: print a sign-in link (valid 10 minutes).
     OauthUrl,
     /// Claude subscription, step 2: read the code shown after sign-in (CODE#STATE, or the

@@ -331,6 +331,29 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
             };
             acc::create_account(ctx, ACTOR, new).await?
         }
+        AccountAction::Test { id } => {
+            let r = crate::gateway::probe::test_account(ctx, id).await?;
+            let text = if r.ok {
+                format!(
+                    "account {id}: ok in {} ms ({}); status {}",
+                    r.latency_ms, r.model, r.account_status
+                )
+            } else {
+                let answer = r
+                    .status
+                    .map(|s| format!("upstream answered {s}: "))
+                    .unwrap_or_default();
+                format!(
+                    "account {id}: failed after {} ms: {answer}{}; status now {}",
+                    r.latency_ms, r.message, r.account_status
+                )
+            };
+            out.message(&text, &serde_json::to_value(&r).expect("result serializes"));
+            if !r.ok {
+                return Err(Error::Upstream(format!("account {id} failed its test")));
+            }
+            return Ok(());
+        }
         AccountAction::OauthUrl => {
             let link = manage::oauth::start(ctx).await?;
             out.message(

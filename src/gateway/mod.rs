@@ -7,6 +7,7 @@ pub mod health;
 pub mod limits;
 pub mod meter;
 pub mod oauth;
+pub mod probe;
 pub mod protocol;
 pub mod proxy;
 mod relay;
@@ -83,7 +84,7 @@ impl Gateway {
             ctx.secrets.clone(),
             ctx.config.oauth.clone(),
             clients.clone(),
-            snapshots.clone(),
+            Some(snapshots.clone()),
         ));
         tokio::spawn(refresher.clone().timer());
         Ok(Arc::new(Gateway {

@@ -122,7 +122,8 @@ pub struct Refresher {
     secrets: SecretKey,
     settings: OauthSettings,
     clients: Arc<Clients>,
-    snapshots: Arc<Snapshots>,
+    /// The serving gateway's snapshot, reloaded after a change (none in the CLI).
+    snapshots: Option<Arc<Snapshots>>,
     /// One refresh at a time per account.
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -133,7 +134,7 @@ impl Refresher {
         secrets: SecretKey,
         settings: OauthSettings,
         clients: Arc<Clients>,
-        snapshots: Arc<Snapshots>,
+        snapshots: Option<Arc<Snapshots>>,
     ) -> Refresher {
         Refresher {
             db,
@@ -178,12 +179,7 @@ impl Refresher {
         let Some(refresh) = open(&account.oauth_refresh, Purpose::OauthRefreshToken)? else {
             return Err("the account has no refresh token".into());
         };
-        let proxy = self
-            .snapshots
-            .get()
-            .accounts
-            .get(&id)
-            .and_then(|a| a.proxy.clone());
+        let proxy = super::snapshot::upstream(&account, &self.secrets).and_then(|u| u.proxy);
         let client = self.clients.get(proxy.as_ref());
         let body = json!({
             "grant_type": "refresh_token",
@@ -216,9 +212,7 @@ impl Refresher {
                     .await
                     .map_err(|e| e.to_string())?;
                 info!(account = id, "refreshed the subscription's access token");
-                if let Err(e) = self.snapshots.refresh().await {
-                    warn!(error = %e, "reloading the snapshot failed");
-                }
+                self.reload().await;
                 Ok(t.access)
             }
             Err(TokenError::Rejected(why)) => {
@@ -246,11 +240,19 @@ impl Refresher {
                     .await;
                 if matches!(moved, Ok(true)) {
                     warn!(account = id, %reason, "account out of rotation");
-                    let _ = self.snapshots.refresh().await;
+                    self.reload().await;
                 }
                 Err(reason)
             }
             Err(e @ TokenError::Unavailable(_)) => Err(e.to_string()),
+        }
+    }
+
+    async fn reload(&self) {
+        if let Some(s) = &self.snapshots
+            && let Err(e) = s.refresh().await
+        {
+            warn!(error = %e, "reloading the snapshot failed");
         }
     }
 

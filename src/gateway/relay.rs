@@ -211,7 +211,7 @@ impl Gateway {
             return Attempt::Answer(resp);
         }
         let headers = resp.headers().clone();
-        let message = error_message(resp.into_body(), self.config.upstream.idle_timeout).await;
+        let message = read_error_message(resp.into_body(), self.config.upstream.idle_timeout).await;
         let failure = match code {
             429 => Failure::RateLimited {
                 until: rate_limit_until(&headers, now_ms(), &self.config.upstream),
@@ -626,7 +626,7 @@ async fn pump(
 
 /// The innermost error text ("connection refused", "invalid peer certificate: UnknownIssuer"),
 /// which says more than hyper's outer "client error (Connect)".
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;
@@ -657,7 +657,7 @@ async fn read_body(mut body: Incoming, max: usize, idle: Duration) -> Result<Byt
 }
 
 /// The message of an upstream error body, bounded, for logs and account reasons.
-async fn error_message(body: Incoming, idle: Duration) -> String {
+pub(super) async fn read_error_message(body: Incoming, idle: Duration) -> String {
     match read_body(body, MAX_ERROR_BYTES, idle.min(Duration::from_secs(10))).await {
         Ok(b) => extract_message(&b),
         Err(e) => e,
@@ -742,38 +742,9 @@ fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, String> {
     Ok(v)
 }
 
-/// The request for one attempt on `account`: the client's body (with the model renamed when
-/// the account maps it), the client's headers minus what must stay behind, and the account's
-/// credentials in the header its platform reads.
-fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Bytes>>, String> {
-    let model = account.upstream_model(&call.model);
-    let uri = format!(
-        "{}{}",
-        call.endpoint.base(&account.base_url),
-        call.endpoint.upstream_path(model, call.query.as_deref())
-    );
-    let body = match call.endpoint {
-        // Gemini names the model in the path; the others in the body.
-        Endpoint::Gemini { .. } => call.body.clone(),
-        _ if model != call.model => {
-            with_model(&call.body, model).unwrap_or_else(|| call.body.clone())
-        }
-        _ => call.body.clone(),
-    };
-    let connection: Vec<String> = call
-        .headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-        .collect();
-    let mut builder = Request::builder().method(Method::POST).uri(&uri);
-    let headers = builder.headers_mut().expect("fresh builder");
-    for (name, value) in &call.headers {
-        if !drop_request_header(name, &connection) {
-            headers.append(name, value.clone());
-        }
-    }
+/// Puts the account's credentials in the header its platform reads (and the OAuth beta flag
+/// for subscriptions).
+pub(super) fn set_credentials(headers: &mut HeaderMap, account: &Upstream) -> Result<(), String> {
     let secret = &account.secret.0;
     match account.platform {
         Platform::Anthropic => {
@@ -826,6 +797,42 @@ fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Byte
             headers.insert("x-goog-api-key", sensitive(secret, account)?);
         }
     }
+    Ok(())
+}
+
+/// The request for one attempt on `account`: the client's body (with the model renamed when
+/// the account maps it), the client's headers minus what must stay behind, and the account's
+/// credentials in the header its platform reads.
+fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Bytes>>, String> {
+    let model = account.upstream_model(&call.model);
+    let uri = format!(
+        "{}{}",
+        call.endpoint.base(&account.base_url),
+        call.endpoint.upstream_path(model, call.query.as_deref())
+    );
+    let body = match call.endpoint {
+        // Gemini names the model in the path; the others in the body.
+        Endpoint::Gemini { .. } => call.body.clone(),
+        _ if model != call.model => {
+            with_model(&call.body, model).unwrap_or_else(|| call.body.clone())
+        }
+        _ => call.body.clone(),
+    };
+    let connection: Vec<String> = call
+        .headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    let mut builder = Request::builder().method(Method::POST).uri(&uri);
+    let headers = builder.headers_mut().expect("fresh builder");
+    for (name, value) in &call.headers {
+        if !drop_request_header(name, &connection) {
+            headers.append(name, value.clone());
+        }
+    }
+    set_credentials(headers, account)?;
     if call.endpoint.protocol() == Protocol::Anthropic {
         headers
             .entry("anthropic-version")

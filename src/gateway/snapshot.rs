@@ -170,7 +170,7 @@ fn longest_first(prices: &mut [(String, Price)]) {
 
 /// Turns a stored account into a routable one; `None` when its credentials cannot be opened
 /// (logged, and the account is skipped rather than the whole snapshot failing).
-fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Option<Upstream> {
+pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Option<Upstream> {
     let base = a
         .base_url
         .clone()

@@ -1,0 +1,233 @@
+//! `account test`: one minimal real request through an account (and its proxy), timed, whose
+//! answer moves the account's state as real traffic would: success brings a TEMP_ERROR or
+//! RATE_LIMITED account back, 401/403 (after one refresh for subscriptions) is ERROR, 429 is
+//! RATE_LIMITED until the reset, server errors count toward TEMP_ERROR.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, header};
+use http_body_util::Full;
+use serde::Serialize;
+use serde_json::json;
+
+use super::client::Clients;
+use super::endpoint::Endpoint;
+use super::health::rate_limit_until;
+use super::oauth::Refresher;
+use super::relay::{read_error_message, set_credentials};
+use super::snapshot::{Secret, Upstream, upstream};
+use crate::domain::{AccountStatus, Platform};
+use crate::error::{Error, Result};
+use crate::manage::Ctx;
+use crate::store::{self, now_ms};
+
+#[derive(Debug, Serialize)]
+pub struct ProbeResult {
+    pub account: i64,
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub model: String,
+    pub message: String,
+    /// The account's status after the test.
+    pub account_status: String,
+}
+
+/// A small real request for the account's platform; the model is its first listed one.
+fn probe_request(a: &Upstream) -> (Endpoint, String, serde_json::Value) {
+    let listed = a.models.first().cloned();
+    match a.platform {
+        Platform::Openai => {
+            let m = listed.unwrap_or_else(|| "gpt-4o-mini".into());
+            let body = json!({ "model": m, "max_tokens": 1, "messages": [{ "role": "user", "content": "ping" }] });
+            (Endpoint::ChatCompletions, m, body)
+        }
+        Platform::Gemini => {
+            let m = listed.unwrap_or_else(|| "gemini-2.5-flash".into());
+            let body = json!({ "contents": [{ "role": "user", "parts": [{ "text": "ping" }] }],
+                               "generationConfig": { "maxOutputTokens": 1 } });
+            let endpoint = Endpoint::Gemini {
+                model: m.clone(),
+                method: super::endpoint::GeminiMethod::Generate,
+            };
+            (endpoint, m, body)
+        }
+        _ => {
+            let m = listed.unwrap_or_else(|| "claude-haiku-4-5".into());
+            let body = json!({ "model": m, "max_tokens": 1, "messages": [{ "role": "user", "content": "ping" }] });
+            (Endpoint::Messages, m, body)
+        }
+    }
+}
+
+async fn send(ctx: &Ctx, clients: &Clients, a: &Upstream) -> (Option<u16>, HeaderMap, String) {
+    let (endpoint, model, body) = probe_request(a);
+    let sent_model = a.upstream_model(&model).to_owned();
+    let mut body = body;
+    if !matches!(endpoint, Endpoint::Gemini { .. }) {
+        body["model"] = json!(sent_model);
+    }
+    let uri = format!(
+        "{}{}",
+        endpoint.base(&a.base_url),
+        endpoint.upstream_path(&sent_model, None)
+    );
+    let mut builder = Request::post(&uri).header(header::CONTENT_TYPE, "application/json");
+    let headers = builder.headers_mut().expect("fresh builder");
+    if let Err(e) = set_credentials(headers, a) {
+        return (None, HeaderMap::new(), e);
+    }
+    if endpoint == Endpoint::Messages {
+        headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+    }
+    let req = match builder.body(Full::new(Bytes::from(body.to_string()))) {
+        Ok(r) => r,
+        Err(_) => {
+            return (
+                None,
+                HeaderMap::new(),
+                "the base URL does not form a valid URL".into(),
+            );
+        }
+    };
+    let client = clients.get(a.proxy.as_ref());
+    let timeout = ctx.config.upstream.first_byte_timeout;
+    match tokio::time::timeout(timeout, client.request(req)).await {
+        Err(_) => (
+            None,
+            HeaderMap::new(),
+            format!("no response within {}s", timeout.as_secs()),
+        ),
+        Ok(Err(e)) => (
+            None,
+            HeaderMap::new(),
+            format!("could not connect: {}", super::relay::root_cause(&e)),
+        ),
+        Ok(Ok(resp)) => {
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let message =
+                read_error_message(resp.into_body(), ctx.config.upstream.idle_timeout).await;
+            (Some(status), headers, message)
+        }
+    }
+}
+
+/// Tests account `id` and records what the answer means for its state.
+pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
+    let stored = ctx
+        .db
+        .read(move |c| store::accounts::find_by_id(c, id))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no account with id {id}")))?;
+    let mut a = upstream(&stored, &ctx.secrets)
+        .ok_or_else(|| Error::Secret("the account's credentials cannot be opened".into()))?;
+    let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
+    let started = Instant::now();
+    let (mut status, mut headers, mut message) = send(ctx, &clients, &a).await;
+    if matches!(status, Some(401 | 403)) && a.platform == Platform::ClaudeOauth {
+        let refresher = Refresher::new(
+            ctx.db.clone(),
+            ctx.secrets.clone(),
+            ctx.config.oauth.clone(),
+            clients.clone(),
+            None,
+        );
+        match refresher.refresh(id, Some(&a.secret.0)).await {
+            Ok(token) => {
+                a.secret = Secret(token);
+                (status, headers, message) = send(ctx, &clients, &a).await;
+            }
+            Err(e) => message = e,
+        }
+    }
+    let latency_ms = started.elapsed().as_millis() as i64;
+    let ok = status.is_some_and(|s| (200..300).contains(&s));
+    let now = now_ms();
+    let policy = ctx.config.accounts.clone();
+    let until = rate_limit_until(&headers, now, &ctx.config.upstream);
+    let reason = match status {
+        Some(s) => format!("account test: upstream answered {s}: {message}"),
+        None => format!("account test: {message}"),
+    };
+    use AccountStatus::{Active, RateLimited, TempError};
+    ctx.db
+        .write(move |c| {
+            let t = |from: &[AccountStatus], to, reason: &str, until, count, at| {
+                store::accounts::transition(c, id, from, to, reason, until, count, at)
+            };
+            match status {
+                Some(200..=299) => {
+                    t(
+                        &[TempError, RateLimited],
+                        Active,
+                        "account test succeeded",
+                        None,
+                        Some(0),
+                        None,
+                    )?;
+                }
+                Some(401 | 403) => {
+                    t(
+                        &[Active, TempError, RateLimited],
+                        AccountStatus::Error,
+                        &reason,
+                        None,
+                        None,
+                        Some(now),
+                    )?;
+                }
+                Some(429) => {
+                    t(
+                        &[Active, TempError, RateLimited],
+                        RateLimited,
+                        &reason,
+                        Some(until),
+                        None,
+                        None,
+                    )?;
+                }
+                Some(s) if s < 500 => {}
+                _ => {
+                    // The serving gateway keeps the exact window in memory; here the stored
+                    // count stands in for it.
+                    let a = store::accounts::find_by_id(c, id)?
+                        .ok_or_else(|| Error::NotFound("account vanished".into()))?;
+                    let count = a.error_count + 1;
+                    if count >= i64::from(policy.error_threshold) && a.status == Active {
+                        let until = now + policy.temp_error_cooldown.as_millis() as i64;
+                        t(
+                            &[Active],
+                            TempError,
+                            &reason,
+                            Some(until),
+                            Some(count),
+                            Some(now),
+                        )?;
+                    } else {
+                        store::accounts::record_errors(c, id, count, Some(now), None)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    let after = ctx
+        .db
+        .read(move |c| store::accounts::find_by_id(c, id))
+        .await?
+        .map(|a| a.status.to_string())
+        .unwrap_or_default();
+    let model = probe_request(&a).1;
+    Ok(ProbeResult {
+        account: id,
+        ok,
+        status,
+        latency_ms,
+        model,
+        message: if ok { "ok".into() } else { message },
+        account_status: after,
+    })
+}
