@@ -7,7 +7,7 @@
 //! | POST   | `/v1/messages/count_tokens`            | [`Gateway::relay_endpoint`] |
 //! | POST   | `/v1/chat/completions`                 | [`Gateway::relay_endpoint`] |
 //! | POST   | `/v1/responses`                        | [`Gateway::relay_endpoint`] |
-//! | POST   | `/v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens` | [`Gateway::relay_endpoint`] |
+//! | POST   | `/v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens` (also under `/v1/models/`) | [`Gateway::relay_endpoint`] |
 //! | GET    | `/v1/models`                           | [`Gateway::models`]      |
 //! | GET    | `/`                                    | [`static_asset`] (admin page) |
 //! | GET    | `/assets/*`                            | [`static_asset`]         |

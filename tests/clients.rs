@@ -1,6 +1,7 @@
-//! Real clients through the gateway against the fake upstream: the official Anthropic Python SDK
-//! and Claude Code in print mode. Both need software from outside the Rust toolchain, so they
-//! are ignored by default; `.ci/run` installs it and runs them with `--include-ignored`.
+//! Real clients through the gateway against the fake upstream: the official Anthropic, OpenAI
+//! and Google GenAI Python SDKs, Claude Code in print mode and Codex CLI's `exec`. They need
+//! software from outside the Rust toolchain, so they are ignored by default; `.ci/run`
+//! installs it and runs them with `--include-ignored`.
 
 mod common;
 
@@ -9,12 +10,21 @@ use std::process::Command;
 use common::env::Env;
 use common::upstream::{self, Fake, Reply};
 
-/// A gateway with one account on a fake upstream; returns (env, fake, server, key).
+/// A gateway with an Anthropic, an OpenAI and a Gemini account on one fake upstream; returns
+/// (env, fake, server, key).
 fn gateway() -> (Env, Fake, common::Server, String) {
     let env = Env::new();
     let fake = Fake::start();
     fake.set(Reply::Auto);
     env.account("main", &fake.url(), "sk-ant-fake-upstream", &[]);
+    env.account_on(
+        "openai",
+        "oai",
+        &format!("{}/v1", fake.url()),
+        "sk-oai-upstream",
+        &[],
+    );
+    env.account_on("gemini", "gem", &fake.url(), "AIza-upstream", &[]);
     let key = env.key("member");
     let server = env.serve(&[]);
     (env, fake, server, key)
@@ -120,4 +130,116 @@ fn claude_code_print_mode_works_through_the_gateway() {
             "the member's bearer token stays behind"
         );
     }
+}
+
+const OPENAI_GENAI_SCRIPT: &str = r#"
+import os
+from openai import OpenAI
+from google import genai
+base, key = os.environ["BASE"], os.environ["KEY"]
+c = OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+r = c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+print("chat", r.choices[0].message.content)
+s = c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True)
+print("chat-stream", "".join((ch.choices[0].delta.content or "") for ch in s if ch.choices))
+r = c.responses.create(model="gpt-5-codex", input="hi")
+print("responses", r.output_text)
+with c.responses.stream(model="gpt-5-codex", input="hi") as st:
+    for _ in st:
+        pass
+    print("responses-stream", st.get_final_response().output_text)
+g = genai.Client(api_key=key, http_options={"base_url": base})
+print("gemini", g.models.generate_content(model="gemini-2.5-pro", contents="hi").text)
+print("gemini-stream", "".join(ch.text or "" for ch in g.models.generate_content_stream(model="gemini-2.5-pro", contents="hi")))
+"#;
+
+#[test]
+#[ignore = "needs python3 with the openai and google-genai SDKs (pip install openai google-genai); .ci/run installs them"]
+fn the_openai_and_google_genai_python_sdks_work_streaming_and_not() {
+    common::require_tool("python3", "python3");
+    let probe = Command::new("python3")
+        .args(["-c", "import openai, google.genai"])
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "this test needs the SDKs: pip install openai google-genai"
+    );
+    let (env, fake, server, key) = gateway();
+    let out = Command::new("python3")
+        .args(["-c", OPENAI_GENAI_SCRIPT])
+        .env("BASE", format!("http://{}", server.addr))
+        .env("KEY", &key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "SDK script failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "chat",
+        "chat-stream",
+        "responses",
+        "responses-stream",
+        "gemini",
+        "gemini-stream",
+    ] {
+        assert!(
+            stdout.contains(&format!("{line} Hello from the fake upstream")),
+            "{line}: {stdout}"
+        );
+    }
+    let rows = env.rows(6);
+    assert!(
+        rows.iter()
+            .all(|r| r["outcome"] == "ok" && r["output_tokens"] == upstream::OUTPUT),
+        "{rows:?}"
+    );
+    for seen in fake.seen() {
+        for (_, v) in &seen.headers {
+            assert!(!v.contains(&key), "the member key reached the upstream");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs Codex CLI (npm install -g @openai/codex); .ci/run installs it"]
+fn codex_exec_works_through_the_gateway_with_the_responses_api() {
+    common::require_tool("codex", "Codex CLI: npm install -g @openai/codex");
+    let (env, _fake, server, key) = gateway();
+    let home = tempfile::tempdir().unwrap();
+    let codex_home = home.path().join(".codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!(
+            "model = \"gpt-5-codex\"\nmodel_provider = \"aicarpool\"\n\n[model_providers.aicarpool]\nname = \"aicarpool\"\nbase_url = \"http://{}/v1\"\nenv_key = \"AICARPOOL_KEY\"\nwire_api = \"responses\"\n",
+            server.addr
+        ),
+    )
+    .unwrap();
+    let out = Command::new("timeout")
+        .args(["120", "codex", "exec", "--skip-git-repo-check", "hello"])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("CODEX_HOME", &codex_home)
+        .env("AICARPOOL_KEY", &key)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "codex exec failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Hello from the fake upstream"), "{stdout}");
+    let rows = env.rows(1);
+    assert!(
+        rows.iter()
+            .any(|r| r["client"] == "codex" && r["outcome"] == "ok"),
+        "{rows:?}"
+    );
 }

@@ -36,6 +36,13 @@ impl GeminiMethod {
     }
 }
 
+/// The Gemini API version a client used, kept for the upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeminiVersion {
+    V1,
+    V1beta,
+}
+
 /// One relayed endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -43,10 +50,11 @@ pub enum Endpoint {
     CountTokens,
     ChatCompletions,
     Responses,
-    /// The model comes from the path.
+    /// The model comes from the path; `v1beta` (Google's SDKs' default) or `v1`.
     Gemini {
         model: String,
         method: GeminiMethod,
+        version: GeminiVersion,
     },
 }
 
@@ -67,7 +75,10 @@ impl Endpoint {
             "/v1/chat/completions" => Some(Endpoint::ChatCompletions),
             "/v1/responses" => Some(Endpoint::Responses),
             _ => {
-                let rest = path.strip_prefix("/v1beta/models/")?;
+                let (version, rest) = match path.strip_prefix("/v1beta/models/") {
+                    Some(rest) => (GeminiVersion::V1beta, rest),
+                    None => (GeminiVersion::V1, path.strip_prefix("/v1/models/")?),
+                };
                 let (model, method) = rest.rsplit_once(':')?;
                 if model.is_empty() || model.contains('/') {
                     return None;
@@ -75,6 +86,7 @@ impl Endpoint {
                 Some(Endpoint::Gemini {
                     model: model.to_owned(),
                     method: GeminiMethod::parse(method)?,
+                    version,
                 })
             }
         }
@@ -141,7 +153,15 @@ impl Endpoint {
             Endpoint::CountTokens => "/v1/messages/count_tokens".to_owned(),
             Endpoint::ChatCompletions => "/chat/completions".to_owned(),
             Endpoint::Responses => "/responses".to_owned(),
-            Endpoint::Gemini { method, .. } => format!("/v1beta/models/{model}:{}", method.name()),
+            Endpoint::Gemini {
+                method, version, ..
+            } => {
+                let v = match version {
+                    GeminiVersion::V1 => "v1",
+                    GeminiVersion::V1beta => "v1beta",
+                };
+                format!("/{v}/models/{model}:{}", method.name())
+            }
         };
         match query {
             Some(q) if !q.is_empty() => format!("{path}?{q}"),
@@ -219,7 +239,7 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, v: &mut Value) -> Parsed 
                 }
             }
         }
-        Endpoint::Gemini { model, method } => {
+        Endpoint::Gemini { model, method, .. } => {
             p.model = Some(model.clone());
             p.stream = *method == GeminiMethod::Stream;
         }
@@ -298,7 +318,8 @@ mod tests {
             Endpoint::from_path("/v1beta/models/gemini-2.5-pro:streamGenerateContent"),
             Some(Endpoint::Gemini {
                 model: "gemini-2.5-pro".into(),
-                method: GeminiMethod::Stream
+                method: GeminiMethod::Stream,
+                version: GeminiVersion::V1beta,
             })
         );
         assert_eq!(

@@ -51,6 +51,7 @@ fn probe_request(a: &Upstream) -> (Endpoint, String, serde_json::Value) {
             let endpoint = Endpoint::Gemini {
                 model: m.clone(),
                 method: super::endpoint::GeminiMethod::Generate,
+                version: super::endpoint::GeminiVersion::V1beta,
             };
             (endpoint, m, body)
         }

@@ -361,7 +361,7 @@ impl Kind {
             Kind::Responses
         } else if path.contains(":countTokens") {
             Kind::GeminiCount
-        } else if path.contains("/v1beta/models/") {
+        } else if path.contains("GenerateContent") || path.contains(":generateContent") {
             Kind::Gemini
         } else {
             Kind::Anthropic
@@ -451,22 +451,50 @@ pub fn responses_json() -> String {
 }
 
 pub fn responses_events() -> Vec<String> {
-    let mut events = vec![format!(
-        "event: response.created\ndata: {{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{}}}\n\n",
-        responses_object("in_progress", false)
+    let ev = |name: &str, data: String| format!("event: {name}\ndata: {data}\n\n");
+    let text = "Hello from the fake upstream";
+    let mut events = vec![ev(
+        "response.created",
+        format!(
+            r#"{{"type":"response.created","sequence_number":0,"response":{}}}"#,
+            responses_object("in_progress", false)
+        ),
     )];
+    events.push(ev(
+        "response.output_item.added",
+        r#"{"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"message","id":"msg_1","status":"in_progress","role":"assistant","content":[]}}"#.into(),
+    ));
+    events.push(ev(
+        "response.content_part.added",
+        r#"{"type":"response.content_part.added","sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}"#.into(),
+    ));
     for (i, word) in ["Hello", " from", " the", " fake", " upstream"]
         .iter()
         .enumerate()
     {
-        events.push(format!(
-            "event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"sequence_number\":{},\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"{word}\"}}\n\n",
-            i + 1
+        events.push(ev(
+            "response.output_text.delta",
+            format!(r#"{{"type":"response.output_text.delta","sequence_number":{},"item_id":"msg_1","output_index":0,"content_index":0,"delta":"{word}","logprobs":[]}}"#, i + 3),
         ));
     }
-    events.push(format!(
-        "event: response.completed\ndata: {{\"type\":\"response.completed\",\"sequence_number\":6,\"response\":{}}}\n\n",
-        responses_object("completed", true)
+    events.push(ev(
+        "response.output_text.done",
+        format!(r#"{{"type":"response.output_text.done","sequence_number":8,"item_id":"msg_1","output_index":0,"content_index":0,"text":"{text}","logprobs":[]}}"#),
+    ));
+    events.push(ev(
+        "response.content_part.done",
+        format!(r#"{{"type":"response.content_part.done","sequence_number":9,"item_id":"msg_1","output_index":0,"content_index":0,"part":{{"type":"output_text","text":"{text}","annotations":[]}}}}"#),
+    ));
+    events.push(ev(
+        "response.output_item.done",
+        format!(r#"{{"type":"response.output_item.done","sequence_number":10,"output_index":0,"item":{{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{{"type":"output_text","text":"{text}","annotations":[]}}]}}}}"#),
+    ));
+    events.push(ev(
+        "response.completed",
+        format!(
+            r#"{{"type":"response.completed","sequence_number":11,"response":{}}}"#,
+            responses_object("completed", true)
+        ),
     ));
     events
 }
