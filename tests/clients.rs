@@ -30,6 +30,40 @@ fn gateway() -> (Env, Fake, common::Server, String) {
     (env, fake, server, key)
 }
 
+/// Runs `script` with python3 against the gateway (BASE, KEY in its environment) after checking
+/// `modules` import; returns its stdout, failing with the install hint or the script's output.
+fn run_python(
+    modules: &str,
+    install: &str,
+    script: &str,
+    server: &common::Server,
+    key: &str,
+) -> String {
+    common::require_tool("python3", "python3");
+    let probe = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "this test needs Python packages: pip install {install}"
+    );
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .env("BASE", format!("http://{}", server.addr))
+        .env("KEY", key)
+        .env("PYTHONWARNINGS", "ignore")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "script failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 const SDK_SCRIPT: &str = r#"
 import os, anthropic
 c = anthropic.Anthropic(base_url=os.environ["BASE"], api_key=os.environ["KEY"], max_retries=0)
@@ -51,29 +85,8 @@ except anthropic.AuthenticationError as e:
 #[test]
 #[ignore = "needs python3 with the anthropic SDK (pip install anthropic); .ci/run installs it"]
 fn the_anthropic_python_sdk_works_streaming_and_not() {
-    common::require_tool("python3", "python3");
-    let probe = Command::new("python3")
-        .args(["-c", "import anthropic"])
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "this test needs the Anthropic SDK: pip install anthropic"
-    );
     let (env, _fake, server, key) = gateway();
-    let out = Command::new("python3")
-        .args(["-c", SDK_SCRIPT])
-        .env("BASE", format!("http://{}", server.addr))
-        .env("KEY", &key)
-        .env("PYTHONWARNINGS", "ignore")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "SDK script failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_python("anthropic", "anthropic", SDK_SCRIPT, &server, &key);
     let expect = format!(
         "Hello from the fake upstream {} {}",
         upstream::INPUT,
@@ -156,27 +169,13 @@ print("gemini-stream", "".join(ch.text or "" for ch in g.models.generate_content
 #[test]
 #[ignore = "needs python3 with the openai and google-genai SDKs (pip install openai google-genai); .ci/run installs them"]
 fn the_openai_and_google_genai_python_sdks_work_streaming_and_not() {
-    common::require_tool("python3", "python3");
-    let probe = Command::new("python3")
-        .args(["-c", "import openai, google.genai"])
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "this test needs the SDKs: pip install openai google-genai"
-    );
     let (env, fake, server, key) = gateway();
-    let out = Command::new("python3")
-        .args(["-c", OPENAI_GENAI_SCRIPT])
-        .env("BASE", format!("http://{}", server.addr))
-        .env("KEY", &key)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "SDK script failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run_python(
+        "openai, google.genai",
+        "openai google-genai",
+        OPENAI_GENAI_SCRIPT,
+        &server,
+        &key,
     );
     for line in [
         "chat",

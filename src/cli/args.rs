@@ -274,38 +274,11 @@ pub enum AccountAction {
     OauthExchange(OauthExchange),
 }
 
+/// What every new account takes, however its credentials arrive.
 #[derive(Debug, Args)]
-pub struct OauthExchange {
+pub struct NewAccountArgs {
     #[arg(long)]
     pub name: String,
-    /// Upstream base URL (default: https://api.anthropic.com).
-    #[arg(long)]
-    pub base_url: Option<String>,
-    #[arg(long)]
-    pub priority: Option<i64>,
-    #[arg(long)]
-    pub weight: Option<i64>,
-    /// Group(s) the account serves (repeatable).
-    #[arg(long = "group")]
-    pub groups: Vec<String>,
-    /// Outbound proxy for this account, used for the exchange too.
-    #[arg(long)]
-    pub proxy: Option<String>,
-    /// Read the proxy password from the line after the code.
-    #[arg(long)]
-    pub proxy_password_stdin: bool,
-    #[arg(long, value_delimiter = ',')]
-    pub models: Vec<String>,
-    #[arg(long)]
-    pub description: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct AccountCreate {
-    #[arg(long)]
-    pub name: String,
-    #[arg(long, value_parser = parse_platform)]
-    pub platform: crate::domain::Platform,
     /// Upstream base URL (default: the platform's official endpoint).
     #[arg(long)]
     pub base_url: Option<String>,
@@ -321,23 +294,37 @@ pub struct AccountCreate {
     /// Outbound proxy, e.g. socks5://user@127.0.0.1:1080 (no password here: see below).
     #[arg(long)]
     pub proxy: Option<String>,
-    /// Read the proxy password from the next line of stdin.
+    /// Read the proxy password from the last line of stdin.
     #[arg(long)]
     pub proxy_password_stdin: bool,
-    /// claude-oauth: read a refresh token from the line after the access token.
-    #[arg(long)]
-    pub refresh_token_stdin: bool,
     /// Models this account serves (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OauthExchange {
+    #[command(flatten)]
+    pub account: NewAccountArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountCreate {
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: crate::domain::Platform,
+    #[command(flatten)]
+    pub account: NewAccountArgs,
+    /// claude-oauth: read a refresh token from the line after the access token.
+    #[arg(long)]
+    pub refresh_token_stdin: bool,
     /// Rename requested models for this upstream: FROM=TO,... (e.g. claude-sonnet-4-5=glm-4.6).
     #[arg(long, value_delimiter = ',')]
     pub model_map: Vec<String>,
     /// User agent sent upstream (Claude Console relays).
     #[arg(long)]
     pub user_agent: Option<String>,
-    #[arg(long)]
-    pub description: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -302,33 +302,13 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
     let status = |id, action| async move { acc::change_status(ctx, ACTOR, id, action).await };
     let account = match action {
         AccountAction::Create(a) => {
-            refuse_password_in_argv(a.proxy.as_deref())?;
-            let wanted =
-                1 + usize::from(a.refresh_token_stdin) + usize::from(a.proxy_password_stdin);
-            let mut lines = read_stdin_lines("account secret", wanted)?.into_iter();
-            let secret = lines.next().unwrap_or_default();
-            let refresh_token = if a.refresh_token_stdin {
-                lines.next()
-            } else {
-                None
-            };
-            let new = NewAccount {
-                name: a.name,
-                platform: Some(a.platform),
-                description: a.description,
-                base_url: a.base_url,
-                secret,
-                priority: a.priority,
-                weight: a.weight,
-                groups: a.groups,
-                proxy: a.proxy,
-                proxy_password: lines.next(),
-                models: a.models,
-                model_map: a.model_map,
-                user_agent: a.user_agent,
-                refresh_token,
-                expires_at: None,
-            };
+            let refresh = a.refresh_token_stdin;
+            let (mut new, mut lines) = new_account(a.account, "account secret", refresh)?;
+            new.platform = Some(a.platform);
+            new.refresh_token = if refresh { lines.next() } else { None };
+            new.proxy_password = lines.next();
+            new.model_map = a.model_map;
+            new.user_agent = a.user_agent;
             acc::create_account(ctx, ACTOR, new).await?
         }
         AccountAction::Test { id } => {
@@ -366,26 +346,11 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
             return Ok(());
         }
         AccountAction::OauthExchange(x) => {
-            refuse_password_in_argv(x.proxy.as_deref())?;
-            let wanted = 1 + usize::from(x.proxy_password_stdin);
-            let mut lines = read_stdin_lines("authorization code", wanted)?.into_iter();
-            let pasted = lines.next().unwrap_or_default();
+            let (new, mut lines) = new_account(x.account, "authorization code", false)?;
+            let pasted = new.secret.clone();
             let new = NewAccount {
-                name: x.name,
-                platform: Some(crate::domain::Platform::ClaudeOauth),
-                description: x.description,
-                base_url: x.base_url,
-                secret: String::new(),
-                priority: x.priority,
-                weight: x.weight,
-                groups: x.groups,
-                proxy: x.proxy,
                 proxy_password: lines.next(),
-                models: x.models,
-                model_map: Vec::new(),
-                user_agent: None,
-                refresh_token: None,
-                expires_at: None,
+                ..new
             };
             manage::oauth::exchange(ctx, ACTOR, &pasted, new).await?
         }
@@ -507,6 +472,36 @@ fn limit_changes(a: LimitArgs) -> LimitChanges {
         clients: a.clients,
         platforms: a.platforms,
     }
+}
+
+/// A new account from its common flags, with the first stdin line as `secret`; the rest of the
+/// lines the flags ask for (refresh token, proxy password) are left for the caller, in order.
+fn new_account(
+    a: NewAccountArgs,
+    what: &str,
+    refresh_token_line: bool,
+) -> Result<(NewAccount, std::vec::IntoIter<String>)> {
+    refuse_password_in_argv(a.proxy.as_deref())?;
+    let wanted = 1 + usize::from(refresh_token_line) + usize::from(a.proxy_password_stdin);
+    let mut lines = read_stdin_lines(what, wanted)?.into_iter();
+    let new = NewAccount {
+        name: a.name,
+        platform: None,
+        description: a.description,
+        base_url: a.base_url,
+        secret: lines.next().unwrap_or_default(),
+        priority: a.priority,
+        weight: a.weight,
+        groups: a.groups,
+        proxy: a.proxy,
+        proxy_password: None,
+        models: a.models,
+        model_map: Vec::new(),
+        user_agent: None,
+        refresh_token: None,
+        expires_at: None,
+    };
+    Ok((new, lines))
 }
 
 fn budget_changes(a: BudgetArgs) -> manage::groups::BudgetChanges {
