@@ -78,6 +78,11 @@ fn non_stream_and_stream_are_relayed_byte_exact_with_the_account_credential() {
         "upstream cookies stay behind"
     );
     assert!(resp.header("x-aicarpool-request-id").is_some());
+    let timing = resp.header("server-timing").expect("Server-Timing header");
+    assert!(
+        timing.starts_with("gateway;dur=") && timing.contains(", upstream;dur="),
+        "{timing}"
+    );
 
     let seen = &fake.seen()[0];
     assert_eq!(seen.path, "/v1/messages");

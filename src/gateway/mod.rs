@@ -186,6 +186,7 @@ impl Gateway {
             platforms: Vec::new(),
             admission: Admission::default(),
             day: self.limiter.day_label(started_at),
+            upstream_wait: Duration::ZERO,
         };
         let access = Limiter::check_access(&call.key, client, &call.model)
             .and_then(|()| Limiter::allowed_platforms(&call.key, call.endpoint.platforms()));

@@ -64,6 +64,8 @@ pub struct Call {
     pub admission: Admission,
     /// The calendar day of `started_at` in the configured zone, for the rollup.
     pub day: String,
+    /// Time spent waiting on upstreams, left out of the gateway's own time in `Server-Timing`.
+    pub upstream_wait: Duration,
 }
 
 /// Why an attempt did not produce an answer to pass on.
@@ -83,7 +85,7 @@ enum Attempt {
 }
 
 impl Gateway {
-    pub(super) async fn relay(self: &Arc<Self>, call: Call) -> Response<Body> {
+    pub(super) async fn relay(self: &Arc<Self>, mut call: Call) -> Response<Body> {
         let snap = self.snapshots.get();
         let routes = snap
             .routes
@@ -100,6 +102,7 @@ impl Gateway {
         let mut last: Option<(Option<i64>, Attempt)> = None;
         for (i, account) in candidates.iter().take(max).enumerate() {
             let attempts = i as u32 + 1;
+            let waited = Instant::now();
             let mut outcome = self.attempt(&call, account).await;
             // A subscription's token may have expired early: refresh once, try again.
             if account.platform == Platform::ClaudeOauth
@@ -119,6 +122,7 @@ impl Gateway {
                 fresh.secret = Secret(token);
                 outcome = self.attempt(&call, &fresh).await;
             }
+            call.upstream_wait += waited.elapsed();
             match outcome {
                 Attempt::Answer(resp) => {
                     let status = resp.status();
@@ -252,6 +256,9 @@ impl Gateway {
             }
         }
         builder = builder.header("x-aicarpool-request-id", call.request_id.as_str());
+        if streaming {
+            builder = builder.header("server-timing", server_timing(&call));
+        }
         let mut record = Pending {
             gw: self.clone(),
             snap,
@@ -270,7 +277,9 @@ impl Gateway {
                 .body(channel_body(rx))
                 .expect("relayed head is valid");
         }
+        let reading = Instant::now();
         let read = read_body(body, MAX_RESPONSE_BYTES, self.config.upstream.idle_timeout).await;
+        record.call.upstream_wait += reading.elapsed();
         let bytes = match read {
             Ok(b) => b,
             Err(message) => {
@@ -296,6 +305,7 @@ impl Gateway {
         };
         let error = (outcome != Outcome::Ok).then(|| extract_message(&bytes));
         record.finish(outcome, &report, error).await;
+        builder = builder.header("server-timing", server_timing(&record.call));
         builder.body(full(bytes)).expect("relayed head is valid")
     }
 
@@ -408,6 +418,18 @@ pub(super) struct Failed {
     pub message: String,
     /// When trying again makes sense (epoch ms), for `retry-after`.
     pub retry_after: Option<i64>,
+}
+
+/// `Server-Timing`: the time spent inside the gateway so far (without upstream waits), and the
+/// upstream wait, in milliseconds.
+fn server_timing(call: &Call) -> String {
+    let total = call.started.elapsed();
+    let gateway = total.saturating_sub(call.upstream_wait);
+    format!(
+        "gateway;dur={:.3}, upstream;dur={:.3}",
+        gateway.as_secs_f64() * 1000.0,
+        call.upstream_wait.as_secs_f64() * 1000.0
+    )
 }
 
 /// A response whose log row is written when it ends.

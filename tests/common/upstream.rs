@@ -70,6 +70,10 @@ struct State {
     /// Streams being sent now, and the most there ever were at once.
     active: usize,
     max_active: usize,
+    /// Keep every request in `seen` (off for benchmarks, which send millions).
+    record: bool,
+    /// Wait this long before answering (a slow upstream).
+    delay: Duration,
 }
 
 pub struct Fake {
@@ -121,6 +125,8 @@ impl Fake {
             events_sent: 0,
             active: 0,
             max_active: 0,
+            record: true,
+            delay: Duration::ZERO,
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -197,6 +203,16 @@ impl Fake {
         self.state.lock().unwrap().max_active
     }
 
+    /// Stop keeping requests (benchmarks); `count` and `seen` then stay as they are.
+    pub fn quiet(&self) {
+        self.state.lock().unwrap().record = false;
+    }
+
+    /// Answer every request only after `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+
     /// Streams being answered now.
     pub fn active(&self) -> usize {
         self.state.lock().unwrap().active
@@ -226,7 +242,7 @@ async fn answer(
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_default();
-    let headers = req
+    let headers: Vec<(String, String)> = req
         .headers()
         .iter()
         .map(|(k, v)| {
@@ -248,22 +264,25 @@ async fn answer(
         .pointer("/stream_options/include_usage")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    let reply = {
+    let (reply, delay) = {
         let mut s = state.lock().unwrap();
-        s.seen.push(Seen {
-            version,
-            path,
-            headers,
-            body,
-        });
+        let auth = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.clone());
+        if s.record {
+            s.seen.push(Seen {
+                version,
+                path,
+                headers,
+                body,
+            });
+        }
         let authorized = match &s.bearer {
             None => true,
-            Some(t) => {
-                s.seen.last().and_then(|r| r.header("authorization"))
-                    == Some(&format!("Bearer {t}"))
-            }
+            Some(t) => auth.as_deref() == Some(format!("Bearer {t}").as_str()),
         };
-        if !authorized {
+        let reply = if !authorized {
             Reply::Status(
                 401,
                 vec![],
@@ -277,8 +296,12 @@ async fn answer(
                 Reply::Auto => Reply::Message,
                 other => other,
             }
-        }
+        };
+        (reply, s.delay)
     };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     Ok(match reply {
         Reply::Message | Reply::Auto => Response::builder()
             .header("content-type", "application/json")
