@@ -24,6 +24,9 @@ pub type HttpClient = Client<HttpsConnector<Connector>, Full<Bytes>>;
 
 /// Idle upstream connections are kept this long for reuse.
 const POOL_IDLE: Duration = Duration::from_secs(90);
+/// Idle connections kept per upstream host: enough for steady traffic, without holding a
+/// burst's thousand connections (and their buffers) for the idle time.
+const POOL_MAX_IDLE_PER_HOST: usize = 128;
 
 pub struct Clients {
     direct: HttpClient,
@@ -81,6 +84,7 @@ fn build(
         .wrap_connector(connector);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE)
+        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .build(https)

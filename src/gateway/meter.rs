@@ -2,8 +2,9 @@
 //! SQLite with group commit, off the request path (DESIGN.md §6). Start-up replays the journal.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -13,15 +14,31 @@ use crate::error::Result;
 use crate::store::journal::{Journal, Ticket};
 use crate::store::{Db, usage};
 
+/// How long the committer waits for more records before committing a batch. The journal
+/// already holds them, so waiting costs no durability; it turns a commit per request into a
+/// commit per batch (measured: fewer WAL writes and thread wake-ups at low concurrency).
+const BATCH_DELAY: Duration = Duration::from_millis(2);
+/// Most records committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
 pub struct Meter {
     db: Db,
     journal: Journal,
-    /// Records journaled and not yet committed, and a wake-up for when that reaches zero.
-    in_flight: Arc<(AtomicUsize, Notify)>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Journaled records waiting for the committer.
+    queue: Mutex<Vec<(usage::Record, Ticket)>>,
+    /// Records journaled and not yet committed (queued or in a batch being committed).
+    in_flight: AtomicUsize,
+    work: Notify,
+    idle: Notify,
 }
 
 impl Meter {
-    /// Opens the journal in `dir`, commits whatever an earlier run left in it, and deletes it.
+    /// Opens the journal in `dir`, commits whatever an earlier run left in it, deletes it, and
+    /// starts the committer.
     pub async fn open(db: Db, dir: &Path) -> Result<Meter> {
         let (journal, lines, old_files) = Journal::open(dir)?;
         if !lines.is_empty() {
@@ -45,15 +62,18 @@ impl Meter {
         for f in old_files {
             let _ = std::fs::remove_file(f);
         }
-        Ok(Meter {
-            db,
-            journal,
-            in_flight: Arc::new((AtomicUsize::new(0), Notify::new())),
-        })
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            work: Notify::new(),
+            idle: Notify::new(),
+        });
+        tokio::spawn(committer(db.clone(), shared.clone()));
+        Ok(Meter { db, journal, shared })
     }
 
-    /// Makes `rec` durable before returning, then commits it to SQLite in the background.
-    /// Should the journal be unwritable, the record is committed before returning instead.
+    /// Makes `rec` durable before returning, then leaves it to the committer. Should the
+    /// journal be unwritable, the record is committed before returning instead.
     pub async fn record(&self, rec: usage::Record) {
         debug!(
             request = %rec.request_id,
@@ -68,14 +88,15 @@ impl Meter {
         let line = serde_json::to_vec(&rec).expect("records serialize");
         match self.journal.append(&line) {
             Ok(ticket) => {
-                self.in_flight.0.fetch_add(1, Ordering::SeqCst);
-                let (db, in_flight) = (self.db.clone(), self.in_flight.clone());
-                tokio::spawn(async move {
-                    commit(db, rec, ticket).await;
-                    if in_flight.0.fetch_sub(1, Ordering::SeqCst) == 1 {
-                        in_flight.1.notify_waiters();
-                    }
-                });
+                self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+                let first = {
+                    let mut q = self.shared.queue.lock().expect("meter queue");
+                    q.push((rec, ticket));
+                    q.len() == 1
+                };
+                if first {
+                    self.shared.work.notify_one();
+                }
             }
             Err(e) => {
                 warn!(error = %e, "usage journal unwritable; committing the record directly");
@@ -91,20 +112,56 @@ impl Meter {
     pub async fn flush(&self) {
         loop {
             // Registered before the check, so a wake-up between the two is not missed.
-            let idle = self.in_flight.1.notified();
-            if self.in_flight.0.load(Ordering::SeqCst) == 0 {
+            let idle = self.shared.idle.notified();
+            if self.shared.in_flight.load(Ordering::SeqCst) == 0 {
                 return;
             }
+            self.shared.work.notify_one();
             idle.await;
         }
     }
 }
 
-async fn commit(db: Db, rec: usage::Record, ticket: Ticket) {
-    match db.write(move |c| usage::insert(c, &rec)).await {
-        Ok(()) => ticket.committed(),
-        // The record stays in the journal and is replayed at the next start.
-        Err(e) => warn!(error = %e, "could not commit a request record; it stays in the journal"),
+/// Commits queued records in batches, one transaction each, for as long as the process runs.
+async fn committer(db: Db, shared: Arc<Shared>) {
+    loop {
+        shared.work.notified().await;
+        tokio::time::sleep(BATCH_DELAY).await;
+        loop {
+            let batch: Vec<(usage::Record, Ticket)> = {
+                let mut q = shared.queue.lock().expect("meter queue");
+                let n = q.len().min(MAX_BATCH);
+                q.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                break;
+            }
+            let n = batch.len();
+            let (records, tickets): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let records = Arc::new(records);
+            let all = records.clone();
+            let done = db
+                .write(move |c| all.iter().try_for_each(|r| usage::insert(c, r)))
+                .await;
+            match done {
+                Ok(()) => tickets.into_iter().for_each(Ticket::committed),
+                Err(e) => {
+                    // One bad record must not hold back the others: commit them one by one.
+                    warn!(error = %e, records = n, "a batch of request records failed; retrying them one by one");
+                    for (i, ticket) in tickets.into_iter().enumerate() {
+                        let records = records.clone();
+                        match db.write(move |c| usage::insert(c, &records[i])).await {
+                            Ok(()) => ticket.committed(),
+                            // It stays in the journal and is replayed at the next start.
+                            Err(e) => warn!(error = %e, "could not commit a request record; it stays in the journal"),
+                        }
+                    }
+                }
+            }
+            if shared.in_flight.fetch_sub(n, Ordering::SeqCst) == n {
+                shared.idle.notify_waiters();
+            }
+        }
     }
 }
 

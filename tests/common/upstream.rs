@@ -138,6 +138,8 @@ impl Fake {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                // Small SSE writes must not wait for Nagle (40 ms with delayed ACKs).
+                let _ = stream.set_nodelay(true);
                 let state = shared.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {

@@ -1,0 +1,462 @@
+//! The gateway benchmark: `cargo bench --bench gateway` (add `-- --smoke` for the seconds-long
+//! CI version). Starts a fake upstream (in this process), the real `aicarpool serve` in
+//! production configuration (real keys with limits, account selection, usage rows written),
+//! and a load generator, all on loopback. Every scenario runs direct against the fake and
+//! through the gateway in the same run and reports the difference, plus RSS, usage rows written
+//! and rows missing (rows against 2xx answers; must be 0).
+
+#[path = "../tests/common/upstream.rs"]
+#[allow(dead_code)]
+mod upstream;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use upstream::{Fake, Reply};
+
+const BIN: &str = env!("CARGO_BIN_EXE_aicarpool");
+const MESSAGES: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}"#;
+const MESSAGES_STREAM: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
+const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#;
+
+/// The running gateway and its data directory.
+struct Gateway {
+    child: Child,
+    addr: SocketAddr,
+    db: std::path::PathBuf,
+    key: String,
+    /// Extra keys, for the rotation scenario.
+    keys: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("aicarpool runs");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let d = dir.as_path();
+    run(d, &["group", "create", "bench"], "");
+    run(d, &["account", "create", "--name", "claude", "--platform", "anthropic", "--base-url", &fake.url(), "--group", "bench"], "sk-ant-bench\n");
+    let oai = format!("{}/v1", fake.url());
+    run(d, &["account", "create", "--name", "oai", "--platform", "openai", "--base-url", &oai, "--group", "bench"], "sk-oai-bench\n");
+    // Every limit switched on, set high enough never to refuse: the checks still run.
+    let key: serde_json::Value = serde_json::from_str(&run(
+        d,
+        &[
+            "--json", "key", "create", "--group", "bench", "--name", "bench",
+            "--requests", "100000000", "--window-minutes", "60", "--concurrency", "5000",
+            "--daily-tokens", "100000000000", "--daily-cost", "1000000", "--weekly-cost", "1000000",
+        ],
+        "",
+    ))
+    .unwrap();
+    let db = dir.join("aicarpool.db");
+    let keys = seed_keys(&db, extra_keys);
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AICARPOOL_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(a) = line.split("addr=").nth(1) {
+                let _ = tx.send(a.split_whitespace().next().unwrap().to_owned());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("gateway listening").parse().unwrap();
+    Gateway {
+        child,
+        addr,
+        db,
+        key: key["key"].as_str().unwrap().to_owned(),
+        keys,
+        _dir: tmp,
+    }
+}
+
+/// Inserts `n` member keys straight into the database (a fixture: the CLI would take minutes).
+fn seed_keys(db: &std::path::Path, n: usize) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    let mut conn = rusqlite::Connection::open(db).unwrap();
+    let tx = conn.transaction().unwrap();
+    let mut keys = Vec::with_capacity(n);
+    for i in 0..n {
+        let key = format!("acp_bench{i:040}");
+        let hash: String = Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        tx.execute(
+            "INSERT INTO api_keys (group_id, name, key_hash, key_prefix) VALUES (1, ?1, ?2, ?3)",
+            rusqlite::params![format!("k{i}"), hash, &key[..12]],
+        )
+        .unwrap();
+        keys.push(key);
+    }
+    tx.commit().unwrap();
+    keys
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn ok_rows(db: &std::path::Path) -> u64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM api_key_request_log WHERE status_code BETWEEN 200 AND 299",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap() as u64
+}
+
+/// Waits (bounded) for the usage rows of `expected` 2xx answers; returns how many are missing.
+fn missing_rows(db: &std::path::Path, expected: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = ok_rows(db);
+        if rows >= expected || Instant::now() > deadline {
+            return expected.saturating_sub(rows);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    /// Latency (or time to first byte for streams) of each request, in microseconds.
+    lat: Vec<u32>,
+    ok: u64,
+    errors: u64,
+    /// Streams: gaps between frames longer than the pace plus 100 ms.
+    stalls: u64,
+    elapsed: Duration,
+}
+
+impl Stats {
+    fn merge(&mut self, o: Stats) {
+        self.lat.extend(o.lat);
+        self.ok += o.ok;
+        self.errors += o.errors;
+        self.stalls += o.stalls;
+    }
+
+    fn pct(&mut self, p: f64) -> u32 {
+        if self.lat.is_empty() {
+            return 0;
+        }
+        self.lat.sort_unstable();
+        let i = ((self.lat.len() as f64 * p).ceil() as usize).clamp(1, self.lat.len()) - 1;
+        self.lat[i]
+    }
+
+    fn rps(&self) -> f64 {
+        (self.ok + self.errors) as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    path: &'static str,
+    body: &'static str,
+    key: String,
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Option<Sender> {
+    let tcp = TcpStream::connect(addr).await.ok()?;
+    tcp.set_nodelay(true).ok()?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.ok()?;
+    tokio::spawn(conn);
+    Some(sender)
+}
+
+fn request(t: &Target, key: &str) -> Request<Full<Bytes>> {
+    Request::post(t.path)
+        .header("host", "bench")
+        .header("content-type", "application/json")
+        .header("anthropic-version", "2023-06-01")
+        .header("x-api-key", key)
+        .header("authorization", format!("Bearer {key}"))
+        .body(Full::new(Bytes::from_static(t.body.as_bytes())))
+        .unwrap()
+}
+
+/// One connection sending requests back to back until `until`. For streams, the latency is the
+/// time to the first body frame, and slow gaps between frames are counted.
+async fn worker(t: Target, keys: Arc<Vec<String>>, until: Instant, pace: Option<Duration>, offset: usize) -> Stats {
+    let mut s = Stats::default();
+    let Some(mut sender) = connect(t.addr).await else {
+        s.errors += 1;
+        return s;
+    };
+    let mut n = offset;
+    while Instant::now() < until {
+        let key = if keys.is_empty() { &t.key } else { &keys[n % keys.len()] };
+        n += 1;
+        let start = Instant::now();
+        if sender.ready().await.is_err() {
+            match connect(t.addr).await {
+                Some(c) => sender = c,
+                None => {
+                    s.errors += 1;
+                    continue;
+                }
+            }
+        }
+        let resp = match sender.send_request(request(&t, key)).await {
+            Ok(r) => r,
+            Err(_) => {
+                s.errors += 1;
+                continue;
+            }
+        };
+        let ok = resp.status().is_success();
+        let mut body = resp.into_body();
+        let mut first = None;
+        let mut last = Instant::now();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            if frame.is_data() {
+                let now = Instant::now();
+                if first.is_none() {
+                    first = Some(now);
+                } else if let Some(p) = pace
+                    && now - last > p + Duration::from_millis(100)
+                {
+                    s.stalls += 1;
+                }
+                last = now;
+            }
+        }
+        let end = if pace.is_some() { first.unwrap_or(last) } else { Instant::now() };
+        s.lat.push((end - start).as_micros().min(u32::MAX as u128) as u32);
+        if ok {
+            s.ok += 1;
+        } else {
+            s.errors += 1;
+        }
+    }
+    s
+}
+
+async fn closed_loop(t: &Target, keys: Arc<Vec<String>>, conc: usize, dur: Duration, pace: Option<Duration>) -> Stats {
+    let until = Instant::now() + dur;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..conc)
+        .map(|i| tokio::spawn(worker(t.clone(), keys.clone(), until, pace, i * 7919)))
+        .collect();
+    let mut all = Stats::default();
+    for task in tasks {
+        all.merge(task.await.unwrap());
+    }
+    all.elapsed = started.elapsed();
+    all
+}
+
+/// Requests at a fixed rate, each timed from when it was due (no coordinated omission).
+async fn open_loop(t: &Target, rate: u64, dur: Duration) -> Stats {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, bool)>();
+    let pool: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(4096)
+            .build({
+                let mut c = hyper_util::client::legacy::connect::HttpConnector::new();
+                c.set_nodelay(true);
+                c
+            });
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let total = (rate as f64 * dur.as_secs_f64()) as u64;
+    for _ in 0..total {
+        let due = tick.tick().await;
+        let (pool, tx, t) = (pool.clone(), tx.clone(), t.clone());
+        tokio::spawn(async move {
+            let mut req = request(&t, &t.key);
+            *req.uri_mut() = format!("http://{}{}", t.addr, t.path).parse().unwrap();
+            let ok = match pool.request(req).await {
+                Ok(r) => {
+                    let ok = r.status().is_success();
+                    ok && r.into_body().collect().await.is_ok()
+                }
+                Err(_) => false,
+            };
+            let _ = tx.send((due.elapsed().as_micros().min(u32::MAX as u128) as u32, ok));
+        });
+    }
+    drop(tx);
+    let mut s = Stats::default();
+    while let Some((lat, ok)) = rx.recv().await {
+        s.lat.push(lat);
+        if ok {
+            s.ok += 1;
+        } else {
+            s.errors += 1;
+        }
+    }
+    s.elapsed = started.elapsed();
+    s
+}
+
+struct Row {
+    name: String,
+    direct: Option<(f64, u32, u32, u32)>,
+    gateway: (f64, u32, u32, u32),
+    errors: u64,
+    stalls: u64,
+    missing: Option<u64>,
+    rss_mb: f64,
+}
+
+fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
+    (s.rps(), s.pct(0.5), s.pct(0.9), s.pct(0.99))
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let secs = if smoke { 1.0 } else { 3.0 };
+    let dur = Duration::from_secs_f64(secs);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = Fake::start();
+    fake.quiet();
+    let gw = start_gateway(&fake, if smoke { 0 } else { 10_000 });
+    let pid = gw.child.id();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_idle = rss_kb(pid) as f64 / 1024.0;
+    let direct = |path, body| Target { addr: fake.addr, path, body, key: "direct".into() };
+    let through = |path, body| Target { addr: gw.addr, path, body, key: gw.key.clone() };
+    let none = Arc::new(Vec::new());
+    let mut rows: Vec<Row> = Vec::new();
+    let mut expected_ok = ok_rows(&gw.db);
+
+    let mut compare = |name: String, d: Option<Target>, g: Target, keys: Arc<Vec<String>>, conc: usize, pace: Option<Duration>, open_rate: Option<u64>| {
+        let run = |t: &Target, keys: Arc<Vec<String>>| {
+            rt.block_on(async {
+                match open_rate {
+                    Some(rate) => open_loop(t, rate, dur).await,
+                    None => closed_loop(t, keys, conc, dur, pace).await,
+                }
+            })
+        };
+        let direct = d.map(|d| summary(&mut run(&d, none.clone())));
+        let mut gs = run(&g, keys);
+        let rss = rss_kb(pid) as f64 / 1024.0;
+        let counts_rows = g.path != "/v1/none";
+        expected_ok += if counts_rows { gs.ok } else { 0 };
+        let missing = counts_rows.then(|| missing_rows(&gw.db, expected_ok));
+        if let Some(m) = missing {
+            expected_ok -= m;
+        }
+        rows.push(Row { name, direct, gateway: summary(&mut gs), errors: gs.errors, stalls: gs.stalls, missing, rss_mb: rss });
+    };
+
+    if smoke {
+        compare("anthropic non-stream, c=1".into(), Some(direct("/v1/messages", MESSAGES)), through("/v1/messages", MESSAGES), none.clone(), 1, None, None);
+    } else {
+        for c in [1, 16, 64, 256] {
+            compare(format!("anthropic non-stream, c={c}"), Some(direct("/v1/messages", MESSAGES)), through("/v1/messages", MESSAGES), none.clone(), c, None, None);
+        }
+        for c in [1, 64] {
+            compare(format!("openai chat non-stream, c={c}"), Some(direct("/v1/chat/completions", CHAT)), through("/v1/chat/completions", CHAT), none.clone(), c, None, None);
+        }
+        let mut bad = through("/v1/messages", MESSAGES);
+        bad.key = "acp_not_a_key".into();
+        compare("bad-key rejections, c=64".into(), None, Target { path: "/v1/none", ..bad }, none.clone(), 64, None, None);
+        let keys = Arc::new(gw.keys.clone());
+        compare("10 000 keys rotated, c=64".into(), None, through("/v1/messages", MESSAGES), keys, 64, None, None);
+        for rate in [1_000, 5_000, 10_000] {
+            compare(format!("open loop {rate}/s"), Some(direct("/v1/messages", MESSAGES)), through("/v1/messages", MESSAGES), none.clone(), 0, None, Some(rate));
+        }
+        fake.set(Reply::Stream { pace: Duration::ZERO });
+        compare("SSE unpaced, c=16 (TTFB)".into(), Some(direct("/v1/messages", MESSAGES_STREAM)), through("/v1/messages", MESSAGES_STREAM), none.clone(), 16, Some(Duration::ZERO), None);
+        let pace = Duration::from_millis(20);
+        fake.set(Reply::Stream { pace });
+        for c in [100, 1000] {
+            compare(format!("SSE 11 events at 20 ms, {c} streams (TTFB)"), Some(direct("/v1/messages", MESSAGES_STREAM)), through("/v1/messages", MESSAGES_STREAM), none.clone(), c, Some(pace), None);
+        }
+        fake.set(Reply::Message);
+        fake.set_delay(Duration::from_millis(60));
+        compare("60 ms upstream, 1000 in flight".into(), Some(direct("/v1/messages", MESSAGES)), through("/v1/messages", MESSAGES), none.clone(), 1000, None, None);
+        fake.set_delay(Duration::ZERO);
+    }
+    std::thread::sleep(Duration::from_secs(if smoke { 1 } else { 30 }));
+    let rss_after = rss_kb(pid) as f64 / 1024.0;
+
+    println!("\n| scenario | req/s direct | req/s gateway | p50 / p90 / p99 gateway (µs) | added p50 / p99 (µs) | errors | stalls | rows missing | gateway RSS (MB) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut gross = Vec::new();
+    for r in &rows {
+        let (grps, g50, g90, g99) = r.gateway;
+        let (drps, added) = match r.direct {
+            Some((drps, d50, _, d99)) => (format!("{drps:.0}"), format!("{} / {}", g50 as i64 - d50 as i64, g99 as i64 - d99 as i64)),
+            None => ("-".into(), "-".into()),
+        };
+        let missing = r.missing.map_or("-".into(), |m| m.to_string());
+        println!("| {} | {drps} | {grps:.0} | {g50} / {g90} / {g99} | {added} | {} | {} | {missing} | {:.1} |", r.name, r.errors, r.stalls, r.rss_mb);
+        if r.missing.is_some_and(|m| m > 0) {
+            gross.push(format!("{}: {missing} usage rows missing", r.name));
+        }
+        if let Some((_, d50, _, _)) = r.direct
+            && r.name.ends_with("c=1")
+            && g50 as i64 - d50 as i64 > 1_000
+        {
+            gross.push(format!("{}: added p50 {} µs (Nagle or delayed ACK?)", r.name, g50 as i64 - d50 as i64));
+        }
+    }
+    println!("\ngateway RSS: idle {rss_idle:.1} MB, 30 s after the load {rss_after:.1} MB; {} usage rows written", ok_rows(&gw.db));
+    if !gross.is_empty() {
+        eprintln!("gross regression:\n  {}", gross.join("\n  "));
+        std::process::exit(1);
+    }
+}
