@@ -69,7 +69,11 @@ impl Meter {
             idle: Notify::new(),
         });
         tokio::spawn(committer(db.clone(), shared.clone()));
-        Ok(Meter { db, journal, shared })
+        Ok(Meter {
+            db,
+            journal,
+            shared,
+        })
     }
 
     /// Makes `rec` durable before returning, then leaves it to the committer. Should the
@@ -153,7 +157,9 @@ async fn committer(db: Db, shared: Arc<Shared>) {
                         match db.write(move |c| usage::insert(c, &records[i])).await {
                             Ok(()) => ticket.committed(),
                             // It stays in the journal and is replayed at the next start.
-                            Err(e) => warn!(error = %e, "could not commit a request record; it stays in the journal"),
+                            Err(e) => {
+                                warn!(error = %e, "could not commit a request record; it stays in the journal")
+                            }
                         }
                     }
                 }
