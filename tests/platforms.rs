@@ -24,6 +24,22 @@ const RESPONSES: &str = r#"{"model":"gpt-5-codex","input":"hi","prompt_cache_key
 const RESPONSES_STREAM: &str = r#"{"model":"gpt-5-codex","input":"hi","stream":true}"#;
 const GEMINI: &str = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
 
+/// Prices `model` at $2.50 / $10 / $1.25 per million input / output / cached tokens.
+fn set_price(env: &Env, model: &str) {
+    let args = [
+        "price",
+        "set",
+        model,
+        "--input",
+        "2.5",
+        "--output",
+        "10",
+        "--cache-read",
+        "1.25",
+    ];
+    env.data.ok(&args, "");
+}
+
 /// What 11 input, 22 output and 3 cached tokens cost at $2.50 / $10 / $1.25 per million.
 const PRICED_NANOS: i64 = 11 * 2500 + 22 * 10_000 + 3 * 1250;
 
@@ -67,20 +83,7 @@ fn openai_chat_and_responses_are_relayed_with_exact_usage() {
         &[],
     );
     for model in ["gpt-4o", "gpt-5-codex"] {
-        env.data.ok(
-            &[
-                "price",
-                "set",
-                model,
-                "--input",
-                "2.5",
-                "--output",
-                "10",
-                "--cache-read",
-                "1.25",
-            ],
-            "",
-        );
+        set_price(&env, model);
     }
     let key = env.key("alice");
     let server = env.serve(&[]);
@@ -163,20 +166,7 @@ fn gemini_generate_stream_and_count_with_either_key_place() {
     let env = Env::new();
     let fake = Fake::start();
     env.account_on("gemini", "gem", &fake.url(), "AIza-upstream-key", &[]);
-    env.data.ok(
-        &[
-            "price",
-            "set",
-            "gemini-2.5-pro",
-            "--input",
-            "2.5",
-            "--output",
-            "10",
-            "--cache-read",
-            "1.25",
-        ],
-        "",
-    );
+    set_price(&env, "gemini-2.5-pro");
     let key = env.key("alice");
     let server = env.serve(&[]);
 
