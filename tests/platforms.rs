@@ -159,6 +159,17 @@ fn openai_chat_and_responses_are_relayed_with_exact_usage() {
     let r = request(server.addr, "GET", "/v1/models", &auth, b"");
     let models: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(models["object"], "list", "OpenAI's list shape: {}", r.body);
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["gpt-4o", "gpt-5-codex"],
+        "the OpenAI account's priced models, no Claude names"
+    );
 }
 
 #[test]

@@ -233,18 +233,31 @@ impl Gateway {
             Ok(k) => k,
             Err(msg) => return error_response(p, Kind::Authentication, msg),
         };
+        // Only accounts that speak the asking SDK's protocol, and that the key may use.
+        let platforms = if anthropic {
+            endpoint::ANTHROPIC_PLATFORMS
+        } else {
+            endpoint::OPENAI_PLATFORMS
+        };
+        let allowed = Limiter::allowed_platforms(&key, platforms).unwrap_or_default();
+        // An account without a model list serves anything; list the priced models of its
+        // family (the seeded prices are Claude's).
+        let family = |m: &&str| m.starts_with("claude-") == anthropic && !m.starts_with("gemini-");
         let mut names: Vec<String> = Vec::new();
         for r in snap
             .routes
             .get(&key.group_id)
             .map(Vec::as_slice)
             .unwrap_or(&[])
+            .iter()
+            .filter(|r| allowed.contains(&r.account.platform))
         {
             if r.account.models.is_empty() {
-                names.extend(snap.priced_models().map(str::to_owned));
+                names.extend(snap.priced_models().filter(family).map(str::to_owned));
             } else {
                 names.extend(r.account.models.iter().cloned());
             }
+            names.extend(r.account.mapping.keys().cloned());
         }
         if !key.limits.models.is_empty() {
             names.retain(|n| {
