@@ -140,7 +140,7 @@ pub struct Limiter {
     keys: RwLock<HashMap<i64, Arc<KeyState>>>,
     groups: RwLock<HashMap<i64, Arc<Mutex<GroupUse>>>>,
     /// The periods of the current day: every moment of a day shares its week and month.
-    today: RwLock<Option<Periods>>,
+    today: RwLock<Option<(Periods, Arc<str>)>>,
 }
 
 fn ms(z: &Zoned) -> i64 {
@@ -160,14 +160,25 @@ impl Limiter {
     }
 
     fn periods(&self, at: i64) -> Periods {
-        if let Some(p) = *self.today.read().expect("periods cache")
+        self.today_of(at).0
+    }
+
+    /// The periods `at` falls in and its day's label, computed once per day.
+    fn today_of(&self, at: i64) -> (Periods, Arc<str>) {
+        if let Some((p, label)) = &*self.today.read().expect("periods cache")
             && (p.day..p.next_day).contains(&at)
         {
-            return p;
+            return (*p, label.clone());
         }
         let p = self.compute_periods(at);
-        *self.today.write().expect("periods cache") = Some(p);
-        p
+        let label: Arc<str> = Timestamp::from_millisecond(at)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(self.tz.clone())
+            .strftime("%Y-%m-%d")
+            .to_string()
+            .into();
+        *self.today.write().expect("periods cache") = Some((p, label.clone()));
+        (p, label)
     }
 
     fn compute_periods(&self, at: i64) -> Periods {
@@ -199,11 +210,7 @@ impl Limiter {
 
     /// The calendar day (YYYY-MM-DD) `at` falls on, for the daily rollup.
     pub fn day_label(&self, at: i64) -> String {
-        Timestamp::from_millisecond(at)
-            .unwrap_or(Timestamp::UNIX_EPOCH)
-            .to_zoned(self.tz.clone())
-            .strftime("%Y-%m-%d")
-            .to_string()
+        self.today_of(at).1.to_string()
     }
 
     fn key_state(&self, id: i64) -> Arc<KeyState> {
@@ -290,34 +297,21 @@ impl Limiter {
                 });
             }
         }
-        if let Some(g) = group {
-            self.check_group(g, &periods)?;
-        }
-        self.check_key(key, &state, &periods, now)?;
-        let slot = self.slot(key, &state).await?;
-        // Counters may have moved while waiting for a slot: check again, then count this one.
-        {
+        // With a concurrency limit, a request that would be refused anyway must not wait for a
+        // slot first; then the checks run again, since counters may have moved meanwhile.
+        let slot = if key.limits.concurrency.is_some() {
             if let Some(g) = group {
                 self.check_group(g, &periods)?;
             }
-            self.check_key(key, &state, &periods, now)?;
-            let mut u = state.usage.lock().expect("key usage");
-            if key.limits.rate_requests.is_some() {
-                u.admitted.push_back(now);
-            }
-            if u.first_used_at.is_none() && key.first_used_at.is_none() {
-                u.first_used_at = Some(now);
-                let (db, id) = (self.db.clone(), key.id);
-                tokio::spawn(async move {
-                    if let Err(e) = db
-                        .write(move |c| store::keys::set_first_used(c, id, now))
-                        .await
-                    {
-                        warn!(key = id, error = %e, "could not record a key's first use");
-                    }
-                });
-            }
+            self.check_key(key, &state, &periods, now, false)?;
+            self.slot(key, &state).await?
+        } else {
+            None
+        };
+        if let Some(g) = group {
+            self.check_group(g, &periods)?;
         }
+        self.check_key(key, &state, &periods, now, true)?;
         Ok(Admission { slot })
     }
 
@@ -381,12 +375,15 @@ impl Limiter {
         Ok(())
     }
 
+    /// Checks the key's budgets and window; with `admit`, counts the request in the window (and
+    /// its first use) under the same lock, so concurrent requests cannot both take the last place.
     fn check_key(
         &self,
         key: &ApiKey,
         state: &KeyState,
         p: &Periods,
         now: i64,
+        admit: bool,
     ) -> Result<(), Refusal> {
         let l = &key.limits;
         let mut u = state.usage.lock().expect("key usage");
@@ -450,6 +447,23 @@ impl Limiter {
                     format!("this key's rate limit is {n} requests per {minutes} minute(s)"),
                     reopens,
                 ));
+            }
+        }
+        if admit {
+            if l.rate_requests.is_some() {
+                u.admitted.push_back(now);
+            }
+            if u.first_used_at.is_none() && key.first_used_at.is_none() {
+                u.first_used_at = Some(now);
+                let (db, id) = (self.db.clone(), key.id);
+                tokio::spawn(async move {
+                    if let Err(e) = db
+                        .write(move |c| store::keys::set_first_used(c, id, now))
+                        .await
+                    {
+                        warn!(key = id, error = %e, "could not record a key's first use");
+                    }
+                });
             }
         }
         Ok(())
@@ -740,6 +754,44 @@ mod tests {
         );
         p.add(200, 3, 30);
         assert_eq!((p.used(100), p.used(200)), ((0, 0), (3, 30)));
+    }
+
+    fn key(limits: crate::store::keys::Limits) -> ApiKey {
+        ApiKey {
+            id: 1,
+            group_id: 1,
+            group: "g".into(),
+            name: "k".into(),
+            description: None,
+            prefix: "acp_".into(),
+            status: crate::domain::KeyStatus::Active,
+            first_used_at: Some(0),
+            last_used_at: None,
+            created_at: 0,
+            limits,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_requests_never_take_more_than_the_windows_places() {
+        let l = Arc::new(limiter("UTC"));
+        let k = Arc::new(key(crate::store::keys::Limits {
+            rate_requests: Some(10),
+            rate_window_minutes: Some(1),
+            ..Default::default()
+        }));
+        let now = at("2026-11-18T12:00:00Z");
+        let tasks: Vec<_> = (0..400)
+            .map(|_| {
+                let (l, k) = (l.clone(), k.clone());
+                tokio::spawn(async move { l.admit(&k, None, now).await.is_ok() })
+            })
+            .collect();
+        let mut admitted = 0;
+        for t in tasks {
+            admitted += t.await.unwrap() as usize;
+        }
+        assert_eq!(admitted, 10);
     }
 
     #[test]
