@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::env::Env;
 use common::upstream::{self, Fake, Reply};
-use common::{Resp, Server, request, send};
+use common::{Resp, Server, post_json, request, send};
 use serde_json::Value;
 
 const BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],"tools":[{"name":"t","input_schema":{"type":"object"}}],"thinking":{"type":"enabled","budget_tokens":1024}}"#;
@@ -20,19 +20,9 @@ fn messages(server: &Server, key: &str, body: &str) -> Resp {
 }
 
 fn messages_with(server: &Server, key: &str, body: &str, extra: &[(&str, &str)]) -> Resp {
-    let mut headers = vec![
-        ("x-api-key", key),
-        ("anthropic-version", "2023-06-01"),
-        ("content-type", "application/json"),
-    ];
+    let mut headers = vec![("x-api-key", key), ("anthropic-version", "2023-06-01")];
     headers.extend_from_slice(extra);
-    request(
-        server.addr,
-        "POST",
-        "/v1/messages",
-        &headers,
-        body.as_bytes(),
-    )
+    post_json(server, "/v1/messages", &headers, body)
 }
 
 fn error_type(resp: &Resp) -> String {

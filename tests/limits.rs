@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::env::Env;
 use common::upstream::{self, Fake, Reply};
-use common::{Resp, Server, request};
+use common::{Resp, Server, post_json, request};
 use serde_json::Value;
 
 /// Every answer of the fake uses this many tokens and costs COST_NANOS.
@@ -26,15 +26,9 @@ fn post(server: &Server, key: &str, extra: &[(&str, &str)]) -> Resp {
 }
 
 fn post_body(server: &Server, key: &str, body: &str, extra: &[(&str, &str)]) -> Resp {
-    let mut headers = vec![("x-api-key", key), ("content-type", "application/json")];
+    let mut headers = vec![("x-api-key", key)];
     headers.extend_from_slice(extra);
-    request(
-        server.addr,
-        "POST",
-        "/v1/messages",
-        &headers,
-        body.as_bytes(),
-    )
+    post_json(server, "/v1/messages", &headers, body)
 }
 
 fn error(resp: &Resp) -> (String, String) {

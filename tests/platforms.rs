@@ -8,14 +8,8 @@ use std::time::Duration;
 
 use common::env::Env;
 use common::upstream::{self, Fake, Reply};
-use common::{Resp, Server, request};
+use common::{post_json, request};
 use serde_json::Value;
-
-fn post(server: &Server, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-    let mut h = vec![("content-type", "application/json")];
-    h.extend_from_slice(headers);
-    request(server.addr, "POST", path, &h, body.as_bytes())
-}
 
 const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
 const CHAT_STREAM: &str =
@@ -90,7 +84,7 @@ fn openai_chat_and_responses_are_relayed_with_exact_usage() {
     let bearer = format!("Bearer {key}");
     let auth = [("authorization", bearer.as_str())];
 
-    let r = post(&server, "/v1/chat/completions", &auth, CHAT);
+    let r = post_json(&server, "/v1/chat/completions", &auth, CHAT);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, upstream::chat_json());
     let seen = fake.seen();
@@ -109,7 +103,7 @@ fn openai_chat_and_responses_are_relayed_with_exact_usage() {
     fake.set(Reply::Stream {
         pace: Duration::from_millis(1),
     });
-    let r = post(&server, "/v1/chat/completions", &auth, CHAT_STREAM);
+    let r = post_json(&server, "/v1/chat/completions", &auth, CHAT_STREAM);
     assert_eq!(r.status, 200, "{}", r.body);
     let sent: Value = serde_json::from_slice(&fake.seen()[1].body).unwrap();
     assert_eq!(sent["stream_options"]["include_usage"], true);
@@ -127,19 +121,19 @@ fn openai_chat_and_responses_are_relayed_with_exact_usage() {
         "\"stream\":true",
         "\"stream\":true,\"stream_options\":{\"include_usage\":true}",
     );
-    let r = post(&server, "/v1/chat/completions", &auth, &asked);
+    let r = post_json(&server, "/v1/chat/completions", &auth, &asked);
     assert_eq!(r.body, with_usage);
     assert_eq!(fake.seen()[2].body, asked.as_bytes());
 
     fake.set(Reply::Message);
-    let r = post(&server, "/v1/responses", &auth, RESPONSES);
+    let r = post_json(&server, "/v1/responses", &auth, RESPONSES);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, upstream::responses_json());
     assert_eq!(fake.seen()[3].path, "/v1/responses");
     fake.set(Reply::Stream {
         pace: Duration::from_millis(1),
     });
-    let r = post(&server, "/v1/responses", &auth, RESPONSES_STREAM);
+    let r = post_json(&server, "/v1/responses", &auth, RESPONSES_STREAM);
     assert_eq!(r.body, upstream::responses_events().concat());
 
     let rows = env.rows(5);
@@ -181,7 +175,7 @@ fn gemini_generate_stream_and_count_with_either_key_place() {
     let key = env.key("alice");
     let server = env.serve(&[]);
 
-    let r = post(
+    let r = post_json(
         &server,
         "/v1beta/models/gemini-2.5-pro:generateContent",
         &[("x-goog-api-key", &key)],
@@ -193,11 +187,11 @@ fn gemini_generate_stream_and_count_with_either_key_place() {
         pace: Duration::from_millis(1),
     });
     let path = format!("/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key={key}");
-    let r = post(&server, &path, &[], GEMINI);
+    let r = post_json(&server, &path, &[], GEMINI);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, upstream::gemini_events().concat());
     fake.set(Reply::Message);
-    let r = post(
+    let r = post_json(
         &server,
         "/v1beta/models/gemini-2.5-pro:countTokens",
         &[("x-goog-api-key", &key)],
@@ -229,7 +223,7 @@ fn gemini_generate_stream_and_count_with_either_key_place() {
     assert_eq!(rows[2]["cost_nanos"], 0, "counting tokens is free");
     assert_eq!(rows[2]["input_tokens"], 0);
 
-    let r = post(
+    let r = post_json(
         &server,
         "/v1beta/models/gemini-2.5-pro:generateContent",
         &[("x-goog-api-key", "acp_wrong")],
@@ -269,7 +263,7 @@ fn openai_errors_failover_and_account_states_work_as_for_anthropic() {
     let auth = [("authorization", bearer.as_str())];
 
     bad.set(Reply::Status(429, vec![("retry-after", "30".into())], r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#.into()));
-    let r = post(&server, "/v1/chat/completions", &auth, CHAT);
+    let r = post_json(&server, "/v1/chat/completions", &auth, CHAT);
     assert_eq!(r.status, 200, "failed over: {}", r.body);
     assert_eq!(good.count(), 1);
     assert_eq!(env.status(first), "RATE_LIMITED");
@@ -279,7 +273,7 @@ fn openai_errors_failover_and_account_states_work_as_for_anthropic() {
         "a base URL without /v1 is used as given"
     );
 
-    let r = post(
+    let r = post_json(
         &server,
         "/v1/chat/completions",
         &[("authorization", "Bearer acp_nope")],
@@ -292,14 +286,14 @@ fn openai_errors_failover_and_account_states_work_as_for_anthropic() {
         "OpenAI's error shape: {}",
         r.body
     );
-    let r = post(&server, "/v1/chat/completions", &auth, "{");
+    let r = post_json(&server, "/v1/chat/completions", &auth, "{");
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(
         (r.status, v["error"]["type"].as_str()),
         (400, Some("invalid_request_error"))
     );
 
-    let gemini = post(
+    let gemini = post_json(
         &server,
         "/v1beta/models/gemini-2.5-pro:generateContent",
         &[("x-goog-api-key", &key)],
@@ -368,7 +362,7 @@ fn proxied_accounts_go_through_their_proxy_and_others_do_not() {
     let key = env.key("alice");
     let server = env.serve(&["--error-threshold", "100"]);
     let body = r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
-    let send = || post(&server, "/v1/messages", &[("x-api-key", &key)], body);
+    let send = || post_json(&server, "/v1/messages", &[("x-api-key", &key)], body);
 
     assert_eq!(send().status, 200);
     assert_eq!(via_http.count(), 1);
@@ -433,7 +427,7 @@ fn a_proxy_refusing_the_credentials_is_a_connect_error_of_its_account() {
     let key = env.key("alice");
     let server = env.serve(&["--error-threshold", "100"]);
     let body = r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
-    let r = post(&server, "/v1/messages", &[("x-api-key", &key)], body);
+    let r = post_json(&server, "/v1/messages", &[("x-api-key", &key)], body);
     assert_eq!(r.status, 502, "{}", r.body);
     assert!(
         r.body

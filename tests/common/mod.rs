@@ -231,6 +231,13 @@ pub fn send(
     s
 }
 
+/// POSTs a JSON `body` to `path` on the server with extra `headers`; the whole response.
+pub fn post_json(server: &Server, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    request(server.addr, "POST", path, &all, body.as_bytes())
+}
+
 /// Sends one request and reads the whole response, undoing chunked transfer encoding.
 pub fn request(
     addr: SocketAddr,
