@@ -5,115 +5,58 @@
 //! through the gateway in the same run and reports the difference, plus RSS, usage rows written
 //! and rows missing (rows against 2xx answers; must be 0).
 
-#[path = "../tests/common/upstream.rs"]
-#[allow(dead_code)]
-mod upstream;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::upstream::{Fake, Reply};
+use common::{Data, Server};
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use upstream::{Fake, Reply};
 
-const BIN: &str = env!("CARGO_BIN_EXE_aicarpool");
 const MESSAGES: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}"#;
 const MESSAGES_STREAM: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
 const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#;
 
-/// The running gateway and its data directory.
+/// The running gateway and its data directory (the test helpers start both).
 struct Gateway {
-    child: Child,
-    addr: SocketAddr,
+    server: Server,
     db: std::path::PathBuf,
     key: String,
     /// Extra keys, for the rotation scenario.
     keys: Vec<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run(dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("aicarpool runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    _data: Data,
 }
 
 fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let d = dir.as_path();
-    run(d, &["group", "create", "bench"], "");
-    run(
-        d,
-        &[
+    let data = Data::new();
+    data.ok(&["group", "create", "bench"], "");
+    let account = |name: &str, platform: &str, url: &str| {
+        let args = [
             "account",
             "create",
             "--name",
-            "claude",
+            name,
             "--platform",
-            "anthropic",
+            platform,
             "--base-url",
-            &fake.url(),
+            url,
             "--group",
             "bench",
-        ],
-        "sk-ant-bench\n",
-    );
-    let oai = format!("{}/v1", fake.url());
-    run(
-        d,
-        &[
-            "account",
-            "create",
-            "--name",
-            "oai",
-            "--platform",
-            "openai",
-            "--base-url",
-            &oai,
-            "--group",
-            "bench",
-        ],
-        "sk-oai-bench\n",
-    );
+        ];
+        data.ok(&args, "sk-bench\n");
+    };
+    account("claude", "anthropic", &fake.url());
+    account("oai", "openai", &format!("{}/v1", fake.url()));
     // Every limit switched on, set high enough never to refuse: the checks still run.
-    let key: serde_json::Value = serde_json::from_str(&run(
-        d,
+    let key = data.json(
         &[
-            "--json",
             "key",
             "create",
             "--group",
@@ -134,41 +77,15 @@ fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
             "1000000",
         ],
         "",
-    ))
-    .unwrap();
-    let db = dir.join("aicarpool.db");
+    );
+    let db = data.db();
     let keys = seed_keys(&db, extra_keys);
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("AICARPOOL_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(a) = line.split("addr=").nth(1) {
-                let _ = tx.send(a.split_whitespace().next().unwrap().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("gateway listening")
-        .parse()
-        .unwrap();
     Gateway {
-        child,
-        addr,
+        server: data.serve(),
         db,
         key: key["key"].as_str().unwrap().to_owned(),
         keys,
-        _dir: tmp,
+        _data: data,
     }
 }
 
@@ -458,7 +375,7 @@ fn main() {
     let fake = Fake::start();
     fake.quiet();
     let gw = start_gateway(&fake, if smoke { 0 } else { 10_000 });
-    let pid = gw.child.id();
+    let pid = gw.server.child.id();
     std::thread::sleep(Duration::from_millis(500));
     let rss_idle = rss_kb(pid) as f64 / 1024.0;
     let direct = |path, body| Target {
@@ -468,7 +385,7 @@ fn main() {
         key: "direct".into(),
     };
     let through = |path, body| Target {
-        addr: gw.addr,
+        addr: gw.server.addr,
         path,
         body,
         key: gw.key.clone(),
