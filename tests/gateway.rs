@@ -426,11 +426,7 @@ fn weights_share_traffic_and_sticky_sessions_stick() {
 
 #[test]
 fn a_client_that_leaves_mid_stream_is_still_charged() {
-    let env = Env::new();
-    let fake = Fake::start();
-    env.account("main", &fake.url(), "sk-main", &[]);
-    let key = env.key("alice");
-    let server = env.serve(&[]);
+    let (env, fake, server, key) = Env::one_account(&[]);
     fake.set(Reply::Stream {
         pace: Duration::from_millis(150),
     });
@@ -675,11 +671,7 @@ fn try_stream(addr: std::net::SocketAddr, key: &str) -> Option<Vec<u8>> {
 
 #[test]
 fn every_stream_a_client_saw_complete_has_its_row_after_sigkill() {
-    let env = Env::new();
-    let fake = Fake::start();
-    env.account("main", &fake.url(), "sk-main", &[]);
-    let key = env.key("alice");
-    let mut server = env.serve(&[]);
+    let (env, fake, mut server, key) = Env::one_account(&[]);
     fake.set(Reply::Stream {
         pace: Duration::from_millis(5),
     });
@@ -730,11 +722,8 @@ fn every_stream_a_client_saw_complete_has_its_row_after_sigkill() {
 
 #[test]
 fn an_upstream_that_dies_mid_stream_ends_in_an_error_event_and_is_charged_for_what_it_sent() {
-    let env = Env::new();
-    let fake = Fake::start();
-    let a = env.account("main", &fake.url(), "sk-main", &[]);
-    let key = env.key("alice");
-    let server = env.serve(&[]);
+    let (env, fake, server, key) = Env::one_account(&[]);
+    let a = 1; // `main`, the only account
     fake.set(Reply::Truncated { events: 3 });
     let r = messages(&server, &key, STREAM_BODY);
     assert_eq!(r.status, 200);
@@ -866,11 +855,7 @@ fn upstreams_are_reached_over_tls_with_http2_and_an_untrusted_certificate_is_ref
 
 #[test]
 fn stream_events_reach_the_client_as_the_upstream_sends_them() {
-    let env = Env::new();
-    let fake = Fake::start();
-    env.account("main", &fake.url(), "sk-main", &[]);
-    let key = env.key("alice");
-    let server = env.serve(&[]);
+    let (_env, fake, server, key) = Env::one_account(&[]);
     fake.set(Reply::Stream {
         pace: Duration::from_millis(200),
     });

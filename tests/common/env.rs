@@ -52,6 +52,17 @@ impl Env {
             .unwrap()
     }
 
+    /// The common start of a test: one anthropic account (`main`) on a fresh fake upstream, a
+    /// key (`alice`), and the server started with `serve` flags.
+    pub fn one_account(serve: &[&str]) -> (Env, super::upstream::Fake, Server, String) {
+        let env = Env::new();
+        let fake = super::upstream::Fake::start();
+        env.account("main", &fake.url(), "sk-main", &[]);
+        let key = env.key("alice");
+        let server = env.serve(serve);
+        (env, fake, server, key)
+    }
+
     pub fn key(&self, name: &str) -> String {
         let k = self
             .data
