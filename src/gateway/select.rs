@@ -172,7 +172,6 @@ mod tests {
         Route {
             account: Arc::new(Upstream {
                 id,
-                name: format!("a{id}"),
                 platform: Platform::Anthropic,
                 base_url: "http://x".into(),
                 secret: Secret(String::new()),

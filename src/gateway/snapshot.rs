@@ -33,7 +33,6 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Debug)]
 pub struct Upstream {
     pub id: i64,
-    pub name: String,
     pub platform: Platform,
     /// Without a trailing slash.
     pub base_url: String,
@@ -216,7 +215,6 @@ pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Opt
     Some(Upstream {
         proxy,
         id: a.id,
-        name: a.name.clone(),
         platform: a.platform,
         base_url: base.trim_end_matches('/').to_owned(),
         secret: Secret(secret),
