@@ -164,6 +164,24 @@ pub fn hex_encode(bytes: &[u8]) -> String {
     s
 }
 
+/// `bytes` random bytes from the OS CSPRNG, as hex (session tokens, CSRF tokens, setup links).
+pub fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf).map_err(|e| Error::Secret(format!("OS random: {e}")))?;
+    Ok(hex_encode(&buf))
+}
+
+/// The SHA-256 of `text`, as hex: how tokens are stored and looked up.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex_encode(&Sha256::digest(text.as_bytes()))
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;

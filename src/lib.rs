@@ -2,6 +2,7 @@
 //! [`run`] is the seam the binary and the tests use to start the server.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod assets;
 pub mod cli;
 pub mod config;

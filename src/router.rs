@@ -11,6 +11,7 @@
 //! | GET    | `/v1/models`                           | [`Gateway::models`]      |
 //! | GET    | `/`                                    | [`static_asset`] (admin page) |
 //! | GET    | `/assets/*`                            | [`static_asset`]         |
+//! | any    | `/api/admin/*`                         | [`admin::handle`] (its own table: [`admin::ROUTES`]) |
 //!
 //! [`Endpoint::from_path`] recognises the relayed paths.
 //!
@@ -30,6 +31,7 @@ use hyper::body::{Frame, Incoming};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::admin::{self, Auth};
 use crate::assets;
 use crate::gateway::protocol::{Kind, Protocol, error_response};
 use crate::gateway::{Endpoint, Gateway};
@@ -42,6 +44,7 @@ pub type Body = BoxBody<Bytes, Infallible>;
 pub struct AppState {
     pub ctx: Ctx,
     pub gateway: Arc<Gateway>,
+    pub auth: Auth,
 }
 
 pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
@@ -55,6 +58,9 @@ pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
         } else {
             not_allowed(&req)
         };
+    }
+    if path.starts_with(admin::PREFIX) && path[admin::PREFIX.len()..].starts_with('/') {
+        return with_page_headers(admin::handle(state, req).await);
     }
     match path {
         "/healthz" if get => healthz(state),
@@ -96,19 +102,42 @@ fn healthz(_state: &AppState) -> Response<Body> {
 
 fn static_asset(path: &str) -> Response<Body> {
     match assets::find(path) {
-        Some(a) => Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, a.content_type)
-            .header(header::CACHE_CONTROL, a.cache_control)
-            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-            .header(
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-            )
-            .body(full(Bytes::from_static(a.body)))
-            .expect("static response is valid"),
+        Some(a) => with_page_headers(
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, a.content_type)
+                .header(header::CACHE_CONTROL, a.cache_control)
+                .body(full(Bytes::from_static(a.body)))
+                .expect("static response is valid"),
+        ),
         None => error_response(None, Kind::NotFound, "no such file"),
     }
+}
+
+/// The admin page and its API load nothing from elsewhere, run no inline script and are
+/// never framed.
+fn with_page_headers(mut resp: Response<Body>) -> Response<Body> {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    resp
 }
 
 pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {

@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use crate::admin::Auth;
+use crate::admin::session::SETUP_TTL;
 use crate::config::{Config, TlsFiles};
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
@@ -42,21 +44,30 @@ pub async fn run(
     for m in &prepared.applied {
         info!(version = m.version, name = %m.name, "applied migration");
     }
-    if ctx.db.read(admins::count).await? == 0 {
-        warn!(
-            "no admin exists yet: create one with `aicarpool admin set-password --username <name>`"
-        );
-    }
     let builder = http_builder(&ctx.config);
     let gateway = Gateway::start(&ctx).await?;
-    let state = Arc::new(AppState {
-        ctx,
-        gateway: gateway.clone(),
-    });
-    let graceful = GracefulShutdown::new();
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the listen address", e))?;
+    let auth = Auth::new(tls.is_some());
+    if ctx.db.read(admins::count).await? == 0 {
+        // The token sits in the fragment, which browsers never send: it stays out of any
+        // proxy's access log.
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let setup_url = format!("{scheme}://{addr}/#/setup/{}", auth.issue_setup_token()?);
+        warn!(
+            %setup_url,
+            valid_minutes = SETUP_TTL.as_secs() / 60,
+            "no admin exists yet: open this one-time link to choose the first admin's password \
+             (or run `aicarpool admin set-password --username <name>`)"
+        );
+    }
+    let state = Arc::new(AppState {
+        ctx,
+        gateway: gateway.clone(),
+        auth,
+    });
+    let graceful = GracefulShutdown::new();
     info!(%addr, tls = tls.is_some(), "listening");
 
     tokio::pin!(shutdown);
@@ -82,8 +93,10 @@ pub async fn run(
         );
         let handshake_timeout = state.ctx.config.http.header_read_timeout;
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
+            let service = service_fn(move |mut req: hyper::Request<_>| {
                 let state = state.clone();
+                // The admin API throttles sign-in attempts per client address.
+                req.extensions_mut().insert(peer);
                 async move { Ok::<_, std::convert::Infallible>(route(&state, req).await) }
             });
             let result = match tls {

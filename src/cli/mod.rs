@@ -387,7 +387,7 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
                 groups: if u.no_groups {
                     Some(Vec::new())
                 } else {
-                    u.groups
+                    u.groups.map(|g| g.into_iter().map(Into::into).collect())
                 },
                 proxy: u
                     .proxy
@@ -492,7 +492,7 @@ fn new_account(
         secret: lines.next().unwrap_or_default(),
         priority: a.priority,
         weight: a.weight,
-        groups: a.groups,
+        groups: a.groups.into_iter().map(Into::into).collect(),
         proxy: a.proxy,
         proxy_password: None,
         models: a.models,

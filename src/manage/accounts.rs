@@ -22,7 +22,7 @@ pub struct NewAccount {
     pub secret: String,
     pub priority: Option<i64>,
     pub weight: Option<i64>,
-    pub groups: Vec<String>,
+    pub groups: Vec<BindingSpec>,
     pub proxy: Option<String>,
     /// Proxy password given apart from the URL (the CLI reads it from stdin).
     pub proxy_password: Option<String>,
@@ -45,12 +45,31 @@ pub struct AccountChanges {
     pub secret: Option<String>,
     pub priority: Option<i64>,
     pub weight: Option<i64>,
-    pub groups: Option<Vec<String>>,
+    pub groups: Option<Vec<BindingSpec>>,
     pub proxy: Option<Option<String>>,
     pub proxy_password: Option<String>,
     pub models: Option<Vec<String>>,
     pub model_map: Option<Vec<String>>,
     pub user_agent: Option<Option<String>>,
+}
+
+/// A group an account serves, with optional priority and weight for that group only.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct BindingSpec {
+    pub group: String,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub weight: Option<i64>,
+}
+
+impl From<String> for BindingSpec {
+    fn from(group: String) -> Self {
+        BindingSpec {
+            group,
+            ..BindingSpec::default()
+        }
+    }
 }
 
 /// What an operator can do to an account's status by hand.
@@ -151,7 +170,7 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
                 &actor,
                 "account.create",
                 Some(("account", id)),
-                Some(&json!({ "name": name, "platform": platform.as_str(), "groups": groups })),
+                Some(&json!({ "name": name, "platform": platform.as_str(), "groups": groups.iter().map(|g| &g.group).collect::<Vec<_>>() })),
             )?;
             found(accounts::find_by_id(conn, id)?, id)
         })
@@ -374,12 +393,14 @@ fn found(a: Option<Account>, id: i64) -> Result<Account> {
     a.ok_or_else(|| Error::NotFound(format!("no account with id {id}")))
 }
 
-fn bind_groups(conn: &rusqlite::Connection, account_id: i64, groups: &[String]) -> Result<()> {
+fn bind_groups(conn: &rusqlite::Connection, account_id: i64, groups: &[BindingSpec]) -> Result<()> {
     let mut ids = Vec::with_capacity(groups.len());
     for g in groups {
-        let id = group_id(conn, g)?;
+        let id = group_id(conn, &g.group)?;
+        g.priority.map(check_priority).transpose()?;
+        g.weight.map(check_weight).transpose()?;
         if !ids.iter().any(|(i, _, _)| *i == id) {
-            ids.push((id, None, None));
+            ids.push((id, g.priority, g.weight));
         }
     }
     accounts::set_bindings(conn, account_id, &ids)

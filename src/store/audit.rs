@@ -37,3 +37,39 @@ pub fn budget_warnings_since(conn: &Connection, since: i64) -> Result<Vec<(i64, 
     let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// One audit entry as the admin page shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<i64>,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// A page of the audit log, newest first; `before_id` continues from the previous page.
+pub fn page(conn: &Connection, before_id: Option<i64>, limit: i64) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, actor, action, target_type, target_id, detail FROM audit_log
+         WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(
+        params![before_id.unwrap_or(i64::MAX), limit.clamp(1, 500)],
+        |r| {
+            let detail: Option<String> = r.get(6)?;
+            Ok(Entry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target_type: r.get(4)?,
+                target_id: r.get(5)?,
+                detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
+            })
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

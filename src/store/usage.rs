@@ -235,3 +235,183 @@ pub fn grouped(conn: &Connection, since: i64, by: By) -> Result<Vec<Totals>> {
     let rows = stmt.query_map(params![since], |r| totals(Some(r.get(0)?), r, 1))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Which request-log rows a page shows; every field narrows it.
+#[derive(Clone, Debug, Default)]
+pub struct LogFilter {
+    pub key_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub model: Option<String>,
+    /// `ok`, `error` (anything else), or one HTTP status code.
+    pub status: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Rows older than this id (the previous page's last id).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// One request-log row as the admin page shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogRow {
+    pub id: i64,
+    pub request_id: String,
+    pub started_at: i64,
+    pub key: Option<String>,
+    pub api_key_id: Option<i64>,
+    pub account: Option<String>,
+    pub account_id: Option<i64>,
+    pub endpoint: String,
+    pub model: Option<String>,
+    pub upstream_model: Option<String>,
+    pub stream: bool,
+    pub status_code: i64,
+    pub outcome: String,
+    pub error_message: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    pub cost_nanos: i64,
+    pub unpriced: bool,
+    pub attempts: i64,
+    pub client: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub first_byte_ms: Option<i64>,
+}
+
+/// A page of the request log, newest first, read by id so a page never loads the whole log.
+pub fn log_page(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
+    let mut sql = String::from(
+        "SELECT l.id, l.request_id, l.started_at, g.name || '/' || k.name, l.api_key_id, a.name,
+            l.account_id, l.endpoint, l.model, l.upstream_model, l.stream, l.status_code,
+            l.outcome, l.error_message, l.input_tokens, l.output_tokens,
+            l.cache_creation_input_tokens, l.cache_read_input_tokens, l.cost_nanos, l.unpriced,
+            l.attempts, l.client, l.duration_ms, l.first_byte_ms
+         FROM api_key_request_log l
+         LEFT JOIN api_keys k ON k.id = l.api_key_id
+         LEFT JOIN groups g ON g.id = k.group_id
+         LEFT JOIN ai_service_accounts a ON a.id = l.account_id
+         WHERE 1 = 1",
+    );
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut add = |clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    use rusqlite::types::Value::{Integer, Text};
+    if let Some(v) = f.key_id {
+        add(" AND l.api_key_id = ?", Integer(v));
+    }
+    if let Some(v) = f.account_id {
+        add(" AND l.account_id = ?", Integer(v));
+    }
+    if let Some(v) = &f.model {
+        add(" AND l.model = ?", Text(v.clone()));
+    }
+    match f.status.as_deref() {
+        Some("ok") => add(" AND l.outcome = ?", Text("ok".into())),
+        Some("error") => add(" AND l.outcome <> ?", Text("ok".into())),
+        Some(code) => {
+            if let Ok(n) = code.parse::<i64>() {
+                add(" AND l.status_code = ?", Integer(n));
+            }
+        }
+        None => {}
+    }
+    if let Some(v) = f.from {
+        add(" AND l.started_at >= ?", Integer(v));
+    }
+    if let Some(v) = f.to {
+        add(" AND l.started_at < ?", Integer(v));
+    }
+    if let Some(v) = f.before_id {
+        add(" AND l.id < ?", Integer(v));
+    }
+    add(
+        " ORDER BY l.id DESC LIMIT ?",
+        Integer(f.limit.clamp(1, 500)),
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        Ok(LogRow {
+            id: r.get(0)?,
+            request_id: r.get(1)?,
+            started_at: r.get(2)?,
+            key: r.get(3)?,
+            api_key_id: r.get(4)?,
+            account: r.get(5)?,
+            account_id: r.get(6)?,
+            endpoint: r.get(7)?,
+            model: r.get(8)?,
+            upstream_model: r.get(9)?,
+            stream: r.get(10)?,
+            status_code: r.get(11)?,
+            outcome: r.get(12)?,
+            error_message: r.get(13)?,
+            input_tokens: r.get(14)?,
+            output_tokens: r.get(15)?,
+            cache_creation_input_tokens: r.get(16)?,
+            cache_read_input_tokens: r.get(17)?,
+            cost_nanos: r.get(18)?,
+            unpriced: r.get(19)?,
+            attempts: r.get(20)?,
+            client: r.get(21)?,
+            duration_ms: r.get(22)?,
+            first_byte_ms: r.get(23)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One bucket of a dashboard chart.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Bucket {
+    /// The bucket's start: epoch ms for hours, `YYYY-MM-DD` for days.
+    pub at: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub tokens: i64,
+    pub cost_nanos: i64,
+}
+
+/// Hourly buckets of requests started at or after `since` (from the request log).
+pub fn hourly(conn: &Connection, since: i64) -> Result<Vec<Bucket>> {
+    let mut stmt = conn.prepare(
+        "SELECT (started_at / 3600000) * 3600000 AS hour, count(*),
+            sum(outcome <> 'ok'),
+            sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
+            sum(cost_nanos)
+         FROM api_key_request_log WHERE started_at >= ?1 GROUP BY hour ORDER BY hour",
+    )?;
+    let rows = stmt.query_map([since], |r| {
+        Ok(Bucket {
+            at: r.get::<_, i64>(0)?.to_string(),
+            requests: r.get(1)?,
+            errors: r.get(2)?,
+            tokens: r.get(3)?,
+            cost_nanos: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Daily buckets from `first_day` on (from the daily rollup, which outlives pruned log rows).
+pub fn daily(conn: &Connection, first_day: &str) -> Result<Vec<Bucket>> {
+    let mut stmt = conn.prepare(
+        "SELECT day, sum(requests), sum(error_requests),
+            sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
+            sum(cost_nanos)
+         FROM usage_daily WHERE day >= ?1 GROUP BY day ORDER BY day",
+    )?;
+    let rows = stmt.query_map([first_day], |r| {
+        Ok(Bucket {
+            at: r.get(0)?,
+            requests: r.get(1)?,
+            errors: r.get(2)?,
+            tokens: r.get(3)?,
+            cost_nanos: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

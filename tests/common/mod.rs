@@ -2,6 +2,7 @@
 //! and a minimal HTTP/1.1 client over a raw socket.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod env;
 pub mod oauth;
 pub mod proxies;
@@ -123,11 +124,15 @@ impl Data {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut sent = false;
+            let mut setup_url = None;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Some(url) = line.split("setup_url=").nth(1) {
+                    setup_url = url.split_whitespace().next().map(str::to_owned);
+                }
                 if !sent && let Some(addr) = line.split("addr=").nth(1) {
                     let addr = addr.split_whitespace().next().unwrap().to_owned();
-                    let _ = tx.send(Ok(addr));
+                    let _ = tx.send(Ok((addr, setup_url.take())));
                     sent = true;
                 }
                 eprintln!("[serve] {line}");
@@ -136,13 +141,14 @@ impl Data {
                 let _ = tx.send(Err(()));
             }
         });
-        let addr = rx
+        let (addr, setup_url) = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("serve printed its address")
             .expect("serve exited before listening");
         Server {
             child,
             addr: addr.parse().unwrap(),
+            setup_url,
         }
     }
 }
@@ -150,6 +156,8 @@ impl Data {
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The one-time setup link `serve` printed, when no admin existed.
+    pub setup_url: Option<String>,
 }
 
 impl Server {

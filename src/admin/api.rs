@@ -1,0 +1,596 @@
+//! Admin API handlers that sign in and change things: setup, login, accounts, groups, keys and
+//! prices. Each turns JSON into the `manage` call the CLI makes for the same change.
+
+use std::sync::LazyLock;
+
+use http::{Response, StatusCode, header};
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use tracing::warn;
+
+use super::{Call, error, ok};
+use crate::domain::{Platform, parse_usd};
+use crate::error::{Error, Result};
+use crate::manage::accounts::{AccountChanges, BindingSpec, NewAccount, StatusAction};
+use crate::manage::groups::BudgetChanges;
+use crate::manage::keys::LimitChanges;
+use crate::manage::prices::PriceInput;
+use crate::manage::{self, admins as manage_admins};
+use crate::router::Body;
+use crate::store::{accounts as store_accounts, admins, now_ms, usage};
+
+/// `Some(value)` when a field is present, even as `null` (which then means "clear it").
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A USD amount given as a string ("12.50") or number, read exactly into nano-dollars.
+#[derive(Clone, Copy, Debug)]
+struct Usd(i64);
+
+impl<'de> Deserialize<'de> for Usd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            other => return Err(serde::de::Error::custom(format!("{other} is not USD"))),
+        };
+        parse_usd(&text).map(Usd).map_err(serde::de::Error::custom)
+    }
+}
+
+fn nanos(v: Option<Option<Usd>>) -> Option<Option<i64>> {
+    v.map(|o| o.map(|u| u.0))
+}
+
+/// Asks the gateway to pick up a change now rather than at its next poll.
+async fn reload(c: &Call<'_>) {
+    if let Err(e) = c.state.gateway.snapshots.refresh().await {
+        warn!(error = %e, "reloading the gateway after an admin change failed");
+    }
+}
+
+// ---- signing in ----
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn session(c: Call<'_>) -> Result<Response<Body>> {
+    let admins = c.state.ctx.db.read(admins::count).await?;
+    ok(&match &c.session {
+        Some(s) => json!({
+            "authenticated": true, "username": s.username, "csrf": s.csrf_token,
+            "setup_required": false,
+        }),
+        None => json!({ "authenticated": false, "setup_required": admins == 0 }),
+    })
+}
+
+/// Creates the first admin from the one-time setup link, and signs them in.
+pub async fn setup(c: Call<'_>) -> Result<Response<Body>> {
+    let input: Credentials = c.json()?;
+    let ctx = &c.state.ctx;
+    if ctx.db.read(admins::count).await? > 0 {
+        return Err(Error::Conflict(
+            "an admin already exists: sign in instead".into(),
+        ));
+    }
+    if !c.state.auth.setup_token_valid(&input.token) {
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "this setup link is wrong or has expired; restart the service for a new one, \
+             or run `aicarpool admin set-password`",
+        ));
+    }
+    manage_admins::set_password(ctx, "setup-link", &input.username, &input.password).await?;
+    c.state.auth.end_setup();
+    sign_in(&c, &input.username).await
+}
+
+/// A hash to verify against when the username is unknown, so both cases take as long.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    manage_admins::hash_password("no such admin, compared only for timing").unwrap_or_default()
+});
+
+pub async fn login(c: Call<'_>) -> Result<Response<Body>> {
+    let input: Credentials = c.json()?;
+    let auth = &c.state.auth;
+    let ip = c.peer.map(|p| p.ip());
+    if let Some(wait) = auth.throttled(ip, &input.username) {
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "too many failed sign-ins; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
+        return Ok(resp);
+    }
+    let name = input.username.trim().to_owned();
+    let found = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| admins::find_login(conn, &name))
+        .await?;
+    let password = input.password.clone();
+    let verified = tokio::task::spawn_blocking(move || match found {
+        Some((_, hash)) => manage_admins::verify_password(&password, &hash),
+        None => {
+            manage_admins::verify_password(&password, &DUMMY_HASH);
+            false
+        }
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("password check failed: {e}")))?;
+    if !verified {
+        auth.record_failure(ip, &input.username);
+        warn!(ip = ?ip, "failed admin sign-in");
+        return Ok(error(
+            StatusCode::UNAUTHORIZED,
+            "wrong username or password",
+        ));
+    }
+    auth.clear_failures(ip, &input.username);
+    sign_in(&c, input.username.trim()).await
+}
+
+/// Starts a fresh session (ending any the request carried: no session fixation).
+async fn sign_in(c: &Call<'_>, username: &str) -> Result<Response<Body>> {
+    let ctx = &c.state.ctx;
+    if let Some(old) = &c.session {
+        let h = old.token_hash.clone();
+        ctx.db
+            .write(move |conn| admins::delete_session(conn, &h))
+            .await?;
+    }
+    let name = username.to_owned();
+    let (user_id, _) = ctx
+        .db
+        .read(move |conn| admins::find_login(conn, &name))
+        .await?
+        .ok_or_else(|| Error::NotFound("the admin vanished".into()))?;
+    let ua = c
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(200).collect());
+    let (cookie, csrf) = c.state.auth.start_session(ctx, user_id, ua).await?;
+    let mut resp = ok(&json!({ "authenticated": true, "username": username, "csrf": csrf }))?;
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie.parse().expect("cookie is a valid header"),
+    );
+    Ok(resp)
+}
+
+pub async fn logout(c: Call<'_>) -> Result<Response<Body>> {
+    let h = c.session().token_hash.clone();
+    c.state
+        .ctx
+        .db
+        .write(move |conn| admins::delete_session(conn, &h))
+        .await?;
+    let mut resp = ok(&json!({ "authenticated": false }))?;
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        c.state
+            .auth
+            .cookie("", 0)
+            .parse()
+            .expect("cookie is a valid header"),
+    );
+    Ok(resp)
+}
+
+/// Creates an admin or sets a new password for one (which ends that admin's sessions).
+pub async fn set_admin(c: Call<'_>) -> Result<Response<Body>> {
+    let input: Credentials = c.json()?;
+    let created =
+        manage_admins::set_password(&c.state.ctx, &c.actor(), &input.username, &input.password)
+            .await?;
+    ok(&json!({ "username": input.username.trim(), "created": created }))
+}
+
+// ---- accounts ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AccountInput {
+    name: String,
+    platform: Option<Platform>,
+    description: Option<String>,
+    base_url: Option<String>,
+    #[serde(default)]
+    secret: String,
+    priority: Option<i64>,
+    weight: Option<i64>,
+    #[serde(default)]
+    groups: Vec<BindingSpec>,
+    proxy: Option<String>,
+    proxy_password: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    model_map: Vec<String>,
+    user_agent: Option<String>,
+    refresh_token: Option<String>,
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl From<AccountInput> for NewAccount {
+    fn from(a: AccountInput) -> NewAccount {
+        NewAccount {
+            name: a.name,
+            platform: a.platform,
+            description: non_empty(a.description),
+            base_url: non_empty(a.base_url),
+            secret: a.secret,
+            priority: a.priority,
+            weight: a.weight,
+            groups: a.groups,
+            proxy: non_empty(a.proxy),
+            proxy_password: non_empty(a.proxy_password),
+            models: a.models,
+            model_map: a.model_map,
+            user_agent: non_empty(a.user_agent),
+            refresh_token: non_empty(a.refresh_token),
+            expires_at: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountPatch {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    base_url: Option<Option<String>>,
+    /// Write-only: a new secret replaces the old; absent or empty keeps it.
+    secret: Option<String>,
+    priority: Option<i64>,
+    weight: Option<i64>,
+    groups: Option<Vec<BindingSpec>>,
+    #[serde(default, deserialize_with = "present")]
+    proxy: Option<Option<String>>,
+    proxy_password: Option<String>,
+    models: Option<Vec<String>>,
+    model_map: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    user_agent: Option<Option<String>>,
+}
+
+pub async fn accounts(c: Call<'_>) -> Result<Response<Body>> {
+    ok(&json!(manage::accounts::list_accounts(&c.state.ctx).await?))
+}
+
+/// One account with its status history and its most recent failed requests.
+pub async fn account(c: Call<'_>) -> Result<Response<Body>> {
+    let id = c.id()?;
+    let account = manage::accounts::get_account(&c.state.ctx, id).await?;
+    let (history, errors) = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| {
+            let history = store_accounts::history(conn, id, 50)?;
+            let errors = usage::log_page(
+                conn,
+                &usage::LogFilter {
+                    account_id: Some(id),
+                    status: Some("error".into()),
+                    limit: 20,
+                    ..Default::default()
+                },
+            )?;
+            Ok((history, errors))
+        })
+        .await?;
+    ok(&json!({ "account": account, "history": history, "errors": errors }))
+}
+
+pub async fn create_account(c: Call<'_>) -> Result<Response<Body>> {
+    let input: AccountInput = c.json()?;
+    let a = manage::accounts::create_account(&c.state.ctx, &c.actor(), input.into()).await?;
+    reload(&c).await;
+    ok(&json!(a))
+}
+
+pub async fn update_account(c: Call<'_>) -> Result<Response<Body>> {
+    let p: AccountPatch = c.json()?;
+    let changes = AccountChanges {
+        name: p.name,
+        description: p.description.map(non_empty),
+        base_url: p.base_url.map(non_empty),
+        secret: non_empty(p.secret),
+        priority: p.priority,
+        weight: p.weight,
+        groups: p.groups,
+        proxy: p.proxy.map(non_empty),
+        proxy_password: non_empty(p.proxy_password),
+        models: p.models,
+        model_map: p.model_map,
+        user_agent: p.user_agent.map(non_empty),
+    };
+    let a = manage::accounts::update_account(&c.state.ctx, &c.actor(), c.id()?, changes).await?;
+    reload(&c).await;
+    ok(&json!(a))
+}
+
+#[derive(Deserialize)]
+struct StatusInput {
+    action: String,
+}
+
+pub async fn account_status(c: Call<'_>) -> Result<Response<Body>> {
+    let input: StatusInput = c.json()?;
+    let action = match input.action.as_str() {
+        "enable" => StatusAction::Enable,
+        "disable" => StatusAction::Disable,
+        "maintenance" => StatusAction::Maintenance,
+        "recover" => StatusAction::Recover,
+        other => {
+            return Err(Error::Invalid(format!(
+                "unknown action {other:?} (enable, disable, maintenance or recover)"
+            )));
+        }
+    };
+    let a = manage::accounts::change_status(&c.state.ctx, &c.actor(), c.id()?, action).await?;
+    reload(&c).await;
+    ok(&json!(a))
+}
+
+pub async fn test_account(c: Call<'_>) -> Result<Response<Body>> {
+    let r = crate::gateway::probe::test_account(&c.state.ctx, c.id()?).await?;
+    reload(&c).await;
+    ok(&json!(r))
+}
+
+pub async fn oauth_start(c: Call<'_>) -> Result<Response<Body>> {
+    ok(&json!(manage::oauth::start(&c.state.ctx).await?))
+}
+
+#[derive(Deserialize)]
+struct ExchangeInput {
+    code: String,
+    account: AccountInput,
+}
+
+pub async fn oauth_exchange(c: Call<'_>) -> Result<Response<Body>> {
+    let input: ExchangeInput = c.json()?;
+    let mut new: NewAccount = input.account.into();
+    new.platform = Some(Platform::ClaudeOauth);
+    let a = manage::oauth::exchange(&c.state.ctx, &c.actor(), &input.code, new).await?;
+    reload(&c).await;
+    ok(&json!(a))
+}
+
+// ---- groups ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct GroupInput {
+    #[serde(default)]
+    name: String,
+    description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    daily_tokens: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    monthly_tokens: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    daily_cost_usd: Option<Option<Usd>>,
+    #[serde(default, deserialize_with = "present")]
+    monthly_cost_usd: Option<Option<Usd>>,
+    warning_percent: Option<i64>,
+}
+
+impl GroupInput {
+    fn budgets(&mut self) -> BudgetChanges {
+        BudgetChanges {
+            daily_tokens: self.daily_tokens.take(),
+            monthly_tokens: self.monthly_tokens.take(),
+            daily_cost_nanos: nanos(self.daily_cost_usd.take()),
+            monthly_cost_nanos: nanos(self.monthly_cost_usd.take()),
+            warning_percent: self.warning_percent.take(),
+        }
+    }
+}
+
+pub async fn groups(c: Call<'_>) -> Result<Response<Body>> {
+    ok(&json!(manage::groups::list_groups(&c.state.ctx).await?))
+}
+
+pub async fn create_group(c: Call<'_>) -> Result<Response<Body>> {
+    let mut g: GroupInput = c.json()?;
+    let budgets = g.budgets();
+    let group = manage::groups::create_group(
+        &c.state.ctx,
+        &c.actor(),
+        &g.name,
+        non_empty(g.description),
+        budgets,
+    )
+    .await?;
+    reload(&c).await;
+    ok(&json!(group))
+}
+
+pub async fn update_group(c: Call<'_>) -> Result<Response<Body>> {
+    let mut g: GroupInput = c.json()?;
+    let id = c.id()?;
+    let name = manage::groups::list_groups(&c.state.ctx)
+        .await?
+        .into_iter()
+        .find(|g| g.id == id)
+        .map(|g| g.name)
+        .ok_or_else(|| Error::NotFound(format!("no group with id {id}")))?;
+    let group = manage::groups::update_group(&c.state.ctx, &c.actor(), &name, g.budgets()).await?;
+    reload(&c).await;
+    ok(&json!(group))
+}
+
+// ---- keys ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct KeyInput {
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default, deserialize_with = "present")]
+    expires_at: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    expires_days_after_first_use: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    rate_requests: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    rate_window_minutes: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    concurrency: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    queue: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    daily_tokens: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    total_tokens: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    daily_cost_usd: Option<Option<Usd>>,
+    #[serde(default, deserialize_with = "present")]
+    weekly_cost_usd: Option<Option<Usd>>,
+    #[serde(default, deserialize_with = "present")]
+    total_cost_usd: Option<Option<Usd>>,
+    models: Option<Vec<String>>,
+    clients: Option<Vec<String>>,
+    platforms: Option<Vec<String>>,
+}
+
+impl KeyInput {
+    fn limits(self) -> LimitChanges {
+        LimitChanges {
+            expires_at: self.expires_at,
+            expires_days_after_first_use: self.expires_days_after_first_use,
+            rate_requests: self.rate_requests,
+            rate_window_minutes: self.rate_window_minutes,
+            concurrency: self.concurrency,
+            queue: self.queue,
+            daily_tokens: self.daily_tokens,
+            total_tokens: self.total_tokens,
+            daily_cost_nanos: nanos(self.daily_cost_usd),
+            weekly_cost_nanos: nanos(self.weekly_cost_usd),
+            total_cost_nanos: nanos(self.total_cost_usd),
+            models: self.models,
+            clients: self.clients,
+            platforms: self.platforms,
+        }
+    }
+}
+
+/// Every key with its usage: all time (from the rollup) and the last 24 hours.
+pub async fn keys(c: Call<'_>) -> Result<Response<Body>> {
+    let keys = manage::keys::list_keys(&c.state.ctx).await?;
+    let since = now_ms() - 24 * 3600 * 1000;
+    let (total, day) = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| {
+            Ok((
+                usage::key_totals(conn)?,
+                usage::sums_since(conn, since, usage::Per::Key)?,
+            ))
+        })
+        .await?;
+    let find = |rows: &[(i64, i64, i64)], id: i64| {
+        rows.iter()
+            .find(|r| r.0 == id)
+            .map_or((0, 0), |r| (r.1, r.2))
+    };
+    let rows: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let (tokens, cost) = find(&total, k.id);
+            let (tokens_24h, cost_24h) = find(&day, k.id);
+            let mut v = json!(k);
+            v["usage"] = json!({
+                "tokens": tokens, "cost_nanos": cost,
+                "tokens_24h": tokens_24h, "cost_nanos_24h": cost_24h,
+            });
+            v
+        })
+        .collect();
+    ok(&json!(rows))
+}
+
+pub async fn create_key(c: Call<'_>) -> Result<Response<Body>> {
+    let input: KeyInput = c.json()?;
+    let (group, name) = (input.group.clone(), input.name.clone());
+    let (key, plaintext) =
+        manage::keys::create_key(&c.state.ctx, &c.actor(), &group, &name, input.limits()).await?;
+    reload(&c).await;
+    // The only time the plaintext leaves the server.
+    ok(&json!({ "key": key, "plaintext": plaintext }))
+}
+
+pub async fn update_key(c: Call<'_>) -> Result<Response<Body>> {
+    let input: KeyInput = c.json()?;
+    let key = manage::keys::update_key(&c.state.ctx, &c.actor(), c.id()?, input.limits()).await?;
+    reload(&c).await;
+    ok(&json!(key))
+}
+
+pub async fn revoke_key(c: Call<'_>) -> Result<Response<Body>> {
+    let key = manage::keys::revoke_key(&c.state.ctx, &c.actor(), c.id()?).await?;
+    reload(&c).await;
+    ok(&json!(key))
+}
+
+// ---- prices ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceBody {
+    input: String,
+    output: String,
+    cache_write: Option<String>,
+    cache_write_1h: Option<String>,
+    cache_read: Option<String>,
+}
+
+pub async fn prices(c: Call<'_>) -> Result<Response<Body>> {
+    ok(&json!(manage::prices::list_prices(&c.state.ctx).await?))
+}
+
+pub async fn set_price(c: Call<'_>) -> Result<Response<Body>> {
+    let p: PriceBody = c.json()?;
+    let input = PriceInput {
+        input: p.input,
+        output: p.output,
+        cache_write: non_empty(p.cache_write),
+        cache_write_1h: non_empty(p.cache_write_1h),
+        cache_read: non_empty(p.cache_read),
+    };
+    let row = manage::prices::set_price(&c.state.ctx, &c.actor(), &c.params[0], input).await?;
+    reload(&c).await;
+    ok(&json!(row))
+}
+
+pub async fn remove_price(c: Call<'_>) -> Result<Response<Body>> {
+    manage::prices::remove_price(&c.state.ctx, &c.actor(), &c.params[0]).await?;
+    reload(&c).await;
+    ok(&json!({ "removed": c.params[0] }))
+}

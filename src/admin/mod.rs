@@ -1,0 +1,377 @@
+//! The admin page's JSON API under `/api/admin`: its route table, and the session, CSRF,
+//! content-type and body-size checks that stand in front of every handler.
+//!
+//! Handlers call the same `manage` functions as the CLI: one place decides, two front doors.
+
+mod api;
+mod reports;
+pub mod session;
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+use tracing::error;
+
+use crate::error::Error;
+use crate::router::{AppState, Body, json_response};
+pub use session::{Auth, Session};
+
+/// Where the API lives.
+pub const PREFIX: &str = "/api/admin";
+/// The largest request body an admin call accepts.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// What a route does; [`Op::run`] maps each to its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Session,
+    Setup,
+    Login,
+    Logout,
+    SetAdmin,
+    Dashboard,
+    Accounts,
+    CreateAccount,
+    Account,
+    UpdateAccount,
+    AccountStatus,
+    TestAccount,
+    OauthStart,
+    OauthExchange,
+    Groups,
+    CreateGroup,
+    UpdateGroup,
+    Keys,
+    CreateKey,
+    UpdateKey,
+    RevokeKey,
+    Requests,
+    Usage,
+    Prices,
+    SetPrice,
+    RemovePrice,
+    Settings,
+    Audit,
+}
+
+/// One admin endpoint. `{id}` and `{model}` match one path segment each.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub op: Op,
+    /// Whether it answers without a session (only what signing in needs).
+    pub public: bool,
+}
+
+const fn r(method: Method, path: &'static str, op: Op) -> Route {
+    Route {
+        method,
+        path,
+        op,
+        public: false,
+    }
+}
+
+const fn public(method: Method, path: &'static str, op: Op) -> Route {
+    Route {
+        method,
+        path,
+        op,
+        public: true,
+    }
+}
+
+/// Every admin endpoint, relative to [`PREFIX`]. Anything not public needs a live session;
+/// anything not GET also needs the session's CSRF token in `x-csrf-token`.
+pub const ROUTES: &[Route] = &[
+    public(Method::GET, "/session", Op::Session),
+    public(Method::POST, "/setup", Op::Setup),
+    public(Method::POST, "/login", Op::Login),
+    r(Method::POST, "/logout", Op::Logout),
+    r(Method::POST, "/admins", Op::SetAdmin),
+    r(Method::GET, "/dashboard", Op::Dashboard),
+    r(Method::GET, "/accounts", Op::Accounts),
+    r(Method::POST, "/accounts", Op::CreateAccount),
+    r(Method::GET, "/accounts/{id}", Op::Account),
+    r(Method::PATCH, "/accounts/{id}", Op::UpdateAccount),
+    r(Method::POST, "/accounts/{id}/status", Op::AccountStatus),
+    r(Method::POST, "/accounts/{id}/test", Op::TestAccount),
+    r(Method::POST, "/oauth/start", Op::OauthStart),
+    r(Method::POST, "/oauth/exchange", Op::OauthExchange),
+    r(Method::GET, "/groups", Op::Groups),
+    r(Method::POST, "/groups", Op::CreateGroup),
+    r(Method::PATCH, "/groups/{id}", Op::UpdateGroup),
+    r(Method::GET, "/keys", Op::Keys),
+    r(Method::POST, "/keys", Op::CreateKey),
+    r(Method::PATCH, "/keys/{id}", Op::UpdateKey),
+    r(Method::POST, "/keys/{id}/revoke", Op::RevokeKey),
+    r(Method::GET, "/requests", Op::Requests),
+    r(Method::GET, "/usage", Op::Usage),
+    r(Method::GET, "/prices", Op::Prices),
+    r(Method::PUT, "/prices/{model}", Op::SetPrice),
+    r(Method::DELETE, "/prices/{model}", Op::RemovePrice),
+    r(Method::GET, "/settings", Op::Settings),
+    r(Method::GET, "/audit", Op::Audit),
+];
+
+/// What a handler gets: the shared state, who is asking, and the parsed request.
+pub struct Call<'a> {
+    pub state: &'a AppState,
+    pub session: Option<Session>,
+    /// The values of the route's `{…}` segments, in order.
+    pub params: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub body: Bytes,
+    pub headers: http::HeaderMap,
+    pub peer: Option<SocketAddr>,
+}
+
+impl Call<'_> {
+    /// The signed-in admin; every non-public route has one.
+    pub fn session(&self) -> &Session {
+        self.session.as_ref().expect("route requires a session")
+    }
+
+    pub fn actor(&self) -> String {
+        self.session().actor()
+    }
+
+    /// The route's `{id}` segment as a number.
+    pub fn id(&self) -> Result<i64, Error> {
+        self.params
+            .first()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| Error::NotFound("no such id".into()))
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON body as `T`; a malformed one is a 400 naming what is wrong.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        let body: &[u8] = if self.body.is_empty() {
+            b"{}"
+        } else {
+            &self.body
+        };
+        serde_json::from_slice(body).map_err(|e| Error::Invalid(format!("request body: {e}")))
+    }
+}
+
+/// Answers one `/api/admin/*` request.
+pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path()[PREFIX.len()..].to_owned();
+    let method = req.method().clone();
+    let mut path_known = false;
+    let mut found = None;
+    for route in ROUTES {
+        if let Some(params) = match_path(route.path, &path) {
+            path_known = true;
+            if route.method == method {
+                found = Some((route, params));
+                break;
+            }
+        }
+    }
+    let Some((route, params)) = found else {
+        return if path_known {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+        } else {
+            error(StatusCode::NOT_FOUND, "no such admin endpoint")
+        };
+    };
+    let session = match session::current(&state.ctx, req.headers()).await {
+        Ok(s) => s,
+        Err(e) => return failure(e),
+    };
+    if !route.public {
+        let Some(s) = &session else {
+            return error(StatusCode::UNAUTHORIZED, "sign in first");
+        };
+        if method != Method::GET && !session::csrf_ok(s, req.headers()) {
+            return error(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+        }
+    }
+    if method != Method::GET {
+        // A JSON content type cannot be sent cross-site without a CORS preflight, which this
+        // server never grants: a second line of defence behind SameSite and the CSRF token.
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as application/json",
+            );
+        }
+    }
+    let peer = req.extensions().get::<SocketAddr>().copied();
+    let query = req
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large",
+            );
+        }
+    };
+    let call = Call {
+        state,
+        session,
+        params,
+        query,
+        body,
+        headers: parts.headers,
+        peer,
+    };
+    match route.op.run(call).await {
+        Ok(resp) => resp,
+        Err(e) => failure(e),
+    }
+}
+
+impl Op {
+    async fn run(self, c: Call<'_>) -> Result<Response<Body>, Error> {
+        use Op::*;
+        match self {
+            Session => api::session(c).await,
+            Setup => api::setup(c).await,
+            Login => api::login(c).await,
+            Logout => api::logout(c).await,
+            SetAdmin => api::set_admin(c).await,
+            Accounts => api::accounts(c).await,
+            CreateAccount => api::create_account(c).await,
+            Account => api::account(c).await,
+            UpdateAccount => api::update_account(c).await,
+            AccountStatus => api::account_status(c).await,
+            TestAccount => api::test_account(c).await,
+            OauthStart => api::oauth_start(c).await,
+            OauthExchange => api::oauth_exchange(c).await,
+            Groups => api::groups(c).await,
+            CreateGroup => api::create_group(c).await,
+            UpdateGroup => api::update_group(c).await,
+            Keys => api::keys(c).await,
+            CreateKey => api::create_key(c).await,
+            UpdateKey => api::update_key(c).await,
+            RevokeKey => api::revoke_key(c).await,
+            Prices => api::prices(c).await,
+            SetPrice => api::set_price(c).await,
+            RemovePrice => api::remove_price(c).await,
+            Dashboard => reports::dashboard(c).await,
+            Requests => reports::requests(c).await,
+            Usage => reports::usage(c).await,
+            Settings => reports::settings(c).await,
+            Audit => reports::audit(c).await,
+        }
+    }
+}
+
+/// The `{…}` values if `path` fits `pattern`.
+fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
+    let mut params = Vec::new();
+    let mut segs = path.split('/');
+    for want in pattern.split('/') {
+        let got = segs.next()?;
+        if want.starts_with('{') {
+            if got.is_empty() {
+                return None;
+            }
+            let decoded = percent_decode(got)?;
+            params.push(decoded);
+        } else if want != got {
+            return None;
+        }
+    }
+    segs.next().is_none().then_some(params)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A JSON success.
+pub fn ok(value: &Value) -> Result<Response<Body>, Error> {
+    Ok(json_response(StatusCode::OK, value))
+}
+
+/// A JSON error body `{"error": {"message": ..}}` with `status`.
+pub fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json_response(status, &json!({ "error": { "message": message } }))
+}
+
+/// The one mapping from a domain error to an admin API answer. Internal failures are logged
+/// and described only generally.
+fn failure(e: Error) -> Response<Body> {
+    let status = e.status();
+    if status.is_server_error() && !matches!(e, Error::Upstream(_)) {
+        error!(error = %e, "admin request failed");
+    }
+    error(status, &e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_whole_segments_and_decode_params() {
+        assert_eq!(match_path("/accounts", "/accounts"), Some(vec![]));
+        assert_eq!(match_path("/accounts", "/accounts/"), None);
+        assert_eq!(
+            match_path("/accounts/{id}/test", "/accounts/7/test"),
+            Some(vec!["7".into()])
+        );
+        assert_eq!(match_path("/accounts/{id}", "/accounts/7/test"), None);
+        assert_eq!(
+            match_path("/prices/{model}", "/prices/claude%2Dx.1"),
+            Some(vec!["claude-x.1".into()])
+        );
+        assert_eq!(match_path("/prices/{model}", "/prices/%zz"), None);
+    }
+
+    #[test]
+    fn every_route_is_unique_and_only_sign_in_is_public() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {} twice",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+        let public: Vec<_> = ROUTES.iter().filter(|r| r.public).map(|r| r.op).collect();
+        assert_eq!(public, [Op::Session, Op::Setup, Op::Login]);
+    }
+}

@@ -1,0 +1,238 @@
+//! Admin API handlers that only read: the dashboard, request log, usage, settings and audit log.
+
+use std::collections::BTreeMap;
+
+use http::Response;
+use jiff::{Timestamp, ToSpan};
+use serde_json::json;
+
+use super::{Call, ok};
+use crate::domain::AccountStatus;
+use crate::error::{Error, Result};
+use crate::manage;
+use crate::router::Body;
+use crate::store::usage::{self, Bucket, By, LogFilter};
+use crate::store::{admins, audit, now_ms};
+
+const HOUR_MS: i64 = 3600 * 1000;
+
+/// Charts and league tables for the last 24 hours (hourly) or 7 or 30 days (daily, in the
+/// configured time zone), plus the accounts' health.
+pub async fn dashboard(c: Call<'_>) -> Result<Response<Body>> {
+    let range = c.query("range").unwrap_or("24h").to_owned();
+    let now = now_ms();
+    let tz = c.state.ctx.config.time_zone.clone();
+    let (since, series) = match range.as_str() {
+        "24h" => {
+            let first = (now / HOUR_MS - 23) * HOUR_MS;
+            let rows = c
+                .state
+                .ctx
+                .db
+                .read(move |conn| usage::hourly(conn, first))
+                .await?;
+            let hours = (0..24).map(|i| (first + i * HOUR_MS).to_string());
+            (first, fill(hours, rows))
+        }
+        "7d" | "30d" => {
+            let n: i64 = if range == "7d" { 7 } else { 30 };
+            let today = Timestamp::now().to_zoned(tz.clone()).date();
+            let first = today
+                .checked_sub((n - 1).days())
+                .map_err(|e| Error::Internal(format!("date arithmetic: {e}")))?;
+            let since = first
+                .to_zoned(tz.clone())
+                .map_err(|e| Error::Internal(format!("time zone: {e}")))?
+                .timestamp()
+                .as_millisecond();
+            let first_label = first.to_string();
+            let rows = c
+                .state
+                .ctx
+                .db
+                .read(move |conn| usage::daily(conn, &first_label))
+                .await?;
+            let days =
+                (0..n).filter_map(|i| first.checked_add(i.days()).ok().map(|d| d.to_string()));
+            (since, fill(days, rows))
+        }
+        other => {
+            return Err(Error::Invalid(format!(
+                "unknown range {other:?} (24h, 7d or 30d)"
+            )));
+        }
+    };
+    let (total, keys, models, groups, accounts_used) = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| {
+            let top = |by| -> Result<Vec<usage::Totals>> {
+                Ok(usage::grouped(conn, since, by)?
+                    .into_iter()
+                    .take(8)
+                    .collect())
+            };
+            Ok((
+                usage::total(conn, since)?,
+                top(By::Key)?,
+                top(By::Model)?,
+                top(By::Group)?,
+                top(By::Account)?,
+            ))
+        })
+        .await?;
+    let accounts = manage::accounts::list_accounts(&c.state.ctx).await?;
+    let mut by_status: BTreeMap<&str, i64> =
+        AccountStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    for a in &accounts {
+        *by_status.entry(a.status.as_str()).or_default() += 1;
+    }
+    let unhealthy: Vec<_> = accounts
+        .iter()
+        .filter(|a| a.status != AccountStatus::Active)
+        .map(|a| {
+            json!({
+                "id": a.id, "name": a.name, "status": a.status,
+                "reason": a.status_reason, "until": a.status_until,
+            })
+        })
+        .collect();
+    let errors = series.iter().map(|b| b.errors).sum::<i64>();
+    let requests = series.iter().map(|b| b.requests).sum::<i64>();
+    ok(&json!({
+        "range": range,
+        "since": since,
+        "series": series,
+        "total": total,
+        "error_rate": if requests > 0 { errors as f64 / requests as f64 } else { 0.0 },
+        "accounts_by_status": by_status,
+        "unhealthy_accounts": unhealthy,
+        "top_keys": keys,
+        "top_models": models,
+        "top_groups": groups,
+        "top_accounts": accounts_used,
+    }))
+}
+
+/// One bucket per label, empty where no request fell.
+fn fill(labels: impl Iterator<Item = String>, rows: Vec<Bucket>) -> Vec<Bucket> {
+    let mut rows: BTreeMap<String, Bucket> = rows.into_iter().map(|b| (b.at.clone(), b)).collect();
+    labels
+        .map(|at| {
+            rows.remove(&at).unwrap_or(Bucket {
+                at,
+                ..Bucket::default()
+            })
+        })
+        .collect()
+}
+
+fn number(c: &Call<'_>, name: &str) -> Result<Option<i64>> {
+    c.query(name)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| Error::Invalid(format!("{name} must be a whole number")))
+        })
+        .transpose()
+}
+
+/// A page of the request log; `next_before` continues it.
+pub async fn requests(c: Call<'_>) -> Result<Response<Body>> {
+    let filter = LogFilter {
+        key_id: number(&c, "key")?,
+        account_id: number(&c, "account")?,
+        model: c.query("model").map(str::to_owned),
+        status: c.query("status").map(str::to_owned),
+        from: number(&c, "from")?,
+        to: number(&c, "to")?,
+        before_id: number(&c, "before")?,
+        limit: number(&c, "limit")?.unwrap_or(50).clamp(1, 500),
+    };
+    let limit = filter.limit;
+    let rows = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| usage::log_page(conn, &filter))
+        .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    ok(&json!({ "rows": rows, "next_before": next }))
+}
+
+/// Usage totals since `since` (epoch ms, default 30 days), optionally per key, account,
+/// model or group — the `aicarpool usage` report.
+pub async fn usage(c: Call<'_>) -> Result<Response<Body>> {
+    let since = number(&c, "since")?.unwrap_or(now_ms() - 30 * 24 * HOUR_MS);
+    let by = match c.query("by") {
+        None => None,
+        Some("key") => Some(By::Key),
+        Some("account") => Some(By::Account),
+        Some("model") => Some(By::Model),
+        Some("group") => Some(By::Group),
+        Some(other) => {
+            return Err(Error::Invalid(format!(
+                "unknown grouping {other:?} (key, account, model or group)"
+            )));
+        }
+    };
+    ok(&json!(
+        manage::usage::report(&c.state.ctx, since, by).await?
+    ))
+}
+
+/// What the running service was configured with (environment variables and flags), and who
+/// can sign in.
+pub async fn settings(c: Call<'_>) -> Result<Response<Body>> {
+    let cfg = &c.state.ctx.config;
+    let admins = c.state.ctx.db.read(admins::list).await?;
+    let secs = |d: std::time::Duration| d.as_secs();
+    ok(&json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "accounts": {
+            "error_threshold": cfg.accounts.error_threshold,
+            "error_window_secs": secs(cfg.accounts.error_window),
+            "temp_error_cooldown_secs": secs(cfg.accounts.temp_error_cooldown),
+            "recovery_interval_secs": secs(cfg.accounts.recovery_interval),
+        },
+        "upstream": {
+            "connect_timeout_secs": secs(cfg.upstream.connect_timeout),
+            "first_byte_timeout_secs": secs(cfg.upstream.first_byte_timeout),
+            "idle_timeout_secs": secs(cfg.upstream.idle_timeout),
+            "max_attempts": cfg.upstream.max_attempts,
+            "sticky_ttl_secs": secs(cfg.upstream.sticky_ttl),
+            "rate_limit_default_secs": secs(cfg.upstream.rate_limit_default),
+            "rate_limit_cap_secs": secs(cfg.upstream.rate_limit_cap),
+        },
+        "http": {
+            "listen": cfg.listen.to_string(),
+            "tls": cfg.tls.is_some(),
+            "max_body_bytes": cfg.http.max_body_bytes,
+            "queue_timeout_secs": secs(cfg.queue_timeout),
+            "shutdown_drain_secs": secs(cfg.shutdown_drain),
+        },
+        "time_zone": cfg.time_zone.iana_name().unwrap_or("UTC"),
+        "data_dir": cfg.data_dir.display().to_string(),
+        "admins": admins.iter().map(|(id, name, created)| json!({
+            "id": id, "username": name, "created_at": created,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// A page of the audit log, newest first; `next_before` continues it.
+pub async fn audit(c: Call<'_>) -> Result<Response<Body>> {
+    let before = number(&c, "before")?;
+    let limit = number(&c, "limit")?.unwrap_or(50).clamp(1, 500);
+    let rows = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| audit::page(conn, before, limit))
+        .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    ok(&json!({ "rows": rows, "next_before": next }))
+}
