@@ -1,0 +1,242 @@
+// Accounts: the list with status, reason and return time; adding one for every platform
+// (a Claude subscription through the sign-in link); editing (secrets are write-only); group
+// bindings; status actions; test; status history and recent errors.
+
+import { get, post, patch } from "../api.js";
+import { h, clear, num, compact, time, relative, badge, table, field, values, notice, attempt, list } from "../ui.js";
+
+const PLATFORMS = [
+  ["anthropic", "Anthropic API key"],
+  ["claude-console", "Claude Console relay"],
+  ["claude-oauth", "Claude subscription (sign in)"],
+  ["openai", "OpenAI-compatible"],
+  ["gemini", "Gemini API key"],
+];
+
+export async function render([id, mode]) {
+  if (id === "new") return createPage();
+  if (id) return mode === "edit" ? editPage(Number(id)) : detailPage(Number(id));
+  const accounts = await get("/accounts");
+  return h("div", { class: "page", id: "accounts" },
+    h("div", { class: "page-head" }, h("h1", {}, "Accounts"),
+      h("a", { class: "button primary", href: "#/accounts/new" }, "Add account")),
+    table([
+      ["Name", (a) => h("a", { href: `#/accounts/${a.id}` }, a.name)],
+      ["Platform", (a) => a.platform],
+      ["Status", (a) => badge(a.status)],
+      ["Why", (a) => a.status_reason || "—", "wrap"],
+      ["Back at", (a) => (a.status_until ? h("span", { title: relative(a.status_until) }, time(a.status_until)) : "—")],
+      ["Groups", (a) => a.groups.map((g) => g.group).join(", ") || "—"],
+      ["Priority / weight", (a) => `${a.priority} / ${a.weight}`, "num"],
+      ["Requests", (a) => num(a.total_requests), "num"],
+      ["Tokens", (a) => compact(a.total_tokens), "num"],
+      ["Last used", (a) => time(a.last_used_at)],
+    ], accounts, { empty: "No accounts yet: add one to start relaying.", onRow: (a) => { location.hash = `#/accounts/${a.id}`; } }));
+}
+
+/** The group checkboxes with per-group priority and weight overrides. */
+function bindingsField(groups, current = []) {
+  const rows = groups.map((g) => {
+    const bound = current.find((b) => b.group === g.name);
+    const box = h("input", { type: "checkbox", id: `bind-${g.id}`, "data-group": g.name, checked: Boolean(bound) });
+    const prio = h("input", { type: "number", min: 0, placeholder: "account's", value: bound?.priority ?? "", "aria-label": `Priority in ${g.name}` });
+    const weight = h("input", { type: "number", min: 1, placeholder: "account's", value: bound?.weight ?? "", "aria-label": `Weight in ${g.name}` });
+    const row = h("tr", {}, h("td", {}, box, " ", h("label", { for: `bind-${g.id}` }, g.name)), h("td", {}, prio), h("td", {}, weight));
+    row.read = () => (box.checked ? {
+      group: g.name,
+      priority: prio.value === "" ? null : Number(prio.value),
+      weight: weight.value === "" ? null : Number(weight.value),
+    } : null);
+    return row;
+  });
+  const wrap = h("fieldset", { class: "bindings" }, h("legend", {}, "Groups it serves"),
+    groups.length
+      ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Group"), h("th", {}, "Priority"), h("th", {}, "Weight"))), h("tbody", {}, rows))
+      : h("p", { class: "empty" }, "No groups yet: create one on the Groups page."));
+  wrap.read = () => rows.map((r) => r.read()).filter(Boolean);
+  return wrap;
+}
+
+const mapText = (m) => Object.entries(m || {}).map(([k, v]) => `${k}=${v}`).join("\n");
+
+/** The fields shared by create and edit; `a` is the account being edited, if any. */
+function accountFields(platform, a, groups) {
+  const editing = Boolean(a);
+  const secretLabel = {
+    anthropic: "API key", "claude-console": "API key", openai: "API key", gemini: "API key",
+  }[platform];
+  const f = {
+    name: field("Name", "name", { value: a?.name, required: true }),
+    description: field("Description", "description", { value: a?.description }),
+    base_url: platform === "claude-oauth" ? null : field("Base URL", "base_url", {
+      value: a?.base_url, placeholder: "official endpoint",
+      help: platform === "claude-console" ? "The relay's address." : "Leave empty for the platform's official endpoint.",
+    }),
+    secret: secretLabel ? field(secretLabel, "secret", {
+      type: "password", autocomplete: "new-password", required: !editing,
+      placeholder: editing ? "unchanged (write-only)" : "", help: editing ? "Leave empty to keep the stored secret; it is never shown." : null,
+    }) : null,
+    user_agent: platform === "claude-console" ? field("User agent", "user_agent", { value: a?.user_agent }) : null,
+    priority: field("Priority (lower goes first)", "priority", { type: "number", min: 0, value: a?.priority ?? "" , placeholder: "50" }),
+    weight: field("Weight (share within a priority)", "weight", { type: "number", min: 1, value: a?.weight ?? "", placeholder: "1" }),
+    proxy: field("Proxy", "proxy", { value: a?.proxy ? proxyText(a.proxy) : "", placeholder: "none — e.g. socks5://user@host:1080" }),
+    proxy_password: field("Proxy password", "proxy_password", { type: "password", autocomplete: "new-password", placeholder: editing ? "unchanged" : "" }),
+    models: field("Models (comma-separated; empty = any)", "models", { value: (a?.supported_models || []).join(", ") }),
+    model_map: field("Model mapping (one FROM=TO per line)", "model_map", { type: "textarea", value: mapText(a?.model_mapping) }),
+  };
+  const bindings = bindingsField(groups, a?.groups || []);
+  return { f, bindings };
+}
+
+function proxyText(p) {
+  return `${p.scheme}://${p.username ? `${p.username}@` : ""}${p.host}:${p.port}`;
+}
+
+function collect(form, f, bindings, editing) {
+  const v = values(form);
+  const out = {
+    name: v.name,
+    description: v.description,
+    groups: bindings.read(),
+    models: list(v.models),
+    model_map: list(v.model_map),
+    proxy: v.proxy,
+  };
+  if (f.base_url) out.base_url = v.base_url;
+  if (f.user_agent) out.user_agent = v.user_agent;
+  if (v.priority !== "") out.priority = Number(v.priority);
+  if (v.weight !== "") out.weight = Number(v.weight);
+  if (f.secret && (v.secret || !editing)) out.secret = v.secret;
+  if (v.proxy_password) out.proxy_password = v.proxy_password;
+  // An unchanged proxy is not sent, so its stored password stays.
+  if (editing && v.proxy === f.proxy.input.defaultValue && !v.proxy_password) delete out.proxy;
+  if (editing) {
+    for (const k of ["description", "base_url", "proxy", "user_agent"]) if (k in out && out[k] === "") out[k] = null;
+  }
+  return out;
+}
+
+async function createPage() {
+  const groups = await get("/groups");
+  const page = h("div", { class: "page", id: "account-new" }, h("h1", {}, "Add account"));
+  const platform = field("Platform", "platform", { type: "select", options: PLATFORMS, value: "anthropic" });
+  const holder = h("div");
+  const draw = () => clear(holder).appendChild(createForm(platform.input.value, groups));
+  platform.input.addEventListener("change", draw);
+  page.append(h("div", { class: "card" }, platform), holder);
+  draw();
+  return page;
+}
+
+function createForm(platform, groups) {
+  const { f, bindings } = accountFields(platform, null, groups);
+  const error = h("p", { class: "form-error", role: "alert" });
+  const form = h("form", { class: "card form-grid", id: "account-form" }, error, Object.values(f), bindings);
+  if (platform === "claude-oauth") {
+    const link = h("div", { class: "oauth-link" });
+    const code = field("Code shown after signing in (CODE#STATE) or the callback URL", "code", { required: true });
+    const start = h("button", { type: "button", onclick: async () => {
+      const l = await attempt(() => post("/oauth/start", {}), error);
+      if (!l) return;
+      clear(link).append(
+        h("p", {}, "1. Open this link, sign in with the subscription's Claude account and approve:"),
+        h("p", {}, h("a", { href: l.url, target: "_blank", rel: "noopener noreferrer", class: "break" }, l.url)),
+        h("p", {}, `2. Paste the code it shows below (the link works until ${time(l.expires_at)}).`));
+    } }, "Get sign-in link");
+    form.append(h("div", { class: "oauth" }, h("h2", {}, "Sign in to the subscription"), start, link, code));
+    form.append(h("button", { type: "submit", class: "primary" }, "Add subscription"));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const account = collect(form, f, bindings, false);
+      const a = await attempt(() => post("/oauth/exchange", { code: values(form).code, account }), error);
+      if (a) { notice(`Added ${a.name}.`); location.hash = `#/accounts/${a.id}`; }
+    });
+    return form;
+  }
+  form.append(h("button", { type: "submit", class: "primary" }, "Add account"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { ...collect(form, f, bindings, false), platform };
+    const a = await attempt(() => post("/accounts", body), error);
+    if (a) { notice(`Added ${a.name}.`); location.hash = `#/accounts/${a.id}`; }
+  });
+  return form;
+}
+
+async function editPage(id) {
+  const [{ account: a }, groups] = await Promise.all([get(`/accounts/${id}`), get("/groups")]);
+  const { f, bindings } = accountFields(a.platform, a, groups);
+  const error = h("p", { class: "form-error", role: "alert" });
+  const form = h("form", { class: "card form-grid", id: "account-form" }, error, Object.values(f), bindings,
+    h("div", { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, "Save"),
+      h("a", { class: "button", href: `#/accounts/${id}` }, "Cancel")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = collect(form, f, bindings, true);
+    const saved = await attempt(() => patch(`/accounts/${id}`, body), error);
+    if (saved) { notice("Saved."); location.hash = `#/accounts/${id}`; }
+  });
+  return h("div", { class: "page", id: "account-edit" }, h("h1", {}, `Edit ${a.name}`), form);
+}
+
+async function detailPage(id) {
+  const d = await get(`/accounts/${id}`);
+  const a = d.account;
+  const out = h("div", { class: "test-result", "aria-live": "polite" });
+  const act = (action, label, cls = "") => h("button", { type: "button", class: cls, onclick: async () => {
+    const r = await attempt(() => post(`/accounts/${id}/status`, { action }));
+    if (r) { notice(`${a.name}: ${r.status.replace(/_/g, " ")}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+  } }, label);
+  const test = h("button", { type: "button", onclick: async () => {
+    out.textContent = "Testing…";
+    const r = await attempt(() => post(`/accounts/${id}/test`, {}), out);
+    if (r) {
+      clear(out).append(badge(r.ok ? "OK" : "FAILED"), ` ${r.status ?? "no answer"} in ${r.latency_ms} ms with ${r.model}: ${r.message || "fine"}; now `, badge(r.account_status));
+    }
+  } }, "Test");
+  const info = [
+    ["Platform", a.platform],
+    ["Status", h("span", {}, badge(a.status), a.status_reason ? ` — ${a.status_reason}` : "")],
+    ["Back at", a.status_until ? `${time(a.status_until)} (${relative(a.status_until)})` : "—"],
+    ["Last error", a.last_error_at ? `${time(a.last_error_at)} (${a.error_count} in the window)` : "—"],
+    ["Base URL", a.base_url || "official endpoint"],
+    ["Proxy", a.proxy ? proxyText(a.proxy) : "none"],
+    ["Groups", a.groups.map((g) => `${g.group}${g.priority != null || g.weight != null ? ` (priority ${g.priority ?? a.priority}, weight ${g.weight ?? a.weight})` : ""}`).join(", ") || "—"],
+    ["Priority / weight", `${a.priority} / ${a.weight}`],
+    ["Models", a.supported_models.join(", ") || "any"],
+    ["Model mapping", mapText(a.model_mapping) || "none"],
+    ["Token expires", a.oauth_expires_at ? time(a.oauth_expires_at) : null],
+    ["Requests / tokens", `${num(a.total_requests)} / ${compact(a.total_tokens)}`],
+    ["Last used", time(a.last_used_at)],
+    ["Created", time(a.created_at)],
+  ].filter(([, v]) => v !== null);
+  return h("div", { class: "page", id: "account-detail" },
+    h("div", { class: "page-head" }, h("h1", {}, a.name), badge(a.status)),
+    h("div", { class: "actions card" },
+      a.status === "DISABLED" || a.status === "MAINTENANCE" ? act("enable", "Enable", "primary") : null,
+      ["ERROR", "TEMP_ERROR", "RATE_LIMITED"].includes(a.status) ? act("recover", "Recover", "primary") : null,
+      a.status !== "DISABLED" ? act("disable", "Disable") : null,
+      a.status !== "MAINTENANCE" ? act("maintenance", "Maintenance") : null,
+      test,
+      h("a", { class: "button", href: `#/accounts/${id}/edit` }, "Edit"),
+      h("a", { class: "button", href: `#/requests?account=${id}` }, "Requests"),
+      out),
+    h("section", { class: "card" }, h("dl", { class: "facts" }, info.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
+    h("section", { class: "card" }, h("h2", {}, "Status history"),
+      table([
+        ["When", (c) => time(c.at)],
+        ["From", (c) => (c.from ? badge(c.from) : "—")],
+        ["To", (c) => badge(c.to)],
+        ["Why", (c) => c.reason || "—", "wrap"],
+        ["By", (c) => c.actor],
+      ], d.history, { empty: "No status changes." })),
+    h("section", { class: "card" }, h("h2", {}, "Recent errors"),
+      table([
+        ["When", (r) => time(r.started_at)],
+        ["Status", (r) => String(r.status_code)],
+        ["Outcome", (r) => r.outcome],
+        ["Model", (r) => r.model || "—"],
+        ["Message", (r) => r.error_message || "—", "wrap"],
+      ], d.errors, { empty: "No failed requests." })));
+}

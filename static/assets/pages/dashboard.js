@@ -1,0 +1,61 @@
+// Dashboard: requests, tokens, cost and error rate over 24 h / 7 d / 30 d, accounts by status,
+// accounts out of rotation, and who and what spent the most.
+
+import { get } from "../api.js";
+import { h, num, compact, usd, pct, time, relative, badge, table, barChart } from "../ui.js";
+
+let range = "24h";
+
+function bucketLabel(b) {
+  if (/^\d+$/.test(b.at)) {
+    return new Date(Number(b.at)).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+  return b.at;
+}
+
+const top = (title, rows) => h("section", { class: "card" }, h("h2", {}, title),
+  table([
+    ["Name", (r) => r.label],
+    ["Requests", (r) => num(r.requests), "num"],
+    ["Tokens", (r) => compact(r.input_tokens + r.output_tokens + r.cache_creation_input_tokens + r.cache_read_input_tokens), "num"],
+    ["Cost", (r) => usd(r.cost_nanos), "num"],
+  ], rows, { empty: "No requests in this period." }));
+
+export async function render() {
+  const d = await get(`/dashboard?range=${range}`);
+  const t = d.total;
+  const tokens = t.input_tokens + t.output_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens;
+  const switcher = h("div", { class: "segmented", role: "group", "aria-label": "Period" },
+    ["24h", "7d", "30d"].map((r) => h("button", {
+      type: "button", "aria-pressed": String(r === range),
+      onclick: () => { range = r; window.dispatchEvent(new HashChangeEvent("hashchange")); },
+    }, { "24h": "24 hours", "7d": "7 days", "30d": "30 days" }[r])));
+  const stat = (label, value, extra) => h("div", { class: "card stat" }, h("span", {}, label), h("strong", {}, value), extra ? h("small", {}, extra) : null);
+  return h("div", { class: "page", id: "dashboard" },
+    h("div", { class: "page-head" }, h("h1", {}, "Dashboard"), switcher),
+    h("div", { class: "stats" },
+      stat("Requests", num(t.requests)),
+      stat("Tokens", compact(tokens), `${compact(t.input_tokens)} in · ${compact(t.output_tokens)} out`),
+      stat("Cost", usd(t.cost_nanos), t.unpriced_requests ? `${num(t.unpriced_requests)} unpriced` : null),
+      stat("Error rate", pct(d.error_rate))),
+    h("div", { class: "charts" },
+      barChart("Requests (errors in red)", d.series, { value: (b) => b.requests, label: bucketLabel, stack: (b) => b.errors, stackName: "errors" }),
+      barChart("Tokens", d.series, { value: (b) => b.tokens, label: bucketLabel, fmt: compact }),
+      barChart("Cost", d.series, { value: (b) => b.cost_nanos, label: bucketLabel, fmt: usd })),
+    h("div", { class: "grid-2" },
+      h("section", { class: "card", id: "account-health" }, h("h2", {}, "Accounts"),
+        h("ul", { class: "status-counts" }, Object.entries(d.accounts_by_status).map(([s, n]) =>
+          h("li", {}, badge(s), " ", h("strong", {}, num(n))))),
+        d.unhealthy_accounts.length
+          ? table([
+            ["Account", (a) => h("a", { href: `#/accounts/${a.id}` }, a.name)],
+            ["Status", (a) => badge(a.status)],
+            ["Why", (a) => a.reason || "—"],
+            ["Back", (a) => (a.until ? `${time(a.until)} (${relative(a.until)})` : "—")],
+          ], d.unhealthy_accounts, { caption: "Out of rotation" })
+          : h("p", { class: "empty" }, "Every account is active.")),
+      top("Top keys", d.top_keys),
+      top("Top groups", d.top_groups),
+      top("Top models", d.top_models),
+      top("Top accounts", d.top_accounts)));
+}

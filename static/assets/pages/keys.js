@@ -1,0 +1,148 @@
+// Member keys: issue one (shown exactly once, with settings ready to paste into Claude Code,
+// Codex CLI, Gemini CLI and the SDKs), edit limits, revoke, and usage per key.
+
+import { get, post, patch } from "../api.js";
+import { h, clear, compact, usd, time, badge, table, field, values, notice, attempt, list, copy } from "../ui.js";
+
+const LIMITS = [
+  ["rate_requests", "Requests per window", "number"],
+  ["rate_window_minutes", "Window (minutes)", "number"],
+  ["concurrency", "Concurrent requests", "number"],
+  ["queue", "Queue when busy", "number"],
+  ["daily_tokens", "Tokens per day", "number"],
+  ["total_tokens", "Tokens in total", "number"],
+  ["daily_cost_usd", "Cost per day (USD)", "usd"],
+  ["weekly_cost_usd", "Cost per week (USD)", "usd"],
+  ["total_cost_usd", "Cost in total (USD)", "usd"],
+  ["expires_days_after_first_use", "Expires days after first use", "number"],
+];
+
+function limitsText(l) {
+  const parts = [];
+  if (l.rate_requests) parts.push(`${l.rate_requests}/${l.rate_window_minutes}min`);
+  if (l.concurrency) parts.push(`${l.concurrency} at once`);
+  if (l.daily_tokens) parts.push(`${compact(l.daily_tokens)} tok/day`);
+  if (l.total_tokens) parts.push(`${compact(l.total_tokens)} tok total`);
+  if (l.daily_cost_usd != null) parts.push(`$${l.daily_cost_usd}/day`);
+  if (l.weekly_cost_usd != null) parts.push(`$${l.weekly_cost_usd}/week`);
+  if (l.total_cost_usd != null) parts.push(`$${l.total_cost_usd} total`);
+  if (l.expires_at) parts.push(`expires ${time(l.expires_at)}`);
+  if (l.models?.length) parts.push(`models: ${l.models.join(", ")}`);
+  if (l.clients?.length) parts.push(`clients: ${l.clients.join(", ")}`);
+  if (l.platforms?.length) parts.push(`platforms: ${l.platforms.join(", ")}`);
+  return parts.join(" · ") || "no limits";
+}
+
+/** Inputs for every limit; `l` fills them when editing. */
+function limitFields(l = {}) {
+  const toLocal = (ms) => (ms ? new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16) : "");
+  return [
+    ...LIMITS.map(([name, label, kind]) => field(label, name, {
+      type: kind === "number" ? "number" : "text", min: 1, inputmode: kind === "usd" ? "decimal" : null,
+      value: l[name] ?? "", placeholder: "no limit",
+    })),
+    field("Expires at", "expires_at", { type: "datetime-local", value: toLocal(l.expires_at) }),
+    field("Models (comma-separated, `prefix*` allowed)", "models", { value: (l.models || []).join(", "), placeholder: "any" }),
+    field("Client tools", "clients", { value: (l.clients || []).join(", "), placeholder: "any: claude-code, codex, gemini-cli, sdk, other" }),
+    field("Platforms", "platforms", { value: (l.platforms || []).join(", "), placeholder: "any: anthropic, claude-console, claude-oauth, openai, gemini" }),
+  ];
+}
+
+function limitBody(v) {
+  const out = {};
+  for (const [name, , kind] of LIMITS) out[name] = v[name] === "" ? null : kind === "usd" ? v[name] : Number(v[name]);
+  out.expires_at = v.expires_at ? new Date(v.expires_at).getTime() : null;
+  for (const k of ["models", "clients", "platforms"]) out[k] = list(v[k]);
+  return out;
+}
+
+/** Copy-ready settings for each client, for the gateway at this page's origin. */
+function clientSettings(key) {
+  const base = location.origin;
+  const snippets = [
+    ["Claude Code", `export ANTHROPIC_BASE_URL=${base}\nexport ANTHROPIC_AUTH_TOKEN=${key}\nclaude`],
+    ["Codex CLI (~/.codex/config.toml; then export AICARPOOL_KEY=…)", `model_provider = "aicarpool"\n[model_providers.aicarpool]\nname = "aicarpool"\nbase_url = "${base}/v1"\nenv_key = "AICARPOOL_KEY"\nwire_api = "responses"\n\n# shell:\nexport AICARPOOL_KEY=${key}`],
+    ["Gemini CLI", `export GOOGLE_GEMINI_BASE_URL=${base}\nexport GEMINI_API_KEY=${key}\ngemini`],
+    ["Anthropic SDK (Python)", `anthropic.Anthropic(base_url="${base}", api_key="${key}")`],
+    ["OpenAI SDK (Python)", `openai.OpenAI(base_url="${base}/v1", api_key="${key}")`],
+    ["Google GenAI SDK (Python)", `genai.Client(api_key="${key}", http_options={"base_url": "${base}"})`],
+  ];
+  return snippets.map(([title, text]) => {
+    const pre = h("pre", {}, text);
+    return h("div", { class: "snippet" }, h("div", { class: "page-head" }, h("h3", {}, title),
+      h("button", { type: "button", onclick: () => copy(text, pre) }, "Copy")), pre);
+  });
+}
+
+function shownOnce(created) {
+  const code = h("code", { id: "new-key" }, created.plaintext);
+  return h("section", { class: "card once", id: "key-once", role: "alert" },
+    h("h2", {}, `Key for ${created.key.name}`),
+    h("p", {}, h("strong", {}, "Copy it now: it is shown only this once. "), "The gateway keeps only its hash."),
+    h("p", { class: "key-line" }, code, " ", h("button", { type: "button", class: "primary", onclick: () => copy(created.plaintext, code) }, "Copy key")),
+    clientSettings(created.plaintext),
+    h("button", { type: "button", onclick: () => window.dispatchEvent(new HashChangeEvent("hashchange")) }, "Done"));
+}
+
+export async function render([id, mode]) {
+  if (id && mode === "edit") return editPage(Number(id));
+  const [keys, groups] = await Promise.all([get("/keys"), get("/groups")]);
+  const page = h("div", { class: "page", id: "keys" });
+  const error = h("p", { class: "form-error", role: "alert" });
+  const form = h("form", { class: "card form-grid", id: "key-form" },
+    h("h2", {}, "New key"), error,
+    field("Group", "group", { type: "select", options: groups.map((g) => [g.name, g.name]) }),
+    field("Member / key name", "name", { required: true }),
+    h("details", {}, h("summary", {}, "Limits (optional)"), h("div", { class: "form-grid" }, limitFields())),
+    h("button", { type: "submit", class: "primary" }, "Create key"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = values(form);
+    const body = { group: v.group, name: v.name, ...limitBody(v) };
+    for (const k of Object.keys(body)) if (body[k] === null) delete body[k];
+    const created = await attempt(() => post("/keys", body), error);
+    if (created) {
+      clear(page).append(h("h1", {}, "Keys"), shownOnce(created));
+      page.querySelector("#key-once button.primary").focus();
+    }
+  });
+  const revoke = async (k) => {
+    if (!confirm(`Revoke ${k.group}/${k.name}? Its holder loses access at once.`)) return;
+    const r = await attempt(() => post(`/keys/${k.id}/revoke`, {}));
+    if (r) { notice(`Revoked ${k.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+  };
+  page.append(
+    h("h1", {}, "Keys"),
+    groups.length ? null : h("p", { class: "empty" }, "Create a group first: every key belongs to one."),
+    table([
+      ["Key", (k) => h("span", {}, h("strong", {}, k.name), h("br"), h("code", {}, `${k.prefix}…`))],
+      ["Group", (k) => k.group],
+      ["Status", (k) => badge(k.status)],
+      ["Limits", (k) => limitsText(k.limits), "wrap"],
+      ["Tokens 24 h / all", (k) => `${compact(k.usage.tokens_24h)} / ${compact(k.usage.tokens)}`, "num"],
+      ["Cost 24 h / all", (k) => `${usd(k.usage.cost_nanos_24h)} / ${usd(k.usage.cost_nanos)}`, "num"],
+      ["Last used", (k) => time(k.last_used_at)],
+      ["", (k) => h("span", { class: "row-actions" },
+        h("a", { class: "button", href: `#/requests?key=${k.id}` }, "Requests"),
+        k.status === "active" ? h("a", { class: "button", href: `#/keys/${k.id}/edit` }, "Limits") : null,
+        k.status === "active" ? h("button", { type: "button", class: "danger", onclick: () => revoke(k) }, "Revoke") : null)],
+    ], keys, { empty: "No keys yet." }),
+    groups.length ? form : null);
+  return page;
+}
+
+async function editPage(id) {
+  const keys = await get("/keys");
+  const k = keys.find((x) => x.id === id);
+  if (!k) return h("p", { class: "empty" }, "No such key.");
+  const error = h("p", { class: "form-error", role: "alert" });
+  const form = h("form", { class: "card form-grid", id: "key-edit" }, error, limitFields(k.limits),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save limits"),
+      h("a", { class: "button", href: "#/keys" }, "Cancel")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const saved = await attempt(() => patch(`/keys/${id}`, limitBody(values(form))), error);
+    if (saved) { notice("Saved."); location.hash = "#/keys"; }
+  });
+  return h("div", { class: "page" }, h("h1", {}, `Limits of ${k.group}/${k.name}`), form);
+}

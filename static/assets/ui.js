@@ -1,0 +1,206 @@
+// DOM helpers for the admin page: element building (text only, never HTML strings), number and
+// time formatting, status badges, tables, forms, notices and SVG bar charts.
+
+/** Builds an element. `attrs` keys starting with "on" become listeners; children may be
+ * strings, nodes, arrays or null. Text is always inserted as text. */
+export function h(tag, attrs = {}, ...children) {
+  const svg = ["svg", "rect", "g", "text", "title", "line"].includes(tag);
+  const el = svg
+    ? document.createElementNS("http://www.w3.org/2000/svg", tag)
+    : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.setAttribute("class", v);
+    else if (k === "value" && !svg) {
+      // The attribute too, so `defaultValue` tells whether a field was changed.
+      if (tag === "input") el.setAttribute("value", String(v));
+      el.value = v;
+    }
+    else if (k === "checked" || k === "disabled" || k === "selected") el[k] = Boolean(v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else if (c instanceof Node) el.appendChild(c);
+    else el.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+export function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+  return el;
+}
+
+const intFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const compactFmt = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+
+export const num = (n) => intFmt.format(n || 0);
+export const compact = (n) => compactFmt.format(n || 0);
+
+/** Nano-dollars as dollars: cents for large amounts, more digits for small ones. */
+export function usd(nanos) {
+  const v = (nanos || 0) / 1e9;
+  const digits = v !== 0 && Math.abs(v) < 1 ? 4 : 2;
+  return "$" + v.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: digits });
+}
+
+export const pct = (x) => (x * 100).toLocaleString(undefined, { maximumFractionDigits: 1 }) + "%";
+
+/** An epoch-ms time in the browser's locale and zone; "—" when absent. */
+export function time(ms) {
+  if (!ms) return "—";
+  return new Date(ms).toLocaleString(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+}
+
+/** "in 4 min" / "3 h ago" relative to now. */
+export function relative(ms) {
+  if (!ms) return "";
+  const d = Math.round((ms - Date.now()) / 1000);
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const a = Math.abs(d);
+  if (a < 60) return rtf.format(d, "second");
+  if (a < 3600) return rtf.format(Math.round(d / 60), "minute");
+  if (a < 86400) return rtf.format(Math.round(d / 3600), "hour");
+  return rtf.format(Math.round(d / 86400), "day");
+}
+
+/** A status word with a colour class; the text carries the meaning, the colour helps. */
+export function badge(status) {
+  const s = String(status || "").toLowerCase().replace(/_/g, "-");
+  return h("span", { class: `badge badge-${s}` }, String(status || "").replace(/_/g, " "));
+}
+
+/** A table from rows and column definitions `[header, row => cell, className?]`. */
+export function table(columns, rows, { empty = "Nothing here yet.", onRow, caption } = {}) {
+  if (!rows.length) return h("p", { class: "empty" }, empty);
+  return h("div", { class: "table-wrap" },
+    h("table", {},
+      caption ? h("caption", {}, caption) : null,
+      h("thead", {}, h("tr", {}, columns.map(([head, , cls]) => h("th", { class: cls, scope: "col" }, head)))),
+      h("tbody", {}, rows.map((r) => {
+        const tr = h("tr", {}, columns.map(([, cell, cls]) => h("td", { class: cls }, cell(r))));
+        if (onRow) {
+          tr.classList.add("clickable");
+          tr.tabIndex = 0;
+          tr.addEventListener("click", () => onRow(r));
+          tr.addEventListener("keydown", (e) => { if (e.key === "Enter") onRow(r); });
+        }
+        return tr;
+      }))));
+}
+
+let fieldSeq = 0;
+
+/** A labelled input. `opts.type` may be "select" (with `options: [[value, label]]`) or
+ * "textarea"; the input element is returned as `.input` on the wrapper. */
+export function field(label, name, opts = {}) {
+  const id = `f-${name}-${++fieldSeq}`;
+  let input;
+  if (opts.type === "select") {
+    input = h("select", { id, name },
+      (opts.options || []).map(([v, l]) => h("option", { value: v, selected: String(v) === String(opts.value ?? "") }, l)));
+  } else if (opts.type === "textarea") {
+    input = h("textarea", { id, name, rows: opts.rows || 3, placeholder: opts.placeholder });
+    input.value = opts.value ?? "";
+  } else {
+    input = h("input", {
+      id, name, type: opts.type || "text", value: opts.value ?? "", placeholder: opts.placeholder,
+      required: opts.required, autocomplete: opts.autocomplete || "off", min: opts.min, step: opts.step,
+      inputmode: opts.inputmode,
+    });
+  }
+  const wrap = h("div", { class: "field" }, h("label", { for: id }, label), input,
+    opts.help ? h("small", {}, opts.help) : null);
+  wrap.input = input;
+  return wrap;
+}
+
+/** Values of a form's named inputs, trimmed; empty strings stay empty. */
+export function values(form) {
+  const out = {};
+  for (const el of form.querySelectorAll("input[name], select[name], textarea[name]")) {
+    if (el.type === "checkbox") out[el.name] = el.checked;
+    else out[el.name] = el.value.trim();
+  }
+  return out;
+}
+
+/** A transient message at the top of the page, announced to screen readers. */
+export function notice(text, kind = "ok") {
+  const box = document.getElementById("notices");
+  const n = h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+  box.appendChild(n);
+  setTimeout(() => n.remove(), kind === "error" ? 8000 : 4000);
+}
+
+/** Runs `fn`, showing its error as a notice (and inside `where`, if given). */
+export async function attempt(fn, where) {
+  try {
+    return await fn();
+  } catch (e) {
+    notice(e.message, "error");
+    if (where) where.textContent = e.message;
+    return undefined;
+  }
+}
+
+/** A bar chart of `series` as SVG; `value(b)` is the bar height, `label(b)` its x label and
+ * `fmt` formats values. `stack(b)` (optional) is drawn over the bar in the warning colour. */
+export function barChart(title, series, { value, label, fmt = num, stack, stackName } = {}) {
+  const W = 600, H = 160, P = 28;
+  const max = Math.max(1, ...series.map(value));
+  const bw = (W - P) / Math.max(1, series.length);
+  const total = series.reduce((s, b) => s + value(b), 0);
+  const svg = h("svg", {
+    viewBox: `0 0 ${W} ${H + 20}`, class: "chart", role: "img",
+    "aria-label": `${title}: ${fmt(total)} in total, peak ${fmt(max)}`,
+  },
+  h("line", { x1: P, y1: H, x2: W, y2: H, class: "axis" }),
+  h("text", { x: 0, y: 10, class: "tick" }, fmt(max)),
+  h("text", { x: 0, y: H, class: "tick" }, "0"),
+  series.map((b, i) => {
+    const v = value(b);
+    const bh = (v / max) * (H - 12);
+    const x = P + i * bw + 1;
+    const g = h("g", {},
+      h("title", {}, `${label(b)}: ${fmt(v)}${stack ? `, ${stackName} ${fmt(stack(b))}` : ""}`),
+      h("rect", { x, y: H - bh, width: Math.max(1, bw - 2), height: bh, class: "bar" }));
+    if (stack && stack(b) > 0) {
+      const sh = (stack(b) / max) * (H - 12);
+      g.appendChild(h("rect", { x, y: H - sh, width: Math.max(1, bw - 2), height: sh, class: "bar-bad" }));
+    }
+    return g;
+  }),
+  series.length ? h("text", { x: P, y: H + 16, class: "tick" }, label(series[0])) : null,
+  series.length ? h("text", { x: W, y: H + 16, class: "tick end" }, label(series[series.length - 1])) : null);
+  return h("figure", { class: "card chart-card" }, h("figcaption", {}, title), svg);
+}
+
+/** A comma- or newline-separated list as an array of non-empty trimmed items. */
+export const list = (text) => String(text || "").split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+
+/** Copies text to the clipboard, falling back to selecting it. */
+export async function copy(text, el) {
+  try {
+    await navigator.clipboard.writeText(text);
+    notice("Copied.");
+  } catch {
+    if (el) {
+      const r = document.createRange();
+      r.selectNodeContents(el);
+      const s = window.getSelection();
+      s.removeAllRanges();
+      s.addRange(r);
+    }
+    notice("Select the text and copy it by hand (the clipboard needs HTTPS).", "warn");
+  }
+}

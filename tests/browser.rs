@@ -1,0 +1,257 @@
+//! The admin page in real headless Chromium against a running gateway and a fake upstream:
+//! first-run setup, sign-in, adding an account, issuing a key (shown once), seeing relayed
+//! traffic, watching an account fail and recovering it, signing out, and throttled sign-in.
+//!
+//! Needs Chromium and ChromeDriver (`apt-get install -y chromium chromium-driver`); `.ci/run`
+//! installs them and runs these with `--include-ignored`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::admin::call;
+use common::browser::Browser;
+use common::env::Env;
+use common::post_json;
+use common::upstream::{Fake, Reply};
+
+const PASSWORD: &str = "a long enough password";
+const REQUEST: &str =
+    r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+
+/// Runs a browser journey on its own runtime (the fake upstream has one of its own, which
+/// must not be started from inside another).
+fn browse(journey: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(journey);
+}
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn an_operator_runs_the_gateway_from_the_admin_page() {
+    let env = Env::new();
+    let fake = Fake::start();
+    let server = env.serve(&[]);
+    let setup_url = server.setup_url.clone().expect("a setup link");
+    browse(async {
+        let b = Browser::start(server.addr).await;
+
+        // First run: the printed link lets the first admin choose a password.
+        b.open(&setup_url).await;
+        b.fill("#setup-form [name=username]", "root").await;
+        b.fill("#setup-form [name=password]", PASSWORD).await;
+        b.fill("#setup-form [name=again]", PASSWORD).await;
+        b.shot("01-setup").await;
+        b.click("#setup-form button[type=submit]").await;
+        b.wait_text("#dashboard h1", "Dashboard").await;
+        assert_eq!(b.text("#who").await, "root");
+
+        // Add an Anthropic account bound to the team.
+        b.open("/#/accounts/new").await;
+        b.fill("#account-form [name=name]", "primary").await;
+        b.fill("#account-form [name=base_url]", &fake.url()).await;
+        b.fill("#account-form [name=secret]", "sk-ant-browser-secret")
+            .await;
+        b.click("#account-form input[data-group=team]").await;
+        b.shot("02-account-new").await;
+        b.click("#account-form button[type=submit]").await;
+        b.wait_text("#account-detail h1", "primary").await;
+        b.wait_text("#account-detail", "ACTIVE").await;
+        let page = b.client.source().await.unwrap();
+        assert!(
+            !page.contains("sk-ant-browser-secret"),
+            "the secret came back"
+        );
+
+        // Create a key: shown exactly once, with client settings.
+        b.open("/#/keys").await;
+        b.fill("#key-form [name=name]", "alice").await;
+        b.click("#key-form button[type=submit]").await;
+        let key = b.text("#new-key").await;
+        assert!(key.starts_with("acp_") && key.len() > 40, "{key}");
+        let once = b.text("#key-once").await;
+        assert!(once.contains("shown only this once"));
+        assert!(once.contains(&format!("ANTHROPIC_AUTH_TOKEN={key}")));
+        assert!(once.contains("base_url = \"http://"));
+        b.shot("03-key-once").await;
+        b.press("#key-once", "Done").await;
+        b.wait_text("#keys", "alice").await;
+        b.open("/#/keys").await;
+        b.wait_text("#keys", "alice").await;
+        assert!(
+            !b.client.source().await.unwrap().contains(&key),
+            "the key is shown a second time"
+        );
+
+        // A relayed request with that key shows in the request log and on the dashboard.
+        let resp = post_json(&server, "/v1/messages", &[("x-api-key", &key)], REQUEST);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        wait_rows(&env, 1);
+        b.open("/#/requests").await;
+        let log = b.wait_text("#request-results", "team/alice").await;
+        assert!(
+            log.contains("primary") && log.contains("claude-sonnet-4-5"),
+            "{log}"
+        );
+        b.shot("04-requests").await;
+        b.open("/#/dashboard").await;
+        b.wait_text("#dashboard .stats", "Requests\n1").await;
+        b.wait_text("#dashboard", "team/alice").await;
+        b.shot("05-dashboard").await;
+
+        // The upstream fails until the account leaves rotation; the page says why and until when.
+        fake.set(Reply::Status(
+            500,
+            vec![],
+            r#"{"type":"error","error":{"type":"api_error","message":"upstream exploded"}}"#.into(),
+        ));
+        for _ in 0..3 {
+            post_json(&server, "/v1/messages", &[("x-api-key", &key)], REQUEST);
+        }
+        let id = env.data.json(&["account", "list"], "")[0]["id"]
+            .as_i64()
+            .unwrap();
+        env.wait_status(id, "TEMP_ERROR", Duration::from_secs(5));
+        b.open("/#/accounts").await;
+        let list = b.wait_text("#accounts", "TEMP ERROR").await;
+        assert!(list.contains("server errors"), "no reason shown: {list}");
+        b.open(&format!("/#/accounts/{id}")).await;
+        let detail = b.wait_text("#account-detail", "Back at").await;
+        assert!(detail.contains("TEMP ERROR"), "{detail}");
+        b.wait_text("#account-detail", "upstream exploded").await;
+        b.shot("06-account-temp-error").await;
+        fake.set(Reply::Auto);
+        b.press("#account-detail .actions", "Recover").await;
+        b.wait_text("#account-detail .page-head", "ACTIVE").await;
+        assert_eq!(env.status(id), "ACTIVE");
+
+        // The other pages render with what happened.
+        b.open("/#/groups").await;
+        b.wait_text("#groups", "primary").await;
+        b.shot("07-groups").await;
+        b.open("/#/settings").await;
+        b.wait_text("#settings", "claude-sonnet-4-5").await;
+        b.shot("08-settings").await;
+        b.open("/#/audit").await;
+        let audit = b.wait_text("#audit", "key.create").await;
+        assert!(
+            audit.contains("admin:root") && audit.contains("account.recover"),
+            "{audit}"
+        );
+        b.shot("09-audit").await;
+
+        // A narrow window: nothing forces sideways scrolling of the page itself.
+        b.client.set_window_size(390, 844).await.unwrap();
+        b.open("/#/dashboard").await;
+        b.wait_text("#dashboard", "Dashboard").await;
+        let overflow = b
+        .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "page overflows by {overflow}px"
+        );
+        b.shot("10-dashboard-narrow").await;
+        b.client.set_window_size(1280, 900).await.unwrap();
+
+        // Signing out ends the session: its cookie no longer opens the API.
+        let cookie = b
+            .client
+            .get_named_cookie("aicarpool_session")
+            .await
+            .unwrap();
+        let cookie = format!("aicarpool_session={}", cookie.value());
+        assert_eq!(
+            call(server.addr, "GET", "/accounts", &cookie, "", "").status,
+            200
+        );
+        b.click("#logout").await;
+        b.wait_text("#login-form", "Sign in").await;
+        assert_eq!(
+            call(server.addr, "GET", "/accounts", &cookie, "", "").status,
+            401,
+            "the cookie from before sign-out still works"
+        );
+
+        // A wrong password is refused, and after five the page says to wait.
+        for _ in 0..5 {
+            b.fill("#login-form [name=username]", "root").await;
+            b.fill("#login-form [name=password]", "not the password")
+                .await;
+            b.click("#login-form button[type=submit]").await;
+            b.wait_text("#login-form .form-error", "wrong username or password")
+                .await;
+            b.js("document.querySelector('#login-form .form-error').textContent = ''")
+                .await;
+        }
+        b.fill("#login-form [name=password]", PASSWORD).await;
+        b.click("#login-form button[type=submit]").await;
+        b.wait_text("#login-form .form-error", "too many failed sign-ins")
+            .await;
+        b.shot("11-throttled").await;
+        b.close().await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+async fn the_page_is_served_with_a_strict_policy_and_works_by_keyboard() {
+    let env = Env::new();
+    env.data.ok(
+        &["admin", "set-password", "--username", "kb"],
+        &format!("{PASSWORD}\n"),
+    );
+    let server = env.serve(&[]);
+    let page = common::http(server.addr, "GET", "/");
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+
+    let b = Browser::start(server.addr).await;
+    b.open("/").await;
+    // The username field has focus; type, Tab to the password, Enter submits.
+    b.el("#login-form").await;
+    let active = b.js("return document.activeElement.name").await;
+    assert_eq!(active, "username");
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("kb\u{E004}{PASSWORD}\u{E007}"))
+        .await
+        .unwrap();
+    b.wait_text("#dashboard h1", "Dashboard").await;
+    // No script error and no CSP violation on any page.
+    b.js("window.__errors = []; window.addEventListener('error', e => __errors.push(String(e.message))); \
+          document.addEventListener('securitypolicyviolation', e => __errors.push('csp ' + e.violatedDirective));")
+        .await;
+    for (section, id) in [
+        ("accounts", "accounts"),
+        ("accounts/new", "account-new"),
+        ("groups", "groups"),
+        ("keys", "keys"),
+        ("requests", "requests"),
+        ("settings", "settings"),
+        ("audit", "audit"),
+    ] {
+        b.open(&format!("/#/{section}")).await;
+        b.el(&format!("main #{id}")).await;
+    }
+    let errors = b.js("return window.__errors || []").await;
+    assert_eq!(errors, serde_json::json!([]), "{errors}");
+    b.close().await;
+}
+
+/// Waits until the request log has `n` rows (usage is committed in batches, off the path).
+fn wait_rows(env: &Env, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while env.log().len() < n {
+        assert!(Instant::now() < deadline, "no usage row");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
