@@ -162,4 +162,5 @@ else
 fi
 
 say "installed $ROOT$BIN"
-say "next: sudo -u $SERVICE_USER AICARPOOL_DATA_DIR=$DATA_DIR $BIN admin set-password --username admin"
+say "next: open the one-time setup link from: journalctl -u $SERVICE | grep setup_url"
+say "   or: sudo -u $SERVICE_USER AICARPOOL_DATA_DIR=$DATA_DIR $BIN admin set-password --username admin"

@@ -50,7 +50,7 @@ export async function render() {
         ["In / out", (r) => `${num(r.input_tokens)} / ${num(r.output_tokens)}`, "num"],
         ["Cache w / r", (r) => `${num(r.cache_creation_input_tokens)} / ${num(r.cache_read_input_tokens)}`, "num"],
         ["Cost", (r) => (r.unpriced ? "unpriced" : usd(r.cost_nanos)), "num"],
-        ["Time (ms)", (r) => (r.duration_ms == null ? "—" : `${num(r.duration_ms)}${r.first_byte_ms != null ? ` (first byte ${num(r.first_byte_ms)})` : ""}`), "num"],
+        ["Took", (r) => (r.duration_ms == null ? "—" : h("span", { title: r.first_byte_ms != null ? `first byte after ${num(r.first_byte_ms)} ms` : "" }, `${num(r.duration_ms)} ms`)), "num"],
         ["Client", (r) => r.client || "—"],
         ["Error", (r) => r.error_message || "", "wrap"],
       ], page.rows, { empty: "No requests match." }),
