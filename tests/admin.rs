@@ -395,3 +395,153 @@ fn the_api_manages_accounts_groups_keys_and_shows_the_traffic() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("not an amount in USD"), "{}", bad.body);
 }
+
+#[test]
+fn idle_and_expired_sessions_end() {
+    let data = with_admin();
+    let server = data.serve();
+    let admin = Admin::sign_in(server.addr);
+    let c = rusqlite::Connection::open(data.db()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Used within the hour: still good.
+    c.execute(
+        "UPDATE admin_sessions SET last_seen_at = ?1",
+        [now - 50 * 60 * 1000],
+    )
+    .unwrap();
+    assert_eq!(admin.send("GET", "/accounts", "").status, 200);
+    // An hour idle: over, and the row is gone.
+    c.execute(
+        "UPDATE admin_sessions SET last_seen_at = ?1",
+        [now - 61 * 60 * 1000],
+    )
+    .unwrap();
+    assert_eq!(admin.send("GET", "/accounts", "").status, 401);
+    let left: i64 = c
+        .query_row("SELECT count(*) FROM admin_sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+    // Past its absolute end, however busy.
+    let admin = Admin::sign_in(server.addr);
+    c.execute("UPDATE admin_sessions SET expires_at = ?1", [now - 1])
+        .unwrap();
+    assert_eq!(admin.send("GET", "/accounts", "").status, 401);
+}
+
+#[test]
+fn the_request_log_is_read_a_page_at_a_time_with_filters() {
+    let env = Env::new();
+    env.data.ok(
+        &["admin", "set-password", "--username", USER],
+        &format!("{PASSWORD}\n"),
+    );
+    let (key, _) = env.key_with("pager", &[]);
+    let (other, _) = env.key_with("other", &[]);
+    let t0 = 1_790_000_000_000_i64;
+    for i in 0..120 {
+        env.seed(key, t0 + i * 1000, 10, 5);
+    }
+    env.seed(other, t0 + 500, 10, 5);
+    let server = env.serve(&[]);
+    let admin = Admin::sign_in(server.addr);
+
+    let mut seen = Vec::new();
+    let mut before: Option<i64> = None;
+    let mut pages = 0;
+    loop {
+        let q = match before {
+            Some(b) => format!("/requests?key={key}&limit=50&before={b}"),
+            None => format!("/requests?key={key}&limit=50"),
+        };
+        let page = admin.get(&q);
+        let rows = page["rows"].as_array().unwrap();
+        assert!(rows.len() <= 50);
+        seen.extend(rows.iter().map(|r| r["started_at"].as_i64().unwrap()));
+        pages += 1;
+        match page["next_before"].as_i64() {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 120, "every row once");
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first");
+    // Time window and status filters.
+    let window = admin.get(&format!(
+        "/requests?from={}&to={}",
+        t0 + 10_000,
+        t0 + 20_000
+    ));
+    assert_eq!(window["rows"].as_array().unwrap().len(), 10);
+    let errors = admin.get("/requests?status=error");
+    assert!(errors["rows"].as_array().unwrap().is_empty());
+    let oks = admin.get(&format!("/requests?status=200&key={other}"));
+    assert_eq!(oks["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(admin.send("GET", "/requests?key=abc", "").status, 400);
+}
+
+#[test]
+fn edits_keep_write_only_secrets_and_prices_change_costs() {
+    let env = Env::new();
+    env.data.ok(
+        &["admin", "set-password", "--username", USER],
+        &format!("{PASSWORD}\n"),
+    );
+    let fake = Fake::start();
+    let id = env.account("edited", &fake.url(), "sk-original", &[]);
+    let key = env.key("k");
+    let server = env.serve(&[]);
+    let admin = Admin::sign_in(server.addr);
+
+    // A rename leaves the stored secret alone; an explicit new one replaces it.
+    let a = admin.ok(
+        "PATCH",
+        &format!("/accounts/{id}"),
+        json!({ "name": "renamed", "description": "edited in the browser" }),
+    );
+    assert_eq!(a["name"], "renamed");
+    let send = || {
+        post_json(
+            &server,
+            "/v1/messages",
+            &[("x-api-key", &key)],
+            r#"{"model":"my-model","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#,
+        )
+    };
+    assert_eq!(send().status, 200);
+    assert_eq!(fake.seen()[0].header("x-api-key"), Some("sk-original"));
+    admin.ok(
+        "PATCH",
+        &format!("/accounts/{id}"),
+        json!({ "secret": "sk-rotated" }),
+    );
+    assert_eq!(send().status, 200);
+    assert_eq!(fake.seen()[1].header("x-api-key"), Some("sk-rotated"));
+    let unknown = admin.send("PATCH", &format!("/accounts/{id}"), r#"{"api_key":"x"}"#);
+    assert_eq!(
+        unknown.status, 400,
+        "unknown fields are refused: {}",
+        unknown.body
+    );
+
+    // Prices: set (cache prices follow the input price), listed, removed once.
+    let p = admin.ok(
+        "PUT",
+        "/prices/my-model",
+        json!({ "input": "1", "output": "2" }),
+    );
+    assert_eq!(p["cache_read_usd_per_mtok"], "0.10");
+    assert!(
+        admin
+            .get("/prices")
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["model"] == "my-model")
+    );
+    admin.ok("DELETE", "/prices/my-model", json!({}));
+    assert_eq!(admin.send("DELETE", "/prices/my-model", "{}").status, 404);
+}

@@ -255,3 +255,81 @@ fn wait_rows(env: &Env, n: usize) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn a_claude_subscription_is_added_by_signing_in_and_then_edited() {
+    let env = Env::new();
+    env.data.ok(
+        &["admin", "set-password", "--username", "root"],
+        &format!("{PASSWORD}\n"),
+    );
+    let oauth = common::oauth::FakeOauth::start();
+    let server = env.data.serve_env(&[], &oauth.env());
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.open("/").await;
+        b.fill("#login-form [name=username]", "root").await;
+        b.fill("#login-form [name=password]", PASSWORD).await;
+        b.click("#login-form button[type=submit]").await;
+        b.wait_text("#dashboard h1", "Dashboard").await;
+
+        b.open("/#/accounts/new").await;
+        b.el("#account-new select[name=platform]")
+            .await
+            .select_by_value("claude-oauth")
+            .await
+            .unwrap();
+        b.wait_text("#account-form", "Sign in to the subscription")
+            .await;
+        assert!(
+            b.client
+                .find(fantoccini::Locator::Css("#account-form [name=secret]"))
+                .await
+                .is_err(),
+            "a subscription has no key to type in"
+        );
+        b.fill("#account-form [name=name]", "max-1").await;
+        b.click("#account-form input[data-group=team]").await;
+        b.press("#account-form", "Get sign-in link").await;
+        let link = b
+            .el(".oauth-link a")
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            link.starts_with(&format!("http://{}/authorize?", oauth.addr)),
+            "{link}"
+        );
+        let query: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(link.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        oauth.expect(&query["code_challenge"], "c0de");
+        b.shot("12-subscription-link").await;
+        b.fill(
+            "#account-form [name=code]",
+            &format!("c0de#{}", query["state"]),
+        )
+        .await;
+        b.click("#account-form button[type=submit]").await;
+        let detail = b.wait_text("#account-detail h1", "max-1").await;
+        assert_eq!(detail, "max-1");
+        let facts = b.wait_text("#account-detail .facts", "claude-oauth").await;
+        assert!(facts.contains("Token expires"), "{facts}");
+
+        // Edit: the secret field is absent (subscription), the priority changes, the
+        // binding stays.
+        b.press("#account-detail .actions", "Edit").await;
+        b.fill("#account-form [name=priority]", "7").await;
+        b.click("#account-form button[type=submit]").await;
+        let facts = b.wait_text("#account-detail .facts", "7 / 1").await;
+        assert!(facts.contains("team"), "{facts}");
+        b.close().await;
+    });
+    let account = &env.data.json(&["account", "list"], "")[0];
+    assert_eq!(account["priority"], 7);
+    assert_eq!(account["platform"], "claude-oauth");
+}
