@@ -545,3 +545,48 @@ fn edits_keep_write_only_secrets_and_prices_change_costs() {
     admin.ok("DELETE", "/prices/my-model", json!({}));
     assert_eq!(admin.send("DELETE", "/prices/my-model", "{}").status, 404);
 }
+
+#[test]
+fn the_account_policy_changes_while_serving_and_outlives_a_restart() {
+    let env = Env::new();
+    env.data.ok(
+        &["admin", "set-password", "--username", USER],
+        &format!("{PASSWORD}\n"),
+    );
+    let fake = Fake::start();
+    let id = env.account("flaky", &fake.url(), "sk-x", &[]);
+    let key = env.key("k");
+    let server = env.serve(&[]);
+    let admin = Admin::sign_in(server.addr);
+    let s = admin.get("/settings");
+    assert_eq!(s["accounts"]["error_threshold"], 3);
+    let bad = admin.send(
+        "PUT",
+        "/settings/account-policy",
+        r#"{"error_threshold":0}"#,
+    );
+    assert_eq!(bad.status, 400);
+    admin.ok(
+        "PUT",
+        "/settings/account-policy",
+        json!({ "error_threshold": 1 }),
+    );
+    let s = admin.get("/settings");
+    assert_eq!(s["accounts"]["error_threshold"], 1);
+    assert_eq!(s["accounts_environment"]["error_threshold"], 3);
+    // One server error is now enough.
+    fake.set(Reply::Status(500, vec![], "{}".into()));
+    post_json(
+        &server,
+        "/v1/messages",
+        &[("x-api-key", &key)],
+        r#"{"model":"m","max_tokens":8,"messages":[]}"#,
+    );
+    env.wait_status(id, "TEMP_ERROR", std::time::Duration::from_secs(5));
+    drop(server);
+    let server = env.serve(&[]);
+    let admin = Admin::sign_in(server.addr);
+    assert_eq!(admin.get("/settings")["accounts"]["error_threshold"], 1);
+    admin.ok("PUT", "/settings/account-policy", json!({}));
+    assert_eq!(admin.get("/settings")["accounts"]["error_threshold"], 3);
+}

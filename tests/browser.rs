@@ -135,6 +135,9 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
         b.shot("07-groups").await;
         b.open("/#/settings").await;
         b.wait_text("#settings", "claude-sonnet-4-5").await;
+        b.fill("#policy-form [name=error_threshold]", "4").await;
+        b.click("#policy-form button[type=submit]").await;
+        b.wait_text("#policy-form", "changed here").await;
         b.shot("08-settings").await;
         b.open("/#/audit").await;
         let audit = b.wait_text("#audit", "key.create").await;
@@ -142,6 +145,7 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
             audit.contains("admin:root") && audit.contains("account.recover"),
             "{audit}"
         );
+        assert!(audit.contains("settings.account_policy"), "{audit}");
         b.shot("09-audit").await;
 
         // A narrow window: nothing forces sideways scrolling of the page itself.

@@ -594,3 +594,13 @@ pub async fn remove_price(c: Call<'_>) -> Result<Response<Body>> {
     reload(&c).await;
     ok(&json!({ "removed": c.params[0] }))
 }
+
+// ---- settings ----
+
+/// Replaces the account-policy override; the gateway applies it at once.
+pub async fn set_policy(c: Call<'_>) -> Result<Response<Body>> {
+    let o: manage::settings::PolicyOverride = c.json()?;
+    let policy = manage::settings::set_policy_override(&c.state.ctx, &c.actor(), o).await?;
+    c.state.gateway.health.set_policy(policy);
+    ok(&json!({ "saved": true }))
+}

@@ -55,6 +55,7 @@ pub enum Op {
     SetPrice,
     RemovePrice,
     Settings,
+    SetPolicy,
     Audit,
 }
 
@@ -116,6 +117,7 @@ pub const ROUTES: &[Route] = &[
     r(Method::PUT, "/prices/{model}", Op::SetPrice),
     r(Method::DELETE, "/prices/{model}", Op::RemovePrice),
     r(Method::GET, "/settings", Op::Settings),
+    r(Method::PUT, "/settings/account-policy", Op::SetPolicy),
     r(Method::GET, "/audit", Op::Audit),
 ];
 
@@ -278,6 +280,7 @@ impl Op {
             Requests => reports::requests(c).await,
             Usage => reports::usage(c).await,
             Settings => reports::settings(c).await,
+            SetPolicy => api::set_policy(c).await,
             Audit => reports::audit(c).await,
         }
     }

@@ -183,20 +183,25 @@ pub async fn usage(c: Call<'_>) -> Result<Response<Body>> {
     ))
 }
 
-/// What the running service was configured with (environment variables and flags), and who
-/// can sign in.
+/// What the running service was configured with (environment variables and flags, and the
+/// account policy as changed here), and who can sign in.
 pub async fn settings(c: Call<'_>) -> Result<Response<Body>> {
     let cfg = &c.state.ctx.config;
     let admins = c.state.ctx.db.read(admins::list).await?;
     let secs = |d: std::time::Duration| d.as_secs();
+    let policy = |p: &crate::config::AccountPolicy| {
+        json!({
+            "error_threshold": p.error_threshold,
+            "error_window_secs": secs(p.error_window),
+            "temp_error_cooldown_secs": secs(p.temp_error_cooldown),
+            "recovery_interval_secs": secs(p.recovery_interval),
+        })
+    };
     ok(&json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "accounts": {
-            "error_threshold": cfg.accounts.error_threshold,
-            "error_window_secs": secs(cfg.accounts.error_window),
-            "temp_error_cooldown_secs": secs(cfg.accounts.temp_error_cooldown),
-            "recovery_interval_secs": secs(cfg.accounts.recovery_interval),
-        },
+        "accounts": policy(&c.state.gateway.health.policy()),
+        "accounts_environment": policy(&cfg.accounts),
+        "accounts_override": manage::settings::policy_override(&c.state.ctx).await?,
         "upstream": {
             "connect_timeout_secs": secs(cfg.upstream.connect_timeout),
             "first_byte_timeout_secs": secs(cfg.upstream.first_byte_timeout),

@@ -27,7 +27,8 @@ pub enum Failure {
 pub struct Health {
     db: Db,
     snapshots: Arc<Snapshots>,
-    policy: AccountPolicy,
+    /// The admin page can change it while serving.
+    policy: std::sync::RwLock<AccountPolicy>,
     /// Times (epoch ms) of each account's server errors inside the window.
     windows: Mutex<HashMap<i64, VecDeque<i64>>>,
 }
@@ -37,9 +38,18 @@ impl Health {
         Health {
             db,
             snapshots,
-            policy,
+            policy: std::sync::RwLock::new(policy),
             windows: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn policy(&self) -> AccountPolicy {
+        self.policy.read().expect("policy lock").clone()
+    }
+
+    /// Applies a changed policy from the next error and the next recovery tick on.
+    pub fn set_policy(&self, policy: AccountPolicy) {
+        *self.policy.write().expect("policy lock") = policy;
     }
 
     /// Records a failed attempt and moves the account out of rotation when it must.
@@ -49,23 +59,24 @@ impl Health {
         let id = account.id;
         match failure {
             Failure::Server(reason) => {
+                let policy = self.policy();
                 let count = {
                     let mut windows = self.windows.lock().expect("error windows");
                     let w = windows.entry(id).or_default();
-                    let window_ms = self.policy.error_window.as_millis() as i64;
+                    let window_ms = policy.error_window.as_millis() as i64;
                     w.push_back(now);
                     while w.front().is_some_and(|&t| t <= now - window_ms) {
                         w.pop_front();
                     }
                     w.len() as i64
                 };
-                let cooldown_ms = self.policy.temp_error_cooldown.as_millis() as i64;
-                let trips = count >= i64::from(self.policy.error_threshold)
+                let cooldown_ms = policy.temp_error_cooldown.as_millis() as i64;
+                let trips = count >= i64::from(policy.error_threshold)
                     && matches!(account.status, Active | RateLimited);
                 if trips {
                     let reason = format!(
                         "{count} server errors within {}s; last: {reason}",
-                        self.policy.error_window.as_secs()
+                        policy.error_window.as_secs()
                     );
                     self.transition(
                         id,
@@ -200,11 +211,11 @@ impl Health {
     /// Runs forever: every `recovery_interval`, brings back the accounts whose cooldown or
     /// rate-limit reset has passed.
     pub async fn recovery_timer(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(self.policy.recovery_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            let cooldown_ms = self.policy.temp_error_cooldown.as_millis() as i64;
+            // Read each round: the interval may have been changed from the admin page.
+            let policy = self.policy();
+            tokio::time::sleep(policy.recovery_interval).await;
+            let cooldown_ms = policy.temp_error_cooldown.as_millis() as i64;
             let back = self
                 .db
                 .write(move |c| store::accounts::recover_due(c, now_ms(), cooldown_ms))

@@ -48,7 +48,7 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 pub struct Gateway {
     config: Config,
     pub snapshots: Arc<Snapshots>,
-    health: Arc<Health>,
+    pub health: Arc<Health>,
     sticky: Sticky,
     clients: Arc<client::Clients>,
     oauth: Arc<oauth::Refresher>,
@@ -70,7 +70,7 @@ impl Gateway {
         let health = Arc::new(Health::new(
             ctx.db.clone(),
             snapshots.clone(),
-            ctx.config.accounts.clone(),
+            crate::manage::settings::account_policy(ctx).await?,
         ));
         tokio::spawn(
             snapshots

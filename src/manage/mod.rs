@@ -8,6 +8,7 @@ pub mod groups;
 pub mod keys;
 pub mod oauth;
 pub mod prices;
+pub mod settings;
 pub mod usage;
 
 use crate::config::Config;

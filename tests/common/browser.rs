@@ -65,6 +65,8 @@ impl Browser {
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-background-networking", "--disable-component-update",
                     "--no-first-run", "--disable-sync", "--window-size=1280,900",
+                    "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+                    "--disable-backgrounding-occluded-windows",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             }),

@@ -1,5 +1,5 @@
-// Settings: how the service runs (account health policy, timeouts, time zone: set in the
-// service's environment), model prices (edited here), and admins.
+// Settings: the account health policy (changed here, applied at once), how the rest of the
+// service runs (timeouts, time zone: set in its environment), model prices, and admins.
 
 import { get, put, del, post } from "../api.js";
 import { h, clear, time, table, field, values, notice, attempt } from "../ui.js";
@@ -53,6 +53,26 @@ export async function render() {
     if (await attempt(() => del(`/prices/${encodeURIComponent(p.model)}`))) { notice("Removed."); refresh(); }
   };
 
+  const policyError = h("p", { class: "form-error", role: "alert" });
+  const policyForm = h("form", { class: "form-grid", id: "policy-form" }, policyError,
+    POLICY.filter(([group]) => group === "accounts").map(([, name, label, variable]) => field(label, name, {
+      type: "number", min: 1, value: s.accounts[name],
+      help: `Environment (${variable}): ${s.accounts_environment[name]}${s.accounts_override[name] != null ? " — changed here" : ""}`,
+    })),
+    h("div", { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, "Save policy"),
+      h("button", { type: "button", onclick: async () => {
+        if (await attempt(() => put("/settings/account-policy", {}), policyError)) { notice("Back to the environment's values."); refresh(); }
+      } }, "Use the environment's values")));
+  policyForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = values(policyForm);
+    const body = {};
+    // Only values that differ from the environment's are stored as overrides.
+    for (const k of Object.keys(v)) if (v[k] !== "" && Number(v[k]) !== s.accounts_environment[k]) body[k] = Number(v[k]);
+    if (await attempt(() => put("/settings/account-policy", body), policyError)) { notice("Account policy saved; in force now."); refresh(); }
+  });
+
   const adminError = h("p", { class: "form-error", role: "alert" });
   const adminForm = h("form", { class: "form-grid", id: "admin-form" }, adminError,
     field("Username", "username", { required: true, autocomplete: "off" }),
@@ -66,6 +86,9 @@ export async function render() {
 
   return h("div", { class: "page", id: "settings" },
     h("h1", {}, "Settings"),
+    h("section", { class: "card" }, h("h2", {}, "Account health"),
+      h("p", { class: "hint" }, "When server errors take an account out of rotation and when it comes back. Changes apply at once and outlive restarts."),
+      policyForm),
     h("section", { class: "card" }, h("h2", {}, "Service"),
       h("p", { class: "hint" }, "These are set in the service's environment file (",
         h("code", {}, "/etc/aicarpool/aicarpool.env"), ") and take effect on restart."),
@@ -73,7 +96,7 @@ export async function render() {
         ["Setting", (r) => r[2]],
         ["Value", (r) => String(s[r[0]][r[1]]), "num"],
         ["Variable", (r) => h("code", {}, r[3])],
-      ], POLICY),
+      ], POLICY.filter(([group]) => group !== "accounts")),
       h("dl", { class: "facts" },
         h("dt", {}, "Time zone (days and budgets)"), h("dd", {}, s.time_zone, " ", h("code", {}, "AICARPOOL_TIME_ZONE")),
         h("dt", {}, "TLS"), h("dd", {}, s.http.tls ? "on" : "off (put a TLS proxy in front, or use --tls-cert/--tls-key)"),
