@@ -173,8 +173,12 @@ pub fn random_hex(bytes: usize) -> Result<String> {
 
 /// The SHA-256 of `text`, as hex: how tokens are stored and looked up.
 pub fn sha256_hex(text: &str) -> String {
+    sha256_hex_bytes(text.as_bytes())
+}
+
+pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    hex_encode(&Sha256::digest(text.as_bytes()))
+    hex_encode(&Sha256::digest(bytes))
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -65,7 +65,7 @@ pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     match path {
         "/healthz" if get => healthz(state),
         "/v1/models" if get => state.gateway.models(&req),
-        p if get && (p == "/" || p.starts_with("/assets/")) => static_asset(p),
+        p if get && (p == "/" || p.starts_with("/assets/")) => static_asset(p, req.headers()),
         "/healthz" | "/v1/models" | "/" => not_allowed(&req),
         p if p.starts_with("/assets/") => not_allowed(&req),
         p => error_response(
@@ -100,16 +100,28 @@ fn healthz(_state: &AppState) -> Response<Body> {
     )
 }
 
-fn static_asset(path: &str) -> Response<Body> {
+fn static_asset(path: &str, headers: &http::HeaderMap) -> Response<Body> {
     match assets::find(path) {
-        Some(a) => with_page_headers(
-            Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, a.content_type)
-                .header(header::CACHE_CONTROL, a.cache_control)
-                .body(full(Bytes::from_static(a.body)))
-                .expect("static response is valid"),
-        ),
+        Some(a) => {
+            let fresh = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == a.etag));
+            let (status, body) = if fresh {
+                (StatusCode::NOT_MODIFIED, Bytes::new())
+            } else {
+                (StatusCode::OK, Bytes::from_static(a.body))
+            };
+            with_page_headers(
+                Response::builder()
+                    .status(status)
+                    .header(header::CONTENT_TYPE, a.content_type)
+                    .header(header::CACHE_CONTROL, a.cache_control)
+                    .header(header::ETAG, a.etag)
+                    .body(full(body))
+                    .expect("static response is valid"),
+            )
+        }
         None => error_response(None, Kind::NotFound, "no such file"),
     }
 }

@@ -64,7 +64,22 @@ async fn health_page_and_errors_through_the_run_seam() {
         js.header("content-type"),
         Some("text/javascript; charset=utf-8")
     );
-    assert!(js.header("cache-control").unwrap().contains("max-age"));
+    // Kept by the browser but revalidated: unchanged files cost a 304 and no body.
+    assert_eq!(js.header("cache-control"), Some("no-cache"));
+    let etag = js.header("etag").unwrap().to_owned();
+    let again = tokio::task::spawn_blocking(move || {
+        common::request(
+            addr,
+            "GET",
+            "/assets/app.js",
+            &[("if-none-match", &etag)],
+            b"",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
 
     let missing = get(addr, "GET", "/nope").await;
     assert_eq!(missing.status, 404);
