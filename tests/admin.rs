@@ -7,8 +7,9 @@ use aicarpool::admin::ROUTES;
 use common::admin::{Admin, PASSWORD, USER, call, login, session_cookie};
 use common::env::Env;
 use common::upstream::{Fake, Reply};
-use common::{Data, post_json};
+use common::{Data, eventually, post_json};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 fn with_admin() -> Data {
     let data = Data::new();
@@ -298,15 +299,10 @@ fn the_api_manages_accounts_groups_keys_and_shows_the_traffic() {
     );
 
     // The request appears in the log (filtered by key) and on the dashboard.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let rows = loop {
+    let rows = eventually("no log row", Duration::from_secs(5), || {
         let page = admin.get(&format!("/requests?key={key_id}"));
-        if !page["rows"].as_array().unwrap().is_empty() {
-            break page["rows"].clone();
-        }
-        assert!(std::time::Instant::now() < deadline, "no log row");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+        Some(page["rows"].clone()).filter(|r| !r.as_array().unwrap().is_empty())
+    });
     assert_eq!(rows[0]["account"], "primary");
     assert_eq!(rows[0]["status_code"], 200);
     assert!(rows[0]["cost_nanos"].as_i64().unwrap() > 0);
@@ -338,18 +334,10 @@ fn the_api_manages_accounts_groups_keys_and_shows_the_traffic() {
             r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#,
         );
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let detail = loop {
+    let detail = eventually("no failed request logged", Duration::from_secs(5), || {
         let d = admin.get(&format!("/accounts/{id}"));
-        if !d["errors"].as_array().unwrap().is_empty() {
-            break d;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no failed request logged"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+        Some(d).filter(|d| !d["errors"].as_array().unwrap().is_empty())
+    });
     assert_eq!(detail["errors"][0]["status_code"], 500);
     assert_eq!(detail["account"]["status"], "TEMP_ERROR");
     assert!(detail["account"]["status_until"].as_i64().is_some());
@@ -363,17 +351,14 @@ fn the_api_manages_accounts_groups_keys_and_shows_the_traffic() {
 
     // Revoking the key locks it out of the gateway.
     admin.ok("POST", &format!("/keys/{key_id}/revoke"), json!({}));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        let r = post_json(&server, "/v1/messages", &[("x-api-key", &plaintext)], "{}");
-        if r.status == 401 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "revoked key still works"
-        );
-    }
+    eventually(
+        "the revoked key still works",
+        Duration::from_secs(3),
+        || {
+            let r = post_json(&server, "/v1/messages", &[("x-api-key", &plaintext)], "{}");
+            (r.status == 401).then_some(())
+        },
+    );
 
     // Every change is in the audit log under the admin's name.
     let audit = admin.get("/audit");

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::admin::call;
 use common::browser::Browser;
@@ -90,7 +90,7 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
         // A relayed request with that key shows in the request log and on the dashboard.
         let resp = post_json(&server, "/v1/messages", &[("x-api-key", &key)], REQUEST);
         assert_eq!(resp.status, 200, "{}", resp.body);
-        wait_rows(&env, 1);
+        env.rows(1);
         b.open("/#/requests").await;
         let log = b.wait_text("#request-results", "team/alice").await;
         assert!(
@@ -249,15 +249,6 @@ async fn the_page_is_served_with_a_strict_policy_and_works_by_keyboard() {
     let errors = b.js("return window.__errors || []").await;
     assert_eq!(errors, serde_json::json!([]), "{errors}");
     b.close().await;
-}
-
-/// Waits until the request log has `n` rows (usage is committed in batches, off the path).
-fn wait_rows(env: &Env, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while env.log().len() < n {
-        assert!(Instant::now() < deadline, "no usage row");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

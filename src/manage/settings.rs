@@ -43,30 +43,36 @@ impl PolicyOverride {
     }
 
     fn check(&self) -> Result<()> {
-        let bad = |what: &str, range: &str| Err(Error::Invalid(format!("{what} must be {range}")));
-        if self
-            .error_threshold
-            .is_some_and(|n| !(1..=1000).contains(&n))
-        {
-            return bad("the error threshold", "1 to 1000");
-        }
-        if self
-            .error_window_secs
-            .is_some_and(|n| !(1..=86_400).contains(&n))
-        {
-            return bad("the error window", "1 to 86400 seconds");
-        }
-        if self
-            .temp_error_cooldown_secs
-            .is_some_and(|n| !(1..=86_400).contains(&n))
-        {
-            return bad("the cooldown", "1 to 86400 seconds");
-        }
-        if self
-            .recovery_interval_secs
-            .is_some_and(|n| !(1..=3600).contains(&n))
-        {
-            return bad("the recovery interval", "1 to 3600 seconds");
+        let fields = [
+            (
+                "the error threshold",
+                self.error_threshold.map(u64::from),
+                1000,
+                "",
+            ),
+            (
+                "the error window",
+                self.error_window_secs,
+                86_400,
+                " seconds",
+            ),
+            (
+                "the cooldown",
+                self.temp_error_cooldown_secs,
+                86_400,
+                " seconds",
+            ),
+            (
+                "the recovery interval",
+                self.recovery_interval_secs,
+                3600,
+                " seconds",
+            ),
+        ];
+        for (what, value, max, unit) in fields {
+            if value.is_some_and(|n| !(1..=max).contains(&n)) {
+                return Err(Error::Invalid(format!("{what} must be 1 to {max}{unit}")));
+            }
         }
         Ok(())
     }

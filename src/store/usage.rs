@@ -377,34 +377,33 @@ pub struct Bucket {
 
 /// Hourly buckets of requests started at or after `since` (from the request log).
 pub fn hourly(conn: &Connection, since: i64) -> Result<Vec<Bucket>> {
-    let mut stmt = conn.prepare(
-        "SELECT (started_at / 3600000) * 3600000 AS hour, count(*),
+    buckets(
+        conn,
+        "SELECT CAST((started_at / 3600000) * 3600000 AS TEXT) AS hour, count(*),
             sum(outcome <> 'ok'),
             sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
             sum(cost_nanos)
          FROM api_key_request_log WHERE started_at >= ?1 GROUP BY hour ORDER BY hour",
-    )?;
-    let rows = stmt.query_map([since], |r| {
-        Ok(Bucket {
-            at: r.get::<_, i64>(0)?.to_string(),
-            requests: r.get(1)?,
-            errors: r.get(2)?,
-            tokens: r.get(3)?,
-            cost_nanos: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        since,
+    )
 }
 
 /// Daily buckets from `first_day` on (from the daily rollup, which outlives pruned log rows).
 pub fn daily(conn: &Connection, first_day: &str) -> Result<Vec<Bucket>> {
-    let mut stmt = conn.prepare(
+    buckets(
+        conn,
         "SELECT day, sum(requests), sum(error_requests),
             sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
             sum(cost_nanos)
          FROM usage_daily WHERE day >= ?1 GROUP BY day ORDER BY day",
-    )?;
-    let rows = stmt.query_map([first_day], |r| {
+        first_day,
+    )
+}
+
+/// Runs a query whose rows are (label, requests, errors, tokens, cost).
+fn buckets(conn: &Connection, sql: &str, from: impl rusqlite::ToSql) -> Result<Vec<Bucket>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([from], |r| {
         Ok(Bucket {
             at: r.get(0)?,
             requests: r.get(1)?,

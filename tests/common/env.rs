@@ -1,7 +1,7 @@
 //! A data directory set up for gateway tests: a group, accounts pointing at fake upstreams,
 //! member keys, and readers for account states and the request log.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -128,36 +128,19 @@ impl Env {
 
     /// Waits (bounded) until `account`'s status is `want`.
     pub fn wait_status(&self, id: i64, want: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let now = self.status(id);
-            if now == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "account {id} is {now}, expected {want}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        super::eventually(&format!("account {id} never became {want}"), within, || {
+            (self.status(id) == want).then_some(())
+        });
     }
 
     /// The request log once it holds `n` rows (records reach the database a moment after the
     /// response, through the journal), newest last.
     pub fn rows(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let rows = self.log();
-            if rows.len() >= n {
-                return rows;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} rows were logged",
-                rows.len()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::eventually(
+            &format!("fewer than {n} rows were logged"),
+            Duration::from_secs(10),
+            || Some(self.log()).filter(|rows| rows.len() >= n),
+        )
     }
 
     /// Rows of the request log now, newest last, as JSON objects.

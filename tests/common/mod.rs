@@ -195,6 +195,19 @@ impl Drop for Server {
     }
 }
 
+/// Polls `check` until it gives a value, for at most `within`; panics naming `what` if it
+/// never does. For effects that land a moment after the response (usage rows, reloads).
+pub fn eventually<T>(what: &str, within: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 /// A response read off the wire.
 #[derive(Debug)]
 pub struct Resp {
