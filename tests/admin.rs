@@ -4,7 +4,7 @@
 mod common;
 
 use aicarpool::admin::ROUTES;
-use common::admin::{Admin, PASSWORD, USER, call, login, session_cookie};
+use common::admin::{Admin, PASSWORD, USER, call, login, make_admin, session_cookie};
 use common::env::Env;
 use common::upstream::{Fake, Reply};
 use common::{Data, eventually, post_json};
@@ -13,10 +13,7 @@ use std::time::Duration;
 
 fn with_admin() -> Data {
     let data = Data::new();
-    data.ok(
-        &["admin", "set-password", "--username", USER],
-        &format!("{PASSWORD}\n"),
-    );
+    make_admin(&data, USER);
     data
 }
 
@@ -248,10 +245,7 @@ fn sessions_rotate_on_sign_in_and_end_on_logout() {
 #[test]
 fn the_api_manages_accounts_groups_keys_and_shows_the_traffic() {
     let env = Env::new();
-    env.data.ok(
-        &["admin", "set-password", "--username", USER],
-        &format!("{PASSWORD}\n"),
-    );
+    make_admin(&env.data, USER);
     let fake = Fake::start();
     let server = env.serve(&["--error-threshold", "2"]);
     let admin = Admin::sign_in(server.addr);
@@ -419,10 +413,7 @@ fn idle_and_expired_sessions_end() {
 #[test]
 fn the_request_log_is_read_a_page_at_a_time_with_filters() {
     let env = Env::new();
-    env.data.ok(
-        &["admin", "set-password", "--username", USER],
-        &format!("{PASSWORD}\n"),
-    );
+    make_admin(&env.data, USER);
     let (key, _) = env.key_with("pager", &[]);
     let (other, _) = env.key_with("other", &[]);
     let t0 = 1_790_000_000_000_i64;
@@ -471,10 +462,7 @@ fn the_request_log_is_read_a_page_at_a_time_with_filters() {
 #[test]
 fn edits_keep_write_only_secrets_and_prices_change_costs() {
     let env = Env::new();
-    env.data.ok(
-        &["admin", "set-password", "--username", USER],
-        &format!("{PASSWORD}\n"),
-    );
+    make_admin(&env.data, USER);
     let fake = Fake::start();
     let id = env.account("edited", &fake.url(), "sk-original", &[]);
     let key = env.key("k");
@@ -534,10 +522,7 @@ fn edits_keep_write_only_secrets_and_prices_change_costs() {
 #[test]
 fn the_account_policy_changes_while_serving_and_outlives_a_restart() {
     let env = Env::new();
-    env.data.ok(
-        &["admin", "set-password", "--username", USER],
-        &format!("{PASSWORD}\n"),
-    );
+    make_admin(&env.data, USER);
     let fake = Fake::start();
     let id = env.account("flaky", &fake.url(), "sk-x", &[]);
     let key = env.key("k");

@@ -9,13 +9,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::admin::call;
+use common::admin::{PASSWORD, call, make_admin};
 use common::browser::Browser;
 use common::env::Env;
 use common::post_json;
 use common::upstream::{Fake, Reply};
 
-const PASSWORD: &str = "a long enough password";
 const REQUEST: &str =
     r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
 
@@ -205,10 +204,7 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
 #[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
 async fn the_page_is_served_with_a_strict_policy_and_works_by_keyboard() {
     let env = Env::new();
-    env.data.ok(
-        &["admin", "set-password", "--username", "kb"],
-        &format!("{PASSWORD}\n"),
-    );
+    make_admin(&env.data, "kb");
     let server = env.serve(&[]);
     let page = common::http(server.addr, "GET", "/");
     let csp = page.header("content-security-policy").unwrap();
@@ -255,10 +251,7 @@ async fn the_page_is_served_with_a_strict_policy_and_works_by_keyboard() {
 #[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
 fn a_claude_subscription_is_added_by_signing_in_and_then_edited() {
     let env = Env::new();
-    env.data.ok(
-        &["admin", "set-password", "--username", "root"],
-        &format!("{PASSWORD}\n"),
-    );
+    make_admin(&env.data, "root");
     let oauth = common::oauth::FakeOauth::start();
     let server = env.data.serve_env(&[], &oauth.env());
     browse(async {

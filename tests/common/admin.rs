@@ -16,6 +16,14 @@ pub struct Admin {
     pub csrf: String,
 }
 
+/// Creates the admin `user` with [`PASSWORD`] through the CLI.
+pub fn make_admin(data: &super::Data, user: &str) {
+    data.ok(
+        &["admin", "set-password", "--username", user],
+        &format!("{PASSWORD}\n"),
+    );
+}
+
 /// The `name=value` part of a response's `Set-Cookie`.
 pub fn session_cookie(resp: &Resp) -> String {
     resp.header("set-cookie")
