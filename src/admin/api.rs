@@ -77,6 +77,7 @@ pub async fn session(c: Call<'_>) -> Result<Response<Body>> {
 pub async fn setup(c: Call<'_>) -> Result<Response<Body>> {
     let input: Credentials = c.json()?;
     let ctx = &c.state.ctx;
+    let _one_at_a_time = c.state.auth.setup_running.lock().await;
     if ctx.db.read(admins::count).await? > 0 {
         return Err(Error::Conflict(
             "an admin already exists: sign in instead".into(),

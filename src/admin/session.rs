@@ -49,6 +49,8 @@ impl Session {
 /// Sign-in state that lives only in memory: the setup link and recent failures.
 pub struct Auth {
     setup: Mutex<Option<(String, Instant)>>,
+    /// Held while the first admin is made, so two setup calls cannot both make one.
+    pub setup_running: tokio::sync::Mutex<()>,
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Cookies get `Secure` when the server speaks TLS.
     secure: bool,
@@ -58,6 +60,7 @@ impl Auth {
     pub fn new(secure: bool) -> Auth {
         Auth {
             setup: Mutex::new(None),
+            setup_running: tokio::sync::Mutex::new(()),
             failures: Mutex::new(HashMap::new()),
             secure,
         }
