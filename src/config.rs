@@ -31,6 +31,10 @@ pub const DEFAULT_RATE_LIMIT_CAP_SECS: u64 = 3600;
 /// How long a request may wait in a key's concurrency queue before it is refused.
 pub const DEFAULT_QUEUE_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
+/// Request-log rows are kept this many days; monthly budgets need at least a month of them.
+pub const DEFAULT_LOG_RETENTION_DAYS: u64 = 90;
+pub const MIN_LOG_RETENTION_DAYS: u64 = 32;
+pub const DEFAULT_BACKUP_KEEP: u32 = 7;
 /// Claude Code's public OAuth client, whose subscriptions `claude-oauth` accounts pool.
 pub const DEFAULT_OAUTH_AUTHORIZE_URL: &str = "https://claude.ai/oauth/authorize";
 pub const DEFAULT_OAUTH_TOKEN_URL: &str = "https://console.anthropic.com/v1/oauth/token";
@@ -60,6 +64,18 @@ pub struct Config {
     pub queue_timeout: Duration,
     /// How long a stopping server waits for in-flight requests before it exits anyway.
     pub shutdown_drain: Duration,
+    pub upkeep: Upkeep,
+}
+
+/// Housekeeping and alerting the server does by itself.
+#[derive(Clone, Debug)]
+pub struct Upkeep {
+    /// Request-log rows older than this are deleted (daily rollups stay); `None` keeps all.
+    pub log_retention: Option<Duration>,
+    /// Scheduled daily backups kept in `backups/`; 0 turns them off.
+    pub backup_keep: u32,
+    /// Bearer token that opens `/metrics` without an admin session.
+    pub metrics_token: Option<crate::crypto::Secret>,
 }
 
 #[derive(Clone, Debug)]
@@ -157,6 +173,11 @@ impl Config {
             },
             queue_timeout: Duration::from_secs(DEFAULT_QUEUE_TIMEOUT_SECS),
             shutdown_drain: Duration::from_secs(DEFAULT_SHUTDOWN_DRAIN_SECS),
+            upkeep: Upkeep {
+                log_retention: Some(Duration::from_secs(DEFAULT_LOG_RETENTION_DAYS * 86_400)),
+                backup_keep: DEFAULT_BACKUP_KEEP,
+                metrics_token: None,
+            },
         }
     }
 

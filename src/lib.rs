@@ -11,8 +11,10 @@ pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod manage;
+pub mod metrics;
 pub mod router;
 pub mod server;
 pub mod store;
+pub mod upkeep;
 
 pub use server::run;

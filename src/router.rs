@@ -3,6 +3,7 @@
 //! | method | path                                   | handler                  |
 //! |--------|----------------------------------------|--------------------------|
 //! | GET    | `/healthz`                             | [`healthz`]              |
+//! | GET    | `/metrics`                             | [`metrics`] (admin session or metrics token) |
 //! | POST   | `/v1/messages`                         | [`Gateway::relay_endpoint`] |
 //! | POST   | `/v1/messages/count_tokens`            | [`Gateway::relay_endpoint`] |
 //! | POST   | `/v1/chat/completions`                 | [`Gateway::relay_endpoint`] |
@@ -64,9 +65,10 @@ pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     }
     match path {
         "/healthz" if get => healthz(state),
+        "/metrics" if get => metrics(state, &req).await,
         "/v1/models" if get => state.gateway.models(&req),
         p if get && (p == "/" || p.starts_with("/assets/")) => static_asset(p, req.headers()),
-        "/healthz" | "/v1/models" | "/" => not_allowed(&req),
+        "/healthz" | "/metrics" | "/v1/models" | "/" => not_allowed(&req),
         p if p.starts_with("/assets/") => not_allowed(&req),
         p => error_response(
             Protocol::guess(p, req.headers()),
@@ -98,6 +100,48 @@ fn healthz(_state: &AppState) -> Response<Body> {
         StatusCode::OK,
         &json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
     )
+}
+
+/// Prometheus metrics, for a signed-in admin or a scraper holding `AICARPOOL_METRICS_TOKEN`.
+async fn metrics(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    let token_ok = state
+        .ctx
+        .config
+        .upkeep
+        .metrics_token
+        .as_ref()
+        .is_some_and(|t| {
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|given| crate::crypto::ct_eq(given.as_bytes(), t.0.as_bytes()))
+        });
+    let allowed = token_ok
+        || matches!(
+            admin::session::current(&state.ctx, req.headers()).await,
+            Ok(Some(_))
+        );
+    if !allowed {
+        let mut resp = admin::error(
+            StatusCode::UNAUTHORIZED,
+            "metrics need an admin session or the metrics token (Authorization: Bearer)",
+        );
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return resp;
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(full(Bytes::from(state.gateway.metrics_text())))
+        .expect("metrics response is valid")
 }
 
 fn static_asset(path: &str, headers: &http::HeaderMap) -> Response<Body> {

@@ -46,6 +46,7 @@ pub async fn run(
     }
     let builder = http_builder(&ctx.config);
     let gateway = Gateway::start(&ctx).await?;
+    crate::upkeep::start(&ctx.config, ctx.db.clone());
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the listen address", e))?;

@@ -87,6 +87,8 @@ pub enum Command {
     },
 }
 
+/// Secrets are read only from the environment, never from flags (which `ps` shows):
+/// AICARPOOL_METRICS_TOKEN (bearer token for /metrics).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -152,6 +154,12 @@ pub struct ServeArgs {
     /// PEM file of extra CA certificates trusted for upstream TLS (a relay with a private CA).
     #[arg(long, env = "AICARPOOL_UPSTREAM_CA_FILE")]
     pub upstream_ca_file: Option<PathBuf>,
+    /// Days request-log rows are kept (daily rollups stay forever); 0 keeps every row.
+    #[arg(long, env = "AICARPOOL_LOG_RETENTION_DAYS", default_value_t = DEFAULT_LOG_RETENTION_DAYS)]
+    pub log_retention_days: u64,
+    /// Daily backups kept in the data directory's backups/; 0 makes none.
+    #[arg(long, env = "AICARPOOL_BACKUP_KEEP", default_value_t = DEFAULT_BACKUP_KEEP)]
+    pub backup_keep: u32,
 }
 
 #[derive(Debug, Subcommand)]

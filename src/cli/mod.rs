@@ -15,7 +15,7 @@ pub use args::Cli;
 use args::*;
 use output::Out;
 
-use crate::config::{Config, TlsFiles};
+use crate::config::{Config, MIN_LOG_RETENTION_DAYS, TlsFiles};
 use crate::error::{Error, Result};
 use crate::manage::accounts::{AccountChanges, NewAccount, StatusAction};
 use crate::manage::keys::LimitChanges;
@@ -123,6 +123,24 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
         ))
     })?;
     config.queue_timeout = Duration::from_secs(a.queue_timeout_secs);
+    config.upkeep.log_retention = match a.log_retention_days {
+        0 => None,
+        d if d < MIN_LOG_RETENTION_DAYS => {
+            return Err(Error::Invalid(format!(
+                "--log-retention-days {d} is too short: monthly budgets need at least \
+                 {MIN_LOG_RETENTION_DAYS} days of request log (or 0 to keep everything)"
+            )));
+        }
+        d => Some(Duration::from_secs(d * 86_400)),
+    };
+    config.upkeep.backup_keep = a.backup_keep;
+    let from_env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| crate::crypto::Secret(v.trim().to_owned()))
+    };
+    config.upkeep.metrics_token = from_env("AICARPOOL_METRICS_TOKEN");
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;

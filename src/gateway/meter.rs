@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::store::journal::{Journal, Ticket};
 use crate::store::{Db, usage};
 
@@ -25,6 +26,7 @@ pub struct Meter {
     db: Db,
     journal: Journal,
     shared: Arc<Shared>,
+    pub metrics: Arc<Metrics>,
 }
 
 struct Shared {
@@ -39,7 +41,7 @@ struct Shared {
 impl Meter {
     /// Opens the journal in `dir`, commits whatever an earlier run left in it, deletes it, and
     /// starts the committer.
-    pub async fn open(db: Db, dir: &Path) -> Result<Meter> {
+    pub async fn open(db: Db, dir: &Path, metrics: Arc<Metrics>) -> Result<Meter> {
         let (journal, lines, old_files) = Journal::open(dir)?;
         if !lines.is_empty() {
             let records: Vec<usage::Record> = lines
@@ -68,11 +70,12 @@ impl Meter {
             work: Notify::new(),
             idle: Notify::new(),
         });
-        tokio::spawn(committer(db.clone(), shared.clone()));
+        tokio::spawn(committer(db.clone(), shared.clone(), metrics.clone()));
         Ok(Meter {
             db,
             journal,
             shared,
+            metrics,
         })
     }
 
@@ -89,6 +92,7 @@ impl Meter {
             ms = rec.duration_ms,
             "request finished"
         );
+        self.metrics.request(&rec);
         let line = serde_json::to_vec(&rec).expect("records serialize");
         match self.journal.append(&line) {
             Ok(ticket) => {
@@ -103,12 +107,20 @@ impl Meter {
                 }
             }
             Err(e) => {
+                self.metrics
+                    .journal_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 warn!(error = %e, "usage journal unwritable; committing the record directly");
                 if let Err(e) = self.db.write(move |c| usage::insert(c, &rec)).await {
                     warn!(error = %e, "could not log a request");
                 }
             }
         }
+    }
+
+    /// Records journaled and not yet committed.
+    pub fn pending(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Relaxed)
     }
 
     /// Waits until every record handed over so far has been committed (or failed to be, and
@@ -127,7 +139,7 @@ impl Meter {
 }
 
 /// Commits queued records in batches, one transaction each, for as long as the process runs.
-async fn committer(db: Db, shared: Arc<Shared>) {
+async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>) {
     loop {
         shared.work.notified().await;
         tokio::time::sleep(BATCH_DELAY).await;
@@ -144,18 +156,31 @@ async fn committer(db: Db, shared: Arc<Shared>) {
             let (records, tickets): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             let records = Arc::new(records);
             let all = records.clone();
+            let started = std::time::Instant::now();
             let done = db
                 .write(move |c| all.iter().try_for_each(|r| usage::insert(c, r)))
                 .await;
+            metrics
+                .commits
+                .observe_micros(started.elapsed().as_micros() as u64);
             match done {
-                Ok(()) => tickets.into_iter().for_each(Ticket::committed),
+                Ok(()) => {
+                    metrics
+                        .rows_committed
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    tickets.into_iter().for_each(Ticket::committed)
+                }
                 Err(e) => {
+                    metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
                     // One bad record must not hold back the others: commit them one by one.
                     warn!(error = %e, records = n, "a batch of request records failed; retrying them one by one");
                     for (i, ticket) in tickets.into_iter().enumerate() {
                         let records = records.clone();
                         match db.write(move |c| usage::insert(c, &records[i])).await {
-                            Ok(()) => ticket.committed(),
+                            Ok(()) => {
+                                metrics.rows_committed.fetch_add(1, Ordering::Relaxed);
+                                ticket.committed()
+                            }
                             // It stays in the journal and is replayed at the next start.
                             Err(e) => {
                                 warn!(error = %e, "could not commit a request record; it stays in the journal")

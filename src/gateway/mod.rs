@@ -54,12 +54,14 @@ pub struct Gateway {
     oauth: Arc<oauth::Refresher>,
     pub meter: meter::Meter,
     limiter: limits::Limiter,
+    started: std::time::Instant,
 }
 
 impl Gateway {
     /// Loads the snapshot and starts the change watcher and the recovery timer.
     pub async fn start(ctx: &Ctx) -> Result<Arc<Gateway>> {
-        let meter = meter::Meter::open(ctx.db.clone(), &ctx.config.journal_dir()).await?;
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let meter = meter::Meter::open(ctx.db.clone(), &ctx.config.journal_dir(), metrics).await?;
         let snapshots = Snapshots::open(ctx.db.clone(), ctx.secrets.clone()).await?;
         let limiter = limits::Limiter::new(
             ctx.db.clone(),
@@ -96,6 +98,7 @@ impl Gateway {
             oauth: refresher,
             meter,
             limiter,
+            started: std::time::Instant::now(),
         }))
     }
 
@@ -220,6 +223,23 @@ impl Gateway {
     }
 
     /// `GET /v1/models`: the models this key's group can reach, in the asking SDK's format.
+    /// The Prometheus text for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        let snap = self.snapshots.get();
+        let accounts = crate::domain::AccountStatus::ALL
+            .iter()
+            .map(|s| {
+                let n = snap.accounts.values().filter(|a| a.status == *s).count();
+                (s.as_str(), n as u64)
+            })
+            .collect();
+        self.meter.metrics.render(&crate::metrics::Gauges {
+            accounts,
+            usage_queue: self.meter.pending() as u64,
+            uptime_secs: self.started.elapsed().as_secs(),
+        })
+    }
+
     pub fn models(&self, req: &Request<Incoming>) -> Response<Body> {
         let anthropic = req.headers().contains_key("x-api-key")
             || req.headers().contains_key("anthropic-version");

@@ -2,7 +2,6 @@
 //! decrypted credentials, bindings, prices — swapped atomically when the database changes.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -19,15 +18,7 @@ use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
 use crate::store::{self, Db};
 
-/// An upstream credential in memory; never printed.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::crypto::Secret;
 
 /// An upstream account as the router needs it.
 #[derive(Clone, Debug)]

@@ -414,3 +414,13 @@ fn buckets(conn: &Connection, sql: &str, from: impl rusqlite::ToSql) -> Result<V
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Deletes up to `limit` request-log rows started before `before` (epoch ms), oldest first;
+/// returns how many. The daily rollup keeps their totals.
+pub fn prune_log(conn: &Connection, before: i64, limit: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM api_key_request_log WHERE id IN (
+            SELECT id FROM api_key_request_log WHERE started_at < ?1 ORDER BY started_at LIMIT ?2)",
+        params![before, limit],
+    )?)
+}

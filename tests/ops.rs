@@ -1,0 +1,203 @@
+//! Operations: Prometheus `/metrics` behind a session or token, request-log pruning that keeps
+//! the daily rollups, and scheduled backups with retention.
+
+mod common;
+
+use std::time::Duration;
+
+use common::admin::{Admin, USER, make_admin};
+use common::env::Env;
+use common::{Data, eventually, post_json, request};
+
+const BODY: &str =
+    r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn metrics_need_a_session_or_the_token_and_count_what_happened() {
+    let env = Env::new();
+    make_admin(&env.data, USER);
+    let fake = common::upstream::Fake::start();
+    env.account("main", &fake.url(), "sk-metrics-secret", &[]);
+    let key = env.key("alice");
+    let token = "metrics-token-0123456789";
+    let server = env
+        .data
+        .serve_env(&[], &[("AICARPOOL_METRICS_TOKEN", token.to_owned())]);
+
+    let anon = request(server.addr, "GET", "/metrics", &[], b"");
+    assert_eq!(anon.status, 401);
+    assert_eq!(anon.header("www-authenticate"), Some("Bearer"));
+    let wrong = request(
+        server.addr,
+        "GET",
+        "/metrics",
+        &[("authorization", "Bearer metrics-token-0123456780")],
+        b"",
+    );
+    assert_eq!(wrong.status, 401);
+
+    assert_eq!(
+        post_json(&server, "/v1/messages", &[("x-api-key", &key)], BODY).status,
+        200
+    );
+    let bearer = format!("Bearer {token}");
+    let scrape = || {
+        request(
+            server.addr,
+            "GET",
+            "/metrics",
+            &[("authorization", bearer.as_str())],
+            b"",
+        )
+    };
+    let text = eventually(
+        "the usage row was never committed",
+        Duration::from_secs(5),
+        || {
+            let r = scrape();
+            assert_eq!(r.status, 200);
+            Some(r.body).filter(|b| b.contains("aicarpool_usage_rows_committed_total 1\n"))
+        },
+    );
+    for line in [
+        "aicarpool_requests_total{protocol=\"anthropic\",outcome=\"ok\"} 1\n",
+        "aicarpool_requests_total{protocol=\"openai\",outcome=\"ok\"} 0\n",
+        "aicarpool_request_duration_seconds_count{protocol=\"anthropic\"} 1\n",
+        "aicarpool_accounts{status=\"ACTIVE\"} 1\n",
+        "aicarpool_accounts{status=\"TEMP_ERROR\"} 0\n",
+        "aicarpool_usage_queue_depth 0\n",
+        "aicarpool_sqlite_commit_seconds_count 1\n",
+        "# TYPE aicarpool_request_duration_seconds histogram\n",
+    ] {
+        assert!(text.contains(line), "no {line:?} in:\n{text}");
+    }
+    assert!(
+        text.contains("aicarpool_tokens_total{kind=\"input\"} 11\n"),
+        "{text}"
+    );
+    for secret in ["sk-metrics-secret", key.as_str(), token] {
+        assert!(!text.contains(secret), "/metrics shows a secret");
+    }
+    // A signed-in admin may read them too.
+    let admin = Admin::sign_in(server.addr);
+    let viewed = request(
+        server.addr,
+        "GET",
+        "/metrics",
+        &[("cookie", admin.cookie.as_str())],
+        b"",
+    );
+    assert_eq!(viewed.status, 200);
+    assert!(
+        viewed
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+}
+
+#[test]
+fn old_request_log_rows_are_pruned_and_daily_rollups_stay() {
+    let env = Env::new();
+    let (key, _) = env.key_with("old-timer", &[]);
+    let day = 86_400_000;
+    let now = now_ms();
+    for age_days in [200, 120, 91] {
+        env.seed(key, now - age_days * day, 100, 1_000);
+    }
+    for age_days in [89, 1] {
+        env.seed(key, now - age_days * day, 100, 1_000);
+    }
+    let c = rusqlite::Connection::open(env.data.db()).unwrap();
+    c.execute(
+        "INSERT INTO usage_daily (day, api_key_id, requests, input_tokens, cost_nanos)
+         VALUES ('2020-01-01', ?1, 3, 300, 3000)",
+        [key],
+    )
+    .unwrap();
+    let rollup = || -> i64 {
+        c.query_row("SELECT sum(requests) FROM usage_daily", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = rollup();
+
+    // Too short a retention would break monthly budgets.
+    let err = env
+        .data
+        .fails(&["serve", "--log-retention-days", "7"], "", 2);
+    assert!(err.contains("monthly budgets"), "{err}");
+
+    let _server = env.serve(&[]);
+    eventually("old rows were not pruned", Duration::from_secs(10), || {
+        (env.log().len() == 2).then_some(())
+    });
+    let oldest: i64 = c
+        .query_row("SELECT min(started_at) FROM api_key_request_log", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(oldest > now - 90 * day);
+    assert_eq!(rollup(), before, "the daily rollup lost rows");
+    // The key's all-time totals come from the rollup, so they survive the pruning.
+    let keys = env.data.json(&["key", "list"], "");
+    assert_eq!(keys[0]["name"], "old-timer");
+}
+
+#[test]
+fn daily_backups_are_made_and_only_the_newest_are_kept() {
+    let data = Data::new();
+    data.ok(&["group", "create", "backed-up"], "");
+    let dir = data.path().join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(3 * 86_400);
+    for name in [
+        "scheduled-20260101T000000Z.db",
+        "scheduled-20260102T000000Z.db",
+        "scheduled-20260103T000000Z.db",
+        "aicarpool-before-V1.db",
+    ] {
+        let f = std::fs::File::create(dir.join(name)).unwrap();
+        f.set_modified(old).unwrap();
+    }
+    let _server = data.serve_with(&["--backup-keep", "2"]);
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let names = eventually("no new backup", Duration::from_secs(10), || {
+        let names = listing();
+        (names.len() == 3 && !names.contains(&"scheduled-20260102T000000Z.db".to_owned()))
+            .then_some(names)
+    });
+    assert_eq!(
+        names[0], "aicarpool-before-V1.db",
+        "other backups are left alone"
+    );
+    assert_eq!(names[1], "scheduled-20260103T000000Z.db");
+    let newest = dir.join(&names[2]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&newest).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let copy = rusqlite::Connection::open(&newest).unwrap();
+    let ok: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let group: String = copy
+        .query_row("SELECT name FROM groups", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(group, "backed-up");
+}
