@@ -76,6 +76,8 @@ pub struct Upkeep {
     pub backup_keep: u32,
     /// Bearer token that opens `/metrics` without an admin session.
     pub metrics_token: Option<crate::crypto::Secret>,
+    /// Where account state changes and budget warnings are POSTed as JSON.
+    pub webhook_url: Option<crate::crypto::Secret>,
 }
 
 #[derive(Clone, Debug)]
@@ -177,6 +179,7 @@ impl Config {
                 log_retention: Some(Duration::from_secs(DEFAULT_LOG_RETENTION_DAYS * 86_400)),
                 backup_keep: DEFAULT_BACKUP_KEEP,
                 metrics_token: None,
+                webhook_url: None,
             },
         }
     }

@@ -201,3 +201,107 @@ fn daily_backups_are_made_and_only_the_newest_are_kept() {
         .unwrap();
     assert_eq!(group, "backed-up");
 }
+
+#[test]
+fn webhooks_announce_state_changes_and_budget_warnings_once_with_retries() {
+    use common::upstream::{Fake, Reply};
+    let env = Env::new();
+    env.data
+        .ok(&["group", "update", "team", "--daily-tokens", "50"], "");
+    let upstream = Fake::start();
+    let id = env.account("flaky", &upstream.url(), "sk-flaky", &[]);
+    let key = env.key("alice");
+    let hook = Fake::start();
+    // The receiver fails first: the alert must be retried, not lost.
+    hook.set(Reply::Status(503, vec![], "busy".into()));
+    let url = format!("{}/hooks/T0KEN-in-the-path", hook.url());
+    let server = env.data.serve_env(
+        &["--error-threshold", "1"],
+        &[("AICARPOOL_WEBHOOK_URL", url)],
+    );
+    let hooks = |event: &str| -> Vec<serde_json::Value> {
+        hook.seen()
+            .iter()
+            .filter(|s| s.path == "/hooks/T0KEN-in-the-path")
+            .map(|s| serde_json::from_slice::<serde_json::Value>(&s.body).unwrap())
+            .filter(|v| v["event"] == event)
+            .collect()
+    };
+
+    // 41 tokens cross the daily budget's warning line (80% of 50); the request still works.
+    assert_eq!(
+        post_json(&server, "/v1/messages", &[("x-api-key", &key)], BODY).status,
+        200
+    );
+    // One server error trips the account.
+    upstream.set(Reply::Status(500, vec![], "{}".into()));
+    post_json(&server, "/v1/messages", &[("x-api-key", &key)], BODY);
+    env.wait_status(id, "TEMP_ERROR", Duration::from_secs(5));
+    eventually("no delivery was tried", Duration::from_secs(5), || {
+        (hook.count() > 0).then_some(())
+    });
+    hook.set(Reply::Auto);
+    // The budget warning came first; its failed delivery is retried with the same body.
+    let warnings = eventually(
+        "the warning was not retried",
+        Duration::from_secs(15),
+        || {
+            let sent = hooks("budget.warning");
+            (sent.len() >= 2).then_some(sent)
+        },
+    );
+    assert_eq!(warnings[0], warnings[1], "a retry sends the same event");
+    assert_eq!(warnings[1]["group"]["name"], "team");
+    assert_eq!(warnings[1]["detail"]["budget"], "daily_tokens");
+    let tripped = eventually("no state change alert", Duration::from_secs(15), || {
+        hooks("account.status_changed").pop()
+    });
+    assert_eq!(tripped["account"]["name"], "flaky");
+    assert_eq!(tripped["from"], "ACTIVE");
+    assert_eq!(tripped["to"], "TEMP_ERROR");
+    assert!(tripped["until"].as_i64().unwrap() > now_ms());
+    assert!(
+        tripped["text"]
+            .as_str()
+            .unwrap()
+            .contains("flaky is now TEMP_ERROR")
+    );
+
+    // Recovered by the CLI (another process): announced too. Tripping again within ten
+    // minutes is not announced a second time.
+    upstream.set(Reply::Auto);
+    env.data.ok(&["account", "recover", &id.to_string()], "");
+    eventually(
+        "the recovery was not announced",
+        Duration::from_secs(10),
+        || {
+            hooks("account.status_changed")
+                .iter()
+                .any(|e| e["to"] == "ACTIVE")
+                .then_some(())
+        },
+    );
+    upstream.set(Reply::Status(500, vec![], "{}".into()));
+    post_json(&server, "/v1/messages", &[("x-api-key", &key)], BODY);
+    env.wait_status(id, "TEMP_ERROR", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(2500));
+    let trips = hooks("account.status_changed")
+        .iter()
+        .filter(|e| e["to"] == "TEMP_ERROR")
+        .count();
+    assert_eq!(trips, 1, "announced once");
+    assert_eq!(hooks("budget.warning").len(), 2, "one warning, tried twice");
+
+    // A restart does not replay what was already sent.
+    let before = hook.count();
+    drop(server);
+    let _server = env.data.serve_env(
+        &[],
+        &[(
+            "AICARPOOL_WEBHOOK_URL",
+            format!("{}/hooks/T0KEN-in-the-path", hook.url()),
+        )],
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(hook.count(), before);
+}

@@ -88,7 +88,8 @@ pub enum Command {
 }
 
 /// Secrets are read only from the environment, never from flags (which `ps` shows):
-/// AICARPOOL_METRICS_TOKEN (bearer token for /metrics).
+/// AICARPOOL_METRICS_TOKEN (bearer token for /metrics) and AICARPOOL_WEBHOOK_URL (where
+/// account state changes and budget warnings are POSTed).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.

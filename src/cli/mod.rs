@@ -141,6 +141,7 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
             .map(|v| crate::crypto::Secret(v.trim().to_owned()))
     };
     config.upkeep.metrics_token = from_env("AICARPOOL_METRICS_TOKEN");
+    config.upkeep.webhook_url = from_env("AICARPOOL_WEBHOOK_URL");
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;

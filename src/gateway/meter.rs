@@ -256,7 +256,9 @@ mod tests {
         text.push_str("{\"request_id\":\"torn"); // killed mid-write
         std::fs::write(dir.join("usage-0000000000001-000000.jsonl"), text).unwrap();
 
-        let meter = Meter::open(db.clone(), &dir, Default::default()).await.unwrap();
+        let meter = Meter::open(db.clone(), &dir, Default::default())
+            .await
+            .unwrap();
         let count = |db: Db| async move {
             db.read(|c| {
                 Ok(c.query_row(
@@ -277,7 +279,9 @@ mod tests {
         meter.flush().await;
         assert_eq!(count(db.clone()).await, (3, 3));
         drop(meter);
-        let _again = Meter::open(db.clone(), &dir, Default::default()).await.unwrap();
+        let _again = Meter::open(db.clone(), &dir, Default::default())
+            .await
+            .unwrap();
         assert_eq!(
             count(db).await,
             (3, 3),

@@ -1,6 +1,7 @@
 //! The gateway: authenticate a member key from the in-memory snapshot, parse just enough of the
 //! request to route it, and relay it to an upstream account (DESIGN.md §3–§6).
 
+mod alerts;
 pub mod client;
 pub mod endpoint;
 pub mod health;
@@ -89,6 +90,11 @@ impl Gateway {
             Some(snapshots.clone()),
         ));
         tokio::spawn(refresher.clone().timer());
+        alerts::start(
+            ctx.db.clone(),
+            clients.get(None),
+            ctx.config.upkeep.webhook_url.clone(),
+        );
         Ok(Arc::new(Gateway {
             config: ctx.config.clone(),
             snapshots,
