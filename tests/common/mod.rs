@@ -123,11 +123,14 @@ impl Data {
             .expect("serve starts");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = logs.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             let mut setup_url = None;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                kept.lock().unwrap().push(line.clone());
                 if let Some(url) = line.split("setup_url=").nth(1) {
                     setup_url = url.split_whitespace().next().map(str::to_owned);
                 }
@@ -150,6 +153,7 @@ impl Data {
             child,
             addr: addr.parse().unwrap(),
             setup_url,
+            logs,
         }
     }
 }
@@ -159,6 +163,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The one-time setup link `serve` printed, when no admin existed.
     pub setup_url: Option<String>,
+    /// Every line `serve` has logged so far.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {

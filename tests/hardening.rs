@@ -1,0 +1,318 @@
+//! Faults and attackers: kill -9 in a loop under streaming load, secrets at debug log level,
+//! malformed and hostile requests, and misbehaving upstreams.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::env::Env;
+use common::upstream::{Fake, Reply};
+use common::{post_json, request};
+
+const BODY: &str =
+    r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+const STREAM_BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+
+/// One request that tolerates the server dying; the raw response, if any.
+fn try_request(addr: SocketAddr, key: &str, body: &str) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: {key}\r\n\
+         content-type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    (!raw.is_empty()).then_some(raw)
+}
+
+/// The request ids of responses a client received whole, until the server goes away.
+fn client_loop(addr: SocketAddr, key: String, stream: bool) -> Vec<String> {
+    let mut completed = Vec::new();
+    let body = if stream { STREAM_BODY } else { BODY };
+    while let Some(raw) = try_request(addr, &key, body) {
+        if !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+            continue;
+        }
+        let resp = common::parse_response(&raw);
+        let whole = if stream {
+            resp.body.contains("event: message_stop")
+        } else {
+            resp.status == 200 && serde_json::from_str::<serde_json::Value>(&resp.body).is_ok()
+        };
+        if whole {
+            completed.push(resp.header("x-aicarpool-request-id").unwrap().to_owned());
+        }
+    }
+    completed
+}
+
+#[test]
+fn kill_9_at_random_moments_loses_no_row_and_duplicates_none() {
+    const ROUNDS: usize = 12;
+    let env = Env::new();
+    let fake = Fake::start();
+    fake.set(Reply::Stream {
+        pace: Duration::from_millis(3),
+    });
+    env.account("main", &fake.url(), "sk-main", &[]);
+    let key = env.key("alice");
+    let mut completed: Vec<String> = Vec::new();
+    for round in 0..ROUNDS {
+        let mut server = env.serve(&[]);
+        let addr = server.addr;
+        let clients: Vec<_> = (0..8)
+            .map(|i| {
+                let key = key.clone();
+                std::thread::spawn(move || client_loop(addr, key, i % 4 != 0))
+            })
+            .collect();
+        // A different moment each round: early in a stream, between commits, mid-batch.
+        std::thread::sleep(Duration::from_millis(150 + fastrand::u64(0..900)));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        let got: Vec<String> = clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        assert!(!got.is_empty(), "round {round}: nothing completed");
+        completed.extend(got);
+    }
+    // A last start replays whatever the journal still holds.
+    let _server = env.serve(&[]);
+    let rows = env.rows(completed.len());
+    let c = rusqlite::Connection::open(env.data.db()).unwrap();
+    let check: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let logged: HashSet<&str> = rows
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(logged.len(), rows.len(), "a request is logged twice");
+    for id in &completed {
+        assert!(
+            logged.contains(id.as_str()),
+            "{id} was answered whole but has no row"
+        );
+    }
+    // The daily rollup counts exactly the rows, and the account is still healthy.
+    let (rolled, tokens): (i64, i64) = c
+        .query_row(
+            "SELECT sum(requests), sum(input_tokens) FROM usage_daily",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let (logged_n, logged_tokens): (i64, i64) = c
+        .query_row(
+            "SELECT count(*), sum(input_tokens) FROM api_key_request_log",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rolled, tokens), (logged_n, logged_tokens));
+    assert_eq!(env.status(1), "ACTIVE");
+    eprintln!(
+        "kill -9: {ROUNDS} rounds, {} responses completed, {} rows checked",
+        completed.len(),
+        rows.len()
+    );
+}
+
+#[test]
+fn no_secret_reaches_the_logs_the_database_the_api_or_metrics() {
+    use common::admin::{Admin, PASSWORD, USER, login, make_admin};
+    let env = Env::new();
+    make_admin(&env.data, USER);
+    let fake = Fake::start();
+    let secrets = [
+        "sk-ant-api03-SECRET-anthropic-0001",
+        "sk-console-SECRET-0002",
+        "sk-openai-SECRET-0003",
+        "AIzaSECRET-gemini-0004",
+        "proxy-pass-SECRET-0005",
+    ];
+    env.account("anthropic", &fake.url(), secrets[0], &[]);
+    env.account_on(
+        "claude-console",
+        "console",
+        &fake.url(),
+        secrets[1],
+        &["--models", "claude-x"],
+    );
+    env.account_on(
+        "openai",
+        "openai",
+        &format!("{}/v1", fake.url()),
+        secrets[2],
+        &["--models", "gpt-4o"],
+    );
+    env.account_on(
+        "gemini",
+        "gemini",
+        &fake.url(),
+        secrets[3],
+        &["--models", "gemini-2.5-flash"],
+    );
+    env.data.ok(&["group", "create", "elsewhere"], "");
+    env.data.json(
+        &[
+            "account",
+            "create",
+            "--name",
+            "proxied",
+            "--platform",
+            "anthropic",
+            "--group",
+            "elsewhere",
+            "--proxy",
+            "http://proxyuser@127.0.0.1:9",
+            "--proxy-password-stdin",
+        ],
+        &format!("sk-ant-proxied-SECRET-0006\n{}\n", secrets[4]),
+    );
+    let key = env.key("alice");
+    let revoked = env.key("bob");
+    env.data.ok(&["key", "revoke", "2"], "");
+    let metrics_token = "metrics-SECRET-0007";
+    let hook = Fake::start();
+    let hook_url = format!("{}/hook/SECRET-0008", hook.url());
+    let server = env.data.serve_env(
+        &["--error-threshold", "1"],
+        &[
+            ("AICARPOOL_LOG", "debug".to_owned()),
+            ("AICARPOOL_METRICS_TOKEN", metrics_token.to_owned()),
+            ("AICARPOOL_WEBHOOK_URL", hook_url.clone()),
+        ],
+    );
+
+    // A workload over every protocol, with failures, bad keys and admin traffic.
+    let mut responses = Vec::new();
+    let mut keep = |r: common::Resp| responses.push(format!("{:?} {}", r.headers, r.body));
+    keep(post_json(
+        &server,
+        "/v1/messages",
+        &[("x-api-key", &key)],
+        BODY,
+    ));
+    keep(post_json(
+        &server,
+        "/v1/messages",
+        &[("authorization", &format!("Bearer {key}"))],
+        STREAM_BODY,
+    ));
+    keep(post_json(
+        &server,
+        "/v1/messages",
+        &[("x-api-key", &key)],
+        &BODY.replace("claude-sonnet-4-5", "claude-x"),
+    ));
+    keep(post_json(
+        &server,
+        "/v1/chat/completions",
+        &[("authorization", &format!("Bearer {key}"))],
+        r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#,
+    ));
+    keep(post_json(
+        &server,
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        &[("x-goog-api-key", &key)],
+        r#"{"contents":[{"parts":[{"text":"hi"}]}]}"#,
+    ));
+    keep(post_json(
+        &server,
+        "/v1/messages",
+        &[("x-api-key", &revoked)],
+        BODY,
+    ));
+    keep(post_json(
+        &server,
+        "/v1/messages",
+        &[("x-api-key", "acp_guessing-SECRET-0009")],
+        BODY,
+    ));
+    fake.set(Reply::Status(
+        401,
+        vec![],
+        r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#
+            .into(),
+    ));
+    keep(post_json(
+        &server,
+        "/v1/messages",
+        &[("x-api-key", &key)],
+        BODY,
+    ));
+    fake.set(Reply::Auto);
+    keep(login(server.addr, USER, "wrong-password-SECRET-0010"));
+    let admin = Admin::sign_in(server.addr);
+    for path in [
+        "/accounts",
+        "/accounts/1",
+        "/accounts/5",
+        "/keys",
+        "/groups",
+        "/settings",
+        "/audit",
+        "/requests",
+        "/dashboard?range=24h",
+        "/usage?by=key",
+        "/prices",
+    ] {
+        keep(admin.send("GET", path, ""));
+    }
+    keep(admin.send("POST", "/accounts/1/test", "{}"));
+    keep(request(
+        server.addr,
+        "GET",
+        "/metrics",
+        &[("authorization", &format!("Bearer {metrics_token}"))],
+        b"",
+    ));
+    env.rows(6);
+    std::thread::sleep(Duration::from_millis(1500)); // the webhook task's poll
+    let cookie_token = admin.cookie.split('=').nth(1).unwrap().to_owned();
+    drop(admin);
+
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(logs.contains("DEBUG"), "the workload ran at debug level");
+    let responses = responses.join("\n");
+    let stored = common::all_bytes(&env.data.path());
+    let mut everywhere: Vec<&str> = secrets.to_vec();
+    everywhere.extend([
+        "sk-ant-proxied-SECRET-0006",
+        metrics_token,
+        "SECRET-0008",
+        "acp_guessing-SECRET-0009",
+        "wrong-password-SECRET-0010",
+        PASSWORD,
+        key.as_str(),
+        revoked.as_str(),
+        cookie_token.as_str(),
+    ]);
+    for secret in &everywhere {
+        assert!(!logs.contains(secret), "the log shows {secret}");
+        assert!(
+            !responses.contains(secret),
+            "an API response shows {secret}"
+        );
+        assert!(
+            !common::contains(&stored, secret),
+            "the data directory holds {secret} in plaintext"
+        );
+    }
+    eprintln!(
+        "secrets: {} checked against {} log lines, {} bytes of responses, {} bytes on disk",
+        everywhere.len(),
+        logs.lines().count(),
+        responses.len(),
+        stored.len()
+    );
+}
