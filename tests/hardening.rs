@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::env::Env;
 use common::upstream::{Fake, Reply};
@@ -315,4 +315,135 @@ fn no_secret_reaches_the_logs_the_database_the_api_or_metrics() {
         responses.len(),
         stored.len()
     );
+}
+
+/// Writes raw bytes and reads until the server answers or closes; (status, how long).
+fn raw_exchange(addr: SocketAddr, bytes: &[u8], wait: Duration) -> (Option<u16>, Duration) {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let _ = s.write_all(bytes);
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+        }
+    }
+    let status = std::str::from_utf8(&raw)
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok());
+    (status, started.elapsed())
+}
+
+#[test]
+fn hostile_requests_get_bounded_clear_errors_and_the_server_carries_on() {
+    let (_env, _fake, server, key) = Env::one_account(&[
+        "--header-read-timeout-secs",
+        "1",
+        "--max-body-bytes",
+        "65536",
+    ]);
+    let addr = server.addr;
+    let mut tried = 0;
+
+    // Slowloris: a request head that never ends is cut off by the header timeout.
+    let (status, took) = raw_exchange(
+        addr,
+        b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: ",
+        Duration::from_secs(10),
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "a slow head held a connection {took:?}"
+    );
+    assert!(status.is_none() || status == Some(408), "{status:?}");
+    tried += 1;
+
+    // A header flood: far past the header size limit.
+    let mut flood = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..3000 {
+        flood.extend_from_slice(format!("x-filler-{i}: {}\r\n", "a".repeat(40)).as_bytes());
+    }
+    flood.extend_from_slice(b"\r\n");
+    let (status, _) = raw_exchange(addr, &flood, Duration::from_secs(5));
+    assert!(status.is_none() || status == Some(431), "{status:?}");
+    tried += 1;
+
+    // Absurd and oversized declared lengths: refused before any body is read.
+    for (length, want) in [("99999999999999999999999", 400), ("1000000000", 413)] {
+        let head = format!(
+            "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\n\
+             content-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+        );
+        let (status, took) = raw_exchange(addr, head.as_bytes(), Duration::from_secs(5));
+        assert_eq!(status, Some(want), "content-length {length}");
+        assert!(took < Duration::from_secs(2));
+        tried += 1;
+    }
+
+    // Bodies that are not JSON, not UTF-8, or nested past any sane depth: 400 in Anthropic's
+    // shape, never a crash.
+    let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    for body in [
+        b"\xff\xfe{\"model\":1}".to_vec(),
+        b"{\"model\": \"claude\xc3\x28\"}".to_vec(),
+        deep.into_bytes(),
+        b"{\"model\":".to_vec(),
+        b"null".to_vec(),
+    ] {
+        let r = request(
+            addr,
+            "POST",
+            "/v1/messages",
+            &[("x-api-key", &key), ("content-type", "application/json")],
+            &body,
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        tried += 1;
+    }
+
+    // Two different keys, or a key that is not text: refused, not guessed.
+    let (_, other) = _env.key_with("other", &[]);
+    for headers in [
+        vec![
+            ("x-api-key", key.as_str()),
+            ("authorization", &format!("Bearer {other}") as &str),
+        ],
+        vec![("x-api-key", key.as_str()), ("x-api-key", other.as_str())],
+    ] {
+        let mut all = headers.clone();
+        all.push(("content-type", "application/json"));
+        let r = request(addr, "POST", "/v1/messages", &all, BODY.as_bytes());
+        assert_eq!(r.status, 401);
+        assert!(r.body.contains("conflicting API keys"), "{}", r.body);
+        tried += 1;
+    }
+    let mut raw_key =
+        format!("POST /v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: {key}")
+            .into_bytes();
+    raw_key.push(0xff);
+    raw_key
+        .extend_from_slice(format!("\r\ncontent-length: {}\r\n\r\n{BODY}", BODY.len()).as_bytes());
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(&raw_key).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let r = common::parse_response(&raw);
+    assert!(r.status == 401 || r.status == 400, "{}", r.status);
+    tried += 1;
+
+    // After all that, the gateway still serves.
+    let ok = post_json(&server, "/v1/messages", &[("x-api-key", &key)], BODY);
+    assert_eq!(ok.status, 200);
+    eprintln!("hostile inputs: {tried} tried, each refused with a bounded, clear error");
 }

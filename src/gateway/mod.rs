@@ -314,19 +314,44 @@ impl Gateway {
 
 /// The member key of a request: `x-api-key`, `Authorization: Bearer`, `x-goog-api-key` or the
 /// `key` query parameter (Gemini's SDKs), whichever the client's protocol uses.
-fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    header("x-api-key")
-        .or_else(|| {
-            header("authorization").and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-        })
-        .or_else(|| header("x-goog-api-key"))
-        .or_else(|| query?.split('&').find_map(|pair| pair.strip_prefix("key=")))
+/// The one member key the request presents, from `x-api-key`, `Authorization: Bearer`,
+/// `x-goog-api-key` or `?key=`. Two different keys are refused rather than guessed between.
+fn presented_key<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
+) -> std::result::Result<&'a str, &'static str> {
+    let values = |name: &'static str| {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+    };
+    let bearer = values("authorization").filter_map(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    });
+    let from_query = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|pair| pair.strip_prefix("key="));
+    let mut found: Option<&str> = None;
+    for key in values("x-api-key")
+        .chain(bearer)
+        .chain(values("x-goog-api-key"))
+        .chain(from_query)
         .map(str::trim)
         .filter(|k| !k.is_empty())
+    {
+        match found {
+            Some(k) if k != key => {
+                return Err("conflicting API keys: the request carries two different keys");
+            }
+            _ => found = Some(key),
+        }
+    }
+    found.ok_or(
+        "missing API key: send it in x-api-key, Authorization: Bearer, x-goog-api-key or ?key=",
+    )
 }
 
 /// The client's query string without its `key` parameter (a member key never goes upstream).
@@ -345,9 +370,7 @@ fn authenticate(
     query: Option<&str>,
     now: i64,
 ) -> std::result::Result<Arc<ApiKey>, &'static str> {
-    let presented = presented_key(headers, query).ok_or(
-        "missing API key: send it in x-api-key, Authorization: Bearer, x-goog-api-key or ?key=",
-    )?;
+    let presented = presented_key(headers, query)?;
     // Looked up by hash: the comparison never touches the plaintext, so its timing says nothing.
     let hash = hex_encode(&Sha256::digest(presented.as_bytes()));
     let key = snap.keys.get(&hash).ok_or("invalid API key")?;
@@ -404,14 +427,49 @@ mod tests {
 
     #[test]
     fn the_member_key_is_found_in_any_protocols_place_and_never_forwarded() {
-        let mut h = HeaderMap::new();
-        assert_eq!(presented_key(&h, Some("alt=sse&key=acp_q")), Some("acp_q"));
-        h.insert("x-goog-api-key", HeaderValue::from_static("acp_g"));
-        assert_eq!(presented_key(&h, None), Some("acp_g"));
-        h.insert("authorization", HeaderValue::from_static("Bearer acp_b"));
-        assert_eq!(presented_key(&h, None), Some("acp_b"));
-        h.insert("x-api-key", HeaderValue::from_static("acp_x"));
-        assert_eq!(presented_key(&h, None), Some("acp_x"));
+        let one = |name: &'static str, value: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(value));
+            h
+        };
+        let none = HeaderMap::new();
+        assert_eq!(presented_key(&none, Some("alt=sse&key=acp_q")), Ok("acp_q"));
+        assert_eq!(
+            presented_key(&one("x-goog-api-key", "acp_g"), None),
+            Ok("acp_g")
+        );
+        assert_eq!(
+            presented_key(&one("authorization", "Bearer acp_b"), None),
+            Ok("acp_b")
+        );
+        assert_eq!(
+            presented_key(&one("x-api-key", " acp_x "), None),
+            Ok("acp_x")
+        );
+        assert!(
+            presented_key(&none, None)
+                .unwrap_err()
+                .starts_with("missing")
+        );
+        // The same key twice is fine; two different keys are refused, not guessed between.
+        let mut both = one("x-api-key", "acp_x");
+        both.insert("authorization", HeaderValue::from_static("Bearer acp_x"));
+        assert_eq!(presented_key(&both, Some("key=acp_x")), Ok("acp_x"));
+        both.append("x-api-key", HeaderValue::from_static("acp_y"));
+        assert!(
+            presented_key(&both, None)
+                .unwrap_err()
+                .starts_with("conflicting")
+        );
+        let bearer = one("authorization", "Bearer acp_b");
+        assert!(presented_key(&bearer, Some("key=acp_q")).is_err());
+        let bad = one("x-api-key", "acp_x");
+        let mut bad = bad;
+        bad.append("x-api-key", HeaderValue::from_bytes(b"acp_\xff").unwrap());
+        assert!(
+            presented_key(&bad, None).is_err(),
+            "a non-UTF-8 key is not ignored"
+        );
         assert_eq!(
             upstream_query(Some("key=acp_q&alt=sse")).as_deref(),
             Some("alt=sse")
