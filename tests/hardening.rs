@@ -447,3 +447,69 @@ fn hostile_requests_get_bounded_clear_errors_and_the_server_carries_on() {
     assert_eq!(ok.status, 200);
     eprintln!("hostile inputs: {tried} tried, each refused with a bounded, clear error");
 }
+
+#[test]
+fn misbehaving_upstreams_are_bounded_reported_in_the_clients_shape_and_charged() {
+    let (env, fake, server, key) = Env::one_account(&["--upstream-idle-timeout-secs", "1"]);
+    let send = |body: &str| post_json(&server, "/v1/messages", &[("x-api-key", &key)], body);
+
+    // Asked for uncompressed answers, since usage is read from their bytes.
+    assert_eq!(send(BODY).status, 200);
+    assert_eq!(fake.seen()[0].header("accept-encoding"), Some("identity"));
+
+    // A proxy's HTML error page becomes an error in the client's protocol, and counts
+    // against the account.
+    fake.set(Reply::Status(
+        502,
+        vec![("content-type", "text/html".to_owned())],
+        format!(
+            "<html><body><h1>502 Bad Gateway</h1>{}</body></html>",
+            "x".repeat(5000)
+        ),
+    ));
+    let r = send(BODY);
+    assert_eq!(r.status, 502);
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("JSON, not HTML");
+    assert_eq!(v["type"], "error");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("502 Bad Gateway"), "{message}");
+    assert!(message.len() < 600, "the page is not passed on whole");
+    assert_eq!(env.account_json(1)["error_count"], 1);
+
+    // A stream that goes silent mid-way is cut off by the idle timeout: the client gets an
+    // error event, the usage sent so far is charged, the account takes an error.
+    let before = env.account_json(1)["last_error_at"].as_i64().unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    fake.set(Reply::Stream {
+        pace: Duration::from_secs(4),
+    });
+    let started = Instant::now();
+    let r = send(STREAM_BODY);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(r.body.contains("event: message_start"), "{}", r.body);
+    assert!(r.body.contains("event: error"), "{}", r.body);
+    let rows = env.rows(3);
+    let last = rows.last().unwrap();
+    assert_eq!(last["outcome"], "upstream_error");
+    assert!(last["input_tokens"].as_i64().unwrap() > 0, "{last}");
+    assert!(
+        last["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("idle for 1s"),
+        "{last}"
+    );
+    // The 200 head had cleared the error window; the silence is the one error in it now.
+    common::eventually(
+        "the silent stream was not held against the account",
+        Duration::from_secs(5),
+        || {
+            let a = env.account_json(1);
+            (a["error_count"] == 1 && a["last_error_at"].as_i64().unwrap() > before).then_some(())
+        },
+    );
+}

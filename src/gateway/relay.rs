@@ -855,6 +855,11 @@ fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Byte
         }
     }
     set_credentials(headers, account)?;
+    // Usage is read from the answer's bytes: ask for them uncompressed.
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
     if call.endpoint.protocol() == Protocol::Anthropic {
         headers
             .entry("anthropic-version")
