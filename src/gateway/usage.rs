@@ -180,7 +180,7 @@ impl Report {
 
 /// Longest SSE line kept while looking for usage; longer lines (huge text deltas) pass through
 /// unread, because usage never rides on them.
-const MAX_LINE: usize = 1 << 20;
+pub const MAX_LINE: usize = 1 << 20;
 
 /// Reads an SSE stream chunk by chunk without holding any of it back, picking out the events
 /// that carry usage and the one that ends the stream (see [`Wire`]). Only those are parsed;
@@ -200,6 +200,11 @@ impl SseScanner {
             wire,
             ..SseScanner::default()
         }
+    }
+
+    /// Bytes held for an unfinished line: never more than one line's bound, whatever is fed.
+    pub fn buffered(&self) -> usize {
+        self.line.len()
     }
 
     /// Feeds the next chunk; returns true when this chunk holds the stream's final event.
