@@ -112,6 +112,8 @@ pub struct Gauges {
     /// Usage records journaled and not yet in the database.
     pub usage_queue: u64,
     pub uptime_secs: u64,
+    /// Whether usage can be stored (requests are refused while it cannot).
+    pub storage_ok: bool,
 }
 
 impl Metrics {
@@ -255,6 +257,13 @@ impl Metrics {
         for (status, n) in &g.accounts {
             let _ = writeln!(out, "aicarpool_accounts{{status=\"{status}\"}} {n}");
         }
+        head(
+            &mut out,
+            "aicarpool_storage_ok",
+            "gauge",
+            "1 while usage can be stored; 0 while it cannot and requests are refused.",
+        );
+        let _ = writeln!(out, "aicarpool_storage_ok {}", u8::from(g.storage_ok));
         head(
             &mut out,
             "aicarpool_uptime_seconds",

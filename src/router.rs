@@ -95,11 +95,19 @@ fn not_allowed(req: &Request<Incoming>) -> Response<Body> {
     resp
 }
 
-fn healthz(_state: &AppState) -> Response<Body> {
-    json_response(
-        StatusCode::OK,
-        &json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-    )
+/// `ok`, or 503 `degraded` with the reason while usage cannot be stored (so a load balancer
+/// sends traffic elsewhere).
+fn healthz(state: &AppState) -> Response<Body> {
+    match state.gateway.meter.fault() {
+        None => json_response(
+            StatusCode::OK,
+            &json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
+        ),
+        Some(reason) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "status": "degraded", "reason": reason, "version": env!("CARGO_PKG_VERSION") }),
+        ),
+    }
 }
 
 /// Prometheus metrics, for a signed-in admin or a scraper holding `AICARPOOL_METRICS_TOKEN`.

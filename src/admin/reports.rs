@@ -103,6 +103,7 @@ pub async fn dashboard(c: Call<'_>) -> Result<Response<Body>> {
     ok(&json!({
         "range": range,
         "since": since,
+        "storage_fault": c.state.gateway.meter.fault(),
         "series": series,
         "total": total,
         "error_rate": if requests > 0 { errors as f64 / requests as f64 } else { 0.0 },

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::error::Result;
 use crate::metrics::Metrics;
@@ -32,6 +32,12 @@ pub struct Meter {
 struct Shared {
     /// Journaled records waiting for the committer.
     queue: Mutex<Vec<(usage::Record, Ticket)>>,
+    /// Why usage cannot be stored right now (disk full, I/O error); new requests are refused
+    /// while it is set, so nothing is served that cannot be metered.
+    fault: Mutex<Option<String>>,
+    /// Records that could be neither journaled nor committed, and journaled ones whose commit
+    /// failed for lack of storage: retried until storage works again.
+    stranded: Mutex<Vec<(usage::Record, Option<Ticket>)>>,
     /// Records journaled and not yet committed (queued or in a batch being committed).
     in_flight: AtomicUsize,
     work: Notify,
@@ -66,11 +72,14 @@ impl Meter {
         }
         let shared = Arc::new(Shared {
             queue: Mutex::new(Vec::new()),
+            fault: Mutex::new(None),
+            stranded: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             work: Notify::new(),
             idle: Notify::new(),
         });
         tokio::spawn(committer(db.clone(), shared.clone(), metrics.clone()));
+        tokio::spawn(recover(db.clone(), dir.to_owned(), shared.clone()));
         Ok(Meter {
             db,
             journal,
@@ -111,11 +120,19 @@ impl Meter {
                     .journal_failures
                     .fetch_add(1, Ordering::Relaxed);
                 warn!(error = %e, "usage journal unwritable; committing the record directly");
+                let kept = rec.clone();
                 if let Err(e) = self.db.write(move |c| usage::insert(c, &rec)).await {
-                    warn!(error = %e, "could not log a request");
+                    // Neither place takes it: keep it in memory, stop taking new requests,
+                    // and retry until storage works again.
+                    self.shared.strand(kept, None, &e);
                 }
             }
         }
+    }
+
+    /// Why usage cannot be stored now, if it cannot: the gateway refuses requests meanwhile.
+    pub fn fault(&self) -> Option<String> {
+        self.shared.fault.lock().expect("meter fault").clone()
     }
 
     /// Records journaled and not yet committed.
@@ -175,13 +192,17 @@ async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>) {
                     // One bad record must not hold back the others: commit them one by one.
                     warn!(error = %e, records = n, "a batch of request records failed; retrying them one by one");
                     for (i, ticket) in tickets.into_iter().enumerate() {
-                        let records = records.clone();
-                        match db.write(move |c| usage::insert(c, &records[i])).await {
+                        let rs = records.clone();
+                        match db.write(move |c| usage::insert(c, &rs[i])).await {
                             Ok(()) => {
                                 metrics.rows_committed.fetch_add(1, Ordering::Relaxed);
                                 ticket.committed()
                             }
-                            // It stays in the journal and is replayed at the next start.
+                            Err(e) if is_storage_fault(&e) => {
+                                shared.strand(records[i].clone(), Some(ticket), &e);
+                            }
+                            // A record the database refuses stays in the journal; the next
+                            // start tries it again.
                             Err(e) => {
                                 warn!(error = %e, "could not commit a request record; it stays in the journal")
                             }
@@ -191,6 +212,80 @@ async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>) {
             }
             if shared.in_flight.fetch_sub(n, Ordering::SeqCst) == n {
                 shared.idle.notify_waiters();
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Keeps a record that could not be stored, and marks storage as failing.
+    fn strand(&self, rec: usage::Record, ticket: Option<Ticket>, why: &crate::error::Error) {
+        self.stranded
+            .lock()
+            .expect("stranded records")
+            .push((rec, ticket));
+        let mut fault = self.fault.lock().expect("meter fault");
+        if fault.is_none() {
+            error!(error = %why, "usage cannot be stored: refusing new requests until it can");
+        }
+        *fault = Some(format!("usage cannot be stored: {why}"));
+    }
+}
+
+/// Whether an error means the storage (disk, file system) failed rather than the record.
+fn is_storage_fault(e: &crate::error::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    match e {
+        crate::error::Error::Database(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+            f.code,
+            DiskFull | SystemIoFailure | ReadOnly | CannotOpen | DatabaseBusy | DatabaseLocked
+        ),
+        crate::error::Error::Io { .. } | crate::error::Error::WriterGone => true,
+        _ => false,
+    }
+}
+
+/// While storage is failing: every second, checks the journal directory takes a write and
+/// commits the stranded records; when both work, lifts the fault. (The committer already
+/// counted them as done, so `flush` does not wait for them; journaled ones also replay at the
+/// next start.)
+async fn recover(db: Db, dir: std::path::PathBuf, shared: Arc<Shared>) {
+    let probe = dir.join(".probe");
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if shared.fault.lock().expect("meter fault").is_none() {
+            continue;
+        }
+        let writable = std::fs::write(&probe, [0u8; 4096]).is_ok();
+        let _ = std::fs::remove_file(&probe);
+        if !writable {
+            continue;
+        }
+        let batch: Vec<(usage::Record, Option<Ticket>)> =
+            std::mem::take(&mut *shared.stranded.lock().expect("stranded records"));
+        let records: Vec<usage::Record> = batch.iter().map(|(r, _)| r.clone()).collect();
+        let n = records.len();
+        match db
+            .write(move |c| records.iter().try_for_each(|r| usage::insert(c, r)))
+            .await
+        {
+            Ok(()) => {
+                batch.into_iter().for_each(|(_, t)| {
+                    if let Some(t) = t {
+                        t.committed();
+                    }
+                });
+                *shared.fault.lock().expect("meter fault") = None;
+                info!(
+                    records = n,
+                    "usage storage works again; requests are accepted"
+                );
+            }
+            Err(e) => {
+                debug!(error = %e, "usage storage still failing");
+                let mut stranded = shared.stranded.lock().expect("stranded records");
+                let newer = std::mem::replace(&mut *stranded, batch);
+                stranded.extend(newer);
             }
         }
     }

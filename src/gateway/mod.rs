@@ -142,6 +142,15 @@ impl Gateway {
             Ok(k) => k,
             Err(msg) => return error_response(p, Kind::Authentication, msg),
         };
+        // Fail closed: nothing is relayed that could not be metered.
+        if self.meter.fault().is_some() {
+            return error_response(
+                p,
+                Kind::Unavailable,
+                "the gateway cannot record usage right now (its storage is failing); \
+                 requests resume by themselves once it works again",
+            );
+        }
         let (parts, body) = req.into_parts();
         let body =
             match read_request_body(&parts.headers, body, self.config.http.max_body_bytes).await {
@@ -243,6 +252,7 @@ impl Gateway {
             accounts,
             usage_queue: self.meter.pending() as u64,
             uptime_secs: self.started.elapsed().as_secs(),
+            storage_ok: self.meter.fault().is_none(),
         })
     }
 

@@ -118,9 +118,12 @@ impl Journal {
             old.sealed.store(true, Ordering::SeqCst);
             old.remove_if_done();
         }
-        (&cur.segment.file)
-            .write_all(&buf)
-            .map_err(|e| Error::io("writing the usage journal", e))?;
+        if let Err(e) = (&cur.segment.file).write_all(&buf) {
+            // Part of the line may be written: the next record starts a fresh segment rather
+            // than continuing a torn line (replay skips the torn one).
+            cur.bytes = SEGMENT_BYTES;
+            return Err(Error::io("writing the usage journal", e));
+        }
         cur.bytes += buf.len() as u64;
         cur.segment.outstanding.fetch_add(1, Ordering::SeqCst);
         Ok(Ticket(cur.segment.clone()))

@@ -33,6 +33,11 @@ export async function render() {
   const stat = (label, value, extra) => h("div", { class: "card stat" }, h("span", {}, label), h("strong", {}, value), extra ? h("small", {}, extra) : null);
   return h("div", { class: "page", id: "dashboard" },
     h("div", { class: "page-head" }, h("h1", {}, "Dashboard"), switcher),
+    d.storage_fault
+      ? h("div", { class: "card alert", role: "alert", id: "storage-fault" },
+        h("strong", {}, "Requests are being refused: "), d.storage_fault,
+        h("p", {}, "Free space on the data directory's disk; the gateway stores what it holds and accepts requests again by itself."))
+      : null,
     h("div", { class: "stats" },
       stat("Requests", num(t.requests)),
       stat("Tokens", compact(tokens), `${compact(t.input_tokens)} in · ${compact(t.output_tokens)} out`),
