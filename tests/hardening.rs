@@ -503,13 +503,92 @@ fn misbehaving_upstreams_are_bounded_reported_in_the_clients_shape_and_charged()
             .contains("idle for 1s"),
         "{last}"
     );
-    // The 200 head had cleared the error window; the silence is the one error in it now.
+    // A 200 head is no success until the answer is whole: both failures count.
     common::eventually(
         "the silent stream was not held against the account",
         Duration::from_secs(5),
         || {
             let a = env.account_json(1);
-            (a["error_count"] == 1 && a["last_error_at"].as_i64().unwrap() > before).then_some(())
+            (a["error_count"] == 2 && a["last_error_at"].as_i64().unwrap() > before).then_some(())
         },
     );
+}
+
+fn gzip(data: &[u8]) -> bytes::Bytes {
+    use flate2::write::GzEncoder;
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    bytes::Bytes::from(e.finish().unwrap())
+}
+
+#[test]
+fn compressed_and_gigantic_answers_are_decoded_or_refused_and_charged_right() {
+    use common::upstream::{message_json, stream_bytes};
+    let (env, fake, server, key) = Env::one_account(&[]);
+    let send = |body: &str| post_json(&server, "/v1/messages", &[("x-api-key", &key)], body);
+    let json = || ("content-type", "application/json".to_owned());
+    let sse = || ("content-type", "text/event-stream".to_owned());
+    let gz = || ("content-encoding", "gzip".to_owned());
+
+    // A relay that gzips despite `accept-encoding: identity`: the client gets the plain
+    // answer, and its usage is charged.
+    fake.set(Reply::Raw(
+        200,
+        vec![json(), gz()],
+        gzip(message_json().as_bytes()),
+    ));
+    let r = send(BODY);
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-encoding").is_none());
+    assert_eq!(r.body, message_json());
+    fake.set(Reply::Raw(
+        200,
+        vec![sse(), gz()],
+        gzip(stream_bytes().as_bytes()),
+    ));
+    let r = send(STREAM_BODY);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, stream_bytes());
+    let rows = env.rows(2);
+    for row in &rows {
+        assert_eq!(row["outcome"], "ok", "{row}");
+        assert_eq!(row["input_tokens"], common::upstream::INPUT, "{row}");
+        assert_eq!(row["output_tokens"], common::upstream::OUTPUT, "{row}");
+    }
+
+    // An encoding the gateway cannot read, a corrupt gzip body, and an answer past the 64 MiB
+    // cap: 502 in Anthropic's shape, and the account is held responsible.
+    let huge = bytes::Bytes::from(vec![b' '; 65 * 1024 * 1024]);
+    for (reply, says) in [
+        (
+            Reply::Raw(
+                200,
+                vec![json(), ("content-encoding", "br".to_owned())],
+                "x".into(),
+            ),
+            "content-encoding",
+        ),
+        (
+            Reply::Raw(
+                200,
+                vec![json(), gz()],
+                bytes::Bytes::from_static(b"not gzip"),
+            ),
+            "corrupt",
+        ),
+        (Reply::Raw(200, vec![json()], huge), "larger than"),
+    ] {
+        fake.set(reply);
+        let r = send(BODY);
+        assert_eq!(r.status, 502, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{}",
+            r.body
+        );
+    }
+    let rows = env.rows(5);
+    assert!(rows[2..].iter().all(|r| r["outcome"] == "upstream_error"));
+    assert_eq!(env.status(1), "TEMP_ERROR", "three server errors in a row");
 }

@@ -3,6 +3,7 @@
 
 mod alerts;
 pub mod client;
+mod decode;
 pub mod endpoint;
 pub mod health;
 pub mod limits;

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::Gateway;
+use super::decode;
 use super::endpoint::{Endpoint, take_events_without_usage_chunk, with_model};
 use super::health::{Failure, rate_limit_until};
 use super::limits::Admission;
@@ -130,7 +131,8 @@ impl Gateway {
                         if let Some(s) = call.session {
                             self.sticky.set(s, account.id);
                         }
-                        self.health.succeeded(account).await;
+                        // Success is recorded once the answer has been read whole (`deliver`):
+                        // a 200 with a broken body is the account's failure, not its success.
                         return self
                             .deliver(call, snap, account.clone(), attempts, resp, Outcome::Ok)
                             .await;
@@ -269,34 +271,31 @@ impl Gateway {
             status,
             first_byte_ms,
         };
+        let encoding = match decode::encoding(&parts.headers) {
+            Ok(e) => e,
+            Err(message) => return self.unreadable(record, &account, message).await,
+        };
         if streaming {
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let idle = self.config.upstream.idle_timeout;
-            tokio::spawn(async move { pump(body, tx, record, account, idle).await });
+            let decoder = decode::StreamDecoder::new(encoding);
+            tokio::spawn(async move { pump(body, decoder, tx, record, account, idle).await });
             return builder
                 .body(channel_body(rx))
                 .expect("relayed head is valid");
         }
         let reading = Instant::now();
-        let read = read_body(body, MAX_RESPONSE_BYTES, self.config.upstream.idle_timeout).await;
+        let read = read_body(body, MAX_RESPONSE_BYTES, self.config.upstream.idle_timeout)
+            .await
+            .and_then(|b| decode::decode_all(encoding, b, MAX_RESPONSE_BYTES));
         record.call.upstream_wait += reading.elapsed();
         let bytes = match read {
             Ok(b) => b,
-            Err(message) => {
-                self.health
-                    .failed(&account, Failure::Server(message.clone()))
-                    .await;
-                record.status = StatusCode::BAD_GATEWAY;
-                record
-                    .finish(
-                        Outcome::UpstreamError,
-                        &Report::default(),
-                        Some(message.clone()),
-                    )
-                    .await;
-                return error_response(Some(record.call.protocol), Kind::UpstreamFailed, &message);
-            }
+            Err(message) => return self.unreadable(record, &account, message).await,
         };
+        if outcome == Outcome::Ok {
+            self.health.succeeded(&account).await;
+        }
         // count_tokens answers carry no usage to charge; only Messages are metered.
         let report = if outcome == Outcome::Ok && record.call.endpoint.billed() {
             Report::from_json(record.call.endpoint.wire(), &bytes)
@@ -527,10 +526,35 @@ impl Call {
 
 /// Reads an SSE stream from the upstream and hands each chunk to the client at once, reading
 /// usage as it passes. The chunk that ends the stream is held until the log row is committed.
+impl Gateway {
+    /// An answer the gateway could not read whole (broken, too large, undecodable): the
+    /// account takes a server error and the client gets a 502 in its protocol's shape.
+    async fn unreadable(
+        &self,
+        mut record: Pending,
+        account: &Upstream,
+        message: String,
+    ) -> Response<Body> {
+        self.health
+            .failed(account, Failure::Server(message.clone()))
+            .await;
+        record.status = StatusCode::BAD_GATEWAY;
+        record
+            .finish(
+                Outcome::UpstreamError,
+                &Report::default(),
+                Some(message.clone()),
+            )
+            .await;
+        error_response(Some(record.call.protocol), Kind::UpstreamFailed, &message)
+    }
+}
+
 /// A client that leaves does not stop the reading: the upstream is drained (bounded) so the
 /// request is charged for what it produced.
 async fn pump(
     mut body: Incoming,
+    mut decoder: Option<decode::StreamDecoder>,
     tx: mpsc::Sender<Bytes>,
     mut pending: Pending,
     account: Arc<Upstream>,
@@ -564,6 +588,14 @@ async fn pump(
         };
         let Ok(data) = frame.into_data() else {
             continue;
+        };
+        let data = match decoder.as_mut().map(|d| d.feed(&data)) {
+            None => data,
+            Some(Ok(plain)) => plain,
+            Some(Err(message)) => {
+                broke = Some(message);
+                break;
+            }
         };
         let last = scanner.feed(&data);
         if last && !logged {
@@ -609,6 +641,8 @@ async fn pump(
             .health
             .failed(&account, Failure::Server(msg.clone()))
             .await;
+    } else if scanner.report.complete && scanner.report.error.is_none() {
+        pending.gw.health.succeeded(&account).await;
     } else if let Some(msg) = &scanner.report.error {
         pending
             .gw
@@ -746,6 +780,8 @@ fn drop_response_header(name: &HeaderName) -> bool {
             | "trailer"
             | "set-cookie"
             | "alt-svc"
+            // Bodies are relayed decoded (see `decode`).
+            | "content-encoding"
             | "anthropic-organization-id"
     )
 }

@@ -35,6 +35,8 @@ pub enum Reply {
     Stream { pace: Duration },
     /// This status, extra headers and body.
     Status(u16, Vec<(&'static str, String)>, String),
+    /// This status, exactly these headers and these bytes (compressed, huge, ...).
+    Raw(u16, Vec<(&'static str, String)>, Bytes),
     /// Accepts the request and never answers.
     Hang,
     /// Starts an SSE stream, sends its first `events` events, then breaks the connection.
@@ -343,6 +345,13 @@ async fn answer(
             }
             b.body(full(body)).unwrap()
         }
+        Reply::Raw(code, headers, body) => {
+            let mut b = Response::builder().status(code);
+            for (k, v) in headers {
+                b = b.header(k, v);
+            }
+            b.body(full(body)).unwrap()
+        }
         Reply::Truncated { events } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
             tokio::spawn(async move {
@@ -364,8 +373,8 @@ async fn answer(
     })
 }
 
-fn full(s: String) -> Body {
-    BodyExt::boxed(http_body_util::Full::new(Bytes::from(s)).map_err(|never| match never {}))
+fn full(s: impl Into<Bytes>) -> Body {
+    BodyExt::boxed(http_body_util::Full::new(s.into()).map_err(|never| match never {}))
 }
 
 /// Which API a request was made to, by its path.

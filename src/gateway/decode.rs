@@ -1,0 +1,125 @@
+//! Undoing a compressed upstream answer. The gateway asks for `identity`, but some relays
+//! compress anyway; usage is read from the plain bytes, so those are what the client gets too.
+
+use std::io::{Read, Write};
+
+use bytes::Bytes;
+use flate2::read::{GzDecoder as GzReader, ZlibDecoder as ZlibReader};
+use flate2::write::{GzDecoder, ZlibDecoder};
+use http::{HeaderMap, header};
+
+/// How an answer's body is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    /// HTTP's `deflate` is zlib-wrapped deflate.
+    Deflate,
+}
+
+/// The answer's `content-encoding`, or why the gateway cannot read it.
+pub fn encoding(headers: &HeaderMap) -> Result<Encoding, String> {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(Encoding::Identity);
+    };
+    match value.to_str().map(|v| v.trim().to_ascii_lowercase()) {
+        Ok(v) if v.is_empty() || v == "identity" => Ok(Encoding::Identity),
+        Ok(v) if v == "gzip" || v == "x-gzip" => Ok(Encoding::Gzip),
+        Ok(v) if v == "deflate" => Ok(Encoding::Deflate),
+        Ok(v) => Err(format!(
+            "upstream answered with content-encoding {v:?}, which the gateway cannot read"
+        )),
+        Err(_) => Err("upstream answered with an unreadable content-encoding".into()),
+    }
+}
+
+/// Decodes a whole body, refusing to expand past `max` bytes (a compression bomb).
+pub fn decode_all(encoding: Encoding, data: Bytes, max: usize) -> Result<Bytes, String> {
+    let reader: Box<dyn Read> = match encoding {
+        Encoding::Identity => return Ok(data),
+        Encoding::Gzip => Box::new(GzReader::new(&data[..])),
+        Encoding::Deflate => Box::new(ZlibReader::new(&data[..])),
+    };
+    let mut out = Vec::new();
+    let read = reader
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("upstream sent a corrupt {encoding:?} body: {e}"))?;
+    if read > max {
+        return Err(format!(
+            "upstream response larger than {max} bytes once decompressed"
+        ));
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Decodes a stream frame by frame, handing on whatever each frame completes.
+pub enum StreamDecoder {
+    Gzip(GzDecoder<Vec<u8>>),
+    Deflate(ZlibDecoder<Vec<u8>>),
+}
+
+impl StreamDecoder {
+    pub fn new(encoding: Encoding) -> Option<StreamDecoder> {
+        match encoding {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some(StreamDecoder::Gzip(GzDecoder::new(Vec::new()))),
+            Encoding::Deflate => Some(StreamDecoder::Deflate(ZlibDecoder::new(Vec::new()))),
+        }
+    }
+
+    /// The plain bytes `data` completes (possibly none yet).
+    pub fn feed(&mut self, data: &[u8]) -> Result<Bytes, String> {
+        // The decoders hold output back until flushed; each frame's share is wanted now.
+        let out = match self {
+            StreamDecoder::Gzip(d) => d
+                .write_all(data)
+                .and_then(|_| d.flush())
+                .map(|_| d.get_mut()),
+            StreamDecoder::Deflate(d) => d
+                .write_all(data)
+                .and_then(|_| d.flush())
+                .map(|_| d.get_mut()),
+        }
+        .map_err(|e| format!("upstream sent a corrupt compressed stream: {e}"))?;
+        Ok(Bytes::from(std::mem::take(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn whole_bodies_and_streams_decode_and_bombs_are_refused() {
+        let plain = b"event: message_stop\ndata: {}\n\n".repeat(100);
+        let packed = gzip(&plain);
+        assert_eq!(
+            decode_all(Encoding::Gzip, Bytes::from(packed.clone()), 1 << 20).unwrap(),
+            Bytes::from(plain.clone())
+        );
+        assert!(decode_all(Encoding::Gzip, Bytes::from(packed.clone()), 100).is_err());
+        assert!(decode_all(Encoding::Gzip, Bytes::from_static(b"not gzip"), 100).is_err());
+        // Split anywhere, a stream gives the same bytes.
+        let mut d = StreamDecoder::new(Encoding::Gzip).unwrap();
+        let mut out = Vec::new();
+        for chunk in packed.chunks(7) {
+            out.extend_from_slice(&d.feed(chunk).unwrap());
+        }
+        assert_eq!(out, plain);
+        let mut h = HeaderMap::new();
+        assert_eq!(encoding(&h), Ok(Encoding::Identity));
+        h.insert(header::CONTENT_ENCODING, "GZIP".parse().unwrap());
+        assert_eq!(encoding(&h), Ok(Encoding::Gzip));
+        h.insert(header::CONTENT_ENCODING, "br".parse().unwrap());
+        assert!(encoding(&h).is_err());
+    }
+}
