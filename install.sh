@@ -87,6 +87,10 @@ else
     say "kept existing $ROOT$ENV_FILE"
 fi
 
+# systemd must wait for the drain (and the final flush) before it kills the service.
+DRAIN=$(sed -n 's/^[[:space:]]*AICARPOOL_SHUTDOWN_DRAIN_SECS=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$ROOT$ENV_FILE" 2>/dev/null | tail -n 1)
+STOP_TIMEOUT=$(( ${DRAIN:-30} + 15 ))
+
 cat > "$ROOT$UNIT.new" <<UNIT
 [Unit]
 Description=aicarpool AI API gateway
@@ -104,9 +108,10 @@ Environment=AICARPOOL_DATA_DIR=$DATA_DIR
 ExecStart=$BIN serve
 Restart=on-failure
 RestartSec=2
-# SIGTERM drains in-flight requests for AICARPOOL_SHUTDOWN_DRAIN_SECS (30 s) before exiting.
+# SIGTERM drains in-flight requests for AICARPOOL_SHUTDOWN_DRAIN_SECS (${DRAIN:-30} s) before
+# exiting; the stop timeout is that plus 15 s (re-run install.sh after changing the drain).
 KillSignal=SIGTERM
-TimeoutStopSec=45
+TimeoutStopSec=$STOP_TIMEOUT
 LimitNOFILE=65536
 UMask=0077
 

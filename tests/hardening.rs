@@ -592,3 +592,43 @@ fn compressed_and_gigantic_answers_are_decoded_or_refused_and_charged_right() {
     assert!(rows[2..].iter().all(|r| r["outcome"] == "upstream_error"));
     assert_eq!(env.status(1), "TEMP_ERROR", "three server errors in a row");
 }
+
+#[test]
+fn an_http2_stream_flood_on_one_connection_is_bounded_and_served() {
+    let (_env, _fake, server, _key) = Env::one_account(&[]);
+    let url = format!("http://{}/healthz", server.addr);
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args([
+        "--http2-prior-knowledge",
+        "--parallel",
+        "--parallel-immediate",
+        "--parallel-max",
+        "300",
+        "-s",
+        "-w",
+        "%{http_code} %{http_version}\\n",
+    ]);
+    for _ in 0..1000 {
+        cmd.args(["-o", "/dev/null", &url]);
+    }
+    let out = cmd
+        .output()
+        .expect("curl is needed: apt-get install -y curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let answers: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        answers.len(),
+        1000,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server lets 256 streams run at once; a client that keeps opening more past that
+    // limit has its connection cut (curl reports an HTTP/2 framing error for the rest), rather
+    // than the server queueing them in memory. The streams it took are all answered.
+    let served = answers.iter().filter(|a| **a == "200 2").count();
+    let refused = answers.iter().filter(|a| **a == "000 0").count();
+    assert_eq!(served + refused, 1000, "{:?}", &answers[..5]);
+    assert!(served >= 256, "only {served} streams served");
+    eprintln!("h2 flood: 1000 streams on one connection, {served} served, {refused} cut off");
+    assert_eq!(common::http(server.addr, "GET", "/healthz").status, 200);
+}

@@ -92,7 +92,8 @@ fn reinstall_upgrades_in_place_and_uninstall_keeps_data() {
     let root = tmp.path();
     install(root, &[]);
     let env_path = root.join("etc/aicarpool/aicarpool.env");
-    std::fs::write(&env_path, "AICARPOOL_LISTEN=0.0.0.0:4000\n").unwrap();
+    let config = "AICARPOOL_LISTEN=0.0.0.0:4000\nAICARPOOL_SHUTDOWN_DRAIN_SECS=100\n";
+    std::fs::write(&env_path, config).unwrap();
     let data_file = root.join("var/lib/aicarpool/aicarpool.db");
     std::fs::write(&data_file, b"data").unwrap();
 
@@ -100,9 +101,12 @@ fn reinstall_upgrades_in_place_and_uninstall_keeps_data() {
     assert!(out.contains("kept existing"), "{out}");
     assert_eq!(
         std::fs::read_to_string(&env_path).unwrap(),
-        "AICARPOOL_LISTEN=0.0.0.0:4000\n",
+        config,
         "an upgrade keeps the operator's configuration"
     );
+    // systemd waits for the configured drain, plus time to flush, before killing.
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/aicarpool.service")).unwrap();
+    assert!(unit.lines().any(|l| l == "TimeoutStopSec=115"), "{unit}");
 
     install(root, &["--uninstall"]);
     assert!(!root.join("usr/local/bin/aicarpool").exists());
