@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::admin::{Admin, USER, make_admin};
+use common::env::Env;
 use common::upstream::{Fake, Reply};
 use common::{Data, eventually, http, post_json};
 
@@ -65,31 +66,15 @@ fn fill(path: &std::path::Path) -> u64 {
 fn a_full_disk_fails_closed_and_everything_resumes_when_space_returns() {
     let data = Data::new();
     let _mount = mount_small_tmpfs(&data.path());
-    data.ok(&["group", "create", "team"], "");
-    make_admin(&data, USER);
+    let env = Env::on(data);
+    let data = &env.data;
+    make_admin(data, USER);
     let fake = Fake::start();
     fake.set(Reply::Stream {
         pace: Duration::from_millis(10),
     });
-    data.json(
-        &[
-            "account",
-            "create",
-            "--name",
-            "main",
-            "--platform",
-            "anthropic",
-            "--base-url",
-            &fake.url(),
-            "--group",
-            "team",
-        ],
-        "sk-main\n",
-    );
-    let key = data.json(&["key", "create", "--group", "team", "--name", "alice"], "")["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    env.account("main", &fake.url(), "sk-main", &[]);
+    let key = env.key("alice");
     let server = data.serve_with(&["--backup-keep", "0"]);
     let admin = Admin::sign_in(server.addr);
     let send = || post_json(&server, "/v1/messages", &[("x-api-key", &key)], STREAM_BODY);

@@ -15,7 +15,11 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        let data = Data::new();
+        Env::on(Data::new())
+    }
+
+    /// The same, in a data directory the test has prepared (e.g. mounted).
+    pub fn on(data: Data) -> Env {
         data.ok(&["group", "create", "team"], "");
         Env { data }
     }
