@@ -35,6 +35,8 @@ struct Shared {
     /// Why usage cannot be stored right now (disk full, I/O error); new requests are refused
     /// while it is set, so nothing is served that cannot be metered.
     fault: Mutex<Option<String>>,
+    /// Whether `fault` is set: read on every request without taking the lock.
+    faulted: std::sync::atomic::AtomicBool,
     /// Records that could be neither journaled nor committed, and journaled ones whose commit
     /// failed for lack of storage: retried until storage works again.
     stranded: Mutex<Vec<(usage::Record, Option<Ticket>)>>,
@@ -73,6 +75,7 @@ impl Meter {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Vec::new()),
             fault: Mutex::new(None),
+            faulted: std::sync::atomic::AtomicBool::new(false),
             stranded: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             work: Notify::new(),
@@ -132,6 +135,9 @@ impl Meter {
 
     /// Why usage cannot be stored now, if it cannot: the gateway refuses requests meanwhile.
     pub fn fault(&self) -> Option<String> {
+        if !self.shared.faulted.load(Ordering::Acquire) {
+            return None;
+        }
         self.shared.fault.lock().expect("meter fault").clone()
     }
 
@@ -229,6 +235,7 @@ impl Shared {
             error!(error = %why, "usage cannot be stored: refusing new requests until it can");
         }
         *fault = Some(format!("usage cannot be stored: {why}"));
+        self.faulted.store(true, Ordering::Release);
     }
 }
 
@@ -253,7 +260,7 @@ async fn recover(db: Db, dir: std::path::PathBuf, shared: Arc<Shared>) {
     let probe = dir.join(".probe");
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if shared.fault.lock().expect("meter fault").is_none() {
+        if !shared.faulted.load(Ordering::Acquire) {
             continue;
         }
         let writable = std::fs::write(&probe, [0u8; 4096]).is_ok();
@@ -276,6 +283,7 @@ async fn recover(db: Db, dir: std::path::PathBuf, shared: Arc<Shared>) {
                     }
                 });
                 *shared.fault.lock().expect("meter fault") = None;
+                shared.faulted.store(false, Ordering::Release);
                 info!(
                     records = n,
                     "usage storage works again; requests are accepted"
