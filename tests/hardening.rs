@@ -63,7 +63,7 @@ fn kill_9_at_random_moments_loses_no_row_and_duplicates_none() {
     env.account("main", &fake.url(), "sk-main", &[]);
     let key = env.key("alice");
     let mut completed: Vec<String> = Vec::new();
-    for round in 0..ROUNDS {
+    for _ in 0..ROUNDS {
         let mut server = env.serve(&[]);
         let addr = server.addr;
         let clients: Vec<_> = (0..8)
@@ -80,9 +80,15 @@ fn kill_9_at_random_moments_loses_no_row_and_duplicates_none() {
             .into_iter()
             .flat_map(|c| c.join().unwrap())
             .collect();
-        assert!(!got.is_empty(), "round {round}: nothing completed");
         completed.extend(got);
     }
+    // Some rounds may end before any response completes (a loaded machine); the run as a
+    // whole must have exercised plenty.
+    assert!(
+        completed.len() >= ROUNDS * 4,
+        "only {} completed",
+        completed.len()
+    );
     // A last start replays whatever the journal still holds.
     let _server = env.serve(&[]);
     let rows = env.rows(completed.len());
