@@ -14,9 +14,11 @@ async fn start(
     std::net::SocketAddr,
     oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
+    String,
 ) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let socket = socket_of(std::os::fd::AsRawFd::as_raw_fd(&listener));
     let (stop, stopped) = oneshot::channel::<()>();
     let config = Config::with_data_dir(data.path());
     let task = tokio::spawn(async move {
@@ -27,7 +29,7 @@ async fn start(
         .expect("server runs and stops cleanly");
     });
     // The listener is already bound: requests made now wait in its backlog until run accepts.
-    (addr, stop, task)
+    (addr, stop, task, socket)
 }
 
 async fn get(addr: std::net::SocketAddr, method: &'static str, path: &'static str) -> common::Resp {
@@ -39,7 +41,7 @@ async fn get(addr: std::net::SocketAddr, method: &'static str, path: &'static st
 #[tokio::test(flavor = "multi_thread")]
 async fn health_page_and_errors_through_the_run_seam() {
     let data = Data::new();
-    let (addr, stop, task) = start(&data).await;
+    let (addr, stop, task, listener) = start(&data).await;
 
     let h = get(addr, "GET", "/healthz").await;
     assert_eq!(h.status, 200);
@@ -87,29 +89,26 @@ async fn health_page_and_errors_through_the_run_seam() {
     assert_eq!(get(addr, "GET", "/assets/missing.js").await.status, 404);
     assert_eq!(get(addr, "POST", "/healthz").await.status, 405);
 
-    assert!(listening_in_this_process(addr.port()));
+    assert!(still_open(&listener));
     stop.send(()).unwrap();
     task.await.unwrap();
-    // The listener is gone after shutdown. (Asked of this process's own sockets: a parallel
-    // test may already have been given the same port.)
-    assert!(!listening_in_this_process(addr.port()));
+    // The listening socket is closed after shutdown. (Asked of this process's own sockets, not
+    // by connecting: a parallel test may already have been given the same port.)
+    assert!(!still_open(&listener));
 }
 
-/// Whether this process holds a listening TCP socket on `port` (from /proc).
-fn listening_in_this_process(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    let listening: Vec<String> = table
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
-            (local_port == port && f.get(3) == Some(&"0A")).then(|| format!("socket:[{}]", f[9]))
-        })
-        .collect();
+/// The socket behind a file descriptor of this process, as `/proc` names it.
+fn socket_of(fd: i32) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Whether this process still has that socket open.
+fn still_open(socket: &str) -> bool {
     std::fs::read_dir("/proc/self/fd").unwrap().any(|fd| {
-        std::fs::read_link(fd.unwrap().path())
-            .is_ok_and(|target| listening.iter().any(|l| target.to_string_lossy() == *l))
+        std::fs::read_link(fd.unwrap().path()).is_ok_and(|t| t.to_string_lossy() == socket)
     })
 }
 
