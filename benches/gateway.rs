@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::Server;
+use common::env::Env;
 use common::upstream::{Fake, Reply};
-use common::{Data, Server};
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -31,38 +32,23 @@ struct Gateway {
     key: String,
     /// Extra keys, for the rotation scenario.
     keys: Vec<String>,
-    _data: Data,
+    _env: Env,
 }
 
 fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
-    let data = Data::new();
-    data.ok(&["group", "create", "bench"], "");
-    let account = |name: &str, platform: &str, url: &str| {
-        let args = [
-            "account",
-            "create",
-            "--name",
-            name,
-            "--platform",
-            platform,
-            "--base-url",
-            url,
-            "--group",
-            "bench",
-        ];
-        data.ok(&args, "sk-bench\n");
-    };
-    account("claude", "anthropic", &fake.url());
-    account("oai", "openai", &format!("{}/v1", fake.url()));
+    let env = Env::new();
+    env.account_on("anthropic", "claude", &fake.url(), "sk-bench", &[]);
+    env.account_on(
+        "openai",
+        "oai",
+        &format!("{}/v1", fake.url()),
+        "sk-bench",
+        &[],
+    );
     // Every limit switched on, set high enough never to refuse: the checks still run.
-    let key = data.json(
+    let (_, key) = env.key_with(
+        "bench",
         &[
-            "key",
-            "create",
-            "--group",
-            "bench",
-            "--name",
-            "bench",
             "--requests",
             "100000000",
             "--window-minutes",
@@ -76,16 +62,15 @@ fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
             "--weekly-cost",
             "1000000",
         ],
-        "",
     );
-    let db = data.db();
+    let db = env.data.db();
     let keys = seed_keys(&db, extra_keys);
     Gateway {
-        server: data.serve(),
+        server: env.serve(&[]),
         db,
-        key: key["key"].as_str().unwrap().to_owned(),
+        key,
         keys,
-        _data: data,
+        _env: env,
     }
 }
 

@@ -256,6 +256,23 @@ fn the_api_manages_accounts_groups_keys_and_shows_the_traffic() {
         json!({ "name": "ml", "daily_cost_usd": "12.50" }),
     );
     assert_eq!(group["budgets"]["daily_cost_usd"], 12.5);
+    let gid = group["id"].as_i64().unwrap();
+    let edited = admin.ok(
+        "PATCH",
+        &format!("/groups/{gid}"),
+        json!({ "daily_cost_usd": null, "monthly_tokens": 1000000 }),
+    );
+    assert!(
+        edited["budgets"]["daily_cost_usd"].is_null(),
+        "null removes a budget"
+    );
+    assert_eq!(edited["budgets"]["monthly_tokens"], 1000000);
+    assert_eq!(
+        admin
+            .send("PATCH", "/groups/999", r#"{"daily_tokens":5}"#)
+            .status,
+        404
+    );
     let account = admin.ok(
         "POST",
         "/accounts",

@@ -701,24 +701,17 @@ fn a_claude_console_relay_gets_its_own_url_user_agent_and_model_list() {
     let fake = Fake::start();
     let url = format!("{}/api/v1", fake.url());
     let secret = "relay-secret-1";
-    env.data.json(
+    env.account_on(
+        "claude-console",
+        "relay",
+        &url,
+        secret,
         &[
-            "account",
-            "create",
-            "--name",
-            "relay",
-            "--platform",
-            "claude-console",
-            "--base-url",
-            &url,
-            "--group",
-            "team",
             "--user-agent",
             "claude-cli/9.9.9 (relay)",
             "--models",
             "claude-sonnet-4-5",
         ],
-        &format!("{secret}\n"),
     );
     let key = env.key("alice");
     let server = env.serve(&[]);

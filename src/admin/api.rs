@@ -433,10 +433,12 @@ pub async fn create_group(c: Call<'_>) -> Result<Response<Body>> {
 pub async fn update_group(c: Call<'_>) -> Result<Response<Body>> {
     let mut g: GroupInput = c.json()?;
     let id = c.id()?;
-    let name = manage::groups::list_groups(&c.state.ctx)
+    let name = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| crate::store::groups::find_by_id(conn, id))
         .await?
-        .into_iter()
-        .find(|g| g.id == id)
         .map(|g| g.name)
         .ok_or_else(|| Error::NotFound(format!("no group with id {id}")))?;
     let group = manage::groups::update_group(&c.state.ctx, &c.actor(), &name, g.budgets()).await?;
@@ -516,10 +518,13 @@ pub async fn keys(c: Call<'_>) -> Result<Response<Body>> {
             ))
         })
         .await?;
-    let find = |rows: &[(i64, i64, i64)], id: i64| {
-        rows.iter()
-            .find(|r| r.0 == id)
-            .map_or((0, 0), |r| (r.1, r.2))
+    // Indexed once: a team may have thousands of keys.
+    let index = |rows: Vec<(i64, i64, i64)>| -> std::collections::HashMap<i64, (i64, i64)> {
+        rows.into_iter().map(|(id, t, c)| (id, (t, c))).collect()
+    };
+    let (total, day) = (index(total), index(day));
+    let find = |rows: &std::collections::HashMap<i64, (i64, i64)>, id: i64| {
+        rows.get(&id).copied().unwrap_or((0, 0))
     };
     let rows: Vec<_> = keys
         .iter()
