@@ -108,6 +108,21 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system) the process has used so far, in microseconds.
+fn cpu_micros(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state; utime and stime
+    // are the 12th and 13th after it, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<u64>() * 10_000
+}
+
 fn ok_rows(db: &std::path::Path) -> u64 {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row(
@@ -342,6 +357,8 @@ struct Row {
     stalls: u64,
     missing: Option<u64>,
     rss_mb: f64,
+    /// Gateway CPU time (all threads, user + system) per request, in microseconds.
+    cpu_per_req: f64,
 }
 
 fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
@@ -349,8 +366,19 @@ fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
 }
 
 fn main() {
-    let smoke = std::env::args().any(|a| a == "--smoke");
-    let secs = if smoke { 1.0 } else { 3.0 };
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    // `--only TEXT`: run just the scenarios whose name contains TEXT (for profiling one).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    // `--secs N`: seconds per scenario and side (default 3; 1 for the smoke run).
+    let secs = args
+        .iter()
+        .position(|a| a == "--secs")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(if smoke { 1.0 } else { 3.0 });
     let dur = Duration::from_secs_f64(secs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -386,6 +414,9 @@ fn main() {
                        conc: usize,
                        pace: Option<Duration>,
                        open_rate: Option<u64>| {
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            return;
+        }
         let run = |t: &Target, keys: Arc<Vec<String>>| {
             rt.block_on(async {
                 match open_rate {
@@ -395,7 +426,9 @@ fn main() {
             })
         };
         let direct = d.map(|d| summary(&mut run(&d, none.clone())));
+        let cpu_before = cpu_micros(pid);
         let mut gs = run(&g, keys);
+        let cpu = cpu_micros(pid) - cpu_before;
         let rss = rss_kb(pid) as f64 / 1024.0;
         let counts_rows = g.path != "/v1/none";
         expected_ok += if counts_rows { gs.ok } else { 0 };
@@ -411,6 +444,7 @@ fn main() {
             stalls: gs.stalls,
             missing,
             rss_mb: rss,
+            cpu_per_req: cpu as f64 / (gs.ok + gs.errors).max(1) as f64,
         });
     };
 
@@ -520,13 +554,17 @@ fn main() {
         );
         fake.set_delay(Duration::ZERO);
     }
-    std::thread::sleep(Duration::from_secs(if smoke { 1 } else { 30 }));
+    std::thread::sleep(Duration::from_secs(if smoke || only.is_some() {
+        1
+    } else {
+        30
+    }));
     let rss_after = rss_kb(pid) as f64 / 1024.0;
 
     println!(
-        "\n| scenario | req/s direct | req/s gateway | p50 / p90 / p99 gateway (µs) | added p50 / p99 (µs) | errors | stalls | rows missing | gateway RSS (MB) |"
+        "\n| scenario | req/s direct | req/s gateway | p50 / p90 / p99 gateway (µs) | added p50 / p99 (µs) | gateway CPU per request (µs) | errors | stalls | rows missing | gateway RSS (MB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut gross = Vec::new();
     for r in &rows {
         let (grps, g50, g90, g99) = r.gateway;
@@ -539,8 +577,8 @@ fn main() {
         };
         let missing = r.missing.map_or("-".into(), |m| m.to_string());
         println!(
-            "| {} | {drps} | {grps:.0} | {g50} / {g90} / {g99} | {added} | {} | {} | {missing} | {:.1} |",
-            r.name, r.errors, r.stalls, r.rss_mb
+            "| {} | {drps} | {grps:.0} | {g50} / {g90} / {g99} | {added} | {:.0} | {} | {} | {missing} | {:.1} |",
+            r.name, r.cpu_per_req, r.errors, r.stalls, r.rss_mb
         );
         if r.missing.is_some_and(|m| m > 0) {
             gross.push(format!("{}: {missing} usage rows missing", r.name));

@@ -97,7 +97,7 @@ impl Gateway {
         let candidates =
             match select::candidates(routes, &call.platforms, &call.model, sticky, now_ms()) {
                 Ok(c) => c,
-                Err(none) => return self.no_candidate(&call, none).await,
+                Err(none) => return Box::pin(self.no_candidate(&call, none)).await,
             };
         let max = self.config.upstream.max_attempts as usize;
         let mut last: Option<(Option<i64>, Attempt)> = None;
@@ -114,10 +114,8 @@ impl Gateway {
                         ..
                     }
                 )
-                && let Ok(token) = self
-                    .oauth
-                    .refresh(account.id, Some(&account.secret.0))
-                    .await
+                && let Ok(token) =
+                    Box::pin(self.oauth.refresh(account.id, Some(&account.secret.0))).await
             {
                 let mut fresh = (**account).clone();
                 fresh.secret = Secret(token);
@@ -133,21 +131,26 @@ impl Gateway {
                         }
                         // Success is recorded once the answer has been read whole (`deliver`):
                         // a 200 with a broken body is the account's failure, not its success.
-                        return self
-                            .deliver(call, snap, account.clone(), attempts, resp, Outcome::Ok)
-                            .await;
-                    }
-                    // Anything else the upstream refused is about the request itself: passed on, not retried.
-                    return self
-                        .deliver(
+                        return Box::pin(self.deliver(
                             call,
                             snap,
                             account.clone(),
                             attempts,
                             resp,
-                            Outcome::ClientError,
-                        )
+                            Outcome::Ok,
+                        ))
                         .await;
+                    }
+                    // Anything else the upstream refused is about the request itself: passed on, not retried.
+                    return Box::pin(self.deliver(
+                        call,
+                        snap,
+                        account.clone(),
+                        attempts,
+                        resp,
+                        Outcome::ClientError,
+                    ))
+                    .await;
                 }
                 failed @ Attempt::Failed { .. } => {
                     if let Attempt::Failed {
@@ -158,16 +161,18 @@ impl Gateway {
                     } = &failed
                     {
                         debug!(account = account.id, %status, %message, "attempt failed; trying the next account");
-                        self.health.failed(account, failure.clone()).await;
+                        Box::pin(self.health.failed(account, failure.clone())).await;
                     }
                     last = Some((Some(account.id), failed));
                 }
                 unreachable @ Attempt::Unreachable { .. } => {
                     if let Attempt::Unreachable { message, .. } = &unreachable {
                         debug!(account = account.id, %message, "upstream unreachable; trying the next account");
-                        self.health
-                            .failed(account, Failure::Server(message.clone()))
-                            .await;
+                        Box::pin(
+                            self.health
+                                .failed(account, Failure::Server(message.clone())),
+                        )
+                        .await;
                     }
                     last = Some((Some(account.id), unreachable));
                 }
@@ -175,7 +180,7 @@ impl Gateway {
         }
         let attempts = candidates.len().min(max) as u32;
         let (account_id, failure) = last.expect("at least one candidate was tried");
-        self.exhausted(&call, account_id, attempts, failure).await
+        Box::pin(self.exhausted(&call, account_id, attempts, failure)).await
     }
 
     /// Sends the request to one account and waits for the response head.
@@ -273,7 +278,7 @@ impl Gateway {
         };
         let encoding = match decode::encoding(&parts.headers) {
             Ok(e) => e,
-            Err(message) => return self.unreadable(record, &account, message).await,
+            Err(message) => return Box::pin(self.unreadable(record, &account, message)).await,
         };
         if streaming {
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
@@ -291,7 +296,7 @@ impl Gateway {
         record.call.upstream_wait += reading.elapsed();
         let bytes = match read {
             Ok(b) => b,
-            Err(message) => return self.unreadable(record, &account, message).await,
+            Err(message) => return Box::pin(self.unreadable(record, &account, message)).await,
         };
         if outcome == Outcome::Ok {
             self.health.succeeded(&account).await;

@@ -40,21 +40,26 @@ pub struct Record {
     pub day: String,
 }
 
-/// Writes the request-log row and adds it to the daily rollup, in the caller's transaction.
-/// A request id already logged is ignored, so replaying a record never counts it twice.
-pub fn insert(conn: &Connection, r: &Record) -> Result<()> {
-    let n = conn
-        .prepare_cached(
-            "INSERT INTO api_key_request_log (request_id, api_key_id, group_id, account_id,
-                protocol, endpoint, model, stream, status_code, outcome, error_message,
-                input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
-                cost_nanos, unpriced, attempts, client, user_agent, started_at, duration_ms,
-                first_byte_ms, upstream_model)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24)
-             ON CONFLICT (request_id) DO NOTHING",
-        )?
-        .execute(params![
+/// Writes the request-log rows and adds them to the daily rollup, in the caller's transaction.
+/// A request id already logged is ignored, so replaying a record never counts it twice. The
+/// rollup gets one upsert per (day, key, account, model) in the batch, not one per row: a
+/// batch of a busy minute touches a handful of rollup rows.
+pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
+    let mut log = conn.prepare_cached(
+        "INSERT INTO api_key_request_log (request_id, api_key_id, group_id, account_id,
+            protocol, endpoint, model, stream, status_code, outcome, error_message,
+            input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+            cost_nanos, unpriced, attempts, client, user_agent, started_at, duration_ms,
+            first_byte_ms, upstream_model)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+         ON CONFLICT (request_id) DO NOTHING",
+    )?;
+    // Keyed by (day, key, account, model); the values are the rollup's counters.
+    let mut rollup: std::collections::HashMap<(&str, i64, i64, &str), [i64; 8]> =
+        std::collections::HashMap::new();
+    for r in records {
+        let n = log.execute(params![
             r.request_id,
             r.api_key_id,
             r.group_id,
@@ -80,16 +85,35 @@ pub fn insert(conn: &Connection, r: &Record) -> Result<()> {
             r.first_byte_ms,
             r.upstream_model,
         ])?;
-    if n == 0 {
-        return Ok(());
+        if n == 0 {
+            continue;
+        }
+        let key = (
+            r.day.as_str(),
+            r.api_key_id,
+            r.account_id.unwrap_or(0),
+            r.model.as_deref().unwrap_or(""),
+        );
+        let sums = rollup.entry(key).or_default();
+        let add = [
+            1,
+            r.input_tokens,
+            r.output_tokens,
+            r.cache_creation_input_tokens,
+            r.cache_read_input_tokens,
+            r.cost_nanos.unwrap_or(0),
+            r.cost_nanos.is_none() as i64,
+            (r.outcome != Outcome::Ok) as i64,
+        ];
+        sums.iter_mut().zip(add).for_each(|(s, a)| *s += a);
     }
-    conn.prepare_cached(
+    let mut up = conn.prepare_cached(
         "INSERT INTO usage_daily (day, api_key_id, account_id, model, requests, input_tokens,
             output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_nanos,
             unpriced_requests, error_requests)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (day, api_key_id, account_id, model) DO UPDATE SET
-            requests = requests + 1,
+            requests = requests + excluded.requests,
             input_tokens = input_tokens + excluded.input_tokens,
             output_tokens = output_tokens + excluded.output_tokens,
             cache_creation_input_tokens = cache_creation_input_tokens + excluded.cache_creation_input_tokens,
@@ -97,20 +121,12 @@ pub fn insert(conn: &Connection, r: &Record) -> Result<()> {
             cost_nanos = cost_nanos + excluded.cost_nanos,
             unpriced_requests = unpriced_requests + excluded.unpriced_requests,
             error_requests = error_requests + excluded.error_requests",
-    )?
-    .execute(params![
-        r.day,
-        r.api_key_id,
-        r.account_id.unwrap_or(0),
-        r.model.as_deref().unwrap_or(""),
-        r.input_tokens,
-        r.output_tokens,
-        r.cache_creation_input_tokens,
-        r.cache_read_input_tokens,
-        r.cost_nanos.unwrap_or(0),
-        r.cost_nanos.is_none() as i64,
-        (r.outcome != Outcome::Ok) as i64,
-    ])?;
+    )?;
+    for ((day, key, account, model), s) in rollup {
+        up.execute(params![
+            day, key, account, model, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+        ])?;
+    }
     Ok(())
 }
 
