@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
+use super::pick::{PickError, Take, pick};
 use super::protocol::Protocol;
 use super::usage::Wire;
 use crate::domain::Platform;
@@ -191,8 +192,18 @@ pub struct Parsed {
     pub strip_usage_chunk: bool,
 }
 
-/// Reads `body` (already checked to be JSON) for `endpoint`.
-pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, v: &mut Value) -> Parsed {
+/// Reads the fields routing needs from `body`, which must be a JSON object. The rest of the
+/// body (the conversation, often most of it) is checked and skipped, not parsed into a tree.
+pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<Parsed, PickError> {
+    let fields = [
+        ("model", Take::Value),
+        ("stream", Take::Value),
+        ("metadata", Take::Value),
+        ("prompt_cache_key", Take::Value),
+        ("user", Take::Value),
+        ("stream_options", Take::Value),
+    ];
+    let v = &Value::Object(pick(body, &fields)?);
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let mut p = Parsed {
         model: text(v, "model"),
@@ -227,13 +238,17 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, v: &mut Value) -> Parsed 
                     .pointer("/stream_options/include_usage")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                if !asked && let Some(obj) = v.as_object_mut() {
+                // Only here is the whole body parsed: the gateway adds a field to it.
+                if !asked
+                    && let Ok(mut whole) = serde_json::from_slice::<Value>(body)
+                    && let Some(obj) = whole.as_object_mut()
+                {
                     let opts = obj
                         .entry("stream_options")
                         .or_insert_with(|| Value::Object(Default::default()));
                     if let Some(o) = opts.as_object_mut() {
                         o.insert("include_usage".into(), Value::Bool(true));
-                        p.body = Some(Bytes::from(v.to_string()));
+                        p.body = Some(Bytes::from(whole.to_string()));
                         p.strip_usage_chunk = true;
                     }
                 }
@@ -244,7 +259,7 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, v: &mut Value) -> Parsed 
             p.stream = *method == GeminiMethod::Stream;
         }
     }
-    p
+    Ok(p)
 }
 
 /// The body with its `model` field renamed for an account's model mapping.
@@ -344,17 +359,15 @@ mod tests {
 
     #[test]
     fn a_streaming_chat_request_is_given_usage_and_the_extra_chunk_recognised() {
-        let mut v: Value =
-            serde_json::from_str(r#"{"model":"gpt-4o","stream":true,"messages":[]}"#).unwrap();
-        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &mut v);
+        let v = Bytes::from_static(br#"{"model":"gpt-4o","stream":true,"messages":[]}"#);
+        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &v).unwrap();
         assert!(p.strip_usage_chunk);
         let sent: Value = serde_json::from_slice(&p.body.unwrap()).unwrap();
         assert_eq!(sent["stream_options"]["include_usage"], true);
-        let mut asked: Value = serde_json::from_str(
-            r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}"#,
-        )
-        .unwrap();
-        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &mut asked);
+        let asked = Bytes::from_static(
+            br#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}"#,
+        );
+        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &asked).unwrap();
         assert!(
             !p.strip_usage_chunk && p.body.is_none(),
             "a client that asked gets it as sent"
@@ -391,24 +404,31 @@ data: [DONE]\n\n";
     #[test]
     fn sessions_come_from_each_protocols_conversation_marker() {
         let mut h = HeaderMap::new();
-        let mut v: Value = serde_json::from_str(
-            r#"{"model":"m","metadata":{"user_id":"user_a_account_b_session_s1"}}"#,
-        )
-        .unwrap();
+        let v = Bytes::from_static(
+            br#"{"model":"m","metadata":{"user_id":"user_a_account_b_session_s1"}}"#,
+        );
         assert_eq!(
-            parse(&Endpoint::Messages, &h, &mut v).session.as_deref(),
+            parse(&Endpoint::Messages, &h, &v)
+                .unwrap()
+                .session
+                .as_deref(),
             Some("s1")
         );
-        let mut v: Value =
-            serde_json::from_str(r#"{"model":"m","prompt_cache_key":"conv-9"}"#).unwrap();
+        let v = Bytes::from_static(br#"{"model":"m","prompt_cache_key":"conv-9"}"#);
         assert_eq!(
-            parse(&Endpoint::Responses, &h, &mut v).session.as_deref(),
+            parse(&Endpoint::Responses, &h, &v)
+                .unwrap()
+                .session
+                .as_deref(),
             Some("conv-9")
         );
         h.insert("x-claude-code-session-id", "hdr".parse().unwrap());
-        let mut v: Value = serde_json::from_str(r#"{"model":"m"}"#).unwrap();
+        let v = Bytes::from_static(br#"{"model":"m"}"#);
         assert_eq!(
-            parse(&Endpoint::Messages, &h, &mut v).session.as_deref(),
+            parse(&Endpoint::Messages, &h, &v)
+                .unwrap()
+                .session
+                .as_deref(),
             Some("hdr")
         );
     }

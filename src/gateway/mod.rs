@@ -9,6 +9,7 @@ pub mod health;
 pub mod limits;
 pub mod meter;
 pub mod oauth;
+mod pick;
 pub mod probe;
 pub mod protocol;
 pub mod proxy;
@@ -159,16 +160,16 @@ impl Gateway {
                 Ok(b) => b,
                 Err(resp) => return resp(p),
             };
-        let mut json: serde_json::Value = match serde_json::from_slice(&body) {
-            Ok(v @ serde_json::Value::Object(_)) => v,
-            Ok(_) => {
+        let parsed = match endpoint::parse(&endpoint, &parts.headers, &body) {
+            Ok(parsed) => parsed,
+            Err(pick::PickError::NotObject) => {
                 return error_response(
                     p,
                     Kind::InvalidRequest,
                     "request body must be a JSON object",
                 );
             }
-            Err(e) => {
+            Err(pick::PickError::Syntax(e)) => {
                 return error_response(
                     p,
                     Kind::InvalidRequest,
@@ -176,7 +177,6 @@ impl Gateway {
                 );
             }
         };
-        let parsed = endpoint::parse(&endpoint, &parts.headers, &mut json);
         let Some(model) = parsed.model.filter(|m| !m.is_empty()) else {
             return error_response(p, Kind::InvalidRequest, "model: field required");
         };

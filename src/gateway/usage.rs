@@ -137,10 +137,22 @@ pub struct Report {
 }
 
 impl Report {
-    /// Reads a whole non-streaming JSON body.
+    /// Reads a whole non-streaming JSON body. Only the fields that matter are parsed; the
+    /// answer's content (the bulk of it) is skipped without being copied.
     pub fn from_json(wire: Wire, body: &[u8]) -> Report {
+        use super::pick::{Take, pick};
         let mut r = Report::default();
-        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        let fields = [
+            ("type", Take::Value),
+            ("status", Take::Value),
+            ("model", Take::Value),
+            ("modelVersion", Take::Value),
+            ("usage", Take::Value),
+            ("usageMetadata", Take::Value),
+            ("choices", Take::Presence),
+            ("candidates", Take::Presence),
+        ];
+        let Ok(v) = pick(body, &fields) else {
             return r;
         };
         match wire {
@@ -157,7 +169,7 @@ impl Report {
                     r.usage_final = true;
                 }
                 r.complete = match wire {
-                    Wire::OpenaiChat => v.get("choices").is_some(),
+                    Wire::OpenaiChat => v.contains_key("choices"),
                     _ => v.get("status").and_then(Value::as_str) == Some("completed"),
                 };
             }
@@ -166,7 +178,7 @@ impl Report {
                     r.usage = Usage::from_gemini(u);
                     r.usage_final = true;
                 }
-                r.complete = v.get("candidates").is_some();
+                r.complete = v.contains_key("candidates");
             }
         }
         r.model = v
