@@ -153,6 +153,8 @@ struct Stats {
     lat: Vec<u32>,
     ok: u64,
     errors: u64,
+    /// Time inside the gateway by its `Server-Timing` header, in microseconds.
+    inside: Vec<u32>,
     /// Streams: gaps between frames longer than the pace plus 100 ms.
     stalls: u64,
     elapsed: Duration,
@@ -161,23 +163,39 @@ struct Stats {
 impl Stats {
     fn merge(&mut self, o: Stats) {
         self.lat.extend(o.lat);
+        self.inside.extend(o.inside);
         self.ok += o.ok;
         self.errors += o.errors;
         self.stalls += o.stalls;
     }
 
     fn pct(&mut self, p: f64) -> u32 {
-        if self.lat.is_empty() {
-            return 0;
-        }
-        self.lat.sort_unstable();
-        let i = ((self.lat.len() as f64 * p).ceil() as usize).clamp(1, self.lat.len()) - 1;
-        self.lat[i]
+        percentile(&mut self.lat, p)
     }
 
     fn rps(&self) -> f64 {
         (self.ok + self.errors) as f64 / self.elapsed.as_secs_f64()
     }
+}
+
+fn percentile(v: &mut [u32], p: f64) -> u32 {
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i]
+}
+
+/// The gateway's own time from `Server-Timing: gateway;dur=<ms>, ...`, in microseconds.
+fn inside_micros(headers: &http::HeaderMap) -> Option<u32> {
+    let v = headers.get("server-timing")?.to_str().ok()?;
+    let ms: f64 = v
+        .split(',')
+        .find_map(|m| m.trim().strip_prefix("gateway;dur="))?
+        .parse()
+        .ok()?;
+    Some((ms * 1000.0) as u32)
 }
 
 #[derive(Clone)]
@@ -251,6 +269,7 @@ async fn worker(
             }
         };
         let ok = resp.status().is_success();
+        s.inside.extend(inside_micros(resp.headers()));
         let mut body = resp.into_body();
         let mut first = None;
         let mut last = Instant::now();
@@ -306,7 +325,7 @@ async fn closed_loop(
 
 /// Requests at a fixed rate, each timed from when it was due (no coordinated omission).
 async fn open_loop(t: &Target, rate: u64, dur: Duration) -> Stats {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, bool)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, Option<u32>, bool)>();
     let pool: hyper_util::client::legacy::Client<_, Full<Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_max_idle_per_host(4096)
@@ -325,20 +344,26 @@ async fn open_loop(t: &Target, rate: u64, dur: Duration) -> Stats {
         tokio::spawn(async move {
             let mut req = request(&t, &t.key);
             *req.uri_mut() = format!("http://{}{}", t.addr, t.path).parse().unwrap();
-            let ok = match pool.request(req).await {
+            let (ok, inside) = match pool.request(req).await {
                 Ok(r) => {
                     let ok = r.status().is_success();
-                    ok && r.into_body().collect().await.is_ok()
+                    let inside = inside_micros(r.headers());
+                    (ok && r.into_body().collect().await.is_ok(), inside)
                 }
-                Err(_) => false,
+                Err(_) => (false, None),
             };
-            let _ = tx.send((due.elapsed().as_micros().min(u32::MAX as u128) as u32, ok));
+            let _ = tx.send((
+                due.elapsed().as_micros().min(u32::MAX as u128) as u32,
+                inside,
+                ok,
+            ));
         });
     }
     drop(tx);
     let mut s = Stats::default();
-    while let Some((lat, ok)) = rx.recv().await {
+    while let Some((lat, inside, ok)) = rx.recv().await {
         s.lat.push(lat);
+        s.inside.extend(inside);
         if ok {
             s.ok += 1;
         } else {
@@ -359,6 +384,8 @@ struct Row {
     rss_mb: f64,
     /// Gateway CPU time (all threads, user + system) per request, in microseconds.
     cpu_per_req: f64,
+    /// p50 and p99 of the gateway's own time (`Server-Timing`), in microseconds.
+    inside: (u32, u32),
 }
 
 fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
@@ -445,6 +472,10 @@ fn main() {
             missing,
             rss_mb: rss,
             cpu_per_req: cpu as f64 / (gs.ok + gs.errors).max(1) as f64,
+            inside: (
+                percentile(&mut gs.inside, 0.5),
+                percentile(&mut gs.inside, 0.99),
+            ),
         });
     };
 
@@ -562,9 +593,9 @@ fn main() {
     let rss_after = rss_kb(pid) as f64 / 1024.0;
 
     println!(
-        "\n| scenario | req/s direct | req/s gateway | p50 / p90 / p99 gateway (µs) | added p50 / p99 (µs) | gateway CPU per request (µs) | errors | stalls | rows missing | gateway RSS (MB) |"
+        "\n| scenario | req/s direct | req/s gateway | p50 / p90 / p99 gateway (µs) | added p50 / p99 (µs) | inside gateway p50 / p99 (µs) | gateway CPU per request (µs) | errors | stalls | rows missing | gateway RSS (MB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut gross = Vec::new();
     for r in &rows {
         let (grps, g50, g90, g99) = r.gateway;
@@ -577,8 +608,8 @@ fn main() {
         };
         let missing = r.missing.map_or("-".into(), |m| m.to_string());
         println!(
-            "| {} | {drps} | {grps:.0} | {g50} / {g90} / {g99} | {added} | {:.0} | {} | {} | {missing} | {:.1} |",
-            r.name, r.cpu_per_req, r.errors, r.stalls, r.rss_mb
+            "| {} | {drps} | {grps:.0} | {g50} / {g90} / {g99} | {added} | {} / {} | {:.0} | {} | {} | {missing} | {:.1} |",
+            r.name, r.inside.0, r.inside.1, r.cpu_per_req, r.errors, r.stalls, r.rss_mb
         );
         if r.missing.is_some_and(|m| m > 0) {
             gross.push(format!("{}: {missing} usage rows missing", r.name));
