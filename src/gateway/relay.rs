@@ -284,9 +284,9 @@ impl Gateway {
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let idle = self.config.upstream.idle_timeout;
             let decoder = decode::StreamDecoder::new(encoding);
-            tokio::spawn(async move { pump(body, decoder, tx, record, account, idle).await });
+            let producer = pump(body, decoder, tx, record, account, idle);
             return builder
-                .body(channel_body(rx))
+                .body(channel_body(rx, producer))
                 .expect("relayed head is valid");
         }
         let reading = Instant::now();
