@@ -561,7 +561,7 @@ fn main() {
         );
         let pace = Duration::from_millis(20);
         fake.set(Reply::Stream { pace });
-        for c in [100, 1000] {
+        for c in [100, 1000, 2000] {
             compare(
                 format!("SSE 11 events at 20 ms, {c} streams (TTFB)"),
                 Some(direct("/v1/messages", MESSAGES_STREAM)),
