@@ -374,6 +374,94 @@ async fn open_loop(t: &Target, rate: u64, dur: Duration) -> Stats {
     s
 }
 
+/// The usage pipeline alone, as the gateway runs it: `n` request records from 64 tasks at
+/// once, each journaled before `record` returns, committed to SQLite in batches behind. Returns
+/// rows per second (until every row is committed) and how many rows are missing.
+fn usage_pipeline(n: usize) -> (f64, u64) {
+    use aicarpool::domain::Outcome;
+    use aicarpool::gateway::meter::Meter;
+    use aicarpool::store::{Db, migrate, usage};
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("usage.db");
+    migrate::prepare(&db_path, &dir.path().join("backups")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let db = Db::open(&db_path).unwrap();
+        db.write(|c| {
+            c.execute_batch(
+                "INSERT INTO groups (id, name) VALUES (1, 'bench');
+                 INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
+                 VALUES (1, 1, 'bench', printf('%064d', 0), 'acp_');",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let meter = Arc::new(
+            Meter::open(db.clone(), &dir.path().join("journal"), Default::default())
+                .await
+                .unwrap(),
+        );
+        let started = Instant::now();
+        let per_task = n / 64;
+        let tasks: Vec<_> = (0..64)
+            .map(|t| {
+                let meter = meter.clone();
+                tokio::spawn(async move {
+                    for i in 0..per_task {
+                        let now = aicarpool::store::now_ms();
+                        meter
+                            .record(usage::Record {
+                                request_id: format!("{now:012x}{t:08x}{i:012x}"),
+                                api_key_id: 1,
+                                group_id: 1,
+                                account_id: None,
+                                protocol: "anthropic".into(),
+                                endpoint: "/v1/messages".into(),
+                                model: Some("claude-sonnet-4-5".into()),
+                                upstream_model: None,
+                                stream: false,
+                                status_code: 200,
+                                outcome: Outcome::Ok,
+                                error_message: None,
+                                input_tokens: 11,
+                                output_tokens: 22,
+                                cache_creation_input_tokens: 5,
+                                cache_read_input_tokens: 3,
+                                cost_nanos: Some(382_650),
+                                attempts: 1,
+                                client: "sdk".into(),
+                                user_agent: Some("bench".into()),
+                                started_at: now,
+                                duration_ms: 1,
+                                first_byte_ms: Some(1),
+                                day: "2026-11-23".into(),
+                            })
+                            .await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        meter.flush().await;
+        let secs = started.elapsed().as_secs_f64();
+        let rows: i64 = db
+            .read(
+                |c| Ok(c.query_row("SELECT count(*) FROM api_key_request_log", [], |r| r.get(0))?),
+            )
+            .await
+            .unwrap();
+        let sent = (per_task * 64) as u64;
+        (sent as f64 / secs, sent.saturating_sub(rows as u64))
+    })
+}
+
 struct Row {
     name: String,
     direct: Option<(f64, u32, u32, u32)>,
@@ -585,6 +673,11 @@ fn main() {
         );
         fake.set_delay(Duration::ZERO);
     }
+    let pipeline = if only.is_none() {
+        Some(usage_pipeline(if smoke { 20_000 } else { 300_000 }))
+    } else {
+        None
+    };
     std::thread::sleep(Duration::from_secs(if smoke || only.is_some() {
         1
     } else {
@@ -629,6 +722,14 @@ fn main() {
         "\ngateway RSS: idle {rss_idle:.1} MB, 30 s after the load {rss_after:.1} MB; {} usage rows written",
         ok_rows(&gw.db)
     );
+    if let Some((rate, missing)) = pipeline {
+        println!(
+            "usage pipeline alone (journal, then batched commits; 64 tasks): {rate:.0} rows/s, {missing} rows missing"
+        );
+        if missing > 0 {
+            gross.push(format!("usage pipeline: {missing} rows missing"));
+        }
+    }
     if !gross.is_empty() {
         eprintln!("gross regression:\n  {}", gross.join("\n  "));
         std::process::exit(1);
