@@ -678,11 +678,14 @@ fn main() {
     } else {
         None
     };
-    std::thread::sleep(Duration::from_secs(if smoke || only.is_some() {
-        1
-    } else {
-        30
-    }));
+    // `--after N`: seconds to wait before the last memory reading (default 30; 1 for the
+    // smoke run and for `--only`).
+    let after = args
+        .iter()
+        .position(|a| a == "--after")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(if smoke || only.is_some() { 1 } else { 30 });
+    std::thread::sleep(Duration::from_secs(after));
     let rss_after = rss_kb(pid) as f64 / 1024.0;
 
     println!(
@@ -719,7 +722,7 @@ fn main() {
         }
     }
     println!(
-        "\ngateway RSS: idle {rss_idle:.1} MB, 30 s after the load {rss_after:.1} MB; {} usage rows written",
+        "\ngateway RSS: idle {rss_idle:.1} MB, {after} s after the load {rss_after:.1} MB; {} usage rows written",
         ok_rows(&gw.db)
     );
     if let Some((rate, missing)) = pipeline {
