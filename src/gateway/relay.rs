@@ -124,33 +124,21 @@ impl Gateway {
             call.upstream_wait += waited.elapsed();
             match outcome {
                 Attempt::Answer(resp) => {
-                    let status = resp.status();
-                    if status.is_success() {
+                    // Success is recorded once the answer has been read whole (`deliver`): a
+                    // 200 with a broken body is the account's failure, not its success.
+                    // Anything else the upstream refused is about the request itself: passed
+                    // on, not retried.
+                    let outcome = if resp.status().is_success() {
                         if let Some(s) = call.session {
                             self.sticky.set(s, account.id);
                         }
-                        // Success is recorded once the answer has been read whole (`deliver`):
-                        // a 200 with a broken body is the account's failure, not its success.
-                        return Box::pin(self.deliver(
-                            call,
-                            snap,
-                            account.clone(),
-                            attempts,
-                            resp,
-                            Outcome::Ok,
-                        ))
+                        Outcome::Ok
+                    } else {
+                        Outcome::ClientError
+                    };
+                    let account = account.clone();
+                    return Box::pin(self.deliver(call, snap, account, attempts, resp, outcome))
                         .await;
-                    }
-                    // Anything else the upstream refused is about the request itself: passed on, not retried.
-                    return Box::pin(self.deliver(
-                        call,
-                        snap,
-                        account.clone(),
-                        attempts,
-                        resp,
-                        Outcome::ClientError,
-                    ))
-                    .await;
                 }
                 failed @ Attempt::Failed { .. } => {
                     if let Attempt::Failed {
