@@ -53,16 +53,22 @@ pub struct ApiKey {
     pub limits: Limits,
 }
 
-const SELECT: &str = "SELECT k.id, k.group_id, g.name, k.name, k.description, k.key_prefix,
-        k.status, k.first_used_at,
-        coalesce((SELECT max(l.started_at) FROM api_key_request_log l WHERE l.api_key_id = k.id),
-            k.last_used_at),
-        k.created_at,
-        k.expires_at, k.expires_days_after_first_use, k.rate_requests, k.rate_window_minutes,
-        k.concurrency, k.queue, k.daily_tokens, k.total_tokens, k.daily_cost_nanos,
-        k.weekly_cost_nanos, k.total_cost_nanos, k.allowed_models, k.allowed_clients,
-        k.allowed_platforms, k.key_hash
-    FROM api_keys k JOIN groups g ON g.id = k.group_id";
+/// The columns `from_row` reads, with the last use found by `last_used`.
+fn select(last_used: &str) -> String {
+    format!(
+        "SELECT k.id, k.group_id, g.name, k.name, k.description, k.key_prefix,
+            k.status, k.first_used_at, {last_used}, k.created_at,
+            k.expires_at, k.expires_days_after_first_use, k.rate_requests, k.rate_window_minutes,
+            k.concurrency, k.queue, k.daily_tokens, k.total_tokens, k.daily_cost_nanos,
+            k.weekly_cost_nanos, k.total_cost_nanos, k.allowed_models, k.allowed_clients,
+            k.allowed_platforms, k.key_hash
+        FROM api_keys k JOIN groups g ON g.id = k.group_id"
+    )
+}
+
+/// A key's last use as people see it: its newest logged request.
+const LAST_USED_FROM_LOG: &str = "coalesce((SELECT max(l.started_at) FROM api_key_request_log l
+    WHERE l.api_key_id = k.id), k.last_used_at)";
 
 fn list_of(idx: usize, r: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<String>> {
     let text: String = r.get(idx)?;
@@ -162,21 +168,30 @@ pub fn update_limits(conn: &Connection, id: i64, l: &Limits) -> Result<()> {
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<ApiKey>> {
-    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY g.name, k.name"))?;
+    let mut stmt = conn.prepare(&format!(
+        "{} ORDER BY g.name, k.name",
+        select(LAST_USED_FROM_LOG)
+    ))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Every key with its hex SHA-256, for the gateway's in-memory lookup table.
+/// Every key with its hex SHA-256, for the gateway's in-memory lookup table. The gateway
+/// never shows a key's last use, so it is not looked up in the request log: that lookup, one
+/// index search per key, made every snapshot reload read the log.
 pub fn list_with_hashes(conn: &Connection) -> Result<Vec<(String, ApiKey)>> {
-    let mut stmt = conn.prepare(SELECT)?;
+    let mut stmt = conn.prepare(&select("k.last_used_at"))?;
     let rows = stmt.query_map([], |r| Ok((r.get(24)?, from_row(r)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn find_by_id(conn: &Connection, id: i64) -> Result<Option<ApiKey>> {
     Ok(conn
-        .query_row(&format!("{SELECT} WHERE k.id = ?1"), [id], from_row)
+        .query_row(
+            &format!("{} WHERE k.id = ?1", select(LAST_USED_FROM_LOG)),
+            [id],
+            from_row,
+        )
         .optional()?)
 }
 
