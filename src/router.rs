@@ -260,7 +260,10 @@ impl hyper::body::Body for ChannelBody {
             }
             let slot = self.producer.get_mut().expect("producer slot");
             let Some(producer) = slot.as_mut() else {
-                return self.rx.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))));
+                return match self.rx.poll_recv(cx) {
+                    Poll::Ready(c) => chunk(c),
+                    Poll::Pending => Poll::Pending,
+                };
             };
             match producer.as_mut().poll(cx) {
                 // Finished: its sender is gone; what it sent is still read above.

