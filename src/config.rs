@@ -11,7 +11,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 30;
+/// How long a kept-alive connection may sit with no request before it is closed.
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
+/// How long a client has to send a request body once its head arrived (32 MiB in a minute
+/// needs about 4 Mbit/s).
+pub const DEFAULT_BODY_READ_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_SHUTDOWN_DRAIN_SECS: u64 = 30;
 pub const DEFAULT_ERROR_THRESHOLD: u32 = 3;
 pub const DEFAULT_ERROR_WINDOW_SECS: u64 = 300;
@@ -91,8 +95,14 @@ pub struct TlsFiles {
 pub struct HttpLimits {
     pub max_body_bytes: usize,
     pub max_header_bytes: usize,
+    /// From accept to the first request's complete head (TLS handshake included).
     pub header_read_timeout: Duration,
+    /// A kept-alive connection with nothing in flight for this long is closed.
     pub idle_timeout: Duration,
+    /// From a request's head to the end of its body.
+    pub body_read_timeout: Duration,
+    /// Open client connections at most; `None` derives it from the descriptor limit.
+    pub max_connections: Option<usize>,
 }
 
 /// When upstream accounts leave and rejoin the rotation (DESIGN.md §4).
@@ -148,6 +158,8 @@ impl Config {
                 max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
                 header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
                 idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
+                body_read_timeout: Duration::from_secs(DEFAULT_BODY_READ_TIMEOUT_SECS),
+                max_connections: None,
             },
             accounts: AccountPolicy {
                 error_threshold: DEFAULT_ERROR_THRESHOLD,

@@ -243,3 +243,29 @@ mod tests {
         assert_eq!(format_usd(3_000), "0.000003");
     }
 }
+
+/// A wait for people to read: "45 s", "14 min", "2 h 5 min".
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs.div_ceil(60)),
+        _ => match (secs / 3600, (secs % 3600) / 60) {
+            (h, 0) => format!("{h} h"),
+            (h, m) => format!("{h} h {m} min"),
+        },
+    }
+}
+
+/// The largest value each key limit and group budget takes: far above any real use, low
+/// enough that no counter, semaphore or sum built from it can overflow.
+pub mod limits_max {
+    pub const MAX_DAYS: i64 = 36_500;
+    pub const MAX_REQUESTS: i64 = 1_000_000_000;
+    /// A leap year of minutes.
+    pub const MAX_WINDOW_MINUTES: i64 = 527_040;
+    pub const MAX_CONCURRENCY: i64 = 10_000;
+    pub const MAX_QUEUE: i64 = 100_000;
+    pub const MAX_LIMIT_TOKENS: i64 = 1_000_000_000_000_000;
+    /// $10 000 000 in nano-dollars.
+    pub const MAX_LIMIT_NANOS: i64 = 10_000_000 * 1_000_000_000;
+}

@@ -82,6 +82,8 @@ pub struct Metrics {
     unpriced: AtomicU64,
     pub journal_failures: AtomicU64,
     pub commit_failures: AtomicU64,
+    /// Records SQLite refused for themselves, set aside in the quarantine file.
+    pub quarantined: AtomicU64,
     pub rows_committed: AtomicU64,
     pub commits: Histogram<10>,
 }
@@ -99,6 +101,7 @@ impl Default for Metrics {
             unpriced: AtomicU64::new(0),
             journal_failures: AtomicU64::new(0),
             commit_failures: AtomicU64::new(0),
+            quarantined: AtomicU64::new(0),
             rows_committed: AtomicU64::new(0),
             commits: Histogram::new(&COMMIT_BUCKETS),
         }
@@ -214,6 +217,11 @@ impl Metrics {
                 "aicarpool_usage_commit_failures_total",
                 "Usage batches whose commit to SQLite failed (they stay in the journal).",
                 Some(&self.commit_failures),
+            ),
+            (
+                "aicarpool_usage_quarantined_total",
+                "Usage records the database refused, kept in journal/quarantine.log instead.",
+                Some(&self.quarantined),
             ),
             (
                 "aicarpool_usage_rows_committed_total",

@@ -54,28 +54,49 @@ pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     let get = method == Method::GET || method == Method::HEAD;
     let post = method == Method::POST;
     if let Some(endpoint) = Endpoint::from_path(path) {
-        return if post {
+        return with_api_headers(if post {
             state.gateway.clone().relay_endpoint(endpoint, req).await
         } else {
             not_allowed(&req)
-        };
+        });
     }
     if path.starts_with(admin::PREFIX) && path[admin::PREFIX.len()..].starts_with('/') {
         return with_page_headers(admin::handle(state, req).await);
     }
-    match path {
+    if get && (path == "/" || path.starts_with("/assets/")) {
+        return static_asset(path, req.headers());
+    }
+    with_api_headers(match path {
         "/healthz" if get => healthz(state),
         "/metrics" if get => metrics(state, &req).await,
         "/v1/models" if get => state.gateway.models(&req),
-        p if get && (p == "/" || p.starts_with("/assets/")) => static_asset(p, req.headers()),
         "/healthz" | "/metrics" | "/v1/models" | "/" => not_allowed(&req),
         p if p.starts_with("/assets/") => not_allowed(&req),
         p => error_response(
             Protocol::guess(p, req.headers()),
             Kind::NotFound,
-            &format!("no such endpoint: {} {p}", req.method()),
+            &format!(
+                "no such endpoint: {} {}",
+                req.method(),
+                p.chars().take(200).collect::<String>()
+            ),
         ),
-    }
+    })
+}
+
+/// Everything but the admin page is data, never a document: whatever an upstream put in an
+/// answer, a browser that opens it runs nothing, loads nothing and guesses no other type.
+fn with_api_headers(mut resp: Response<Body>) -> Response<Body> {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    resp
 }
 
 fn not_allowed(req: &Request<Incoming>) -> Response<Body> {
@@ -83,7 +104,11 @@ fn not_allowed(req: &Request<Incoming>) -> Response<Body> {
     let mut resp = error_response(
         Protocol::guess(path, req.headers()),
         Kind::MethodNotAllowed,
-        &format!("{} is not allowed on {path}", req.method()),
+        &format!(
+            "{} is not allowed on {}",
+            req.method(),
+            path.chars().take(200).collect::<String>()
+        ),
     );
     let allow = if Endpoint::from_path(path).is_some() {
         "POST"

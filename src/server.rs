@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 use crate::admin::Auth;
 use crate::admin::session::SETUP_TTL;
 use crate::config::{Config, TlsFiles};
+use crate::connections::{Connections, default_max_connections, tracked};
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
 use crate::manage::Ctx;
@@ -26,6 +27,39 @@ use crate::store::admins;
 
 /// HTTP/2 streams one connection may have open at once.
 const MAX_H2_STREAMS: u32 = 256;
+/// How often a connection with a request in flight looks at its deadlines again.
+const CHECK_BUSY: Duration = Duration::from_secs(5);
+
+/// Accept failures (usually the descriptor limit): each waits longer, up to a second, and
+/// they are logged at most every ten seconds with a count, not once each.
+#[derive(Default)]
+struct AcceptErrors {
+    streak: u32,
+    suppressed: u64,
+    last_log: Option<std::time::Instant>,
+}
+
+impl AcceptErrors {
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        self.streak = self.streak.saturating_add(1);
+        let now = std::time::Instant::now();
+        if self
+            .last_log
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(10))
+        {
+            warn!(error = %e, suppressed = self.suppressed, "accept failed; backing off");
+            self.last_log = Some(now);
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
+        }
+        Duration::from_millis(10u64 << self.streak.min(7)).min(Duration::from_secs(1))
+    }
+
+    fn reset(&mut self) {
+        self.streak = 0;
+    }
+}
 
 /// Opens the data directory (migrating it), then serves on `listener` until `shutdown`
 /// resolves; then stops accepting, lets in-flight requests finish (up to the configured drain
@@ -69,57 +103,96 @@ pub async fn run(
         auth,
     });
     let graceful = GracefulShutdown::new();
-    info!(%addr, tls = tls.is_some(), "listening");
+    let limits = state.ctx.config.http.clone();
+    let max_connections = limits
+        .max_connections
+        .unwrap_or_else(default_max_connections);
+    let connections = Arc::new(Connections::new(max_connections));
+    info!(%addr, tls = tls.is_some(), max_connections, "listening");
+    let mut accept_errors = AcceptErrors::default();
 
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    accept_errors.reset();
+                    a
+                }
                 Err(e) => {
-                    // Usually EMFILE: back off instead of spinning, keep serving the rest.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Usually EMFILE: back off (longer each time) instead of spinning.
+                    tokio::time::sleep(accept_errors.failed(&e)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
+        let Some(registered) = connections.open() else {
+            debug!(%peer, "connection refused: every connection is busy");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let (state, builder, tls, watcher) = (
+        let (state, builder, tls, watcher, limits) = (
             state.clone(),
             builder.clone(),
             tls.clone(),
             graceful.watcher(),
+            limits.clone(),
         );
-        let handshake_timeout = state.ctx.config.http.header_read_timeout;
         tokio::spawn(async move {
+            let activity = registered.activity.clone();
             let service = service_fn(move |mut req: hyper::Request<_>| {
                 let state = state.clone();
+                let in_flight = activity.begin();
                 // The admin API throttles sign-in attempts per client address.
                 req.extensions_mut().insert(peer);
-                async move { Ok::<_, std::convert::Infallible>(route(&state, req).await) }
-            });
-            let result = match tls {
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
+                async move {
+                    let resp = route(&state, req).await;
+                    Ok::<_, std::convert::Infallible>(tracked(resp, in_flight))
                 }
-                Some(acceptor) => {
-                    let tls_stream = match tokio::time::timeout(
-                        handshake_timeout,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => return debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => return debug!(%peer, "TLS handshake timed out"),
-                    };
-                    let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
-                    watcher.watch(conn.into_owned()).await
+            });
+            let activity = registered.activity.clone();
+            let served = async move {
+                match tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(acceptor) => {
+                        // The handshake is part of the head's time, which runs from accept.
+                        let tls_stream = match acceptor.accept(stream).await {
+                            Ok(s) => s,
+                            Err(e) => return Err(Box::new(e) as _),
+                        };
+                        let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
                 }
             };
+            tokio::pin!(served);
+            // Cut the connection when its first head has not arrived in time, when it has
+            // been idle too long, or when it must give way to a new one at the cap.
+            let result = loop {
+                let deadline = activity.deadline(limits.header_read_timeout, limits.idle_timeout);
+                let wake = deadline.unwrap_or_else(|| std::time::Instant::now() + CHECK_BUSY);
+                tokio::select! {
+                    r = &mut served => break r,
+                    () = tokio::time::sleep_until(wake.into()) => {
+                        if deadline.is_some()
+                            && activity.deadline(limits.header_read_timeout, limits.idle_timeout)
+                                .is_some_and(|d| d <= std::time::Instant::now())
+                        {
+                            debug!(%peer, served = activity.served(), "closing a silent or idle connection");
+                            break Ok(());
+                        }
+                    }
+                    () = activity.evict.notified() => {
+                        debug!(%peer, "closing an idle connection to make room");
+                        break Ok(());
+                    }
+                }
+            };
+            drop(registered);
             if let Err(e) = result {
                 debug!(%peer, error = %e, "connection ended with an error");
             }

@@ -18,8 +18,9 @@ const WIRES: [Wire; 4] = [
     Wire::OpenaiResponses,
     Wire::Gemini,
 ];
-const KINDS: [Kind; 12] = [
+const KINDS: [Kind; 13] = [
     Kind::InvalidRequest,
+    Kind::UnsupportedMediaType,
     Kind::Authentication,
     Kind::Permission,
     Kind::NotFound,
@@ -151,9 +152,24 @@ proptest! {
                         prop_assert_eq!(parsed.model.as_deref(), v["model"].as_str());
                         prop_assert_eq!(parsed.stream, v["stream"].as_bool().unwrap_or(false));
                     }
-                    if let Some(b) = parsed.body {
-                        // Whatever the gateway sends upstream instead is still JSON.
-                        prop_assert!(serde_json::from_slice::<Value>(&b).is_ok());
+                    // Whatever the gateway sends upstream instead is still JSON, with just
+                    // the field it set changed (the rest is rewritten as text, not a tree).
+                    if let Some(opts) = &parsed.stream_options
+                        && let Some(b) = endpoint::with_usage_option(&body, opts)
+                    {
+                        let sent: Value = serde_json::from_slice(&b).unwrap();
+                        prop_assert_eq!(&sent["stream_options"]["include_usage"], &Value::Bool(true));
+                        prop_assert_eq!(&sent["messages"], &v["messages"]);
+                    }
+                    for text in [v.to_string(), serde_json::to_string_pretty(&v).unwrap()] {
+                        let renamed = endpoint::with_model(&bytes::Bytes::from(text.clone()), "mapped-model");
+                        let sent: Value = serde_json::from_slice(&renamed).unwrap();
+                        prop_assert_eq!(&sent["model"], &Value::from("mapped-model"));
+                        let mut rest = sent.clone();
+                        let mut orig: Value = serde_json::from_str(&text).unwrap();
+                        rest.as_object_mut().unwrap().remove("model");
+                        orig.as_object_mut().unwrap().remove("model");
+                        prop_assert_eq!(rest, orig);
                     }
                 }
                 Err(_) => prop_assert!(!v.is_object(), "an object is always read"),
@@ -162,7 +178,7 @@ proptest! {
     }
 
     #[test]
-    fn every_error_is_valid_json_in_the_clients_shape(message in "\\PC{0,200}|[\\x00-\\x1f\"\\\\]{0,20}", k in 0..12usize, p in 0..4usize, w in 0..4usize) {
+    fn every_error_is_valid_json_in_the_clients_shape(message in "\\PC{0,200}|[\\x00-\\x1f\"\\\\]{0,20}", k in 0..13usize, p in 0..4usize, w in 0..4usize) {
         let protocol = [None, Some(Protocol::Anthropic), Some(Protocol::Openai), Some(Protocol::Gemini)][p];
         let resp = error_response(protocol, KINDS[k], &message);
         prop_assert_eq!(resp.status(), KINDS[k].status());

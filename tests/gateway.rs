@@ -226,10 +226,20 @@ fn all_attempts_failing_gives_the_upstream_error_in_anthropic_shape() {
     let r = messages(&server, &key, BODY);
     assert_eq!(r.status, 529);
     assert_eq!(error_type(&r), "overloaded_error");
-    assert!(r.body.contains("Overloaded"), "{}", r.body);
+    // The member gets the kind of failure and the request id; the upstream's own words go
+    // to the operator's log.
+    assert!(!r.body.contains("Overloaded"), "{}", r.body);
+    assert!(r.body.contains("request id"), "{}", r.body);
     let row = env.rows(1).pop().unwrap();
     assert_eq!(row["outcome"], "upstream_error");
     assert_eq!(row["status_code"], 529);
+    assert!(
+        row["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("Overloaded"),
+        "{row}"
+    );
 }
 
 #[test]
@@ -574,8 +584,13 @@ fn bad_requests_get_errors_in_anthropic_shape() {
     );
     let other = BODY.replace("claude-sonnet-4-5", "claude-opus-4-1");
     let r = messages(&server, &key, &other);
-    assert_eq!(r.status, 503);
-    assert!(r.body.contains("serves model"), "{}", r.body);
+    // No account offers the model: a 404 (clients do not retry it), naming the model.
+    assert_eq!(r.status, 404);
+    assert!(
+        r.body.contains("claude-opus-4-1") && r.body.contains("not served"),
+        "{}",
+        r.body
+    );
     assert_eq!(fake.count(), 0, "nothing bad reached the upstream");
 
     let r = request(
@@ -648,7 +663,7 @@ fn a_mapped_model_goes_upstream_renamed_is_logged_under_both_names_and_unpriced(
     let haiku = BODY.replace("claude-sonnet-4-5", "claude-haiku-4-5");
     assert_eq!(
         messages(&server, &key, &haiku).status,
-        503,
+        404,
         "neither listed nor mapped"
     );
 }
@@ -736,7 +751,7 @@ fn a_claude_console_relay_gets_its_own_url_user_agent_and_model_list() {
     let other = BODY.replace("claude-sonnet-4-5", "claude-haiku-4-5");
     assert_eq!(
         messages(&server, &key, &other).status,
-        503,
+        404,
         "the relay's model list holds"
     );
 }
@@ -754,9 +769,17 @@ fn upstreams_are_reached_over_tls_with_http2_and_an_untrusted_certificate_is_ref
     let r = messages(&server, &member, BODY);
     assert_eq!(r.status, 502, "{}", r.body);
     assert!(
-        r.body.contains("certificate"),
-        "the reason is given: {}",
+        !r.body.contains("certificate") && r.body.contains("could not be reached"),
+        "the member gets the kind of failure: {}",
         r.body
+    );
+    let row = env.rows(1).pop().unwrap();
+    assert!(
+        row["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("certificate"),
+        "the operator's log has the reason: {row}"
     );
     assert_eq!(fake.count(), 0);
     assert_eq!(env.account_json(a)["error_count"], 1);

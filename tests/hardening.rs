@@ -478,8 +478,17 @@ fn misbehaving_upstreams_are_bounded_reported_in_the_clients_shape_and_charged()
     let v: serde_json::Value = serde_json::from_str(&r.body).expect("JSON, not HTML");
     assert_eq!(v["type"], "error");
     let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.contains("502 Bad Gateway"), "{message}");
+    assert!(
+        message.contains("502") && !message.contains("<h1>"),
+        "{message}"
+    );
     assert!(message.len() < 600, "the page is not passed on whole");
+    // The page's words are for the operator: in the request log, bounded.
+    let logged = env.rows(1).pop().unwrap()["error_message"].to_string();
+    assert!(
+        logged.contains("502 Bad Gateway") && logged.len() < 600,
+        "{logged}"
+    );
     assert_eq!(env.account_json(1)["error_count"], 1);
 
     // A stream that goes silent mid-way is cut off by the idle timeout: the client gets an
@@ -589,9 +598,22 @@ fn compressed_and_gigantic_answers_are_decoded_or_refused_and_charged_right() {
         assert_eq!(r.status, 502, "{}", r.body);
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert!(
-            v["error"]["message"].as_str().unwrap().contains(says),
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("could not be read"),
             "{}",
             r.body
+        );
+        common::eventually(
+            "the reason is in the request log",
+            Duration::from_secs(10),
+            || {
+                env.log()
+                    .last()
+                    .and_then(|row| row["error_message"].as_str().map(str::to_owned))
+                    .filter(|m| m.contains(says))
+            },
         );
     }
     let rows = env.rows(5);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use tracing::warn;
 
+use super::session::MAX_USERNAME_BYTES;
 use super::{Call, error, ok};
 use crate::domain::{Platform, parse_usd};
 use crate::error::{Error, Result};
@@ -104,26 +105,37 @@ pub async fn login(c: Call<'_>) -> Result<Response<Body>> {
     let input: Credentials = c.json()?;
     let auth = &c.state.auth;
     let ip = c.peer.map(|p| p.ip());
-    if let Some(wait) = auth.throttled(ip, &input.username) {
+    let name = input.username.trim().to_owned();
+    // Before the throttle: a name no admin can have is not worth a slot in its map.
+    if name.len() > MAX_USERNAME_BYTES {
+        return Ok(error(StatusCode::BAD_REQUEST, "wrong username or password"));
+    }
+    if let Err(wait) = auth.reserve_attempt(ip, &name) {
         let mut resp = error(
             StatusCode::TOO_MANY_REQUESTS,
             &format!(
-                "too many failed sign-ins; try again in {} s",
-                wait.as_secs().max(1)
+                "too many failed sign-ins; try again in {}",
+                crate::domain::human_duration(wait.as_secs().max(1))
             ),
         );
         resp.headers_mut()
             .insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
         return Ok(resp);
     }
-    let name = input.username.trim().to_owned();
+    let lookup = name.clone();
     let found = c
         .state
         .ctx
         .db
-        .read(move |conn| admins::find_login(conn, &name))
+        .read(move |conn| admins::find_login(conn, &lookup))
         .await?;
     let password = input.password.clone();
+    // A few checks at a time: the rest wait here, holding no argon2 memory.
+    let _turn = auth
+        .verifications
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(format!("password check queue closed: {e}")))?;
     let verified = tokio::task::spawn_blocking(move || match found {
         Some((_, hash)) => manage_admins::verify_password(&password, &hash),
         None => {
@@ -133,16 +145,16 @@ pub async fn login(c: Call<'_>) -> Result<Response<Body>> {
     })
     .await
     .map_err(|e| Error::Internal(format!("password check failed: {e}")))?;
+    drop(_turn);
     if !verified {
-        auth.record_failure(ip, &input.username);
         warn!(ip = ?ip, "failed admin sign-in");
         return Ok(error(
             StatusCode::UNAUTHORIZED,
             "wrong username or password",
         ));
     }
-    auth.clear_failures(ip, &input.username);
-    sign_in(&c, input.username.trim()).await
+    auth.succeeded(ip, &name);
+    sign_in(&c, &name).await
 }
 
 /// Starts a fresh session (ending any the request carried: no session fixation).

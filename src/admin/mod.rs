@@ -24,6 +24,8 @@ pub use session::{Auth, Session};
 pub const PREFIX: &str = "/api/admin";
 /// The largest request body an admin call accepts.
 const MAX_BODY: usize = 1024 * 1024;
+/// Largest body taken from a caller not signed in (sign-in, setup).
+const MAX_PUBLIC_BODY: usize = 16 * 1024;
 
 /// What a route does; [`Op::run`] maps each to its handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,12 +227,26 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
+    // Before sign-in only small bodies (a name and a password) are taken, and any body must
+    // arrive in time: unfinished bodies cannot pile up in memory.
+    let max = if session.is_some() {
+        MAX_BODY
+    } else {
+        MAX_PUBLIC_BODY
+    };
+    let deadline = state.ctx.config.http.body_read_timeout;
+    let body = match tokio::time::timeout(deadline, Limited::new(body, max).collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(_)) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "the request body is too large",
+            );
+        }
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
             );
         }
     };

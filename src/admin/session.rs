@@ -29,6 +29,13 @@ pub const SETUP_TTL: Duration = Duration::from_secs(60 * 60);
 const MAX_FAILURES_PER_USER: usize = 5;
 const MAX_FAILURES_PER_ADDRESS: usize = 20;
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Aged-out throttle entries are dropped this often, and the map never holds more than this.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const MAX_THROTTLE_ENTRIES: usize = 10_000;
+/// Password verifications run at once (see [`Auth::verifications`]).
+const MAX_VERIFICATIONS: usize = 2;
+/// The longest username a sign-in may name (as `admin set-password` allows).
+pub const MAX_USERNAME_BYTES: usize = 64;
 
 /// A signed-in admin, as a request carries it.
 #[derive(Clone, Debug)]
@@ -52,6 +59,10 @@ pub struct Auth {
     /// Held while the first admin is made, so two setup calls cannot both make one.
     pub setup_running: tokio::sync::Mutex<()>,
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    last_prune: Mutex<Instant>,
+    /// Password checks running at once: each argon2 verification takes ~19 MiB, so a burst of
+    /// sign-ins waits here instead of taking gigabytes.
+    pub verifications: tokio::sync::Semaphore,
     /// Cookies get `Secure` when the server speaks TLS.
     secure: bool,
 }
@@ -62,6 +73,8 @@ impl Auth {
             setup: Mutex::new(None),
             setup_running: tokio::sync::Mutex::new(()),
             failures: Mutex::new(HashMap::new()),
+            last_prune: Mutex::new(Instant::now()),
+            verifications: tokio::sync::Semaphore::new(MAX_VERIFICATIONS),
             secure,
         }
     }
@@ -91,57 +104,86 @@ impl Auth {
         *self.setup.lock().expect("setup lock") = None;
     }
 
-    /// The throttle keys a sign-in attempt counts against.
+    /// The throttle keys a sign-in attempt counts against: the name as the lookup uses it
+    /// (trimmed, any case).
     fn keys(peer: Option<IpAddr>, username: &str) -> [String; 2] {
         let ip = peer.map(|p| p.to_string()).unwrap_or_default();
         [
-            format!("{ip}|{}", username.to_lowercase()),
+            format!("{ip}|{}", username.trim().to_lowercase()),
             format!("{ip}|*"),
         ]
     }
 
-    /// How long until this sign-in attempt may be made, if it is throttled now.
-    pub fn throttled(&self, peer: Option<IpAddr>, username: &str) -> Option<Duration> {
+    /// Counts a sign-in attempt as failed before its password is checked, so parallel
+    /// attempts cannot all pass the throttle; [`Auth::succeeded`] takes it back. Refused, with
+    /// the wait, when the address or the name has failed too often.
+    pub fn reserve_attempt(&self, peer: Option<IpAddr>, username: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let mut failures = self.failures.lock().expect("throttle lock");
+        self.prune(&mut failures, now);
+        let keys = Self::keys(peer, username);
         let limits = [MAX_FAILURES_PER_USER, MAX_FAILURES_PER_ADDRESS];
         let mut wait = None;
-        for (key, max) in Self::keys(peer, username).iter().zip(limits) {
+        for (key, max) in keys.iter().zip(limits) {
             if let Some(times) = failures.get_mut(key) {
                 while times.front().is_some_and(|t| now - *t > FAILURE_WINDOW) {
                     times.pop_front();
                 }
                 if times.len() >= max {
                     let until = times[times.len() - max] + FAILURE_WINDOW;
-                    wait = wait.max(Some(until - now));
+                    wait = wait.max(Some(until.saturating_duration_since(now)));
                 }
             }
         }
-        wait
-    }
-
-    pub fn record_failure(&self, peer: Option<IpAddr>, username: &str) {
-        let mut failures = self.failures.lock().expect("throttle lock");
-        // Bounded: an address flooding usernames cannot grow this without limit.
-        if failures.len() > 10_000 {
-            let now = Instant::now();
-            failures.retain(|_, t| t.back().is_some_and(|t| now - *t < FAILURE_WINDOW));
+        if let Some(wait) = wait {
+            return Err(wait.max(Duration::from_secs(1)));
         }
-        for key in Self::keys(peer, username) {
+        for key in keys {
             let times = failures.entry(key).or_default();
-            times.push_back(Instant::now());
+            times.push_back(now);
             if times.len() > MAX_FAILURES_PER_ADDRESS {
                 times.pop_front();
             }
         }
+        Ok(())
     }
 
-    pub fn clear_failures(&self, peer: Option<IpAddr>, username: &str) {
-        let [user_key, _] = Self::keys(peer, username);
-        self.failures
-            .lock()
-            .expect("throttle lock")
-            .remove(&user_key);
+    /// A reserved attempt succeeded: the name's failures are forgotten and the address's
+    /// reservation given back.
+    pub fn succeeded(&self, peer: Option<IpAddr>, username: &str) {
+        let [user_key, address_key] = Self::keys(peer, username);
+        let mut failures = self.failures.lock().expect("throttle lock");
+        failures.remove(&user_key);
+        if let Some(times) = failures.get_mut(&address_key) {
+            times.pop_back();
+        }
+    }
+
+    /// Drops entries whose failures have all aged out (at most once a minute), and bounds the
+    /// map whatever the traffic: beyond its cap the entries failing longest ago go first.
+    fn prune(&self, failures: &mut HashMap<String, VecDeque<Instant>>, now: Instant) {
+        let mut last = self.last_prune.lock().expect("prune lock");
+        if failures.len() < MAX_THROTTLE_ENTRIES && now.duration_since(*last) < PRUNE_EVERY {
+            return;
+        }
+        *last = now;
+        failures.retain(|_, t| t.back().is_some_and(|t| now - *t < FAILURE_WINDOW));
+        if failures.len() >= MAX_THROTTLE_ENTRIES {
+            let mut ages: Vec<Instant> = failures
+                .values()
+                .filter_map(|t| t.back().copied())
+                .collect();
+            let cut = ages.len() - MAX_THROTTLE_ENTRIES / 2;
+            let (_, nth, _) = ages.select_nth_unstable(cut);
+            let nth = *nth;
+            failures.retain(|_, t| t.back().is_some_and(|t| *t > nth));
+        }
+    }
+
+    /// The number of (address, name) entries the throttle holds.
+    #[cfg(test)]
+    fn entries(&self) -> usize {
+        self.failures.lock().expect("throttle lock").len()
     }
 
     /// Starts a session for `user_id`; returns the cookie value to set and the CSRF token.
@@ -237,24 +279,39 @@ mod tests {
         let auth = Auth::new(false);
         let ip = Some("10.0.0.1".parse().unwrap());
         for _ in 0..MAX_FAILURES_PER_USER {
-            assert!(auth.throttled(ip, "root").is_none());
-            auth.record_failure(ip, "root");
+            assert!(auth.reserve_attempt(ip, "root").is_ok());
         }
+        // Reserved before checking: the sixth attempt is refused even if none has finished.
         let wait = auth
-            .throttled(ip, "ROOT")
-            .expect("throttled after 5 failures");
+            .reserve_attempt(ip, " ROOT ")
+            .expect_err("throttled after 5 attempts, by the name the lookup uses");
         assert!(wait <= FAILURE_WINDOW && wait > FAILURE_WINDOW - Duration::from_secs(5));
         // Another address is not affected; another username from this address is, once the
         // address itself has failed too often.
         assert!(
-            auth.throttled(Some("10.0.0.2".parse().unwrap()), "root")
-                .is_none()
+            auth.reserve_attempt(Some("10.0.0.2".parse().unwrap()), "root")
+                .is_ok()
         );
-        assert!(auth.throttled(ip, "other").is_none());
-        for i in 0..MAX_FAILURES_PER_ADDRESS {
-            auth.record_failure(ip, &format!("user{i}"));
+        assert!(auth.reserve_attempt(ip, "other").is_ok());
+        auth.succeeded(ip, "other");
+        for i in 0..MAX_FAILURES_PER_ADDRESS - MAX_FAILURES_PER_USER {
+            assert!(auth.reserve_attempt(ip, &format!("user{i}")).is_ok());
         }
-        assert!(auth.throttled(ip, "other").is_some());
+        assert!(auth.reserve_attempt(ip, "other").is_err());
+    }
+
+    #[test]
+    fn the_throttle_map_stays_bounded() {
+        let auth = Auth::new(false);
+        for i in 0..3 * MAX_THROTTLE_ENTRIES {
+            let ip = std::net::IpAddr::from(std::net::Ipv6Addr::from(i as u128));
+            let _ = auth.reserve_attempt(Some(ip), "root");
+        }
+        assert!(
+            auth.entries() <= MAX_THROTTLE_ENTRIES + 2,
+            "{}",
+            auth.entries()
+        );
     }
 
     #[test]

@@ -110,6 +110,15 @@ pub struct ServeArgs {
     /// Seconds a client has to send its request head (and TLS handshake).
     #[arg(long, env = "AICARPOOL_HEADER_READ_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS)]
     pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit with no request before it is closed.
+    #[arg(long, env = "AICARPOOL_IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS)]
+    pub idle_timeout_secs: u64,
+    /// Seconds a client has to send a request body after its head.
+    #[arg(long, env = "AICARPOOL_BODY_READ_TIMEOUT_SECS", default_value_t = DEFAULT_BODY_READ_TIMEOUT_SECS)]
+    pub body_read_timeout_secs: u64,
+    /// Open client connections at most [default: half the open-file limit, less a reserve].
+    #[arg(long, env = "AICARPOOL_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Seconds in-flight requests may take to finish after SIGTERM.
     #[arg(long, env = "AICARPOOL_SHUTDOWN_DRAIN_SECS", default_value_t = DEFAULT_SHUTDOWN_DRAIN_SECS)]
     pub shutdown_drain_secs: u64,

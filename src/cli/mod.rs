@@ -119,6 +119,9 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
     config.http.max_body_bytes = a.max_body_bytes;
     config.http.max_header_bytes = a.max_header_bytes;
     config.http.header_read_timeout = Duration::from_secs(a.header_read_timeout_secs.max(1));
+    config.http.idle_timeout = Duration::from_secs(a.idle_timeout_secs.max(1));
+    config.http.body_read_timeout = Duration::from_secs(a.body_read_timeout_secs.max(1));
+    config.http.max_connections = a.max_connections.map(|n| n.max(1));
     config.shutdown_drain = Duration::from_secs(a.shutdown_drain_secs);
     config.accounts.error_threshold = a.error_threshold.max(1);
     config.accounts.error_window = Duration::from_secs(a.error_window_secs.max(1));

@@ -53,18 +53,50 @@ pub fn decode_all(encoding: Encoding, data: Bytes, max: usize) -> Result<Bytes, 
     Ok(Bytes::from(out))
 }
 
+/// The most plain bytes one compressed stream frame may expand to: far more than any SSE
+/// frame, far less than a bomb can make of a few kilobytes.
+pub const MAX_FRAME_EXPANSION: usize = 8 * 1024 * 1024;
+
 /// Decodes a stream frame by frame, handing on whatever each frame completes.
 pub enum StreamDecoder {
-    Gzip(GzDecoder<Vec<u8>>),
-    Deflate(ZlibDecoder<Vec<u8>>),
+    Gzip(GzDecoder<Capped>),
+    Deflate(ZlibDecoder<Capped>),
+}
+
+/// A buffer that refuses to grow past its cap: a frame expanding too far is an error, not
+/// memory.
+pub struct Capped {
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.max {
+            return Err(std::io::Error::other(format!(
+                "one frame expands past {} bytes",
+                self.max
+            )));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl StreamDecoder {
     pub fn new(encoding: Encoding) -> Option<StreamDecoder> {
+        let out = || Capped {
+            buf: Vec::new(),
+            max: MAX_FRAME_EXPANSION,
+        };
         match encoding {
             Encoding::Identity => None,
-            Encoding::Gzip => Some(StreamDecoder::Gzip(GzDecoder::new(Vec::new()))),
-            Encoding::Deflate => Some(StreamDecoder::Deflate(ZlibDecoder::new(Vec::new()))),
+            Encoding::Gzip => Some(StreamDecoder::Gzip(GzDecoder::new(out()))),
+            Encoding::Deflate => Some(StreamDecoder::Deflate(ZlibDecoder::new(out()))),
         }
     }
 
@@ -81,8 +113,8 @@ impl StreamDecoder {
                 .and_then(|_| d.flush())
                 .map(|_| d.get_mut()),
         }
-        .map_err(|e| format!("upstream sent a corrupt compressed stream: {e}"))?;
-        Ok(Bytes::from(std::mem::take(out)))
+        .map_err(|e| format!("upstream sent a corrupt or oversized compressed stream: {e}"))?;
+        Ok(Bytes::from(std::mem::take(&mut out.buf)))
     }
 }
 
@@ -121,5 +153,16 @@ mod tests {
         assert_eq!(encoding(&h), Ok(Encoding::Gzip));
         h.insert(header::CONTENT_ENCODING, "br".parse().unwrap());
         assert!(encoding(&h).is_err());
+    }
+
+    #[test]
+    fn a_stream_frame_may_not_expand_without_bound() {
+        let bomb = gzip(&vec![b'a'; 4 * MAX_FRAME_EXPANSION]);
+        assert!(bomb.len() < 100_000, "a few kilobytes");
+        let mut d = StreamDecoder::new(Encoding::Gzip).unwrap();
+        assert!(d.feed(&bomb).is_err());
+        let mut d = StreamDecoder::new(Encoding::Gzip).unwrap();
+        let ok = gzip(b"data: {}\n\n");
+        assert_eq!(&d.feed(&ok).unwrap()[..], b"data: {}\n\n");
     }
 }

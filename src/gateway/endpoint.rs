@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::pick::{PickError, Take, pick};
+use super::pick::{PickError, Take, pick, set_field};
 use super::protocol::Protocol;
 use super::usage::Wire;
 use crate::domain::Platform;
@@ -186,9 +186,10 @@ pub struct Parsed {
     pub stream: bool,
     /// The conversation, for sticky routing.
     pub session: Option<String>,
-    /// The body to send instead of the client's (only when the gateway must add something).
-    pub body: Option<Bytes>,
-    /// The gateway asked the upstream for a usage chunk the client did not ask for.
+    /// A streamed chat request that did not ask for usage: its `stream_options` as sent (null
+    /// when absent), which [`with_usage_option`] completes so the stream can be metered.
+    pub stream_options: Option<Value>,
+    /// The gateway asks the upstream for a usage chunk the client did not ask for, and drops it.
     pub strip_usage_chunk: bool,
 }
 
@@ -238,19 +239,11 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
                     .pointer("/stream_options/include_usage")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                // Only here is the whole body parsed: the gateway adds a field to it.
-                if !asked
-                    && let Ok(mut whole) = serde_json::from_slice::<Value>(body)
-                    && let Some(obj) = whole.as_object_mut()
-                {
-                    let opts = obj
-                        .entry("stream_options")
-                        .or_insert_with(|| Value::Object(Default::default()));
-                    if let Some(o) = opts.as_object_mut() {
-                        o.insert("include_usage".into(), Value::Bool(true));
-                        p.body = Some(Bytes::from(whole.to_string()));
-                        p.strip_usage_chunk = true;
-                    }
+                // Added after the key's limits admit the request (`with_usage_option`).
+                if !asked {
+                    p.stream_options =
+                        Some(v.get("stream_options").cloned().unwrap_or(Value::Null));
+                    p.strip_usage_chunk = true;
                 }
             }
         }
@@ -262,23 +255,42 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
     Ok(p)
 }
 
-/// The body with its `model` field renamed for an account's model mapping.
-pub fn with_model(body: &Bytes, model: &str) -> Option<Bytes> {
-    let mut v: Value = serde_json::from_slice(body).ok()?;
-    v.as_object_mut()?
-        .insert("model".into(), Value::String(model.to_owned()));
-    Some(Bytes::from(v.to_string()))
+/// The body with its `model` field renamed for an account's model mapping (changed as text).
+pub fn with_model(body: &Bytes, model: &str) -> Bytes {
+    let name = serde_json::to_string(model).expect("a string serializes");
+    Bytes::from(set_field(body, "model", &name))
+}
+
+/// The body with `stream_options.include_usage` set, so a streamed chat answer reports its
+/// usage. Only `stream_options` is rewritten, as text: a body the gateway could not parse
+/// whole is metered like any other. `None` when `stream_options` is not an object.
+pub fn with_usage_option(body: &Bytes, stream_options: &Value) -> Option<Bytes> {
+    let mut opts = match stream_options {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(o) => o.clone(),
+        _ => return None,
+    };
+    opts.insert("include_usage".into(), Value::Bool(true));
+    let value = Value::Object(opts).to_string();
+    Some(Bytes::from(set_field(body, "stream_options", &value)))
 }
 
 /// Whether an SSE event (without its blank-line end) is the usage-only chat chunk the gateway
 /// asked for on the client's behalf: no choices, a usage object.
 pub fn is_usage_only_chunk(event: &[u8]) -> bool {
-    let Some(data) = event
-        .split(|&b| b == b'\n')
-        .find_map(|l| l.strip_prefix(b"data:"))
-    else {
+    // An event's data may span several `data:` lines (pretty-printed JSON); SSE joins them.
+    let mut data = Vec::new();
+    for line in event.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(d) = line.strip_prefix(b"data:") {
+            data.extend_from_slice(d.strip_prefix(b" ").unwrap_or(d));
+            data.push(b'\n');
+        }
+    }
+    // Most chunks carry text, not usage: only a chunk with a usage object is parsed.
+    if !super::usage::key_then_object(&data, b"usage") {
         return false;
-    };
+    }
     let Ok(v) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
         return false;
     };
@@ -362,14 +374,26 @@ mod tests {
         let v = Bytes::from_static(br#"{"model":"gpt-4o","stream":true,"messages":[]}"#);
         let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &v).unwrap();
         assert!(p.strip_usage_chunk);
-        let sent: Value = serde_json::from_slice(&p.body.unwrap()).unwrap();
+        let sent = with_usage_option(&v, &p.stream_options.unwrap()).unwrap();
+        let sent: Value = serde_json::from_slice(&sent).unwrap();
         assert_eq!(sent["stream_options"]["include_usage"], true);
+        // Other options are kept; a body no whole parse takes is still given the option.
+        let odd = Bytes::from_static(
+            br#"{"model":"gpt-4o","stream":true,"stream_options":{"x":1},"messages":[{"content":"\ud800"}]}"#,
+        );
+        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &odd).unwrap();
+        let sent = with_usage_option(&odd, &p.stream_options.unwrap()).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&sent).unwrap(),
+            r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true,"x":1},"messages":[{"content":"\ud800"}]}"#
+        );
+        assert!(with_usage_option(&odd, &Value::from("x")).is_none());
         let asked = Bytes::from_static(
             br#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}"#,
         );
         let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &asked).unwrap();
         assert!(
-            !p.strip_usage_chunk && p.body.is_none(),
+            !p.strip_usage_chunk && p.stream_options.is_none(),
             "a client that asked gets it as sent"
         );
         assert!(is_usage_only_chunk(

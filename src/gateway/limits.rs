@@ -483,7 +483,10 @@ impl Limiter {
             match &*slots {
                 Some((l, s)) if *l == limit => s.clone(),
                 _ => {
-                    let s = Arc::new(Semaphore::new(limit as usize));
+                    // Clamped: a value stored by an older version can never panic here.
+                    let permits =
+                        limit.clamp(1, crate::domain::limits_max::MAX_CONCURRENCY) as usize;
+                    let s = Arc::new(Semaphore::new(permits));
                     *slots = Some((limit, s.clone()));
                     s
                 }

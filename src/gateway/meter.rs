@@ -66,8 +66,27 @@ impl Meter {
                 })
                 .collect();
             let total = records.len();
-            // Request ids make this idempotent: rows already committed are skipped.
-            db.write(move |c| usage::insert(c, &records)).await?;
+            // Request ids make this idempotent: rows already committed are skipped. A record
+            // the database refuses never stops the start: it is set aside, the rest replays.
+            let records = Arc::new(records);
+            let all = records.clone();
+            if let Err(e) = db.write(move |c| usage::insert(c, &all)).await {
+                if is_storage_fault(&e) {
+                    return Err(e);
+                }
+                warn!(error = %e, "replaying the usage journal failed; replaying it record by record");
+                for i in 0..records.len() {
+                    let rs = records.clone();
+                    match db
+                        .write(move |c| usage::insert(c, std::slice::from_ref(&rs[i])))
+                        .await
+                    {
+                        Ok(()) => {}
+                        Err(e) if is_storage_fault(&e) => return Err(e),
+                        Err(e) => quarantine(dir, &metrics, &records[i], &e),
+                    }
+                }
+            }
             info!(records = total, "replayed the usage journal");
         }
         for f in old_files {
@@ -82,7 +101,12 @@ impl Meter {
             work: Notify::new(),
             idle: Notify::new(),
         });
-        tokio::spawn(committer(db.clone(), shared.clone(), metrics.clone()));
+        tokio::spawn(committer(
+            db.clone(),
+            shared.clone(),
+            metrics.clone(),
+            dir.to_owned(),
+        ));
         tokio::spawn(recover(db.clone(), dir.to_owned(), shared.clone()));
         Ok(Meter {
             db,
@@ -168,7 +192,7 @@ impl Meter {
 }
 
 /// Commits queued records in batches, one transaction each, for as long as the process runs.
-async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>) {
+async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>, dir: std::path::PathBuf) {
     loop {
         shared.work.notified().await;
         tokio::time::sleep(BATCH_DELAY).await;
@@ -214,10 +238,11 @@ async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>) {
                             Err(e) if is_storage_fault(&e) => {
                                 shared.strand(records[i].clone(), Some(ticket), &e);
                             }
-                            // A record the database refuses stays in the journal; the next
-                            // start tries it again.
+                            // A record the database refuses would fail again at every
+                            // start: it is set aside for the operator instead.
                             Err(e) => {
-                                warn!(error = %e, "could not commit a request record; it stays in the journal")
+                                quarantine(&dir, &metrics, &records[i], &e);
+                                ticket.committed()
                             }
                         }
                     }
@@ -228,6 +253,33 @@ async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>) {
             }
         }
     }
+}
+
+/// The file in the journal directory where refused records are kept (not replayed: the
+/// journal reads only `*.jsonl`).
+pub const QUARANTINE_FILE: &str = "quarantine.log";
+
+/// Sets aside a record SQLite refused (a CHECK it fails, say): one JSON line with the reason
+/// in `<journal>/quarantine.log` (0600), a log line and a metric. Nothing else waits on it.
+fn quarantine(dir: &Path, metrics: &Metrics, rec: &usage::Record, why: &crate::error::Error) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    metrics.quarantined.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(QUARANTINE_FILE);
+    let line = serde_json::json!({ "error": why.to_string(), "record": rec });
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{line}"));
+    error!(
+        request = %rec.request_id,
+        error = %why,
+        file = %path.display(),
+        kept = written.is_ok(),
+        "the database refused a usage record; it was set aside in the quarantine file"
+    );
 }
 
 impl Shared {
@@ -402,5 +454,64 @@ mod tests {
             (3, 3),
             "replaying committed records changes nothing"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_record_the_database_refuses_is_quarantined_and_never_stops_a_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db_path = tmp.path().join("t.db");
+        crate::store::migrate::prepare(&db_path, &tmp.path().join("b")).unwrap();
+        let db = Db::open(&db_path).unwrap();
+        db.write(|c| {
+            c.execute_batch(
+                "INSERT INTO groups (id, name) VALUES (1, 'g');
+                 INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
+                 VALUES (1, 1, 'k', printf('%064d', 0), 'acp_');",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let dir = tmp.path().join("journal");
+        std::fs::create_dir_all(&dir).unwrap();
+        // What an older version journaled for an upstream claiming i64::MAX tokens: a cost
+        // that wrapped negative, which the table's CHECK refuses.
+        let mut bad = record("bad");
+        bad.cost_nanos = Some(-42);
+        let text = [record("good1"), bad, record("good2")]
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect::<String>();
+        std::fs::write(dir.join("usage-0000000000001-000000.jsonl"), text).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let meter = Meter::open(db.clone(), &dir, metrics.clone())
+            .await
+            .expect("a refused record does not stop the start");
+        let ids: Vec<String> = db
+            .read(|c| {
+                let mut st = c.prepare("SELECT request_id FROM api_key_request_log ORDER BY id")?;
+                let ids = st
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()?;
+                Ok(ids)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids, ["good1", "good2"]);
+        assert_eq!(metrics.quarantined.load(Ordering::Relaxed), 1);
+        let kept = std::fs::read_to_string(dir.join(QUARANTINE_FILE)).unwrap();
+        let line: serde_json::Value = serde_json::from_str(kept.trim()).unwrap();
+        assert_eq!(line["record"]["request_id"], "bad");
+        assert!(line["error"].as_str().unwrap().contains("CHECK"), "{line}");
+        // A live record refused the same way goes there too, and the next start is clean.
+        let mut live = record("live-bad");
+        live.input_tokens = -1;
+        meter.record(live).await;
+        meter.flush().await;
+        assert_eq!(metrics.quarantined.load(Ordering::Relaxed), 2);
+        drop(meter);
+        Meter::open(db.clone(), &dir, Default::default())
+            .await
+            .expect("restart");
     }
 }

@@ -44,6 +44,9 @@ use crate::router::{Body, json_response};
 use crate::store::keys::ApiKey;
 use crate::store::now_ms;
 
+/// Longest model name taken from a client; longer ones are refused, not stored.
+pub const MAX_MODEL_BYTES: usize = 256;
+
 /// How often the database is checked for changes made by another process.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -141,10 +144,20 @@ impl Gateway {
         let started = Instant::now();
         let started_at = now_ms();
         let snap = self.snapshots.get();
-        let key = match authenticate(&snap, req.headers(), req.uri().query(), started_at) {
+        // Only Gemini's SDKs put the key in the URL; elsewhere a key in a link is refused, so
+        // a page elsewhere cannot make a member's browser spend it.
+        let query = if protocol == Protocol::Gemini {
+            req.uri().query()
+        } else {
+            None
+        };
+        let key = match authenticate(&snap, req.headers(), query, started_at) {
             Ok(k) => k,
             Err(msg) => return error_response(p, Kind::Authentication, msg),
         };
+        if let Some(refused) = form_content_type(req.headers()) {
+            return refused(p);
+        }
         // Fail closed: nothing is relayed that could not be metered.
         if self.meter.fault().is_some() {
             return error_response(
@@ -155,11 +168,10 @@ impl Gateway {
             );
         }
         let (parts, body) = req.into_parts();
-        let body =
-            match read_request_body(&parts.headers, body, self.config.http.max_body_bytes).await {
-                Ok(b) => b,
-                Err(resp) => return resp(p),
-            };
+        let body = match read_request_body(&parts.headers, body, &self.config.http).await {
+            Ok(b) => b,
+            Err(resp) => return resp(p),
+        };
         let parsed = match endpoint::parse(&endpoint, &parts.headers, &body) {
             Ok(parsed) => parsed,
             Err(pick::PickError::NotObject) => {
@@ -180,6 +192,13 @@ impl Gateway {
         let Some(model) = parsed.model.filter(|m| !m.is_empty()) else {
             return error_response(p, Kind::InvalidRequest, "model: field required");
         };
+        if model.len() > MAX_MODEL_BYTES {
+            return error_response(
+                p,
+                Kind::InvalidRequest,
+                &format!("model: a model name has at most {MAX_MODEL_BYTES} bytes"),
+            );
+        }
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -194,7 +213,7 @@ impl Gateway {
             protocol,
             query: upstream_query(parts.uri.query()),
             headers: parts.headers,
-            body: parsed.body.unwrap_or(body),
+            body,
             strip_usage_chunk: parsed.strip_usage_chunk,
             model,
             stream: parsed.stream,
@@ -222,6 +241,20 @@ impl Gateway {
             Ok(a) => a,
             Err(r) => return Box::pin(self.refuse(&call, r)).await,
         };
+        // Only now, with the request admitted, is the body rewritten: never relay a stream
+        // that cannot be metered.
+        if let Some(opts) = &parsed.stream_options {
+            match endpoint::with_usage_option(&call.body, opts) {
+                Some(b) => call.body = b,
+                None => {
+                    return error_response(
+                        p,
+                        Kind::InvalidRequest,
+                        "stream_options: must be an object",
+                    );
+                }
+            }
+        }
         Box::pin(self.relay(call)).await
     }
 
@@ -234,6 +267,7 @@ impl Gateway {
             status: r.kind.status(),
             kind: r.kind,
             message: r.message,
+            public: None,
             retry_after: r.retry_after,
         };
         self.failed(call, failure).await
@@ -267,7 +301,8 @@ impl Gateway {
             Protocol::Openai
         });
         let snap = self.snapshots.get();
-        let key = match authenticate(&snap, req.headers(), req.uri().query(), now_ms()) {
+        // The key from headers only: a key in a link is taken on Gemini paths alone.
+        let key = match authenticate(&snap, req.headers(), None, now_ms()) {
             Ok(k) => k,
             Err(msg) => return error_response(p, Kind::Authentication, msg),
         };
@@ -397,13 +432,44 @@ fn authenticate(
 
 type ErrorFor = Box<dyn FnOnce(Option<Protocol>) -> Response<Body> + Send>;
 
+/// A 415 for the content types an HTML form can send across sites without a preflight
+/// (`text/plain`, `application/x-www-form-urlencoded`, `multipart/form-data`): the API takes
+/// JSON, and refusing these keeps a page elsewhere from posting to it with a member's key.
+fn form_content_type(headers: &HeaderMap) -> Option<ErrorFor> {
+    let ct = headers.get(header::CONTENT_TYPE)?;
+    let essence = ct
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let form = matches!(
+        essence.as_str(),
+        "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"
+    );
+    form.then(|| -> ErrorFor {
+        Box::new(move |p| {
+            error_response(
+                p,
+                Kind::UnsupportedMediaType,
+                &format!(
+                    "content type {essence} is not accepted: send the body as application/json"
+                ),
+            )
+        })
+    })
+}
+
 /// Reads the request body up to `max` bytes; a declared or actual larger body gets 413 without
 /// being read whole.
 async fn read_request_body(
     headers: &HeaderMap,
     body: Incoming,
-    max: usize,
+    limits: &crate::config::HttpLimits,
 ) -> std::result::Result<Bytes, ErrorFor> {
+    let max = limits.max_body_bytes;
     let too_large = move |p: Option<Protocol>| {
         error_response(
             p,
@@ -418,12 +484,25 @@ async fn read_request_body(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(Box::new(too_large));
     }
-    match Limited::new(body, max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Box::new(too_large)),
-        Err(_) => Err(Box::new(|p| {
+    let read = tokio::time::timeout(limits.body_read_timeout, Limited::new(body, max).collect());
+    match read.await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Box::new(too_large)),
+        Ok(Err(_)) => Err(Box::new(|p| {
             error_response(p, Kind::InvalidRequest, "could not read the request body")
         })),
+        Err(_) => {
+            let secs = limits.body_read_timeout.as_secs();
+            Err(Box::new(move |p| {
+                let mut resp = error_response(
+                    p,
+                    Kind::InvalidRequest,
+                    &format!("the request body did not arrive within {secs} s"),
+                );
+                *resp.status_mut() = StatusCode::REQUEST_TIMEOUT;
+                resp
+            }))
+        }
     }
 }
 

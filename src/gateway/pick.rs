@@ -104,6 +104,121 @@ impl Visitor<'_> for Name<'_> {
     }
 }
 
+/// `body` with its top-level field `key` set to `value` (JSON text), changed as text: the rest
+/// of the body is copied byte for byte, never parsed into a tree, so a body any parser takes
+/// (deep nesting, lone surrogate escapes, huge conversations) is rewritten as reliably as a
+/// small one. The last repeat of the key is the one replaced (the one [`pick`] read); a body
+/// without the key gets it first. `body` must be a JSON object that [`pick`] accepted.
+pub fn set_field(body: &[u8], key: &str, value: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + key.len() + value.len() + 4);
+    match field_span(body, key) {
+        Some((start, end)) => {
+            out.extend_from_slice(&body[..start]);
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(&body[end..]);
+        }
+        None => {
+            let open = body.iter().position(|&b| b == b'{').unwrap_or(0);
+            let rest = &body[open + 1..];
+            let empty = rest.trim_ascii_start().first() == Some(&b'}');
+            out.extend_from_slice(&body[..=open]);
+            let name = serde_json::to_string(key).expect("a key serializes");
+            out.extend_from_slice(format!("{name}:{value}").as_bytes());
+            if !empty {
+                out.push(b',');
+            }
+            out.extend_from_slice(rest);
+        }
+    }
+    out
+}
+
+/// The byte range of the value of the last top-level `key` in the JSON object `body`.
+fn field_span(body: &[u8], key: &str) -> Option<(usize, usize)> {
+    let mut i = skip_ws(body, 0);
+    if body.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut found = None;
+    loop {
+        i = skip_ws(body, i);
+        match body.get(i) {
+            Some(b'"') => {}
+            _ => return found,
+        }
+        let name_end = skip_string(body, i);
+        let raw = &body[i..name_end];
+        let matches = if raw.contains(&b'\\') {
+            serde_json::from_slice::<String>(raw).is_ok_and(|k| k == key)
+        } else {
+            &raw[1..raw.len() - 1] == key.as_bytes()
+        };
+        i = skip_ws(body, name_end);
+        // The colon.
+        i = skip_ws(body, i + 1);
+        let value_end = skip_value(body, i);
+        if matches {
+            found = Some((i, value_end));
+        }
+        i = skip_ws(body, value_end);
+        if body.get(i) == Some(&b',') {
+            i += 1;
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// From the opening quote at `i` to just past the closing one.
+fn skip_string(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// From a value's first byte at `i` to just past it; nesting is counted, not recursed into.
+fn skip_value(b: &[u8], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => {
+                i = skip_string(b, i);
+                if depth == 0 {
+                    return i;
+                }
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                if depth == 0 {
+                    return i;
+                }
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            b',' if depth == 0 => return i,
+            c if depth == 0 && c.is_ascii_whitespace() => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +263,48 @@ mod tests {
             pick(deep.as_bytes(), FIELDS),
             Err(PickError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn a_field_is_set_as_text_whatever_the_rest_of_the_body_holds() {
+        let set = |body: &str, key: &str, value: &str| {
+            assert!(pick(body.as_bytes(), FIELDS).is_ok(), "valid input: {body}");
+            let out = String::from_utf8(set_field(body.as_bytes(), key, value)).unwrap();
+            assert!(pick(out.as_bytes(), FIELDS).is_ok(), "valid output: {out}");
+            out
+        };
+        assert_eq!(set("{}", "model", "\"b\""), r#"{"model":"b"}"#);
+        assert_eq!(set(" { } ", "model", "\"b\""), r#" {"model":"b" } "#);
+        assert_eq!(
+            set(
+                r#"{"x":[1,{"model":"in"}],"model" : "a" ,"y":"}"}"#,
+                "model",
+                "\"b\""
+            ),
+            r#"{"x":[1,{"model":"in"}],"model" : "b" ,"y":"}"}"#
+        );
+        // The last repeat is the one read, so the one replaced; escaped names are matched.
+        assert_eq!(
+            set(r#"{"model":"a","mod\u0065l":"c"}"#, "model", "\"b\""),
+            r#"{"model":"a","mod\u0065l":"b"}"#
+        );
+        assert_eq!(
+            set(
+                r#"{"stream_options":{"x":1},"s":"\ud800"}"#,
+                "stream_options",
+                r#"{"include_usage":true}"#
+            ),
+            r#"{"stream_options":{"include_usage":true},"s":"\ud800"}"#
+        );
+        assert_eq!(
+            set(r#"{"stream":true,"n":-1.5e3}"#, "stream_options", "null"),
+            r#"{"stream_options":null,"stream":true,"n":-1.5e3}"#
+        );
+        let deep = format!(
+            "{{\"x\":{}{},\"model\":1}}",
+            "[".repeat(1000),
+            "]".repeat(1000)
+        );
+        assert!(set(&deep, "model", "2").ends_with(r#""model":2}"#));
     }
 }

@@ -48,6 +48,7 @@ pub enum Kind {
     NotFound,
     MethodNotAllowed,
     TooLarge,
+    UnsupportedMediaType,
     RateLimited,
     /// Every upstream failed or none is routable.
     Unavailable,
@@ -66,6 +67,7 @@ impl Kind {
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Overloaded => StatusCode::from_u16(529).expect("529 is a valid status"),
@@ -78,7 +80,9 @@ impl Kind {
     /// Anthropic's `error.type` for this kind.
     fn anthropic_type(self) -> &'static str {
         match self {
-            Kind::InvalidRequest | Kind::MethodNotAllowed => "invalid_request_error",
+            Kind::InvalidRequest | Kind::MethodNotAllowed | Kind::UnsupportedMediaType => {
+                "invalid_request_error"
+            }
             Kind::Authentication => "authentication_error",
             Kind::Permission => "permission_error",
             Kind::NotFound => "not_found_error",
@@ -98,6 +102,7 @@ impl Kind {
             Kind::Permission => ("invalid_request_error", "permission_denied"),
             Kind::NotFound => ("invalid_request_error", "not_found"),
             Kind::TooLarge => ("invalid_request_error", "request_too_large"),
+            Kind::UnsupportedMediaType => ("invalid_request_error", "unsupported_media_type"),
             Kind::RateLimited => ("rate_limit_exceeded", "rate_limit_exceeded"),
             Kind::Unavailable | Kind::Overloaded => ("server_error", "service_unavailable"),
             Kind::UpstreamFailed | Kind::Timeout | Kind::Internal => {
@@ -109,7 +114,9 @@ impl Kind {
     /// Google's canonical status name.
     fn gemini_status(self) -> &'static str {
         match self {
-            Kind::InvalidRequest | Kind::TooLarge => "INVALID_ARGUMENT",
+            Kind::InvalidRequest | Kind::TooLarge | Kind::UnsupportedMediaType => {
+                "INVALID_ARGUMENT"
+            }
             Kind::MethodNotAllowed => "UNIMPLEMENTED",
             Kind::Authentication => "UNAUTHENTICATED",
             Kind::Permission => "PERMISSION_DENIED",

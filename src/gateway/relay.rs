@@ -34,6 +34,9 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_ERROR_BYTES: usize = 64 * 1024;
 /// How long the gateway keeps reading a stream whose client left, to learn its usage.
 const DISCONNECT_DRAIN: Duration = Duration::from_secs(600);
+/// `retry-after` when every account is out of rotation (an operator or the recovery timer
+/// brings one back).
+const NONE_ROUTABLE_RETRY_MS: i64 = 60_000;
 /// Chunks buffered between the upstream reader and a slow client.
 const STREAM_BUFFER: usize = 16;
 
@@ -238,19 +241,26 @@ impl Gateway {
     ) -> Response<Body> {
         let first_byte_ms = call.started.elapsed().as_millis() as i64;
         let (parts, body) = resp.into_parts();
-        let streaming = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let media = Media::of(&parts.headers);
+        let streaming = media == Media::EventStream;
         let status = parts.status;
         let mut builder = Response::builder().status(status);
         for (name, value) in &parts.headers {
-            if !drop_response_header(name) {
+            if keep_response_header(name) {
                 builder = builder.header(name, value);
             }
         }
-        builder = builder.header("x-aicarpool-request-id", call.request_id.as_str());
+        // The type is the gateway's to say: only JSON and SSE are relayed as what they are.
+        builder = builder
+            .header(
+                header::CONTENT_TYPE,
+                if streaming {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            )
+            .header("x-aicarpool-request-id", call.request_id.as_str());
         if streaming {
             builder = builder.header("server-timing", server_timing(&call));
         }
@@ -286,6 +296,36 @@ impl Gateway {
             Ok(b) => b,
             Err(message) => return Box::pin(self.unreadable(record, &account, message)).await,
         };
+        // An answer that is not JSON (an HTML page, plain text) is never passed on as it is:
+        // in the member's browser it would run on the gateway's origin.
+        let json = match media {
+            Media::Json => true,
+            Media::Missing => super::pick::pick(&bytes, &[]).is_ok(),
+            _ => false,
+        };
+        if !json {
+            let message = format!(
+                "upstream answered {status} with content type {}, not JSON: {}",
+                media.name(&parts.headers),
+                extract_message(&bytes)
+            );
+            if outcome == Outcome::Ok {
+                return Box::pin(self.unreadable(record, &account, message)).await;
+            }
+            record
+                .finish(outcome, &Report::default(), Some(message))
+                .await;
+            let mut resp = error_response(
+                Some(record.call.protocol),
+                Kind::InvalidRequest,
+                &format!(
+                    "the upstream refused this request ({status}); request id {}",
+                    record.call.request_id
+                ),
+            );
+            *resp.status_mut() = status;
+            return resp;
+        }
         if outcome == Outcome::Ok {
             self.health.succeeded(&account).await;
         }
@@ -309,27 +349,48 @@ impl Gateway {
         attempts: u32,
         last: Attempt,
     ) -> Response<Body> {
-        let (status, kind, message, retry_after) = match last {
+        // The member learns what kind of failure it was and the request id; the upstream's
+        // own text (which may name internal hosts, proxies or accounts) goes to the log only.
+        let (status, kind, message, public, retry_after) = match last {
             Attempt::Failed { status, message, failure } => match failure {
                 Failure::RateLimited { until, .. } => (
                     status,
                     Kind::RateLimited,
                     format!("every account for this key is rate limited upstream ({message})"),
+                    "every account for this key is rate limited upstream; try again after the reset".to_owned(),
                     Some(until),
                 ),
                 Failure::Auth(_) => (
                     StatusCode::BAD_GATEWAY,
                     Kind::UpstreamFailed,
+                    format!("the upstream accounts tried refused their credentials: {message}"),
                     "the upstream accounts tried refused their credentials; an operator must fix them".to_owned(),
                     None,
                 ),
                 Failure::Server(_) => {
                     let kind = if status.as_u16() == 529 { Kind::Overloaded } else { Kind::UpstreamFailed };
-                    (status, kind, format!("upstream error after {attempts} attempt(s): {message}"), None)
+                    (
+                        status,
+                        kind,
+                        format!("upstream error after {attempts} attempt(s): {message}"),
+                        format!("the upstream failed ({}) after {attempts} attempt(s)", status.as_u16()),
+                        None,
+                    )
                 }
             },
             Attempt::Unreachable { kind, message } => {
-                (kind.status(), kind, format!("{message} (after {attempts} attempt(s))"), None)
+                let public = if kind == Kind::Timeout {
+                    "the upstream did not answer in time"
+                } else {
+                    "the upstream could not be reached"
+                };
+                (
+                    kind.status(),
+                    kind,
+                    format!("{message} (after {attempts} attempt(s))"),
+                    format!("{public} (after {attempts} attempt(s))"),
+                    None,
+                )
             }
             Attempt::Answer(_) => unreachable!("answers are delivered, not exhausted"),
         };
@@ -339,6 +400,7 @@ impl Gateway {
             attempts,
             status,
             kind,
+            public: Some(format!("{public}; request id {}", call.request_id)),
             message,
             retry_after,
         };
@@ -346,10 +408,15 @@ impl Gateway {
     }
 
     async fn no_candidate(&self, call: &Call, none: NoCandidate) -> Response<Body> {
+        // Retrying makes sense only when accounts exist and are out for now; a model no
+        // account serves is a 404, which clients do not retry.
         let (kind, message, retry) = match none {
             NoCandidate::NoneServes => (
-                Kind::Unavailable,
-                format!("no account of this key's group serves model {:?}", call.model),
+                Kind::NotFound,
+                format!(
+                    "model {:?} is not served here: no account of this key's group offers it",
+                    call.model
+                ),
                 None,
             ),
             NoCandidate::AllRateLimited(until) => (
@@ -360,7 +427,7 @@ impl Gateway {
             NoCandidate::NoneRoutable => (
                 Kind::Unavailable,
                 "no upstream account of this key's group is available right now (all are in error, disabled or in maintenance)".to_owned(),
-                None,
+                Some(now_ms() + NONE_ROUTABLE_RETRY_MS),
             ),
         };
         let status = kind.status();
@@ -371,6 +438,7 @@ impl Gateway {
             status,
             kind,
             message,
+            public: None,
             retry_after: retry,
         };
         self.failed(call, failure).await
@@ -389,7 +457,8 @@ impl Gateway {
             None,
         );
         self.meter.record(rec).await;
-        let mut resp = error_response(Some(call.protocol), f.kind, &f.message);
+        let shown = f.public.as_deref().unwrap_or(&f.message);
+        let mut resp = error_response(Some(call.protocol), f.kind, shown);
         *resp.status_mut() = f.status;
         if let Some(until) = f.retry_after {
             let secs = ((until - now_ms()).max(0) + 999) / 1000;
@@ -407,7 +476,10 @@ pub(super) struct Failed {
     pub attempts: u32,
     pub status: StatusCode,
     pub kind: Kind,
+    /// The whole story, for the request log.
     pub message: String,
+    /// What the member is told instead, when the log's text is the operator's business.
+    pub public: Option<String>,
     /// When trying again makes sense (epoch ms), for `retry-after`.
     pub retry_after: Option<i64>,
 }
@@ -539,7 +611,14 @@ impl Gateway {
                 Some(message.clone()),
             )
             .await;
-        error_response(Some(record.call.protocol), Kind::UpstreamFailed, &message)
+        error_response(
+            Some(record.call.protocol),
+            Kind::UpstreamFailed,
+            &format!(
+                "the upstream's answer could not be read; request id {}",
+                record.call.request_id
+            ),
+        )
     }
 }
 
@@ -567,7 +646,11 @@ async fn pump(
         };
         let frame = match tokio::time::timeout(wait, body.frame()).await {
             Ok(Some(Ok(f))) => f,
-            Ok(None) => break,
+            Ok(None) => {
+                // An event the upstream left without its blank line still counts.
+                scanner.finish();
+                break;
+            }
             Ok(Some(Err(_))) => {
                 broke = Some("upstream connection broke mid-stream".into());
                 break;
@@ -664,11 +747,13 @@ async fn pump(
             .or_else(|| client_gone.then(|| "client disconnected mid-stream".to_owned()));
         pending.finish(outcome, &scanner.report, error).await;
     }
-    if let Some(msg) = broke
-        && !client_gone
-    {
+    if broke.is_some() && !client_gone {
+        let public = format!(
+            "the upstream stream broke off; request id {}",
+            pending.call.request_id
+        );
         let _ = tx
-            .send(stream_error(wire, Kind::UpstreamFailed, &msg))
+            .send(stream_error(wire, Kind::UpstreamFailed, &public))
             .await;
     }
 }
@@ -731,52 +816,87 @@ fn extract_message(body: &[u8]) -> String {
     }
 }
 
-/// Client headers that never go upstream: credentials, cookies, hop-by-hop, client addresses,
-/// and compression (the gateway must read usage from the body).
-fn drop_request_header(name: &HeaderName, connection: &[String]) -> bool {
-    matches!(
-        name.as_str(),
-        "host"
-            | "content-length"
-            | "x-api-key"
-            | "authorization"
-            | "cookie"
-            | "connection"
-            | "keep-alive"
-            | "proxy-authorization"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "accept-encoding"
-            | "x-forwarded-for"
-            | "x-forwarded-host"
-            | "x-forwarded-proto"
-            | "forwarded"
-            | "x-real-ip"
-            | "x-goog-api-key"
-            | "expect"
-    ) || connection.iter().any(|c| c == name.as_str())
+/// Client headers that go upstream, per protocol: an allowlist, so client addresses
+/// (`cf-connecting-ip`, `via`, ...), cookies, credentials, another organization's id and
+/// anything a client invents stay behind. Claude Code's own headers pass verbatim.
+fn keep_request_header(name: &HeaderName, protocol: Protocol) -> bool {
+    let name = name.as_str();
+    // The SDKs' `x-stainless-*` describe the client (language, version, retry count).
+    if matches!(name, "content-type" | "accept" | "user-agent") || name.starts_with("x-stainless-")
+    {
+        return true;
+    }
+    match protocol {
+        Protocol::Anthropic => matches!(
+            name,
+            "anthropic-version"
+                | "anthropic-beta"
+                | "anthropic-dangerous-direct-browser-access"
+                | "x-app"
+                | "x-claude-code-session-id"
+        ),
+        // Codex CLI's conversation and client headers.
+        Protocol::Openai => matches!(
+            name,
+            "openai-beta" | "session_id" | "conversation_id" | "originator" | "version"
+        ),
+        Protocol::Gemini => name == "x-goog-api-client",
+    }
 }
 
-/// Upstream headers the client does not get: hop-by-hop, cookies, the account's organization.
-fn drop_response_header(name: &HeaderName) -> bool {
+/// Upstream headers a member gets: request ids to quote to the operator, rate-limit state
+/// (Claude Code's status line reads `anthropic-ratelimit-*`) and retry advice. Everything else
+/// (cookies, the account's organization, the upstream's own type and encoding) stays behind.
+fn keep_response_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
     matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "transfer-encoding"
-            | "content-length"
-            | "upgrade"
-            | "proxy-connection"
-            | "trailer"
-            | "set-cookie"
-            | "alt-svc"
-            // Bodies are relayed decoded (see `decode`).
-            | "content-encoding"
-            | "anthropic-organization-id"
-    )
+        name,
+        "request-id" | "x-request-id" | "retry-after" | "x-should-retry" | "cache-control"
+    ) || name.starts_with("anthropic-ratelimit-")
+        || name.starts_with("x-ratelimit-")
+}
+
+/// What an upstream said its answer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Media {
+    Json,
+    EventStream,
+    /// No `Content-Type` at all: taken as JSON when it parses as JSON.
+    Missing,
+    Other,
+}
+
+impl Media {
+    fn of(headers: &HeaderMap) -> Media {
+        let Some(v) = headers.get(header::CONTENT_TYPE) else {
+            return Media::Missing;
+        };
+        let essence = v
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "text/event-stream" => Media::EventStream,
+            "application/json" => Media::Json,
+            e if e.starts_with("application/") && e.ends_with("+json") => Media::Json,
+            _ => Media::Other,
+        }
+    }
+
+    /// The type for a log line, bounded.
+    fn name(self, headers: &HeaderMap) -> String {
+        match headers.get(header::CONTENT_TYPE) {
+            Some(v) => String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(80)
+                .collect(),
+            None => "(none)".into(),
+        }
+    }
 }
 
 /// The beta flag Anthropic requires on requests made with a Claude subscription's token.
@@ -864,22 +984,13 @@ fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Byte
     let body = match call.endpoint {
         // Gemini names the model in the path; the others in the body.
         Endpoint::Gemini { .. } => call.body.clone(),
-        _ if model != call.model => {
-            with_model(&call.body, model).unwrap_or_else(|| call.body.clone())
-        }
+        _ if model != call.model => with_model(&call.body, model),
         _ => call.body.clone(),
     };
-    let connection: Vec<String> = call
-        .headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-        .collect();
     let mut builder = Request::builder().method(Method::POST).uri(&uri);
     let headers = builder.headers_mut().expect("fresh builder");
     for (name, value) in &call.headers {
-        if !drop_request_header(name, &connection) {
+        if keep_request_header(name, call.endpoint.protocol()) {
             headers.append(name, value.clone());
         }
     }
@@ -894,10 +1005,6 @@ fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Byte
             .entry("anthropic-version")
             .or_insert(HeaderValue::from_static("2023-06-01"));
     }
-    headers.insert(
-        header::ACCEPT_ENCODING,
-        HeaderValue::from_static("identity"),
-    );
     builder.body(Full::new(body)).map_err(|_| {
         format!(
             "account {} has a base URL that does not form a valid URL",
@@ -911,38 +1018,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_and_hop_by_hop_headers_stay_behind() {
-        let conn = vec!["x-custom-hop".to_owned()];
+    fn only_each_protocols_own_headers_go_upstream() {
+        let keep = |h: &'static str, p| keep_request_header(&HeaderName::from_static(h), p);
         for h in [
             "x-api-key",
             "authorization",
             "cookie",
             "host",
-            "x-custom-hop",
+            "connection",
             "accept-encoding",
             "x-forwarded-for",
+            "cf-connecting-ip",
+            "true-client-ip",
+            "x-client-ip",
+            "via",
+            "x-original-forwarded-for",
+            "openai-organization",
+            "openai-project",
+            "x-goog-user-project",
+            "x-made-up",
         ] {
-            assert!(
-                drop_request_header(&HeaderName::from_static(h), &conn),
-                "{h}"
-            );
+            for p in [Protocol::Anthropic, Protocol::Openai, Protocol::Gemini] {
+                assert!(!keep(h, p), "{h} {p:?}");
+            }
         }
+        // Claude Code 2.x sends these; they pass verbatim.
         for h in [
             "anthropic-version",
             "anthropic-beta",
-            "content-type",
+            "x-app",
+            "x-claude-code-session-id",
             "user-agent",
+            "content-type",
             "x-stainless-lang",
         ] {
-            assert!(
-                !drop_request_header(&HeaderName::from_static(h), &conn),
-                "{h}"
-            );
+            assert!(keep(h, Protocol::Anthropic), "{h}");
         }
-        assert!(drop_response_header(&HeaderName::from_static("set-cookie")));
-        assert!(!drop_response_header(&HeaderName::from_static(
-            "request-id"
-        )));
+        assert!(!keep("anthropic-beta", Protocol::Openai));
+        assert!(keep("originator", Protocol::Openai));
+        assert!(keep("x-goog-api-client", Protocol::Gemini));
+        for h in [
+            "set-cookie",
+            "openai-organization",
+            "anthropic-organization-id",
+            "content-type",
+            "content-encoding",
+            "server",
+        ] {
+            assert!(!keep_response_header(&HeaderName::from_static(h)), "{h}");
+        }
+        for h in [
+            "request-id",
+            "anthropic-ratelimit-unified-5h-utilization",
+            "x-ratelimit-remaining-requests",
+            "retry-after",
+        ] {
+            assert!(keep_response_header(&HeaderName::from_static(h)), "{h}");
+        }
     }
 
     #[test]

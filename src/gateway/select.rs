@@ -158,6 +158,15 @@ impl Sticky {
         if map.len() >= STICKY_SWEEP_AT {
             let ttl = self.ttl;
             map.retain(|_, (_, at)| at.elapsed() < ttl);
+            // Still full of live conversations (a flood of new ones): the older half goes, so
+            // the map never outgrows its cap.
+            if map.len() >= STICKY_SWEEP_AT {
+                let mut ages: Vec<Instant> = map.values().map(|(_, at)| *at).collect();
+                let mid = ages.len() / 2;
+                let (_, cut, _) = ages.select_nth_unstable(mid);
+                let cut = *cut;
+                map.retain(|_, (_, at)| *at > cut);
+            }
         }
         map.insert(session, (account, Instant::now()));
     }
@@ -276,6 +285,21 @@ mod tests {
         // Expected 3/4; the bound is over 10 standard deviations wide.
         let share = firsts as f64 / n as f64;
         assert!((0.72..0.78).contains(&share), "share {share}");
+    }
+
+    #[test]
+    fn the_sticky_map_never_outgrows_its_cap() {
+        let s = Sticky::new(Duration::from_secs(3600));
+        for i in 0..3 * STICKY_SWEEP_AT as u64 {
+            s.set(i, 1);
+        }
+        let len = s.map.lock().unwrap().len();
+        assert!(len <= STICKY_SWEEP_AT, "{len}");
+        assert_eq!(
+            s.get(3 * STICKY_SWEEP_AT as u64 - 1),
+            Some(1),
+            "the newest stays"
+        );
     }
 
     #[test]

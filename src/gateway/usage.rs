@@ -29,19 +29,39 @@ pub struct Usage {
     pub cache_read_input_tokens: i64,
 }
 
+/// The most tokens one count of one request may claim. Upstream numbers are untrusted input:
+/// a real request stays far below this (the largest context windows are a few million
+/// tokens), and a claim above it is taken as this, so no sum or cost can overflow.
+pub const MAX_TOKENS: i64 = 1_000_000_000;
+
+/// A token count from an upstream's JSON: negative, fractional or absurd values are clamped
+/// to `0..=MAX_TOKENS`; anything that is not a number is absent.
+fn tokens(v: Option<&Value>) -> Option<i64> {
+    let v = v?;
+    if let Some(n) = v.as_i64() {
+        Some(n.clamp(0, MAX_TOKENS))
+    } else if v.is_u64() {
+        Some(MAX_TOKENS)
+    } else {
+        v.as_f64()
+            .filter(|f| !f.is_nan())
+            .map(|f| f.clamp(0.0, MAX_TOKENS as f64) as i64)
+    }
+}
+
 impl Usage {
     pub fn total(&self) -> i64 {
         self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_input_tokens
-            + self.cache_read_input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cache_creation_input_tokens)
+            .saturating_add(self.cache_read_input_tokens)
     }
 
     /// Reads an OpenAI `usage` object (chat: `prompt_tokens`/`completion_tokens`; Responses:
     /// `input_tokens`/`output_tokens`). Cached prompt tokens are counted as cache reads, the
     /// rest as input, so the two add up to the prompt.
     pub fn from_openai(usage: &Value) -> Usage {
-        let n = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0).max(0);
+        let n = |v: Option<&Value>| tokens(v).unwrap_or(0);
         let prompt = n(usage
             .get("prompt_tokens")
             .or_else(|| usage.get("input_tokens")));
@@ -62,12 +82,12 @@ impl Usage {
 
     /// Reads a Gemini `usageMetadata` object; thinking tokens are billed as output.
     pub fn from_gemini(meta: &Value) -> Usage {
-        let n = |k: &str| meta.get(k).and_then(Value::as_i64).unwrap_or(0).max(0);
-        let prompt = n("promptTokenCount") + n("toolUsePromptTokenCount");
+        let n = |k: &str| tokens(meta.get(k)).unwrap_or(0);
+        let prompt = (n("promptTokenCount") + n("toolUsePromptTokenCount")).min(MAX_TOKENS);
         let cached = n("cachedContentTokenCount").min(prompt);
         Usage {
             input_tokens: prompt - cached,
-            output_tokens: n("candidatesTokenCount") + n("thoughtsTokenCount"),
+            output_tokens: (n("candidatesTokenCount") + n("thoughtsTokenCount")).min(MAX_TOKENS),
             cache_read_input_tokens: cached,
             ..Usage::default()
         }
@@ -76,7 +96,7 @@ impl Usage {
     /// Folds in an Anthropic `usage` object. Later objects of one response (a stream's
     /// `message_delta`) carry cumulative counts, so a present field replaces the earlier one.
     pub fn merge_anthropic(&mut self, usage: &Value) {
-        let get = |name: &str| usage.get(name).and_then(Value::as_i64).filter(|n| *n >= 0);
+        let get = |name: &str| tokens(usage.get(name));
         if let Some(n) = get("input_tokens") {
             self.input_tokens = n;
         }
@@ -89,14 +109,16 @@ impl Usage {
         if let Some(n) = get("cache_read_input_tokens") {
             self.cache_read_input_tokens = n;
         }
-        if let Some(n) = usage
-            .get("cache_creation")
-            .and_then(|c| c.get("ephemeral_1h_input_tokens"))
-            .and_then(Value::as_i64)
-            .filter(|n| *n >= 0)
-        {
-            self.cache_creation_1h_tokens = n.min(self.cache_creation_input_tokens);
+        if let Some(n) = tokens(
+            usage
+                .get("cache_creation")
+                .and_then(|c| c.get("ephemeral_1h_input_tokens")),
+        ) {
+            self.cache_creation_1h_tokens = n;
         }
+        self.cache_creation_1h_tokens = self
+            .cache_creation_1h_tokens
+            .min(self.cache_creation_input_tokens);
     }
 }
 
@@ -113,12 +135,19 @@ pub struct Price {
 impl Price {
     /// Exact cost in nano-dollars.
     pub fn cost(&self, u: &Usage) -> i64 {
-        let write_5m = u.cache_creation_input_tokens - u.cache_creation_1h_tokens;
-        u.input_tokens * self.input
-            + u.output_tokens * self.output
-            + write_5m * self.cache_write
-            + u.cache_creation_1h_tokens * self.cache_write_1h
-            + u.cache_read_input_tokens * self.cache_read
+        // Saturating: neither the counts nor the prices can make a cost wrap negative.
+        let write_5m = (u.cache_creation_input_tokens - u.cache_creation_1h_tokens).max(0);
+        [
+            (u.input_tokens, self.input),
+            (u.output_tokens, self.output),
+            (write_5m, self.cache_write),
+            (u.cache_creation_1h_tokens, self.cache_write_1h),
+            (u.cache_read_input_tokens, self.cache_read),
+        ]
+        .iter()
+        .fold(0i64, |sum, (n, price)| {
+            sum.saturating_add(n.max(&0).saturating_mul(*price.max(&0)))
+        })
     }
 }
 
@@ -191,18 +220,25 @@ impl Report {
 }
 
 /// Longest SSE line kept while looking for usage; longer lines (huge text deltas) pass through
-/// unread, because usage never rides on them.
+/// unread, because usage never rides on them. The same bound holds for one event's data.
 pub const MAX_LINE: usize = 1 << 20;
 
 /// Reads an SSE stream chunk by chunk without holding any of it back, picking out the events
 /// that carry usage and the one that ends the stream (see [`Wire`]). Only those are parsed;
-/// text deltas pass unread.
+/// text deltas pass unread. An event's `data:` lines are joined as SSE defines (servers that
+/// pretty-print their JSON split it over several), and the event is read at its blank line.
 #[derive(Debug, Default)]
 pub struct SseScanner {
     wire: Wire,
     line: Vec<u8>,
     overlong: bool,
     event: String,
+    /// The current event's data lines, joined by `\n`.
+    data: Vec<u8>,
+    /// The current event has data lines (possibly empty ones).
+    has_data: bool,
+    /// The current event's data outgrew [`MAX_LINE`], or is of a kind never read.
+    skip_data: bool,
     pub report: Report,
 }
 
@@ -214,9 +250,10 @@ impl SseScanner {
         }
     }
 
-    /// Bytes held for an unfinished line: never more than one line's bound, whatever is fed.
+    /// Bytes held for an unfinished line or event: never more than two lines' bound, whatever
+    /// is fed.
     pub fn buffered(&self) -> usize {
-        self.line.len()
+        self.line.len() + self.data.len()
     }
 
     /// Feeds the next chunk; returns true when this chunk holds the stream's final event.
@@ -246,31 +283,89 @@ impl SseScanner {
         !was_complete && self.report.complete
     }
 
+    /// The upstream closed the stream: reads an event it left without its blank line.
+    pub fn finish(&mut self) {
+        if !self.overlong && !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.line_done(&line);
+        }
+        self.dispatch();
+    }
+
     fn line_done(&mut self, line: &[u8]) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            self.event.clear();
+            self.dispatch();
         } else if let Some(name) = line.strip_prefix(b"event:") {
             self.event = String::from_utf8_lossy(name).trim().to_owned();
             if self.event == "message_stop" {
                 self.report.complete = true;
             }
+            self.skip_data |= !self.event_read();
         } else if let Some(data) = line.strip_prefix(b"data:") {
             let data = data.strip_prefix(b" ").unwrap_or(data);
+            // `[DONE]` ends a chat stream as soon as it is seen.
+            if self.wire == Wire::OpenaiChat && !self.has_data && data.trim_ascii() == b"[DONE]" {
+                self.report.complete = true;
+            }
+            if self.skip_data {
+                return;
+            }
+            let sep = usize::from(self.has_data);
+            if self.data.len() + sep + data.len() > MAX_LINE {
+                self.skip_data = true;
+                self.data = Vec::new();
+                return;
+            }
+            if self.has_data {
+                self.data.push(b'\n');
+            }
+            self.data.extend_from_slice(data);
+            self.has_data = true;
+        }
+    }
+
+    /// Whether events named as the current one can carry usage, an error or the end.
+    fn event_read(&self) -> bool {
+        match self.wire {
+            Wire::Anthropic => matches!(
+                self.event.as_str(),
+                "" | "message_start" | "message_delta" | "message_stop" | "error"
+            ),
+            Wire::OpenaiResponses => matches!(
+                self.event.as_str(),
+                "" | "response.completed" | "response.incomplete" | "response.failed" | "error"
+            ),
+            Wire::OpenaiChat | Wire::Gemini => true,
+        }
+    }
+
+    /// The event ends (a blank line): reads its data when it is of interest.
+    fn dispatch(&mut self) {
+        let data = std::mem::take(&mut self.data);
+        if self.has_data && !self.skip_data {
             match self.wire {
-                Wire::Anthropic => self.anthropic_data(data),
-                Wire::OpenaiChat => self.chat_data(data),
-                Wire::OpenaiResponses => self.responses_data(data),
-                Wire::Gemini => self.gemini_data(data),
+                Wire::Anthropic => self.anthropic_data(&data),
+                Wire::OpenaiChat => self.chat_data(&data),
+                Wire::OpenaiResponses => self.responses_data(&data),
+                Wire::Gemini => self.gemini_data(&data),
             }
         }
+        // The buffer's allocation is kept for the next event, unless it grew large.
+        if data.capacity() <= 64 * 1024 {
+            self.data = data;
+            self.data.clear();
+        }
+        self.event.clear();
+        self.has_data = false;
+        self.skip_data = false;
     }
 
     fn anthropic_data(&mut self, data: &[u8]) {
         // Only the few events that carry usage are parsed; text deltas are skipped unread.
         let interesting = match self.event.as_str() {
             "message_start" | "message_delta" | "error" => true,
-            "" => contains(data, b"\"message_") || contains(data, b"\"error\""),
+            "" => contains(data, b"\"message_") || has_key(data, b"error"),
             _ => false,
         };
         if !interesting {
@@ -308,7 +403,8 @@ impl SseScanner {
             self.report.complete = true;
             return;
         }
-        if !contains(data, b"\"usage\":{") && !contains(data, b"\"error\"") {
+        // Whitespace-tolerant: `"usage": {` is as common as `"usage":{`.
+        if !key_then_object(data, b"usage") && !has_key(data, b"error") {
             return;
         }
         let Ok(v) = serde_json::from_slice::<Value>(data) else {
@@ -332,11 +428,10 @@ impl SseScanner {
             &b"response.completed"[..],
             b"response.incomplete",
             b"response.failed",
-            b"\"error\"",
         ];
         let interesting = match self.event.as_str() {
             "response.completed" | "response.incomplete" | "response.failed" | "error" => true,
-            "" => terminal.iter().any(|t| contains(data, t)),
+            "" => terminal.iter().any(|t| contains(data, t)) || has_key(data, b"error"),
             _ => false,
         };
         if !interesting {
@@ -405,7 +500,39 @@ impl SseScanner {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether some `"key"` in `hay` is followed by a colon and a value `value_ok` accepts,
+/// whatever whitespace JSON puts around the colon. No allocation: this runs on every chunk.
+fn after_key(hay: &[u8], key: &[u8], value_ok: impl Fn(&[u8]) -> bool) -> bool {
+    let mut i = 0;
+    while let Some(pos) = hay[i..].iter().position(|&b| b == b'"') {
+        let at = i + pos + 1;
+        i = at;
+        let Some(rest) = hay[at..].strip_prefix(key) else {
+            continue;
+        };
+        let Some(rest) = rest.strip_prefix(b"\"") else {
+            continue;
+        };
+        if let Some(value) = rest.trim_ascii_start().strip_prefix(b":")
+            && value_ok(value.trim_ascii_start())
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `hay` has `"key":` anywhere, with any spacing.
+fn has_key(hay: &[u8], key: &[u8]) -> bool {
+    after_key(hay, key, |_| true)
+}
+
+/// Whether `hay` has `"key": {` anywhere: the key with an object value.
+pub(super) fn key_then_object(hay: &[u8], key: &[u8]) -> bool {
+    after_key(hay, key, |v| v.first() == Some(&b'{'))
 }
 
 #[cfg(test)]
@@ -507,5 +634,189 @@ data: {\"type\":\"message_stop\"}\n\n";
             price.cost(&r.usage),
             3_000_000 + 30_000_000 + 750_000 + 600_000 + 120_000
         );
+    }
+
+    type Style = fn(&str) -> String;
+
+    /// Rewrites compact JSON the way Python's `json.dumps` writes it: `", "` and `": "`.
+    fn spaced(json: &str) -> String {
+        let (mut out, mut in_str, mut escaped) = (String::new(), false, false);
+        for c in json.chars() {
+            out.push(c);
+            if in_str {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_str = false,
+                    _ => {}
+                }
+            } else if c == '"' {
+                in_str = true;
+            } else if c == ':' || c == ',' {
+                out.push(' ');
+            }
+        }
+        out
+    }
+
+    /// Pretty-printed, over several lines.
+    fn pretty(json: &str) -> String {
+        let v: Value = serde_json::from_str(json).unwrap();
+        serde_json::to_string_pretty(&v).unwrap()
+    }
+
+    /// `stream` with each event's JSON rewritten by `style`: spaced JSON stays on its `data:`
+    /// line, pretty JSON is split over several `data:` lines, as SSE allows.
+    fn restyle(stream: &str, style: fn(&str) -> String) -> String {
+        let mut out = String::new();
+        for line in stream.split_inclusive('\n') {
+            let body = line.trim_end_matches(['\r', '\n']);
+            let end = &line[body.len()..];
+            match body.strip_prefix("data: ") {
+                Some(json) if json.starts_with('{') => {
+                    for l in style(json).lines() {
+                        out.push_str(&format!("data: {l}{end}"));
+                    }
+                }
+                _ => out.push_str(line),
+            }
+        }
+        out
+    }
+
+    fn chat_stream() -> String {
+        [
+            r#"{"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":"usage: hi"},"finish_reason":null}],"usage":null}"#,
+            r#"{"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+            r#"{"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-2024-08-06","choices":[],"usage":{"prompt_tokens":14,"completion_tokens":22,"total_tokens":36,"prompt_tokens_details":{"cached_tokens":3}}}"#,
+        ]
+        .iter()
+        .map(|d| format!("data: {d}\n\n"))
+        .chain(["data: [DONE]\n\n".to_owned()])
+        .collect()
+    }
+
+    fn responses_stream() -> String {
+        let ev = |name: &str, data: &str| format!("event: {name}\ndata: {data}\n\n");
+        [
+            ev("response.created", r#"{"type":"response.created","response":{"id":"r","status":"in_progress","model":"gpt-5","usage":null}}"#),
+            ev("response.output_text.delta", r#"{"type":"response.output_text.delta","delta":"response.completed"}"#),
+            ev("response.completed", r#"{"type":"response.completed","response":{"id":"r","status":"completed","model":"gpt-5","usage":{"input_tokens":14,"input_tokens_details":{"cached_tokens":3},"output_tokens":22}}}"#),
+        ]
+        .concat()
+    }
+
+    fn gemini_stream() -> String {
+        [
+            r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":14,"cachedContentTokenCount":3,"candidatesTokenCount":4},"modelVersion":"gemini-2.5-pro"}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"!"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":14,"cachedContentTokenCount":3,"candidatesTokenCount":20,"thoughtsTokenCount":2},"modelVersion":"gemini-2.5-pro"}"#,
+        ]
+        .iter()
+        .map(|d| format!("data: {d}\r\n\r\n"))
+        .collect()
+    }
+
+    /// The usage the chat, Responses and Gemini fixtures report: a 14-token prompt with 3
+    /// cached, 22 output tokens.
+    fn openai_expected() -> Usage {
+        Usage {
+            input_tokens: 11,
+            output_tokens: 22,
+            cache_read_input_tokens: 3,
+            ..Usage::default()
+        }
+    }
+
+    #[test]
+    fn every_scanner_reads_compact_spaced_and_pretty_streams_split_anywhere() {
+        let cases = [
+            (Wire::Anthropic, STREAM.to_owned(), expected()),
+            (Wire::OpenaiChat, chat_stream(), openai_expected()),
+            (Wire::OpenaiResponses, responses_stream(), openai_expected()),
+            (Wire::Gemini, gemini_stream(), openai_expected()),
+        ];
+        let styles: [(&str, Style); 3] = [
+            ("compact", str::to_owned),
+            ("spaced", spaced),
+            ("pretty", pretty),
+        ];
+        for (wire, stream, want) in cases {
+            for (name, style) in styles {
+                let text = restyle(&stream, style);
+                let bytes = text.as_bytes();
+                for split in (1..bytes.len()).step_by(7) {
+                    let mut s = SseScanner::new(wire);
+                    let first = s.feed(&bytes[..split]);
+                    let second = s.feed(&bytes[split..]);
+                    assert_eq!(s.report.usage, want, "{wire:?} {name} split {split}");
+                    assert!(s.report.complete && s.report.usage_final, "{wire:?} {name}");
+                    assert!(first ^ second, "{wire:?} {name}: one chunk is final");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_json_body_is_read_compact_spaced_and_pretty() {
+        let anthropic = r#"{"id":"m","type":"message","model":"claude-sonnet-4-5","content":[{"type":"text","text":"\"usage\":{"}],"usage":{"input_tokens":25,"cache_creation_input_tokens":100,"cache_read_input_tokens":7,"cache_creation":{"ephemeral_1h_input_tokens":40},"output_tokens":15}}"#;
+        let chat = r#"{"id":"c","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":22,"prompt_tokens_details":{"cached_tokens":3}}}"#;
+        let responses = r#"{"id":"r","object":"response","status":"completed","model":"gpt-5","output":[],"usage":{"input_tokens":14,"input_tokens_details":{"cached_tokens":3},"output_tokens":22}}"#;
+        let gemini = r#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":14,"cachedContentTokenCount":3,"candidatesTokenCount":20,"thoughtsTokenCount":2},"modelVersion":"gemini-2.5-pro"}"#;
+        let cases = [
+            (Wire::Anthropic, anthropic, expected()),
+            (Wire::OpenaiChat, chat, openai_expected()),
+            (Wire::OpenaiResponses, responses, openai_expected()),
+            (Wire::Gemini, gemini, openai_expected()),
+        ];
+        for (wire, body, want) in cases {
+            for text in [body.to_owned(), spaced(body), pretty(body)] {
+                let r = Report::from_json(wire, text.as_bytes());
+                assert_eq!(r.usage, want, "{wire:?}: {text}");
+                assert!(r.complete && r.usage_final, "{wire:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_left_without_its_blank_line_is_read_when_the_stream_ends() {
+        let text = chat_stream();
+        let cut = text.trim_end_matches("data: [DONE]\n\n").trim_end();
+        let mut s = SseScanner::new(Wire::OpenaiChat);
+        s.feed(cut.as_bytes());
+        assert!(!s.report.usage_final);
+        s.finish();
+        assert_eq!(s.report.usage, openai_expected());
+    }
+
+    #[test]
+    fn upstream_numbers_are_clamped_and_costs_never_wrap() {
+        let body = format!(
+            r#"{{"type":"message","usage":{{"input_tokens":{},"output_tokens":18446744073709551615,"cache_read_input_tokens":-5,"cache_creation_input_tokens":1e300}}}}"#,
+            i64::MAX
+        );
+        let r = Report::from_json(Wire::Anthropic, body.as_bytes());
+        assert_eq!(r.usage.input_tokens, MAX_TOKENS);
+        assert_eq!(r.usage.output_tokens, MAX_TOKENS);
+        assert_eq!(r.usage.cache_read_input_tokens, 0);
+        assert_eq!(r.usage.cache_creation_input_tokens, MAX_TOKENS);
+        let price = Price {
+            input: i64::MAX,
+            output: 15_000,
+            cache_write: 3_750,
+            cache_write_1h: 6_000,
+            cache_read: 300,
+        };
+        assert_eq!(price.cost(&r.usage), i64::MAX, "saturates, never negative");
+        assert!(r.usage.total() > 0);
+    }
+
+    #[test]
+    fn key_searches_tolerate_spacing_and_ignore_text_that_only_looks_like_a_key() {
+        assert!(key_then_object(br#"{"usage" :  {"a":1}}"#, b"usage"));
+        assert!(key_then_object(b"{\"usage\":\n{}}", b"usage"));
+        assert!(!key_then_object(br#"{"usage": null}"#, b"usage"));
+        assert!(!key_then_object(br#"{"text":"usage: {"}"#, b"usage"));
+        assert!(has_key(br#"{"error" : {}}"#, b"error"));
+        assert!(!has_key(br#"{"text":"an error"}"#, b"error"));
     }
 }

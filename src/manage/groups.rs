@@ -41,6 +41,16 @@ impl BudgetChanges {
                         "{flag} must be greater than zero (use `none` to remove the budget)"
                     )));
                 }
+                let max = if flag.ends_with("-cost") {
+                    crate::domain::limits_max::MAX_LIMIT_NANOS
+                } else {
+                    crate::domain::limits_max::MAX_LIMIT_TOKENS
+                };
+                if v.is_some_and(|n| n > max) {
+                    return Err(Error::Invalid(format!(
+                        "{flag} is above the largest budget"
+                    )));
+                }
                 *field = v;
             }
         }

@@ -85,6 +85,7 @@ fn clean_list(items: Vec<String>) -> Vec<String> {
 }
 
 fn check_limits(l: &Limits) -> Result<()> {
+    use crate::domain::limits_max::*;
     let positive = [
         (
             "--expires-days-after-first-use",
@@ -104,6 +105,38 @@ fn check_limits(l: &Limits) -> Result<()> {
             return Err(Error::Invalid(format!(
                 "{flag} must be greater than zero (use `none` to remove the limit)"
             )));
+        }
+    }
+    let ceilings = [
+        (
+            "--expires-days-after-first-use",
+            l.expires_days_after_first_use,
+            MAX_DAYS,
+        ),
+        ("--requests", l.rate_requests, MAX_REQUESTS),
+        (
+            "--window-minutes",
+            l.rate_window_minutes,
+            MAX_WINDOW_MINUTES,
+        ),
+        ("--concurrency", l.concurrency, MAX_CONCURRENCY),
+        ("--queue", l.queue, MAX_QUEUE),
+        ("--daily-tokens", l.daily_tokens, MAX_LIMIT_TOKENS),
+        ("--total-tokens", l.total_tokens, MAX_LIMIT_TOKENS),
+        ("--daily-cost", l.daily_cost_nanos, MAX_LIMIT_NANOS),
+        ("--weekly-cost", l.weekly_cost_nanos, MAX_LIMIT_NANOS),
+        ("--total-cost", l.total_cost_nanos, MAX_LIMIT_NANOS),
+    ];
+    for (flag, v, max) in ceilings {
+        if let Some(n) = v
+            && n > max
+        {
+            let shown = if flag.ends_with("-cost") {
+                crate::domain::format_usd(max)
+            } else {
+                max.to_string()
+            };
+            return Err(Error::Invalid(format!("{flag} is at most {shown}")));
         }
     }
     if l.rate_requests.is_some() != l.rate_window_minutes.is_some() {

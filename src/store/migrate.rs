@@ -214,10 +214,19 @@ pub fn backup_to(conn: &Connection, file: &Path) -> Result<()> {
     let target = file
         .to_str()
         .ok_or_else(|| Error::Invalid("backup path must be UTF-8".into()))?;
-    conn.execute("VACUUM INTO ?1", [target])?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::io(format!("securing {}", file.display()), e))?;
+    // Created empty and private first (VACUUM INTO fills an empty file): the copy is never
+    // readable by others, not even while it is being written.
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(|e| Error::io(format!("creating {}", file.display()), e))?;
+    if let Err(e) = conn.execute("VACUUM INTO ?1", [target]) {
+        let _ = std::fs::remove_file(file);
+        return Err(e.into());
+    }
     Ok(())
 }
 
@@ -232,4 +241,46 @@ pub fn apply_up_to(conn: &mut Connection, version: i64) -> Result<()> {
         .map_err(|e| Error::Migration(e.to_string()));
     conn.execute_batch("PRAGMA foreign_keys = ON")?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_backup_is_private_from_the_moment_it_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("live.db")).unwrap();
+        // Big enough that copying takes a while, so the file is seen while it is written.
+        conn.execute_batch(
+            "CREATE TABLE t (b BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO t SELECT randomblob(16384) FROM n;",
+        )
+        .unwrap();
+        let target = dir.path().join("copy.db");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+        let (watch, modes) = (target.clone(), seen.clone());
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let watcher = std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(m) = std::fs::metadata(&watch) {
+                    modes.lock().unwrap().insert(m.permissions().mode() & 0o777);
+                }
+            }
+        });
+        backup_to(&conn, &target).unwrap();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        watcher.join().unwrap();
+        let modes = seen.lock().unwrap();
+        assert!(!modes.is_empty());
+        assert!(modes.iter().all(|m| *m == 0o600), "modes seen: {modes:?}");
+        let copy = Connection::open(&target).unwrap();
+        let n: i64 = copy
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3000);
+    }
 }
