@@ -269,8 +269,8 @@ fn openai_errors_failover_and_account_states_work_as_for_anthropic() {
     assert_eq!(env.status(first), "RATE_LIMITED");
     assert_eq!(
         good.seen()[0].path,
-        "/chat/completions",
-        "a base URL without /v1 is used as given"
+        "/v1/chat/completions",
+        "a base URL without a path means its /v1 (https://api.deepseek.com)"
     );
 
     let r = post_json(

@@ -352,8 +352,17 @@ pub fn error(status: StatusCode, message: &str) -> Response<Body> {
 /// and described only generally.
 fn failure(e: Error) -> Response<Body> {
     let status = e.status();
+    // An internal failure (SQL, I/O) is logged with its cause; the browser gets a clear
+    // sentence and a reference to find the log line, never the cause's own text.
     if status.is_server_error() && !matches!(e, Error::Upstream(_)) {
-        error!(error = %e, "admin request failed");
+        let reference = crate::crypto::random_hex(4).unwrap_or_default();
+        error!(error = %e, reference, "admin request failed");
+        return error(
+            status,
+            &format!(
+                "the server could not complete this request (reference {reference} in its log)"
+            ),
+        );
     }
     error(status, &e.to_string())
 }

@@ -330,7 +330,7 @@ impl Out {
                 t.output_tokens.to_string(),
                 t.cache_creation_input_tokens.to_string(),
                 t.cache_read_input_tokens.to_string(),
-                format_usd(t.cost_nanos),
+                cost_cell(t.cost_nanos, t.unpriced_requests, t.requests),
             ]
         };
         let mut rows: Vec<Vec<String>> = r
@@ -358,6 +358,16 @@ impl Out {
                 r.total.unpriced_requests
             );
         }
+    }
+}
+
+/// A cost as shown to people: requests without a price are said to be unpriced, never
+/// counted as $0.00.
+fn cost_cell(nanos: i64, unpriced: i64, requests: i64) -> String {
+    match unpriced {
+        0 => format_usd(nanos),
+        n if n >= requests => "unpriced".into(),
+        n => format!("{} + {n} unpriced", format_usd(nanos)),
     }
 }
 

@@ -170,13 +170,23 @@ impl Endpoint {
         }
     }
 
-    /// The base URL to append [`Self::upstream_path`] to.
-    pub fn base<'a>(&self, base: &'a str) -> &'a str {
+    /// The base URL to append [`Self::upstream_path`] to. An OpenAI-compatible base with no
+    /// path (`https://api.deepseek.com`) means its `/v1`, as every such vendor documents; a
+    /// base with a path (`https://open.bigmodel.cn/api/paas/v4`) is used as given.
+    pub fn base<'a>(&self, base: &'a str) -> std::borrow::Cow<'a, str> {
+        let base = base.strip_suffix('/').unwrap_or(base);
         match self.protocol() {
-            Protocol::Anthropic => base.strip_suffix("/v1").unwrap_or(base),
-            Protocol::Openai | Protocol::Gemini => base,
+            Protocol::Anthropic => base.strip_suffix("/v1").unwrap_or(base).into(),
+            Protocol::Openai if !has_path(base) => format!("{base}/v1").into(),
+            Protocol::Openai | Protocol::Gemini => base.into(),
         }
     }
+}
+
+/// Whether a URL names a path after its host (`https://host/x`), not just the host.
+fn has_path(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').is_some_and(|i| rest.len() > i + 1)
 }
 
 /// What the gateway reads from a request body.
@@ -367,6 +377,22 @@ mod tests {
             Endpoint::ChatCompletions.base("https://api.openai.com/v1"),
             "https://api.openai.com/v1"
         );
+        // No path means the vendor's /v1; a path is kept as given.
+        for (base, want) in [
+            ("https://api.deepseek.com", "https://api.deepseek.com/v1"),
+            ("https://api.deepseek.com/", "https://api.deepseek.com/v1"),
+            ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v1"),
+            (
+                "https://open.bigmodel.cn/api/paas/v4",
+                "https://open.bigmodel.cn/api/paas/v4",
+            ),
+            (
+                "https://relay.example/openai/",
+                "https://relay.example/openai",
+            ),
+        ] {
+            assert_eq!(Endpoint::Responses.base(base), want, "{base}");
+        }
     }
 
     #[test]

@@ -255,6 +255,25 @@ impl Limiter {
         Ok(())
     }
 
+    /// Whether a cost limit or budget applies to this key's requests: then a request whose
+    /// model has no price cannot be allowed, since its cost would count as nothing.
+    pub fn cost_limited(key: &ApiKey, group: Option<&Group>) -> bool {
+        let l = &key.limits;
+        l.daily_cost_nanos.is_some()
+            || l.weekly_cost_nanos.is_some()
+            || l.total_cost_nanos.is_some()
+            || group.is_some_and(|g| {
+                g.budgets.daily_cost_nanos.is_some() || g.budgets.monthly_cost_nanos.is_some()
+            })
+    }
+
+    /// The refusal for a model without a price under a cost limit.
+    pub fn unpriced(model: &str) -> Refusal {
+        Refusal::forbidden(format!(
+            "model {model:?} has no price, and this key has a cost limit it could not count              against; an operator can set one with `aicarpool price set`"
+        ))
+    }
+
     /// The platforms of `offered` this key may use; a refusal when none.
     pub fn allowed_platforms(key: &ApiKey, offered: &[Platform]) -> Result<Vec<Platform>, Refusal> {
         let allowed = &key.limits.platforms;

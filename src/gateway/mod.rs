@@ -8,6 +8,7 @@ pub mod endpoint;
 pub mod health;
 pub mod limits;
 pub mod meter;
+pub mod models;
 pub mod oauth;
 mod pick;
 pub mod probe;
@@ -86,6 +87,7 @@ impl Gateway {
                 .watch(ctx.config.db_path(), WATCH_INTERVAL),
         );
         tokio::spawn(health.clone().recovery_timer());
+        tokio::spawn(models::discovery_timer(ctx.clone(), snapshots.clone()));
         let clients = Arc::new(client::Clients::new(&ctx.config.upstream)?);
         let refresher = Arc::new(oauth::Refresher::new(
             ctx.db.clone(),
@@ -313,8 +315,8 @@ impl Gateway {
             endpoint::OPENAI_PLATFORMS
         };
         let allowed = Limiter::allowed_platforms(&key, platforms).unwrap_or_default();
-        // An account without a model list serves anything; list the priced models of its
-        // family (the seeded prices are Claude's).
+        // An account without a model list serves anything: list what its upstream reports,
+        // or, until that list is fetched, the priced models of its family.
         let family = |m: &&str| m.starts_with("claude-") == anthropic && !m.starts_with("gemini-");
         let mut names: Vec<String> = Vec::new();
         for r in snap
@@ -326,7 +328,10 @@ impl Gateway {
             .filter(|r| allowed.contains(&r.account.platform))
         {
             if r.account.models.is_empty() {
-                names.extend(snap.priced_models().filter(family).map(str::to_owned));
+                match &r.account.offered {
+                    Some(offered) => names.extend(offered.iter().cloned()),
+                    None => names.extend(snap.priced_models().filter(family).map(str::to_owned)),
+                }
             } else {
                 names.extend(r.account.models.iter().cloned());
             }

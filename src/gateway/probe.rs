@@ -33,6 +33,11 @@ pub struct ProbeResult {
     pub message: String,
     /// The account's status after the test.
     pub account_status: String,
+    /// Models the upstream's own list holds (fetched after a successful test).
+    pub upstream_models: Option<usize>,
+    /// Why that list could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_models_error: Option<String>,
 }
 
 /// A small real request for the account's platform; the model is its first listed one.
@@ -222,7 +227,14 @@ pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
         .map(|a| a.status.to_string())
         .unwrap_or_default();
     let model = probe_request(&a).1;
+    let listed = if ok {
+        super::models::refresh(ctx, id).await
+    } else {
+        Err("not fetched: the test failed".into())
+    };
     Ok(ProbeResult {
+        upstream_models: listed.as_ref().ok().copied(),
+        upstream_models_error: listed.err(),
         account: id,
         ok,
         status,

@@ -17,7 +17,7 @@ use super::Gateway;
 use super::decode;
 use super::endpoint::{Endpoint, take_events_without_usage_chunk, with_model};
 use super::health::{Failure, rate_limit_until};
-use super::limits::Admission;
+use super::limits::{Admission, Limiter};
 use super::protocol::{Kind, Protocol, error_response, stream_error};
 use super::select::{self, NoCandidate};
 use super::snapshot::{Secret, Snapshot, Upstream};
@@ -97,11 +97,20 @@ impl Gateway {
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let sticky = call.session.and_then(|s| self.sticky.get(s));
-        let candidates =
+        let mut candidates =
             match select::candidates(routes, &call.platforms, &call.model, sticky, now_ms()) {
                 Ok(c) => c,
                 Err(none) => return Box::pin(self.no_candidate(&call, none)).await,
             };
+        // Under a cost limit only accounts whose answer can be priced are used (a mapping
+        // may send an unpriced model): an unpriced answer would cost the key nothing.
+        if Limiter::cost_limited(&call.key, call.group.as_deref()) {
+            candidates.retain(|a| snap.price(a.upstream_model(&call.model)).is_some());
+            if candidates.is_empty() {
+                let refusal = Limiter::unpriced(&call.model);
+                return Box::pin(self.refuse(&call, refusal)).await;
+            }
+        }
         let max = self.config.upstream.max_attempts as usize;
         let mut last: Option<(Option<i64>, Attempt)> = None;
         for (i, account) in candidates.iter().take(max).enumerate() {
@@ -518,7 +527,14 @@ impl Pending {
         let cost = if !self.call.endpoint.billed() {
             Some(0)
         } else {
-            self.snap.price(model).map(|p| p.cost(&report.usage))
+            let mut price = self.snap.price(model);
+            // Under a cost limit an answer naming an unpriced model is priced as the model
+            // sent (which was checked to have a price), not let through for nothing.
+            if price.is_none() && Limiter::cost_limited(&self.call.key, self.call.group.as_deref())
+            {
+                price = self.snap.price(&self.upstream_model);
+            }
+            price.map(|p| p.cost(&report.usage))
         };
         let mut rec = self.call.record(
             Some(self.account),

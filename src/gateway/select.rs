@@ -190,6 +190,7 @@ mod tests {
                 } else {
                     vec![]
                 },
+                offered: None,
                 mapping: Default::default(),
                 proxy: None,
                 status,

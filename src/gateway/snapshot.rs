@@ -31,6 +31,9 @@ pub struct Upstream {
     pub user_agent: Option<String>,
     /// Empty means every model.
     pub models: Vec<String>,
+    /// What the upstream itself lists, for `GET /v1/models` when `models` is empty; `None`
+    /// until the list has been fetched.
+    pub offered: Option<Vec<String>>,
     /// Requested model → the name this upstream knows it by.
     pub mapping: HashMap<String, String>,
     /// The account's outbound proxy, password opened.
@@ -211,6 +214,7 @@ pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Opt
         secret: Secret(secret),
         user_agent: a.user_agent.clone(),
         models: a.supported_models.clone(),
+        offered: a.upstream_models.clone(),
         mapping: a
             .model_mapping
             .iter()

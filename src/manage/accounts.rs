@@ -157,6 +157,7 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         },
         oauth_refresh: refresh,
         oauth_expires_at: new.expires_at,
+        upstream_models: None,
     };
     let groups = new.groups;
     let actor = actor.to_owned();

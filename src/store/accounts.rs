@@ -74,6 +74,9 @@ pub struct Account {
     #[serde(skip)]
     pub oauth_refresh: Option<Vec<u8>>,
     pub oauth_expires_at: Option<i64>,
+    /// The models the upstream itself lists (fetched after creation and on `account test`);
+    /// `None` until fetched.
+    pub upstream_models: Option<Vec<String>>,
 }
 
 const SELECT: &str = "SELECT id, name, description, platform, base_url, credentials, status,
@@ -87,7 +90,8 @@ const SELECT: &str = "SELECT id, name, description, platform, base_url, credenti
             WHERE d.account_id = ai_service_accounts.id), 0),
         coalesce((SELECT max(l.started_at) FROM api_key_request_log l
             WHERE l.account_id = ai_service_accounts.id), last_used_at),
-        created_at, updated_at, oauth_access_token, oauth_refresh_token, oauth_expires_at
+        created_at, updated_at, oauth_access_token, oauth_refresh_token, oauth_expires_at,
+        upstream_models
     FROM ai_service_accounts";
 
 fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
@@ -141,6 +145,10 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         oauth_access: r.get(26)?,
         oauth_refresh: r.get(27)?,
         oauth_expires_at: r.get(28)?,
+        upstream_models: match r.get::<_, Option<String>>(29)? {
+            Some(text) => Some(parse_json(29, text)?),
+            None => None,
+        },
     })
 }
 
@@ -484,6 +492,17 @@ pub fn set_oauth_tokens(
             updated_at = ?5
          WHERE id = ?1",
         params![id, access, refresh, expires_at, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// Stores the model list the account's upstream reported.
+pub fn set_upstream_models(conn: &Connection, id: i64, models: &[String]) -> Result<()> {
+    let text = serde_json::to_string(models).expect("strings serialize");
+    conn.execute(
+        "UPDATE ai_service_accounts SET upstream_models = ?2, upstream_models_at = ?3
+         WHERE id = ?1",
+        params![id, text, now_ms()],
     )?;
     Ok(())
 }

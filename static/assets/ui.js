@@ -51,6 +51,13 @@ export function usd(nanos) {
   return "$" + v.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: digits });
 }
 
+/** A cost for people: requests without a price say "unpriced", never "$0.00". */
+export function cost(nanos, unpriced, requests) {
+  if (!unpriced) return usd(nanos);
+  if (unpriced >= requests) return "unpriced";
+  return `${usd(nanos)} + ${num(unpriced)} unpriced`;
+}
+
 export const pct = (x) => (x * 100).toLocaleString(undefined, { maximumFractionDigits: 1 }) + "%";
 
 /** An epoch-ms time in the browser's locale and zone; "—" when absent. */

@@ -43,6 +43,70 @@ pub enum Reply {
     Truncated { events: usize },
 }
 
+/// How the fake writes its JSON: real servers differ (Python's `json.dumps` puts a space after
+/// every `:` and `,`; some relays pretty-print, splitting one SSE event over several `data:`
+/// lines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Compact,
+    Spaced,
+    Pretty,
+}
+
+impl Style {
+    /// `json` (compact) written in this style.
+    pub fn json(self, json: &str) -> String {
+        match self {
+            Style::Compact => json.to_owned(),
+            Style::Spaced => spaced(json),
+            Style::Pretty => {
+                let v: serde_json::Value = serde_json::from_str(json).unwrap();
+                serde_json::to_string_pretty(&v).unwrap()
+            }
+        }
+    }
+
+    /// An SSE event with each `data:` line's JSON written in this style (pretty JSON takes a
+    /// `data:` line per line, as SSE allows).
+    pub fn event(self, event: &str) -> String {
+        let mut out = String::new();
+        for line in event.split_inclusive('\n') {
+            let body = line.trim_end_matches(['\r', '\n']);
+            let end = &line[body.len()..];
+            match body.strip_prefix("data: ") {
+                Some(json) if json.starts_with('{') => {
+                    for l in self.json(json).lines() {
+                        out.push_str(&format!("data: {l}{end}"));
+                    }
+                }
+                _ => out.push_str(line),
+            }
+        }
+        out
+    }
+}
+
+/// Compact JSON as Python writes it: `", "` and `": "` outside strings.
+fn spaced(json: &str) -> String {
+    let (mut out, mut in_str, mut escaped) = (String::new(), false, false);
+    for c in json.chars() {
+        out.push(c);
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_str = true;
+        } else if c == ':' || c == ',' {
+            out.push(' ');
+        }
+    }
+    out
+}
+
 /// One request the fake received.
 #[derive(Clone, Debug)]
 pub struct Seen {
@@ -76,6 +140,11 @@ struct State {
     record: bool,
     /// Wait this long before answering (a slow upstream).
     delay: Duration,
+    style: Style,
+    /// What `GET …/models` lists.
+    models: Vec<String>,
+    /// The `GET …/models` requests received.
+    lists: Vec<Seen>,
 }
 
 pub struct Fake {
@@ -129,6 +198,9 @@ impl Fake {
             max_active: 0,
             record: true,
             delay: Duration::ZERO,
+            style: Style::Compact,
+            models: vec!["fake-model-a".into(), "fake-model-b".into()],
+            lists: Vec::new(),
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -212,6 +284,21 @@ impl Fake {
         self.state.lock().unwrap().record = false;
     }
 
+    /// Write JSON bodies and SSE events in this style from now on.
+    pub fn set_style(&self, style: Style) {
+        self.state.lock().unwrap().style = style;
+    }
+
+    /// The model-list requests received (not in `seen`).
+    pub fn list_requests(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().lists.clone()
+    }
+
+    /// What `GET …/models` lists from now on.
+    pub fn set_models(&self, models: &[&str]) {
+        self.state.lock().unwrap().models = models.iter().map(|m| m.to_string()).collect();
+    }
+
     /// Answer every request only after `delay`.
     pub fn set_delay(&self, delay: Duration) {
         self.state.lock().unwrap().delay = delay;
@@ -241,6 +328,7 @@ async fn answer(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let version = format!("{:?}", req.version());
+    let get = req.method() == http::Method::GET;
     let path = req
         .uri()
         .path_and_query()
@@ -268,19 +356,26 @@ async fn answer(
         .pointer("/stream_options/include_usage")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    let (reply, delay) = {
+    let listing = get && (path.ends_with("/models") || path.contains("/models?"));
+    let gemini_list = path.starts_with("/v1beta/");
+    let (reply, delay, style) = {
         let mut s = state.lock().unwrap();
         let auth = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
             .map(|(_, v)| v.clone());
-        if s.record {
-            s.seen.push(Seen {
-                version,
-                path,
-                headers,
-                body,
-            });
+        let seen = Seen {
+            version,
+            path,
+            headers,
+            body,
+        };
+        // Model-list requests (the gateway's discovery) are kept apart: tests count relayed
+        // requests.
+        if listing {
+            s.lists.push(seen);
+        } else if s.record {
+            s.seen.push(seen);
         }
         let authorized = match &s.bearer {
             None => true,
@@ -292,6 +387,24 @@ async fn answer(
                 vec![],
                 r#"{"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired"}}"#.into(),
             )
+        } else if listing {
+            // The models endpoint of each API: Gemini's `models[].name`, the others' `data[].id`.
+            let body = if gemini_list {
+                let list: Vec<_> = s
+                    .models
+                    .iter()
+                    .map(|m| serde_json::json!({ "name": format!("models/{m}") }))
+                    .collect();
+                serde_json::json!({ "models": list })
+            } else {
+                let list: Vec<_> = s
+                    .models
+                    .iter()
+                    .map(|m| serde_json::json!({ "id": m, "object": "model" }))
+                    .collect();
+                serde_json::json!({ "object": "list", "data": list })
+            };
+            Reply::Status(200, vec![], body.to_string())
         } else {
             match s.reply.clone() {
                 Reply::Auto if wants_stream => Reply::Stream {
@@ -301,7 +414,7 @@ async fn answer(
                 other => other,
             }
         };
-        (reply, s.delay)
+        (reply, s.delay, s.style)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -311,7 +424,7 @@ async fn answer(
             .header("content-type", "application/json")
             .header("request-id", "req_fake")
             .header("set-cookie", "upstream=secret")
-            .body(full(kind.json()))
+            .body(full(style.json(&kind.json())))
             .unwrap(),
         Reply::Stream { pace } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
@@ -322,7 +435,7 @@ async fn answer(
             }
             tokio::spawn(async move {
                 for event in kind.events(include_usage) {
-                    if tx.send(Ok(Bytes::from(event))).await.is_err() {
+                    if tx.send(Ok(Bytes::from(style.event(&event)))).await.is_err() {
                         break;
                     }
                     state.lock().unwrap().events_sent += 1;

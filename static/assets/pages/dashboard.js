@@ -2,7 +2,7 @@
 // accounts out of rotation, and who and what spent the most.
 
 import { get } from "../api.js";
-import { h, num, compact, usd, pct, time, relative, badge, table, barChart } from "../ui.js";
+import { h, num, compact, usd, cost, pct, time, relative, badge, table, barChart } from "../ui.js";
 
 let range = "24h";
 
@@ -18,7 +18,7 @@ const top = (title, rows) => h("section", { class: "card" }, h("h2", {}, title),
     ["Name", (r) => r.label],
     ["Requests", (r) => num(r.requests), "num"],
     ["Tokens", (r) => compact(r.input_tokens + r.output_tokens + r.cache_creation_input_tokens + r.cache_read_input_tokens), "num"],
-    ["Cost", (r) => usd(r.cost_nanos), "num"],
+    ["Cost", (r) => cost(r.cost_nanos, r.unpriced_requests, r.requests), "num"],
   ], rows, { empty: "No requests in this period." }));
 
 export async function render() {
@@ -41,7 +41,7 @@ export async function render() {
     h("div", { class: "stats" },
       stat("Requests", num(t.requests)),
       stat("Tokens", compact(tokens), `${compact(t.input_tokens)} in · ${compact(t.output_tokens)} out`),
-      stat("Cost", usd(t.cost_nanos), t.unpriced_requests ? `${num(t.unpriced_requests)} unpriced` : null),
+      stat("Cost", cost(t.cost_nanos, t.unpriced_requests, t.requests), null),
       stat("Error rate", pct(d.error_rate))),
     h("div", { class: "charts" },
       barChart("Requests (errors in red)", d.series, { value: (b) => b.requests, label: bucketLabel, stack: (b) => b.errors, stackName: "errors" }),

@@ -1,0 +1,172 @@
+//! The models an account's upstream lists through its own `GET …/models`, fetched when the
+//! account is created and on `account test`, so `GET /v1/models` shows what an account with no
+//! model list of its own really serves (not the price table).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request};
+use http_body_util::{BodyExt, Limited};
+use serde_json::Value;
+
+use super::client::Clients;
+use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion};
+use super::relay::set_credentials;
+use super::snapshot::{Upstream, upstream};
+use crate::domain::Platform;
+use crate::manage::Ctx;
+use crate::store;
+
+/// The whole fetch, connect to last byte.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest list answer read.
+const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
+/// Models kept from one list, and the longest name kept.
+const MAX_MODELS: usize = 2000;
+const MAX_NAME: usize = 256;
+
+/// Fetches account `id`'s model list from its upstream and stores it; the number found, or
+/// why there is none (the account keeps its earlier list then).
+pub async fn refresh(ctx: &Ctx, id: i64) -> Result<usize, String> {
+    let stored = ctx
+        .db
+        .read(move |c| store::accounts::find_by_id(c, id))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account with id {id}"))?;
+    let a = upstream(&stored, &ctx.secrets).ok_or("the account's credentials cannot be opened")?;
+    let clients = Arc::new(Clients::new(&ctx.config.upstream).map_err(|e| e.to_string())?);
+    let models = tokio::time::timeout(FETCH_TIMEOUT, fetch(&clients, &a))
+        .await
+        .map_err(|_| format!("no model list within {}s", FETCH_TIMEOUT.as_secs()))??;
+    let n = models.len();
+    ctx.db
+        .write(move |c| store::accounts::set_upstream_models(c, id, &models))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
+/// How often the gateway looks for accounts whose list was never fetched.
+const DISCOVER_EVERY: Duration = Duration::from_secs(2);
+
+/// Fetches the list of every account that has none yet (one created by the CLI or the admin
+/// page, or before this version), once per account per run: creating an account never waits
+/// on its upstream, and the list arrives within seconds.
+pub async fn discovery_timer(ctx: Ctx, snapshots: Arc<super::snapshot::Snapshots>) {
+    let mut tried = std::collections::HashSet::new();
+    loop {
+        tokio::time::sleep(DISCOVER_EVERY).await;
+        let due: Vec<i64> = snapshots
+            .get()
+            .accounts
+            .values()
+            .filter(|a| a.offered.is_none() && !tried.contains(&a.id))
+            .map(|a| a.id)
+            .collect();
+        for id in due {
+            tried.insert(id);
+            match refresh(&ctx, id).await {
+                Ok(n) => {
+                    tracing::info!(account = id, models = n, "fetched the account's model list");
+                    if let Err(e) = snapshots.refresh().await {
+                        tracing::warn!(error = %e, "reloading after a model list failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(account = id, error = %e, "the account's model list could not be fetched")
+                }
+            }
+        }
+    }
+}
+
+/// The list request for the account's platform and its answer's model ids.
+async fn fetch(clients: &Clients, a: &Upstream) -> Result<Vec<String>, String> {
+    let (endpoint, path) = match a.platform {
+        Platform::Openai => (Endpoint::ChatCompletions, "/models"),
+        Platform::Gemini => (
+            Endpoint::Gemini {
+                model: String::new(),
+                method: GeminiMethod::Generate,
+                version: GeminiVersion::V1beta,
+            },
+            "/v1beta/models?pageSize=1000",
+        ),
+        Platform::Anthropic | Platform::ClaudeConsole | Platform::ClaudeOauth => {
+            (Endpoint::Messages, "/v1/models?limit=1000")
+        }
+    };
+    let uri = format!("{}{path}", endpoint.base(&a.base_url));
+    let mut builder = Request::get(&uri);
+    let headers = builder.headers_mut().expect("fresh builder");
+    set_credentials(headers, a)?;
+    if endpoint == Endpoint::Messages {
+        headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+    }
+    let req = builder
+        .body(http_body_util::Full::new(Bytes::new()))
+        .map_err(|_| "the base URL does not form a valid URL".to_owned())?;
+    let resp = clients
+        .get(a.proxy.as_ref())
+        .request(req)
+        .await
+        .map_err(|e| format!("could not connect: {}", super::relay::root_cause(&e)))?;
+    let status = resp.status();
+    let body = Limited::new(resp.into_body(), MAX_LIST_BYTES)
+        .collect()
+        .await
+        .map_err(|e| format!("could not read the model list: {e}"))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(format!("the model list answered {status}"));
+    }
+    let v: Value =
+        serde_json::from_slice(&body).map_err(|e| format!("the model list is not JSON: {e}"))?;
+    Ok(model_ids(&v))
+}
+
+/// Ids from an OpenAI / Anthropic list (`data[].id`) or a Gemini one (`models[].name`, as
+/// `models/gemini-2.5-pro`), deduplicated and bounded.
+fn model_ids(v: &Value) -> Vec<String> {
+    let from_data = v
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("id").and_then(Value::as_str));
+    let from_models = v
+        .get("models")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("name").and_then(Value::as_str))
+        .map(|n| n.strip_prefix("models/").unwrap_or(n));
+    let mut ids: Vec<String> = from_data
+        .chain(from_models)
+        .filter(|id| !id.is_empty() && id.len() <= MAX_NAME)
+        .filter(|id| !id.chars().any(|c| c.is_control() || c.is_whitespace()))
+        .take(MAX_MODELS)
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_come_from_every_list_shape_bounded() {
+        let openai = serde_json::json!({"object":"list","data":[{"id":"deepseek-chat","object":"model"},{"id":"deepseek-reasoner"},{"id":"deepseek-chat"}]});
+        assert_eq!(model_ids(&openai), ["deepseek-chat", "deepseek-reasoner"]);
+        let gemini = serde_json::json!({"models":[{"name":"models/gemini-2.5-pro"},{"name":"models/gemini-2.5-flash"}],"nextPageToken":"x"});
+        assert_eq!(model_ids(&gemini), ["gemini-2.5-flash", "gemini-2.5-pro"]);
+        let hostile =
+            serde_json::json!({"data":[{"id":"x".repeat(300)},{"id":"a b"},{"id":1},{"id":"ok"}]});
+        assert_eq!(model_ids(&hostile), ["ok"]);
+    }
+}
