@@ -86,11 +86,16 @@ pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
 
 /// Everything but the admin page is data, never a document: whatever an upstream put in an
 /// answer, a browser that opens it runs nothing, loads nothing and guesses no other type.
-fn with_api_headers(mut resp: Response<Body>) -> Response<Body> {
+fn with_api_headers(resp: Response<Body>) -> Response<Body> {
+    with_policy(resp, "sandbox; default-src 'none'")
+}
+
+/// Sets the content security policy and forbids type sniffing.
+fn with_policy(mut resp: Response<Body>, csp: &'static str) -> Response<Body> {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static("sandbox; default-src 'none'"),
+        header::HeaderValue::from_static(csp),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -205,19 +210,13 @@ fn static_asset(path: &str, headers: &http::HeaderMap) -> Response<Body> {
 
 /// The admin page and its API load nothing from elsewhere, run no inline script and are
 /// never framed.
-fn with_page_headers(mut resp: Response<Body>) -> Response<Body> {
+fn with_page_headers(resp: Response<Body>) -> Response<Body> {
+    let mut resp = with_policy(
+        resp,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
-    );
     h.insert(
         header::X_FRAME_OPTIONS,
         header::HeaderValue::from_static("DENY"),

@@ -372,6 +372,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn internal_failures_reach_the_browser_as_a_sentence_not_their_cause() {
+        use http_body_util::BodyExt;
+        let cause = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_CHECK),
+            Some("CHECK constraint failed: cost_nanos >= 0".into()),
+        );
+        let resp = failure(Error::Database(cause));
+        assert!(resp.status().is_server_error());
+        let body = block_on(resp.into_body().collect()).unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            !text.contains("CHECK") && !text.contains("cost_nanos"),
+            "{text}"
+        );
+        assert!(text.contains("reference"), "{text}");
+        // A request's own mistake is still explained.
+        let resp = failure(Error::Invalid("--queue needs --concurrency".into()));
+        let body = block_on(resp.into_body().collect()).unwrap().to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains("--queue needs"));
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
     fn paths_match_whole_segments_and_decode_params() {
         assert_eq!(match_path("/accounts", "/accounts"), Some(vec![]));
         assert_eq!(match_path("/accounts", "/accounts/"), None);

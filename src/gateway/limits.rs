@@ -80,8 +80,8 @@ impl Period {
             };
         }
         if start == self.start {
-            self.tokens += tokens;
-            self.cost += cost;
+            self.tokens = self.tokens.saturating_add(tokens);
+            self.cost = self.cost.saturating_add(cost);
         }
     }
 
@@ -552,8 +552,8 @@ impl Limiter {
             let mut u = state.usage.lock().expect("key usage");
             u.day.add(p.day, tokens, cost);
             u.week.add(p.week, tokens, cost);
-            u.total_tokens += tokens;
-            u.total_cost += cost;
+            u.total_tokens = u.total_tokens.saturating_add(tokens);
+            u.total_cost = u.total_cost.saturating_add(cost);
         }
         let Some(g) = group else { return };
         let warnings = {

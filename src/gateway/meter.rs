@@ -389,8 +389,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_journal_left_by_a_crash_is_replayed_once() {
+    /// A migrated database with a group and a key, and an empty journal directory.
+    async fn setup() -> (tempfile::TempDir, Db, std::path::PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let db_path = tmp.path().join("t.db");
         crate::store::migrate::prepare(&db_path, &tmp.path().join("b")).unwrap();
@@ -407,6 +407,12 @@ mod tests {
         .unwrap();
         let dir = tmp.path().join("journal");
         std::fs::create_dir_all(&dir).unwrap();
+        (tmp, db, dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_journal_left_by_a_crash_is_replayed_once() {
+        let (_tmp, db, dir) = setup().await;
         let mut text = String::new();
         for id in ["a", "b", "a"] {
             text.push_str(&serde_json::to_string(&record(id)).unwrap());
@@ -458,22 +464,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_record_the_database_refuses_is_quarantined_and_never_stops_a_start() {
-        let tmp = tempfile::tempdir().unwrap();
-        let db_path = tmp.path().join("t.db");
-        crate::store::migrate::prepare(&db_path, &tmp.path().join("b")).unwrap();
-        let db = Db::open(&db_path).unwrap();
-        db.write(|c| {
-            c.execute_batch(
-                "INSERT INTO groups (id, name) VALUES (1, 'g');
-                 INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
-                 VALUES (1, 1, 'k', printf('%064d', 0), 'acp_');",
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-        let dir = tmp.path().join("journal");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (_tmp, db, dir) = setup().await;
         // What an older version journaled for an upstream claiming i64::MAX tokens: a cost
         // that wrapped negative, which the table's CHECK refuses.
         let mut bad = record("bad");

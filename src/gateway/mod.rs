@@ -441,15 +441,7 @@ type ErrorFor = Box<dyn FnOnce(Option<Protocol>) -> Response<Body> + Send>;
 /// (`text/plain`, `application/x-www-form-urlencoded`, `multipart/form-data`): the API takes
 /// JSON, and refusing these keeps a page elsewhere from posting to it with a member's key.
 fn form_content_type(headers: &HeaderMap) -> Option<ErrorFor> {
-    let ct = headers.get(header::CONTENT_TYPE)?;
-    let essence = ct
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = protocol::media_type(headers)?;
     let form = matches!(
         essence.as_str(),
         "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"

@@ -39,6 +39,20 @@ impl Protocol {
     }
 }
 
+/// The media type of a `Content-Type` header without its parameters, lower-cased
+/// (`text/event-stream; charset=utf-8` → `text/event-stream`); `None` when there is none.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::CONTENT_TYPE)?;
+    let text = String::from_utf8_lossy(v.as_bytes());
+    Some(
+        text.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
 /// What went wrong, independent of how a protocol spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

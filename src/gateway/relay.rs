@@ -884,17 +884,9 @@ enum Media {
 
 impl Media {
     fn of(headers: &HeaderMap) -> Media {
-        let Some(v) = headers.get(header::CONTENT_TYPE) else {
+        let Some(essence) = super::protocol::media_type(headers) else {
             return Media::Missing;
         };
-        let essence = v
-            .to_str()
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
         match essence.as_str() {
             "text/event-stream" => Media::EventStream,
             "application/json" => Media::Json,

@@ -535,6 +535,12 @@ pub(super) fn key_then_object(hay: &[u8], key: &[u8]) -> bool {
     after_key(hay, key, |v| v.first() == Some(&b'{'))
 }
 
+/// The fakes' JSON styles (compact, Python-spaced, pretty over several `data:` lines), shared
+/// with the integration tests' fake upstream.
+#[cfg(test)]
+#[path = "../../tests/common/style.rs"]
+mod test_style;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,53 +642,7 @@ data: {\"type\":\"message_stop\"}\n\n";
         );
     }
 
-    type Style = fn(&str) -> String;
-
-    /// Rewrites compact JSON the way Python's `json.dumps` writes it: `", "` and `": "`.
-    fn spaced(json: &str) -> String {
-        let (mut out, mut in_str, mut escaped) = (String::new(), false, false);
-        for c in json.chars() {
-            out.push(c);
-            if in_str {
-                match (escaped, c) {
-                    (true, _) => escaped = false,
-                    (false, '\\') => escaped = true,
-                    (false, '"') => in_str = false,
-                    _ => {}
-                }
-            } else if c == '"' {
-                in_str = true;
-            } else if c == ':' || c == ',' {
-                out.push(' ');
-            }
-        }
-        out
-    }
-
-    /// Pretty-printed, over several lines.
-    fn pretty(json: &str) -> String {
-        let v: Value = serde_json::from_str(json).unwrap();
-        serde_json::to_string_pretty(&v).unwrap()
-    }
-
-    /// `stream` with each event's JSON rewritten by `style`: spaced JSON stays on its `data:`
-    /// line, pretty JSON is split over several `data:` lines, as SSE allows.
-    fn restyle(stream: &str, style: fn(&str) -> String) -> String {
-        let mut out = String::new();
-        for line in stream.split_inclusive('\n') {
-            let body = line.trim_end_matches(['\r', '\n']);
-            let end = &line[body.len()..];
-            match body.strip_prefix("data: ") {
-                Some(json) if json.starts_with('{') => {
-                    for l in style(json).lines() {
-                        out.push_str(&format!("data: {l}{end}"));
-                    }
-                }
-                _ => out.push_str(line),
-            }
-        }
-        out
-    }
+    use super::test_style::Style;
 
     fn chat_stream() -> String {
         [
@@ -735,14 +695,10 @@ data: {\"type\":\"message_stop\"}\n\n";
             (Wire::OpenaiResponses, responses_stream(), openai_expected()),
             (Wire::Gemini, gemini_stream(), openai_expected()),
         ];
-        let styles: [(&str, Style); 3] = [
-            ("compact", str::to_owned),
-            ("spaced", spaced),
-            ("pretty", pretty),
-        ];
         for (wire, stream, want) in cases {
-            for (name, style) in styles {
-                let text = restyle(&stream, style);
+            for style in [Style::Compact, Style::Spaced, Style::Pretty] {
+                let name = format!("{style:?}");
+                let text = style.event(&stream);
                 let bytes = text.as_bytes();
                 for split in (1..bytes.len()).step_by(7) {
                     let mut s = SseScanner::new(wire);
@@ -769,7 +725,7 @@ data: {\"type\":\"message_stop\"}\n\n";
             (Wire::Gemini, gemini, openai_expected()),
         ];
         for (wire, body, want) in cases {
-            for text in [body.to_owned(), spaced(body), pretty(body)] {
+            for text in [Style::Compact, Style::Spaced, Style::Pretty].map(|s| s.json(body)) {
                 let r = Report::from_json(wire, text.as_bytes());
                 assert_eq!(r.usage, want, "{wire:?}: {text}");
                 assert!(r.complete && r.usage_final, "{wire:?}");

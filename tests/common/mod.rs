@@ -7,6 +7,7 @@ pub mod browser;
 pub mod env;
 pub mod oauth;
 pub mod proxies;
+pub mod style;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader, Read, Write};
