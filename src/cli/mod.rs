@@ -353,8 +353,13 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
         AccountAction::Test { id } => {
             let r = crate::gateway::probe::test_account(ctx, id).await?;
             let text = if r.ok {
+                let listed = match (&r.upstream_models, &r.upstream_models_error) {
+                    (Some(n), _) => format!("; its upstream lists {n} model(s)"),
+                    (None, Some(e)) => format!("; its model list could not be read ({e})"),
+                    (None, None) => String::new(),
+                };
                 format!(
-                    "account {id}: ok in {} ms ({}); status {}",
+                    "account {id}: ok in {} ms ({}); status {}{listed}",
                     r.latency_ms, r.model, r.account_status
                 )
             } else {
