@@ -62,6 +62,11 @@ impl Activity {
         InFlight(self.clone())
     }
 
+    /// Whether a request is in flight here now.
+    pub fn busy(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) > 0
+    }
+
     /// Whether a request has ever begun here.
     pub fn served(&self) -> bool {
         self.last_ms.load(Ordering::Acquire) != u64::MAX

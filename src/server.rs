@@ -187,6 +187,10 @@ pub async fn run(
                         }
                     }
                     () = activity.evict.notified() => {
+                        // A request may have begun since it was picked: that one finishes.
+                        if activity.busy() {
+                            continue;
+                        }
                         debug!(%peer, "closing an idle connection to make room");
                         break Ok(());
                     }
