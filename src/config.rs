@@ -114,6 +114,17 @@ pub struct AccountPolicy {
     pub recovery_interval: Duration,
 }
 
+impl Default for AccountPolicy {
+    fn default() -> AccountPolicy {
+        AccountPolicy {
+            error_threshold: DEFAULT_ERROR_THRESHOLD,
+            error_window: Duration::from_secs(DEFAULT_ERROR_WINDOW_SECS),
+            temp_error_cooldown: Duration::from_secs(DEFAULT_TEMP_ERROR_COOLDOWN_SECS),
+            recovery_interval: Duration::from_secs(DEFAULT_RECOVERY_INTERVAL_SECS),
+        }
+    }
+}
+
 /// How the gateway talks to upstream accounts.
 #[derive(Clone, Debug)]
 pub struct UpstreamPolicy {
@@ -161,12 +172,7 @@ impl Config {
                 body_read_timeout: Duration::from_secs(DEFAULT_BODY_READ_TIMEOUT_SECS),
                 max_connections: None,
             },
-            accounts: AccountPolicy {
-                error_threshold: DEFAULT_ERROR_THRESHOLD,
-                error_window: Duration::from_secs(DEFAULT_ERROR_WINDOW_SECS),
-                temp_error_cooldown: Duration::from_secs(DEFAULT_TEMP_ERROR_COOLDOWN_SECS),
-                recovery_interval: Duration::from_secs(DEFAULT_RECOVERY_INTERVAL_SECS),
-            },
+            accounts: AccountPolicy::default(),
             upstream: UpstreamPolicy {
                 connect_timeout: Duration::from_secs(DEFAULT_UPSTREAM_CONNECT_TIMEOUT_SECS),
                 first_byte_timeout: Duration::from_secs(DEFAULT_UPSTREAM_FIRST_BYTE_TIMEOUT_SECS),

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod gateway;
+pub mod lifecycle;
 pub mod manage;
 pub mod metrics;
 pub mod router;

@@ -100,6 +100,20 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
         b.open("/#/dashboard").await;
         b.wait_text("#dashboard .stats", "Requests\n1").await;
         b.wait_text("#dashboard", "team/alice").await;
+        // A model without a price is shown as unpriced, never as $0.00.
+        let unpriced = REQUEST.replace("claude-sonnet-4-5", "kimi-k2-nopr");
+        let resp = post_json(&server, "/v1/messages", &[("x-api-key", &key)], &unpriced);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        env.rows(2);
+        b.open("/#/dashboard").await;
+        let dash = b.wait_text("#dashboard", "kimi-k2-nopr").await;
+        let row = dash
+            .lines()
+            .find(|l| l.contains("kimi-k2-nopr"))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(row.contains("unpriced") && !row.contains("$0.00"), "{dash}");
+        assert!(dash.contains("+ 1 unpriced"), "the total says so: {dash}");
         b.shot("05-dashboard").await;
 
         // The upstream fails until the account leaves rotation; the page says why and until when.

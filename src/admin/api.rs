@@ -519,7 +519,7 @@ impl KeyInput {
 pub async fn keys(c: Call<'_>) -> Result<Response<Body>> {
     let keys = manage::keys::list_keys(&c.state.ctx).await?;
     let since = now_ms() - 24 * 3600 * 1000;
-    let (total, day) = c
+    let (total, day, unpriced, unpriced_day) = c
         .state
         .ctx
         .db
@@ -527,9 +527,15 @@ pub async fn keys(c: Call<'_>) -> Result<Response<Body>> {
             Ok((
                 usage::key_totals(conn)?,
                 usage::sums_since(conn, since, usage::Per::Key)?,
+                usage::unpriced_per_key(conn, None)?,
+                usage::unpriced_per_key(conn, Some(since))?,
             ))
         })
         .await?;
+    let counts = |rows: Vec<(i64, i64)>| -> std::collections::HashMap<i64, i64> {
+        rows.into_iter().collect()
+    };
+    let (unpriced, unpriced_day) = (counts(unpriced), counts(unpriced_day));
     // Indexed once: a team may have thousands of keys.
     let index = |rows: Vec<(i64, i64, i64)>| -> std::collections::HashMap<i64, (i64, i64)> {
         rows.into_iter().map(|(id, t, c)| (id, (t, c))).collect()
@@ -547,6 +553,8 @@ pub async fn keys(c: Call<'_>) -> Result<Response<Body>> {
             v["usage"] = json!({
                 "tokens": tokens, "cost_nanos": cost,
                 "tokens_24h": tokens_24h, "cost_nanos_24h": cost_24h,
+                "unpriced_requests": unpriced.get(&k.id).copied().unwrap_or(0),
+                "unpriced_requests_24h": unpriced_day.get(&k.id).copied().unwrap_or(0),
             });
             v
         })

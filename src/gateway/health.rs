@@ -1,6 +1,6 @@
-//! Account states driven by upstream answers (DESIGN.md §4): the sliding window of server
-//! errors that trips TEMP_ERROR, 401/403 → ERROR, 429 → RATE_LIMITED until the reset, success
-//! clearing the window, and the recovery timer that brings accounts back.
+//! Account states driven by upstream answers (DESIGN.md §4): the in-memory sliding window of
+//! server errors, the events the relay reports (decided by [`crate::lifecycle`], written by
+//! `store::accounts::advance`), and the recovery timer that brings accounts back.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use super::snapshot::{Snapshots, Upstream};
 use crate::config::{AccountPolicy, UpstreamPolicy};
 use crate::domain::AccountStatus;
+use crate::lifecycle::{Event, Next};
 use crate::store::{self, Db, now_ms};
 
 /// How an attempt on an account failed.
@@ -54,157 +55,96 @@ impl Health {
 
     /// Records a failed attempt and moves the account out of rotation when it must.
     pub async fn failed(&self, account: &Upstream, failure: Failure) {
-        use AccountStatus::*;
         let now = now_ms();
-        let id = account.id;
-        match failure {
+        let (event, count) = match failure {
             Failure::Server(reason) => {
-                let policy = self.policy();
-                let count = {
-                    let mut windows = self.windows.lock().expect("error windows");
-                    let w = windows.entry(id).or_default();
-                    let window_ms = policy.error_window.as_millis() as i64;
-                    w.push_back(now);
-                    while w.front().is_some_and(|&t| t <= now - window_ms) {
-                        w.pop_front();
-                    }
-                    w.len() as i64
-                };
-                let cooldown_ms = policy.temp_error_cooldown.as_millis() as i64;
-                let trips = count >= i64::from(policy.error_threshold)
-                    && matches!(account.status, Active | RateLimited);
-                if trips {
-                    let reason = format!(
-                        "{count} server errors within {}s; last: {reason}",
-                        policy.error_window.as_secs()
-                    );
-                    self.transition(
-                        id,
-                        &[Active, RateLimited],
-                        TempError,
-                        reason,
-                        Some(now + cooldown_ms),
-                        Some(count),
-                        Some(now),
-                    )
-                    .await;
-                } else {
-                    // A TEMP_ERROR account tried as a last resort pushes its return back.
-                    let until = (account.status == TempError).then_some(now + cooldown_ms);
-                    self.write(move |c| {
-                        store::accounts::record_errors(c, id, count, Some(now), until)
-                    })
-                    .await;
-                    if until.is_some() {
-                        self.refresh().await;
-                    }
-                }
+                let count = self.count_error(account, now);
+                let errors = u32::try_from(count).unwrap_or(u32::MAX);
+                (Event::ServerError { errors, reason }, Some(count))
             }
-            Failure::Auth(reason) => {
-                self.transition(
-                    id,
-                    &[Active, RateLimited, TempError],
-                    Error,
-                    reason,
-                    None,
-                    None,
-                    Some(now),
-                )
-                .await;
-            }
-            Failure::RateLimited { until, reason } => {
-                self.transition(
-                    id,
-                    &[Active, RateLimited, TempError],
-                    RateLimited,
-                    reason,
-                    Some(until),
-                    None,
-                    None,
-                )
-                .await;
-            }
+            Failure::Auth(reason) => (Event::Refused { reason }, None),
+            Failure::RateLimited { until, reason } => (Event::RateLimited { until, reason }, None),
+        };
+        let mark = store::accounts::ErrorMark { count, at: now };
+        // Only failures that say the account is at fault stamp its last error.
+        let mark = (!matches!(event, Event::RateLimited { .. })).then_some(mark);
+        self.advance(account.id, event, mark).await;
+    }
+
+    /// Adds a server error to the account's sliding window and returns how many it holds. Errors
+    /// from before the window last started afresh (a recovery, an operator's recover) do not
+    /// count, wherever that happened.
+    fn count_error(&self, account: &Upstream, now: i64) -> i64 {
+        let window_ms = self.policy().error_window.as_millis() as i64;
+        let floor = (now - window_ms).max(account.errors_reset_at.unwrap_or(0));
+        let mut windows = self.windows.lock().expect("error windows");
+        let w = windows.entry(account.id).or_default();
+        w.push_back(now);
+        while w.front().is_some_and(|&t| t <= floor) {
+            w.pop_front();
         }
+        w.len() as i64
     }
 
     /// Records a successful answer: the error window starts afresh, and an account that was
     /// tried out of TEMP_ERROR or after its rate-limit reset is ACTIVE again at once.
     pub async fn succeeded(&self, account: &Upstream) {
-        use AccountStatus::*;
-        let id = account.id;
         let had_errors = self
             .windows
             .lock()
             .expect("error windows")
-            .remove(&id)
+            .remove(&account.id)
             .is_some_and(|w| !w.is_empty());
-        if matches!(account.status, TempError | RateLimited) {
-            let reason = "answered successfully".to_owned();
-            self.transition(
-                id,
-                &[TempError, RateLimited],
-                Active,
-                reason,
-                None,
-                Some(0),
-                None,
-            )
-            .await;
-        } else if had_errors {
-            self.write(move |c| store::accounts::record_errors(c, id, 0, None, None))
-                .await;
+        use AccountStatus::*;
+        // Most answers change nothing: the database is written only when there is news.
+        if had_errors || matches!(account.status, TempError | RateLimited) {
+            self.advance(account.id, Event::Succeeded, None).await;
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn transition(
-        &self,
-        id: i64,
-        from: &'static [AccountStatus],
-        to: AccountStatus,
-        reason: String,
-        until: Option<i64>,
-        error_count: Option<i64>,
-        last_error_at: Option<i64>,
-    ) {
-        let log_reason = reason.clone();
-        let moved = self
+    /// Applies `event` to account `id` through the state machine, on its stored status, and
+    /// keeps the in-memory window in agreement. A change reaches the routing snapshot in the
+    /// background: the request that caused it does not wait for the reload.
+    async fn advance(&self, id: i64, event: Event, mark: Option<store::accounts::ErrorMark>) {
+        let policy = self.policy();
+        let decided = self
             .db
-            .write(move |c| {
-                store::accounts::transition(
-                    c,
-                    id,
-                    from,
-                    to,
-                    &reason,
-                    until,
-                    error_count,
-                    last_error_at,
-                )
-            })
+            .write(move |c| store::accounts::advance(c, id, &event, &policy, mark, "system"))
             .await;
-        match moved {
-            Ok(true) => {
-                info!(account = id, to = %to, reason = %log_reason, "account status changed");
-                self.refresh().await;
+        match decided {
+            Ok(Some((from, next))) => self.settle(id, from, &next),
+            Ok(None) => {}
+            Err(e) => warn!(account = id, error = %e, "recording an account's state failed"),
+        }
+    }
+
+    /// What follows a decision in memory: a cleared window, and a snapshot reload when the
+    /// status or its return time changed.
+    fn settle(&self, id: i64, from: AccountStatus, next: &Next) {
+        let (clears, reload) = match next {
+            Next::Same | Next::Refuse(_) => (false, false),
+            Next::Clear => (true, false),
+            Next::Extend { .. } => (false, true),
+            Next::Move {
+                to,
+                reason,
+                clears_errors,
+                ..
+            } => {
+                info!(account = id, from = %from, to = %to, %reason, "account status changed");
+                (*clears_errors, true)
             }
-            Ok(false) => {}
-            Err(e) => warn!(account = id, error = %e, "recording an account status change failed"),
+        };
+        if clears {
+            self.windows.lock().expect("error windows").remove(&id);
         }
-    }
-
-    async fn write<F>(&self, f: F)
-    where
-        F: FnOnce(&rusqlite::Connection) -> crate::error::Result<()> + Send + 'static,
-    {
-        if let Err(e) = self.db.write(f).await {
-            warn!(error = %e, "recording account errors failed");
-        }
-    }
-
-    async fn refresh(&self) {
-        if let Err(e) = self.snapshots.refresh().await {
-            warn!(error = %e, "reloading the snapshot failed");
+        if reload {
+            let snapshots = self.snapshots.clone();
+            tokio::spawn(async move {
+                if let Err(e) = snapshots.refresh().await {
+                    warn!(error = %e, "reloading the snapshot failed");
+                }
+            });
         }
     }
 
@@ -215,23 +155,26 @@ impl Health {
             // Read each round: the interval may have been changed from the admin page.
             let policy = self.policy();
             tokio::time::sleep(policy.recovery_interval).await;
-            let cooldown_ms = policy.temp_error_cooldown.as_millis() as i64;
-            let back = self
+            let decided = self
                 .db
-                .write(move |c| store::accounts::recover_due(c, now_ms(), cooldown_ms))
-                .await;
-            match back {
-                Ok(ids) if !ids.is_empty() => {
-                    {
-                        let mut windows = self.windows.lock().expect("error windows");
-                        for id in &ids {
-                            windows.remove(id);
+                .write(move |c| {
+                    let mut out = Vec::new();
+                    for id in store::accounts::out_for_now(c)? {
+                        if let Some(d) =
+                            store::accounts::advance(c, id, &Event::Tick, &policy, None, "system")?
+                        {
+                            out.push((id, d));
                         }
                     }
-                    info!(accounts = ?ids, "accounts recovered");
-                    self.refresh().await;
+                    Ok(out)
+                })
+                .await;
+            match decided {
+                Ok(all) => {
+                    for (id, (from, next)) in all {
+                        self.settle(id, from, &next);
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => warn!(error = %e, "the recovery timer could not run"),
             }
         }

@@ -17,7 +17,7 @@ use super::client::{Clients, HttpClient};
 use super::snapshot::Snapshots;
 use crate::config::OauthSettings;
 use crate::crypto::{Purpose, SecretKey};
-use crate::domain::AccountStatus;
+use crate::lifecycle::{Event, Next};
 use crate::store::{self, Db, now_ms};
 
 /// Tokens from the token endpoint.
@@ -217,25 +217,21 @@ impl Refresher {
             }
             Err(TokenError::Rejected(why)) => {
                 let reason = format!("refreshing the subscription token failed: {why}");
-                let from = [
-                    AccountStatus::Active,
-                    AccountStatus::TempError,
-                    AccountStatus::RateLimited,
-                ];
-                let r = reason.clone();
+                let event = Event::Refused {
+                    reason: reason.clone(),
+                };
+                // A refusal puts the account in ERROR whatever the error policy says.
+                let policy = crate::config::AccountPolicy::default();
+                let mark = store::accounts::ErrorMark {
+                    count: None,
+                    at: now_ms(),
+                };
                 let moved = self
                     .db
                     .write(move |c| {
-                        store::accounts::transition(
-                            c,
-                            id,
-                            &from,
-                            AccountStatus::Error,
-                            &r,
-                            None,
-                            None,
-                            Some(now_ms()),
-                        )
+                        let d =
+                            store::accounts::advance(c, id, &event, &policy, Some(mark), "system")?;
+                        Ok(matches!(d, Some((_, Next::Move { .. }))))
                     })
                     .await;
                 if matches!(moved, Ok(true)) {

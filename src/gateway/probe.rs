@@ -18,8 +18,9 @@ use super::health::rate_limit_until;
 use super::oauth::Refresher;
 use super::relay::{read_error_message, set_credentials};
 use super::snapshot::{Secret, Upstream, upstream};
-use crate::domain::{AccountStatus, Platform};
+use crate::domain::Platform;
 use crate::error::{Error, Result};
+use crate::lifecycle::Event;
 use crate::manage::Ctx;
 use crate::store::{self, now_ms};
 
@@ -152,74 +153,47 @@ pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
     let latency_ms = started.elapsed().as_millis() as i64;
     let ok = status.is_some_and(|s| (200..300).contains(&s));
     let now = now_ms();
-    let policy = ctx.config.accounts.clone();
+    // The policy in force: the environment's, as changed on the Settings page.
+    let policy = crate::manage::settings::account_policy(ctx).await?;
     let until = rate_limit_until(&headers, now, &ctx.config.upstream);
     let reason = match status {
         Some(s) => format!("account test: upstream answered {s}: {message}"),
         None => format!("account test: {message}"),
     };
-    use AccountStatus::{Active, RateLimited, TempError};
-    ctx.db
-        .write(move |c| {
-            let t = |from: &[AccountStatus], to, reason: &str, until, count, at| {
-                store::accounts::transition(c, id, from, to, reason, until, count, at)
-            };
-            match status {
-                Some(200..=299) => {
-                    t(
-                        &[TempError, RateLimited],
-                        Active,
-                        "account test succeeded",
-                        None,
-                        Some(0),
-                        None,
-                    )?;
-                }
-                Some(401 | 403) => {
-                    t(
-                        &[Active, TempError, RateLimited],
-                        AccountStatus::Error,
-                        &reason,
-                        None,
-                        None,
-                        Some(now),
-                    )?;
-                }
-                Some(429) => {
-                    t(
-                        &[Active, TempError, RateLimited],
-                        RateLimited,
-                        &reason,
-                        Some(until),
-                        None,
-                        None,
-                    )?;
-                }
-                Some(s) if s < 500 => {}
-                _ => {
-                    // The serving gateway keeps the exact window in memory; here the stored
-                    // count stands in for it.
-                    let a = store::accounts::find_by_id(c, id)?
-                        .ok_or_else(|| Error::NotFound("account vanished".into()))?;
-                    let count = a.error_count + 1;
-                    if count >= i64::from(policy.error_threshold) && a.status == Active {
-                        let until = now + policy.temp_error_cooldown.as_millis() as i64;
-                        t(
-                            &[Active],
-                            TempError,
-                            &reason,
-                            Some(until),
-                            Some(count),
-                            Some(now),
-                        )?;
-                    } else {
-                        store::accounts::record_errors(c, id, count, Some(now), None)?;
+    let event = match status {
+        Some(200..=299) => Some(Event::Succeeded),
+        Some(401 | 403) => Some(Event::Refused { reason }),
+        Some(429) => Some(Event::RateLimited { until, reason }),
+        Some(s) if s < 500 => None,
+        _ => Some(Event::ServerError { errors: 0, reason }),
+    };
+    if let Some(mut event) = event {
+        ctx.db
+            .write(move |c| {
+                let stored = store::accounts::find_by_id(c, id)?
+                    .ok_or_else(|| Error::NotFound("account vanished".into()))?;
+                // This process holds no error window: the stored count stands in for the
+                // serving gateway's (which a recovery or recover also resets).
+                let mark = match &mut event {
+                    Event::ServerError { errors, .. } => {
+                        let count = stored.error_count + 1;
+                        *errors = u32::try_from(count).unwrap_or(u32::MAX);
+                        Some(store::accounts::ErrorMark {
+                            count: Some(count),
+                            at: now,
+                        })
                     }
-                }
-            }
-            Ok(())
-        })
-        .await?;
+                    Event::Refused { .. } => Some(store::accounts::ErrorMark {
+                        count: None,
+                        at: now,
+                    }),
+                    _ => None,
+                };
+                store::accounts::advance(c, id, &event, &policy, mark, "account-test")?;
+                Ok(())
+            })
+            .await?;
+    }
     let after = ctx
         .db
         .read(move |c| store::accounts::find_by_id(c, id))

@@ -191,6 +191,7 @@ mod tests {
                     vec![]
                 },
                 offered: None,
+                errors_reset_at: None,
                 mapping: Default::default(),
                 proxy: None,
                 status,

@@ -41,6 +41,8 @@ pub struct Upstream {
     pub status: AccountStatus,
     pub status_until: Option<i64>,
     pub last_error_at: Option<i64>,
+    /// When the error window last started afresh: errors before it no longer count.
+    pub errors_reset_at: Option<i64>,
 }
 
 impl Upstream {
@@ -223,6 +225,7 @@ pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Opt
         status: a.status,
         status_until: a.status_until,
         last_error_at: a.last_error_at,
+        errors_reset_at: a.errors_reset_at,
     })
 }
 

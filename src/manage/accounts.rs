@@ -9,6 +9,7 @@ use super::{Ctx, check_name};
 use crate::crypto::Purpose;
 use crate::domain::{AccountStatus, Platform};
 use crate::error::{Error, Result};
+use crate::lifecycle::{Event, Next};
 use crate::store::accounts::{self, Account, Proxy};
 use crate::store::audit;
 
@@ -73,13 +74,7 @@ impl From<String> for BindingSpec {
 }
 
 /// What an operator can do to an account's status by hand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatusAction {
-    Enable,
-    Disable,
-    Maintenance,
-    Recover,
-}
+pub use crate::lifecycle::StatusAction;
 
 pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<Account> {
     let platform = new
@@ -158,6 +153,7 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         oauth_refresh: refresh,
         oauth_expires_at: new.expires_at,
         upstream_models: None,
+        errors_reset_at: None,
     };
     let groups = new.groups;
     let actor = actor.to_owned();
@@ -338,56 +334,32 @@ pub async fn change_status(
     id: i64,
     action: StatusAction,
 ) -> Result<Account> {
-    use AccountStatus::*;
     let actor = actor.to_owned();
+    // The policy does not bear on an operator's action; the state machine still decides.
+    let policy = crate::config::AccountPolicy::default();
     ctx.db
         .write(move |conn| {
-            let a = found(accounts::find_by_id(conn, id)?, id)?;
-            let (to, reason, allowed): (_, _, &[AccountStatus]) = match action {
-                StatusAction::Enable => {
-                    (Active, "enabled by admin", &[Disabled, Maintenance, Active])
-                }
-                StatusAction::Disable => (Disabled, "disabled by admin", AccountStatus::ALL),
-                StatusAction::Maintenance => (Maintenance, "maintenance", AccountStatus::ALL),
-                StatusAction::Recover => (
-                    Active,
-                    "recovered by admin",
-                    &[Error, TempError, RateLimited, Active],
-                ),
+            let event = Event::Admin(action);
+            let Some((from, next)) = accounts::advance(conn, id, &event, &policy, None, &actor)?
+            else {
+                return Err(Error::NotFound(format!("no account with id {id}")));
             };
-            if !allowed.contains(&a.status) {
-                let hint = if action == StatusAction::Enable {
-                    "use `account recover` for an account in a fault state"
-                } else {
-                    "use `account enable` for a disabled or maintenance account"
-                };
-                return Err(crate::error::Error::Conflict(format!(
-                    "account {id} is {}; {hint}",
-                    a.status
-                )));
-            }
-            if a.status != to || action == StatusAction::Recover {
-                accounts::set_status(conn, id, to, Some(reason), None, &actor)?;
-                audit::insert(
+            match next {
+                Next::Refuse(hint) => {
+                    return Err(Error::Conflict(format!("account {id}: {hint}")));
+                }
+                Next::Move { to, .. } => audit::insert(
                     conn,
                     &actor,
-                    &format!("account.{}", action_name(action)),
+                    &format!("account.{}", action.as_str()),
                     Some(("account", id)),
-                    Some(&json!({ "from": a.status.as_str(), "to": to.as_str() })),
-                )?;
+                    Some(&json!({ "from": from.as_str(), "to": to.as_str() })),
+                )?,
+                Next::Same | Next::Clear | Next::Extend { .. } => {}
             }
             found(accounts::find_by_id(conn, id)?, id)
         })
         .await
-}
-
-fn action_name(action: StatusAction) -> &'static str {
-    match action {
-        StatusAction::Enable => "enable",
-        StatusAction::Disable => "disable",
-        StatusAction::Maintenance => "maintenance",
-        StatusAction::Recover => "recover",
-    }
 }
 
 fn found(a: Option<Account>, id: i64) -> Result<Account> {

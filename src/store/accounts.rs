@@ -5,8 +5,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::now_ms;
+use crate::config::AccountPolicy;
 use crate::domain::{AccountStatus, Platform};
 use crate::error::{Error, Result};
+use crate::lifecycle::{self, Current, Event, Next};
 
 /// Outbound proxy of an account; the password is sealed.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -77,6 +79,8 @@ pub struct Account {
     /// The models the upstream itself lists (fetched after creation and on `account test`);
     /// `None` until fetched.
     pub upstream_models: Option<Vec<String>>,
+    /// When the error window last started afresh (errors before it no longer count).
+    pub errors_reset_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT id, name, description, platform, base_url, credentials, status,
@@ -91,7 +95,7 @@ const SELECT: &str = "SELECT id, name, description, platform, base_url, credenti
         coalesce((SELECT max(l.started_at) FROM api_key_request_log l
             WHERE l.account_id = ai_service_accounts.id), last_used_at),
         created_at, updated_at, oauth_access_token, oauth_refresh_token, oauth_expires_at,
-        upstream_models
+        upstream_models, errors_reset_at
     FROM ai_service_accounts";
 
 fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
@@ -149,6 +153,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
             Some(text) => Some(parse_json(29, text)?),
             None => None,
         },
+        errors_reset_at: r.get(30)?,
     })
 }
 
@@ -293,38 +298,6 @@ pub fn set_bindings(
     Ok(())
 }
 
-/// Moves an account to `to`, clearing or setting the error bookkeeping, and records the change.
-/// Returns the previous status.
-pub fn set_status(
-    conn: &Connection,
-    id: i64,
-    to: AccountStatus,
-    reason: Option<&str>,
-    until: Option<i64>,
-    actor: &str,
-) -> Result<AccountStatus> {
-    let from: String = conn
-        .query_row(
-            "SELECT status FROM ai_service_accounts WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?
-        .ok_or_else(|| Error::NotFound(format!("no account with id {id}")))?;
-    let from: AccountStatus = from.parse().map_err(Error::Internal)?;
-    let now = now_ms();
-    // Leaving a fault state by hand or by recovery starts the error window afresh.
-    let reset_errors = to == AccountStatus::Active;
-    conn.execute(
-        "UPDATE ai_service_accounts SET status = ?2, status_reason = ?3, status_until = ?4,
-            error_count = CASE WHEN ?5 THEN 0 ELSE error_count END, updated_at = ?6
-         WHERE id = ?1",
-        params![id, to.as_str(), reason, until, reset_errors, now],
-    )?;
-    record_status(conn, id, Some(from), to, reason, actor, now)?;
-    Ok(from)
-}
-
 fn record_status(
     conn: &Connection,
     id: i64,
@@ -369,112 +342,103 @@ pub fn history(conn: &Connection, id: i64, limit: i64) -> Result<Vec<StatusChang
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Persists the error window's size and the time of its newest error; `status_until` only for
-/// a TEMP_ERROR account whose return moves later. No status change.
-pub fn record_errors(
-    conn: &Connection,
-    id: i64,
-    count: i64,
-    last_error_at: Option<i64>,
-    status_until: Option<i64>,
-) -> Result<()> {
-    if let Some(until) = status_until {
-        conn.prepare_cached(
-            "UPDATE ai_service_accounts SET status_until = ?2 WHERE id = ?1 AND status = 'TEMP_ERROR'",
+/// The account as the state machine sees it.
+pub fn current(conn: &Connection, id: i64) -> Result<Option<Current>> {
+    let row: Option<(String, Option<i64>, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT status, status_until, last_error_at FROM ai_service_accounts WHERE id = ?1",
         )?
-        .execute(params![id, until])?;
-    }
-    conn.prepare_cached(
-        "UPDATE ai_service_accounts SET error_count = ?2,
-            last_error_at = coalesce(?3, last_error_at) WHERE id = ?1",
-    )?
-    .execute(params![id, count, last_error_at])?;
-    Ok(())
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    row.map(|(status, status_until, last_error_at)| {
+        Ok(Current {
+            status: status.parse().map_err(Error::Internal)?,
+            status_until,
+            last_error_at,
+        })
+    })
+    .transpose()
 }
 
-/// Moves the account to `to` only if it is still in one of `from` (an admin may have changed it
-/// meanwhile); records the change. Returns whether it moved.
-#[allow(clippy::too_many_arguments)]
-pub fn transition(
+/// A server error or refusal to record beside a decision: the window's size after it (when it
+/// counts toward TEMP_ERROR) and when it happened.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorMark {
+    pub count: Option<i64>,
+    pub at: i64,
+}
+
+/// Decides what `event` does to account `id` (the state machine, on the stored status) and
+/// writes it in the caller's transaction: a new status with its reason in the history (by
+/// `actor`), a TEMP_ERROR's later return, or an error window started afresh; `error` is stored
+/// unless the window was just cleared. Returns the status before and the decision; `None` when
+/// the account does not exist.
+pub fn advance(
     conn: &Connection,
     id: i64,
-    from: &[AccountStatus],
-    to: AccountStatus,
-    reason: &str,
-    until: Option<i64>,
-    error_count: Option<i64>,
-    last_error_at: Option<i64>,
-) -> Result<bool> {
-    let current: Option<String> = conn
-        .query_row(
-            "SELECT status FROM ai_service_accounts WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(current) = current else {
-        return Ok(false);
+    event: &Event,
+    policy: &AccountPolicy,
+    error: Option<ErrorMark>,
+    actor: &str,
+) -> Result<Option<(AccountStatus, Next)>> {
+    let Some(cur) = current(conn, id)? else {
+        return Ok(None);
     };
-    let current: AccountStatus = current.parse().map_err(Error::Internal)?;
-    if !from.contains(&current) {
-        return Ok(false);
-    }
     let now = now_ms();
-    conn.execute(
-        "UPDATE ai_service_accounts SET status = ?2, status_reason = ?3, status_until = ?4,
-            error_count = coalesce(?5, error_count), last_error_at = coalesce(?6, last_error_at),
-            updated_at = ?7
-         WHERE id = ?1",
-        params![
-            id,
-            to.as_str(),
+    let next = lifecycle::next(cur, event, policy, now);
+    let cleared = match &next {
+        Next::Same | Next::Refuse(_) => false,
+        Next::Extend { until } => {
+            conn.prepare_cached(
+                "UPDATE ai_service_accounts SET status_until = ?2
+                 WHERE id = ?1 AND status = 'TEMP_ERROR'",
+            )?
+            .execute(params![id, until])?;
+            false
+        }
+        Next::Clear => {
+            conn.prepare_cached(
+                "UPDATE ai_service_accounts SET error_count = 0, errors_reset_at = ?2
+                 WHERE id = ?1 AND (error_count <> 0 OR errors_reset_at IS NULL)",
+            )?
+            .execute(params![id, now])?;
+            true
+        }
+        Next::Move {
+            to,
             reason,
             until,
-            error_count,
-            last_error_at,
-            now
-        ],
-    )?;
-    record_status(conn, id, Some(current), to, Some(reason), "system", now)?;
-    Ok(true)
+            clears_errors,
+        } => {
+            conn.prepare_cached(
+                "UPDATE ai_service_accounts SET status = ?2, status_reason = ?3, status_until = ?4,
+                    error_count = CASE WHEN ?5 THEN 0 ELSE error_count END,
+                    errors_reset_at = CASE WHEN ?5 THEN ?6 ELSE errors_reset_at END,
+                    updated_at = ?6
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, to.as_str(), reason, until, clears_errors, now])?;
+            record_status(conn, id, Some(cur.status), *to, Some(reason), actor, now)?;
+            *clears_errors
+        }
+    };
+    if let Some(mark) = error.filter(|_| !cleared) {
+        conn.prepare_cached(
+            "UPDATE ai_service_accounts SET error_count = coalesce(?2, error_count),
+                last_error_at = ?3 WHERE id = ?1",
+        )?
+        .execute(params![id, mark.count, mark.at])?;
+    }
+    Ok(Some((cur.status, next)))
 }
 
-/// The recovery timer's pass: TEMP_ERROR accounts whose last error is at least `cooldown_ms`
-/// old, and RATE_LIMITED ones whose reset time has passed, go back to ACTIVE with their error
-/// count reset. Returns the ids that came back.
-pub fn recover_due(conn: &Connection, now: i64, cooldown_ms: i64) -> Result<Vec<i64>> {
+/// Accounts the recovery timer should look at: TEMP_ERROR or RATE_LIMITED ones.
+pub fn out_for_now(conn: &Connection) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, status FROM ai_service_accounts
-         WHERE (status = 'TEMP_ERROR' AND coalesce(last_error_at, 0) <= ?1)
-            OR (status = 'RATE_LIMITED' AND coalesce(status_until, 0) <= ?2)",
+        "SELECT id FROM ai_service_accounts WHERE status IN ('TEMP_ERROR', 'RATE_LIMITED')",
     )?;
-    let due: Vec<(i64, String)> = stmt
-        .query_map(params![now - cooldown_ms, now], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut back = Vec::new();
-    for (id, status) in due {
-        let reason = if status == "TEMP_ERROR" {
-            "recovered: no error during the cooldown"
-        } else {
-            "recovered: rate limit reset"
-        };
-        let from = [AccountStatus::TempError, AccountStatus::RateLimited];
-        if transition(
-            conn,
-            id,
-            &from,
-            AccountStatus::Active,
-            reason,
-            None,
-            Some(0),
-            None,
-        )? {
-            back.push(id);
-        }
-    }
-    Ok(back)
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Replaces a Claude subscription's tokens (sealed) after an exchange or refresh. A refresh

@@ -165,6 +165,25 @@ pub fn key_totals(conn: &Connection) -> Result<Vec<(i64, i64, i64)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Requests without a price per key: since `since` from the request log, or all time (from
+/// the daily rollup, which outlives pruned rows) when `since` is `None`.
+pub fn unpriced_per_key(conn: &Connection, since: Option<i64>) -> Result<Vec<(i64, i64)>> {
+    let sql = match since {
+        Some(_) => {
+            "SELECT api_key_id, count(*) FROM api_key_request_log
+             WHERE started_at >= ?1 AND unpriced = 1 AND api_key_id IS NOT NULL
+             GROUP BY api_key_id"
+        }
+        None => {
+            "SELECT api_key_id, sum(unpriced_requests) FROM usage_daily
+             WHERE unpriced_requests > 0 AND ?1 IS NULL GROUP BY api_key_id"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// (key, start time) of every request let through since `since`, oldest first.
 pub fn admissions_since(conn: &Connection, since: i64) -> Result<Vec<(i64, i64)>> {
     let mut stmt = conn.prepare(

@@ -51,10 +51,13 @@ export function usd(nanos) {
   return "$" + v.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: digits });
 }
 
-/** A cost for people: requests without a price say "unpriced", never "$0.00". */
+/**
+ * A cost for people: requests without a price say "unpriced", never "$0.00". `requests` (the
+ * total) may be left out; then a zero cost with unpriced requests is all unpriced.
+ */
 export function cost(nanos, unpriced, requests) {
   if (!unpriced) return usd(nanos);
-  if (unpriced >= requests) return "unpriced";
+  if (requests === undefined ? !nanos : unpriced >= requests) return "unpriced";
   return `${usd(nanos)} + ${num(unpriced)} unpriced`;
 }
 

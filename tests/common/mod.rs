@@ -56,12 +56,16 @@ impl Data {
             .stderr(Stdio::piped())
             .spawn()
             .expect("aicarpool binary starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // A command that refuses its arguments may exit before reading its input: a broken
+        // pipe then is its answer, not the test's failure.
+        let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        if let Err(e) = written {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "writing stdin: {e}"
+            );
+        }
         child.wait_with_output().expect("aicarpool finishes")
     }
 

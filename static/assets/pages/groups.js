@@ -1,7 +1,7 @@
 // Groups (teams): members' keys, shared budgets, and the accounts bound to each.
 
 import { get, post, patch } from "../api.js";
-import { h, clear, num, compact, usd, badge, table, field, values, notice, attempt } from "../ui.js";
+import { h, clear, num, compact, usd, cost, badge, table, field, values, notice, attempt } from "../ui.js";
 
 const budgetText = (b) => {
   const parts = [];
@@ -79,8 +79,8 @@ export async function render() {
         ["Key", (k) => k.name],
         ["Status", (k) => badge(k.status)],
         ["Tokens (24 h)", (k) => compact(k.usage.tokens_24h), "num"],
-        ["Cost (24 h)", (k) => usd(k.usage.cost_nanos_24h), "num"],
-        ["Cost (all time)", (k) => usd(k.usage.cost_nanos), "num"],
+        ["Cost (24 h)", (k) => cost(k.usage.cost_nanos_24h, k.usage.unpriced_requests_24h), "num"],
+        ["Cost (all time)", (k) => cost(k.usage.cost_nanos, k.usage.unpriced_requests), "num"],
       ], members, { empty: "No keys in this group." }));
   });
   return h("div", { class: "page", id: "groups" },

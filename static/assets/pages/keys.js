@@ -2,7 +2,7 @@
 // Codex CLI, Gemini CLI and the SDKs), edit limits, revoke, and usage per key.
 
 import { get, post, patch } from "../api.js";
-import { h, clear, compact, usd, time, badge, table, field, values, notice, attempt, list, copy } from "../ui.js";
+import { h, clear, compact, usd, cost, time, badge, table, field, values, notice, attempt, list, copy } from "../ui.js";
 
 const LIMITS = [
   ["rate_requests", "Requests per window", "number"],
@@ -120,7 +120,7 @@ export async function render([id, mode]) {
       ["Status", (k) => badge(k.status)],
       ["Limits", (k) => limitsText(k.limits), "wrap"],
       ["Tokens 24 h / all", (k) => `${compact(k.usage.tokens_24h)} / ${compact(k.usage.tokens)}`, "num"],
-      ["Cost 24 h / all", (k) => `${usd(k.usage.cost_nanos_24h)} / ${usd(k.usage.cost_nanos)}`, "num"],
+      ["Cost 24 h / all", (k) => `${cost(k.usage.cost_nanos_24h, k.usage.unpriced_requests_24h)} / ${cost(k.usage.cost_nanos, k.usage.unpriced_requests)}`, "num"],
       ["Last used", (k) => time(k.last_used_at)],
       ["", (k) => h("span", { class: "row-actions" },
         h("a", { class: "button", href: `#/requests?key=${k.id}` }, "Requests"),
