@@ -13,7 +13,7 @@ use common::admin::{PASSWORD, call, make_admin};
 use common::browser::Browser;
 use common::env::Env;
 use common::post_json;
-use common::upstream::{Fake, Reply};
+use common::upstream::{self, Fake, Reply};
 
 const REQUEST: &str =
     r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
@@ -102,9 +102,19 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
         b.wait_text("#dashboard", "team/alice").await;
         // A model without a price is shown as unpriced, never as $0.00.
         let unpriced = REQUEST.replace("claude-sonnet-4-5", "kimi-k2-nopr");
+        fake.set(Reply::Raw(
+            200,
+            vec![("content-type", "application/json".into())],
+            upstream::message_json()
+                .replace(upstream::MODEL, "kimi-k2-nopr")
+                .into(),
+        ));
         let resp = post_json(&server, "/v1/messages", &[("x-api-key", &key)], &unpriced);
         assert_eq!(resp.status, 200, "{}", resp.body);
         env.rows(2);
+        // Away and back: the page renders the dashboard afresh.
+        b.open("/#/requests").await;
+        b.wait_text("#request-results", "kimi-k2-nopr").await;
         b.open("/#/dashboard").await;
         let dash = b.wait_text("#dashboard", "kimi-k2-nopr").await;
         let row = dash
