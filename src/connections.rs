@@ -13,7 +13,7 @@ use http::Response;
 use hyper::body::{Frame, SizeHint};
 use tokio::sync::Notify;
 
-use crate::router::Body;
+use crate::http::Body;
 
 /// Descriptors kept free of client connections: the database, the journal, log files and
 /// the upstream connections the gateway itself opens.

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod gateway;
+pub mod http;
 pub mod lifecycle;
 pub mod manage;
 pub mod metrics;
@@ -18,5 +19,6 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod upkeep;
+pub mod upstream;
 
 pub use server::run;

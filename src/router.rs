@@ -4,12 +4,12 @@
 //! |--------|----------------------------------------|--------------------------|
 //! | GET    | `/healthz`                             | [`healthz`]              |
 //! | GET    | `/metrics`                             | [`metrics`] (admin session or metrics token) |
-//! | POST   | `/v1/messages`                         | [`Gateway::relay_endpoint`] |
-//! | POST   | `/v1/messages/count_tokens`            | [`Gateway::relay_endpoint`] |
-//! | POST   | `/v1/chat/completions`                 | [`Gateway::relay_endpoint`] |
-//! | POST   | `/v1/responses`                        | [`Gateway::relay_endpoint`] |
-//! | POST   | `/v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens` (also under `/v1/models/`) | [`Gateway::relay_endpoint`] |
-//! | GET    | `/v1/models`                           | [`Gateway::models`]      |
+//! | POST   | `/v1/messages`                         | [`relay_endpoint`](crate::gateway::Gateway::relay_endpoint) |
+//! | POST   | `/v1/messages/count_tokens`            | [`relay_endpoint`](crate::gateway::Gateway::relay_endpoint) |
+//! | POST   | `/v1/chat/completions`                 | [`relay_endpoint`](crate::gateway::Gateway::relay_endpoint) |
+//! | POST   | `/v1/responses`                        | [`relay_endpoint`](crate::gateway::Gateway::relay_endpoint) |
+//! | POST   | `/v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens` (also under `/v1/models/`) | [`relay_endpoint`](crate::gateway::Gateway::relay_endpoint) |
+//! | GET    | `/v1/models`                           | [`models`](crate::gateway::Gateway::models)      |
 //! | GET    | `/`                                    | [`static_asset`] (admin page) |
 //! | GET    | `/assets/*`                            | [`static_asset`]         |
 //! | any    | `/api/admin/*`                         | [`admin::handle`] (its own table: [`admin::ROUTES`]) |
@@ -18,35 +18,31 @@
 //!
 //! Anything else is 404, a known path with another method 405 — in the error shape of the
 //! protocol the client most likely speaks.
-
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+//!
+//! Where things happen, each one hop from here:
+//! - a request is relayed (failover, delivery, the stream pump) in `gateway::relay`
+//!   ([`Gateway::relay_endpoint`](crate::gateway::Gateway::relay_endpoint) authenticates,
+//!   reads and admits it first);
+//! - an account changes state in [`crate::store::accounts::advance`], as the pure
+//!   [`crate::lifecycle::next`] decides (relay, `account test`, recovery timer, admin and CLI);
+//! - a usage row is written by [`crate::gateway::meter::Meter::record`] (journal first, then
+//!   group commits in `store::usage::insert`);
+//! - an admin route is authorised in [`admin::handle`] (session, CSRF token, JSON body).
+//!
+//! Layers point one way (checked by `tests/layers.rs`): cli → server → router → {admin,
+//! gateway} → manage → upstream → store → leaves (domain, error, config, crypto, http,
+//! lifecycle).
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 use serde_json::json;
-use tokio::sync::mpsc;
 
-use crate::admin::{self, Auth};
+use crate::admin::{self, AppState};
 use crate::assets;
+use crate::gateway::Endpoint;
 use crate::gateway::protocol::{Kind, Protocol, error_response};
-use crate::gateway::{Endpoint, Gateway};
-use crate::manage::Ctx;
-
-/// The body of every response.
-pub type Body = BoxBody<Bytes, Infallible>;
-
-/// State the handlers share.
-pub struct AppState {
-    pub ctx: Ctx,
-    pub gateway: Arc<Gateway>,
-    pub auth: Auth,
-}
+use crate::http::{Body, full, json_response};
 
 pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
@@ -226,91 +222,4 @@ fn with_page_headers(resp: Response<Body>) -> Response<Body> {
         header::HeaderValue::from_static("no-referrer"),
     );
     resp
-}
-
-pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(full(Bytes::from(value.to_string())))
-        .expect("json response is valid")
-}
-
-/// A body that is already complete.
-pub fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).boxed()
-}
-
-/// A body fed chunk by chunk through a channel by `producer`, which the body drives itself
-/// while the client reads: producer and response share one task, so a chunk passes without
-/// waking another thread (measured: a separate task cost a cross-thread wake-up per SSE event).
-/// If the client leaves first, the producer is moved to a task of its own and runs to its end
-/// (it sees the channel closed); the body ends when the producer drops its sender.
-pub fn channel_body(
-    rx: mpsc::Receiver<Bytes>,
-    producer: impl Future<Output = ()> + Send + 'static,
-) -> Body {
-    ChannelBody {
-        rx,
-        producer: std::sync::Mutex::new(Some(Box::pin(producer))),
-    }
-    .boxed()
-}
-
-struct ChannelBody {
-    rx: mpsc::Receiver<Bytes>,
-    /// In a mutex only so the body is `Sync` as hyper's boxed body requires; it is reached
-    /// through `&mut` alone (`get_mut`), so never locked.
-    producer: std::sync::Mutex<Option<Producer>>,
-}
-
-type Producer = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-impl hyper::body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let chunk = |c: Option<Bytes>| Poll::Ready(c.map(|b| Ok(Frame::data(b))));
-        loop {
-            match self.rx.try_recv() {
-                Ok(b) => return chunk(Some(b)),
-                Err(mpsc::error::TryRecvError::Disconnected) => return chunk(None),
-                Err(mpsc::error::TryRecvError::Empty) => {}
-            }
-            let slot = self.producer.get_mut().expect("producer slot");
-            let Some(producer) = slot.as_mut() else {
-                return match self.rx.poll_recv(cx) {
-                    Poll::Ready(c) => chunk(c),
-                    Poll::Pending => Poll::Pending,
-                };
-            };
-            match producer.as_mut().poll(cx) {
-                // Finished: its sender is gone; what it sent is still read above.
-                Poll::Ready(()) => *slot = None,
-                // Waiting on its source (which will wake this task): pass on what it sent.
-                Poll::Pending => {
-                    return match self.rx.try_recv() {
-                        Ok(b) => chunk(Some(b)),
-                        Err(mpsc::error::TryRecvError::Disconnected) => chunk(None),
-                        Err(mpsc::error::TryRecvError::Empty) => Poll::Pending,
-                    };
-                }
-            }
-        }
-    }
-}
-
-impl Drop for ChannelBody {
-    fn drop(&mut self) {
-        if let Some(producer) = self.producer.get_mut().ok().and_then(Option::take)
-            && let Ok(rt) = tokio::runtime::Handle::try_current()
-        {
-            rt.spawn(producer);
-        }
-    }
 }

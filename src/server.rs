@@ -15,14 +15,14 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
-use crate::admin::Auth;
 use crate::admin::session::SETUP_TTL;
+use crate::admin::{AppState, Auth};
 use crate::config::{Config, TlsFiles};
 use crate::connections::{Connections, default_max_connections, tracked};
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
 use crate::manage::Ctx;
-use crate::router::{AppState, route};
+use crate::router::route;
 use crate::store::admins;
 
 /// HTTP/2 streams one connection may have open at once.

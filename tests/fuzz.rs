@@ -212,7 +212,7 @@ proptest! {
 }
 
 /// The bytes of a complete in-memory body.
-fn futures_body(body: aicarpool::router::Body) -> bytes::Bytes {
+fn futures_body(body: aicarpool::http::Body) -> bytes::Bytes {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()

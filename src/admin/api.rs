@@ -12,12 +12,12 @@ use super::session::MAX_USERNAME_BYTES;
 use super::{Call, error, ok};
 use crate::domain::{Platform, parse_usd};
 use crate::error::{Error, Result};
+use crate::http::Body;
 use crate::manage::accounts::{AccountChanges, BindingSpec, NewAccount, StatusAction};
 use crate::manage::groups::BudgetChanges;
 use crate::manage::keys::LimitChanges;
 use crate::manage::prices::PriceInput;
 use crate::manage::{self, admins as manage_admins};
-use crate::router::Body;
 use crate::store::{accounts as store_accounts, admins, now_ms, usage};
 
 /// `Some(value)` when a field is present, even as `null` (which then means "clear it").

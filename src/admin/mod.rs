@@ -17,7 +17,14 @@ use serde_json::{Value, json};
 use tracing::error;
 
 use crate::error::Error;
-use crate::router::{AppState, Body, json_response};
+
+/// State the handlers share: the application services, the serving gateway and sign-in.
+pub struct AppState {
+    pub ctx: crate::manage::Ctx,
+    pub gateway: std::sync::Arc<crate::gateway::Gateway>,
+    pub auth: Auth,
+}
+use crate::http::{Body, json_response};
 pub use session::{Auth, Session};
 
 /// Where the API lives.

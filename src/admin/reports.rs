@@ -9,8 +9,8 @@ use serde_json::json;
 use super::{Call, ok};
 use crate::domain::AccountStatus;
 use crate::error::{Error, Result};
+use crate::http::Body;
 use crate::manage;
-use crate::router::Body;
 use crate::store::usage::{self, Bucket, By, LogFilter};
 use crate::store::{admins, audit, now_ms};
 

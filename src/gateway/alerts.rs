@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use super::client::HttpClient;
 use crate::crypto::Secret;
 use crate::error::Result;
 use crate::store::{Db, now_ms, settings};
+use crate::upstream::client::HttpClient;
 
 const CURSOR_KEY: &str = "webhook_cursor";
 const POLL_EVERY: Duration = Duration::from_secs(1);

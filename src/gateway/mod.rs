@@ -2,7 +2,6 @@
 //! request to route it, and relay it to an upstream account (DESIGN.md §3–§6).
 
 mod alerts;
-pub mod client;
 mod decode;
 pub mod endpoint;
 pub mod health;
@@ -13,7 +12,6 @@ pub mod oauth;
 mod pick;
 pub mod probe;
 pub mod protocol;
-pub mod proxy;
 mod relay;
 pub mod select;
 pub mod snapshot;
@@ -40,10 +38,11 @@ use crate::config::Config;
 use crate::crypto::hex_encode;
 use crate::domain::{ClientKind, KeyStatus, Outcome};
 use crate::error::Result;
+use crate::http::{Body, json_response};
 use crate::manage::Ctx;
-use crate::router::{Body, json_response};
 use crate::store::keys::ApiKey;
 use crate::store::now_ms;
+use crate::upstream::client::Clients;
 
 /// Longest model name taken from a client; longer ones are refused, not stored.
 pub const MAX_MODEL_BYTES: usize = 256;
@@ -57,7 +56,7 @@ pub struct Gateway {
     pub snapshots: Arc<Snapshots>,
     pub health: Arc<Health>,
     sticky: Sticky,
-    clients: Arc<client::Clients>,
+    clients: Arc<Clients>,
     oauth: Arc<oauth::Refresher>,
     pub meter: meter::Meter,
     limiter: limits::Limiter,
@@ -88,7 +87,7 @@ impl Gateway {
         );
         tokio::spawn(health.clone().recovery_timer());
         tokio::spawn(models::discovery_timer(ctx.clone(), snapshots.clone()));
-        let clients = Arc::new(client::Clients::new(&ctx.config.upstream)?);
+        let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
         let refresher = Arc::new(oauth::Refresher::new(
             ctx.db.clone(),
             ctx.secrets.clone(),

@@ -10,13 +10,13 @@ use http::{HeaderValue, Request};
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
-use super::client::Clients;
 use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion};
 use super::relay::set_credentials;
 use super::snapshot::{Upstream, upstream};
 use crate::domain::Platform;
 use crate::manage::Ctx;
 use crate::store;
+use crate::upstream::client::Clients;
 
 /// The whole fetch, connect to last byte.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,117 +1,22 @@
-//! Claude subscription (`claude-oauth`) tokens: the token endpoint calls (code exchange and
-//! refresh), and the refresher that keeps access tokens fresh — before expiry on a timer, and
-//! once when an upstream answers 401 — single-flight per account, persisted atomically. A
-//! refresh token the server rejects puts the account in ERROR with the reason.
+//! Claude subscription (`claude-oauth`) tokens kept fresh — before expiry on a timer, and once
+//! when an upstream answers 401 — single-flight per account, persisted atomically. A refresh
+//! token the server rejects puts the account in ERROR with the reason. The token endpoint call
+//! itself is `upstream::token`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, header};
-use http_body_util::{BodyExt, Full, Limited};
-use serde_json::{Value, json};
+use serde_json::json;
 use tracing::{info, warn};
 
-use super::client::{Clients, HttpClient};
 use super::snapshot::Snapshots;
 use crate::config::OauthSettings;
 use crate::crypto::{Purpose, SecretKey};
 use crate::lifecycle::{Event, Next};
 use crate::store::{self, Db, now_ms};
-
-/// Tokens from the token endpoint.
-#[derive(Debug)]
-pub struct Tokens {
-    pub access: String,
-    pub refresh: Option<String>,
-    pub expires_at: Option<i64>,
-}
-
-/// Why a token call failed.
-#[derive(Debug)]
-pub enum TokenError {
-    /// The server refused the grant (revoked or unknown refresh token, bad code).
-    Rejected(String),
-    /// The server could not be reached or failed; trying later may work.
-    Unavailable(String),
-}
-
-impl std::fmt::Display for TokenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TokenError::Rejected(m) => write!(f, "the token server refused: {m}"),
-            TokenError::Unavailable(m) => write!(f, "the token server is unavailable: {m}"),
-        }
-    }
-}
-
-/// Largest token response read.
-const MAX_TOKEN_RESPONSE: usize = 256 * 1024;
-const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// POSTs `body` to the token endpoint and reads the tokens.
-pub async fn token_call(
-    client: &HttpClient,
-    settings: &OauthSettings,
-    body: Value,
-) -> Result<Tokens, TokenError> {
-    let req = Request::post(&settings.token_url)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCEPT, "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| TokenError::Unavailable(format!("bad token URL: {e}")))?;
-    let resp = match tokio::time::timeout(TOKEN_TIMEOUT, client.request(req)).await {
-        Err(_) => return Err(TokenError::Unavailable("timed out".into())),
-        Ok(Err(e)) => return Err(TokenError::Unavailable(e.to_string())),
-        Ok(Ok(r)) => r,
-    };
-    let status = resp.status();
-    let bytes = match tokio::time::timeout(
-        TOKEN_TIMEOUT,
-        Limited::new(resp.into_body(), MAX_TOKEN_RESPONSE).collect(),
-    )
-    .await
-    {
-        Ok(Ok(b)) => b.to_bytes(),
-        _ => {
-            return Err(TokenError::Unavailable(
-                "could not read the response".into(),
-            ));
-        }
-    };
-    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if !status.is_success() {
-        let why = v
-            .get("error_description")
-            .or_else(|| v.pointer("/error/message"))
-            .or_else(|| v.get("error"))
-            .and_then(Value::as_str)
-            .unwrap_or("no reason given");
-        let msg = format!("{status}: {}", why.chars().take(200).collect::<String>());
-        return Err(if status.is_client_error() {
-            TokenError::Rejected(msg)
-        } else {
-            TokenError::Unavailable(msg)
-        });
-    }
-    let access = v
-        .get("access_token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| TokenError::Unavailable("the response has no access_token".into()))?;
-    Ok(Tokens {
-        access: access.to_owned(),
-        refresh: v
-            .get("refresh_token")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        expires_at: v
-            .get("expires_in")
-            .and_then(Value::as_i64)
-            .map(|s| now_ms() + s * 1000),
-    })
-}
+use crate::upstream::client::Clients;
+use crate::upstream::token::{TokenError, token_call};
 
 /// Refresh tokens this long before they expire.
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);

@@ -12,7 +12,6 @@ use http_body_util::Full;
 use serde::Serialize;
 use serde_json::json;
 
-use super::client::Clients;
 use super::endpoint::Endpoint;
 use super::health::rate_limit_until;
 use super::oauth::Refresher;
@@ -23,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::lifecycle::Event;
 use crate::manage::Ctx;
 use crate::store::{self, now_ms};
+use crate::upstream::client::Clients;
 
 #[derive(Debug, Serialize)]
 pub struct ProbeResult {

@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use serde_json::json;
 
 use super::usage::Wire;
-use crate::router::{Body, full};
+use crate::http::{Body, full};
 
 /// The wire protocol a client speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use super::select::{self, NoCandidate};
 use super::snapshot::{Secret, Snapshot, Upstream};
 use super::usage::{Report, SseScanner};
 use crate::domain::{ClientKind, Outcome, Platform};
-use crate::router::{Body, channel_body, full};
+use crate::http::{Body, channel_body, full};
 use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
 use crate::store::{now_ms, usage};

@@ -9,7 +9,6 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tracing::{info, warn};
 
-use super::proxy::{ProxyScheme, ProxySettings};
 use super::usage::Price;
 use crate::crypto::{Purpose, SecretKey};
 use crate::domain::{AccountStatus, Platform};
@@ -17,6 +16,7 @@ use crate::error::Result;
 use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
 use crate::store::{self, Db};
+use crate::upstream::proxy::{ProxyScheme, ProxySettings};
 
 pub use crate::crypto::Secret;
 

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+pub use crate::domain::{MAX_TOKENS, Price, Usage};
+
 /// The response format a body or stream is in, which decides where its usage is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Wire {
@@ -15,140 +17,6 @@ pub enum Wire {
     OpenaiResponses,
     /// Gemini `generateContent`: `usageMetadata`, in every streamed chunk (cumulative).
     Gemini,
-}
-
-/// Tokens one request used, as the upstream reported them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    /// Every cache-write token; `cache_creation_1h_tokens` of them were written with the
-    /// one-hour TTL and are billed at its rate.
-    pub cache_creation_input_tokens: i64,
-    pub cache_creation_1h_tokens: i64,
-    pub cache_read_input_tokens: i64,
-}
-
-/// The most tokens one count of one request may claim. Upstream numbers are untrusted input:
-/// a real request stays far below this (the largest context windows are a few million
-/// tokens), and a claim above it is taken as this, so no sum or cost can overflow.
-pub const MAX_TOKENS: i64 = 1_000_000_000;
-
-/// A token count from an upstream's JSON: negative, fractional or absurd values are clamped
-/// to `0..=MAX_TOKENS`; anything that is not a number is absent.
-fn tokens(v: Option<&Value>) -> Option<i64> {
-    let v = v?;
-    if let Some(n) = v.as_i64() {
-        Some(n.clamp(0, MAX_TOKENS))
-    } else if v.is_u64() {
-        Some(MAX_TOKENS)
-    } else {
-        v.as_f64()
-            .filter(|f| !f.is_nan())
-            .map(|f| f.clamp(0.0, MAX_TOKENS as f64) as i64)
-    }
-}
-
-impl Usage {
-    pub fn total(&self) -> i64 {
-        self.input_tokens
-            .saturating_add(self.output_tokens)
-            .saturating_add(self.cache_creation_input_tokens)
-            .saturating_add(self.cache_read_input_tokens)
-    }
-
-    /// Reads an OpenAI `usage` object (chat: `prompt_tokens`/`completion_tokens`; Responses:
-    /// `input_tokens`/`output_tokens`). Cached prompt tokens are counted as cache reads, the
-    /// rest as input, so the two add up to the prompt.
-    pub fn from_openai(usage: &Value) -> Usage {
-        let n = |v: Option<&Value>| tokens(v).unwrap_or(0);
-        let prompt = n(usage
-            .get("prompt_tokens")
-            .or_else(|| usage.get("input_tokens")));
-        let output = n(usage
-            .get("completion_tokens")
-            .or_else(|| usage.get("output_tokens")));
-        let cached = n(usage
-            .pointer("/prompt_tokens_details/cached_tokens")
-            .or_else(|| usage.pointer("/input_tokens_details/cached_tokens")))
-        .min(prompt);
-        Usage {
-            input_tokens: prompt - cached,
-            output_tokens: output,
-            cache_read_input_tokens: cached,
-            ..Usage::default()
-        }
-    }
-
-    /// Reads a Gemini `usageMetadata` object; thinking tokens are billed as output.
-    pub fn from_gemini(meta: &Value) -> Usage {
-        let n = |k: &str| tokens(meta.get(k)).unwrap_or(0);
-        let prompt = (n("promptTokenCount") + n("toolUsePromptTokenCount")).min(MAX_TOKENS);
-        let cached = n("cachedContentTokenCount").min(prompt);
-        Usage {
-            input_tokens: prompt - cached,
-            output_tokens: (n("candidatesTokenCount") + n("thoughtsTokenCount")).min(MAX_TOKENS),
-            cache_read_input_tokens: cached,
-            ..Usage::default()
-        }
-    }
-
-    /// Folds in an Anthropic `usage` object. Later objects of one response (a stream's
-    /// `message_delta`) carry cumulative counts, so a present field replaces the earlier one.
-    pub fn merge_anthropic(&mut self, usage: &Value) {
-        let get = |name: &str| tokens(usage.get(name));
-        if let Some(n) = get("input_tokens") {
-            self.input_tokens = n;
-        }
-        if let Some(n) = get("output_tokens") {
-            self.output_tokens = n;
-        }
-        if let Some(n) = get("cache_creation_input_tokens") {
-            self.cache_creation_input_tokens = n;
-        }
-        if let Some(n) = get("cache_read_input_tokens") {
-            self.cache_read_input_tokens = n;
-        }
-        if let Some(n) = tokens(
-            usage
-                .get("cache_creation")
-                .and_then(|c| c.get("ephemeral_1h_input_tokens")),
-        ) {
-            self.cache_creation_1h_tokens = n;
-        }
-        self.cache_creation_1h_tokens = self
-            .cache_creation_1h_tokens
-            .min(self.cache_creation_input_tokens);
-    }
-}
-
-/// List price of one model in nano-dollars per token.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Price {
-    pub input: i64,
-    pub output: i64,
-    pub cache_write: i64,
-    pub cache_write_1h: i64,
-    pub cache_read: i64,
-}
-
-impl Price {
-    /// Exact cost in nano-dollars.
-    pub fn cost(&self, u: &Usage) -> i64 {
-        // Saturating: neither the counts nor the prices can make a cost wrap negative.
-        let write_5m = (u.cache_creation_input_tokens - u.cache_creation_1h_tokens).max(0);
-        [
-            (u.input_tokens, self.input),
-            (u.output_tokens, self.output),
-            (write_5m, self.cache_write),
-            (u.cache_creation_1h_tokens, self.cache_write_1h),
-            (u.cache_read_input_tokens, self.cache_read),
-        ]
-        .iter()
-        .fold(0i64, |sum, (n, price)| {
-            sum.saturating_add(n.max(&0).saturating_mul(*price.max(&0)))
-        })
-    }
 }
 
 /// What a finished Anthropic response said about itself.

@@ -28,7 +28,7 @@ impl Ctx {
     /// Creates the data directory (0700) if needed, brings the schema up to date (backing the
     /// database up first), loads or creates `secret.key` and checks it matches this database.
     pub async fn open(config: Config) -> Result<(Ctx, migrate::Prepared)> {
-        create_private_dir(&config.data_dir)?;
+        crate::store::create_private_dir(&config.data_dir)?;
         create_private_file(&config.db_path())?;
         let (db_path, backups) = (config.db_path(), config.backups_dir());
         let prepared = tokio::task::spawn_blocking(move || migrate::prepare(&db_path, &backups))
@@ -76,18 +76,6 @@ fn verify_secret_key(conn: &rusqlite::Connection, key: &SecretKey) -> Result<()>
             )
         }
     }
-}
-
-pub(crate) fn create_private_dir(dir: &std::path::Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))
 }
 
 /// Creates an empty 0600 file unless one exists, so SQLite (which gives its WAL and shared

@@ -13,10 +13,10 @@ use super::accounts::{NewAccount, create_account};
 use crate::crypto::Purpose;
 use crate::domain::Platform;
 use crate::error::{Error, Result};
-use crate::gateway::client::Clients;
-use crate::gateway::oauth::{TokenError, token_call};
-use crate::gateway::proxy::{ProxyScheme, ProxySettings};
 use crate::store::{now_ms, oauth_sessions};
+use crate::upstream::client::Clients;
+use crate::upstream::proxy::{ProxyScheme, ProxySettings};
+use crate::upstream::token::{TokenError, token_call};
 
 /// How long an authorization link stays usable.
 const LINK_TTL_MS: i64 = 10 * 60 * 1000;

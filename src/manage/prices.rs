@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::Ctx;
+use crate::domain::Price;
 use crate::domain::{format_usd, parse_usd};
 use crate::error::{Error, Result};
-use crate::gateway::usage::Price;
 use crate::store::{audit, prices};
 
 /// A price as given on the command line or in the admin page: USD per million tokens. Omitted

@@ -242,7 +242,7 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
     Ok(id)
 }
 
-/// Writes the editable fields of `a` back (not its status: see [`set_status`]).
+/// Writes the editable fields of `a` back (not its status: see [`advance`]).
 pub fn update(conn: &Connection, a: &Account) -> Result<()> {
     let p = a.proxy.as_ref();
     let n = conn.execute(

@@ -64,7 +64,7 @@ impl Journal {
     /// Opens the journal in `dir` and returns the lines left by an earlier run (to replay),
     /// with the files they came from (to delete once replayed).
     pub fn open(dir: &Path) -> Result<(Journal, Vec<String>, Vec<PathBuf>)> {
-        crate::manage::create_private_dir(dir)?;
+        super::create_private_dir(dir)?;
         let mut old: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?
             .filter_map(|e| e.ok().map(|e| e.path()))

@@ -17,3 +17,19 @@ pub mod settings;
 pub mod usage;
 
 pub use db::{Db, now_ms, open_connection};
+
+use crate::error::{Error, Result};
+
+/// Creates `dir` (and its parents) 0700 unless it exists: the data directory and the usage
+/// journal are the gateway's alone.
+pub fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))
+}

@@ -2,8 +2,8 @@
 
 use rusqlite::Connection;
 
+use crate::domain::Price;
 use crate::error::Result;
-use crate::gateway::usage::Price;
 
 pub fn list(conn: &Connection) -> Result<Vec<(String, Price)>> {
     let mut stmt = conn.prepare(
