@@ -12,6 +12,7 @@ pub mod oauth;
 mod pick;
 pub mod probe;
 pub mod protocol;
+pub mod provider;
 mod relay;
 pub mod select;
 pub mod snapshot;

@@ -6,14 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request};
+use http::Request;
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
-use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion};
-use super::relay::set_credentials;
+use super::provider;
 use super::snapshot::{Upstream, upstream};
-use crate::domain::Platform;
 use crate::manage::Ctx;
 use crate::store;
 use crate::upstream::client::Clients;
@@ -84,27 +82,13 @@ pub async fn discovery_timer(ctx: Ctx, snapshots: Arc<super::snapshot::Snapshots
 
 /// The list request for the account's platform and its answer's model ids.
 async fn fetch(clients: &Clients, a: &Upstream) -> Result<Vec<String>, String> {
-    let (endpoint, path) = match a.platform {
-        Platform::Openai => (Endpoint::ChatCompletions, "/models"),
-        Platform::Gemini => (
-            Endpoint::Gemini {
-                model: String::new(),
-                method: GeminiMethod::Generate,
-                version: GeminiVersion::V1beta,
-            },
-            "/v1beta/models?pageSize=1000",
-        ),
-        Platform::Anthropic | Platform::ClaudeConsole | Platform::ClaudeOauth => {
-            (Endpoint::Messages, "/v1/models?limit=1000")
-        }
-    };
-    let uri = format!("{}{path}", endpoint.base(&a.base_url));
+    let p = provider::of(a.platform);
+    // The list sits beside the protocol's endpoints, under the same normalised base.
+    let (endpoint, _, _) = p.probe(None);
+    let uri = format!("{}{}", endpoint.base(&a.base_url), p.models_path());
     let mut builder = Request::get(&uri);
     let headers = builder.headers_mut().expect("fresh builder");
-    set_credentials(headers, a)?;
-    if endpoint == Endpoint::Messages {
-        headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
-    }
+    p.authorize(headers, a)?;
     let req = builder
         .body(http_body_util::Full::new(Bytes::new()))
         .map_err(|_| "the base URL does not form a valid URL".to_owned())?;

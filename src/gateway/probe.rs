@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, header};
+use http::{HeaderMap, Request, header};
 use http_body_util::Full;
 use serde::Serialize;
 use serde_json::json;
@@ -15,7 +15,8 @@ use serde_json::json;
 use super::endpoint::Endpoint;
 use super::health::rate_limit_until;
 use super::oauth::Refresher;
-use super::relay::{read_error_message, set_credentials};
+use super::provider;
+use super::relay::read_error_message;
 use super::snapshot::{Secret, Upstream, upstream};
 use crate::domain::Platform;
 use crate::error::{Error, Result};
@@ -43,30 +44,7 @@ pub struct ProbeResult {
 
 /// A small real request for the account's platform; the model is its first listed one.
 fn probe_request(a: &Upstream) -> (Endpoint, String, serde_json::Value) {
-    let listed = a.models.first().cloned();
-    match a.platform {
-        Platform::Openai => {
-            let m = listed.unwrap_or_else(|| "gpt-4o-mini".into());
-            let body = json!({ "model": m, "max_tokens": 1, "messages": [{ "role": "user", "content": "ping" }] });
-            (Endpoint::ChatCompletions, m, body)
-        }
-        Platform::Gemini => {
-            let m = listed.unwrap_or_else(|| "gemini-2.5-flash".into());
-            let body = json!({ "contents": [{ "role": "user", "parts": [{ "text": "ping" }] }],
-                               "generationConfig": { "maxOutputTokens": 1 } });
-            let endpoint = Endpoint::Gemini {
-                model: m.clone(),
-                method: super::endpoint::GeminiMethod::Generate,
-                version: super::endpoint::GeminiVersion::V1beta,
-            };
-            (endpoint, m, body)
-        }
-        _ => {
-            let m = listed.unwrap_or_else(|| "claude-haiku-4-5".into());
-            let body = json!({ "model": m, "max_tokens": 1, "messages": [{ "role": "user", "content": "ping" }] });
-            (Endpoint::Messages, m, body)
-        }
-    }
+    provider::of(a.platform).probe(a.models.first().map(String::as_str))
 }
 
 async fn send(ctx: &Ctx, clients: &Clients, a: &Upstream) -> (Option<u16>, HeaderMap, String) {
@@ -76,18 +54,12 @@ async fn send(ctx: &Ctx, clients: &Clients, a: &Upstream) -> (Option<u16>, Heade
     if !matches!(endpoint, Endpoint::Gemini { .. }) {
         body["model"] = json!(sent_model);
     }
-    let uri = format!(
-        "{}{}",
-        endpoint.base(&a.base_url),
-        endpoint.upstream_path(&sent_model, None)
-    );
+    let p = provider::of(a.platform);
+    let uri = p.url(a, &endpoint, &sent_model, None);
     let mut builder = Request::post(&uri).header(header::CONTENT_TYPE, "application/json");
     let headers = builder.headers_mut().expect("fresh builder");
-    if let Err(e) = set_credentials(headers, a) {
+    if let Err(e) = p.authorize(headers, a) {
         return (None, HeaderMap::new(), e);
-    }
-    if endpoint == Endpoint::Messages {
-        headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
     }
     let req = match builder.body(Full::new(Bytes::from(body.to_string()))) {
         Ok(r) => r,

@@ -7,18 +7,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{Response, StatusCode};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::Gateway;
 use super::decode;
-use super::endpoint::{Endpoint, take_events_without_usage_chunk, with_model};
-use super::health::{Failure, rate_limit_until};
+use super::endpoint::{Endpoint, take_events_without_usage_chunk};
+use super::health::Failure;
 use super::limits::{Admission, Limiter};
 use super::protocol::{Kind, Protocol, error_response, stream_error};
+use super::provider;
 use super::select::{self, NoCandidate};
 use super::snapshot::{Secret, Snapshot, Upstream};
 use super::usage::{Report, SseScanner};
@@ -118,7 +119,7 @@ impl Gateway {
             let waited = Instant::now();
             let mut outcome = self.attempt(&call, account).await;
             // A subscription's token may have expired early: refresh once, try again.
-            if account.platform == Platform::ClaudeOauth
+            if provider::of(account.platform).refreshes_tokens()
                 && matches!(
                     &outcome,
                     Attempt::Failed {
@@ -185,7 +186,14 @@ impl Gateway {
 
     /// Sends the request to one account and waits for the response head.
     async fn attempt(&self, call: &Call, account: &Upstream) -> Attempt {
-        let req = match upstream_request(call, account) {
+        let req = match provider::request(
+            &call.endpoint,
+            account,
+            &call.model,
+            call.query.as_deref(),
+            &call.headers,
+            &call.body,
+        ) {
             Ok(r) => r,
             Err(message) => {
                 return Attempt::Unreachable {
@@ -217,20 +225,17 @@ impl Gateway {
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
-        let code = status.as_u16();
-        if !(code == 429 || code == 401 || code == 403 || status.is_server_error()) {
+        let p = provider::of(account.platform);
+        let policy = &self.config.upstream;
+        // Classified on the status first: only a failure's body is read here.
+        if p.classify(status, resp.headers(), "", 0, policy).is_none() {
             return Attempt::Answer(resp);
         }
         let headers = resp.headers().clone();
-        let message = read_error_message(resp.into_body(), self.config.upstream.idle_timeout).await;
-        let failure = match code {
-            429 => Failure::RateLimited {
-                until: rate_limit_until(&headers, now_ms(), &self.config.upstream),
-                reason: format!("upstream answered 429: {message}"),
-            },
-            401 | 403 => Failure::Auth(format!("upstream answered {code}: {message}")),
-            _ => Failure::Server(format!("upstream answered {code}: {message}")),
-        };
+        let message = read_error_message(resp.into_body(), policy.idle_timeout).await;
+        let failure = p
+            .classify(status, &headers, &message, now_ms(), policy)
+            .expect("classified as a failure above");
         Attempt::Failed {
             status,
             message,
@@ -832,34 +837,6 @@ fn extract_message(body: &[u8]) -> String {
     }
 }
 
-/// Client headers that go upstream, per protocol: an allowlist, so client addresses
-/// (`cf-connecting-ip`, `via`, ...), cookies, credentials, another organization's id and
-/// anything a client invents stay behind. Claude Code's own headers pass verbatim.
-fn keep_request_header(name: &HeaderName, protocol: Protocol) -> bool {
-    let name = name.as_str();
-    // The SDKs' `x-stainless-*` describe the client (language, version, retry count).
-    if matches!(name, "content-type" | "accept" | "user-agent") || name.starts_with("x-stainless-")
-    {
-        return true;
-    }
-    match protocol {
-        Protocol::Anthropic => matches!(
-            name,
-            "anthropic-version"
-                | "anthropic-beta"
-                | "anthropic-dangerous-direct-browser-access"
-                | "x-app"
-                | "x-claude-code-session-id"
-        ),
-        // Codex CLI's conversation and client headers.
-        Protocol::Openai => matches!(
-            name,
-            "openai-beta" | "session_id" | "conversation_id" | "originator" | "version"
-        ),
-        Protocol::Gemini => name == "x-goog-api-client",
-    }
-}
-
 /// Upstream headers a member gets: request ids to quote to the operator, rate-limit state
 /// (Claude Code's status line reads `anthropic-ratelimit-*`) and retry advice. Everything else
 /// (cookies, the account's organization, the upstream's own type and encoding) stays behind.
@@ -907,164 +884,12 @@ impl Media {
     }
 }
 
-/// The beta flag Anthropic requires on requests made with a Claude subscription's token.
-const OAUTH_BETA: &str = "oauth-2025-04-20";
-
-fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, String> {
-    let mut v = HeaderValue::from_str(value).map_err(|_| {
-        format!(
-            "account {} has a credential that is not a valid header value",
-            account.id
-        )
-    })?;
-    v.set_sensitive(true);
-    Ok(v)
-}
-
-/// Puts the account's credentials in the header its platform reads (and the OAuth beta flag
-/// for subscriptions).
-pub(super) fn set_credentials(headers: &mut HeaderMap, account: &Upstream) -> Result<(), String> {
-    let secret = &account.secret.0;
-    match account.platform {
-        Platform::Anthropic => {
-            headers.insert("x-api-key", sensitive(secret, account)?);
-        }
-        Platform::ClaudeConsole => {
-            // Anthropic-compatible relays differ in which header they read; give both.
-            headers.insert("x-api-key", sensitive(secret, account)?);
-            headers.insert(
-                header::AUTHORIZATION,
-                sensitive(&format!("Bearer {secret}"), account)?,
-            );
-            if let Some(ua) = account
-                .user_agent
-                .as_deref()
-                .and_then(|u| HeaderValue::from_str(u).ok())
-            {
-                headers.insert(header::USER_AGENT, ua);
-            }
-        }
-        Platform::ClaudeOauth => {
-            headers.insert(
-                header::AUTHORIZATION,
-                sensitive(&format!("Bearer {secret}"), account)?,
-            );
-            let betas: Vec<&str> = headers
-                .get_all("anthropic-beta")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .filter(|b| !b.is_empty() && *b != OAUTH_BETA)
-                .collect();
-            let merged = std::iter::once(OAUTH_BETA)
-                .chain(betas)
-                .collect::<Vec<_>>()
-                .join(",");
-            headers.insert(
-                "anthropic-beta",
-                HeaderValue::from_str(&merged).map_err(|e| e.to_string())?,
-            );
-        }
-        Platform::Openai => {
-            headers.insert(
-                header::AUTHORIZATION,
-                sensitive(&format!("Bearer {secret}"), account)?,
-            );
-        }
-        Platform::Gemini => {
-            headers.insert("x-goog-api-key", sensitive(secret, account)?);
-        }
-    }
-    Ok(())
-}
-
-/// The request for one attempt on `account`: the client's body (with the model renamed when
-/// the account maps it), the client's headers minus what must stay behind, and the account's
-/// credentials in the header its platform reads.
-fn upstream_request(call: &Call, account: &Upstream) -> Result<Request<Full<Bytes>>, String> {
-    let model = account.upstream_model(&call.model);
-    let uri = format!(
-        "{}{}",
-        call.endpoint.base(&account.base_url),
-        call.endpoint.upstream_path(model, call.query.as_deref())
-    );
-    let body = match call.endpoint {
-        // Gemini names the model in the path; the others in the body.
-        Endpoint::Gemini { .. } => call.body.clone(),
-        _ if model != call.model => with_model(&call.body, model),
-        _ => call.body.clone(),
-    };
-    let mut builder = Request::builder().method(Method::POST).uri(&uri);
-    let headers = builder.headers_mut().expect("fresh builder");
-    for (name, value) in &call.headers {
-        if keep_request_header(name, call.endpoint.protocol()) {
-            headers.append(name, value.clone());
-        }
-    }
-    set_credentials(headers, account)?;
-    // Usage is read from the answer's bytes: ask for them uncompressed.
-    headers.insert(
-        header::ACCEPT_ENCODING,
-        HeaderValue::from_static("identity"),
-    );
-    if call.endpoint.protocol() == Protocol::Anthropic {
-        headers
-            .entry("anthropic-version")
-            .or_insert(HeaderValue::from_static("2023-06-01"));
-    }
-    builder.body(Full::new(body)).map_err(|_| {
-        format!(
-            "account {} has a base URL that does not form a valid URL",
-            account.id
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn only_each_protocols_own_headers_go_upstream() {
-        let keep = |h: &'static str, p| keep_request_header(&HeaderName::from_static(h), p);
-        for h in [
-            "x-api-key",
-            "authorization",
-            "cookie",
-            "host",
-            "connection",
-            "accept-encoding",
-            "x-forwarded-for",
-            "cf-connecting-ip",
-            "true-client-ip",
-            "x-client-ip",
-            "via",
-            "x-original-forwarded-for",
-            "openai-organization",
-            "openai-project",
-            "x-goog-user-project",
-            "x-made-up",
-        ] {
-            for p in [Protocol::Anthropic, Protocol::Openai, Protocol::Gemini] {
-                assert!(!keep(h, p), "{h} {p:?}");
-            }
-        }
-        // Claude Code 2.x sends these; they pass verbatim.
-        for h in [
-            "anthropic-version",
-            "anthropic-beta",
-            "x-app",
-            "x-claude-code-session-id",
-            "user-agent",
-            "content-type",
-            "x-stainless-lang",
-        ] {
-            assert!(keep(h, Protocol::Anthropic), "{h}");
-        }
-        assert!(!keep("anthropic-beta", Protocol::Openai));
-        assert!(keep("originator", Protocol::Openai));
-        assert!(keep("x-goog-api-client", Protocol::Gemini));
+    fn members_get_an_allowlist_of_upstream_headers() {
         for h in [
             "set-cookie",
             "openai-organization",

@@ -1,0 +1,469 @@
+//! What differs per upstream platform, behind one interface: where a request goes, which
+//! client headers go with it, how the account's credential is presented, how the body is
+//! rewritten for the account, how its answers are read and what a failed answer means, whether
+//! a refused credential is refreshed first, and the model list and test request it offers.
+//! Failover, delivery, streaming and metering (`relay`) are written once against [`Provider`];
+//! protocol translation plugs in here.
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, StatusCode};
+use http_body_util::Full;
+use serde_json::{Value, json};
+
+use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion, with_model};
+use super::health::{Failure, rate_limit_until};
+use super::protocol::Protocol;
+use super::snapshot::Upstream;
+use super::usage::Wire;
+use crate::config::UpstreamPolicy;
+use crate::domain::Platform;
+
+/// The beta flag Anthropic requires on requests made with a Claude subscription's token.
+const OAUTH_BETA: &str = "oauth-2025-04-20";
+/// The Messages API version sent when the client named none.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// One upstream platform.
+pub trait Provider: Send + Sync {
+    /// The API protocol the platform speaks.
+    fn protocol(&self) -> Protocol;
+
+    /// How the account's credential (and what its platform needs beside it) is sent.
+    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), String>;
+
+    /// Whether a refused credential is refreshed once before the account is failed
+    /// (subscriptions, whose access tokens expire).
+    fn refreshes_tokens(&self) -> bool {
+        false
+    }
+
+    /// The URL of `endpoint` on `account` for `model` (after its mapping).
+    fn url(
+        &self,
+        account: &Upstream,
+        endpoint: &Endpoint,
+        model: &str,
+        query: Option<&str>,
+    ) -> String {
+        format!(
+            "{}{}",
+            endpoint.base(&account.base_url),
+            endpoint.upstream_path(model, query)
+        )
+    }
+
+    /// Whether a client header goes upstream: an allowlist, so client addresses, cookies,
+    /// credentials and anything a client invents stay behind.
+    fn forwards(&self, name: &HeaderName) -> bool {
+        keeps_header(name, self.protocol())
+    }
+
+    /// The body for this account: the client's, with `model` renamed when the account maps it
+    /// (Gemini names the model in the path instead).
+    fn body(&self, endpoint: &Endpoint, body: &Bytes, asked: &str, sent: &str) -> Bytes {
+        match endpoint {
+            Endpoint::Gemini { .. } => body.clone(),
+            _ if asked != sent => with_model(body, sent),
+            _ => body.clone(),
+        }
+    }
+
+    /// Where usage is in an answer to `endpoint`.
+    fn wire(&self, endpoint: &Endpoint) -> Wire {
+        endpoint.wire()
+    }
+
+    /// What an answer's status means for the account: `None` when the answer is passed on
+    /// (a success, or the request's own fault), else the failure that moves on to the next.
+    fn classify(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        message: &str,
+        now: i64,
+        policy: &UpstreamPolicy,
+    ) -> Option<Failure> {
+        let code = status.as_u16();
+        match code {
+            429 => Some(Failure::RateLimited {
+                until: rate_limit_until(headers, now, policy),
+                reason: format!("upstream answered 429: {message}"),
+            }),
+            401 | 403 => Some(Failure::Auth(format!(
+                "upstream answered {code}: {message}"
+            ))),
+            _ if status.is_server_error() => Some(Failure::Server(format!(
+                "upstream answered {code}: {message}"
+            ))),
+            _ => None,
+        }
+    }
+
+    /// The path, after the base URL, of the platform's model list.
+    fn models_path(&self) -> &'static str;
+
+    /// A minimal real request for `account test`: endpoint, model and body.
+    fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value);
+}
+
+/// The provider of `platform`.
+pub fn of(platform: Platform) -> &'static dyn Provider {
+    match platform {
+        Platform::Anthropic => &Anthropic(Credential::ApiKey),
+        Platform::ClaudeConsole => &Anthropic(Credential::Relay),
+        Platform::ClaudeOauth => &Anthropic(Credential::Subscription),
+        Platform::Openai => &OpenaiCompatible,
+        Platform::Gemini => &Gemini,
+    }
+}
+
+/// The request for one attempt on `account`, built by its provider: URL, the client's headers
+/// it forwards, the account's credential, the body as the account needs it.
+pub fn request(
+    endpoint: &Endpoint,
+    account: &Upstream,
+    model: &str,
+    query: Option<&str>,
+    client_headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Request<Full<Bytes>>, String> {
+    let p = of(account.platform);
+    let sent = account.upstream_model(model);
+    let uri = p.url(account, endpoint, sent, query);
+    let mut builder = Request::builder().method(Method::POST).uri(&uri);
+    let headers = builder.headers_mut().expect("fresh builder");
+    for (name, value) in client_headers {
+        if p.forwards(name) {
+            headers.append(name, value.clone());
+        }
+    }
+    p.authorize(headers, account)?;
+    // Usage is read from the answer's bytes: ask for them uncompressed.
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    builder
+        .body(Full::new(p.body(endpoint, body, model, sent)))
+        .map_err(|_| {
+            format!(
+                "account {} has a base URL that does not form a valid URL",
+                account.id
+            )
+        })
+}
+
+/// How an Anthropic-protocol account holds its credential.
+#[derive(Clone, Copy)]
+enum Credential {
+    /// `x-api-key`.
+    ApiKey,
+    /// An Anthropic-compatible relay: relays differ in which header they read, so both, and
+    /// the account's own user agent.
+    Relay,
+    /// A Claude subscription's OAuth access token, with the OAuth beta flag.
+    Subscription,
+}
+
+struct Anthropic(Credential);
+
+impl Provider for Anthropic {
+    fn protocol(&self) -> Protocol {
+        Protocol::Anthropic
+    }
+
+    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), String> {
+        let secret = &account.secret.0;
+        match self.0 {
+            Credential::ApiKey => {
+                headers.insert("x-api-key", sensitive(secret, account)?);
+            }
+            Credential::Relay => {
+                headers.insert("x-api-key", sensitive(secret, account)?);
+                headers.insert(
+                    header::AUTHORIZATION,
+                    sensitive(&format!("Bearer {secret}"), account)?,
+                );
+                if let Some(ua) = account
+                    .user_agent
+                    .as_deref()
+                    .and_then(|u| HeaderValue::from_str(u).ok())
+                {
+                    headers.insert(header::USER_AGENT, ua);
+                }
+            }
+            Credential::Subscription => {
+                headers.insert(
+                    header::AUTHORIZATION,
+                    sensitive(&format!("Bearer {secret}"), account)?,
+                );
+                let betas: Vec<&str> = headers
+                    .get_all("anthropic-beta")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(','))
+                    .map(str::trim)
+                    .filter(|b| !b.is_empty() && *b != OAUTH_BETA)
+                    .collect();
+                let merged = std::iter::once(OAUTH_BETA)
+                    .chain(betas)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                headers.insert(
+                    "anthropic-beta",
+                    HeaderValue::from_str(&merged).map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        headers
+            .entry("anthropic-version")
+            .or_insert(HeaderValue::from_static(ANTHROPIC_VERSION));
+        Ok(())
+    }
+
+    fn refreshes_tokens(&self) -> bool {
+        matches!(self.0, Credential::Subscription)
+    }
+
+    fn models_path(&self) -> &'static str {
+        "/v1/models?limit=1000"
+    }
+
+    fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
+        let m = model.unwrap_or("claude-haiku-4-5").to_owned();
+        let body = json!({ "model": m, "max_tokens": 1, "messages": [{ "role": "user", "content": "ping" }] });
+        (Endpoint::Messages, m, body)
+    }
+}
+
+struct OpenaiCompatible;
+
+impl Provider for OpenaiCompatible {
+    fn protocol(&self) -> Protocol {
+        Protocol::Openai
+    }
+
+    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), String> {
+        headers.insert(
+            header::AUTHORIZATION,
+            sensitive(&format!("Bearer {}", account.secret.0), account)?,
+        );
+        Ok(())
+    }
+
+    fn models_path(&self) -> &'static str {
+        "/models"
+    }
+
+    fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
+        let m = model.unwrap_or("gpt-4o-mini").to_owned();
+        let body = json!({ "model": m, "max_tokens": 1, "messages": [{ "role": "user", "content": "ping" }] });
+        (Endpoint::ChatCompletions, m, body)
+    }
+}
+
+struct Gemini;
+
+impl Provider for Gemini {
+    fn protocol(&self) -> Protocol {
+        Protocol::Gemini
+    }
+
+    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), String> {
+        headers.insert("x-goog-api-key", sensitive(&account.secret.0, account)?);
+        Ok(())
+    }
+
+    fn models_path(&self) -> &'static str {
+        "/v1beta/models?pageSize=1000"
+    }
+
+    fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
+        let m = model.unwrap_or("gemini-2.5-flash").to_owned();
+        let body = json!({ "contents": [{ "role": "user", "parts": [{ "text": "ping" }] }],
+                           "generationConfig": { "maxOutputTokens": 1 } });
+        let endpoint = Endpoint::Gemini {
+            model: m.clone(),
+            method: GeminiMethod::Generate,
+            version: GeminiVersion::V1beta,
+        };
+        (endpoint, m, body)
+    }
+}
+
+/// A credential as a header value that HTTP/2 never compresses into its tables.
+fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, String> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        format!(
+            "account {} has a credential that is not a valid header value",
+            account.id
+        )
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// Client headers that go upstream, per protocol. Claude Code's own headers pass verbatim.
+fn keeps_header(name: &HeaderName, protocol: Protocol) -> bool {
+    let name = name.as_str();
+    // The SDKs' `x-stainless-*` describe the client (language, version, retry count).
+    if matches!(name, "content-type" | "accept" | "user-agent") || name.starts_with("x-stainless-")
+    {
+        return true;
+    }
+    match protocol {
+        Protocol::Anthropic => matches!(
+            name,
+            "anthropic-version"
+                | "anthropic-beta"
+                | "anthropic-dangerous-direct-browser-access"
+                | "x-app"
+                | "x-claude-code-session-id"
+        ),
+        // Codex CLI's conversation and client headers.
+        Protocol::Openai => matches!(
+            name,
+            "openai-beta" | "session_id" | "conversation_id" | "originator" | "version"
+        ),
+        Protocol::Gemini => name == "x-goog-api-client",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AccountStatus;
+    use crate::gateway::snapshot::Secret;
+
+    fn account(platform: Platform, base: &str) -> Upstream {
+        Upstream {
+            id: 7,
+            platform,
+            base_url: base.into(),
+            secret: Secret("sk-secret".into()),
+            user_agent: Some("relay-agent/1".into()),
+            models: vec![],
+            offered: None,
+            mapping: [("claude-sonnet-4-5".to_owned(), "glm-4.6".to_owned())].into(),
+            proxy: None,
+            status: AccountStatus::Active,
+            status_until: None,
+            last_error_at: None,
+            errors_reset_at: None,
+        }
+    }
+
+    #[test]
+    fn each_platform_sends_its_credential_where_it_reads_it() {
+        let mut client = HeaderMap::new();
+        client.insert("anthropic-beta", HeaderValue::from_static("a,b"));
+        client.insert("x-api-key", HeaderValue::from_static("acp_member"));
+        client.insert("cf-connecting-ip", HeaderValue::from_static("203.0.113.1"));
+        let body = Bytes::from_static(br#"{"model":"claude-sonnet-4-5","messages":[]}"#);
+        let cases = [
+            (Platform::Anthropic, "x-api-key", "sk-secret"),
+            (Platform::ClaudeConsole, "authorization", "Bearer sk-secret"),
+            (Platform::ClaudeOauth, "authorization", "Bearer sk-secret"),
+            (Platform::Openai, "authorization", "Bearer sk-secret"),
+            (Platform::Gemini, "x-goog-api-key", "sk-secret"),
+        ];
+        for (platform, header, value) in cases {
+            let a = account(platform, "https://up.example");
+            let endpoint = match of(platform).protocol() {
+                Protocol::Anthropic => Endpoint::Messages,
+                Protocol::Openai => Endpoint::ChatCompletions,
+                Protocol::Gemini => of(platform).probe(None).0,
+            };
+            let req = request(&endpoint, &a, "claude-sonnet-4-5", None, &client, &body).unwrap();
+            let h = req.headers();
+            assert_eq!(h[header], value, "{platform}");
+            assert!(h[header].is_sensitive());
+            assert_ne!(
+                h.get("x-api-key").map(|v| v.as_bytes()),
+                Some(&b"acp_member"[..])
+            );
+            assert!(h.get("cf-connecting-ip").is_none());
+            assert_eq!(h["accept-encoding"], "identity");
+        }
+        let oauth = account(Platform::ClaudeOauth, "https://up.example");
+        let req = request(&Endpoint::Messages, &oauth, "x", None, &client, &body).unwrap();
+        assert_eq!(req.headers()["anthropic-beta"], "oauth-2025-04-20,a,b");
+        assert_eq!(req.headers()["anthropic-version"], ANTHROPIC_VERSION);
+        let relay = account(Platform::ClaudeConsole, "https://relay.example/api/v1");
+        let req = request(
+            &Endpoint::Messages,
+            &relay,
+            "claude-sonnet-4-5",
+            None,
+            &client,
+            &body,
+        )
+        .unwrap();
+        assert_eq!(req.uri(), "https://relay.example/api/v1/messages");
+        assert_eq!(req.headers()["user-agent"], "relay-agent/1");
+        assert!(of(Platform::ClaudeOauth).refreshes_tokens());
+        assert!(!of(Platform::Anthropic).refreshes_tokens());
+    }
+
+    #[test]
+    fn only_each_protocols_own_headers_go_upstream() {
+        let keep = |h: &'static str, p| keeps_header(&HeaderName::from_static(h), p);
+        for h in [
+            "x-api-key",
+            "authorization",
+            "cookie",
+            "host",
+            "connection",
+            "accept-encoding",
+            "x-forwarded-for",
+            "cf-connecting-ip",
+            "true-client-ip",
+            "x-client-ip",
+            "via",
+            "x-original-forwarded-for",
+            "openai-organization",
+            "openai-project",
+            "x-goog-user-project",
+            "x-made-up",
+        ] {
+            for p in [Protocol::Anthropic, Protocol::Openai, Protocol::Gemini] {
+                assert!(!keep(h, p), "{h} {p:?}");
+            }
+        }
+        // Claude Code 2.x sends these; they pass verbatim.
+        for h in [
+            "anthropic-version",
+            "anthropic-beta",
+            "x-app",
+            "x-claude-code-session-id",
+            "user-agent",
+            "content-type",
+            "x-stainless-lang",
+        ] {
+            assert!(keep(h, Protocol::Anthropic), "{h}");
+        }
+        assert!(!keep("anthropic-beta", Protocol::Openai));
+        assert!(keep("originator", Protocol::Openai));
+        assert!(keep("x-goog-api-client", Protocol::Gemini));
+    }
+
+    #[test]
+    fn failures_are_classified_and_the_request_s_own_faults_passed_on() {
+        let policy = crate::config::Config::with_data_dir("x").upstream;
+        let p = of(Platform::Anthropic);
+        let c = |code| {
+            p.classify(
+                StatusCode::from_u16(code).unwrap(),
+                &HeaderMap::new(),
+                "m",
+                0,
+                &policy,
+            )
+        };
+        assert!(matches!(c(429), Some(Failure::RateLimited { .. })));
+        assert!(matches!(c(401), Some(Failure::Auth(_))));
+        assert!(matches!(c(529), Some(Failure::Server(_))));
+        assert!(c(400).is_none() && c(200).is_none() && c(413).is_none());
+    }
+}
