@@ -8,13 +8,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan, Zoned};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{info, warn};
 
+mod access;
+mod periods;
+mod rebuild;
+
+pub use access::model_matches;
+use periods::{Period, Periods};
+
 use super::protocol::Kind;
-use super::snapshot::Snapshot;
-use crate::domain::{ClientKind, Platform, format_usd};
+use crate::domain::format_usd;
 use crate::error::Result;
 use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
@@ -63,38 +68,6 @@ impl Admission {
     }
 }
 
-/// Tokens and cost inside one period (a day, week or month), named by its start.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Period {
-    start: i64,
-    tokens: i64,
-    cost: i64,
-}
-
-impl Period {
-    fn add(&mut self, start: i64, tokens: i64, cost: i64) {
-        if start > self.start {
-            *self = Period {
-                start,
-                ..Period::default()
-            };
-        }
-        if start == self.start {
-            self.tokens = self.tokens.saturating_add(tokens);
-            self.cost = self.cost.saturating_add(cost);
-        }
-    }
-
-    /// (tokens, cost) used in the period starting at `start`.
-    fn used(&self, start: i64) -> (i64, i64) {
-        if self.start == start {
-            (self.tokens, self.cost)
-        } else {
-            (0, 0)
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct KeyUse {
     /// Admission times inside the rate window, oldest first.
@@ -122,17 +95,6 @@ struct GroupUse {
     warned: HashSet<(&'static str, i64)>,
 }
 
-/// The start of the periods a moment falls in, in the configured zone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Periods {
-    day: i64,
-    next_day: i64,
-    week: i64,
-    next_week: i64,
-    month: i64,
-    next_month: i64,
-}
-
 pub struct Limiter {
     tz: TimeZone,
     queue_timeout: Duration,
@@ -141,10 +103,6 @@ pub struct Limiter {
     groups: RwLock<HashMap<i64, Arc<Mutex<GroupUse>>>>,
     /// The periods of the current day: every moment of a day shares its week and month.
     today: RwLock<Option<(Periods, Arc<str>)>>,
-}
-
-fn ms(z: &Zoned) -> i64 {
-    z.timestamp().as_millisecond()
 }
 
 impl Limiter {
@@ -157,60 +115,6 @@ impl Limiter {
             groups: RwLock::new(HashMap::new()),
             today: RwLock::new(None),
         }
-    }
-
-    fn periods(&self, at: i64) -> Periods {
-        self.today_of(at).0
-    }
-
-    /// The periods `at` falls in and its day's label, computed once per day.
-    fn today_of(&self, at: i64) -> (Periods, Arc<str>) {
-        if let Some((p, label)) = &*self.today.read().expect("periods cache")
-            && (p.day..p.next_day).contains(&at)
-        {
-            return (*p, label.clone());
-        }
-        let p = self.compute_periods(at);
-        let label: Arc<str> = Timestamp::from_millisecond(at)
-            .unwrap_or(Timestamp::UNIX_EPOCH)
-            .to_zoned(self.tz.clone())
-            .strftime("%Y-%m-%d")
-            .to_string()
-            .into();
-        *self.today.write().expect("periods cache") = Some((p, label.clone()));
-        (p, label)
-    }
-
-    fn compute_periods(&self, at: i64) -> Periods {
-        let z = Timestamp::from_millisecond(at)
-            .unwrap_or(Timestamp::UNIX_EPOCH)
-            .to_zoned(self.tz.clone());
-        let date = z.date();
-        let start =
-            |d: jiff::civil::Date| d.to_zoned(self.tz.clone()).map(|z| ms(&z)).unwrap_or(at);
-        let monday = date
-            .checked_sub((date.weekday().to_monday_zero_offset() as i64).days())
-            .unwrap_or(date);
-        let first = date.first_of_month();
-        Periods {
-            day: start(date),
-            next_day: date.tomorrow().map(start).unwrap_or(at + DAY_MS),
-            week: start(monday),
-            next_week: monday
-                .checked_add(7.days())
-                .map(start)
-                .unwrap_or(at + 7 * DAY_MS),
-            month: start(first),
-            next_month: first
-                .checked_add(1.month())
-                .map(start)
-                .unwrap_or(at + 31 * DAY_MS),
-        }
-    }
-
-    /// The calendar day (YYYY-MM-DD) `at` falls on, for the daily rollup.
-    pub fn day_label(&self, at: i64) -> String {
-        self.today_of(at).1.to_string()
     }
 
     fn key_state(&self, id: i64) -> Arc<KeyState> {
@@ -235,60 +139,6 @@ impl Limiter {
             .entry(id)
             .or_default()
             .clone()
-    }
-
-    /// The checks that need no counters: allowed models and clients.
-    pub fn check_access(key: &ApiKey, client: ClientKind, model: &str) -> Result<(), Refusal> {
-        let l = &key.limits;
-        if !l.models.is_empty() && !l.models.iter().any(|m| model_matches(m, model)) {
-            return Err(Refusal::forbidden(format!(
-                "this key may not use model {model:?} (allowed: {})",
-                l.models.join(", ")
-            )));
-        }
-        if !l.clients.is_empty() && !l.clients.iter().any(|c| c == client.as_str()) {
-            return Err(Refusal::forbidden(format!(
-                "this key is limited to the clients {}; this request came from {client}",
-                l.clients.join(", ")
-            )));
-        }
-        Ok(())
-    }
-
-    /// Whether a cost limit or budget applies to this key's requests: then a request whose
-    /// model has no price cannot be allowed, since its cost would count as nothing.
-    pub fn cost_limited(key: &ApiKey, group: Option<&Group>) -> bool {
-        let l = &key.limits;
-        l.daily_cost_nanos.is_some()
-            || l.weekly_cost_nanos.is_some()
-            || l.total_cost_nanos.is_some()
-            || group.is_some_and(|g| {
-                g.budgets.daily_cost_nanos.is_some() || g.budgets.monthly_cost_nanos.is_some()
-            })
-    }
-
-    /// The refusal for a model without a price under a cost limit.
-    pub fn unpriced(model: &str) -> Refusal {
-        Refusal::forbidden(format!(
-            "model {model:?} has no price, and this key has a cost limit it could not count              against; an operator can set one with `aicarpool price set`"
-        ))
-    }
-
-    /// The platforms of `offered` this key may use; a refusal when none.
-    pub fn allowed_platforms(key: &ApiKey, offered: &[Platform]) -> Result<Vec<Platform>, Refusal> {
-        let allowed = &key.limits.platforms;
-        let ok: Vec<Platform> = offered
-            .iter()
-            .copied()
-            .filter(|p| allowed.is_empty() || allowed.iter().any(|a| a == p.as_str()))
-            .collect();
-        if ok.is_empty() {
-            return Err(Refusal::forbidden(format!(
-                "this key may only use the platforms {}, which do not serve this endpoint",
-                allowed.join(", ")
-            )));
-        }
-        Ok(ok)
     }
 
     /// Decides whether `key` (of `group`) may start a request now; waits in the key's queue
@@ -607,116 +457,6 @@ impl Limiter {
             });
         }
     }
-
-    /// Rebuilds every counter from the request log (and the rollup for all-time totals), so
-    /// usage before a restart still counts — once.
-    pub async fn rebuild(&self, snap: &Snapshot, now: i64) -> Result<()> {
-        let p = self.periods(now);
-        let window_ms = snap
-            .keys
-            .values()
-            .filter_map(|k| k.limits.rate_window_minutes)
-            .max()
-            .unwrap_or(0)
-            * 60_000;
-        let since = p.week.min(p.month).min(p.day);
-        let (week_start, month_start, day_start) = (p.week, p.month, p.day);
-        let rows = self
-            .db
-            .read(move |c| {
-                Ok((
-                    store::usage::sums_since(c, day_start, store::usage::Per::Key)?,
-                    store::usage::sums_since(c, week_start, store::usage::Per::Key)?,
-                    store::usage::key_totals(c)?,
-                    store::usage::sums_since(c, day_start, store::usage::Per::Group)?,
-                    store::usage::sums_since(c, month_start, store::usage::Per::Group)?,
-                    store::usage::admissions_since(c, now - window_ms)?,
-                    store::audit::budget_warnings_since(c, since)?,
-                ))
-            })
-            .await?;
-        let (day, week, totals, group_day, group_month, admitted, warned) = rows;
-        for (id, tokens, cost) in day {
-            let s = self.key_state(id);
-            s.usage.lock().expect("key usage").day = Period {
-                start: p.day,
-                tokens,
-                cost,
-            };
-        }
-        for (id, tokens, cost) in week {
-            let s = self.key_state(id);
-            s.usage.lock().expect("key usage").week = Period {
-                start: p.week,
-                tokens,
-                cost,
-            };
-        }
-        for (id, tokens, cost) in totals {
-            let s = self.key_state(id);
-            let mut u = s.usage.lock().expect("key usage");
-            u.total_tokens = tokens;
-            u.total_cost = cost;
-        }
-        for (id, tokens, cost) in group_day {
-            self.group_state(id).lock().expect("group usage").day = Period {
-                start: p.day,
-                tokens,
-                cost,
-            };
-        }
-        for (id, tokens, cost) in group_month {
-            self.group_state(id).lock().expect("group usage").month = Period {
-                start: p.month,
-                tokens,
-                cost,
-            };
-        }
-        for (id, at) in admitted {
-            let Some(minutes) = snap
-                .keys
-                .values()
-                .find(|k| k.id == id)
-                .and_then(|k| k.limits.rate_window_minutes)
-            else {
-                continue;
-            };
-            if at > now - minutes * 60_000 {
-                self.key_state(id)
-                    .usage
-                    .lock()
-                    .expect("key usage")
-                    .admitted
-                    .push_back(at);
-            }
-        }
-        for (group, budget, start) in warned {
-            if let Some(name) = [
-                "daily_tokens",
-                "monthly_tokens",
-                "daily_cost",
-                "monthly_cost",
-            ]
-            .into_iter()
-            .find(|n| *n == budget)
-            {
-                self.group_state(group)
-                    .lock()
-                    .expect("group usage")
-                    .warned
-                    .insert((name, start));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `claude-sonnet-4-5` matches itself; `claude-*` matches every name it begins.
-pub fn model_matches(pattern: &str, model: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => model.starts_with(prefix),
-        None => pattern == model,
-    }
 }
 
 fn amount(n: i64, money: bool) -> String {
@@ -739,7 +479,7 @@ mod tests {
     }
 
     fn at(s: &str) -> i64 {
-        s.parse::<Timestamp>().unwrap().as_millisecond()
+        s.parse::<jiff::Timestamp>().unwrap().as_millisecond()
     }
 
     #[tokio::test]

@@ -1,0 +1,400 @@
+//! Delivering an upstream answer: a stream handed to the pump, a whole body read, checked
+//! and metered; the request-log row written before the last byte; the headers a member gets.
+
+use super::pump::pump;
+use super::*;
+
+impl Gateway {
+    /// Passes a response on: a stream as it arrives, anything else read whole and metered.
+    pub(super) async fn deliver(
+        self: &Arc<Self>,
+        call: Call,
+        snap: Arc<Snapshot>,
+        account: Arc<Upstream>,
+        attempts: u32,
+        resp: Response<Incoming>,
+        outcome: Outcome,
+    ) -> Response<Body> {
+        let first_byte_ms = call.started.elapsed().as_millis() as i64;
+        let (parts, body) = resp.into_parts();
+        let media = Media::of(&parts.headers);
+        let streaming = media == Media::EventStream;
+        let status = parts.status;
+        let mut builder = Response::builder().status(status);
+        for (name, value) in &parts.headers {
+            if keep_response_header(name) {
+                builder = builder.header(name, value);
+            }
+        }
+        // The type is the gateway's to say: only JSON and SSE are relayed as what they are.
+        builder = builder
+            .header(
+                header::CONTENT_TYPE,
+                if streaming {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            )
+            .header("x-aicarpool-request-id", call.request_id.as_str());
+        if streaming {
+            builder = builder.header("server-timing", server_timing(&call));
+        }
+        let mut record = Pending {
+            gw: self.clone(),
+            snap,
+            upstream_model: account.upstream_model(&call.model).to_owned(),
+            call,
+            account: account.id,
+            attempts,
+            status,
+            first_byte_ms,
+        };
+        let encoding = match decode::encoding(&parts.headers) {
+            Ok(e) => e,
+            Err(message) => return Box::pin(self.unreadable(record, &account, message)).await,
+        };
+        if streaming {
+            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+            let idle = self.config.upstream.idle_timeout;
+            let decoder = decode::StreamDecoder::new(encoding);
+            let producer = pump(body, decoder, tx, record, account, idle);
+            return builder
+                .body(channel_body(rx, producer))
+                .expect("relayed head is valid");
+        }
+        let reading = Instant::now();
+        let read = read_body(body, MAX_RESPONSE_BYTES, self.config.upstream.idle_timeout)
+            .await
+            .and_then(|b| decode::decode_all(encoding, b, MAX_RESPONSE_BYTES));
+        record.call.upstream_wait += reading.elapsed();
+        let bytes = match read {
+            Ok(b) => b,
+            Err(message) => return Box::pin(self.unreadable(record, &account, message)).await,
+        };
+        // An answer that is not JSON (an HTML page, plain text) is never passed on as it is:
+        // in the member's browser it would run on the gateway's origin.
+        let json = match media {
+            Media::Json => true,
+            Media::Missing => crate::gateway::pick::pick(&bytes, &[]).is_ok(),
+            _ => false,
+        };
+        if !json {
+            let message = format!(
+                "upstream answered {status} with content type {}, not JSON: {}",
+                media.name(&parts.headers),
+                extract_message(&bytes)
+            );
+            if outcome == Outcome::Ok {
+                return Box::pin(self.unreadable(record, &account, message)).await;
+            }
+            record
+                .finish(outcome, &Report::default(), Some(message))
+                .await;
+            let mut resp = error_response(
+                Some(record.call.protocol),
+                Kind::InvalidRequest,
+                &format!(
+                    "the upstream refused this request ({status}); request id {}",
+                    record.call.request_id
+                ),
+            );
+            *resp.status_mut() = status;
+            return resp;
+        }
+        if outcome == Outcome::Ok {
+            self.health.succeeded(&account).await;
+        }
+        // count_tokens answers carry no usage to charge; only Messages are metered.
+        let report = if outcome == Outcome::Ok && record.call.endpoint.billed() {
+            Report::from_json(record.call.endpoint.wire(), &bytes)
+        } else {
+            Report::default()
+        };
+        let error = (outcome != Outcome::Ok).then(|| extract_message(&bytes));
+        record.finish(outcome, &report, error).await;
+        builder = builder.header("server-timing", server_timing(&record.call));
+        builder.body(full(bytes)).expect("relayed head is valid")
+    }
+}
+
+impl Gateway {
+    /// An answer the gateway could not read whole (broken, too large, undecodable): the
+    /// account takes a server error and the client gets a 502 in its protocol's shape.
+    async fn unreadable(
+        &self,
+        mut record: Pending,
+        account: &Upstream,
+        message: String,
+    ) -> Response<Body> {
+        self.health
+            .failed(account, Failure::Server(message.clone()))
+            .await;
+        record.status = StatusCode::BAD_GATEWAY;
+        record
+            .finish(
+                Outcome::UpstreamError,
+                &Report::default(),
+                Some(message.clone()),
+            )
+            .await;
+        error_response(
+            Some(record.call.protocol),
+            Kind::UpstreamFailed,
+            &format!(
+                "the upstream's answer could not be read; request id {}",
+                record.call.request_id
+            ),
+        )
+    }
+}
+
+/// `Server-Timing`: the time spent inside the gateway so far (without upstream waits), and the
+/// upstream wait, in milliseconds.
+fn server_timing(call: &Call) -> String {
+    let total = call.started.elapsed();
+    let gateway = total.saturating_sub(call.upstream_wait);
+    format!(
+        "gateway;dur={:.3}, upstream;dur={:.3}",
+        gateway.as_secs_f64() * 1000.0,
+        call.upstream_wait.as_secs_f64() * 1000.0
+    )
+}
+
+/// A response whose log row is written when it ends.
+pub(super) struct Pending {
+    pub(super) gw: Arc<Gateway>,
+    pub(super) snap: Arc<Snapshot>,
+    pub(super) call: Call,
+    pub(super) account: i64,
+    /// The model name sent to the account.
+    pub(super) upstream_model: String,
+    pub(super) attempts: u32,
+    pub(super) status: StatusCode,
+    pub(super) first_byte_ms: i64,
+}
+
+impl Pending {
+    /// Prices the usage and writes the row; returns once it is committed.
+    pub(super) async fn finish(&self, outcome: Outcome, report: &Report, error: Option<String>) {
+        // Priced as what was actually served: the upstream's own name for it when it gave one,
+        // else the name the account's mapping sent.
+        let model = report.model.as_deref().unwrap_or(&self.upstream_model);
+        let cost = if !self.call.endpoint.billed() {
+            Some(0)
+        } else {
+            let mut price = self.snap.price(model);
+            // Under a cost limit an answer naming an unpriced model is priced as the model
+            // sent (which was checked to have a price), not let through for nothing.
+            if price.is_none() && Limiter::cost_limited(&self.call.key, self.call.group.as_deref())
+            {
+                price = self.snap.price(&self.upstream_model);
+            }
+            price.map(|p| p.cost(&report.usage))
+        };
+        let mut rec = self.call.record(
+            Some(self.account),
+            self.attempts,
+            self.status,
+            outcome,
+            report,
+            cost,
+            error,
+            Some(self.first_byte_ms),
+        );
+        if model != self.call.model {
+            rec.upstream_model = Some(model.to_owned());
+        }
+        let tokens = report.usage.total();
+        let call = &self.call;
+        self.gw.limiter.charge(
+            call.key.id,
+            call.group.as_deref(),
+            call.started_at,
+            tokens,
+            cost.unwrap_or(0),
+        );
+        self.gw.meter.record(rec).await;
+    }
+}
+
+impl Call {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn record(
+        &self,
+        account: Option<i64>,
+        attempts: u32,
+        status: StatusCode,
+        outcome: Outcome,
+        report: &Report,
+        cost: Option<i64>,
+        error: Option<String>,
+        first_byte_ms: Option<i64>,
+    ) -> usage::Record {
+        let u = &report.usage;
+        usage::Record {
+            request_id: self.request_id.clone(),
+            api_key_id: self.key.id,
+            group_id: self.key.group_id,
+            account_id: account,
+            protocol: self.protocol.as_str().to_owned(),
+            endpoint: self.endpoint.log_name().to_owned(),
+            model: Some(self.model.clone()),
+            upstream_model: None,
+            stream: self.stream,
+            status_code: status.as_u16(),
+            outcome,
+            error_message: error,
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_input_tokens: u.cache_creation_input_tokens,
+            cache_read_input_tokens: u.cache_read_input_tokens,
+            cost_nanos: cost,
+            attempts,
+            client: self.client.as_str().to_owned(),
+            user_agent: self.user_agent.clone(),
+            started_at: self.started_at,
+            duration_ms: self.started.elapsed().as_millis() as i64,
+            first_byte_ms,
+            day: self.day.clone(),
+        }
+    }
+}
+
+/// Reads a whole body, bounded in size and in silence between frames.
+async fn read_body(mut body: Incoming, max: usize, idle: Duration) -> Result<Bytes, String> {
+    let mut buf = Vec::new();
+    loop {
+        match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return Err(format!("upstream response idle for {}s", idle.as_secs())),
+            Ok(None) => return Ok(Bytes::from(buf)),
+            Ok(Some(Err(_))) => {
+                return Err("upstream connection broke while sending the response".into());
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if buf.len() + data.len() > max {
+                        return Err(format!("upstream response larger than {max} bytes"));
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
+/// The message of an upstream error body, bounded, for logs and account reasons.
+pub(in crate::gateway) async fn read_error_message(body: Incoming, idle: Duration) -> String {
+    match read_body(body, MAX_ERROR_BYTES, idle.min(Duration::from_secs(10))).await {
+        Ok(b) => extract_message(&b),
+        Err(e) => e,
+    }
+}
+
+fn extract_message(body: &[u8]) -> String {
+    let text = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    if text.is_empty() {
+        "(no message)".into()
+    } else {
+        text
+    }
+}
+
+/// Upstream headers a member gets: request ids to quote to the operator, rate-limit state
+/// (Claude Code's status line reads `anthropic-ratelimit-*`) and retry advice. Everything else
+/// (cookies, the account's organization, the upstream's own type and encoding) stays behind.
+fn keep_response_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    matches!(
+        name,
+        "request-id" | "x-request-id" | "retry-after" | "x-should-retry" | "cache-control"
+    ) || name.starts_with("anthropic-ratelimit-")
+        || name.starts_with("x-ratelimit-")
+}
+
+/// What an upstream said its answer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Media {
+    Json,
+    EventStream,
+    /// No `Content-Type` at all: taken as JSON when it parses as JSON.
+    Missing,
+    Other,
+}
+
+impl Media {
+    fn of(headers: &HeaderMap) -> Media {
+        let Some(essence) = crate::gateway::protocol::media_type(headers) else {
+            return Media::Missing;
+        };
+        match essence.as_str() {
+            "text/event-stream" => Media::EventStream,
+            "application/json" => Media::Json,
+            e if e.starts_with("application/") && e.ends_with("+json") => Media::Json,
+            _ => Media::Other,
+        }
+    }
+
+    /// The type for a log line, bounded.
+    fn name(self, headers: &HeaderMap) -> String {
+        match headers.get(header::CONTENT_TYPE) {
+            Some(v) => String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(80)
+                .collect(),
+            None => "(none)".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_get_an_allowlist_of_upstream_headers() {
+        for h in [
+            "set-cookie",
+            "openai-organization",
+            "anthropic-organization-id",
+            "content-type",
+            "content-encoding",
+            "server",
+        ] {
+            assert!(!keep_response_header(&HeaderName::from_static(h)), "{h}");
+        }
+        for h in [
+            "request-id",
+            "anthropic-ratelimit-unified-5h-utilization",
+            "x-ratelimit-remaining-requests",
+            "retry-after",
+        ] {
+            assert!(keep_response_header(&HeaderName::from_static(h)), "{h}");
+        }
+    }
+
+    #[test]
+    fn error_messages_are_taken_from_json_or_text_and_bounded() {
+        assert_eq!(
+            extract_message(
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
+            "Overloaded"
+        );
+        assert_eq!(
+            extract_message(b"<html>Bad Gateway</html>"),
+            "<html>Bad Gateway</html>"
+        );
+        assert_eq!(extract_message(&[b'x'; 1000]).len(), 300);
+        assert_eq!(extract_message(b""), "(no message)");
+    }
+}

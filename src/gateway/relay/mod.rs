@@ -1,0 +1,403 @@
+//! Forwarding one request: try the candidates in order with failover before the first byte
+//! (here), then deliver the answer (`deliver`: a whole JSON body, or an SSE stream through
+//! `pump`) and log it once its usage is known. The row is durable before the client gets the
+//! last byte.
+
+mod deliver;
+mod pump;
+
+pub(super) use deliver::read_error_message;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::Gateway;
+use super::decode;
+use super::endpoint::{Endpoint, take_events_without_usage_chunk};
+use super::health::Failure;
+use super::limits::{Admission, Limiter};
+use super::protocol::{Kind, Protocol, error_response, stream_error};
+use super::provider;
+use super::select::{self, NoCandidate};
+use super::snapshot::{Secret, Snapshot, Upstream};
+use super::usage::{Report, SseScanner};
+use crate::domain::{ClientKind, Outcome, Platform};
+use crate::http::{Body, channel_body, full};
+use crate::store::groups::Group;
+use crate::store::keys::ApiKey;
+use crate::store::{now_ms, usage};
+
+/// Largest non-streaming upstream body read into memory.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest upstream error body kept to explain a failure.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+/// How long the gateway keeps reading a stream whose client left, to learn its usage.
+const DISCONNECT_DRAIN: Duration = Duration::from_secs(600);
+/// `retry-after` when every account is out of rotation (an operator or the recovery timer
+/// brings one back).
+const NONE_ROUTABLE_RETRY_MS: i64 = 60_000;
+/// Chunks buffered between the upstream reader and a slow client.
+const STREAM_BUFFER: usize = 16;
+
+/// One client request, parsed and authenticated.
+pub struct Call {
+    pub key: Arc<ApiKey>,
+    pub protocol: Protocol,
+    pub endpoint: Endpoint,
+    /// The client's query string, minus any member key.
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub model: String,
+    pub stream: bool,
+    /// Conversation key for sticky routing.
+    pub session: Option<u64>,
+    /// Drop the usage-only chat chunk the gateway asked for on the client's behalf.
+    pub strip_usage_chunk: bool,
+    pub client: ClientKind,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+    pub started: Instant,
+    pub started_at: i64,
+    /// Account platforms this request may go to (the protocol's, narrowed by the key).
+    pub platforms: Vec<Platform>,
+    /// The group, for its budgets.
+    pub group: Option<Arc<Group>>,
+    /// The key's concurrency slot, held until the request ends.
+    pub admission: Admission,
+    /// The calendar day of `started_at` in the configured zone, for the rollup.
+    pub day: String,
+    /// Time spent waiting on upstreams, left out of the gateway's own time in `Server-Timing`.
+    pub upstream_wait: Duration,
+}
+
+/// Why an attempt did not produce an answer to pass on.
+enum Attempt {
+    Answer(Response<Incoming>),
+    /// The upstream answered with a failure that moves on to the next account.
+    Failed {
+        status: StatusCode,
+        message: String,
+        failure: Failure,
+    },
+    /// Could not reach it or it did not answer in time.
+    Unreachable {
+        kind: Kind,
+        message: String,
+    },
+}
+
+impl Gateway {
+    pub(super) async fn relay(self: &Arc<Self>, mut call: Call) -> Response<Body> {
+        let snap = self.snapshots.get();
+        let routes = snap
+            .routes
+            .get(&call.key.group_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let sticky = call.session.and_then(|s| self.sticky.get(s));
+        let mut candidates =
+            match select::candidates(routes, &call.platforms, &call.model, sticky, now_ms()) {
+                Ok(c) => c,
+                Err(none) => return Box::pin(self.no_candidate(&call, none)).await,
+            };
+        // Under a cost limit only accounts whose answer can be priced are used (a mapping
+        // may send an unpriced model): an unpriced answer would cost the key nothing.
+        if Limiter::cost_limited(&call.key, call.group.as_deref()) {
+            candidates.retain(|a| snap.price(a.upstream_model(&call.model)).is_some());
+            if candidates.is_empty() {
+                let refusal = Limiter::unpriced(&call.model);
+                return Box::pin(self.refuse(&call, refusal)).await;
+            }
+        }
+        let max = self.config.upstream.max_attempts as usize;
+        let mut last: Option<(Option<i64>, Attempt)> = None;
+        for (i, account) in candidates.iter().take(max).enumerate() {
+            let attempts = i as u32 + 1;
+            let waited = Instant::now();
+            let mut outcome = self.attempt(&call, account).await;
+            // A subscription's token may have expired early: refresh once, try again.
+            if provider::of(account.platform).refreshes_tokens()
+                && matches!(
+                    &outcome,
+                    Attempt::Failed {
+                        failure: Failure::Auth(_),
+                        ..
+                    }
+                )
+                && let Ok(token) =
+                    Box::pin(self.oauth.refresh(account.id, Some(&account.secret.0))).await
+            {
+                let mut fresh = (**account).clone();
+                fresh.secret = Secret(token);
+                outcome = self.attempt(&call, &fresh).await;
+            }
+            call.upstream_wait += waited.elapsed();
+            match outcome {
+                Attempt::Answer(resp) => {
+                    // Success is recorded once the answer has been read whole (`deliver`): a
+                    // 200 with a broken body is the account's failure, not its success.
+                    // Anything else the upstream refused is about the request itself: passed
+                    // on, not retried.
+                    let outcome = if resp.status().is_success() {
+                        if let Some(s) = call.session {
+                            self.sticky.set(s, account.id);
+                        }
+                        Outcome::Ok
+                    } else {
+                        Outcome::ClientError
+                    };
+                    let account = account.clone();
+                    return Box::pin(self.deliver(call, snap, account, attempts, resp, outcome))
+                        .await;
+                }
+                failed @ Attempt::Failed { .. } => {
+                    if let Attempt::Failed {
+                        failure,
+                        message,
+                        status,
+                        ..
+                    } = &failed
+                    {
+                        debug!(account = account.id, %status, %message, "attempt failed; trying the next account");
+                        Box::pin(self.health.failed(account, failure.clone())).await;
+                    }
+                    last = Some((Some(account.id), failed));
+                }
+                unreachable @ Attempt::Unreachable { .. } => {
+                    if let Attempt::Unreachable { message, .. } = &unreachable {
+                        debug!(account = account.id, %message, "upstream unreachable; trying the next account");
+                        Box::pin(
+                            self.health
+                                .failed(account, Failure::Server(message.clone())),
+                        )
+                        .await;
+                    }
+                    last = Some((Some(account.id), unreachable));
+                }
+            }
+        }
+        let attempts = candidates.len().min(max) as u32;
+        let (account_id, failure) = last.expect("at least one candidate was tried");
+        Box::pin(self.exhausted(&call, account_id, attempts, failure)).await
+    }
+
+    /// Sends the request to one account and waits for the response head.
+    async fn attempt(&self, call: &Call, account: &Upstream) -> Attempt {
+        let req = match provider::request(
+            &call.endpoint,
+            account,
+            &call.model,
+            call.query.as_deref(),
+            &call.headers,
+            &call.body,
+        ) {
+            Ok(r) => r,
+            Err(message) => {
+                return Attempt::Unreachable {
+                    kind: Kind::UpstreamFailed,
+                    message,
+                };
+            }
+        };
+        let timeout = self.config.upstream.first_byte_timeout;
+        let client = self.clients.get(account.proxy.as_ref());
+        let resp = match tokio::time::timeout(timeout, client.request(req)).await {
+            Err(_) => {
+                return Attempt::Unreachable {
+                    kind: Kind::Timeout,
+                    message: format!("upstream sent no response within {}s", timeout.as_secs()),
+                };
+            }
+            Ok(Err(e)) => {
+                let what = if e.is_connect() {
+                    "could not connect to upstream"
+                } else {
+                    "upstream connection failed"
+                };
+                return Attempt::Unreachable {
+                    kind: Kind::UpstreamFailed,
+                    message: format!("{what}: {}", root_cause(&e)),
+                };
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        let p = provider::of(account.platform);
+        let policy = &self.config.upstream;
+        // Classified on the status first: only a failure's body is read here.
+        if p.classify(status, resp.headers(), "", 0, policy).is_none() {
+            return Attempt::Answer(resp);
+        }
+        let headers = resp.headers().clone();
+        let message = read_error_message(resp.into_body(), policy.idle_timeout).await;
+        let failure = p
+            .classify(status, &headers, &message, now_ms(), policy)
+            .expect("classified as a failure above");
+        Attempt::Failed {
+            status,
+            message,
+            failure,
+        }
+    }
+
+    /// The answer when every attempt failed.
+    async fn exhausted(
+        &self,
+        call: &Call,
+        account: Option<i64>,
+        attempts: u32,
+        last: Attempt,
+    ) -> Response<Body> {
+        // The member learns what kind of failure it was and the request id; the upstream's
+        // own text (which may name internal hosts, proxies or accounts) goes to the log only.
+        let (status, kind, message, public, retry_after) = match last {
+            Attempt::Failed { status, message, failure } => match failure {
+                Failure::RateLimited { until, .. } => (
+                    status,
+                    Kind::RateLimited,
+                    format!("every account for this key is rate limited upstream ({message})"),
+                    "every account for this key is rate limited upstream; try again after the reset".to_owned(),
+                    Some(until),
+                ),
+                Failure::Auth(_) => (
+                    StatusCode::BAD_GATEWAY,
+                    Kind::UpstreamFailed,
+                    format!("the upstream accounts tried refused their credentials: {message}"),
+                    "the upstream accounts tried refused their credentials; an operator must fix them".to_owned(),
+                    None,
+                ),
+                Failure::Server(_) => {
+                    let kind = if status.as_u16() == 529 { Kind::Overloaded } else { Kind::UpstreamFailed };
+                    (
+                        status,
+                        kind,
+                        format!("upstream error after {attempts} attempt(s): {message}"),
+                        format!("the upstream failed ({}) after {attempts} attempt(s)", status.as_u16()),
+                        None,
+                    )
+                }
+            },
+            Attempt::Unreachable { kind, message } => {
+                let public = if kind == Kind::Timeout {
+                    "the upstream did not answer in time"
+                } else {
+                    "the upstream could not be reached"
+                };
+                (
+                    kind.status(),
+                    kind,
+                    format!("{message} (after {attempts} attempt(s))"),
+                    format!("{public} (after {attempts} attempt(s))"),
+                    None,
+                )
+            }
+            Attempt::Answer(_) => unreachable!("answers are delivered, not exhausted"),
+        };
+        let failure = Failed {
+            outcome: Outcome::UpstreamError,
+            account,
+            attempts,
+            status,
+            kind,
+            public: Some(format!("{public}; request id {}", call.request_id)),
+            message,
+            retry_after,
+        };
+        self.failed(call, failure).await
+    }
+
+    async fn no_candidate(&self, call: &Call, none: NoCandidate) -> Response<Body> {
+        // Retrying makes sense only when accounts exist and are out for now; a model no
+        // account serves is a 404, which clients do not retry.
+        let (kind, message, retry) = match none {
+            NoCandidate::NoneServes => (
+                Kind::NotFound,
+                format!(
+                    "model {:?} is not served here: no account of this key's group offers it",
+                    call.model
+                ),
+                None,
+            ),
+            NoCandidate::AllRateLimited(until) => (
+                Kind::RateLimited,
+                "every account of this key's group is rate limited; try again after the reset".to_owned(),
+                until,
+            ),
+            NoCandidate::NoneRoutable => (
+                Kind::Unavailable,
+                "no upstream account of this key's group is available right now (all are in error, disabled or in maintenance)".to_owned(),
+                Some(now_ms() + NONE_ROUTABLE_RETRY_MS),
+            ),
+        };
+        let status = kind.status();
+        let failure = Failed {
+            outcome: Outcome::UpstreamError,
+            account: None,
+            attempts: 0,
+            status,
+            kind,
+            message,
+            public: None,
+            retry_after: retry,
+        };
+        self.failed(call, failure).await
+    }
+
+    /// Logs a request that got no upstream answer and tells the client why.
+    pub(super) async fn failed(&self, call: &Call, f: Failed) -> Response<Body> {
+        let rec = call.record(
+            f.account,
+            f.attempts,
+            f.status,
+            f.outcome,
+            &Report::default(),
+            Some(0),
+            Some(f.message.clone()),
+            None,
+        );
+        self.meter.record(rec).await;
+        let shown = f.public.as_deref().unwrap_or(&f.message);
+        let mut resp = error_response(Some(call.protocol), f.kind, shown);
+        *resp.status_mut() = f.status;
+        if let Some(until) = f.retry_after {
+            let secs = ((until - now_ms()).max(0) + 999) / 1000;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        resp
+    }
+}
+
+/// A request that ends without an upstream answer.
+pub(super) struct Failed {
+    pub outcome: Outcome,
+    pub account: Option<i64>,
+    pub attempts: u32,
+    pub status: StatusCode,
+    pub kind: Kind,
+    /// The whole story, for the request log.
+    pub message: String,
+    /// What the member is told instead, when the log's text is the operator's business.
+    pub public: Option<String>,
+    /// When trying again makes sense (epoch ms), for `retry-after`.
+    pub retry_after: Option<i64>,
+}
+
+/// The innermost error text ("connection refused", "invalid peer certificate: UnknownIssuer"),
+/// which says more than hyper's outer "client error (Connect)".
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string().chars().take(200).collect()
+}
