@@ -298,7 +298,7 @@ pub fn is_usage_only_chunk(event: &[u8]) -> bool {
         }
     }
     // Most chunks carry text, not usage: only a chunk with a usage object is parsed.
-    if !super::usage::key_then_object(&data, b"usage") {
+    if !super::sse::key_then_object(&data, b"usage") {
         return false;
     }
     let Ok(v) = serde_json::from_slice::<Value>(data.trim_ascii()) else {

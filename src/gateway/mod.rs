@@ -16,7 +16,14 @@ pub mod provider;
 mod relay;
 pub mod select;
 pub mod snapshot;
+pub mod sse;
 pub mod usage;
+
+/// The fakes' JSON styles (compact, Python-spaced, pretty over several `data:` lines), shared
+/// with the integration tests' fake upstream.
+#[cfg(test)]
+#[path = "../../tests/common/style.rs"]
+mod test_style;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
