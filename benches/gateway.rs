@@ -402,9 +402,14 @@ fn usage_pipeline(n: usize) -> (f64, u64) {
         .await
         .unwrap();
         let meter = Arc::new(
-            Meter::open(db.clone(), &dir.path().join("journal"), Default::default())
-                .await
-                .unwrap(),
+            Meter::open(
+                db.clone(),
+                &dir.path().join("journal"),
+                Default::default(),
+                aicarpool::tasks::Shutdown::never(),
+            )
+            .await
+            .unwrap(),
         );
         let started = Instant::now();
         let per_task = n / 64;

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod router;
 pub mod server;
 pub mod store;
+pub mod tasks;
 pub mod upkeep;
 pub mod upstream;
 

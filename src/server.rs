@@ -79,8 +79,9 @@ pub async fn run(
         info!(version = m.version, name = %m.name, "applied migration");
     }
     let builder = http_builder(&ctx.config);
-    let gateway = Gateway::start(&ctx).await?;
-    crate::upkeep::start(&ctx.config, ctx.db.clone());
+    let (stop_tasks, tasks) = crate::tasks::shutdown();
+    let gateway = Gateway::start(&ctx, tasks.clone()).await?;
+    crate::upkeep::start(&ctx.config, ctx.db.clone(), tasks);
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the listen address", e))?;
@@ -213,6 +214,7 @@ pub async fn run(
         () = tokio::time::sleep(drain) => warn!(?drain, "drain time over; closing remaining connections"),
     }
     gateway.meter.flush().await;
+    stop_tasks.stop();
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{self, Db, migrate, now_ms, usage};
+use crate::tasks::{self, Shutdown};
 
 /// How often pruning runs.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -17,20 +18,26 @@ const PRUNE_BATCH: i64 = 5_000;
 const BACKUP_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 const BACKUP_PREFIX: &str = "scheduled-";
 
-/// Starts the pruning and backup timers for as long as the process runs.
-pub fn start(config: &Config, db: Db) {
+/// Starts the pruning and backup loops, which end at `shutdown`.
+pub fn start(config: &Config, db: Db, shutdown: Shutdown) {
     if let Some(keep) = config.upkeep.log_retention {
         let db = db.clone();
-        tokio::spawn(async move {
-            loop {
-                match prune(&db, keep).await {
-                    Ok(0) => {}
-                    Ok(n) => info!(rows = n, "pruned old request-log rows"),
-                    Err(e) => warn!(error = %e, "pruning the request log failed"),
+        tasks::every(
+            "pruning",
+            || PRUNE_EVERY,
+            shutdown.clone(),
+            move || {
+                let db = db.clone();
+                async move {
+                    match prune(&db, keep).await {
+                        Ok(0) => {}
+                        Ok(n) => info!(rows = n, "pruned old request-log rows"),
+                        Err(e) => return Err(format!("pruning the request log failed: {e}")),
+                    }
+                    Ok(())
                 }
-                tokio::time::sleep(PRUNE_EVERY).await;
-            }
-        });
+            },
+        );
     }
     if config.upkeep.backup_keep > 0 {
         let (dir, db_path, keep) = (
@@ -38,21 +45,26 @@ pub fn start(config: &Config, db: Db) {
             config.db_path(),
             config.upkeep.backup_keep as usize,
         );
-        tokio::spawn(async move {
-            loop {
-                let wait = match next_backup_due(&dir) {
-                    Some(wait) => wait,
-                    None => {
-                        match backup(&db_path, &dir, keep).await {
-                            Ok(file) => info!(file = %file.display(), "scheduled backup written"),
-                            Err(e) => warn!(error = %e, "the scheduled backup failed"),
-                        }
-                        BACKUP_EVERY
+        let until_due = dir.clone();
+        tasks::every(
+            "backups",
+            // A restart does not make an extra copy: the next one is due a day after the last.
+            move || next_backup_due(&until_due).unwrap_or(BACKUP_EVERY),
+            shutdown,
+            move || {
+                let (dir, db_path) = (dir.clone(), db_path.clone());
+                async move {
+                    if next_backup_due(&dir).is_some() {
+                        return Ok(());
                     }
-                };
-                tokio::time::sleep(wait).await;
-            }
-        });
+                    let file = backup(&db_path, &dir, keep)
+                        .await
+                        .map_err(|e| format!("the scheduled backup failed: {e}"))?;
+                    info!(file = %file.display(), "scheduled backup written");
+                    Ok(())
+                }
+            },
+        );
     }
 }
 

@@ -6,6 +6,7 @@
 mod api;
 mod reports;
 pub mod session;
+mod signin;
 
 use std::net::SocketAddr;
 
@@ -276,11 +277,11 @@ impl Op {
     async fn run(self, c: Call<'_>) -> Result<Response<Body>, Error> {
         use Op::*;
         match self {
-            Session => api::session(c).await,
-            Setup => api::setup(c).await,
-            Login => api::login(c).await,
-            Logout => api::logout(c).await,
-            SetAdmin => api::set_admin(c).await,
+            Session => signin::session(c).await,
+            Setup => signin::setup(c).await,
+            Login => signin::login(c).await,
+            Logout => signin::logout(c).await,
+            SetAdmin => signin::set_admin(c).await,
             Accounts => api::accounts(c).await,
             CreateAccount => api::create_account(c).await,
             Account => api::account(c).await,

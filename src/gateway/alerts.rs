@@ -4,6 +4,7 @@
 //! retried with backoff, on a task of its own that no request ever waits for.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use tracing::{info, warn};
 use crate::crypto::Secret;
 use crate::error::Result;
 use crate::store::{Db, now_ms, settings};
+use crate::tasks::{self, Shutdown};
 use crate::upstream::client::HttpClient;
 
 const CURSOR_KEY: &str = "webhook_cursor";
@@ -50,46 +52,63 @@ struct Event {
     body: Value,
 }
 
-/// Starts the alert task when a webhook URL is configured.
-pub fn start(db: Db, client: HttpClient, url: Option<Secret>) {
+/// Where delivery stands: the saved cursor (loaded on the first turn) and when each account's
+/// state was last announced, for the repeat filter.
+#[derive(Default)]
+struct Progress {
+    cursor: Option<Cursor>,
+    last_sent: HashMap<(i64, String), i64>,
+}
+
+/// Starts the alert loop when a webhook URL is configured; it ends at `shutdown`.
+pub fn start(db: Db, client: HttpClient, url: Option<Secret>, shutdown: Shutdown) {
     let Some(url) = url else { return };
-    tokio::spawn(async move {
-        let mut cursor = match db.write(load_or_init_cursor).await {
-            Ok(c) => c,
-            Err(e) => return warn!(error = %e, "webhook alerts could not start"),
-        };
-        let mut last_sent: HashMap<(i64, String), i64> = HashMap::new();
-        loop {
-            let from = cursor;
-            let events = match db.read(move |c| pending(c, from)).await {
-                Ok(e) => e,
-                Err(e) => {
-                    warn!(error = %e, "reading events for webhooks failed");
-                    Vec::new()
-                }
-            };
-            for event in events {
-                let quiet = event.repeat_key.as_ref().is_some_and(|k| {
-                    last_sent
-                        .get(k)
-                        .is_some_and(|at| now_ms() - at < REPEAT_QUIET_MS)
-                });
-                // A null body only moves the cursor past rows that are not events.
-                if !quiet && !event.body.is_null() {
-                    deliver(&client, &url, &event.body).await;
-                    if let Some(k) = event.repeat_key {
-                        last_sent.insert(k, now_ms());
+    let progress = Arc::new(tokio::sync::Mutex::new(Progress::default()));
+    tasks::every(
+        "webhooks",
+        || POLL_EVERY,
+        shutdown,
+        move || {
+            let (db, client, url, progress) =
+                (db.clone(), client.clone(), url.clone(), progress.clone());
+            async move {
+                // One turn at a time: the lock is held across deliveries, and turns never overlap.
+                let mut p = progress.lock().await;
+                let from = match p.cursor {
+                    Some(c) => c,
+                    None => db
+                        .write(load_or_init_cursor)
+                        .await
+                        .map_err(|e| format!("webhook alerts could not start: {e}"))?,
+                };
+                p.cursor = Some(from);
+                let events = db
+                    .read(move |c| pending(c, from))
+                    .await
+                    .map_err(|e| format!("reading events for webhooks failed: {e}"))?;
+                for event in events {
+                    let quiet = event.repeat_key.as_ref().is_some_and(|k| {
+                        p.last_sent
+                            .get(k)
+                            .is_some_and(|at| now_ms() - at < REPEAT_QUIET_MS)
+                    });
+                    // A null body only moves the cursor past rows that are not events.
+                    if !quiet && !event.body.is_null() {
+                        deliver(&client, &url, &event.body).await;
+                        if let Some(k) = event.repeat_key {
+                            p.last_sent.insert(k, now_ms());
+                        }
+                    }
+                    p.cursor = Some(event.cursor);
+                    let c = event.cursor;
+                    if let Err(e) = db.write(move |conn| save_cursor(conn, c)).await {
+                        warn!(error = %e, "could not save the webhook cursor");
                     }
                 }
-                cursor = event.cursor;
-                let c = cursor;
-                if let Err(e) = db.write(move |conn| save_cursor(conn, c)).await {
-                    warn!(error = %e, "could not save the webhook cursor");
-                }
+                Ok(())
             }
-            tokio::time::sleep(POLL_EVERY).await;
-        }
-    });
+        },
+    );
 }
 
 /// POSTs `body`, retrying on failure; gives up after the last backoff.

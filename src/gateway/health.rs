@@ -13,6 +13,7 @@ use crate::config::{AccountPolicy, UpstreamPolicy};
 use crate::domain::AccountStatus;
 use crate::lifecycle::{Event, Next};
 use crate::store::{self, Db, now_ms};
+use crate::tasks::{self, Shutdown};
 
 /// How an attempt on an account failed.
 #[derive(Clone, Debug)]
@@ -148,36 +149,43 @@ impl Health {
         }
     }
 
-    /// Runs forever: every `recovery_interval`, brings back the accounts whose cooldown or
-    /// rate-limit reset has passed.
-    pub async fn recovery_timer(self: Arc<Self>) {
-        loop {
-            // Read each round: the interval may have been changed from the admin page.
-            let policy = self.policy();
-            tokio::time::sleep(policy.recovery_interval).await;
-            let decided = self
-                .db
-                .write(move |c| {
-                    let mut out = Vec::new();
-                    for id in store::accounts::out_for_now(c)? {
-                        if let Some(d) =
-                            store::accounts::advance(c, id, &Event::Tick, &policy, None, "system")?
-                        {
-                            out.push((id, d));
-                        }
-                    }
-                    Ok(out)
-                })
-                .await;
-            match decided {
-                Ok(all) => {
-                    for (id, (from, next)) in all {
-                        self.settle(id, from, &next);
+    /// Starts the recovery loop: every `recovery_interval` (as the Settings page last set it),
+    /// brings back the accounts whose cooldown or rate-limit reset has passed.
+    pub fn start_recovery(self: &Arc<Self>, shutdown: Shutdown) {
+        let (health, interval) = (self.clone(), self.clone());
+        tasks::every(
+            "recovery",
+            move || interval.policy().recovery_interval,
+            shutdown,
+            move || {
+                let health = health.clone();
+                async move { health.recover_due().await }
+            },
+        );
+    }
+
+    /// One pass of the recovery loop.
+    async fn recover_due(&self) -> Result<(), String> {
+        let policy = self.policy();
+        let decided = self
+            .db
+            .write(move |c| {
+                let mut out = Vec::new();
+                for id in store::accounts::out_for_now(c)? {
+                    if let Some(d) =
+                        store::accounts::advance(c, id, &Event::Tick, &policy, None, "system")?
+                    {
+                        out.push((id, d));
                     }
                 }
-                Err(e) => warn!(error = %e, "the recovery timer could not run"),
-            }
+                Ok(out)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        for (id, (from, next)) in decided {
+            self.settle(id, from, &next);
         }
+        Ok(())
     }
 }
 

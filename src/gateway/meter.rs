@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::store::journal::{Journal, Ticket};
 use crate::store::{Db, usage};
+use crate::tasks::{self, Shutdown};
 
 /// How long the committer waits for more records before committing a batch. The journal
 /// already holds them, so waiting costs no durability; it turns a commit per request into a
@@ -51,7 +52,12 @@ struct Shared {
 impl Meter {
     /// Opens the journal in `dir`, commits whatever an earlier run left in it, deletes it, and
     /// starts the committer.
-    pub async fn open(db: Db, dir: &Path, metrics: Arc<Metrics>) -> Result<Meter> {
+    pub async fn open(
+        db: Db,
+        dir: &Path,
+        metrics: Arc<Metrics>,
+        shutdown: Shutdown,
+    ) -> Result<Meter> {
         let (journal, lines, old_files) = Journal::open(dir)?;
         if !lines.is_empty() {
             let records: Vec<usage::Record> = lines
@@ -107,7 +113,7 @@ impl Meter {
             metrics.clone(),
             dir.to_owned(),
         ));
-        tokio::spawn(recover(db.clone(), dir.to_owned(), shared.clone()));
+        start_recovery(db.clone(), dir.to_owned(), shared.clone(), shutdown);
         Ok(Meter {
             db,
             journal,
@@ -315,42 +321,56 @@ fn is_storage_fault(e: &crate::error::Error) -> bool {
 /// commits the stranded records; when both work, lifts the fault. (The committer already
 /// counted them as done, so `flush` does not wait for them; journaled ones also replay at the
 /// next start.)
-async fn recover(db: Db, dir: std::path::PathBuf, shared: Arc<Shared>) {
+fn start_recovery(db: Db, dir: std::path::PathBuf, shared: Arc<Shared>, shutdown: Shutdown) {
     let probe = dir.join(".probe");
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        if !shared.faulted.load(Ordering::Acquire) {
-            continue;
-        }
-        let writable = std::fs::write(&probe, [0u8; 4096]).is_ok();
-        let _ = std::fs::remove_file(&probe);
-        if !writable {
-            continue;
-        }
-        let batch: Vec<(usage::Record, Option<Ticket>)> =
-            std::mem::take(&mut *shared.stranded.lock().expect("stranded records"));
-        let records: Vec<usage::Record> = batch.iter().map(|(r, _)| r.clone()).collect();
-        let n = records.len();
-        match db.write(move |c| usage::insert(c, &records)).await {
-            Ok(()) => {
-                batch.into_iter().for_each(|(_, t)| {
-                    if let Some(t) = t {
-                        t.committed();
-                    }
-                });
-                *shared.fault.lock().expect("meter fault") = None;
-                shared.faulted.store(false, Ordering::Release);
-                info!(
-                    records = n,
-                    "usage storage works again; requests are accepted"
-                );
+    tasks::every(
+        "storage recovery",
+        || Duration::from_secs(1),
+        shutdown,
+        move || {
+            let (db, probe, shared) = (db.clone(), probe.clone(), shared.clone());
+            async move {
+                recover_once(&db, &probe, &shared).await;
+                Ok(())
             }
-            Err(e) => {
-                debug!(error = %e, "usage storage still failing");
-                let mut stranded = shared.stranded.lock().expect("stranded records");
-                let newer = std::mem::replace(&mut *stranded, batch);
-                stranded.extend(newer);
-            }
+        },
+    );
+}
+
+/// One check: when storage was failing and takes a write again, the stranded records are
+/// committed and the fault lifted.
+async fn recover_once(db: &Db, probe: &Path, shared: &Arc<Shared>) {
+    if !shared.faulted.load(Ordering::Acquire) {
+        return;
+    }
+    let writable = std::fs::write(probe, [0u8; 4096]).is_ok();
+    let _ = std::fs::remove_file(probe);
+    if !writable {
+        return;
+    }
+    let batch: Vec<(usage::Record, Option<Ticket>)> =
+        std::mem::take(&mut *shared.stranded.lock().expect("stranded records"));
+    let records: Vec<usage::Record> = batch.iter().map(|(r, _)| r.clone()).collect();
+    let n = records.len();
+    match db.write(move |c| usage::insert(c, &records)).await {
+        Ok(()) => {
+            batch.into_iter().for_each(|(_, t)| {
+                if let Some(t) = t {
+                    t.committed();
+                }
+            });
+            *shared.fault.lock().expect("meter fault") = None;
+            shared.faulted.store(false, Ordering::Release);
+            info!(
+                records = n,
+                "usage storage works again; requests are accepted"
+            );
+        }
+        Err(e) => {
+            debug!(error = %e, "usage storage still failing");
+            let mut stranded = shared.stranded.lock().expect("stranded records");
+            let newer = std::mem::replace(&mut *stranded, batch);
+            stranded.extend(newer);
         }
     }
 }
@@ -421,7 +441,7 @@ mod tests {
         text.push_str("{\"request_id\":\"torn"); // killed mid-write
         std::fs::write(dir.join("usage-0000000000001-000000.jsonl"), text).unwrap();
 
-        let meter = Meter::open(db.clone(), &dir, Default::default())
+        let meter = Meter::open(db.clone(), &dir, Default::default(), Shutdown::never())
             .await
             .unwrap();
         let count = |db: Db| async move {
@@ -452,7 +472,7 @@ mod tests {
         meter.flush().await;
         assert_eq!(count(db.clone()).await, (3, 3));
         drop(meter);
-        let _again = Meter::open(db.clone(), &dir, Default::default())
+        let _again = Meter::open(db.clone(), &dir, Default::default(), Shutdown::never())
             .await
             .unwrap();
         assert_eq!(
@@ -475,7 +495,7 @@ mod tests {
             .collect::<String>();
         std::fs::write(dir.join("usage-0000000000001-000000.jsonl"), text).unwrap();
         let metrics = Arc::new(Metrics::default());
-        let meter = Meter::open(db.clone(), &dir, metrics.clone())
+        let meter = Meter::open(db.clone(), &dir, metrics.clone(), Shutdown::never())
             .await
             .expect("a refused record does not stop the start");
         let ids: Vec<String> = db
@@ -501,7 +521,7 @@ mod tests {
         meter.flush().await;
         assert_eq!(metrics.quarantined.load(Ordering::Relaxed), 2);
         drop(meter);
-        Meter::open(db.clone(), &dir, Default::default())
+        Meter::open(db.clone(), &dir, Default::default(), Shutdown::never())
             .await
             .expect("restart");
     }

@@ -50,6 +50,7 @@ use crate::http::{Body, json_response};
 use crate::manage::Ctx;
 use crate::store::keys::ApiKey;
 use crate::store::now_ms;
+use crate::tasks::Shutdown;
 use crate::upstream::client::Clients;
 
 /// Longest model name taken from a client; longer ones are refused, not stored.
@@ -72,10 +73,12 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Loads the snapshot and starts the change watcher and the recovery timer.
-    pub async fn start(ctx: &Ctx) -> Result<Arc<Gateway>> {
+    /// Loads the snapshot and starts the background loops (change watcher, recovery, token
+    /// refresh, model discovery, storage recovery), which end at `shutdown`.
+    pub async fn start(ctx: &Ctx, shutdown: Shutdown) -> Result<Arc<Gateway>> {
         let metrics = Arc::new(crate::metrics::Metrics::default());
-        let meter = meter::Meter::open(ctx.db.clone(), &ctx.config.journal_dir(), metrics).await?;
+        let journal = ctx.config.journal_dir();
+        let meter = meter::Meter::open(ctx.db.clone(), &journal, metrics, shutdown.clone()).await?;
         let snapshots = Snapshots::open(ctx.db.clone(), ctx.secrets.clone()).await?;
         let limiter = limits::Limiter::new(
             ctx.db.clone(),
@@ -88,13 +91,9 @@ impl Gateway {
             snapshots.clone(),
             crate::manage::settings::account_policy(ctx).await?,
         ));
-        tokio::spawn(
-            snapshots
-                .clone()
-                .watch(ctx.config.db_path(), WATCH_INTERVAL),
-        );
-        tokio::spawn(health.clone().recovery_timer());
-        tokio::spawn(models::discovery_timer(ctx.clone(), snapshots.clone()));
+        snapshots.watch(&ctx.config.db_path(), WATCH_INTERVAL, shutdown.clone());
+        health.start_recovery(shutdown.clone());
+        models::start_discovery(ctx.clone(), snapshots.clone(), shutdown.clone());
         let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
         let refresher = Arc::new(oauth::Refresher::new(
             ctx.db.clone(),
@@ -103,11 +102,12 @@ impl Gateway {
             clients.clone(),
             Some(snapshots.clone()),
         ));
-        tokio::spawn(refresher.clone().timer());
+        refresher.start_timer(shutdown.clone());
         alerts::start(
             ctx.db.clone(),
             clients.get(None),
             ctx.config.upkeep.webhook_url.clone(),
+            shutdown,
         );
         Ok(Arc::new(Gateway {
             config: ctx.config.clone(),

@@ -14,6 +14,7 @@ use super::provider;
 use super::snapshot::{Upstream, upstream};
 use crate::manage::Ctx;
 use crate::store;
+use crate::tasks::{self, Shutdown};
 use crate::upstream::client::Clients;
 
 /// The whole fetch, connect to last byte.
@@ -49,35 +50,49 @@ pub async fn refresh(ctx: &Ctx, id: i64) -> Result<usize, String> {
 /// How often the gateway looks for accounts whose list was never fetched.
 const DISCOVER_EVERY: Duration = Duration::from_secs(2);
 
-/// Fetches the list of every account that has none yet (one created by the CLI or the admin
-/// page, or before this version), once per account per run: creating an account never waits
-/// on its upstream, and the list arrives within seconds.
-pub async fn discovery_timer(ctx: Ctx, snapshots: Arc<super::snapshot::Snapshots>) {
-    let mut tried = std::collections::HashSet::new();
-    loop {
-        tokio::time::sleep(DISCOVER_EVERY).await;
-        let due: Vec<i64> = snapshots
-            .get()
-            .accounts
-            .values()
-            .filter(|a| a.offered.is_none() && !tried.contains(&a.id))
-            .map(|a| a.id)
-            .collect();
-        for id in due {
-            tried.insert(id);
-            match refresh(&ctx, id).await {
-                Ok(n) => {
-                    tracing::info!(account = id, models = n, "fetched the account's model list");
-                    if let Err(e) = snapshots.refresh().await {
-                        tracing::warn!(error = %e, "reloading after a model list failed");
+/// Starts the loop that fetches the list of every account that has none yet (one created by
+/// the CLI or the admin page, or before this version), once per account per run: creating an
+/// account never waits on its upstream, and the list arrives within seconds.
+pub fn start_discovery(ctx: Ctx, snapshots: Arc<super::snapshot::Snapshots>, shutdown: Shutdown) {
+    let tried = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    tasks::every(
+        "model discovery",
+        || DISCOVER_EVERY,
+        shutdown,
+        move || {
+            let (ctx, snapshots, tried) = (ctx.clone(), snapshots.clone(), tried.clone());
+            async move {
+                let due: Vec<i64> = {
+                    let mut tried = tried.lock().expect("discovery state");
+                    snapshots
+                        .get()
+                        .accounts
+                        .values()
+                        .filter(|a| a.offered.is_none() && tried.insert(a.id))
+                        .map(|a| a.id)
+                        .collect()
+                };
+                for id in due {
+                    match refresh(&ctx, id).await {
+                        Ok(n) => {
+                            tracing::info!(
+                                account = id,
+                                models = n,
+                                "fetched the account's model list"
+                            );
+                            if let Err(e) = snapshots.refresh().await {
+                                tracing::warn!(error = %e, "reloading after a model list failed");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(account = id, error = %e, "the account's model list could not be fetched")
+                        }
                     }
                 }
-                Err(e) => {
-                    tracing::debug!(account = id, error = %e, "the account's model list could not be fetched")
-                }
+                Ok(())
             }
-        }
-    }
+        },
+    );
 }
 
 /// The list request for the account's platform and its answer's model ids.

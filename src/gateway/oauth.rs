@@ -15,6 +15,7 @@ use crate::config::OauthSettings;
 use crate::crypto::{Purpose, SecretKey};
 use crate::lifecycle::{Event, Next};
 use crate::store::{self, Db, now_ms};
+use crate::tasks::{self, Shutdown};
 use crate::upstream::client::Clients;
 use crate::upstream::token::{TokenError, token_call};
 
@@ -157,29 +158,33 @@ impl Refresher {
         }
     }
 
-    /// Runs forever: refreshes tokens about to expire.
-    pub async fn timer(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(TIMER_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let before = now_ms() + REFRESH_AHEAD.as_millis() as i64;
-            let due = match self
-                .db
-                .read(move |c| store::accounts::oauth_due(c, before))
-                .await
-            {
-                Ok(d) => d,
-                Err(e) => {
-                    warn!(error = %e, "could not look for tokens to refresh");
-                    continue;
-                }
-            };
-            for id in due {
-                if let Err(e) = self.refresh(id, None).await {
-                    warn!(account = id, error = %e, "token refresh failed");
-                }
+    /// Starts the loop that refreshes tokens about to expire, every minute.
+    pub fn start_timer(self: &Arc<Self>, shutdown: Shutdown) {
+        let me = self.clone();
+        tasks::every(
+            "token refresh",
+            || TIMER_EVERY,
+            shutdown,
+            move || {
+                let me = me.clone();
+                async move { me.refresh_due().await }
+            },
+        );
+    }
+
+    /// One pass: every subscription whose token expires within [`REFRESH_AHEAD`].
+    async fn refresh_due(&self) -> Result<(), String> {
+        let before = now_ms() + REFRESH_AHEAD.as_millis() as i64;
+        let due = self
+            .db
+            .read(move |c| store::accounts::oauth_due(c, before))
+            .await
+            .map_err(|e| format!("could not look for tokens to refresh: {e}"))?;
+        for id in due {
+            if let Err(e) = self.refresh(id, None).await {
+                warn!(account = id, error = %e, "token refresh failed");
             }
         }
+        Ok(())
     }
 }

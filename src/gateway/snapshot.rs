@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
 use crate::store::{self, Db};
+use crate::tasks::{self, Shutdown};
 use crate::upstream::proxy::{ProxyScheme, ProxySettings};
 
 pub use crate::crypto::Secret;
@@ -274,42 +275,42 @@ impl Snapshots {
 
     /// Polls for writes by other processes (the CLI) and reloads when something the snapshot
     /// holds changed. `PRAGMA data_version` is per connection, so the poll keeps its own.
-    pub async fn watch(self: Arc<Self>, db_path: std::path::PathBuf, every: Duration) {
-        let conn = match store::open_connection(&db_path) {
+    pub fn watch(self: &Arc<Self>, db_path: &std::path::Path, every: Duration, shutdown: Shutdown) {
+        let conn = match store::open_connection(db_path) {
             Ok(c) => Arc::new(std::sync::Mutex::new(c)),
             Err(e) => return warn!(error = %e, "cannot watch the database for changes"),
         };
-        let mut last_data = None;
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let c = conn.clone();
-            let probe = tokio::task::spawn_blocking(move || -> Result<(i64, i64)> {
-                let c = c.lock().expect("watch connection");
-                let data: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-                Ok((data, store::settings::config_version(&c)?))
-            })
-            .await;
-            let (data, version) = match probe {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => {
-                    warn!(error = %e, "checking the database for changes failed");
-                    continue;
+        let last_data = Arc::new(std::sync::Mutex::new(None));
+        let me = self.clone();
+        tasks::every(
+            "change watcher",
+            move || every,
+            shutdown,
+            move || {
+                let (me, conn, last_data) = (me.clone(), conn.clone(), last_data.clone());
+                async move {
+                    let probe = tokio::task::spawn_blocking(move || -> Result<(i64, i64)> {
+                        let c = conn.lock().expect("watch connection");
+                        let data: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+                        Ok((data, store::settings::config_version(&c)?))
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    let (data, version) = probe
+                        .map_err(|e| format!("checking the database for changes failed: {e}"))?;
+                    if last_data.lock().expect("watch state").replace(data) == Some(data) {
+                        return Ok(());
+                    }
+                    if version != me.get().version {
+                        me.refresh()
+                            .await
+                            .map_err(|e| format!("reloading the snapshot failed: {e}"))?;
+                        info!(version, "configuration changed; snapshot reloaded");
+                    }
+                    Ok(())
                 }
-                Err(_) => continue,
-            };
-            if last_data == Some(data) {
-                continue;
-            }
-            last_data = Some(data);
-            if version != self.get().version {
-                match self.refresh().await {
-                    Ok(()) => info!(version, "configuration changed; snapshot reloaded"),
-                    Err(e) => warn!(error = %e, "reloading the snapshot failed"),
-                }
-            }
-        }
+            },
+        );
     }
 }
 
