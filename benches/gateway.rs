@@ -3,10 +3,14 @@
 //! production configuration (real keys with limits, account selection, usage rows written),
 //! and a load generator, all on loopback. Every scenario runs direct against the fake and
 //! through the gateway in the same run and reports the difference, plus RSS, usage rows written
-//! and rows missing (rows against 2xx answers; must be 0).
+//! and rows missing (rows against 2xx answers; must be 0). The main scenarios also run through
+//! a bare relay with no features (`support/floor.rs`), seconds apart, and report the gateway as
+//! a ratio to that floor.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/floor.rs"]
+mod floor;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +48,11 @@ fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
         &format!("{}/v1", fake.url()),
         "sk-bench",
         &[],
+    );
+    // Under a cost limit a model needs a price (unpriced ones are refused); OpenAI's list price.
+    env.data.ok(
+        &["price", "set", "gpt-4o", "--input", "2.5", "--output", "10"],
+        "",
     );
     // Every limit switched on, set high enough never to refuse: the checks still run.
     let (_, key) = env.key_with(
@@ -470,6 +479,8 @@ fn usage_pipeline(n: usize) -> (f64, u64) {
 struct Row {
     name: String,
     direct: Option<(f64, u32, u32, u32)>,
+    /// The same load through the bare relay.
+    floor: Option<(f64, u32, u32, u32)>,
     gateway: (f64, u32, u32, u32),
     errors: u64,
     stalls: u64,
@@ -507,6 +518,7 @@ fn main() {
         .unwrap();
     let fake = Fake::start();
     fake.quiet();
+    let bare = floor::start(fake.addr);
     let gw = start_gateway(&fake, if smoke { 0 } else { 10_000 });
     let pid = gw.server.child.id();
     std::thread::sleep(Duration::from_millis(500));
@@ -522,6 +534,12 @@ fn main() {
         path,
         body,
         key: gw.key.clone(),
+    };
+    let floored = |path, body| Target {
+        addr: bare.addr,
+        path,
+        body,
+        key: "floor".into(),
     };
     let none = Arc::new(Vec::new());
     let mut rows: Vec<Row> = Vec::new();
@@ -545,7 +563,10 @@ fn main() {
                 }
             })
         };
-        let direct = d.map(|d| summary(&mut run(&d, none.clone())));
+        let direct = d.as_ref().map(|d| summary(&mut run(d, none.clone())));
+        // The floor for the plain request scenarios: the same path, through the bare relay.
+        let floor = (d.is_some() && open_rate.is_none() && pace.is_none())
+            .then(|| summary(&mut run(&floored(g.path, g.body), none.clone())));
         let cpu_before = cpu_micros(pid);
         let mut gs = run(&g, keys);
         let cpu = cpu_micros(pid) - cpu_before;
@@ -559,6 +580,7 @@ fn main() {
         rows.push(Row {
             name,
             direct,
+            floor,
             gateway: summary(&mut gs),
             errors: gs.errors,
             stalls: gs.stalls,
@@ -725,6 +747,24 @@ fn main() {
                 g50 as i64 - d50 as i64
             ));
         }
+    }
+    println!(
+        "\n| scenario | req/s floor / gateway (ratio) | added p50 floor / gateway (µs, ratio) | p99 floor / gateway (µs, ratio) |"
+    );
+    println!("|---|---|---|---|");
+    for r in &rows {
+        let (Some((frps, f50, _, f99)), Some((_, d50, _, _))) = (r.floor, r.direct) else {
+            continue;
+        };
+        let (grps, g50, _, g99) = r.gateway;
+        let (fa, ga) = (f50 as i64 - d50 as i64, g50 as i64 - d50 as i64);
+        println!(
+            "| {} | {frps:.0} / {grps:.0} ({:.0} %) | {fa} / {ga} ({:.2}×) | {f99} / {g99} ({:.2}×) |",
+            r.name,
+            100.0 * grps / frps.max(1.0),
+            ga as f64 / fa.max(1) as f64,
+            g99 as f64 / f99.max(1) as f64,
+        );
     }
     println!(
         "\ngateway RSS: idle {rss_idle:.1} MB, {after} s after the load {rss_after:.1} MB; {} usage rows written",
