@@ -193,7 +193,8 @@ pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
 
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 pub fn hex_decode(text: &str) -> Option<Vec<u8>> {

@@ -8,6 +8,8 @@ use flate2::read::{GzDecoder as GzReader, ZlibDecoder as ZlibReader};
 use flate2::write::{GzDecoder, ZlibDecoder};
 use http::{HeaderMap, header};
 
+use super::failure::UpstreamError;
+
 /// How an answer's body is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -18,7 +20,7 @@ pub enum Encoding {
 }
 
 /// The answer's `content-encoding`, or why the gateway cannot read it.
-pub fn encoding(headers: &HeaderMap) -> Result<Encoding, String> {
+pub fn encoding(headers: &HeaderMap) -> Result<Encoding, UpstreamError> {
     let Some(value) = headers.get(header::CONTENT_ENCODING) else {
         return Ok(Encoding::Identity);
     };
@@ -26,15 +28,17 @@ pub fn encoding(headers: &HeaderMap) -> Result<Encoding, String> {
         Ok(v) if v.is_empty() || v == "identity" => Ok(Encoding::Identity),
         Ok(v) if v == "gzip" || v == "x-gzip" => Ok(Encoding::Gzip),
         Ok(v) if v == "deflate" => Ok(Encoding::Deflate),
-        Ok(v) => Err(format!(
+        Ok(v) => Err(UpstreamError::Undecodable(format!(
             "upstream answered with content-encoding {v:?}, which the gateway cannot read"
+        ))),
+        Err(_) => Err(UpstreamError::Undecodable(
+            "upstream answered with an unreadable content-encoding".into(),
         )),
-        Err(_) => Err("upstream answered with an unreadable content-encoding".into()),
     }
 }
 
 /// Decodes a whole body, refusing to expand past `max` bytes (a compression bomb).
-pub fn decode_all(encoding: Encoding, data: Bytes, max: usize) -> Result<Bytes, String> {
+pub fn decode_all(encoding: Encoding, data: Bytes, max: usize) -> Result<Bytes, UpstreamError> {
     let reader: Box<dyn Read> = match encoding {
         Encoding::Identity => return Ok(data),
         Encoding::Gzip => Box::new(GzReader::new(&data[..])),
@@ -44,11 +48,13 @@ pub fn decode_all(encoding: Encoding, data: Bytes, max: usize) -> Result<Bytes, 
     let read = reader
         .take(max as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| format!("upstream sent a corrupt {encoding:?} body: {e}"))?;
+        .map_err(|e| {
+            UpstreamError::Undecodable(format!("upstream sent a corrupt {encoding:?} body: {e}"))
+        })?;
     if read > max {
-        return Err(format!(
+        return Err(UpstreamError::Broken(format!(
             "upstream response larger than {max} bytes once decompressed"
-        ));
+        )));
     }
     Ok(Bytes::from(out))
 }
@@ -101,7 +107,7 @@ impl StreamDecoder {
     }
 
     /// The plain bytes `data` completes (possibly none yet).
-    pub fn feed(&mut self, data: &[u8]) -> Result<Bytes, String> {
+    pub fn feed(&mut self, data: &[u8]) -> Result<Bytes, UpstreamError> {
         // The decoders hold output back until flushed; each frame's share is wanted now.
         let out = match self {
             StreamDecoder::Gzip(d) => d
@@ -113,7 +119,11 @@ impl StreamDecoder {
                 .and_then(|_| d.flush())
                 .map(|_| d.get_mut()),
         }
-        .map_err(|e| format!("upstream sent a corrupt or oversized compressed stream: {e}"))?;
+        .map_err(|e| {
+            UpstreamError::Undecodable(format!(
+                "upstream sent a corrupt or oversized compressed stream: {e}"
+            ))
+        })?;
         Ok(Bytes::from(std::mem::take(&mut out.buf)))
     }
 }

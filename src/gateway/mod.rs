@@ -4,6 +4,7 @@
 mod alerts;
 mod decode;
 pub mod endpoint;
+pub mod failure;
 pub mod health;
 pub mod limits;
 pub mod meter;
@@ -25,6 +26,7 @@ pub mod usage;
 #[path = "../../tests/common/style.rs"]
 mod test_style;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -371,38 +373,45 @@ impl Gateway {
     }
 }
 
-/// The member key of a request: `x-api-key`, `Authorization: Bearer`, `x-goog-api-key` or the
-/// `key` query parameter (Gemini's SDKs), whichever the client's protocol uses.
 /// The one member key the request presents, from `x-api-key`, `Authorization: Bearer`,
-/// `x-goog-api-key` or `?key=`. Two different keys are refused rather than guessed between.
+/// `x-goog-api-key` or `?key=` (percent-decoded, as Google's SDKs encode it). Two different keys
+/// are refused rather than guessed between.
 fn presented_key<'a>(
     headers: &'a HeaderMap,
     query: Option<&'a str>,
-) -> std::result::Result<&'a str, &'static str> {
+) -> std::result::Result<Cow<'a, str>, &'static str> {
     let values = |name: &'static str| {
         headers
             .get_all(name)
             .iter()
-            .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+            .map(|v| Cow::Borrowed(v.to_str().unwrap_or("\u{fffd}")))
     };
     let bearer = values("authorization").filter_map(|v| {
+        let Cow::Borrowed(v) = v else { return None };
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
+            .map(Cow::Borrowed)
     });
     let from_query = query
         .into_iter()
-        .flat_map(|q| q.split('&'))
-        .filter_map(|pair| pair.strip_prefix("key="));
-    let mut found: Option<&str> = None;
+        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+        .filter(|(name, _)| name == "key")
+        .map(|(_, value)| value);
+    let mut found: Option<Cow<'a, str>> = None;
     for key in values("x-api-key")
         .chain(bearer)
         .chain(values("x-goog-api-key"))
         .chain(from_query)
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
     {
-        match found {
-            Some(k) if k != key => {
+        let key = match key {
+            Cow::Borrowed(k) => Cow::Borrowed(k.trim()),
+            Cow::Owned(k) => Cow::Owned(k.trim().to_owned()),
+        };
+        if key.is_empty() {
+            continue;
+        }
+        match &found {
+            Some(k) if *k != key => {
                 return Err("conflicting API keys: the request carries two different keys");
             }
             _ => found = Some(key),
@@ -413,11 +422,18 @@ fn presented_key<'a>(
     )
 }
 
-/// The client's query string without its `key` parameter (a member key never goes upstream).
+/// The client's query string without its `key` parameter (a member key never goes upstream),
+/// however the parameter's name is encoded.
 fn upstream_query(query: Option<&str>) -> Option<String> {
     let kept: Vec<&str> = query?
         .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.starts_with("key="))
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            let decoded: String = form_urlencoded::parse(name.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .collect();
+            !pair.is_empty() && decoded != "key"
+        })
         .collect();
     (!kept.is_empty()).then(|| kept.join("&"))
 }
@@ -531,17 +547,20 @@ mod tests {
             h
         };
         let none = HeaderMap::new();
-        assert_eq!(presented_key(&none, Some("alt=sse&key=acp_q")), Ok("acp_q"));
         assert_eq!(
-            presented_key(&one("x-goog-api-key", "acp_g"), None),
+            presented_key(&none, Some("alt=sse&key=acp_q")).as_deref(),
+            Ok("acp_q")
+        );
+        assert_eq!(
+            presented_key(&one("x-goog-api-key", "acp_g"), None).as_deref(),
             Ok("acp_g")
         );
         assert_eq!(
-            presented_key(&one("authorization", "Bearer acp_b"), None),
+            presented_key(&one("authorization", "Bearer acp_b"), None).as_deref(),
             Ok("acp_b")
         );
         assert_eq!(
-            presented_key(&one("x-api-key", " acp_x "), None),
+            presented_key(&one("x-api-key", " acp_x "), None).as_deref(),
             Ok("acp_x")
         );
         assert!(
@@ -552,7 +571,10 @@ mod tests {
         // The same key twice is fine; two different keys are refused, not guessed between.
         let mut both = one("x-api-key", "acp_x");
         both.insert("authorization", HeaderValue::from_static("Bearer acp_x"));
-        assert_eq!(presented_key(&both, Some("key=acp_x")), Ok("acp_x"));
+        assert_eq!(
+            presented_key(&both, Some("key=acp_x")).as_deref(),
+            Ok("acp_x")
+        );
         both.append("x-api-key", HeaderValue::from_static("acp_y"));
         assert!(
             presented_key(&both, None)
@@ -573,6 +595,15 @@ mod tests {
             Some("alt=sse")
         );
         assert_eq!(upstream_query(Some("key=acp_q")), None);
+        // Percent-encoded, as SDKs may send it; an encoded name is still the key.
+        assert_eq!(
+            presented_key(&none, Some("k%65y=acp%5Fq")).as_deref(),
+            Ok("acp_q")
+        );
+        assert_eq!(
+            upstream_query(Some("k%65y=acp_q&alt=sse")).as_deref(),
+            Some("alt=sse")
+        );
         assert_eq!(
             upstream_query(Some("beta=true")).as_deref(),
             Some("beta=true")

@@ -103,7 +103,7 @@ async fn fetch(clients: &Clients, a: &Upstream) -> Result<Vec<String>, String> {
     let uri = format!("{}{}", endpoint.base(&a.base_url), p.models_path());
     let mut builder = Request::get(&uri);
     let headers = builder.headers_mut().expect("fresh builder");
-    p.authorize(headers, a)?;
+    p.authorize(headers, a).map_err(|e| e.to_string())?;
     let req = builder
         .body(http_body_util::Full::new(Bytes::new()))
         .map_err(|_| "the base URL does not form a valid URL".to_owned())?;

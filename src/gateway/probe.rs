@@ -59,7 +59,7 @@ async fn send(ctx: &Ctx, clients: &Clients, a: &Upstream) -> (Option<u16>, Heade
     let mut builder = Request::post(&uri).header(header::CONTENT_TYPE, "application/json");
     let headers = builder.headers_mut().expect("fresh builder");
     if let Err(e) = p.authorize(headers, a) {
-        return (None, HeaderMap::new(), e);
+        return (None, HeaderMap::new(), e.to_string());
     }
     let req = match builder.body(Full::new(Bytes::from(body.to_string()))) {
         Ok(r) => r,

@@ -12,6 +12,7 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 
 use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion, with_model};
+use super::failure::UpstreamError;
 use super::health::{Failure, rate_limit_until};
 use super::protocol::Protocol;
 use super::snapshot::Upstream;
@@ -30,7 +31,7 @@ pub trait Provider: Send + Sync {
     fn protocol(&self) -> Protocol;
 
     /// How the account's credential (and what its platform needs beside it) is sent.
-    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), String>;
+    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), UpstreamError>;
 
     /// Whether a refused credential is refreshed once before the account is failed
     /// (subscriptions, whose access tokens expire).
@@ -127,7 +128,7 @@ pub fn request(
     query: Option<&str>,
     client_headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Request<Full<Bytes>>, String> {
+) -> Result<Request<Full<Bytes>>, UpstreamError> {
     let p = of(account.platform);
     let sent = account.upstream_model(model);
     let uri = p.url(account, endpoint, sent, query);
@@ -146,11 +147,9 @@ pub fn request(
     );
     builder
         .body(Full::new(p.body(endpoint, body, model, sent)))
-        .map_err(|_| {
-            format!(
-                "account {} has a base URL that does not form a valid URL",
-                account.id
-            )
+        .map_err(|_| UpstreamError::Misconfigured {
+            account: account.id,
+            what: "a base URL that does not form a valid URL",
         })
 }
 
@@ -173,7 +172,7 @@ impl Provider for Anthropic {
         Protocol::Anthropic
     }
 
-    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), String> {
+    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), UpstreamError> {
         let secret = &account.secret.0;
         match self.0 {
             Credential::ApiKey => {
@@ -210,10 +209,10 @@ impl Provider for Anthropic {
                     .chain(betas)
                     .collect::<Vec<_>>()
                     .join(",");
-                headers.insert(
-                    "anthropic-beta",
-                    HeaderValue::from_str(&merged).map_err(|e| e.to_string())?,
-                );
+                // The client's own betas went into it; one it sent unreadable is dropped.
+                if let Ok(v) = HeaderValue::from_str(&merged) {
+                    headers.insert("anthropic-beta", v);
+                }
             }
         }
         headers
@@ -244,7 +243,7 @@ impl Provider for OpenaiCompatible {
         Protocol::Openai
     }
 
-    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), String> {
+    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), UpstreamError> {
         headers.insert(
             header::AUTHORIZATION,
             sensitive(&format!("Bearer {}", account.secret.0), account)?,
@@ -270,7 +269,7 @@ impl Provider for Gemini {
         Protocol::Gemini
     }
 
-    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), String> {
+    fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), UpstreamError> {
         headers.insert("x-goog-api-key", sensitive(&account.secret.0, account)?);
         Ok(())
     }
@@ -293,12 +292,10 @@ impl Provider for Gemini {
 }
 
 /// A credential as a header value that HTTP/2 never compresses into its tables.
-fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, String> {
-    let mut v = HeaderValue::from_str(value).map_err(|_| {
-        format!(
-            "account {} has a credential that is not a valid header value",
-            account.id
-        )
+fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, UpstreamError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| UpstreamError::Misconfigured {
+        account: account.id,
+        what: "a credential that is not a valid header value",
     })?;
     v.set_sensitive(true);
     Ok(v)

@@ -47,7 +47,7 @@ impl SseScanner {
     pub fn feed(&mut self, chunk: &[u8]) -> bool {
         let was_complete = self.report.complete;
         let mut rest = chunk;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(pos) = memchr::memchr(b'\n', rest) {
             let (head, tail) = rest.split_at(pos);
             if !self.overlong && self.line.len() + head.len() <= MAX_LINE {
                 self.line.extend_from_slice(head);
@@ -287,14 +287,14 @@ impl SseScanner {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Whether some `"key"` in `hay` is followed by a colon and a value `value_ok` accepts,
 /// whatever whitespace JSON puts around the colon. No allocation: this runs on every chunk.
 fn after_key(hay: &[u8], key: &[u8], value_ok: impl Fn(&[u8]) -> bool) -> bool {
     let mut i = 0;
-    while let Some(pos) = hay[i..].iter().position(|&b| b == b'"') {
+    while let Some(pos) = memchr::memchr(b'"', &hay[i..]) {
         let at = i + pos + 1;
         i = at;
         let Some(rest) = hay[at..].strip_prefix(key) else {

@@ -86,7 +86,8 @@ impl Gateway {
                 extract_message(&bytes)
             );
             if outcome == Outcome::Ok {
-                return Box::pin(self.unreadable(record, &account, message)).await;
+                let error = UpstreamError::Broken(message);
+                return Box::pin(self.unreadable(record, &account, error)).await;
             }
             record
                 .finish(outcome, &Report::default(), Some(message))
@@ -125,26 +126,20 @@ impl Gateway {
         &self,
         mut record: Pending,
         account: &Upstream,
-        message: String,
+        error: UpstreamError,
     ) -> Response<Body> {
+        let cause = error.to_string();
         self.health
-            .failed(account, Failure::Server(message.clone()))
+            .failed(account, Failure::Server(cause.clone()))
             .await;
         record.status = StatusCode::BAD_GATEWAY;
         record
-            .finish(
-                Outcome::UpstreamError,
-                &Report::default(),
-                Some(message.clone()),
-            )
+            .finish(Outcome::UpstreamError, &Report::default(), Some(cause))
             .await;
         error_response(
             Some(record.call.protocol),
             Kind::UpstreamFailed,
-            &format!(
-                "the upstream's answer could not be read; request id {}",
-                record.call.request_id
-            ),
+            &format!("{}; request id {}", error.public(), record.call.request_id),
         )
     }
 }
@@ -262,19 +257,24 @@ impl Call {
 }
 
 /// Reads a whole body, bounded in size and in silence between frames.
-async fn read_body(mut body: Incoming, max: usize, idle: Duration) -> Result<Bytes, String> {
+async fn read_body(mut body: Incoming, max: usize, idle: Duration) -> Result<Bytes, UpstreamError> {
     let mut buf = Vec::new();
     loop {
         match tokio::time::timeout(idle, body.frame()).await {
-            Err(_) => return Err(format!("upstream response idle for {}s", idle.as_secs())),
+            Err(_) => {
+                let cause = format!("upstream response idle for {}s", idle.as_secs());
+                return Err(UpstreamError::Broken(cause));
+            }
             Ok(None) => return Ok(Bytes::from(buf)),
             Ok(Some(Err(_))) => {
-                return Err("upstream connection broke while sending the response".into());
+                let cause = "upstream connection broke while sending the response";
+                return Err(UpstreamError::Broken(cause.into()));
             }
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
                     if buf.len() + data.len() > max {
-                        return Err(format!("upstream response larger than {max} bytes"));
+                        let cause = format!("upstream response larger than {max} bytes");
+                        return Err(UpstreamError::Broken(cause));
                     }
                     buf.extend_from_slice(&data);
                 }
@@ -287,7 +287,7 @@ async fn read_body(mut body: Incoming, max: usize, idle: Duration) -> Result<Byt
 pub(in crate::gateway) async fn read_error_message(body: Incoming, idle: Duration) -> String {
     match read_body(body, MAX_ERROR_BYTES, idle.min(Duration::from_secs(10))).await {
         Ok(b) => extract_message(&b),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 

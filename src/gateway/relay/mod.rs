@@ -22,6 +22,7 @@ use tracing::debug;
 use super::Gateway;
 use super::decode;
 use super::endpoint::{Endpoint, take_events_without_usage_chunk};
+use super::failure::UpstreamError;
 use super::health::Failure;
 use super::limits::{Admission, Limiter};
 use super::protocol::{Kind, Protocol, error_response, stream_error};
@@ -201,10 +202,10 @@ impl Gateway {
             &call.body,
         ) {
             Ok(r) => r,
-            Err(message) => {
+            Err(error) => {
                 return Attempt::Unreachable {
                     kind: Kind::UpstreamFailed,
-                    message,
+                    message: error.to_string(),
                 };
             }
         };

@@ -51,8 +51,8 @@ pub(super) async fn pump(
         let data = match decoder.as_mut().map(|d| d.feed(&data)) {
             None => data,
             Some(Ok(plain)) => plain,
-            Some(Err(message)) => {
-                broke = Some(message);
+            Some(Err(error)) => {
+                broke = Some(error.to_string());
                 break;
             }
         };
