@@ -234,9 +234,11 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
             p.session = header.or(user).filter(|s| !s.is_empty());
         }
         Endpoint::ChatCompletions | Endpoint::Responses => {
-            // Codex sends a per-conversation `prompt_cache_key` (and a session header).
+            // Codex sends a per-conversation `prompt_cache_key` and a session header
+            // (`session-id` since 0.171.0, `session_id` before).
             let header = headers
-                .get("session_id")
+                .get("session-id")
+                .or_else(|| headers.get("session_id"))
                 .or_else(|| headers.get("conversation_id"))
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned);

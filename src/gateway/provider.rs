@@ -318,11 +318,22 @@ fn keeps_header(name: &HeaderName, protocol: Protocol) -> bool {
                 | "x-app"
                 | "x-claude-code-session-id"
         ),
-        // Codex CLI's conversation and client headers.
-        Protocol::Openai => matches!(
-            name,
-            "openai-beta" | "session_id" | "conversation_id" | "originator" | "version"
-        ),
+        // Codex CLI's conversation and client headers (0.171.0 sends `session-id`,
+        // `thread-id`, `originator`, `x-client-request-id` and `x-codex-*`; older ones
+        // `session_id` and `conversation_id`).
+        Protocol::Openai => {
+            matches!(
+                name,
+                "openai-beta"
+                    | "session-id"
+                    | "session_id"
+                    | "thread-id"
+                    | "conversation_id"
+                    | "originator"
+                    | "version"
+                    | "x-client-request-id"
+            ) || name.starts_with("x-codex-")
+        }
         Protocol::Gemini => name == "x-goog-api-client",
     }
 }
@@ -428,20 +439,44 @@ mod tests {
                 assert!(!keep(h, p), "{h} {p:?}");
             }
         }
-        // Claude Code 2.x sends these; they pass verbatim.
+        // What Claude Code 2.1.197 sent to a local listener (`claude -p hi`), host, length,
+        // connection, accept-encoding and its key aside: all of it passes verbatim.
         for h in [
             "anthropic-version",
             "anthropic-beta",
+            "anthropic-dangerous-direct-browser-access",
             "x-app",
             "x-claude-code-session-id",
             "user-agent",
             "content-type",
+            "accept",
             "x-stainless-lang",
+            "x-stainless-os",
+            "x-stainless-arch",
+            "x-stainless-runtime",
+            "x-stainless-runtime-version",
+            "x-stainless-package-version",
+            "x-stainless-retry-count",
+            "x-stainless-timeout",
         ] {
             assert!(keep(h, Protocol::Anthropic), "{h}");
         }
+        // What Codex CLI 0.171.0 sent (`codex exec hello`, a custom responses provider).
+        for h in [
+            "session-id",
+            "thread-id",
+            "originator",
+            "x-client-request-id",
+            "x-codex-window-id",
+            "x-codex-turn-metadata",
+            "x-codex-beta-features",
+            "user-agent",
+            "content-type",
+            "accept",
+        ] {
+            assert!(keep(h, Protocol::Openai), "{h}");
+        }
         assert!(!keep("anthropic-beta", Protocol::Openai));
-        assert!(keep("originator", Protocol::Openai));
         assert!(keep("x-goog-api-client", Protocol::Gemini));
     }
 
