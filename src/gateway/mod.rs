@@ -95,8 +95,13 @@ impl Gateway {
         ));
         snapshots.watch(&ctx.config.db_path(), WATCH_INTERVAL, shutdown.clone());
         health.start_recovery(shutdown.clone());
-        models::start_discovery(ctx.clone(), snapshots.clone(), shutdown.clone());
         let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
+        models::start_discovery(
+            ctx.clone(),
+            clients.clone(),
+            snapshots.clone(),
+            shutdown.clone(),
+        );
         let refresher = Arc::new(oauth::Refresher::new(
             ctx.db.clone(),
             ctx.secrets.clone(),
@@ -384,32 +389,23 @@ fn presented_key<'a>(
         headers
             .get_all(name)
             .iter()
-            .map(|v| Cow::Borrowed(v.to_str().unwrap_or("\u{fffd}")))
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"))
     };
     let bearer = values("authorization").filter_map(|v| {
-        let Cow::Borrowed(v) = v else { return None };
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
-            .map(Cow::Borrowed)
     });
-    let from_query = query
+    let in_headers = values("x-api-key")
+        .chain(bearer)
+        .chain(values("x-goog-api-key"))
+        .map(|k| Cow::Borrowed(k.trim()));
+    let in_query = query
         .into_iter()
         .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
         .filter(|(name, _)| name == "key")
-        .map(|(_, value)| value);
+        .map(|(_, value)| Cow::Owned(value.trim().to_owned()));
     let mut found: Option<Cow<'a, str>> = None;
-    for key in values("x-api-key")
-        .chain(bearer)
-        .chain(values("x-goog-api-key"))
-        .chain(from_query)
-    {
-        let key = match key {
-            Cow::Borrowed(k) => Cow::Borrowed(k.trim()),
-            Cow::Owned(k) => Cow::Owned(k.trim().to_owned()),
-        };
-        if key.is_empty() {
-            continue;
-        }
+    for key in in_headers.chain(in_query).filter(|k| !k.is_empty()) {
         match &found {
             Some(k) if *k != key => {
                 return Err("conflicting API keys: the request carries two different keys");

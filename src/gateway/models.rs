@@ -27,7 +27,7 @@ const MAX_NAME: usize = 256;
 
 /// Fetches account `id`'s model list from its upstream and stores it; the number found, or
 /// why there is none (the account keeps its earlier list then).
-pub async fn refresh(ctx: &Ctx, id: i64) -> Result<usize, String> {
+pub async fn refresh(ctx: &Ctx, clients: &Clients, id: i64) -> Result<usize, String> {
     let stored = ctx
         .db
         .read(move |c| store::accounts::find_by_id(c, id))
@@ -35,8 +35,7 @@ pub async fn refresh(ctx: &Ctx, id: i64) -> Result<usize, String> {
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no account with id {id}"))?;
     let a = upstream(&stored, &ctx.secrets).ok_or("the account's credentials cannot be opened")?;
-    let clients = Arc::new(Clients::new(&ctx.config.upstream).map_err(|e| e.to_string())?);
-    let models = tokio::time::timeout(FETCH_TIMEOUT, fetch(&clients, &a))
+    let models = tokio::time::timeout(FETCH_TIMEOUT, fetch(clients, &a))
         .await
         .map_err(|_| format!("no model list within {}s", FETCH_TIMEOUT.as_secs()))??;
     let n = models.len();
@@ -53,14 +52,20 @@ const DISCOVER_EVERY: Duration = Duration::from_secs(2);
 /// Starts the loop that fetches the list of every account that has none yet (one created by
 /// the CLI or the admin page, or before this version), once per account per run: creating an
 /// account never waits on its upstream, and the list arrives within seconds.
-pub fn start_discovery(ctx: Ctx, snapshots: Arc<super::snapshot::Snapshots>, shutdown: Shutdown) {
+pub fn start_discovery(
+    ctx: Ctx,
+    clients: Arc<Clients>,
+    snapshots: Arc<super::snapshot::Snapshots>,
+    shutdown: Shutdown,
+) {
     let tried = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     tasks::every(
         "model discovery",
         || DISCOVER_EVERY,
         shutdown,
         move || {
-            let (ctx, snapshots, tried) = (ctx.clone(), snapshots.clone(), tried.clone());
+            let (ctx, clients) = (ctx.clone(), clients.clone());
+            let (snapshots, tried) = (snapshots.clone(), tried.clone());
             async move {
                 let due: Vec<i64> = {
                     let mut tried = tried.lock().expect("discovery state");
@@ -73,7 +78,7 @@ pub fn start_discovery(ctx: Ctx, snapshots: Arc<super::snapshot::Snapshots>, shu
                         .collect()
                 };
                 for id in due {
-                    match refresh(&ctx, id).await {
+                    match refresh(&ctx, &clients, id).await {
                         Ok(n) => {
                             tracing::info!(
                                 account = id,
@@ -98,10 +103,7 @@ pub fn start_discovery(ctx: Ctx, snapshots: Arc<super::snapshot::Snapshots>, shu
 /// The list request for the account's platform and its answer's model ids.
 async fn fetch(clients: &Clients, a: &Upstream) -> Result<Vec<String>, String> {
     let p = provider::of(a.platform);
-    // The list sits beside the protocol's endpoints, under the same normalised base.
-    let (endpoint, _, _) = p.probe(None);
-    let uri = format!("{}{}", endpoint.base(&a.base_url), p.models_path());
-    let mut builder = Request::get(&uri);
+    let mut builder = Request::get(p.models_url(a));
     let headers = builder.headers_mut().expect("fresh builder");
     p.authorize(headers, a).map_err(|e| e.to_string())?;
     let req = builder

@@ -174,7 +174,7 @@ pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
         .unwrap_or_default();
     let model = probe_request(&a).1;
     let listed = if ok {
-        super::models::refresh(ctx, id).await
+        super::models::refresh(ctx, &clients, id).await
     } else {
         Err("not fetched: the test failed".into())
     };

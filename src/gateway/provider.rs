@@ -75,8 +75,13 @@ pub trait Provider: Send + Sync {
         endpoint.wire()
     }
 
-    /// What an answer's status means for the account: `None` when the answer is passed on
-    /// (a success, or the request's own fault), else the failure that moves on to the next.
+    /// Whether an answer with `status` moves on to the next account (the account's fault or
+    /// state); otherwise it is passed on (a success, or the request's own fault).
+    fn fails(&self, status: StatusCode) -> bool {
+        matches!(status.as_u16(), 401 | 403 | 429) || status.is_server_error()
+    }
+
+    /// What a failing answer ([`Provider::fails`]) means for the account.
     fn classify(
         &self,
         status: StatusCode,
@@ -84,25 +89,20 @@ pub trait Provider: Send + Sync {
         message: &str,
         now: i64,
         policy: &UpstreamPolicy,
-    ) -> Option<Failure> {
+    ) -> Failure {
         let code = status.as_u16();
         match code {
-            429 => Some(Failure::RateLimited {
+            429 => Failure::RateLimited {
                 until: rate_limit_until(headers, now, policy),
                 reason: format!("upstream answered 429: {message}"),
-            }),
-            401 | 403 => Some(Failure::Auth(format!(
-                "upstream answered {code}: {message}"
-            ))),
-            _ if status.is_server_error() => Some(Failure::Server(format!(
-                "upstream answered {code}: {message}"
-            ))),
-            _ => None,
+            },
+            401 | 403 => Failure::Auth(format!("upstream answered {code}: {message}")),
+            _ => Failure::Server(format!("upstream answered {code}: {message}")),
         }
     }
 
-    /// The path, after the base URL, of the platform's model list.
-    fn models_path(&self) -> &'static str;
+    /// The URL of the platform's model list for `account`.
+    fn models_url(&self, account: &Upstream) -> String;
 
     /// A minimal real request for `account test`: endpoint, model and body.
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value);
@@ -225,8 +225,9 @@ impl Provider for Anthropic {
         matches!(self.0, Credential::Subscription)
     }
 
-    fn models_path(&self) -> &'static str {
-        "/v1/models?limit=1000"
+    fn models_url(&self, account: &Upstream) -> String {
+        let base = Endpoint::Messages.base(&account.base_url);
+        format!("{base}/v1/models?limit=1000")
     }
 
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
@@ -251,8 +252,9 @@ impl Provider for OpenaiCompatible {
         Ok(())
     }
 
-    fn models_path(&self) -> &'static str {
-        "/models"
+    fn models_url(&self, account: &Upstream) -> String {
+        let base = Endpoint::ChatCompletions.base(&account.base_url);
+        format!("{base}/models")
     }
 
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
@@ -274,8 +276,8 @@ impl Provider for Gemini {
         Ok(())
     }
 
-    fn models_path(&self) -> &'static str {
-        "/v1beta/models?pageSize=1000"
+    fn models_url(&self, account: &Upstream) -> String {
+        format!("{}/v1beta/models?pageSize=1000", account.base_url)
     }
 
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
@@ -484,18 +486,37 @@ mod tests {
     fn failures_are_classified_and_the_request_s_own_faults_passed_on() {
         let policy = crate::config::Config::with_data_dir("x").upstream;
         let p = of(Platform::Anthropic);
-        let c = |code| {
-            p.classify(
-                StatusCode::from_u16(code).unwrap(),
-                &HeaderMap::new(),
-                "m",
-                0,
-                &policy,
-            )
-        };
-        assert!(matches!(c(429), Some(Failure::RateLimited { .. })));
-        assert!(matches!(c(401), Some(Failure::Auth(_))));
-        assert!(matches!(c(529), Some(Failure::Server(_))));
-        assert!(c(400).is_none() && c(200).is_none() && c(413).is_none());
+        let status = |code| StatusCode::from_u16(code).unwrap();
+        let c = |code| p.classify(status(code), &HeaderMap::new(), "m", 0, &policy);
+        assert!(matches!(c(429), Failure::RateLimited { .. }));
+        assert!(matches!(c(401), Failure::Auth(_)));
+        assert!(matches!(c(529), Failure::Server(_)));
+        for passed_on in [200, 400, 404, 413, 422] {
+            assert!(!p.fails(status(passed_on)), "{passed_on}");
+        }
+        for failing in [401, 403, 429, 500, 529] {
+            assert!(p.fails(status(failing)), "{failing}");
+        }
+    }
+
+    #[test]
+    fn model_lists_sit_beside_each_protocols_endpoints() {
+        let url = |platform, base| of(platform).models_url(&account(platform, base));
+        assert_eq!(
+            url(Platform::Anthropic, "https://relay/api/v1"),
+            "https://relay/api/v1/models?limit=1000"
+        );
+        assert_eq!(
+            url(Platform::Openai, "https://api.deepseek.com"),
+            "https://api.deepseek.com/v1/models"
+        );
+        assert_eq!(
+            url(Platform::Openai, "https://open.bigmodel.cn/api/paas/v4"),
+            "https://open.bigmodel.cn/api/paas/v4/models"
+        );
+        assert_eq!(
+            url(Platform::Gemini, "https://g"),
+            "https://g/v1beta/models?pageSize=1000"
+        );
     }
 }

@@ -234,15 +234,13 @@ impl Gateway {
         let status = resp.status();
         let p = provider::of(account.platform);
         let policy = &self.config.upstream;
-        // Classified on the status first: only a failure's body is read here.
-        if p.classify(status, resp.headers(), "", 0, policy).is_none() {
+        // Only a failure's body is read here; anything else is delivered as it streams.
+        if !p.fails(status) {
             return Attempt::Answer(resp);
         }
         let headers = resp.headers().clone();
         let message = read_error_message(resp.into_body(), policy.idle_timeout).await;
-        let failure = p
-            .classify(status, &headers, &message, now_ms(), policy)
-            .expect("classified as a failure above");
+        let failure = p.classify(status, &headers, &message, now_ms(), policy);
         Attempt::Failed {
             status,
             message,
@@ -369,6 +367,10 @@ impl Gateway {
         let shown = f.public.as_deref().unwrap_or(&f.message);
         let mut resp = error_response(Some(call.protocol), f.kind, shown);
         *resp.status_mut() = f.status;
+        // Failures carry the id too, so a member can quote it to the operator.
+        if let Ok(id) = HeaderValue::from_str(&call.request_id) {
+            resp.headers_mut().insert("x-aicarpool-request-id", id);
+        }
         if let Some(until) = f.retry_after {
             let secs = ((until - now_ms()).max(0) + 999) / 1000;
             resp.headers_mut()
