@@ -448,7 +448,7 @@ fn a_proxy_refusing_the_credentials_is_a_connect_error_of_its_account() {
         row["error_message"]
             .as_str()
             .unwrap()
-            .contains("SOCKS5 proxy refused the user name or password"),
+            .contains("credentials not accepted"),
         "{row}"
     );
     assert_eq!(fake.count(), 0);

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::lifecycle::{Event, Next};
 use crate::store::accounts::{self, Account, Proxy};
 use crate::store::audit;
+use crate::upstream::proxy::ProxyUrl;
 
 /// A new account as an operator describes it.
 #[derive(Clone, Debug, Default)]
@@ -477,80 +478,34 @@ fn check_model_map(pairs: &[String]) -> Result<serde_json::Map<String, serde_jso
     Ok(map)
 }
 
-/// Parses `scheme://[user[:password]@]host[:port]` into a proxy with a sealed password.
+/// Reads a proxy URL (and a password given apart) into a proxy with a sealed password.
 fn parse_proxy(ctx: &Ctx, url: &str, password: Option<&str>) -> Result<Proxy> {
-    let bad = |why: &str| Error::Invalid(format!("proxy URL {why}"));
-    let uri: Uri = url.trim().parse().map_err(|_| bad("is not a URL"))?;
-    let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        "socks5" | "socks5h" => 1080,
-        _ => {
-            return Err(bad(
-                "must start with http://, https://, socks5:// or socks5h://",
-            ));
-        }
-    };
-    let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
-    if authority.host().is_empty() {
-        return Err(bad("has no host"));
+    let u = ProxyUrl::parse(url).map_err(Error::Invalid)?;
+    if u.password.is_some() && password.is_some() {
+        return Err(Error::Invalid(
+            "proxy URL has a password and a separate password was given too".into(),
+        ));
     }
-    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(bad("must not have a path or query"));
-    }
-    let (username, url_password) = match authority.as_str().rsplit_once('@') {
-        Some((userinfo, _)) => match userinfo.split_once(':') {
-            Some((u, p)) => (percent_decode(u)?, Some(percent_decode(p)?)),
-            None => (percent_decode(userinfo)?, None),
-        },
-        None => (String::new(), None),
-    };
-    if url_password.is_some() && password.is_some() {
-        return Err(bad("has a password and a separate password was given too"));
-    }
-    let password = url_password.or(password.map(str::to_owned));
-    if password.is_some() && username.is_empty() {
-        return Err(bad("has a password but no user name"));
+    let password = u.password.or(password.map(str::to_owned));
+    if password.is_some() && u.user.is_none() {
+        return Err(Error::Invalid(
+            "proxy URL has a password but no user name".into(),
+        ));
     }
     Ok(Proxy {
-        scheme,
-        host: authority.host().trim_matches(['[', ']']).to_owned(),
-        port: authority.port_u16().unwrap_or(default_port),
-        username: (!username.is_empty()).then_some(username),
+        scheme: u.scheme.as_str().to_owned(),
+        host: u.host,
+        port: u.port,
+        username: u.user,
         password: password
             .map(|p| ctx.secrets.seal(Purpose::ProxyPassword, p.as_bytes()))
             .transpose()?,
     })
 }
 
-fn percent_decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::Invalid("proxy URL has a bad %-escape".into()))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| Error::Invalid("proxy URL user info is not UTF-8".into()))
-}
-
 /// Whether a proxy URL carries a password (the CLI refuses those: argv is visible to others).
 pub fn proxy_url_has_password(url: &str) -> bool {
-    url.parse::<Uri>()
-        .ok()
-        .and_then(|u| u.authority().map(|a| a.as_str().to_owned()))
-        .and_then(|a| a.rsplit_once('@').map(|(ui, _)| ui.contains(':')))
-        .unwrap_or(false)
+    ProxyUrl::parse(url).is_ok_and(|u| u.password.is_some())
 }
 
 #[cfg(test)]
@@ -580,11 +535,5 @@ mod tests {
         assert!(proxy_url_has_password("socks5://u:p@127.0.0.1:1080"));
         assert!(!proxy_url_has_password("socks5://u@127.0.0.1:1080"));
         assert!(!proxy_url_has_password("http://127.0.0.1:3128"));
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("p%40ss%3Aw").unwrap(), "p@ss:w");
-        assert!(percent_decode("bad%zz").is_err());
     }
 }

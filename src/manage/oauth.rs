@@ -15,7 +15,7 @@ use crate::domain::Platform;
 use crate::error::{Error, Result};
 use crate::store::{now_ms, oauth_sessions};
 use crate::upstream::client::Clients;
-use crate::upstream::proxy::{ProxyScheme, ProxySettings};
+use crate::upstream::proxy::{ProxySettings, ProxyUrl};
 use crate::upstream::token::{TokenError, token_call};
 
 /// How long an authorization link stays usable.
@@ -155,37 +155,13 @@ pub async fn exchange(
 
 /// A proxy URL (and password) as connection settings, for calls made before the account exists.
 fn proxy_settings(url: &str, password: Option<&str>) -> Result<ProxySettings> {
-    let uri: http::Uri = url
-        .trim()
-        .parse()
-        .map_err(|_| Error::Invalid("proxy URL is not a URL".into()))?;
-    let scheme = uri
-        .scheme_str()
-        .and_then(ProxyScheme::parse)
-        .ok_or_else(|| {
-            Error::Invalid(
-                "proxy URL must start with http://, https://, socks5:// or socks5h://".into(),
-            )
-        })?;
-    let authority = uri
-        .authority()
-        .ok_or_else(|| Error::Invalid("proxy URL has no host".into()))?;
-    let user = authority
-        .as_str()
-        .rsplit_once('@')
-        .map(|(u, _)| u.split(':').next().unwrap_or("").to_owned());
-    let default_port = match scheme {
-        ProxyScheme::Http => 80,
-        ProxyScheme::Https => 443,
-        ProxyScheme::Socks5 | ProxyScheme::Socks5h => 1080,
-    };
+    let u = ProxyUrl::parse(url).map_err(Error::Invalid)?;
+    let password = u.password.or(password.map(str::to_owned));
     Ok(ProxySettings {
-        scheme,
-        host: authority.host().trim_matches(['[', ']']).to_owned(),
-        port: authority.port_u16().unwrap_or(default_port),
-        auth: user
-            .filter(|u| !u.is_empty())
-            .map(|u| (u, password.unwrap_or_default().to_owned())),
+        scheme: u.scheme,
+        host: u.host,
+        port: u.port,
+        auth: u.user.map(|user| (user, password.unwrap_or_default())),
     })
 }
 

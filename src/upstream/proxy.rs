@@ -1,24 +1,23 @@
 //! Outbound connections, direct or through an account's proxy: HTTP(S) `CONNECT` tunnels and
-//! SOCKS5 (RFC 1928, with RFC 1929 user/password), `socks5h` resolving names at the proxy.
-//! The TLS to the upstream then runs inside the tunnel, so a proxy sees only ciphertext.
+//! SOCKS5 with user/password (`socks5h` resolving names at the proxy), by hyper-util's proxy
+//! connectors. The TLS to the upstream then runs inside the tunnel, so a proxy sees only
+//! ciphertext. Also the one reader of proxy URLs.
 
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::Engine;
-use http::Uri;
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use http::{HeaderValue, Uri};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use percent_encoding::percent_decode_str;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
 /// How an account reaches its upstream.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -54,69 +53,90 @@ impl ProxyScheme {
             _ => None,
         }
     }
-}
 
-/// A connection: plain TCP, or TLS to an HTTPS proxy with the tunnel inside.
-pub enum Stream {
-    Tcp(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyScheme::Http => "http",
+            ProxyScheme::Https => "https",
+            ProxyScheme::Socks5 => "socks5",
+            ProxyScheme::Socks5h => "socks5h",
+        }
+    }
 
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+    fn default_port(self) -> u16 {
+        match self {
+            ProxyScheme::Http => 80,
+            ProxyScheme::Https => 443,
+            ProxyScheme::Socks5 | ProxyScheme::Socks5h => 1080,
         }
     }
 }
 
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
+/// A proxy URL `scheme://[user[:password]@]host[:port]`, its user info percent-decoded.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProxyUrl {
+    pub scheme: ProxyScheme,
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+impl ProxyUrl {
+    /// Reads a proxy URL; the error is a sentence for the operator (never echoing the URL,
+    /// which may hold a password).
+    pub fn parse(url: &str) -> Result<ProxyUrl, String> {
+        let bad = |why: &str| format!("proxy URL {why}");
+        let u = url::Url::parse(url.trim()).map_err(|_| bad("is not a URL"))?;
+        let scheme = ProxyScheme::parse(&u.scheme().to_ascii_lowercase())
+            .ok_or_else(|| bad("must start with http://, https://, socks5:// or socks5h://"))?;
+        let host = u
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("has no host"))?;
+        if !matches!(u.path(), "" | "/") || u.query().is_some() || u.fragment().is_some() {
+            return Err(bad("must not have a path or query"));
         }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        let decode = |s: &str| {
+            percent_decode_str(s)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| bad("user info is not UTF-8"))
+        };
+        let user = Some(decode(u.username())?).filter(|s| !s.is_empty());
+        let password = u.password().map(decode).transpose()?;
+        if password.is_some() && user.is_none() {
+            return Err(bad("has a password but no user name"));
         }
+        Ok(ProxyUrl {
+            scheme,
+            host: host.trim_matches(['[', ']']).to_owned(),
+            port: u.port().unwrap_or(scheme.default_port()),
+            user,
+            password,
+        })
     }
 }
 
-impl Connection for Stream {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
+/// A connection: plain TCP (direct, or a tunnel through an HTTP or SOCKS proxy), or TLS to an
+/// HTTPS proxy with the tunnel inside.
+pub type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
 
 /// The connector under the TLS layer: direct through hyper's `HttpConnector`, or through a
 /// proxy.
 #[derive(Clone)]
 pub struct Connector {
     direct: HttpConnector,
-    proxy: Option<Arc<ProxySettings>>,
-    /// For HTTPS proxies (TLS to the proxy itself).
-    tls: TlsConnector,
+    via: Option<Via>,
     timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Via {
+    Tunnel(Tunnel<HttpConnector>, Arc<ProxySettings>),
+    /// `CONNECT` inside TLS to the proxy itself.
+    TlsTunnel(Tunnel<HttpsConnector<HttpConnector>>, Arc<ProxySettings>),
+    Socks(SocksV5<HttpConnector>, Arc<ProxySettings>),
 }
 
 impl Connector {
@@ -126,54 +146,113 @@ impl Connector {
         tls: Arc<rustls::ClientConfig>,
         timeout: Duration,
     ) -> Connector {
+        let via = proxy.map(|p| {
+            let host = if p.host.contains(':') {
+                format!("[{}]", p.host)
+            } else {
+                p.host.clone()
+            };
+            let uri: Uri = format!("{}://{host}:{}", p.scheme.as_str(), p.port)
+                .parse()
+                .unwrap_or_else(|_| Uri::from_static("http://invalid.invalid"));
+            match p.scheme {
+                ProxyScheme::Http | ProxyScheme::Https => {
+                    if p.scheme == ProxyScheme::Http {
+                        Via::Tunnel(authorized(Tunnel::new(uri, direct.clone()), &p), p)
+                    } else {
+                        let to_proxy = HttpsConnectorBuilder::new()
+                            .with_tls_config((*tls).clone())
+                            .https_only()
+                            .enable_http1()
+                            .wrap_connector(direct.clone());
+                        Via::TlsTunnel(authorized(Tunnel::new(uri, to_proxy), &p), p)
+                    }
+                }
+                ProxyScheme::Socks5 | ProxyScheme::Socks5h => {
+                    let mut socks = SocksV5::new(uri, direct.clone())
+                        .local_dns(p.scheme == ProxyScheme::Socks5);
+                    if let Some((user, pass)) = &p.auth {
+                        socks = socks.with_auth(user.clone(), pass.clone());
+                    }
+                    Via::Socks(socks, p)
+                }
+            }
+        });
         Connector {
             direct,
-            proxy,
-            tls: TlsConnector::from(tls),
+            via,
             timeout,
         }
+    }
+}
+
+/// The tunnel with `Proxy-Authorization: Basic …` when the proxy has a user.
+fn authorized<C>(tunnel: Tunnel<C>, p: &ProxySettings) -> Tunnel<C> {
+    let Some((user, pass)) = p.auth.as_ref() else {
+        return tunnel;
+    };
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    match HeaderValue::from_str(&format!("Basic {token}")) {
+        // Marked sensitive by the tunnel.
+        Ok(v) => tunnel.with_auth(v),
+        Err(_) => tunnel,
     }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl tower_service::Service<Uri> for Connector {
-    type Response = TokioIo<Stream>;
+    type Response = Stream;
     type Error = io::Error;
-    type Future = BoxFuture<io::Result<TokioIo<Stream>>>;
+    type Future = BoxFuture<io::Result<Stream>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         tower_service::Service::<Uri>::poll_ready(&mut self.direct, cx).map_err(io::Error::other)
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let Some(proxy) = self.proxy.clone() else {
-            let connecting = tower_service::Service::<Uri>::call(&mut self.direct, uri);
+        let Some(via) = self.via.clone() else {
+            let connecting = self.direct.call(uri);
             return Box::pin(async move {
-                let tcp = connecting.await.map_err(io::Error::other)?;
-                Ok(TokioIo::new(Stream::Tcp(tcp.into_inner())))
+                Ok(MaybeHttpsStream::Http(
+                    connecting.await.map_err(io::Error::other)?,
+                ))
             });
         };
-        let (tls, timeout) = (self.tls.clone(), self.timeout);
+        // The proxy connectors take a missing port as 443: give it the scheme's own.
+        let uri = with_port(uri);
+        let timeout = self.timeout;
         Box::pin(async move {
-            let host = uri
-                .host()
-                .ok_or_else(|| io::Error::other("URL without a host"))?;
-            let host = host.trim_matches(['[', ']']).to_owned();
-            let port = uri
-                .port_u16()
-                .unwrap_or(if uri.scheme_str() == Some("https") {
-                    443
-                } else {
-                    80
-                });
-            let work = tunnel(&proxy, &tls, &host, port);
+            let (work, proxy): (BoxFuture<Result<Stream, String>>, _) = match via {
+                Via::Tunnel(mut t, p) => (
+                    Box::pin(async move {
+                        t.call(uri)
+                            .await
+                            .map(MaybeHttpsStream::Http)
+                            .map_err(|e| chain(&e))
+                    }),
+                    p,
+                ),
+                Via::TlsTunnel(mut t, p) => (
+                    Box::pin(async move { t.call(uri).await.map_err(|e| chain(&e)) }),
+                    p,
+                ),
+                Via::Socks(mut s, p) => (
+                    Box::pin(async move {
+                        s.call(uri)
+                            .await
+                            .map(MaybeHttpsStream::Http)
+                            .map_err(|e| e.to_string())
+                    }),
+                    p,
+                ),
+            };
             match tokio::time::timeout(timeout, work).await {
-                Ok(Ok(stream)) => Ok(TokioIo::new(stream)),
-                Ok(Err(e)) => Err(io::Error::new(
-                    e.kind(),
-                    format!("proxy {}:{}: {e}", proxy.host, proxy.port),
-                )),
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(e)) => Err(io::Error::other(format!(
+                    "proxy {}:{}: {e}",
+                    proxy.host, proxy.port
+                ))),
                 Err(_) => Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("proxy {}:{} timed out", proxy.host, proxy.port),
@@ -183,186 +262,81 @@ impl tower_service::Service<Uri> for Connector {
     }
 }
 
-/// Opens a tunnel to `host:port` through `proxy`.
-async fn tunnel(
-    proxy: &ProxySettings,
-    tls: &TlsConnector,
-    host: &str,
-    port: u16,
-) -> io::Result<Stream> {
-    let tcp = TcpStream::connect((proxy.host.as_str(), proxy.port)).await?;
-    tcp.set_nodelay(true)?;
-    match proxy.scheme {
-        ProxyScheme::Http => {
-            let mut s = Stream::Tcp(tcp);
-            http_connect(&mut s, proxy, host, port).await?;
-            Ok(s)
+/// `uri` with its port written out (80 for http, 443 for https).
+fn with_port(uri: Uri) -> Uri {
+    if uri.port().is_some() {
+        return uri;
+    }
+    let port = if uri.scheme_str() == Some("http") {
+        80
+    } else {
+        443
+    };
+    let Some(host) = uri.host() else { return uri };
+    let authority = format!("{host}:{port}");
+    let mut parts = uri.clone().into_parts();
+    match authority.parse() {
+        Ok(a) => {
+            parts.authority = Some(a);
+            Uri::from_parts(parts).unwrap_or(uri)
         }
-        ProxyScheme::Https => {
-            let name = ServerName::try_from(proxy.host.clone()).map_err(io::Error::other)?;
-            let mut s = Stream::Tls(Box::new(tls.connect(name, tcp).await?));
-            http_connect(&mut s, proxy, host, port).await?;
-            Ok(s)
-        }
-        ProxyScheme::Socks5 | ProxyScheme::Socks5h => {
-            let mut s = Stream::Tcp(tcp);
-            socks5_connect(&mut s, proxy, host, port).await?;
-            Ok(s)
-        }
+        Err(_) => uri,
     }
 }
 
-/// Longest proxy reply head read.
-const MAX_REPLY: usize = 16 * 1024;
-
-async fn http_connect(
-    s: &mut Stream,
-    proxy: &ProxySettings,
-    host: &str,
-    port: u16,
-) -> io::Result<()> {
-    let target = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    if let Some((user, pass)) = &proxy.auth {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-        head.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+/// An error and its causes, as one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
     }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).await?;
-    // Read byte by byte up to the blank line, so nothing of the tunnel is consumed.
-    let mut reply = Vec::with_capacity(256);
-    while !reply.ends_with(b"\r\n\r\n") {
-        if reply.len() >= MAX_REPLY {
-            return Err(io::Error::other("proxy reply head too long"));
-        }
-        let b = s.read_u8().await?;
-        reply.push(b);
-    }
-    let status_line = String::from_utf8_lossy(&reply);
-    let status_line = status_line.lines().next().unwrap_or("");
-    let code = status_line.split_whitespace().nth(1).unwrap_or("");
-    if code != "200" {
-        return Err(io::Error::new(
-            io::ErrorKind::ConnectionRefused,
-            format!(
-                "CONNECT refused: {}",
-                status_line.chars().take(100).collect::<String>()
-            ),
-        ));
-    }
-    Ok(())
+    out
 }
 
-async fn socks5_connect(
-    s: &mut Stream,
-    proxy: &ProxySettings,
-    host: &str,
-    port: u16,
-) -> io::Result<()> {
-    let methods: &[u8] = if proxy.auth.is_some() {
-        &[0x00, 0x02]
-    } else {
-        &[0x00]
-    };
-    let mut hello = vec![0x05, methods.len() as u8];
-    hello.extend_from_slice(methods);
-    s.write_all(&hello).await?;
-    let mut choice = [0u8; 2];
-    s.read_exact(&mut choice).await?;
-    if choice[0] != 0x05 {
-        return Err(io::Error::other("not a SOCKS5 proxy"));
-    }
-    match (choice[1], &proxy.auth) {
-        (0x00, _) => {}
-        (0x02, Some((user, pass))) => {
-            if user.len() > 255 || pass.len() > 255 {
-                return Err(io::Error::other(
-                    "SOCKS5 user or password longer than 255 bytes",
-                ));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_urls_are_read_with_their_user_info_decoded() {
+        let p = ProxyUrl::parse("socks5://us%40er:p%3Ass@127.0.0.1").unwrap();
+        assert_eq!(
+            p,
+            ProxyUrl {
+                scheme: ProxyScheme::Socks5,
+                host: "127.0.0.1".into(),
+                port: 1080,
+                user: Some("us@er".into()),
+                password: Some("p:ss".into()),
             }
-            let mut auth = vec![0x01, user.len() as u8];
-            auth.extend_from_slice(user.as_bytes());
-            auth.push(pass.len() as u8);
-            auth.extend_from_slice(pass.as_bytes());
-            s.write_all(&auth).await?;
-            let mut status = [0u8; 2];
-            s.read_exact(&mut status).await?;
-            if status[1] != 0x00 {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    "SOCKS5 proxy refused the user name or password",
-                ));
-            }
-        }
-        _ => {
-            return Err(io::Error::other(
-                "SOCKS5 proxy accepts none of our authentication methods",
-            ));
-        }
-    }
-    let mut req = vec![0x05, 0x01, 0x00];
-    let ip = match host.parse::<IpAddr>() {
-        Ok(ip) => Some(ip),
-        // socks5h leaves names to the proxy; socks5 resolves them here.
-        Err(_) if proxy.scheme == ProxyScheme::Socks5 => Some(
-            tokio::net::lookup_host((host, port))
-                .await?
-                .next()
-                .ok_or_else(|| io::Error::other(format!("{host} did not resolve")))?
-                .ip(),
-        ),
-        Err(_) => None,
-    };
-    match ip {
-        Some(IpAddr::V4(v4)) => {
-            req.push(0x01);
-            req.extend_from_slice(&v4.octets());
-        }
-        Some(IpAddr::V6(v6)) => {
-            req.push(0x04);
-            req.extend_from_slice(&v6.octets());
-        }
-        None => {
-            if host.len() > 255 {
-                return Err(io::Error::other("host name too long for SOCKS5"));
-            }
-            req.push(0x03);
-            req.push(host.len() as u8);
-            req.extend_from_slice(host.as_bytes());
+        );
+        let p = ProxyUrl::parse("HTTP://[::1]:3128/").unwrap();
+        assert_eq!(
+            (p.scheme, p.host.as_str(), p.port),
+            (ProxyScheme::Http, "::1", 3128)
+        );
+        assert_eq!(ProxyUrl::parse("https://proxy.example").unwrap().port, 443);
+        for bad in [
+            "ftp://x",
+            "socks5://:pw@x",
+            "http://x/path",
+            "http://x?q=1",
+            "not a url",
+            "socks5://u:%ff@x",
+        ] {
+            let e = ProxyUrl::parse(bad).unwrap_err();
+            assert!(!e.contains("pw"), "{e}");
         }
     }
-    req.extend_from_slice(&port.to_be_bytes());
-    s.write_all(&req).await?;
-    let mut head = [0u8; 4];
-    s.read_exact(&mut head).await?;
-    if head[1] != 0x00 {
-        let why = match head[1] {
-            0x01 => "general failure",
-            0x02 => "not allowed by ruleset",
-            0x03 => "network unreachable",
-            0x04 => "host unreachable",
-            0x05 => "connection refused",
-            0x06 => "TTL expired",
-            0x07 => "command not supported",
-            0x08 => "address type not supported",
-            _ => "unknown error",
-        };
-        return Err(io::Error::new(
-            io::ErrorKind::ConnectionRefused,
-            format!("SOCKS5 connect failed: {why}"),
-        ));
+
+    #[test]
+    fn tunnels_get_the_scheme_s_own_port() {
+        let p = |s: &str| with_port(s.parse().unwrap()).to_string();
+        assert_eq!(p("http://up.example/v1"), "http://up.example:80/v1");
+        assert_eq!(p("https://up.example/v1"), "https://up.example:443/v1");
+        assert_eq!(p("http://127.0.0.1:9/v1"), "http://127.0.0.1:9/v1");
     }
-    let skip = match head[3] {
-        0x01 => 4,
-        0x04 => 16,
-        0x03 => s.read_u8().await? as usize,
-        _ => return Err(io::Error::other("bad SOCKS5 reply")),
-    };
-    let mut rest = vec![0u8; skip + 2];
-    s.read_exact(&mut rest).await?;
-    Ok(())
 }
