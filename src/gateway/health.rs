@@ -159,13 +159,13 @@ impl Health {
             shutdown,
             move || {
                 let health = health.clone();
-                async move { health.recover_due().await }
+                async move { health.recover_due().await.map_err(|e| e.to_string()) }
             },
         );
     }
 
     /// One pass of the recovery loop.
-    async fn recover_due(&self) -> Result<(), String> {
+    async fn recover_due(&self) -> crate::error::Result<()> {
         let policy = self.policy();
         let decided = self
             .db
@@ -180,8 +180,7 @@ impl Health {
                 }
                 Ok(out)
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         for (id, (from, next)) in decided {
             self.settle(id, from, &next);
         }

@@ -25,24 +25,46 @@ const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
 const MAX_MODELS: usize = 2000;
 const MAX_NAME: usize = 256;
 
+/// Why an account's model list could not be had. The texts go to the log and `account test`;
+/// an upstream's own words are not kept.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("no account with id {0}")]
+    NoAccount(i64),
+    #[error("the account's credentials cannot be opened")]
+    Sealed,
+    #[error(transparent)]
+    Store(#[from] crate::error::Error),
+    #[error(transparent)]
+    Request(#[from] super::failure::UpstreamError),
+    #[error("no model list within {}s", FETCH_TIMEOUT.as_secs())]
+    Timeout,
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("the model list answered {0}")]
+    Status(http::StatusCode),
+    #[error("could not read the model list: {0}")]
+    Unreadable(String),
+    #[error("the model list is not JSON: {0}")]
+    NotJson(serde_json::Error),
+}
+
 /// Fetches account `id`'s model list from its upstream and stores it; the number found, or
 /// why there is none (the account keeps its earlier list then).
-pub async fn refresh(ctx: &Ctx, clients: &Clients, id: i64) -> Result<usize, String> {
+pub async fn refresh(ctx: &Ctx, clients: &Clients, id: i64) -> Result<usize, ListError> {
     let stored = ctx
         .db
         .read(move |c| store::accounts::find_by_id(c, id))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account with id {id}"))?;
-    let a = upstream(&stored, &ctx.secrets).ok_or("the account's credentials cannot be opened")?;
+        .await?
+        .ok_or(ListError::NoAccount(id))?;
+    let a = upstream(&stored, &ctx.secrets).ok_or(ListError::Sealed)?;
     let models = tokio::time::timeout(FETCH_TIMEOUT, fetch(clients, &a))
         .await
-        .map_err(|_| format!("no model list within {}s", FETCH_TIMEOUT.as_secs()))??;
+        .map_err(|_| ListError::Timeout)??;
     let n = models.len();
     ctx.db
         .write(move |c| store::accounts::set_upstream_models(c, id, &models))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(n)
 }
 
@@ -101,30 +123,32 @@ pub fn start_discovery(
 }
 
 /// The list request for the account's platform and its answer's model ids.
-async fn fetch(clients: &Clients, a: &Upstream) -> Result<Vec<String>, String> {
+async fn fetch(clients: &Clients, a: &Upstream) -> Result<Vec<String>, ListError> {
     let p = provider::of(a.platform);
     let mut builder = Request::get(p.models_url(a));
     let headers = builder.headers_mut().expect("fresh builder");
-    p.authorize(headers, a).map_err(|e| e.to_string())?;
+    p.authorize(headers, a)?;
     let req = builder
         .body(http_body_util::Full::new(Bytes::new()))
-        .map_err(|_| "the base URL does not form a valid URL".to_owned())?;
+        .map_err(|_| super::failure::UpstreamError::Misconfigured {
+            account: a.id,
+            what: "a base URL that does not form a valid URL",
+        })?;
     let resp = clients
         .get(a.proxy.as_ref())
         .request(req)
         .await
-        .map_err(|e| format!("could not connect: {}", super::relay::root_cause(&e)))?;
+        .map_err(|e| ListError::Connect(super::relay::root_cause(&e)))?;
     let status = resp.status();
     let body = Limited::new(resp.into_body(), MAX_LIST_BYTES)
         .collect()
         .await
-        .map_err(|e| format!("could not read the model list: {e}"))?
+        .map_err(|e| ListError::Unreadable(e.to_string()))?
         .to_bytes();
     if !status.is_success() {
-        return Err(format!("the model list answered {status}"));
+        return Err(ListError::Status(status));
     }
-    let v: Value =
-        serde_json::from_slice(&body).map_err(|e| format!("the model list is not JSON: {e}"))?;
+    let v: Value = serde_json::from_slice(&body).map_err(ListError::NotJson)?;
     Ok(model_ids(&v))
 }
 

@@ -23,6 +23,25 @@ use crate::upstream::token::{TokenError, token_call};
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 const TIMER_EVERY: Duration = Duration::from_secs(60);
 
+/// Why a subscription's token could not be refreshed. The texts go to the log and the
+/// account's status reason; they never hold a token.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the account no longer exists")]
+    Gone,
+    #[error("the account has no refresh token")]
+    NoRefreshToken,
+    /// Reading or writing the account (or opening its sealed tokens) failed.
+    #[error(transparent)]
+    Store(#[from] crate::error::Error),
+    /// The token server refused the refresh token: the account is now in ERROR.
+    #[error("refreshing the subscription token failed: {0}")]
+    Rejected(String),
+    /// The token server could not be reached; a later refresh may work.
+    #[error("{0}")]
+    Unavailable(TokenError),
+}
+
 pub struct Refresher {
     db: Db,
     secrets: SecretKey,
@@ -54,7 +73,7 @@ impl Refresher {
 
     /// A fresh access token for account `id`. With `stale` (the token an upstream just
     /// refused), a refresh another request already made is reused instead of repeated.
-    pub async fn refresh(&self, id: i64, stale: Option<&str>) -> Result<String, String> {
+    pub async fn refresh(&self, id: i64, stale: Option<&str>) -> Result<String, RefreshError> {
         let lock = self
             .locks
             .lock()
@@ -66,15 +85,13 @@ impl Refresher {
         let account = self
             .db
             .read(move |c| store::accounts::find_by_id(c, id))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the account no longer exists")?;
+            .await?
+            .ok_or(RefreshError::Gone)?;
         let open = |sealed: &Option<Vec<u8>>, purpose| {
             sealed
                 .as_ref()
                 .map(|s| self.secrets.open_string(purpose, s))
                 .transpose()
-                .map_err(|e| e.to_string())
         };
         let current = open(&account.oauth_access, Purpose::OauthAccessToken)?;
         if let (Some(stale), Some(current)) = (stale, &current)
@@ -83,7 +100,7 @@ impl Refresher {
             return Ok(current.clone());
         }
         let Some(refresh) = open(&account.oauth_refresh, Purpose::OauthRefreshToken)? else {
-            return Err("the account has no refresh token".into());
+            return Err(RefreshError::NoRefreshToken);
         };
         let proxy = super::snapshot::upstream(&account, &self.secrets).and_then(|u| u.proxy);
         let client = self.clients.get(proxy.as_ref());
@@ -96,14 +113,12 @@ impl Refresher {
             Ok(t) => {
                 let access = self
                     .secrets
-                    .seal(Purpose::OauthAccessToken, t.access.as_bytes())
-                    .map_err(|e| e.to_string())?;
+                    .seal(Purpose::OauthAccessToken, t.access.as_bytes())?;
                 let refresh = t
                     .refresh
                     .as_deref()
                     .map(|r| self.secrets.seal(Purpose::OauthRefreshToken, r.as_bytes()))
-                    .transpose()
-                    .map_err(|e| e.to_string())?;
+                    .transpose()?;
                 let expires = t.expires_at;
                 self.db
                     .write(move |c| {
@@ -115,16 +130,15 @@ impl Refresher {
                             expires,
                         )
                     })
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 info!(account = id, "refreshed the subscription's access token");
                 self.reload().await;
                 Ok(t.access)
             }
             Err(TokenError::Rejected(why)) => {
-                let reason = format!("refreshing the subscription token failed: {why}");
+                let refused = RefreshError::Rejected(why);
                 let event = Event::Refused {
-                    reason: reason.clone(),
+                    reason: refused.to_string(),
                 };
                 // A refusal puts the account in ERROR whatever the error policy says.
                 let policy = crate::config::AccountPolicy::default();
@@ -141,12 +155,12 @@ impl Refresher {
                     })
                     .await;
                 if matches!(moved, Ok(true)) {
-                    warn!(account = id, %reason, "account out of rotation");
+                    warn!(account = id, reason = %refused, "account out of rotation");
                     self.reload().await;
                 }
-                Err(reason)
+                Err(refused)
             }
-            Err(e @ TokenError::Unavailable(_)) => Err(e.to_string()),
+            Err(e @ TokenError::Unavailable(_)) => Err(RefreshError::Unavailable(e)),
         }
     }
 
@@ -167,19 +181,22 @@ impl Refresher {
             shutdown,
             move || {
                 let me = me.clone();
-                async move { me.refresh_due().await }
+                async move {
+                    me.refresh_due()
+                        .await
+                        .map_err(|e| format!("could not look for tokens to refresh: {e}"))
+                }
             },
         );
     }
 
     /// One pass: every subscription whose token expires within [`REFRESH_AHEAD`].
-    async fn refresh_due(&self) -> Result<(), String> {
+    async fn refresh_due(&self) -> crate::error::Result<()> {
         let before = now_ms() + REFRESH_AHEAD.as_millis() as i64;
         let due = self
             .db
             .read(move |c| store::accounts::oauth_due(c, before))
-            .await
-            .map_err(|e| format!("could not look for tokens to refresh: {e}"))?;
+            .await?;
         for id in due {
             if let Err(e) = self.refresh(id, None).await {
                 warn!(account = id, error = %e, "token refresh failed");

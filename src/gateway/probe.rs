@@ -119,7 +119,7 @@ pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
                 a.secret = Secret(token);
                 (status, headers, message) = send(ctx, &clients, &a).await;
             }
-            Err(e) => message = e,
+            Err(e) => message = e.to_string(),
         }
     }
     let latency_ms = started.elapsed().as_millis() as i64;
@@ -174,7 +174,9 @@ pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
         .unwrap_or_default();
     let model = probe_request(&a).1;
     let listed = if ok {
-        super::models::refresh(ctx, &clients, id).await
+        super::models::refresh(ctx, &clients, id)
+            .await
+            .map_err(|e| e.to_string())
     } else {
         Err("not fetched: the test failed".into())
     };
