@@ -287,22 +287,14 @@ pub fn with_usage_option(body: &Bytes, stream_options: &Value) -> Option<Bytes> 
     Some(Bytes::from(set_field(body, "stream_options", &value)))
 }
 
-/// Whether an SSE event (without its blank-line end) is the usage-only chat chunk the gateway
-/// asked for on the client's behalf: no choices, a usage object.
+/// Whether a raw SSE event is the usage-only chat chunk the gateway asked for on the client's
+/// behalf: no choices, a usage object.
 pub fn is_usage_only_chunk(event: &[u8]) -> bool {
-    // An event's data may span several `data:` lines (pretty-printed JSON); SSE joins them.
-    let mut data = Vec::new();
-    for line in event.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(d) = line.strip_prefix(b"data:") {
-            data.extend_from_slice(d.strip_prefix(b" ").unwrap_or(d));
-            data.push(b'\n');
-        }
-    }
     // Most chunks carry text, not usage: only a chunk with a usage object is parsed.
-    if !super::sse::key_then_object(&data, b"usage") {
+    if !super::sse::key_then_object(event, b"usage") {
         return false;
     }
+    let data = super::frame::parse(event).data;
     let Ok(v) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
         return false;
     };
@@ -312,34 +304,15 @@ pub fn is_usage_only_chunk(event: &[u8]) -> bool {
         && v.get("usage").is_some_and(Value::is_object)
 }
 
-/// Takes the complete events out of `buf` (up to its last blank line) and returns them,
-/// without the usage-only chunk; an unfinished event stays in `buf`.
-pub fn take_events_without_usage_chunk(buf: &mut Vec<u8>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(buf.len());
-    let mut start = 0;
-    let mut i = 0;
-    while i + 1 < buf.len() {
-        // An event ends at a blank line: "\n\n" or "\n\r\n".
-        let end = if buf[i] == b'\n' && buf[i + 1] == b'\n' {
-            Some(i + 2)
-        } else if buf[i] == b'\n' && buf[i + 1] == b'\r' && buf.get(i + 2) == Some(&b'\n') {
-            Some(i + 3)
-        } else {
-            None
-        };
-        match end {
-            Some(e) => {
-                let event = &buf[start..e];
-                if !is_usage_only_chunk(event) {
-                    out.extend_from_slice(event);
-                }
-                start = e;
-                i = e;
-            }
-            None => i += 1,
+/// The events `chunk` completes, without the usage-only chunk; an unfinished event stays in
+/// `framer`.
+pub fn events_without_usage_chunk(framer: &mut super::frame::Framer, chunk: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(chunk.len() + framer.buffered());
+    framer.push(chunk, |event| {
+        if !is_usage_only_chunk(event) {
+            out.extend_from_slice(event);
         }
-    }
-    buf.drain(..start);
+    });
     out
 }
 
@@ -442,13 +415,12 @@ data: [DONE]\n\n";
             "",
         );
         for split in 1..stream.len() {
-            let mut buf = Vec::new();
+            let mut framer = super::super::frame::Framer::default();
             let mut out = Vec::new();
             for part in [&stream[..split], &stream[split..]] {
-                buf.extend_from_slice(part.as_bytes());
-                out.extend(take_events_without_usage_chunk(&mut buf));
+                out.extend(events_without_usage_chunk(&mut framer, part.as_bytes()));
             }
-            assert!(buf.is_empty(), "split {split}");
+            assert_eq!(framer.buffered(), 0, "split {split}");
             assert_eq!(String::from_utf8(out).unwrap(), expected, "split {split}");
         }
     }

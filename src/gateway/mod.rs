@@ -5,6 +5,7 @@ mod alerts;
 mod decode;
 pub mod endpoint;
 pub mod failure;
+pub mod frame;
 pub mod health;
 pub mod limits;
 pub mod meter;

@@ -21,8 +21,9 @@ use tracing::debug;
 
 use super::Gateway;
 use super::decode;
-use super::endpoint::{Endpoint, take_events_without_usage_chunk};
+use super::endpoint::{Endpoint, events_without_usage_chunk};
 use super::failure::UpstreamError;
+use super::frame::Framer;
 use super::health::Failure;
 use super::limits::{Admission, Limiter};
 use super::protocol::{Kind, Protocol, error_response, stream_error};

@@ -17,7 +17,7 @@ pub(super) async fn pump(
 ) {
     let wire = pending.call.endpoint.wire();
     let mut scanner = SseScanner::new(wire);
-    let mut reframe = pending.call.strip_usage_chunk.then(Vec::new);
+    let mut reframe = pending.call.strip_usage_chunk.then(Framer::default);
     let mut client_gone = false;
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     let mut broke: Option<String> = None;
@@ -72,10 +72,7 @@ pub(super) async fn pump(
         // When the gateway asked for a usage chunk the client did not, events are passed whole
         // so that one can be left out.
         let data = match reframe.as_mut() {
-            Some(buf) => {
-                buf.extend_from_slice(&data);
-                Bytes::from(take_events_without_usage_chunk(buf))
-            }
+            Some(framer) => Bytes::from(events_without_usage_chunk(framer, &data)),
             None => data,
         };
         if !client_gone && !data.is_empty() && tx.send(data).await.is_err() {
@@ -89,7 +86,7 @@ pub(super) async fn pump(
             break;
         }
     }
-    if let Some(rest) = reframe.filter(|r| !r.is_empty())
+    if let Some(rest) = reframe.and_then(|mut f| f.finish())
         && !client_gone
     {
         let _ = tx.send(Bytes::from(rest)).await;
