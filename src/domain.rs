@@ -324,7 +324,9 @@ impl Usage {
             .or_else(|| usage.get("output_tokens")));
         let cached = n(usage
             .pointer("/prompt_tokens_details/cached_tokens")
-            .or_else(|| usage.pointer("/input_tokens_details/cached_tokens")))
+            .or_else(|| usage.pointer("/input_tokens_details/cached_tokens"))
+            // DeepSeek reports its cache hits on their own.
+            .or_else(|| usage.get("prompt_cache_hit_tokens")))
         .min(prompt);
         Usage {
             input_tokens: prompt - cached,

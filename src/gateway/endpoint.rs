@@ -66,6 +66,13 @@ pub const ANTHROPIC_PLATFORMS: &[Platform] = &[
 ];
 pub const OPENAI_PLATFORMS: &[Platform] = &[Platform::Openai];
 pub const GEMINI_PLATFORMS: &[Platform] = &[Platform::Gemini];
+pub const ALL_PLATFORMS: &[Platform] = &[
+    Platform::Anthropic,
+    Platform::ClaudeConsole,
+    Platform::ClaudeOauth,
+    Platform::Openai,
+    Platform::Gemini,
+];
 
 impl Endpoint {
     /// Recognises a relayed path (`/v1beta/models/gemini-2.5-pro:generateContent` included).
@@ -110,12 +117,10 @@ impl Endpoint {
         }
     }
 
+    /// The platforms that can serve the endpoint: every one, its own directly and the rest
+    /// through translation.
     pub fn platforms(&self) -> &'static [Platform] {
-        match self.protocol() {
-            Protocol::Anthropic => ANTHROPIC_PLATFORMS,
-            Protocol::Openai => OPENAI_PLATFORMS,
-            Protocol::Gemini => GEMINI_PLATFORMS,
-        }
+        ALL_PLATFORMS
     }
 
     /// Whether answers are charged (token counting is free upstream, and here).

@@ -406,6 +406,7 @@ mod tests {
             duration_ms: 5,
             first_byte_ms: Some(1),
             day: "2023-11-14".into(),
+            translated: false,
         }
     }
 

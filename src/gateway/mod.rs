@@ -19,6 +19,7 @@ mod relay;
 pub mod select;
 pub mod snapshot;
 pub mod sse;
+pub mod translate;
 pub mod usage;
 
 /// The fakes' JSON styles (compact, Python-spaced, pretty over several `data:` lines), shared
@@ -225,7 +226,11 @@ impl Gateway {
         let mut call = Call {
             client,
             group: snap.groups.get(&key.group_id).cloned(),
-            session: parsed.session.map(|s| Sticky::session(key.id, &s)),
+            session: parsed
+                .session
+                .as_deref()
+                .map(|s| Sticky::session(key.id, s)),
+            session_id: parsed.session,
             key,
             protocol,
             query: upstream_query(parts.uri.query()),

@@ -8,6 +8,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::protocol::Protocol;
+use super::provider;
 use super::snapshot::{Route, Upstream};
 use crate::domain::{AccountStatus, Platform};
 
@@ -39,17 +41,29 @@ pub enum NoCandidate {
     NoneRoutable,
 }
 
-/// Orders the candidates for one request. `sticky` is the account the conversation used last.
+/// Orders the candidates for one request in `protocol`. `sticky` is the account the
+/// conversation used last. An account of another protocol serves only the models it names
+/// (in its model list, its mapping or its upstream's list): one with no list takes anything
+/// of its own protocol, not everything.
 pub fn candidates(
     routes: &[Route],
     platforms: &[Platform],
+    protocol: Protocol,
     model: &str,
     sticky: Option<i64>,
     now_ms: i64,
 ) -> Result<Vec<Arc<Upstream>>, NoCandidate> {
+    let own = |a: &Upstream| provider::of(a.platform).protocol() == protocol;
     let serving: Vec<&Route> = routes
         .iter()
-        .filter(|r| platforms.contains(&r.account.platform) && r.account.serves(model))
+        .filter(|r| platforms.contains(&r.account.platform))
+        .filter(|r| {
+            if own(&r.account) {
+                r.account.serves(model)
+            } else {
+                r.account.names(model)
+            }
+        })
         .collect();
     if serving.is_empty() {
         return Err(NoCandidate::NoneServes);
@@ -74,7 +88,11 @@ pub fn candidates(
             .iter()
             .position(|r| r.priority != tier)
             .map_or(routable.len(), |n| start + n);
-        weighted_order(&routable[start..end], &mut ordered);
+        // At equal priority, accounts that need no translation come first.
+        let (same, other): (Vec<&Route>, Vec<&Route>) =
+            routable[start..end].iter().partition(|r| own(&r.account));
+        weighted_order(&same, &mut ordered);
+        weighted_order(&other, &mut ordered);
         start = end;
     }
     let mut last: Vec<&Route> = serving
@@ -204,6 +222,7 @@ mod tests {
     }
 
     const P: &[Platform] = &[Platform::Anthropic];
+    const A: Protocol = Protocol::Anthropic;
 
     fn ids(v: &[Arc<Upstream>]) -> Vec<i64> {
         v.iter().map(|a| a.id).collect()
@@ -220,7 +239,7 @@ mod tests {
             route(3, 30, 1, Disabled),
             route(4, 30, 1, Error),
         ];
-        let got = candidates(&routes, P, "m", None, 0).unwrap();
+        let got = candidates(&routes, P, A, "m", None, 0).unwrap();
         assert_eq!(ids(&got), vec![1, 2, 5, 6]);
     }
 
@@ -233,11 +252,11 @@ mod tests {
             route(3, 5, 1, Maintenance),
         ];
         assert_eq!(
-            ids(&candidates(&routes, P, "m", Some(2), 0).unwrap()),
+            ids(&candidates(&routes, P, A, "m", Some(2), 0).unwrap()),
             vec![2, 1]
         );
         assert_eq!(
-            ids(&candidates(&routes, P, "m", Some(3), 0).unwrap()),
+            ids(&candidates(&routes, P, A, "m", Some(3), 0).unwrap()),
             vec![1, 2]
         );
     }
@@ -247,10 +266,13 @@ mod tests {
         use AccountStatus::*;
         let routes = vec![route(1, 10, 1, RateLimited), route(2, 10, 1, RateLimited)];
         assert_eq!(
-            candidates(&routes, P, "m", None, 999).err(),
+            candidates(&routes, P, A, "m", None, 999).err(),
             Some(NoCandidate::AllRateLimited(Some(1_000)))
         );
-        assert_eq!(candidates(&routes, P, "m", None, 1_000).unwrap().len(), 2);
+        assert_eq!(
+            candidates(&routes, P, A, "m", None, 1_000).unwrap().len(),
+            2
+        );
     }
 
     #[test]
@@ -258,22 +280,50 @@ mod tests {
         use AccountStatus::*;
         let routes = vec![route(99, 10, 1, Active)];
         assert_eq!(
-            candidates(&routes, P, "other", None, 0).err(),
+            candidates(&routes, P, A, "other", None, 0).err(),
             Some(NoCandidate::NoneServes)
         );
         assert_eq!(
-            candidates(&routes, P, "only-this", None, 0).unwrap().len(),
+            candidates(&routes, P, A, "only-this", None, 0)
+                .unwrap()
+                .len(),
             1
         );
         assert_eq!(
-            candidates(&routes, &[Platform::Openai], "only-this", None, 0).err(),
+            candidates(&routes, &[Platform::Openai], A, "only-this", None, 0).err(),
             Some(NoCandidate::NoneServes)
         );
         let down = vec![route(1, 10, 1, Error)];
         assert_eq!(
-            candidates(&down, P, "m", None, 0).err(),
+            candidates(&down, P, A, "m", None, 0).err(),
             Some(NoCandidate::NoneRoutable)
         );
+    }
+
+    #[test]
+    fn accounts_of_another_protocol_serve_what_they_name_after_the_own_protocol() {
+        use AccountStatus::*;
+        let mut deepseek = route(7, 10, 100, Active);
+        let mut a = (*deepseek.account).clone();
+        a.platform = Platform::Openai;
+        a.mapping = [("claude-sonnet-4-5".to_owned(), "deepseek-chat".to_owned())].into();
+        deepseek.account = Arc::new(a);
+        let mut unnamed = route(8, 10, 100, Active);
+        let mut a = (*unnamed.account).clone();
+        a.platform = Platform::Gemini;
+        unnamed.account = Arc::new(a);
+        let routes = vec![deepseek, unnamed, route(1, 10, 1, Active)];
+        let all = &[Platform::Anthropic, Platform::Openai, Platform::Gemini];
+        for _ in 0..50 {
+            // Weight 100 against 1, yet the Anthropic account comes first at equal priority;
+            // the Gemini account with no list serves no Claude model.
+            let got = candidates(&routes, all, A, "claude-sonnet-4-5", None, 0).unwrap();
+            assert_eq!(ids(&got), [1, 7]);
+        }
+        let chat = candidates(&routes, all, Protocol::Openai, "claude-sonnet-4-5", None, 0);
+        assert_eq!(ids(&chat.unwrap()), [7]);
+        let gemini = candidates(&routes, all, Protocol::Gemini, "gemini-2.5-pro", None, 0);
+        assert_eq!(ids(&gemini.unwrap()), [8]);
     }
 
     #[test]
@@ -282,7 +332,7 @@ mod tests {
         let routes = vec![route(1, 10, 1, Active), route(2, 10, 3, Active)];
         let n = 20_000;
         let firsts = (0..n)
-            .filter(|_| candidates(&routes, P, "m", None, 0).unwrap()[0].id == 2)
+            .filter(|_| candidates(&routes, P, A, "m", None, 0).unwrap()[0].id == 2)
             .count();
         // Expected 3/4; the bound is over 10 standard deviations wide.
         let share = firsts as f64 / n as f64;

@@ -54,6 +54,17 @@ impl Upstream {
             || self.mapping.contains_key(model)
     }
 
+    /// Whether the account names `model` itself: in its model list, its mapping or its
+    /// upstream's list (what an account of another protocol must do to serve it).
+    pub fn names(&self, model: &str) -> bool {
+        self.models.iter().any(|m| m == model)
+            || self.mapping.contains_key(model)
+            || self
+                .offered
+                .as_ref()
+                .is_some_and(|o| o.iter().any(|m| m == model))
+    }
+
     /// The name to send upstream for `model`.
     pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
         self.mapping.get(model).map_or(model, String::as_str)

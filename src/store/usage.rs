@@ -38,6 +38,9 @@ pub struct Record {
     pub first_byte_ms: Option<i64>,
     /// The calendar day of `started_at` the rollup row belongs to (YYYY-MM-DD).
     pub day: String,
+    /// Answered by an account of another protocol, through translation.
+    #[serde(default)]
+    pub translated: bool,
 }
 
 /// Writes the request-log rows and adds them to the daily rollup, in the caller's transaction.
@@ -50,9 +53,9 @@ pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
             protocol, endpoint, model, stream, status_code, outcome, error_message,
             input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
             cost_nanos, unpriced, attempts, client, user_agent, started_at, duration_ms,
-            first_byte_ms, upstream_model)
+            first_byte_ms, upstream_model, translated)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
          ON CONFLICT (request_id) DO NOTHING",
     )?;
     // Keyed by (day, key, account, model); the values are the rollup's counters.
@@ -84,6 +87,7 @@ pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
             r.duration_ms,
             r.first_byte_ms,
             r.upstream_model,
+            r.translated,
         ])?;
         if n == 0 {
             continue;
@@ -313,6 +317,7 @@ pub struct LogRow {
     pub client: Option<String>,
     pub duration_ms: Option<i64>,
     pub first_byte_ms: Option<i64>,
+    pub translated: bool,
 }
 
 /// A page of the request log, newest first, read by id so a page never loads the whole log.
@@ -322,7 +327,7 @@ pub fn log_page(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
             l.account_id, l.endpoint, l.model, l.upstream_model, l.stream, l.status_code,
             l.outcome, l.error_message, l.input_tokens, l.output_tokens,
             l.cache_creation_input_tokens, l.cache_read_input_tokens, l.cost_nanos, l.unpriced,
-            l.attempts, l.client, l.duration_ms, l.first_byte_ms
+            l.attempts, l.client, l.duration_ms, l.first_byte_ms, l.translated
          FROM api_key_request_log l
          LEFT JOIN api_keys k ON k.id = l.api_key_id
          LEFT JOIN groups g ON g.id = k.group_id
@@ -394,6 +399,7 @@ pub fn log_page(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
             client: r.get(21)?,
             duration_ms: r.get(22)?,
             first_byte_ms: r.get(23)?,
+            translated: r.get(24)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

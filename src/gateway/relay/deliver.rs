@@ -11,10 +11,14 @@ impl Gateway {
         call: Call,
         snap: Arc<Snapshot>,
         account: Arc<Upstream>,
-        attempts: u32,
-        resp: Response<Incoming>,
-        outcome: Outcome,
+        answer: Answer,
     ) -> Response<Body> {
+        let Answer {
+            attempts,
+            resp,
+            outcome,
+            translation,
+        } = answer;
         let first_byte_ms = call.started.elapsed().as_millis() as i64;
         let (parts, body) = resp.into_parts();
         let media = Media::of(&parts.headers);
@@ -27,15 +31,13 @@ impl Gateway {
             }
         }
         // The type is the gateway's to say: only JSON and SSE are relayed as what they are.
+        let content_type = match &translation {
+            Some(t) if streaming => t.content_type(),
+            _ if streaming => "text/event-stream",
+            _ => "application/json",
+        };
         builder = builder
-            .header(
-                header::CONTENT_TYPE,
-                if streaming {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            )
+            .header(header::CONTENT_TYPE, content_type)
             .header("x-aicarpool-request-id", call.request_id.as_str());
         if streaming {
             builder = builder.header("server-timing", server_timing(&call));
@@ -49,6 +51,7 @@ impl Gateway {
             attempts,
             status,
             first_byte_ms,
+            translation,
         };
         let encoding = match decode::encoding(&parts.headers) {
             Ok(e) => e,
@@ -68,7 +71,7 @@ impl Gateway {
             .await
             .and_then(|b| decode::decode_all(encoding, b, MAX_RESPONSE_BYTES));
         record.call.upstream_wait += reading.elapsed();
-        let bytes = match read {
+        let mut bytes = match read {
             Ok(b) => b,
             Err(message) => return Box::pin(self.unreadable(record, &account, message)).await,
         };
@@ -103,16 +106,28 @@ impl Gateway {
             *resp.status_mut() = status;
             return resp;
         }
-        if outcome == Outcome::Ok {
-            self.health.succeeded(&account).await;
-        }
         // count_tokens answers carry no usage to charge; only Messages are metered.
         let report = if outcome == Outcome::Ok && record.call.endpoint.billed() {
-            Report::from_json(record.call.endpoint.wire(), &bytes)
+            Report::from_json(record.wire(), &bytes)
         } else {
             Report::default()
         };
         let error = (outcome != Outcome::Ok).then(|| extract_message(&bytes));
+        if let Some(t) = &record.translation {
+            bytes = match (&error, t.response(&bytes)) {
+                (Some(message), _) => t.error(status, message),
+                (None, Some(translated)) => translated,
+                (None, None) => {
+                    let error = UpstreamError::Broken(
+                        "the upstream's answer could not be translated".into(),
+                    );
+                    return Box::pin(self.unreadable(record, &account, error)).await;
+                }
+            };
+        }
+        if outcome == Outcome::Ok {
+            self.health.succeeded(&account).await;
+        }
         record.finish(outcome, &report, error).await;
         builder = builder.header("server-timing", server_timing(&record.call));
         builder.body(full(bytes)).expect("relayed head is valid")
@@ -120,6 +135,31 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// A token count for an account whose platform has none: the gateway's estimate,
+    /// logged as free.
+    pub(super) async fn estimate(&self, call: Call, account: i64) -> Response<Body> {
+        let body = crate::gateway::translate::estimated_count(&call.endpoint, &call.body);
+        let report = Report::default();
+        let (status, outcome) = (StatusCode::OK, Outcome::Ok);
+        let mut rec = call.record(
+            Some(account),
+            1,
+            status,
+            outcome,
+            &report,
+            Some(0),
+            None,
+            Some(0),
+        );
+        rec.translated = true;
+        self.meter.record(rec).await;
+        Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-aicarpool-request-id", call.request_id.as_str())
+            .body(full(body))
+            .expect("a valid head")
+    }
+
     /// An answer the gateway could not read whole (broken, too large, undecodable): the
     /// account takes a server error and the client gets a 502 in its protocol's shape.
     async fn unreadable(
@@ -167,9 +207,18 @@ pub(super) struct Pending {
     pub(super) attempts: u32,
     pub(super) status: StatusCode,
     pub(super) first_byte_ms: i64,
+    pub(super) translation: Option<Translation>,
 }
 
 impl Pending {
+    /// The format the upstream answers in, which says where its usage is.
+    pub(super) fn wire(&self) -> crate::gateway::usage::Wire {
+        match &self.translation {
+            Some(t) => t.upstream.wire(),
+            None => self.call.endpoint.wire(),
+        }
+    }
+
     /// Prices the usage and writes the row; returns once it is committed.
     pub(super) async fn finish(&self, outcome: Outcome, report: &Report, error: Option<String>) {
         // Priced as what was actually served: the upstream's own name for it when it gave one,
@@ -200,6 +249,7 @@ impl Pending {
         if model != self.call.model {
             rec.upstream_model = Some(model.to_owned());
         }
+        rec.translated = self.translation.is_some();
         let tokens = report.usage.total();
         let call = &self.call;
         self.gw.limiter.charge(
@@ -252,6 +302,7 @@ impl Call {
             duration_ms: self.started.elapsed().as_millis() as i64,
             first_byte_ms,
             day: self.day.clone(),
+            translated: false,
         }
     }
 }

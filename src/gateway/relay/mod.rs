@@ -30,6 +30,7 @@ use super::protocol::{Kind, Protocol, error_response, stream_error};
 use super::provider;
 use super::select::{self, NoCandidate};
 use super::snapshot::{Secret, Snapshot, Upstream};
+use super::translate::{Asked, Format, Translation};
 use super::usage::{Report, SseScanner};
 use crate::domain::{ClientKind, Outcome, Platform};
 use crate::http::{Body, channel_body, full};
@@ -62,6 +63,8 @@ pub struct Call {
     pub stream: bool,
     /// Conversation key for sticky routing.
     pub session: Option<u64>,
+    /// The conversation's own id, for a translated request's prompt cache key.
+    pub session_id: Option<String>,
     /// Drop the usage-only chat chunk the gateway asked for on the client's behalf.
     pub strip_usage_chunk: bool,
     pub client: ClientKind,
@@ -95,6 +98,23 @@ enum Attempt {
         kind: Kind,
         message: String,
     },
+    /// The request uses a feature the account's protocol cannot express.
+    Untranslatable(String),
+}
+
+impl Call {
+    /// What a translation needs to know of the request.
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            endpoint: &self.endpoint,
+            stream: self.stream,
+            model: &self.model,
+            request_id: &self.request_id,
+            query: self.query.as_deref(),
+            session: self.session_id.as_deref(),
+            started_at_ms: self.started_at,
+        }
+    }
 }
 
 impl Gateway {
@@ -106,11 +126,17 @@ impl Gateway {
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let sticky = call.session.and_then(|s| self.sticky.get(s));
-        let mut candidates =
-            match select::candidates(routes, &call.platforms, &call.model, sticky, now_ms()) {
-                Ok(c) => c,
-                Err(none) => return Box::pin(self.no_candidate(&call, none)).await,
-            };
+        let mut candidates = match select::candidates(
+            routes,
+            &call.platforms,
+            call.protocol,
+            &call.model,
+            sticky,
+            now_ms(),
+        ) {
+            Ok(c) => c,
+            Err(none) => return Box::pin(self.no_candidate(&call, none)).await,
+        };
         // Under a cost limit only accounts whose answer can be priced are used (a mapping
         // may send an unpriced model): an unpriced answer would cost the key nothing.
         if Limiter::cost_limited(&call.key, call.group.as_deref()) {
@@ -124,8 +150,32 @@ impl Gateway {
         let mut last: Option<(Option<i64>, Attempt)> = None;
         for (i, account) in candidates.iter().take(max).enumerate() {
             let attempts = i as u32 + 1;
+            let protocol = provider::of(account.platform).protocol();
+            let mut translation = Translation::plan(&call.asked(), protocol);
+            let body = match translation.as_mut() {
+                None => None,
+                // Chat has no token count: the gateway answers with its estimate.
+                Some(t) if t.upstream == Format::Chat && !call.endpoint.billed() => {
+                    return Box::pin(self.estimate(call, account.id)).await;
+                }
+                Some(t) => match t.request(&call.body, account.upstream_model(&call.model)) {
+                    Ok(b) => {
+                        // The usage chunk the gateway asked for, not the client.
+                        t.include_usage &= !call.strip_usage_chunk;
+                        Some(b)
+                    }
+                    Err(refusal) => {
+                        last = Some((Some(account.id), Attempt::Untranslatable(refusal.0)));
+                        continue;
+                    }
+                },
+            };
+            let sent = Sent {
+                translation: translation.as_ref(),
+                body: body.as_ref(),
+            };
             let waited = Instant::now();
-            let mut outcome = self.attempt(&call, account).await;
+            let mut outcome = self.attempt(&call, account, sent).await;
             // A subscription's token may have expired early: refresh once, try again.
             if provider::of(account.platform).refreshes_tokens()
                 && matches!(
@@ -140,7 +190,7 @@ impl Gateway {
             {
                 let mut fresh = (**account).clone();
                 fresh.secret = Secret(token);
-                outcome = self.attempt(&call, &fresh).await;
+                outcome = self.attempt(&call, &fresh, sent).await;
             }
             call.upstream_wait += waited.elapsed();
             match outcome {
@@ -158,8 +208,13 @@ impl Gateway {
                         Outcome::ClientError
                     };
                     let account = account.clone();
-                    return Box::pin(self.deliver(call, snap, account, attempts, resp, outcome))
-                        .await;
+                    let answer = Answer {
+                        attempts,
+                        resp,
+                        outcome,
+                        translation,
+                    };
+                    return Box::pin(self.deliver(call, snap, account, answer)).await;
                 }
                 failed @ Attempt::Failed { .. } => {
                     if let Attempt::Failed {
@@ -185,6 +240,9 @@ impl Gateway {
                     }
                     last = Some((Some(account.id), unreachable));
                 }
+                untranslatable @ Attempt::Untranslatable(_) => {
+                    last = Some((Some(account.id), untranslatable))
+                }
             }
         }
         let attempts = candidates.len().min(max) as u32;
@@ -193,23 +251,21 @@ impl Gateway {
     }
 
     /// Sends the request to one account and waits for the response head.
-    async fn attempt(&self, call: &Call, account: &Upstream) -> Attempt {
-        let req = match provider::request(
-            &call.endpoint,
-            account,
-            &call.model,
-            call.query.as_deref(),
-            &call.headers,
-            &call.body,
-        ) {
-            Ok(r) => r,
-            Err(error) => {
-                return Attempt::Unreachable {
-                    kind: Kind::UpstreamFailed,
-                    message: error.to_string(),
-                };
-            }
+    async fn attempt(&self, call: &Call, account: &Upstream, sent: Sent<'_>) -> Attempt {
+        let (endpoint, query, body) = match (sent.translation, sent.body) {
+            (Some(t), Some(b)) => (&t.endpoint, t.query(), b),
+            _ => (&call.endpoint, call.query.as_deref(), &call.body),
         };
+        let req =
+            match provider::request(endpoint, account, &call.model, query, &call.headers, body) {
+                Ok(r) => r,
+                Err(error) => {
+                    return Attempt::Unreachable {
+                        kind: Kind::UpstreamFailed,
+                        message: error.to_string(),
+                    };
+                }
+            };
         let timeout = self.config.upstream.first_byte_timeout;
         let client = self.clients.get(account.proxy.as_ref());
         let resp = match tokio::time::timeout(timeout, client.request(req)).await {
@@ -300,6 +356,19 @@ impl Gateway {
                     None,
                 )
             }
+            Attempt::Untranslatable(message) => {
+                let failure = Failed {
+                    outcome: Outcome::ClientError,
+                    account,
+                    attempts,
+                    status: StatusCode::BAD_REQUEST,
+                    kind: Kind::InvalidRequest,
+                    public: None,
+                    message,
+                    retry_after: None,
+                };
+                return self.failed(call, failure).await;
+            }
             Attempt::Answer(_) => unreachable!("answers are delivered, not exhausted"),
         };
         let failure = Failed {
@@ -379,6 +448,21 @@ impl Gateway {
         }
         resp
     }
+}
+
+/// What one attempt sends when it is translated: how, and the translated body.
+#[derive(Clone, Copy)]
+struct Sent<'a> {
+    translation: Option<&'a Translation>,
+    body: Option<&'a Bytes>,
+}
+
+/// An upstream's answer to deliver.
+pub(super) struct Answer {
+    pub attempts: u32,
+    pub resp: Response<Incoming>,
+    pub outcome: Outcome,
+    pub translation: Option<Translation>,
 }
 
 /// A request that ends without an upstream answer.

@@ -15,9 +15,12 @@ pub(super) async fn pump(
     account: Arc<Upstream>,
     idle: Duration,
 ) {
+    // Usage is read from what the upstream sent; the client gets its own format.
     let wire = pending.call.endpoint.wire();
-    let mut scanner = SseScanner::new(wire);
-    let mut reframe = pending.call.strip_usage_chunk.then(Framer::default);
+    let mut scanner = SseScanner::new(pending.wire());
+    let mut translator = pending.translation.as_ref().map(Translation::stream);
+    let mut reframe =
+        (pending.call.strip_usage_chunk && translator.is_none()).then(Framer::default);
     let mut client_gone = false;
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     let mut broke: Option<String> = None;
@@ -71,9 +74,10 @@ pub(super) async fn pump(
         }
         // When the gateway asked for a usage chunk the client did not, events are passed whole
         // so that one can be left out.
-        let data = match reframe.as_mut() {
-            Some(framer) => Bytes::from(events_without_usage_chunk(framer, &data)),
-            None => data,
+        let data = match (translator.as_mut(), reframe.as_mut()) {
+            (Some(t), _) => t.feed(&data),
+            (None, Some(framer)) => Bytes::from(events_without_usage_chunk(framer, &data)),
+            (None, None) => data,
         };
         if !client_gone && !data.is_empty() && tx.send(data).await.is_err() {
             client_gone = true;
@@ -126,6 +130,17 @@ pub(super) async fn pump(
             })
             .or_else(|| client_gone.then(|| "client disconnected mid-stream".to_owned()));
         pending.finish(outcome, &scanner.report, error).await;
+    }
+    // A translated stream's last events, once its row is written (a broken one gets the
+    // error below instead).
+    if let Some(mut t) = translator
+        && broke.is_none()
+        && !client_gone
+    {
+        let rest = t.finish();
+        if !rest.is_empty() {
+            let _ = tx.send(rest).await;
+        }
     }
     if broke.is_some() && !client_gone {
         let public = format!(

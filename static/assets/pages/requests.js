@@ -45,7 +45,7 @@ export async function render() {
         ["Time", (r) => time(r.started_at)],
         ["Key", (r) => r.key || "—"],
         ["Account", (r) => (r.account_id ? h("a", { href: `#/accounts/${r.account_id}` }, r.account || String(r.account_id)) : "—")],
-        ["Model", (r) => (r.upstream_model && r.upstream_model !== r.model ? `${r.model} → ${r.upstream_model}` : r.model || "—")],
+        ["Model", (r) => (r.upstream_model && r.upstream_model !== r.model ? `${r.model} → ${r.upstream_model}` : r.model || "—") + (r.translated ? " (translated)" : "")],
         ["Status", (r) => h("span", {}, badge(r.outcome === "ok" ? "OK" : r.outcome), ` ${r.status_code}`)],
         ["In / out", (r) => `${num(r.input_tokens)} / ${num(r.output_tokens)}`, "num"],
         ["Cache w / r", (r) => `${num(r.cache_creation_input_tokens)} / ${num(r.cache_read_input_tokens)}`, "num"],

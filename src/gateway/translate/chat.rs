@@ -1,0 +1,717 @@
+//! OpenAI Chat Completions to and from the pivot: requests, whole answers and streams.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    Block, Ev, Format, Refusal, Translation, Usage, args_object, blocks_of, budget_for,
+    custom_tools, effort_for, image_block, image_url, merge_turns, openai_finish, prompt_tokens,
+    set_thinking, sse_data, stop_from_openai, str_of, text_of, usage_of,
+};
+
+/// A chat request as an Anthropic one.
+pub fn to_anthropic(v: &Value) -> Result<Value, Refusal> {
+    let refuse = |what: &str| Err(Refusal::new(what, Format::Anthropic));
+    if v.get("n").and_then(Value::as_i64).is_some_and(|n| n > 1) {
+        return refuse("`n` above 1");
+    }
+    if let Some(f) = v.get("response_format")
+        && str_of(f, "type") != Some("text")
+    {
+        return refuse("`response_format` (JSON output)");
+    }
+    if v.get("logprobs").and_then(Value::as_bool) == Some(true) {
+        return refuse("`logprobs`");
+    }
+    if v.get("audio").is_some_and(|a| !a.is_null()) {
+        return refuse("audio output");
+    }
+    if v.get("web_search_options").is_some() {
+        return refuse("`web_search_options`");
+    }
+    let mut system = Vec::new();
+    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
+    for m in v
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let content = m.get("content").unwrap_or(&Value::Null);
+        match str_of(m, "role").unwrap_or("") {
+            "system" | "developer" => system.push(text_of(content)),
+            "user" => turns.push(("user".into(), user_blocks(content)?)),
+            "assistant" => {
+                let mut blocks = Vec::new();
+                let text = text_of(content);
+                if !text.is_empty() {
+                    blocks.push(json!({ "type": "text", "text": text }));
+                }
+                for tc in m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let f = tc.get("function").unwrap_or(&Value::Null);
+                    blocks.push(json!({
+                        "type": "tool_use",
+                        "id": str_of(tc, "id").unwrap_or(""),
+                        "name": str_of(f, "name").unwrap_or(""),
+                        "input": args_object(str_of(f, "arguments").unwrap_or("")),
+                    }));
+                }
+                turns.push(("assistant".into(), blocks));
+            }
+            "tool" => turns.push((
+                "user".into(),
+                vec![json!({
+                    "type": "tool_result",
+                    "tool_use_id": str_of(m, "tool_call_id").unwrap_or(""),
+                    "content": tool_result_content(content),
+                })],
+            )),
+            other => return refuse(&format!("a message of role {other:?}")),
+        }
+    }
+    let mut p = Map::new();
+    p.insert("messages".into(), Value::Array(merge_turns(turns)));
+    let system = system.join("\n\n");
+    if !system.is_empty() {
+        p.insert("system".into(), Value::String(system));
+    }
+    if let Some(n) = v
+        .get("max_completion_tokens")
+        .or_else(|| v.get("max_tokens"))
+        .and_then(Value::as_i64)
+    {
+        p.insert("max_tokens".into(), json!(n));
+    }
+    if let Some(t) = v.get("temperature").and_then(Value::as_f64) {
+        // OpenAI's range is 0–2, Anthropic's 0–1.
+        p.insert("temperature".into(), json!(t.min(1.0)));
+    }
+    if let Some(t) = v.get("top_p").filter(|t| t.is_number()) {
+        p.insert("top_p".into(), t.clone());
+    }
+    match v.get("stop") {
+        Some(Value::String(s)) => {
+            p.insert("stop_sequences".into(), json!([s]));
+        }
+        Some(a @ Value::Array(_)) => {
+            p.insert("stop_sequences".into(), a.clone());
+        }
+        _ => {}
+    }
+    let mut tools = Vec::new();
+    for t in v
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if str_of(t, "type") != Some("function") {
+            return refuse(&format!(
+                "the {:?} tool",
+                str_of(t, "type").unwrap_or("untyped")
+            ));
+        }
+        let f = t.get("function").unwrap_or(&Value::Null);
+        let mut tool = json!({
+            "name": str_of(f, "name").unwrap_or(""),
+            "input_schema": f.get("parameters").cloned().unwrap_or(json!({ "type": "object", "properties": {} })),
+        });
+        if let Some(d) = str_of(f, "description") {
+            tool["description"] = json!(d);
+        }
+        tools.push(tool);
+    }
+    if !tools.is_empty() {
+        p.insert("tools".into(), Value::Array(tools));
+    }
+    let mut choice = match v.get("tool_choice") {
+        Some(Value::String(s)) => match s.as_str() {
+            "none" => Some(json!({ "type": "none" })),
+            "required" => Some(json!({ "type": "any" })),
+            _ => Some(json!({ "type": "auto" })),
+        },
+        Some(Value::Object(o)) => o
+            .get("function")
+            .and_then(|f| str_of(f, "name"))
+            .map(|n| json!({ "type": "tool", "name": n })),
+        _ => None,
+    };
+    if v.get("parallel_tool_calls") == Some(&Value::Bool(false)) && p.contains_key("tools") {
+        let c = choice.get_or_insert_with(|| json!({ "type": "auto" }));
+        if str_of(c, "type") != Some("none") {
+            c["disable_parallel_tool_use"] = json!(true);
+        }
+    }
+    if let Some(c) = choice.filter(|_| p.contains_key("tools")) {
+        p.insert("tool_choice".into(), c);
+    }
+    if let Some(user) = str_of(v, "user") {
+        p.insert("metadata".into(), json!({ "user_id": user }));
+    }
+    if let Some(budget) = str_of(v, "reasoning_effort").and_then(budget_for) {
+        set_thinking(&mut p, budget);
+    }
+    Ok(Value::Object(p))
+}
+
+/// A chat user message's content as Anthropic blocks.
+fn user_blocks(content: &Value) -> Result<Vec<Value>, Refusal> {
+    let Value::Array(parts) = content else {
+        return Ok(blocks_of(&Value::String(text_of(content))));
+    };
+    let mut out = Vec::new();
+    for part in parts {
+        match str_of(part, "type").unwrap_or("") {
+            "text" => {
+                out.push(json!({ "type": "text", "text": str_of(part, "text").unwrap_or("") }))
+            }
+            "image_url" => {
+                let url = part
+                    .get("image_url")
+                    .and_then(|i| str_of(i, "url").or_else(|| i.as_str()))
+                    .unwrap_or("");
+                out.push(image_block(url));
+            }
+            other => {
+                return Err(Refusal::new(
+                    format!("a {other:?} content part"),
+                    Format::Anthropic,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A tool message's content as a tool result's.
+fn tool_result_content(content: &Value) -> Value {
+    match content {
+        Value::Array(parts) => Value::Array(
+            parts
+                .iter()
+                .filter_map(|p| match str_of(p, "type") {
+                    Some("text") => Some(json!({ "type": "text", "text": str_of(p, "text")? })),
+                    Some("image_url") => p
+                        .get("image_url")
+                        .and_then(|i| str_of(i, "url"))
+                        .map(image_block),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        other => Value::String(text_of(other)),
+    }
+}
+
+/// An Anthropic request as a chat one.
+pub fn from_anthropic(p: &Value, t: &Translation) -> Result<Value, Refusal> {
+    let mut messages = Vec::new();
+    let system = text_of(p.get("system").unwrap_or(&Value::Null));
+    if !system.is_empty() {
+        messages.push(json!({ "role": "system", "content": system }));
+    }
+    for m in p
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let blocks = blocks_of(m.get("content").unwrap_or(&Value::Null));
+        if str_of(m, "role") == Some("assistant") {
+            messages.push(assistant_message(&blocks)?);
+            continue;
+        }
+        let mut parts = Vec::new();
+        for b in &blocks {
+            match str_of(b, "type").unwrap_or("") {
+                "tool_result" => {
+                    let content = b.get("content").unwrap_or(&Value::Null);
+                    let mut text = text_of(content);
+                    if b.get("is_error") == Some(&Value::Bool(true)) && !text.starts_with("Error") {
+                        text = format!("Error: {text}");
+                    }
+                    messages.push(json!({
+                        "role": "tool",
+                        "tool_call_id": str_of(b, "tool_use_id").unwrap_or(""),
+                        "content": text,
+                    }));
+                    // Images a tool returned follow as the user's (a tool message is text).
+                    for img in blocks_of(content)
+                        .iter()
+                        .filter(|c| str_of(c, "type") == Some("image"))
+                    {
+                        if let Some(url) = image_url(img) {
+                            parts.push(json!({ "type": "image_url", "image_url": { "url": url } }));
+                        }
+                    }
+                }
+                "text" => {
+                    parts.push(json!({ "type": "text", "text": str_of(b, "text").unwrap_or("") }))
+                }
+                "image" => match image_url(b) {
+                    Some(url) => {
+                        parts.push(json!({ "type": "image_url", "image_url": { "url": url } }))
+                    }
+                    None => {
+                        return Err(Refusal::new("an image of an unknown source", Format::Chat));
+                    }
+                },
+                other => {
+                    return Err(Refusal::new(
+                        format!("a {other:?} content block"),
+                        Format::Chat,
+                    ));
+                }
+            }
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        // Text alone goes as a string: some compatible vendors take no part arrays.
+        let content = if parts.iter().all(|x| str_of(x, "type") == Some("text")) {
+            Value::String(text_of(&Value::Array(parts)))
+        } else {
+            Value::Array(parts)
+        };
+        messages.push(json!({ "role": "user", "content": content }));
+    }
+    let mut out = Map::new();
+    out.insert("model".into(), p["model"].clone());
+    out.insert("messages".into(), Value::Array(messages));
+    if let Some(n) = p.get("max_tokens") {
+        out.insert("max_tokens".into(), n.clone());
+    }
+    for k in ["temperature", "top_p"] {
+        if let Some(x) = p.get(k) {
+            out.insert(k.into(), x.clone());
+        }
+    }
+    if let Some(s) = p.get("stop_sequences") {
+        out.insert("stop".into(), s.clone());
+    }
+    let tools: Vec<Value> = custom_tools(p, Format::Chat)?
+        .into_iter()
+        .map(|t| {
+            let mut f = json!({
+                "name": str_of(t, "name").unwrap_or(""),
+                "parameters": t.get("input_schema").cloned().unwrap_or(json!({ "type": "object" })),
+            });
+            if let Some(d) = str_of(t, "description") {
+                f["description"] = json!(d);
+            }
+            json!({ "type": "function", "function": f })
+        })
+        .collect();
+    if !tools.is_empty() {
+        out.insert("tools".into(), Value::Array(tools));
+        if let Some(c) = p.get("tool_choice") {
+            let choice = match str_of(c, "type").unwrap_or("auto") {
+                "any" => json!("required"),
+                "none" => json!("none"),
+                "tool" => {
+                    json!({ "type": "function", "function": { "name": str_of(c, "name").unwrap_or("") } })
+                }
+                _ => json!("auto"),
+            };
+            out.insert("tool_choice".into(), choice);
+            if c.get("disable_parallel_tool_use") == Some(&Value::Bool(true)) {
+                out.insert("parallel_tool_calls".into(), json!(false));
+            }
+        }
+    }
+    if let Some(th) = p.get("thinking")
+        && str_of(th, "type") == Some("enabled")
+    {
+        let budget = th.get("budget_tokens").and_then(Value::as_i64).unwrap_or(0);
+        out.insert("reasoning_effort".into(), json!(effort_for(budget)));
+    }
+    if t.stream {
+        out.insert("stream".into(), json!(true));
+        out.insert("stream_options".into(), json!({ "include_usage": true }));
+    }
+    if let Some(s) = &t.session {
+        out.insert("prompt_cache_key".into(), json!(s));
+    }
+    Ok(Value::Object(out))
+}
+
+/// An Anthropic assistant turn as a chat assistant message.
+fn assistant_message(blocks: &[Value]) -> Result<Value, Refusal> {
+    let mut text = Vec::new();
+    let mut calls = Vec::new();
+    for b in blocks {
+        match str_of(b, "type").unwrap_or("") {
+            "text" => text.push(str_of(b, "text").unwrap_or("")),
+            "tool_use" => calls.push(json!({
+                "id": str_of(b, "id").unwrap_or(""),
+                "type": "function",
+                "function": {
+                    "name": str_of(b, "name").unwrap_or(""),
+                    "arguments": b.get("input").map(Value::to_string).unwrap_or_else(|| "{}".into()),
+                },
+            })),
+            // Earlier reasoning is the model's own; chat models do not take it back.
+            "thinking" | "redacted_thinking" => {}
+            other => {
+                return Err(Refusal::new(
+                    format!("a {other:?} content block"),
+                    Format::Chat,
+                ));
+            }
+        }
+    }
+    let mut m = json!({ "role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text.join("")) } });
+    if !calls.is_empty() {
+        m["tool_calls"] = Value::Array(calls);
+    }
+    Ok(m)
+}
+
+/// A chat completion as an Anthropic message.
+pub fn response_to_anthropic(v: &Value, t: &Translation) -> Value {
+    let choice = v.pointer("/choices/0").unwrap_or(&Value::Null);
+    let msg = choice.get("message").unwrap_or(&Value::Null);
+    let mut content = Vec::new();
+    if let Some(r) = reasoning(msg).filter(|r| !r.is_empty()) {
+        content.push(json!({ "type": "thinking", "thinking": r, "signature": "" }));
+    }
+    let text = text_of(msg.get("content").unwrap_or(&Value::Null));
+    if !text.is_empty() {
+        content.push(json!({ "type": "text", "text": text }));
+    }
+    if let Some(r) = str_of(msg, "refusal") {
+        content.push(json!({ "type": "text", "text": r }));
+    }
+    for tc in msg
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let f = tc.get("function").unwrap_or(&Value::Null);
+        content.push(json!({
+            "type": "tool_use",
+            "id": str_of(tc, "id").map_or_else(|| format!("call_{}", t.id), str::to_owned),
+            "name": str_of(f, "name").unwrap_or(""),
+            "input": args_object(str_of(f, "arguments").unwrap_or("")),
+        }));
+    }
+    let usage = v
+        .get("usage")
+        .filter(|u| u.is_object())
+        .map(Usage::from_openai)
+        .unwrap_or_default();
+    json!({
+        "id": format!("msg_{}", str_of(v, "id").unwrap_or(&t.id)),
+        "type": "message",
+        "role": "assistant",
+        "model": t.model,
+        "content": content,
+        "stop_reason": stop_from_openai(str_of(choice, "finish_reason").unwrap_or("stop")),
+        "stop_sequence": null,
+        "usage": super::anthropic_usage(&usage),
+    })
+}
+
+/// Reasoning text as DeepSeek and others return it beside the answer.
+fn reasoning(msg: &Value) -> Option<&str> {
+    str_of(msg, "reasoning_content").or_else(|| str_of(msg, "reasoning"))
+}
+
+/// An Anthropic message as a chat completion.
+pub fn response_from_anthropic(m: &Value, t: &Translation) -> Value {
+    let blocks = blocks_of(m.get("content").unwrap_or(&Value::Null));
+    let mut text = String::new();
+    let mut thinking = String::new();
+    let mut calls = Vec::new();
+    for b in &blocks {
+        match str_of(b, "type").unwrap_or("") {
+            "text" => text.push_str(str_of(b, "text").unwrap_or("")),
+            "thinking" => thinking.push_str(str_of(b, "thinking").unwrap_or("")),
+            "tool_use" => calls.push(json!({
+                "id": str_of(b, "id").unwrap_or(""),
+                "type": "function",
+                "function": {
+                    "name": str_of(b, "name").unwrap_or(""),
+                    "arguments": b.get("input").map(Value::to_string).unwrap_or_else(|| "{}".into()),
+                },
+            })),
+            _ => {}
+        }
+    }
+    let mut message = json!({
+        "role": "assistant",
+        "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) },
+    });
+    if !thinking.is_empty() {
+        message["reasoning_content"] = json!(thinking);
+    }
+    if !calls.is_empty() {
+        message["tool_calls"] = Value::Array(calls);
+    }
+    let usage = usage_of(m);
+    json!({
+        "id": format!("chatcmpl-{}", t.id),
+        "object": "chat.completion",
+        "created": t.created,
+        "model": t.model,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "finish_reason": openai_finish(str_of(m, "stop_reason").unwrap_or("end_turn")),
+            "logprobs": null,
+        }],
+        "usage": usage_json(&usage),
+    })
+}
+
+/// Chat usage JSON.
+pub fn usage_json(u: &Usage) -> Value {
+    let prompt = prompt_tokens(u);
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": prompt.saturating_add(u.output_tokens),
+        "prompt_tokens_details": { "cached_tokens": u.cache_read_input_tokens },
+    })
+}
+
+/// Reads a chat stream.
+pub struct Reader {
+    id: String,
+    started: bool,
+    open: Option<(usize, Kind)>,
+    next: usize,
+    /// Chat's tool call index → the block it opened.
+    tools: HashMap<u64, usize>,
+    finish: Option<String>,
+    usage: Usage,
+    done: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Thinking,
+    Tool,
+}
+
+impl Reader {
+    pub fn new(t: &Translation) -> Reader {
+        Reader {
+            id: t.id.clone(),
+            started: false,
+            open: None,
+            next: 0,
+            tools: HashMap::new(),
+            finish: None,
+            usage: Usage::default(),
+            done: false,
+        }
+    }
+
+    fn start(&mut self, id: Option<&str>, out: &mut Vec<Ev>) {
+        if !self.started {
+            self.started = true;
+            out.push(Ev::Start {
+                id: format!("msg_{}", id.unwrap_or(&self.id)),
+                usage: Usage::default(),
+            });
+        }
+    }
+
+    /// The open block of `kind`, opening it (and closing another) when needed.
+    fn block(&mut self, kind: Kind, block: Block, out: &mut Vec<Ev>) -> usize {
+        if let Some((i, k)) = self.open
+            && k == kind
+            && kind != Kind::Tool
+        {
+            return i;
+        }
+        self.close(out);
+        let index = self.next;
+        self.next += 1;
+        out.push(Ev::Open { index, block });
+        self.open = Some((index, kind));
+        index
+    }
+
+    fn close(&mut self, out: &mut Vec<Ev>) {
+        if let Some((index, _)) = self.open.take() {
+            out.push(Ev::Close { index });
+        }
+    }
+}
+
+impl super::Read for Reader {
+    fn event(&mut self, _name: &str, data: &[u8], out: &mut Vec<Ev>) {
+        if self.done {
+            return;
+        }
+        if data.trim_ascii() == b"[DONE]" {
+            return self.finish(out);
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        if let Some(e) = v.get("error") {
+            let message = str_of(e, "message").unwrap_or("upstream error").to_owned();
+            out.push(Ev::Error { message });
+            self.done = true;
+            return;
+        }
+        self.start(str_of(&v, "id"), out);
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.usage = Usage::from_openai(u);
+        }
+        let Some(choice) = v.pointer("/choices/0") else {
+            return;
+        };
+        let delta = choice.get("delta").unwrap_or(&Value::Null);
+        if let Some(r) = reasoning(delta).filter(|r| !r.is_empty()) {
+            let index = self.block(Kind::Thinking, Block::Thinking, out);
+            out.push(Ev::Thinking {
+                index,
+                text: r.to_owned(),
+            });
+        }
+        if let Some(c) = str_of(delta, "content").filter(|c| !c.is_empty()) {
+            let index = self.block(Kind::Text, Block::Text, out);
+            out.push(Ev::Text {
+                index,
+                text: c.to_owned(),
+            });
+        }
+        for (n, tc) in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let key = tc.get("index").and_then(Value::as_u64).unwrap_or(n as u64);
+            let f = tc.get("function").unwrap_or(&Value::Null);
+            let index = match self.tools.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let id = str_of(tc, "id")
+                        .map_or_else(|| format!("call_{}_{key}", self.id), str::to_owned);
+                    let name = str_of(f, "name").unwrap_or("").to_owned();
+                    let i = self.block(Kind::Tool, Block::Tool { id, name }, out);
+                    self.tools.insert(key, i);
+                    i
+                }
+            };
+            if let Some(a) = str_of(f, "arguments").filter(|a| !a.is_empty()) {
+                out.push(Ev::Args {
+                    index,
+                    json: a.to_owned(),
+                });
+            }
+        }
+        if let Some(f) = str_of(choice, "finish_reason") {
+            self.finish = Some(f.to_owned());
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Ev>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.start(None, out);
+        self.close(out);
+        let stop = stop_from_openai(self.finish.as_deref().unwrap_or("stop"));
+        out.push(Ev::End {
+            stop: stop.to_owned(),
+            usage: self.usage,
+        });
+        out.push(Ev::Done);
+    }
+}
+
+/// Writes a chat stream.
+pub struct Writer {
+    id: String,
+    model: String,
+    created: i64,
+    include_usage: bool,
+    /// A block index → its tool call's index among the answer's calls.
+    tools: HashMap<usize, usize>,
+}
+
+impl Writer {
+    pub fn new(t: &Translation) -> Writer {
+        Writer {
+            id: format!("chatcmpl-{}", t.id),
+            model: t.model.clone(),
+            created: t.created,
+            include_usage: t.include_usage,
+            tools: HashMap::new(),
+        }
+    }
+
+    fn chunk(&self, out: &mut Vec<u8>, delta: Value, finish: Option<&str>) {
+        sse_data(
+            out,
+            &json!({
+                "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                "model": self.model,
+                "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
+            }),
+        );
+    }
+}
+
+impl super::Write for Writer {
+    fn write(&mut self, ev: &Ev, out: &mut Vec<u8>) {
+        match ev {
+            Ev::Start { .. } => {
+                self.chunk(out, json!({ "role": "assistant", "content": "" }), None)
+            }
+            Ev::Open {
+                index,
+                block: Block::Tool { id, name },
+            } => {
+                let n = self.tools.len();
+                self.tools.insert(*index, n);
+                let call = json!({ "index": n, "id": id, "type": "function", "function": { "name": name, "arguments": "" } });
+                self.chunk(out, json!({ "tool_calls": [call] }), None);
+            }
+            Ev::Text { text, .. } => self.chunk(out, json!({ "content": text }), None),
+            Ev::Thinking { text, .. } => {
+                self.chunk(out, json!({ "reasoning_content": text }), None)
+            }
+            Ev::Args { index, json } => {
+                let n = self.tools.get(index).copied().unwrap_or(0);
+                let call = json!({ "index": n, "function": { "arguments": json } });
+                self.chunk(out, json!({ "tool_calls": [call] }), None);
+            }
+            Ev::End { stop, usage } => {
+                self.chunk(out, json!({}), Some(openai_finish(stop)));
+                if self.include_usage {
+                    sse_data(
+                        out,
+                        &json!({
+                            "id": self.id, "object": "chat.completion.chunk",
+                            "created": self.created, "model": self.model,
+                            "choices": [], "usage": usage_json(usage),
+                        }),
+                    );
+                }
+            }
+            Ev::Done => out.extend_from_slice(b"data: [DONE]\n\n"),
+            Ev::Error { message } => sse_data(
+                out,
+                &json!({ "error": { "message": message, "type": "server_error", "param": null, "code": "upstream_error" } }),
+            ),
+            Ev::Open { .. } | Ev::Signature { .. } | Ev::Close { .. } => {}
+        }
+    }
+}

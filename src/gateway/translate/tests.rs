@@ -1,0 +1,914 @@
+//! Golden pairs per direction, written from each protocol's published formats, and stream
+//! translation checked against every split of the upstream's bytes.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn plan(endpoint: Endpoint, stream: bool, upstream: Protocol) -> Translation {
+    let asked = Asked {
+        endpoint: &endpoint,
+        stream,
+        model: "claude-sonnet-4-5",
+        request_id: "req1",
+        query: Some("alt=sse"),
+        session: Some("sess-1"),
+        started_at_ms: 1_700_000_000_000,
+    };
+    Translation::plan(&asked, upstream).expect("a translation")
+}
+
+fn translate(t: &mut Translation, body: Value) -> Result<Value, Refusal> {
+    let out = t.request(body.to_string().as_bytes(), "upstream-model")?;
+    Ok(serde_json::from_slice(&out).unwrap())
+}
+
+fn gemini_endpoint(method: GeminiMethod) -> Endpoint {
+    Endpoint::Gemini {
+        model: "gemini-2.5-pro".into(),
+        method,
+        version: GeminiVersion::V1beta,
+    }
+}
+
+/// A Claude Code-shaped request: attribution line, cache markers, a tool loop, an image.
+fn claude_code_request() -> Value {
+    json!({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 32000,
+        "system": [
+            { "type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197; cch=abc123;" },
+            { "type": "text", "text": "You are Claude Code.", "cache_control": { "type": "ephemeral" } }
+        ],
+        "messages": [
+            { "role": "user", "content": [
+                { "type": "text", "text": "what is in /tmp?" },
+                { "type": "image", "source": { "type": "base64", "media_type": "image/png", "data": "iVBOR" } }
+            ] },
+            { "role": "assistant", "content": [
+                { "type": "thinking", "thinking": "let me look", "signature": "sig" },
+                { "type": "text", "text": "Looking." },
+                { "type": "tool_use", "id": "toolu_1", "name": "Bash", "input": { "command": "ls /tmp" } },
+                { "type": "tool_use", "id": "toolu_2", "name": "Bash", "input": { "command": "pwd" } }
+            ] },
+            { "role": "user", "content": [
+                { "type": "tool_result", "tool_use_id": "toolu_1", "content": "a.txt" },
+                { "type": "tool_result", "tool_use_id": "toolu_2", "content": [{ "type": "text", "text": "/root" }], "is_error": true },
+                { "type": "text", "text": "and?", "cache_control": { "type": "ephemeral" } }
+            ] }
+        ],
+        "tools": [{ "name": "Bash", "description": "Run a command", "input_schema": { "type": "object", "properties": { "command": { "type": "string" } } } }],
+        "tool_choice": { "type": "auto", "disable_parallel_tool_use": true },
+        "thinking": { "type": "enabled", "budget_tokens": 10000 },
+        "stop_sequences": ["END"],
+        "metadata": { "user_id": "user_x_session_s" },
+        "stream": true
+    })
+}
+
+#[test]
+fn anthropic_to_chat_keeps_the_conversation_and_drops_only_hints() {
+    let mut t = plan(Endpoint::Messages, true, Protocol::Openai);
+    let out = translate(&mut t, claude_code_request()).unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "model": "upstream-model",
+            "messages": [
+                { "role": "system", "content": "You are Claude Code." },
+                { "role": "user", "content": [
+                    { "type": "text", "text": "what is in /tmp?" },
+                    { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBOR" } }
+                ] },
+                { "role": "assistant", "content": "Looking.", "tool_calls": [
+                    { "id": "toolu_1", "type": "function", "function": { "name": "Bash", "arguments": "{\"command\":\"ls /tmp\"}" } },
+                    { "id": "toolu_2", "type": "function", "function": { "name": "Bash", "arguments": "{\"command\":\"pwd\"}" } }
+                ] },
+                { "role": "tool", "tool_call_id": "toolu_1", "content": "a.txt" },
+                { "role": "tool", "tool_call_id": "toolu_2", "content": "Error: /root" },
+                { "role": "user", "content": "and?" }
+            ],
+            "max_tokens": 32000,
+            "stop": ["END"],
+            "tools": [{ "type": "function", "function": { "name": "Bash", "description": "Run a command", "parameters": { "type": "object", "properties": { "command": { "type": "string" } } } } }],
+            "tool_choice": "auto",
+            "parallel_tool_calls": false,
+            "reasoning_effort": "medium",
+            "stream": true,
+            "stream_options": { "include_usage": true },
+            "prompt_cache_key": "sess-1"
+        })
+    );
+}
+
+#[test]
+fn server_tools_are_refused_where_they_cannot_run() {
+    let mut body = claude_code_request();
+    body["tools"] = json!([{ "type": "web_search_20250305", "name": "web_search" }]);
+    for upstream in [Protocol::Openai, Protocol::Gemini] {
+        let mut t = plan(Endpoint::Messages, false, upstream);
+        let e = translate(&mut t, body.clone()).unwrap_err();
+        assert!(e.0.contains("web_search_20250305"), "{}", e.0);
+    }
+    let mut doc = claude_code_request();
+    doc["messages"][0]["content"][1] = json!({ "type": "document", "source": { "type": "base64", "media_type": "application/pdf", "data": "JVBER" } });
+    let mut t = plan(Endpoint::Messages, false, Protocol::Openai);
+    assert!(
+        translate(&mut t, doc.clone())
+            .unwrap_err()
+            .0
+            .contains("document")
+    );
+    // Gemini reads PDFs.
+    let mut t = plan(Endpoint::Messages, false, Protocol::Gemini);
+    let out = translate(&mut t, doc).unwrap();
+    assert_eq!(
+        out["contents"][0]["parts"][1]["inlineData"]["mimeType"],
+        "application/pdf"
+    );
+}
+
+#[test]
+fn chat_to_anthropic_merges_tool_results_and_refuses_what_changes_the_answer() {
+    let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+    let body = json!({
+        "model": "gpt-4o",
+        "messages": [
+            { "role": "system", "content": "Be brief." },
+            { "role": "developer", "content": [{ "type": "text", "text": "Use tools." }] },
+            { "role": "user", "content": [
+                { "type": "text", "text": "weather?" },
+                { "type": "image_url", "image_url": { "url": "https://img.example/a.png" } }
+            ] },
+            { "role": "assistant", "content": null, "tool_calls": [
+                { "id": "call_a", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"Paris\"}" } },
+                { "id": "call_b", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"Rome\"}" } }
+            ] },
+            { "role": "tool", "tool_call_id": "call_a", "content": "sunny" },
+            { "role": "tool", "tool_call_id": "call_b", "content": "rain" }
+        ],
+        "tools": [{ "type": "function", "function": { "name": "weather", "parameters": { "type": "object" } } }],
+        "tool_choice": { "type": "function", "function": { "name": "weather" } },
+        "max_completion_tokens": 500,
+        "temperature": 1.5,
+        "stop": "STOP",
+        "seed": 7,
+        "user": "u1"
+    });
+    let out = translate(&mut t, body.clone()).unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "model": "upstream-model",
+            "messages": [
+                { "role": "user", "content": [
+                    { "type": "text", "text": "weather?" },
+                    { "type": "image", "source": { "type": "url", "url": "https://img.example/a.png" } }
+                ] },
+                { "role": "assistant", "content": [
+                    { "type": "tool_use", "id": "call_a", "name": "weather", "input": { "city": "Paris" } },
+                    { "type": "tool_use", "id": "call_b", "name": "weather", "input": { "city": "Rome" } }
+                ] },
+                { "role": "user", "content": [
+                    { "type": "tool_result", "tool_use_id": "call_a", "content": "sunny" },
+                    { "type": "tool_result", "tool_use_id": "call_b", "content": "rain" }
+                ] }
+            ],
+            "system": "Be brief.\n\nUse tools.",
+            "max_tokens": 500,
+            "temperature": 1.0,
+            "stop_sequences": ["STOP"],
+            "tools": [{ "name": "weather", "input_schema": { "type": "object" } }],
+            "tool_choice": { "type": "tool", "name": "weather" },
+            "metadata": { "user_id": "u1" },
+            "stream": false
+        })
+    );
+    for (field, value, named) in [
+        ("n", json!(2), "`n`"),
+        (
+            "response_format",
+            json!({ "type": "json_object" }),
+            "response_format",
+        ),
+        ("logprobs", json!(true), "logprobs"),
+    ] {
+        let mut b = body.clone();
+        b[field] = value;
+        let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+        let e = translate(&mut t, b).unwrap_err();
+        assert!(e.0.contains(named), "{field}: {}", e.0);
+    }
+}
+
+#[test]
+fn anthropic_to_gemini_names_results_by_their_call_and_back() {
+    let mut t = plan(Endpoint::Messages, false, Protocol::Gemini);
+    let out = translate(&mut t, claude_code_request()).unwrap();
+    assert_eq!(
+        out["systemInstruction"],
+        json!({ "parts": [{ "text": "You are Claude Code." }] })
+    );
+    let contents = out["contents"].as_array().unwrap();
+    assert_eq!(contents[1]["role"], "model");
+    assert_eq!(
+        contents[1]["parts"],
+        json!([
+            { "text": "Looking." },
+            { "functionCall": { "name": "Bash", "args": { "command": "ls /tmp" } } },
+            { "functionCall": { "name": "Bash", "args": { "command": "pwd" } } }
+        ])
+    );
+    assert_eq!(
+        contents[2]["parts"][0],
+        json!({ "functionResponse": { "name": "Bash", "response": { "content": "a.txt" } } })
+    );
+    assert_eq!(
+        contents[2]["parts"][1],
+        json!({ "functionResponse": { "name": "Bash", "response": { "error": "/root" } } })
+    );
+    assert_eq!(
+        out["generationConfig"],
+        json!({ "maxOutputTokens": 32000, "stopSequences": ["END"],
+                "thinkingConfig": { "thinkingBudget": 10000, "includeThoughts": true } })
+    );
+    assert_eq!(out["tools"][0]["functionDeclarations"][0]["name"], "Bash");
+    assert_eq!(t.query(), None);
+    assert_eq!(
+        plan(Endpoint::Messages, true, Protocol::Gemini).query(),
+        Some("alt=sse")
+    );
+
+    // The same conversation from a Gemini client: ids made up in order, results matched.
+    let mut back = plan(
+        gemini_endpoint(GeminiMethod::Generate),
+        false,
+        Protocol::Anthropic,
+    );
+    let pivot = translate(&mut back, out).unwrap();
+    let calls: Vec<&str> = pivot["messages"][1]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["id"].as_str())
+        .collect();
+    let results: Vec<&str> = pivot["messages"][2]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["tool_use_id"].as_str())
+        .collect();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls, results);
+    assert_eq!(pivot["messages"][2]["content"][1]["is_error"], true);
+    // Gemini's thoughts carry Gemini's signatures: the tool turn has no Anthropic thinking
+    // block to open with, so thinking is left off instead of refused upstream.
+    assert!(pivot.get("thinking").is_none());
+    let mut first = back.clone();
+    let fresh = json!({ "contents": [{ "role": "user", "parts": [{ "text": "hi" }] }],
+        "generationConfig": { "maxOutputTokens": 20000, "thinkingConfig": { "thinkingBudget": 10000 } } });
+    assert_eq!(
+        translate(&mut first, fresh).unwrap()["thinking"]["budget_tokens"],
+        10000
+    );
+}
+
+#[test]
+fn gemini_schemas_and_count_requests_translate() {
+    let mut t = plan(
+        gemini_endpoint(GeminiMethod::CountTokens),
+        false,
+        Protocol::Anthropic,
+    );
+    assert_eq!(t.endpoint, Endpoint::CountTokens);
+    let body = json!({ "contents": [{ "role": "user", "parts": [{ "text": "hi" }] }],
+        "tools": [{ "functionDeclarations": [{ "name": "f", "parameters": { "type": "OBJECT", "properties": { "a": { "type": "STRING" } } } }] }] });
+    let out = translate(&mut t, body).unwrap();
+    assert_eq!(
+        out["tools"][0]["input_schema"]["properties"]["a"]["type"],
+        "string"
+    );
+    assert!(out.get("max_tokens").is_none() && out.get("stream").is_none());
+    let answer = t.response(br#"{"input_tokens": 12}"#).unwrap();
+    assert_eq!(answer, r#"{"totalTokens":12}"#);
+
+    let mut t = plan(Endpoint::CountTokens, false, Protocol::Gemini);
+    let out = translate(
+        &mut t,
+        json!({ "model": "m", "messages": [{ "role": "user", "content": "hi" }] }),
+    )
+    .unwrap();
+    assert_eq!(
+        out["generateContentRequest"]["model"],
+        "models/upstream-model"
+    );
+    assert_eq!(
+        t.response(br#"{"totalTokens": 5}"#).unwrap(),
+        r#"{"input_tokens":5}"#
+    );
+    assert_eq!(
+        estimated_count(&Endpoint::CountTokens, &[b'x'; 400]),
+        r#"{"input_tokens":100}"#
+    );
+}
+
+/// What Codex CLI 0.171.0 sent to a local listener (`codex exec "list files"`, a custom
+/// responses provider), cut down: developer messages, its tools (functions, a namespace,
+/// cached web search), a turn that called a tool and a freeform tool.
+fn codex_request() -> Value {
+    json!({
+        "model": "gpt-5",
+        "stream": true,
+        "input": [
+            { "type": "message", "id": "msg_1", "role": "developer", "content": [{ "type": "input_text", "text": "You are a coding agent running in the Codex CLI." }] },
+            { "type": "message", "id": "msg_2", "role": "user", "content": [{ "type": "input_text", "text": "list files" }] },
+            { "type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA-sealed-by-openai" },
+            { "type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}" },
+            { "type": "function_call_output", "call_id": "call_1", "output": "a.txt\n" },
+            { "type": "custom_tool_call", "id": "ctc_1", "call_id": "call_2", "name": "apply_patch", "input": "*** Begin Patch" },
+            { "type": "custom_tool_call_output", "call_id": "call_2", "output": "Done" }
+        ],
+        "tools": [
+            { "type": "function", "name": "exec_command", "description": "Runs a command", "strict": false, "parameters": { "type": "object", "properties": { "cmd": { "type": "string" } } } },
+            { "type": "namespace", "name": "multi_agent_v1", "description": "Agents", "tools": [
+                { "type": "function", "name": "close_agent", "parameters": { "type": "object", "properties": {} } }
+            ] },
+            { "type": "custom", "name": "apply_patch", "description": "Patch files", "format": { "type": "grammar" } },
+            { "type": "web_search", "external_web_access": false }
+        ],
+        "tool_choice": "auto",
+        "parallel_tool_calls": true,
+        "reasoning": { "effort": "high", "summary": "auto" },
+        "store": false,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "01a233d2"
+    })
+}
+
+#[test]
+fn a_codex_request_reaches_an_anthropic_account_whole() {
+    let mut t = plan(Endpoint::Responses, true, Protocol::Anthropic);
+    let out = translate(&mut t, codex_request()).unwrap();
+    assert_eq!(
+        out["system"],
+        "You are a coding agent running in the Codex CLI."
+    );
+    let names: Vec<&str> = out["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["exec_command", "close_agent", "apply_patch"]);
+    assert_eq!(
+        out["tools"][2]["input_schema"]["required"],
+        json!(["input"])
+    );
+    let m = out["messages"].as_array().unwrap();
+    assert_eq!(m.len(), 5, "{m:?}");
+    assert_eq!(
+        m[1]["content"][0],
+        json!({ "type": "tool_use", "id": "call_1", "name": "exec_command", "input": { "cmd": "ls" } })
+    );
+    assert_eq!(m[2]["content"][0]["tool_use_id"], "call_1");
+    assert_eq!(
+        m[3]["content"][0]["input"],
+        json!({ "input": "*** Begin Patch" })
+    );
+    // OpenAI's sealed reasoning cannot go to Anthropic; without a thinking block before the
+    // tool call, thinking is left off rather than refused upstream.
+    assert!(out.get("thinking").is_none(), "{out}");
+    assert_eq!(t.custom_tools, ["apply_patch"]);
+
+    let mut live = codex_request();
+    live["tools"] = json!([{ "type": "file_search" }]);
+    let mut t = plan(Endpoint::Responses, true, Protocol::Anthropic);
+    assert!(
+        translate(&mut t, live)
+            .unwrap_err()
+            .0
+            .contains("file_search")
+    );
+    let mut stored = codex_request();
+    stored["previous_response_id"] = json!("resp_1");
+    let mut t = plan(Endpoint::Responses, true, Protocol::Anthropic);
+    assert!(
+        translate(&mut t, stored)
+            .unwrap_err()
+            .0
+            .contains("previous_response_id")
+    );
+}
+
+#[test]
+fn reasoning_goes_back_to_anthropic_through_encrypted_content() {
+    let mut t = plan(Endpoint::Responses, false, Protocol::Anthropic);
+    let message = json!({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [
+            { "type": "thinking", "thinking": "I should list.", "signature": "SIG" },
+            { "type": "tool_use", "id": "toolu_9", "name": "exec_command", "input": { "cmd": "ls" } },
+            { "type": "tool_use", "id": "toolu_10", "name": "apply_patch", "input": { "input": "*** Begin" } }
+        ],
+        "stop_reason": "tool_use",
+        "usage": { "input_tokens": 10, "cache_read_input_tokens": 90, "output_tokens": 5 }
+    });
+    translate(&mut t, codex_request()).unwrap();
+    let answer: Value =
+        serde_json::from_slice(&t.response(message.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(answer["status"], "completed");
+    assert_eq!(answer["model"], "claude-sonnet-4-5");
+    let out = answer["output"].as_array().unwrap();
+    assert_eq!(out[0]["type"], "reasoning");
+    assert_eq!(out[0]["summary"][0]["text"], "I should list.");
+    assert_eq!(
+        out[1],
+        json!({ "type": "function_call", "id": "fc_req1_1", "status": "completed", "call_id": "toolu_9", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}" })
+    );
+    assert_eq!(out[2]["type"], "custom_tool_call");
+    assert_eq!(out[2]["input"], "*** Begin");
+    assert_eq!(
+        answer["usage"],
+        json!({ "input_tokens": 100, "input_tokens_details": { "cached_tokens": 90 }, "output_tokens": 5,
+                "output_tokens_details": { "reasoning_tokens": 0 }, "total_tokens": 105 })
+    );
+    // The next turn hands the reasoning item back: it becomes the thinking block again.
+    let mut next = codex_request();
+    let items = next["input"].as_array_mut().unwrap();
+    items.truncate(2);
+    items.extend(out.iter().cloned());
+    items.push(json!({ "type": "function_call_output", "call_id": "toolu_9", "output": "a.txt" }));
+    items.push(json!({ "type": "custom_tool_call_output", "call_id": "toolu_10", "output": "ok" }));
+    let mut t = plan(Endpoint::Responses, false, Protocol::Anthropic);
+    let pivot = translate(&mut t, next).unwrap();
+    let turn = &pivot["messages"][1]["content"];
+    assert_eq!(
+        turn[0],
+        json!({ "type": "thinking", "thinking": "I should list.", "signature": "SIG" })
+    );
+    assert_eq!(turn[1]["type"], "tool_use");
+    assert_eq!(
+        pivot["thinking"]["type"], "enabled",
+        "kept: the tool turn opens with thinking"
+    );
+}
+
+#[test]
+fn whole_answers_translate_each_way_with_usage_and_stop_reasons() {
+    // DeepSeek-shaped chat answer (reasoning beside the content, its cache counts) to Anthropic.
+    let t = plan(Endpoint::Messages, false, Protocol::Openai);
+    let chat = json!({
+        "id": "c1", "object": "chat.completion", "model": "deepseek-chat",
+        "choices": [{ "index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "", "reasoning_content": "hmm",
+            "tool_calls": [{ "id": "call_1", "type": "function", "function": { "name": "Bash", "arguments": "{\"command\": \"ls\"}" } }] } }],
+        "usage": { "prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107,
+                   "prompt_tokens_details": { "cached_tokens": 60 }, "prompt_cache_hit_tokens": 60 }
+    });
+    let m: Value =
+        serde_json::from_slice(&t.response(chat.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(m["model"], "claude-sonnet-4-5");
+    assert_eq!(m["stop_reason"], "tool_use");
+    assert_eq!(
+        m["content"][0],
+        json!({ "type": "thinking", "thinking": "hmm", "signature": "" })
+    );
+    assert_eq!(
+        m["content"][1],
+        json!({ "type": "tool_use", "id": "call_1", "name": "Bash", "input": { "command": "ls" } })
+    );
+    assert_eq!(m["usage"]["input_tokens"], 40);
+    assert_eq!(m["usage"]["cache_read_input_tokens"], 60);
+
+    // An Anthropic answer to a chat client.
+    let t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+    let message = json!({ "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+        "content": [{ "type": "text", "text": "Hi" }], "stop_reason": "max_tokens",
+        "usage": { "input_tokens": 3, "output_tokens": 2, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 1 } });
+    let c: Value =
+        serde_json::from_slice(&t.response(message.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        c["choices"][0]["message"],
+        json!({ "role": "assistant", "content": "Hi" })
+    );
+    assert_eq!(c["choices"][0]["finish_reason"], "length");
+    assert_eq!(c["usage"]["prompt_tokens"], 8);
+    assert_eq!(c["usage"]["prompt_tokens_details"]["cached_tokens"], 4);
+
+    // Gemini both ways.
+    let t = plan(Endpoint::Messages, false, Protocol::Gemini);
+    let g = json!({ "candidates": [{ "content": { "role": "model", "parts": [
+            { "text": "plan", "thought": true }, { "functionCall": { "name": "Bash", "args": { "command": "ls" } } } ] },
+            "finishReason": "STOP" }],
+        "usageMetadata": { "promptTokenCount": 10, "candidatesTokenCount": 3, "thoughtsTokenCount": 2, "cachedContentTokenCount": 4 },
+        "responseId": "r1" });
+    let m: Value = serde_json::from_slice(&t.response(g.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(m["stop_reason"], "tool_use");
+    assert_eq!(m["content"][0]["type"], "thinking");
+    assert_eq!(m["content"][1]["name"], "Bash");
+    assert_eq!(m["usage"]["output_tokens"], 5);
+    assert_eq!(m["usage"]["input_tokens"], 6);
+    let t = plan(
+        gemini_endpoint(GeminiMethod::Generate),
+        false,
+        Protocol::Anthropic,
+    );
+    let back: Value =
+        serde_json::from_slice(&t.response(m.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        back["candidates"][0]["content"]["parts"][1]["functionCall"]["name"],
+        "Bash"
+    );
+    assert_eq!(back["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(back["usageMetadata"]["promptTokenCount"], 10);
+
+    // Errors keep their status and take the client's shape.
+    let t = plan(Endpoint::Messages, false, Protocol::Openai);
+    let e: Value = serde_json::from_slice(&t.error(StatusCode::BAD_REQUEST, "bad tool")).unwrap();
+    assert_eq!(
+        e,
+        json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "bad tool" } })
+    );
+}
+
+/// Feeds `stream` to a fresh translator whole and cut at `cut`; both outputs.
+fn run(t: &Translation, stream: &[u8], cut: &[usize]) -> Vec<u8> {
+    let mut s = t.stream();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &c in cut.iter().chain(std::iter::once(&stream.len())) {
+        out.extend_from_slice(&s.feed(&stream[at..c]));
+        at = c;
+    }
+    out.extend_from_slice(&s.finish());
+    out
+}
+
+/// The events of an SSE text, as (name, JSON data).
+fn events(sse: &[u8]) -> Vec<(String, Value)> {
+    let mut f = Framer::default();
+    let mut out = Vec::new();
+    f.push(sse, |raw| {
+        let e = frame::parse(raw);
+        let data = serde_json::from_slice(&e.data)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&e.data).into()));
+        out.push((e.name, data));
+    });
+    out
+}
+
+fn same_at_every_cut(t: &Translation, stream: &[u8]) -> Vec<u8> {
+    let whole = run(t, stream, &[]);
+    for i in 1..stream.len() {
+        assert_eq!(run(t, stream, &[i]), whole, "cut at {i}");
+    }
+    whole
+}
+
+/// A chat stream as DeepSeek writes it: reasoning, text, two tool calls with argument deltas,
+/// the finish chunk, the usage chunk, `[DONE]`; Python-style spacing.
+const CHAT_STREAM: &str = concat!(
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"role\": \"assistant\", \"reasoning_content\": \"think\"}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"content\": \"Hi\"}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 0, \"id\": \"call_a\", \"type\": \"function\", \"function\": {\"name\": \"Bash\", \"arguments\": \"\"}}]}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": {\"arguments\": \"{\\\"command\\\":\"}}]}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": {\"arguments\": \" \\\"ls\\\"}\"}}]}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 1, \"id\": \"call_b\", \"function\": {\"name\": \"Bash\", \"arguments\": \"{}\"}}]}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {}, \"finish_reason\": \"tool_calls\"}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [], \"usage\": {\"prompt_tokens\": 20, \"completion_tokens\": 9, \"prompt_tokens_details\": {\"cached_tokens\": 5}}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+#[test]
+fn a_chat_stream_becomes_anthropic_events_in_order() {
+    let t = plan(Endpoint::Messages, true, Protocol::Openai);
+    let out = same_at_every_cut(&t, CHAT_STREAM.as_bytes());
+    let ev = events(&out);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert_eq!(ev[1].1["content_block"]["type"], "thinking");
+    assert_eq!(
+        ev[5].1["delta"],
+        json!({ "type": "text_delta", "text": "Hi" })
+    );
+    assert_eq!(
+        ev[7].1["content_block"],
+        json!({ "type": "tool_use", "id": "call_a", "name": "Bash", "input": {} })
+    );
+    let args: String = [8, 9]
+        .iter()
+        .map(|&i| ev[i].1["delta"]["partial_json"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({ "command": "ls" })
+    );
+    assert_eq!(ev[11].1["index"], 3);
+    assert_eq!(ev[14].1["delta"]["stop_reason"], "tool_use");
+    assert_eq!(ev[14].1["usage"]["input_tokens"], 15);
+    assert_eq!(ev[14].1["usage"]["cache_read_input_tokens"], 5);
+    assert_eq!(ev[14].1["usage"]["output_tokens"], 9);
+}
+
+/// An Anthropic stream with text, a tool call and thinking, compact JSON.
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[],\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":30,\"output_tokens\":1}}}\n\n",
+    "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"plan\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"SIG\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"weather\",\"input\":{}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\": \"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Paris\\\"}\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":25}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+#[test]
+fn an_anthropic_stream_becomes_chat_chunks() {
+    let mut t = plan(Endpoint::ChatCompletions, true, Protocol::Anthropic);
+    t.include_usage = true;
+    let out = same_at_every_cut(&t, ANTHROPIC_STREAM.as_bytes());
+    let ev = events(&out);
+    assert_eq!(ev.last().unwrap().1, "[DONE]");
+    let deltas: Vec<&Value> = ev
+        .iter()
+        .filter_map(|(_, d)| d.pointer("/choices/0/delta"))
+        .collect();
+    assert_eq!(deltas[0]["role"], "assistant");
+    assert_eq!(deltas[1]["reasoning_content"], "plan");
+    assert_eq!(deltas[2]["content"], "Hello");
+    assert_eq!(
+        deltas[3]["tool_calls"][0],
+        json!({ "index": 0, "id": "toolu_1", "type": "function", "function": { "name": "weather", "arguments": "" } })
+    );
+    let args: String = deltas[4..6]
+        .iter()
+        .map(|d| {
+            d["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(args, "{\"city\": \"Paris\"}");
+    let finish = ev.iter().find_map(|(_, d)| {
+        d.pointer("/choices/0/finish_reason")
+            .and_then(Value::as_str)
+    });
+    assert_eq!(finish, Some("tool_calls"));
+    let usage = &ev[ev.len() - 2].1["usage"];
+    assert_eq!(usage["prompt_tokens"], 42);
+    assert_eq!(usage["completion_tokens"], 25);
+    assert!(
+        ev.iter()
+            .all(|(_, d)| d == "[DONE]" || d["model"] == "claude-sonnet-4-5")
+    );
+}
+
+#[test]
+fn an_anthropic_stream_becomes_responses_events() {
+    let mut t = plan(Endpoint::Responses, true, Protocol::Anthropic);
+    t.request(codex_request().to_string().as_bytes(), "m")
+        .unwrap();
+    let out = same_at_every_cut(&t, ANTHROPIC_STREAM.as_bytes());
+    let ev = events(&out);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names[..2], ["response.created", "response.in_progress"]);
+    assert!(names.contains(&"response.reasoning_summary_text.delta"));
+    assert!(names.contains(&"response.output_text.delta"));
+    assert!(names.contains(&"response.function_call_arguments.delta"));
+    assert_eq!(names.last(), Some(&"response.completed"));
+    let seq: Vec<u64> = ev
+        .iter()
+        .map(|(_, d)| d["sequence_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seq, (0..seq.len() as u64).collect::<Vec<_>>());
+    let done = &ev.last().unwrap().1["response"];
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["output"][2]["arguments"], "{\"city\": \"Paris\"}");
+    assert_eq!(done["output"][2]["call_id"], "toolu_1");
+    assert!(
+        done["output"][0]["encrypted_content"]
+            .as_str()
+            .unwrap()
+            .starts_with("aicarpool.thinking.v1:")
+    );
+    assert_eq!(done["usage"]["input_tokens"], 42);
+    let item_done: Vec<&Value> = ev
+        .iter()
+        .filter(|(n, _)| n == "response.output_item.done")
+        .map(|(_, d)| &d["item"])
+        .collect();
+    assert_eq!(item_done.len(), 3);
+    assert_eq!(item_done[1]["content"][0]["text"], "Hello");
+}
+
+/// A Gemini SSE stream: thoughts, text over two chunks, a call, the finish with usage.
+const GEMINI_STREAM: &str = concat!(
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"hmm\", \"thought\": true}], \"role\": \"model\"}, \"index\": 0}], \"responseId\": \"g1\"}\r\n\r\n",
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}], \"role\": \"model\"}, \"index\": 0}]}\r\n\r\n",
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}, {\"functionCall\": {\"name\": \"Bash\", \"args\": {\"command\": \"ls\"}}}], \"role\": \"model\"}, \"finishReason\": \"STOP\", \"index\": 0}], \"usageMetadata\": {\"promptTokenCount\": 9, \"candidatesTokenCount\": 4, \"thoughtsTokenCount\": 3}}\r\n\r\n",
+);
+
+#[test]
+fn a_gemini_stream_becomes_anthropic_events_and_back() {
+    let t = plan(Endpoint::Messages, true, Protocol::Gemini);
+    let out = same_at_every_cut(&t, GEMINI_STREAM.as_bytes());
+    let ev = events(&out);
+    let types: Vec<&str> = ev
+        .iter()
+        .map(|(_, d)| d["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert_eq!(ev[9].1["delta"]["partial_json"], "{\"command\":\"ls\"}");
+    assert_eq!(ev[11].1["delta"]["stop_reason"], "tool_use");
+    assert_eq!(ev[11].1["usage"]["output_tokens"], 7);
+
+    // An Anthropic stream to a Gemini client: SSE when asked, else one JSON array.
+    let sse = plan(
+        gemini_endpoint(GeminiMethod::Stream),
+        true,
+        Protocol::Anthropic,
+    );
+    assert_eq!(sse.content_type(), "text/event-stream");
+    let out = same_at_every_cut(&sse, ANTHROPIC_STREAM.as_bytes());
+    let chunks: Vec<Value> = events(&out).into_iter().map(|(_, d)| d).collect();
+    let mut array = sse.clone();
+    array.gemini_sse = false;
+    assert_eq!(array.content_type(), "application/json");
+    let whole: Value =
+        serde_json::from_slice(&same_at_every_cut(&array, ANTHROPIC_STREAM.as_bytes())).unwrap();
+    assert_eq!(whole, Value::Array(chunks.clone()));
+    let parts: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c.pointer("/candidates/0/content/parts/0"))
+        .collect();
+    assert_eq!(parts[0], &json!({ "text": "plan", "thought": true }));
+    assert_eq!(parts[1], &json!({ "text": "Hello" }));
+    assert_eq!(
+        parts[2],
+        &json!({ "functionCall": { "name": "weather", "args": { "city": "Paris" } } })
+    );
+    let last = chunks.last().unwrap();
+    assert_eq!(last["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(last["usageMetadata"]["promptTokenCount"], 42);
+}
+
+#[test]
+fn an_upstream_error_event_reaches_the_client_in_its_shape() {
+    let t = plan(Endpoint::ChatCompletions, true, Protocol::Anthropic);
+    let stream = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+    let ev = events(&run(&t, stream.as_bytes(), &[]));
+    assert_eq!(ev[0].1["error"]["message"], "Overloaded");
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z_ ]{0,8}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "user",
+                "assistant",
+                "model",
+                "tool",
+                "text",
+                "image",
+                "tool_use",
+                "tool_result",
+                "function",
+                "function_call",
+                "message",
+                "input_text",
+                "thinking",
+                "system",
+            ])
+            .prop_map(|s| json!(s)),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let keys = prop::sample::select(vec![
+                "role",
+                "content",
+                "type",
+                "text",
+                "messages",
+                "contents",
+                "parts",
+                "input",
+                "tools",
+                "tool_calls",
+                "function",
+                "name",
+                "arguments",
+                "id",
+                "call_id",
+                "tool_use_id",
+                "functionCall",
+                "functionResponse",
+                "args",
+                "response",
+                "source",
+                "image_url",
+                "url",
+                "system",
+                "instructions",
+                "tool_choice",
+                "max_tokens",
+                "generationConfig",
+                "thinking",
+                "reasoning",
+                "effort",
+                "output",
+                "stop",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(keys, inner, 0..6).prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn any_request_of_any_format_translates_or_is_refused_without_panic(v in json_value()) {
+            let body = match v { Value::Object(_) => v, other => json!({ "messages": other, "input": other, "contents": other }) };
+            for endpoint in [Endpoint::Messages, Endpoint::ChatCompletions, Endpoint::Responses, gemini_endpoint(GeminiMethod::Stream), Endpoint::CountTokens] {
+                for upstream in [Protocol::Anthropic, Protocol::Openai, Protocol::Gemini] {
+                    let asked = Asked { endpoint: &endpoint, stream: true, model: "m", request_id: "r", query: None, session: None, started_at_ms: 0 };
+                    if let Some(mut t) = Translation::plan(&asked, upstream) {
+                        let _ = t.request(body.to_string().as_bytes(), "m");
+                        let _ = t.response(body.to_string().as_bytes());
+                        let mut s = t.stream();
+                        let _ = s.feed(format!("data: {body}\n\n").as_bytes());
+                        let _ = s.finish();
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_stream_split_anywhere_translates_as_the_whole(cuts in prop::collection::vec(0usize..2000, 0..6)) {
+            for (t, stream) in [
+                (plan(Endpoint::Messages, true, Protocol::Openai), CHAT_STREAM),
+                (plan(Endpoint::Responses, true, Protocol::Anthropic), ANTHROPIC_STREAM),
+                (plan(gemini_endpoint(GeminiMethod::Stream), true, Protocol::Anthropic), ANTHROPIC_STREAM),
+                (plan(Endpoint::ChatCompletions, true, Protocol::Gemini), GEMINI_STREAM),
+            ] {
+                let mut cut: Vec<usize> = cuts.iter().map(|c| c % stream.len()).collect();
+                cut.sort();
+                prop_assert_eq!(run(&t, stream.as_bytes(), &cut), run(&t, stream.as_bytes(), &[]));
+            }
+        }
+    }
+}
