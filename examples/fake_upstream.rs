@@ -2,6 +2,9 @@
 //! `cargo run --example fake_upstream [PORT]`. It answers `/v1/messages` with a JSON message,
 //! or an SSE stream when the request asks for one, and `count_tokens` likewise.
 
+#[path = "../tests/common/model.rs"]
+#[allow(dead_code)]
+mod model;
 #[path = "../tests/common/style.rs"]
 mod style;
 #[path = "../tests/common/upstream.rs"]

@@ -59,13 +59,6 @@ pub enum Endpoint {
     },
 }
 
-pub const ANTHROPIC_PLATFORMS: &[Platform] = &[
-    Platform::Anthropic,
-    Platform::ClaudeConsole,
-    Platform::ClaudeOauth,
-];
-pub const OPENAI_PLATFORMS: &[Platform] = &[Platform::Openai];
-pub const GEMINI_PLATFORMS: &[Platform] = &[Platform::Gemini];
 pub const ALL_PLATFORMS: &[Platform] = &[
     Platform::Anthropic,
     Platform::ClaudeConsole,

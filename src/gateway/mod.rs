@@ -328,13 +328,14 @@ impl Gateway {
             Ok(k) => k,
             Err(msg) => return error_response(p, Kind::Authentication, msg),
         };
-        // Only accounts that speak the asking SDK's protocol, and that the key may use.
-        let platforms = if anthropic {
-            endpoint::ANTHROPIC_PLATFORMS
+        // Every account the key may use: those of the asking SDK's protocol with what they
+        // serve, the others with the models they name (they serve those translated).
+        let protocol = if anthropic {
+            Protocol::Anthropic
         } else {
-            endpoint::OPENAI_PLATFORMS
+            Protocol::Openai
         };
-        let allowed = Limiter::allowed_platforms(&key, platforms).unwrap_or_default();
+        let allowed = Limiter::allowed_platforms(&key, endpoint::ALL_PLATFORMS).unwrap_or_default();
         // An account without a model list serves anything: list what its upstream reports,
         // or, until that list is fetched, the priced models of its family.
         let family = |m: &&str| m.starts_with("claude-") == anthropic && !m.starts_with("gemini-");
@@ -347,13 +348,13 @@ impl Gateway {
             .iter()
             .filter(|r| allowed.contains(&r.account.platform))
         {
-            if r.account.models.is_empty() {
-                match &r.account.offered {
-                    Some(offered) => names.extend(offered.iter().cloned()),
-                    None => names.extend(snap.priced_models().filter(family).map(str::to_owned)),
-                }
-            } else {
+            let own = provider::of(r.account.platform).protocol() == protocol;
+            if !r.account.models.is_empty() {
                 names.extend(r.account.models.iter().cloned());
+            } else if let Some(offered) = &r.account.offered {
+                names.extend(offered.iter().cloned());
+            } else if own {
+                names.extend(snap.priced_models().filter(family).map(str::to_owned));
             }
             names.extend(r.account.mapping.keys().cloned());
         }

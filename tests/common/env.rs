@@ -154,7 +154,8 @@ impl Env {
             .prepare(
                 "SELECT request_id, account_id, model, stream, status_code, outcome, input_tokens,
                     output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
-                    cost_nanos, attempts, unpriced, error_message, client, upstream_model
+                    cost_nanos, attempts, unpriced, error_message, client, upstream_model,
+                    translated, endpoint
                  FROM api_key_request_log ORDER BY id",
             )
             .unwrap();
@@ -176,6 +177,8 @@ impl Env {
                 "error_message": r.get::<_, Option<String>>(13)?,
                 "client": r.get::<_, Option<String>>(14)?,
                 "upstream_model": r.get::<_, Option<String>>(15)?,
+                "translated": r.get::<_, bool>(16)?,
+                "endpoint": r.get::<_, String>(17)?,
             }))
         })
         .unwrap()

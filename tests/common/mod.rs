@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod browser;
 pub mod env;
+pub mod model;
 pub mod oauth;
 pub mod proxies;
 pub mod style;

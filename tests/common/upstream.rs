@@ -41,6 +41,9 @@ pub enum Reply {
     Hang,
     /// Starts an SSE stream, sends its first `events` events, then breaks the connection.
     Truncated { events: usize },
+    /// Answers as the scripted model of `model.rs` does, in the format of the path asked,
+    /// streamed when asked.
+    Model,
 }
 
 pub use super::style::Style;
@@ -83,6 +86,8 @@ struct State {
     models: Vec<String>,
     /// The `GET …/models` requests received.
     lists: Vec<Seen>,
+    /// The tool the scripted model calls when offered, and its arguments.
+    tool: Option<(String, serde_json::Value)>,
 }
 
 pub struct Fake {
@@ -139,6 +144,7 @@ impl Fake {
             style: Style::Compact,
             models: vec!["fake-model-a".into(), "fake-model-b".into()],
             lists: Vec::new(),
+            tool: None,
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -222,6 +228,11 @@ impl Fake {
         self.state.lock().unwrap().record = false;
     }
 
+    /// The scripted model ([`Reply::Model`]) calls `name` with `args` when it is offered.
+    pub fn set_tool(&self, name: &str, args: serde_json::Value) {
+        self.state.lock().unwrap().tool = Some((name.to_owned(), args));
+    }
+
     /// Write JSON bodies and SSE events in this style from now on.
     pub fn set_style(&self, style: Style) {
         self.state.lock().unwrap().style = style;
@@ -296,7 +307,7 @@ async fn answer(
         .unwrap_or(false);
     let listing = get && (path.ends_with("/models") || path.contains("/models?"));
     let gemini_list = path.starts_with("/v1beta/");
-    let (reply, delay, style) = {
+    let (reply, delay, style, turn) = {
         let mut s = state.lock().unwrap();
         let auth = headers
             .iter()
@@ -352,7 +363,8 @@ async fn answer(
                 other => other,
             }
         };
-        (reply, s.delay, s.style)
+        let turn = super::model::turn(kind, &json, s.tool.as_ref());
+        (reply, s.delay, s.style, turn)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -420,6 +432,34 @@ async fn answer(
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Response::new(full(String::new()))
+        }
+        Reply::Model if !wants_stream => Response::builder()
+            .header("content-type", "application/json")
+            .header("x-request-id", "req_model")
+            .body(full(style.json(&super::model::json(kind, &turn))))
+            .unwrap(),
+        Reply::Model => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+            tokio::spawn(async move {
+                for (n, event) in super::model::events(kind, &turn, include_usage)
+                    .into_iter()
+                    .enumerate()
+                {
+                    // Each event in two chunks, cut at a different place each time.
+                    let bytes = Bytes::from(style.event(&event));
+                    let cut = (n * 7 + 3) % bytes.len().max(1);
+                    for part in [bytes.slice(..cut), bytes.slice(cut..)] {
+                        if tx.send(Ok(part)).await.is_err() {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream; charset=utf-8")
+                .body(BodyExt::boxed(ChannelBody(rx)))
+                .unwrap()
         }
     })
 }
