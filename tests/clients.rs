@@ -242,3 +242,275 @@ fn codex_exec_works_through_the_gateway_with_the_responses_api() {
         "{rows:?}"
     );
 }
+
+/// A gateway whose only account is `platform`'s, on a fake upstream running the scripted
+/// model, naming the models `names` (mapped to the upstream's own); returns (env, fake,
+/// server, key).
+fn translating(platform: &str, map: &[&str]) -> (Env, Fake, common::Server, String) {
+    let env = Env::new();
+    let fake = Fake::start();
+    fake.set(Reply::Model);
+    let base = if platform == "openai" {
+        format!("{}/v1", fake.url())
+    } else {
+        fake.url()
+    };
+    let mut extra = Vec::new();
+    for m in map {
+        extra.extend(["--model-map", m]);
+    }
+    env.account_on(platform, "other", &base, "sk-upstream", &extra);
+    let key = env.key("member");
+    let server = env.serve(&[]);
+    (env, fake, server, key)
+}
+
+/// Claude Code 2.1.197 in print mode, asked to read a file in its working directory; the
+/// upstream's model calls Read and answers with what it got. Returns (stdout, fake's bodies).
+fn claude_code_reads_a_file(
+    platform: &str,
+    upstream_model: &str,
+) -> (String, Vec<serde_json::Value>) {
+    common::require_tool(
+        "claude",
+        "Claude Code: npm install -g @anthropic-ai/claude-code",
+    );
+    let map: Vec<String> = [
+        "claude-sonnet-4-5",
+        "claude-haiku-4-5",
+        "claude-haiku-4-5-20251001",
+    ]
+    .iter()
+    .map(|m| format!("{m}={upstream_model}"))
+    .collect();
+    let map: Vec<&str> = map.iter().map(String::as_str).collect();
+    let (env, fake, server, key) = translating(platform, &map);
+    let home = tempfile::tempdir().unwrap();
+    let work = home.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let note = work.join("note.txt");
+    std::fs::write(&note, "pineapple-42\n").unwrap();
+    fake.set_tool(
+        "Read",
+        serde_json::json!({ "file_path": note.to_str().unwrap() }),
+    );
+    let out = Command::new("timeout")
+        .args([
+            "180",
+            "claude",
+            "-p",
+            "--model",
+            "claude-sonnet-4-5",
+            "What does note.txt say?",
+        ])
+        .current_dir(&work)
+        .env("HOME", home.path())
+        .env("ANTHROPIC_BASE_URL", format!("http://{}", server.addr))
+        .env("ANTHROPIC_AUTH_TOKEN", &key)
+        .env("ANTHROPIC_SMALL_FAST_MODEL", "claude-haiku-4-5")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "claude -p failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = env.rows(2);
+    assert!(
+        rows.iter()
+            .all(|r| r["translated"] == true && r["outcome"] == "ok"),
+        "{rows:?}"
+    );
+    let bodies = fake
+        .seen()
+        .iter()
+        .map(|s| serde_json::from_slice(&s.body).unwrap())
+        .collect();
+    (stdout, bodies)
+}
+
+#[test]
+#[ignore = "needs Claude Code (npm install -g @anthropic-ai/claude-code); .ci/run installs it"]
+fn claude_code_runs_a_tool_loop_on_an_openai_compatible_account() {
+    let (stdout, bodies) = claude_code_reads_a_file("openai", "deepseek-chat");
+    assert!(stdout.contains("pineapple-42"), "{stdout}");
+    // The turn after the call carried the file's text back as a tool message.
+    let tool_turn = bodies
+        .iter()
+        .find(|b| {
+            b["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["role"] == "tool")
+        })
+        .expect("a request with the tool's result");
+    let result = tool_turn["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap();
+    assert_eq!(result["tool_call_id"], "call_model_1");
+    assert!(result["content"].as_str().unwrap().contains("pineapple-42"));
+    for b in &bodies {
+        assert_eq!(b["model"], "deepseek-chat");
+        assert!(!b.to_string().contains("x-anthropic-billing-header"), "{b}");
+    }
+}
+
+#[test]
+#[ignore = "needs Claude Code (npm install -g @anthropic-ai/claude-code); .ci/run installs it"]
+fn claude_code_runs_a_tool_loop_on_a_gemini_account() {
+    let (stdout, bodies) = claude_code_reads_a_file("gemini", "gemini-2.5-pro");
+    assert!(stdout.contains("pineapple-42"), "{stdout}");
+    let responded = bodies.iter().any(|b| {
+        b["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["parts"].as_array().unwrap())
+            .any(|p| p["functionResponse"]["name"] == "Read")
+    });
+    assert!(responded, "{bodies:?}");
+}
+
+#[test]
+#[ignore = "needs Codex CLI (npm install -g @openai/codex); .ci/run installs it"]
+fn codex_exec_runs_a_function_call_on_an_anthropic_account() {
+    common::require_tool("codex", "Codex CLI: npm install -g @openai/codex");
+    let (env, fake, server, key) = translating("anthropic", &["gpt-5-codex=claude-sonnet-4-5"]);
+    fake.set_tool("exec_command", serde_json::json!({ "cmd": "cat note.txt" }));
+    let home = tempfile::tempdir().unwrap();
+    let codex_home = home.path().join(".codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(home.path().join("note.txt"), "pineapple-42\n").unwrap();
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!(
+            "model = \"gpt-5-codex\"\nmodel_provider = \"aicarpool\"\n\n[model_providers.aicarpool]\nname = \"aicarpool\"\nbase_url = \"http://{}/v1\"\nenv_key = \"AICARPOOL_KEY\"\nwire_api = \"responses\"\n",
+            server.addr
+        ),
+    )
+    .unwrap();
+    let out = Command::new("timeout")
+        .args([
+            "180",
+            "codex",
+            "exec",
+            "--skip-git-repo-check",
+            "what does note.txt say?",
+        ])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("CODEX_HOME", &codex_home)
+        .env("AICARPOOL_KEY", &key)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "codex exec failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("The tool said:"), "{stdout}");
+    let bodies: Vec<serde_json::Value> = fake
+        .seen()
+        .iter()
+        .map(|s| serde_json::from_slice(&s.body).unwrap())
+        .collect();
+    // Codex ran the call and sent its output back: a tool result for the call's id.
+    let result = bodies
+        .iter()
+        .flat_map(|b| b["messages"].as_array().unwrap().clone())
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["type"] == "tool_result")
+        .expect("the function call's output came back");
+    assert_eq!(result["tool_use_id"], "toolu_model_1");
+    for b in &bodies {
+        assert_eq!(b["model"], "claude-sonnet-4-5");
+    }
+    let rows = env.rows(2);
+    assert!(
+        rows.iter()
+            .all(|r| r["translated"] == true && r["outcome"] == "ok" && r["client"] == "codex"),
+        "{rows:?}"
+    );
+}
+
+const SDKS_ON_ANTHROPIC: &str = r#"
+import os, json
+from openai import OpenAI
+from google import genai
+from google.genai import types
+base, key = os.environ["BASE"], os.environ["KEY"]
+c = OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+r = c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+print("chat", r.choices[0].message.content, r.usage.prompt_tokens, r.usage.completion_tokens)
+calls = {}
+for ch in c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "weather?"}], tools=tools, stream=True):
+    for tc in (ch.choices[0].delta.tool_calls or []) if ch.choices else []:
+        calls.setdefault(tc.index, {"id": tc.id, "args": ""})
+        calls[tc.index]["args"] += tc.function.arguments or ""
+print("chat-stream-call", calls[0]["id"], json.loads(calls[0]["args"])["city"])
+r = c.responses.create(model="gpt-4o", input="hi")
+print("responses", r.output_text, r.usage.input_tokens)
+with c.responses.stream(model="gpt-4o", input="weather?", tools=[{"type": "function", "name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]) as st:
+    for _ in st:
+        pass
+    final = st.get_final_response()
+call = [o for o in final.output if o.type == "function_call"][0]
+print("responses-stream-call", call.call_id, json.loads(call.arguments)["city"])
+g = genai.Client(api_key=key, http_options={"base_url": base})
+print("gemini", g.models.generate_content(model="gemini-2.5-pro", contents="hi").text)
+print("gemini-stream", "".join(ch.text or "" for ch in g.models.generate_content_stream(model="gemini-2.5-pro", contents="hi")))
+decl = types.FunctionDeclaration(name="weather", parameters={"type": "OBJECT", "properties": {"city": {"type": "STRING"}}})
+r = g.models.generate_content(model="gemini-2.5-pro", contents="weather?", config=types.GenerateContentConfig(tools=[types.Tool(function_declarations=[decl])]))
+print("gemini-call", r.function_calls[0].name, r.function_calls[0].args["city"])
+"#;
+
+#[test]
+#[ignore = "needs python3 with the openai and google-genai SDKs (pip install openai google-genai); .ci/run installs them"]
+fn the_openai_and_google_sdks_are_served_by_an_anthropic_account() {
+    let (env, fake, server, key) = translating(
+        "anthropic",
+        &[
+            "gpt-4o=claude-sonnet-4-5",
+            "gemini-2.5-pro=claude-sonnet-4-5",
+        ],
+    );
+    fake.set_tool("weather", serde_json::json!({ "city": "Paris" }));
+    let stdout = run_python(
+        "openai, google.genai",
+        "openai google-genai",
+        SDKS_ON_ANTHROPIC,
+        &server,
+        &key,
+    );
+    let prompt = upstream::INPUT + upstream::CACHE_READ;
+    for line in [
+        format!("chat Hello from the model {prompt} {}", upstream::OUTPUT),
+        "chat-stream-call toolu_model_1 Paris".to_owned(),
+        format!("responses Hello from the model {prompt}"),
+        "responses-stream-call toolu_model_1 Paris".to_owned(),
+        "gemini Hello from the model".to_owned(),
+        "gemini-stream Hello from the model".to_owned(),
+        "gemini-call weather Paris".to_owned(),
+    ] {
+        assert!(stdout.contains(&line), "{line}: {stdout}");
+    }
+    assert!(fake.seen().iter().all(|s| s.path == "/v1/messages"));
+    let rows = env.rows(7);
+    assert!(
+        rows.iter().all(|r| r["translated"] == true
+            && r["outcome"] == "ok"
+            && r["output_tokens"] == upstream::OUTPUT),
+        "{rows:?}"
+    );
+}
