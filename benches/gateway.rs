@@ -29,6 +29,54 @@ const MESSAGES: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages
 const MESSAGES_STREAM: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
 const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#;
 
+/// A coding-agent conversation of about 10 kB with three tools and four tool round trips, in
+/// chat form (for the translated scenario) and in Anthropic form (its untranslated twin), so
+/// the difference in the gateway's own time is translation's.
+fn conversation(chat: bool, model: &str) -> &'static str {
+    use serde_json::json;
+    let schema = json!({ "type": "object", "properties": {
+        "path": { "type": "string", "description": "An absolute path to the file to read or write." },
+        "content": { "type": "string", "description": "What to write, whole." } }, "required": ["path"] });
+    let names = ["read_file", "write_file", "run_command"];
+    let filler = "The repository holds a Rust service with a router, a relay and a store;         the change touches the relay's failover loop and its tests. ";
+    let mut out = Vec::new();
+    let mut system = String::new();
+    for _ in 0..12 {
+        system.push_str(filler);
+    }
+    for turn in 0..4 {
+        let id = format!("call_{turn}");
+        let args = json!({ "path": format!("/work/src/file_{turn}.rs") });
+        let result = filler.repeat(6);
+        if chat {
+            out.push(json!({ "role": "user", "content": format!("step {turn}: {filler}") }));
+            out.push(json!({ "role": "assistant", "content": "Reading it.", "tool_calls": [
+                { "id": id, "type": "function", "function": { "name": names[turn % 3], "arguments": args.to_string() } }] }));
+            out.push(json!({ "role": "tool", "tool_call_id": id, "content": result }));
+        } else {
+            out.push(json!({ "role": "user", "content": format!("step {turn}: {filler}") }));
+            out.push(
+                json!({ "role": "assistant", "content": [{ "type": "text", "text": "Reading it." },
+                { "type": "tool_use", "id": id, "name": names[turn % 3], "input": args }] }),
+            );
+            out.push(json!({ "role": "user", "content": [{ "type": "tool_result", "tool_use_id": id, "content": result }] }));
+        }
+    }
+    let body = if chat {
+        let mut messages = vec![json!({ "role": "system", "content": system })];
+        messages.extend(out);
+        let tools: Vec<_> = names.iter().map(|n| json!({ "type": "function", "function": { "name": n, "description": "A tool.", "parameters": schema } })).collect();
+        json!({ "model": model, "messages": messages, "tools": tools, "max_tokens": 1024 })
+    } else {
+        let tools: Vec<_> = names
+            .iter()
+            .map(|n| json!({ "name": n, "description": "A tool.", "input_schema": schema }))
+            .collect();
+        json!({ "model": model, "system": system, "messages": out, "tools": tools, "max_tokens": 1024 })
+    };
+    Box::leak(body.to_string().into_boxed_str())
+}
+
 /// The running gateway and its data directory (the test helpers start both).
 struct Gateway {
     server: Server,
@@ -47,7 +95,15 @@ fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
         "oai",
         &format!("{}/v1", fake.url()),
         "sk-bench",
-        &[],
+        &["--models", "gpt-4o"],
+    );
+    // Serves chat clients asking for this name by translation to Anthropic Messages.
+    env.account_on(
+        "anthropic",
+        "claude-for-chat",
+        &fake.url(),
+        "sk-bench",
+        &["--model-map", "gpt-4o-via-claude=claude-sonnet-4-5"],
     );
     // Under a cost limit a model needs a price (unpriced ones are refused); OpenAI's list price.
     env.data.ok(
@@ -622,6 +678,30 @@ fn main() {
                 format!("openai chat non-stream, c={c}"),
                 Some(direct("/v1/chat/completions", CHAT)),
                 through("/v1/chat/completions", CHAT),
+                none.clone(),
+                c,
+                None,
+                None,
+            );
+        }
+        // Translation's own cost: the same 10 kB conversation with tools, as Anthropic
+        // Messages to the Anthropic account and as chat translated to it.
+        let anthropic_10k = conversation(false, "claude-sonnet-4-5");
+        let chat_10k = conversation(true, "gpt-4o-via-claude");
+        for c in [1, 64] {
+            compare(
+                format!("10 kB with tools, untranslated, c={c}"),
+                Some(direct("/v1/messages", anthropic_10k)),
+                through("/v1/messages", anthropic_10k),
+                none.clone(),
+                c,
+                None,
+                None,
+            );
+            compare(
+                format!("10 kB with tools, chat → Anthropic, c={c}"),
+                None,
+                through("/v1/chat/completions", chat_10k),
                 none.clone(),
                 c,
                 None,

@@ -530,3 +530,72 @@ fn the_model_list_shows_what_accounts_of_other_protocols_serve() {
         "only what the account names: {ids:?}"
     );
 }
+
+/// A Claude Code conversation of `turns` turns, as its `n`th request: each turn adds the
+/// model's answer and the next question, and every request carries a fresh attribution hash.
+fn conversation_turn(n: usize) -> Value {
+    let mut req = claude_code(false, false);
+    req["system"][1]["text"] = json!("You are Claude Code. ".repeat(200));
+    req["system"][0]["text"] = json!(format!(
+        "x-anthropic-billing-header: cc_version=2.1.197.abc; cc_entrypoint=cli; cch={:05x};",
+        n * 7919
+    ));
+    let messages = req["messages"].as_array_mut().unwrap();
+    for turn in 1..=n {
+        messages.push(json!({ "role": "assistant", "content": [{ "type": "text", "text": format!("answer {turn}: {}", "done. ".repeat(40)) }] }));
+        messages.push(json!({ "role": "user", "content": [{ "type": "text", "text": format!("question {turn}") }] }));
+    }
+    req
+}
+
+#[test]
+fn prompt_caches_keep_hitting_across_a_translated_conversation() {
+    let (env, fake, server, key) = deepseek();
+    fake.use_prefix_cache();
+    let h = [
+        ("x-api-key", key.as_str()),
+        ("x-claude-code-session-id", "conv-1"),
+    ];
+    let turns = 6;
+    for n in 0..turns {
+        let r = post_json(&server, "/v1/messages", &h, &body(&conversation_turn(n)));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let rows = env.rows(turns);
+    let share = |r: &Value| {
+        let cached = r["cache_read_input_tokens"].as_f64().unwrap();
+        cached / (cached + r["input_tokens"].as_f64().unwrap())
+    };
+    let shares: Vec<f64> = rows.iter().map(share).collect();
+    // What the same conversation would have shared had the attribution line been copied into
+    // the system message, as translators that keep it do: the bodies part at the hash.
+    let raw: Vec<Vec<u8>> = fake
+        .seen()
+        .iter()
+        .enumerate()
+        .map(|(n, s)| {
+            let mut sent: Value = serde_json::from_slice(&s.body).unwrap();
+            let line = conversation_turn(n)["system"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let system = sent["messages"][0]["content"].as_str().unwrap().to_owned();
+            sent["messages"][0]["content"] = json!(format!("{line}\n\n{system}"));
+            body(&sent).into_bytes()
+        })
+        .collect();
+    let copied: Vec<f64> = (1..turns)
+        .map(|n| {
+            let p = common::model::prefix_cached(&raw[..n], &raw[n]);
+            p.cached as f64 / p.tokens as f64
+        })
+        .collect();
+    println!(
+        "cached share per turn, translated: {shares:.2?}; with the attribution line copied: {copied:.2?}"
+    );
+    assert_eq!(shares[0], 0.0);
+    for s in &shares[1..] {
+        assert!(*s > 0.8, "{shares:?}");
+    }
+    assert!(copied.iter().all(|s| *s < 0.05), "{copied:?}");
+}

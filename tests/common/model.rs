@@ -82,9 +82,41 @@ fn tool_result(kind: Kind, req: &Value) -> Option<String> {
     }
 }
 
+/// A prompt's size and how much of it the upstream's cache served.
+#[derive(Clone, Copy, Debug)]
+pub struct Prompt {
+    pub tokens: i64,
+    pub cached: i64,
+}
+
+impl Default for Prompt {
+    fn default() -> Prompt {
+        Prompt {
+            tokens: INPUT + CACHE_READ,
+            cached: CACHE_READ,
+        }
+    }
+}
+
+/// A prefix cache as OpenAI-compatible vendors keep one: a prompt's tokens are served from
+/// cache as far as its bytes match an earlier prompt's from the start, in 64-token units (one
+/// token taken as four bytes).
+pub fn prefix_cached(earlier: &[Vec<u8>], body: &[u8]) -> Prompt {
+    let common = earlier
+        .iter()
+        .map(|e| e.iter().zip(body).take_while(|(a, b)| a == b).count())
+        .max()
+        .unwrap_or(0);
+    Prompt {
+        tokens: (body.len() / 4) as i64,
+        cached: (common / 4 / 64 * 64) as i64,
+    }
+}
+
 /// A whole answer in `kind`'s format.
-pub fn json(kind: Kind, turn: &Turn) -> String {
-    let prompt = INPUT + CACHE_READ;
+pub fn json(kind: Kind, turn: &Turn, p: Prompt) -> String {
+    let prompt = p.tokens;
+    let (input, cache_read) = (p.tokens - p.cached, p.cached);
     let v = match (kind, turn) {
         (Kind::Chat, t) => {
             let (content, calls, finish) = match t {
@@ -104,14 +136,14 @@ pub fn json(kind: Kind, turn: &Turn) -> String {
                 "model": "deepseek-chat", "system_fingerprint": "fp_model",
                 "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }],
                 "usage": { "prompt_tokens": prompt, "completion_tokens": OUTPUT, "total_tokens": prompt + OUTPUT,
-                           "prompt_tokens_details": { "cached_tokens": CACHE_READ },
-                           "prompt_cache_hit_tokens": CACHE_READ, "prompt_cache_miss_tokens": INPUT },
+                           "prompt_tokens_details": { "cached_tokens": cache_read },
+                           "prompt_cache_hit_tokens": cache_read, "prompt_cache_miss_tokens": input },
             })
         }
         (Kind::Gemini, t) => json!({
             "candidates": [{ "content": { "role": "model", "parts": [gemini_part(t)] }, "finishReason": "STOP", "index": 0 }],
             "usageMetadata": { "promptTokenCount": prompt, "candidatesTokenCount": OUTPUT,
-                               "totalTokenCount": prompt + OUTPUT, "cachedContentTokenCount": CACHE_READ },
+                               "totalTokenCount": prompt + OUTPUT, "cachedContentTokenCount": cache_read },
             "modelVersion": "gemini-2.5-pro", "responseId": "gem-model",
         }),
         (_, t) => {
@@ -125,7 +157,7 @@ pub fn json(kind: Kind, turn: &Turn) -> String {
             json!({
                 "id": "msg_model", "type": "message", "role": "assistant", "model": super::upstream::MODEL,
                 "content": [block], "stop_reason": stop, "stop_sequence": null,
-                "usage": { "input_tokens": INPUT, "cache_read_input_tokens": CACHE_READ,
+                "usage": { "input_tokens": input, "cache_read_input_tokens": cache_read,
                            "cache_creation_input_tokens": 0, "output_tokens": OUTPUT },
             })
         }

@@ -88,6 +88,9 @@ struct State {
     lists: Vec<Seen>,
     /// The tool the scripted model calls when offered, and its arguments.
     tool: Option<(String, serde_json::Value)>,
+    /// The scripted model's whole answers report prefix-cache hits against earlier bodies
+    /// (kept here) instead of fixed counts.
+    prefix_cache: Option<Vec<Vec<u8>>>,
 }
 
 pub struct Fake {
@@ -145,6 +148,7 @@ impl Fake {
             models: vec!["fake-model-a".into(), "fake-model-b".into()],
             lists: Vec::new(),
             tool: None,
+            prefix_cache: None,
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -233,6 +237,11 @@ impl Fake {
         self.state.lock().unwrap().tool = Some((name.to_owned(), args));
     }
 
+    /// The scripted model's whole answers count cache hits as a prefix cache would.
+    pub fn use_prefix_cache(&self) {
+        self.state.lock().unwrap().prefix_cache = Some(Vec::new());
+    }
+
     /// Write JSON bodies and SSE events in this style from now on.
     pub fn set_style(&self, style: Style) {
         self.state.lock().unwrap().style = style;
@@ -307,7 +316,7 @@ async fn answer(
         .unwrap_or(false);
     let listing = get && (path.ends_with("/models") || path.contains("/models?"));
     let gemini_list = path.starts_with("/v1beta/");
-    let (reply, delay, style, turn) = {
+    let (reply, delay, style, (turn, prompt)) = {
         let mut s = state.lock().unwrap();
         let auth = headers
             .iter()
@@ -364,7 +373,16 @@ async fn answer(
             }
         };
         let turn = super::model::turn(kind, &json, s.tool.as_ref());
-        (reply, s.delay, s.style, turn)
+        let last = s.seen.last().map(|seen| seen.body.clone());
+        let prompt = match (&mut s.prefix_cache, last) {
+            (Some(earlier), Some(body)) => {
+                let p = super::model::prefix_cached(earlier, &body);
+                earlier.push(body);
+                p
+            }
+            _ => super::model::Prompt::default(),
+        };
+        (reply, s.delay, s.style, (turn, prompt))
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -436,7 +454,7 @@ async fn answer(
         Reply::Model if !wants_stream => Response::builder()
             .header("content-type", "application/json")
             .header("x-request-id", "req_model")
-            .body(full(style.json(&super::model::json(kind, &turn))))
+            .body(full(style.json(&super::model::json(kind, &turn, prompt))))
             .unwrap(),
         Reply::Model => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);

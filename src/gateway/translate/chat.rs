@@ -6,12 +6,14 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Block, Ev, Format, Refusal, Translation, Usage, args_object, blocks_of, budget_for,
-    custom_tools, effort_for, image_block, image_url, merge_turns, openai_finish, prompt_tokens,
-    set_thinking, sse_data, stop_from_openai, str_of, text_of, usage_of,
+    custom_tools, effort_for, image_block, image_url, into_text, into_vec, merge_turns, obj,
+    openai_finish, prompt_tokens, set_thinking, sse_data, stop_from_openai, str_of, take, text_of,
+    usage_of,
 };
 
-/// A chat request as an Anthropic one.
-pub fn to_anthropic(v: &Value) -> Result<Value, Refusal> {
+/// A chat request as an Anthropic one. The body is taken apart, not copied: a conversation's
+/// text is moved into the pivot.
+pub fn to_anthropic(mut v: Value) -> Result<Value, Refusal> {
     let refuse = |what: &str| Err(Refusal::new(what, Format::Anthropic));
     if v.get("n").and_then(Value::as_i64).is_some_and(|n| n > 1) {
         return refuse("`n` above 1");
@@ -32,45 +34,39 @@ pub fn to_anthropic(v: &Value) -> Result<Value, Refusal> {
     }
     let mut system = Vec::new();
     let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
-    for m in v
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let content = m.get("content").unwrap_or(&Value::Null);
-        match str_of(m, "role").unwrap_or("") {
-            "system" | "developer" => system.push(text_of(content)),
+    for mut m in into_vec(take(&mut v, "messages")) {
+        let content = take(&mut m, "content");
+        match str_of(&m, "role").unwrap_or("") {
+            "system" | "developer" => system.push(into_text(content)),
             "user" => turns.push(("user".into(), user_blocks(content)?)),
             "assistant" => {
                 let mut blocks = Vec::new();
-                let text = text_of(content);
+                let text = into_text(content);
                 if !text.is_empty() {
-                    blocks.push(json!({ "type": "text", "text": text }));
+                    blocks.push(obj([
+                        ("type", json!("text")),
+                        ("text", Value::String(text)),
+                    ]));
                 }
-                for tc in m
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let f = tc.get("function").unwrap_or(&Value::Null);
-                    blocks.push(json!({
-                        "type": "tool_use",
-                        "id": str_of(tc, "id").unwrap_or(""),
-                        "name": str_of(f, "name").unwrap_or(""),
-                        "input": args_object(str_of(f, "arguments").unwrap_or("")),
-                    }));
+                for mut tc in into_vec(take(&mut m, "tool_calls")) {
+                    let mut f = take(&mut tc, "function");
+                    let input = args_object(str_of(&f, "arguments").unwrap_or(""));
+                    blocks.push(obj([
+                        ("type", json!("tool_use")),
+                        ("id", take_str(&mut tc, "id")),
+                        ("name", take_str(&mut f, "name")),
+                        ("input", input),
+                    ]));
                 }
                 turns.push(("assistant".into(), blocks));
             }
             "tool" => turns.push((
                 "user".into(),
-                vec![json!({
-                    "type": "tool_result",
-                    "tool_use_id": str_of(m, "tool_call_id").unwrap_or(""),
-                    "content": tool_result_content(content),
-                })],
+                vec![obj([
+                    ("type", json!("tool_result")),
+                    ("tool_use_id", take_str(&mut m, "tool_call_id")),
+                    ("content", tool_result_content(content)),
+                ])],
             )),
             other => return refuse(&format!("a message of role {other:?}")),
         }
@@ -95,35 +91,34 @@ pub fn to_anthropic(v: &Value) -> Result<Value, Refusal> {
     if let Some(t) = v.get("top_p").filter(|t| t.is_number()) {
         p.insert("top_p".into(), t.clone());
     }
-    match v.get("stop") {
-        Some(Value::String(s)) => {
-            p.insert("stop_sequences".into(), json!([s]));
+    match take(&mut v, "stop") {
+        Value::String(s) => {
+            p.insert(
+                "stop_sequences".into(),
+                Value::Array(vec![Value::String(s)]),
+            );
         }
-        Some(a @ Value::Array(_)) => {
-            p.insert("stop_sequences".into(), a.clone());
+        a @ Value::Array(_) => {
+            p.insert("stop_sequences".into(), a);
         }
         _ => {}
     }
     let mut tools = Vec::new();
-    for t in v
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if str_of(t, "type") != Some("function") {
+    for mut t in into_vec(take(&mut v, "tools")) {
+        if str_of(&t, "type") != Some("function") {
             return refuse(&format!(
                 "the {:?} tool",
-                str_of(t, "type").unwrap_or("untyped")
+                str_of(&t, "type").unwrap_or("untyped")
             ));
         }
-        let f = t.get("function").unwrap_or(&Value::Null);
-        let mut tool = json!({
-            "name": str_of(f, "name").unwrap_or(""),
-            "input_schema": f.get("parameters").cloned().unwrap_or(json!({ "type": "object", "properties": {} })),
-        });
-        if let Some(d) = str_of(f, "description") {
-            tool["description"] = json!(d);
+        let mut f = take(&mut t, "function");
+        let schema = match take(&mut f, "parameters") {
+            Value::Null => json!({ "type": "object", "properties": {} }),
+            s => s,
+        };
+        let mut tool = obj([("name", take_str(&mut f, "name")), ("input_schema", schema)]);
+        if let Value::String(d) = take(&mut f, "description") {
+            tool["description"] = Value::String(d);
         }
         tools.push(tool);
     }
@@ -151,26 +146,38 @@ pub fn to_anthropic(v: &Value) -> Result<Value, Refusal> {
     if let Some(c) = choice.filter(|_| p.contains_key("tools")) {
         p.insert("tool_choice".into(), c);
     }
-    if let Some(user) = str_of(v, "user") {
+    if let Some(user) = str_of(&v, "user") {
         p.insert("metadata".into(), json!({ "user_id": user }));
     }
-    if let Some(budget) = str_of(v, "reasoning_effort").and_then(budget_for) {
+    if let Some(budget) = str_of(&v, "reasoning_effort").and_then(budget_for) {
         set_thinking(&mut p, budget);
     }
     Ok(Value::Object(p))
 }
 
+/// A string field taken out (an empty string when absent).
+fn take_str(v: &mut Value, k: &str) -> Value {
+    match take(v, k) {
+        s @ Value::String(_) => s,
+        _ => Value::String(String::new()),
+    }
+}
+
 /// A chat user message's content as Anthropic blocks.
-fn user_blocks(content: &Value) -> Result<Vec<Value>, Refusal> {
+fn user_blocks(content: Value) -> Result<Vec<Value>, Refusal> {
     let Value::Array(parts) = content else {
-        return Ok(blocks_of(&Value::String(text_of(content))));
+        return Ok(vec![obj([
+            ("type", json!("text")),
+            ("text", Value::String(into_text(content))),
+        ])]);
     };
     let mut out = Vec::new();
-    for part in parts {
-        match str_of(part, "type").unwrap_or("") {
-            "text" => {
-                out.push(json!({ "type": "text", "text": str_of(part, "text").unwrap_or("") }))
-            }
+    for mut part in parts {
+        match str_of(&part, "type").unwrap_or("") {
+            "text" => out.push(obj([
+                ("type", json!("text")),
+                ("text", take_str(&mut part, "text")),
+            ])),
             "image_url" => {
                 let url = part
                     .get("image_url")
@@ -190,13 +197,16 @@ fn user_blocks(content: &Value) -> Result<Vec<Value>, Refusal> {
 }
 
 /// A tool message's content as a tool result's.
-fn tool_result_content(content: &Value) -> Value {
+fn tool_result_content(content: Value) -> Value {
     match content {
         Value::Array(parts) => Value::Array(
             parts
-                .iter()
-                .filter_map(|p| match str_of(p, "type") {
-                    Some("text") => Some(json!({ "type": "text", "text": str_of(p, "text")? })),
+                .into_iter()
+                .filter_map(|mut p| match str_of(&p, "type") {
+                    Some("text") => Some(obj([
+                        ("type", json!("text")),
+                        ("text", take_str(&mut p, "text")),
+                    ])),
                     Some("image_url") => p
                         .get("image_url")
                         .and_then(|i| str_of(i, "url"))
@@ -205,56 +215,72 @@ fn tool_result_content(content: &Value) -> Value {
                 })
                 .collect(),
         ),
-        other => Value::String(text_of(other)),
+        other => Value::String(into_text(other)),
     }
 }
 
-/// An Anthropic request as a chat one.
-pub fn from_anthropic(p: &Value, t: &Translation) -> Result<Value, Refusal> {
+/// An Anthropic request as a chat one, taken apart as it goes.
+pub fn from_anthropic(mut p: Value, t: &Translation) -> Result<Value, Refusal> {
     let mut messages = Vec::new();
-    let system = text_of(p.get("system").unwrap_or(&Value::Null));
+    let system = into_text(take(&mut p, "system"));
     if !system.is_empty() {
-        messages.push(json!({ "role": "system", "content": system }));
+        messages.push(obj([
+            ("role", json!("system")),
+            ("content", Value::String(system)),
+        ]));
     }
-    for m in p
-        .get("messages")
-        .and_then(Value::as_array)
+    let tools: Vec<Value> = custom_tools(&p, Format::Chat)?
         .into_iter()
-        .flatten()
-    {
-        let blocks = blocks_of(m.get("content").unwrap_or(&Value::Null));
-        if str_of(m, "role") == Some("assistant") {
-            messages.push(assistant_message(&blocks)?);
+        .map(|t| {
+            let mut f = json!({
+                "name": str_of(t, "name").unwrap_or(""),
+                "parameters": t.get("input_schema").cloned().unwrap_or(json!({ "type": "object" })),
+            });
+            if let Some(d) = str_of(t, "description") {
+                f["description"] = json!(d);
+            }
+            obj([("type", json!("function")), ("function", f)])
+        })
+        .collect();
+    for mut m in into_vec(take(&mut p, "messages")) {
+        let blocks = match take(&mut m, "content") {
+            Value::String(s) => vec![obj([("type", json!("text")), ("text", Value::String(s))])],
+            other => into_vec(other),
+        };
+        if str_of(&m, "role") == Some("assistant") {
+            messages.push(assistant_message(blocks)?);
             continue;
         }
         let mut parts = Vec::new();
-        for b in &blocks {
-            match str_of(b, "type").unwrap_or("") {
+        for mut b in blocks {
+            match str_of(&b, "type").unwrap_or("") {
                 "tool_result" => {
-                    let content = b.get("content").unwrap_or(&Value::Null);
-                    let mut text = text_of(content);
+                    let content = take(&mut b, "content");
+                    // Images a tool returned follow as the user's (a tool message is text).
+                    if let Value::Array(items) = &content {
+                        for img in items.iter().filter(|c| str_of(c, "type") == Some("image")) {
+                            if let Some(url) = image_url(img) {
+                                parts.push(
+                                    json!({ "type": "image_url", "image_url": { "url": url } }),
+                                );
+                            }
+                        }
+                    }
+                    let mut text = into_text(content);
                     if b.get("is_error") == Some(&Value::Bool(true)) && !text.starts_with("Error") {
                         text = format!("Error: {text}");
                     }
-                    messages.push(json!({
-                        "role": "tool",
-                        "tool_call_id": str_of(b, "tool_use_id").unwrap_or(""),
-                        "content": text,
-                    }));
-                    // Images a tool returned follow as the user's (a tool message is text).
-                    for img in blocks_of(content)
-                        .iter()
-                        .filter(|c| str_of(c, "type") == Some("image"))
-                    {
-                        if let Some(url) = image_url(img) {
-                            parts.push(json!({ "type": "image_url", "image_url": { "url": url } }));
-                        }
-                    }
+                    messages.push(obj([
+                        ("role", json!("tool")),
+                        ("tool_call_id", take_str(&mut b, "tool_use_id")),
+                        ("content", Value::String(text)),
+                    ]));
                 }
-                "text" => {
-                    parts.push(json!({ "type": "text", "text": str_of(b, "text").unwrap_or("") }))
-                }
-                "image" => match image_url(b) {
+                "text" => parts.push(obj([
+                    ("type", json!("text")),
+                    ("text", take_str(&mut b, "text")),
+                ])),
+                "image" => match image_url(&b) {
                     Some(url) => {
                         parts.push(json!({ "type": "image_url", "image_url": { "url": url } }))
                     }
@@ -275,14 +301,18 @@ pub fn from_anthropic(p: &Value, t: &Translation) -> Result<Value, Refusal> {
         }
         // Text alone goes as a string: some compatible vendors take no part arrays.
         let content = if parts.iter().all(|x| str_of(x, "type") == Some("text")) {
-            Value::String(text_of(&Value::Array(parts)))
+            let texts: Vec<String> = parts
+                .into_iter()
+                .map(|mut x| into_text(take(&mut x, "text")))
+                .collect();
+            Value::String(texts.join("\n"))
         } else {
             Value::Array(parts)
         };
-        messages.push(json!({ "role": "user", "content": content }));
+        messages.push(obj([("role", json!("user")), ("content", content)]));
     }
     let mut out = Map::new();
-    out.insert("model".into(), p["model"].clone());
+    out.insert("model".into(), take(&mut p, "model"));
     out.insert("messages".into(), Value::Array(messages));
     if let Some(n) = p.get("max_tokens") {
         out.insert("max_tokens".into(), n.clone());
@@ -295,19 +325,6 @@ pub fn from_anthropic(p: &Value, t: &Translation) -> Result<Value, Refusal> {
     if let Some(s) = p.get("stop_sequences") {
         out.insert("stop".into(), s.clone());
     }
-    let tools: Vec<Value> = custom_tools(p, Format::Chat)?
-        .into_iter()
-        .map(|t| {
-            let mut f = json!({
-                "name": str_of(t, "name").unwrap_or(""),
-                "parameters": t.get("input_schema").cloned().unwrap_or(json!({ "type": "object" })),
-            });
-            if let Some(d) = str_of(t, "description") {
-                f["description"] = json!(d);
-            }
-            json!({ "type": "function", "function": f })
-        })
-        .collect();
     if !tools.is_empty() {
         out.insert("tools".into(), Value::Array(tools));
         if let Some(c) = p.get("tool_choice") {
@@ -342,20 +359,29 @@ pub fn from_anthropic(p: &Value, t: &Translation) -> Result<Value, Refusal> {
 }
 
 /// An Anthropic assistant turn as a chat assistant message.
-fn assistant_message(blocks: &[Value]) -> Result<Value, Refusal> {
-    let mut text = Vec::new();
+fn assistant_message(blocks: Vec<Value>) -> Result<Value, Refusal> {
+    let mut text = String::new();
     let mut calls = Vec::new();
-    for b in blocks {
-        match str_of(b, "type").unwrap_or("") {
-            "text" => text.push(str_of(b, "text").unwrap_or("")),
-            "tool_use" => calls.push(json!({
-                "id": str_of(b, "id").unwrap_or(""),
-                "type": "function",
-                "function": {
-                    "name": str_of(b, "name").unwrap_or(""),
-                    "arguments": b.get("input").map(Value::to_string).unwrap_or_else(|| "{}".into()),
-                },
-            })),
+    for mut b in blocks {
+        match str_of(&b, "type").unwrap_or("") {
+            "text" => text.push_str(str_of(&b, "text").unwrap_or("")),
+            "tool_use" => {
+                let arguments = b
+                    .get("input")
+                    .map(Value::to_string)
+                    .unwrap_or_else(|| "{}".into());
+                calls.push(obj([
+                    ("id", take_str(&mut b, "id")),
+                    ("type", json!("function")),
+                    (
+                        "function",
+                        obj([
+                            ("name", take_str(&mut b, "name")),
+                            ("arguments", Value::String(arguments)),
+                        ]),
+                    ),
+                ]))
+            }
             // Earlier reasoning is the model's own; chat models do not take it back.
             "thinking" | "redacted_thinking" => {}
             other => {
@@ -366,7 +392,12 @@ fn assistant_message(blocks: &[Value]) -> Result<Value, Refusal> {
             }
         }
     }
-    let mut m = json!({ "role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text.join("")) } });
+    let content = if text.is_empty() {
+        Value::Null
+    } else {
+        Value::String(text)
+    };
+    let mut m = obj([("role", json!("assistant")), ("content", content)]);
     if !calls.is_empty() {
         m["tool_calls"] = Value::Array(calls);
     }

@@ -202,7 +202,7 @@ impl Translation {
         }
         let mut pivot = match self.client {
             Format::Anthropic => v,
-            Format::Chat => chat::to_anthropic(&v)?,
+            Format::Chat => chat::to_anthropic(v)?,
             Format::Responses => {
                 self.custom_tools = responses::custom_tool_names(&v);
                 responses::to_anthropic(&v)?
@@ -227,10 +227,12 @@ impl Translation {
         let out = match self.upstream {
             Format::Anthropic => pivot,
             // An OpenAI account is spoken to in chat (Responses reach it untranslated).
-            Format::Chat | Format::Responses => chat::from_anthropic(&pivot, self)?,
+            Format::Chat | Format::Responses => chat::from_anthropic(pivot, self)?,
             Format::Gemini => gemini::from_anthropic(&pivot, self)?,
         };
-        Ok(Bytes::from(out.to_string()))
+        Ok(Bytes::from(
+            serde_json::to_vec(&out).expect("a value serializes"),
+        ))
     }
 
     /// A whole upstream answer (a success) as the client's; `None` when it is not JSON.
@@ -259,7 +261,9 @@ impl Translation {
             Format::Responses => responses::response_from_anthropic(&message, self),
             Format::Gemini => gemini::response_from_anthropic(&message, self),
         };
-        Some(Bytes::from(out.to_string()))
+        Some(Bytes::from(
+            serde_json::to_vec(&out).expect("a value serializes"),
+        ))
     }
 
     /// An upstream error answer (any shape) in the client's, its status kept.
@@ -364,7 +368,11 @@ fn keep_thinking_valid(p: &mut Map<String, Value>) {
         .flatten()
         .filter(|m| str_of(m, "role") == Some("assistant"))
         .any(|m| {
-            let blocks = blocks_of(m.get("content").unwrap_or(&Value::Null));
+            let blocks = m
+                .get("content")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice);
+            let blocks = blocks.unwrap_or(&[]);
             let calls = blocks.iter().any(|b| str_of(b, "type") == Some("tool_use"));
             let first = blocks.first().and_then(|b| str_of(b, "type"));
             calls && !matches!(first, Some("thinking" | "redacted_thinking"))
@@ -532,6 +540,33 @@ fn text_of(content: &Value) -> String {
     }
 }
 
+/// An object of `pairs`, moving each value in (`json!` copies a value it is handed, which
+/// for a conversation's text is most of the work).
+fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// Takes field `k` out of `v` (null when absent).
+fn take(v: &mut Value, k: &str) -> Value {
+    v.get_mut(k).map(Value::take).unwrap_or(Value::Null)
+}
+
+/// An array's elements, moved out (none when it is not an array).
+fn into_vec(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    }
+}
+
+/// A content value as text, moved when it is a string, else its parts' texts joined.
+fn into_text(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => text_of(&other),
+    }
+}
+
 /// A string field.
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
@@ -644,7 +679,12 @@ fn merge_turns(messages: Vec<(String, Vec<Value>)>) -> Vec<Value> {
         }
     }
     out.into_iter()
-        .map(|(role, content)| json!({ "role": role, "content": content }))
+        .map(|(role, content)| {
+            obj([
+                ("role", Value::String(role)),
+                ("content", Value::Array(content)),
+            ])
+        })
         .collect()
 }
 
