@@ -325,11 +325,21 @@ fn claude_code_reads_a_file(
             .all(|r| r["translated"] == true && r["outcome"] == "ok"),
         "{rows:?}"
     );
-    let bodies = fake
+    let bodies: Vec<serde_json::Value> = fake
         .seen()
         .iter()
         .map(|s| serde_json::from_slice(&s.body).unwrap())
         .collect();
+    if std::env::var_os("AICARPOOL_SHOW_BODIES").is_some() {
+        for b in &bodies {
+            let mut b = b.clone();
+            b["messages"] = serde_json::json!("…");
+            b["contents"] = serde_json::json!("…");
+            b["tools"] = serde_json::json!("…");
+            b["systemInstruction"] = serde_json::json!("…");
+            eprintln!("upstream got: {b}");
+        }
+    }
     (stdout, bodies)
 }
 

@@ -152,6 +152,9 @@ impl Gateway {
             let attempts = i as u32 + 1;
             let protocol = provider::of(account.platform).protocol();
             let mut translation = Translation::plan(&call.asked(), protocol);
+            if let Some(t) = translation.as_mut() {
+                t.for_account(&account.base_url);
+            }
             let body = match translation.as_mut() {
                 None => None,
                 // Chat has no token count: the gateway answers with its estimate.

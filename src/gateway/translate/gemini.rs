@@ -12,6 +12,9 @@ use super::{
     merge_turns, prompt_tokens, set_thinking, sse_data, str_of, text_of, usage_of,
 };
 
+/// The largest thinking budget every Gemini 2.5 model takes.
+const MAX_THINKING_BUDGET: i64 = 24_576;
+
 /// A Gemini request (or a countTokens one) as an Anthropic one.
 pub fn to_anthropic(v: &Value) -> Result<Value, Refusal> {
     let refuse = |what: String| Err(Refusal::new(what, Format::Anthropic));
@@ -369,7 +372,13 @@ pub fn from_anthropic(p: &Value, t: &Translation) -> Result<Value, Refusal> {
     if let Some(th) = p.get("thinking")
         && str_of(th, "type") == Some("enabled")
     {
-        let budget = th.get("budget_tokens").and_then(Value::as_i64).unwrap_or(0);
+        // Gemini refuses a budget above its model's range (24 576 on Flash, 32 768 on Pro):
+        // Claude Code asks for up to 31 999.
+        let budget = th
+            .get("budget_tokens")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            .min(MAX_THINKING_BUDGET);
         g.insert(
             "thinkingConfig".into(),
             json!({ "thinkingBudget": budget, "includeThoughts": true }),

@@ -97,7 +97,8 @@ pub struct Translation {
     pub include_usage: bool,
     /// A Gemini client that asked for SSE (`alt=sse`) rather than a JSON array stream.
     pub gemini_sse: bool,
-    /// The conversation, for the target's prompt cache key.
+    /// The conversation, for the target's prompt cache key (cleared for a target without
+    /// one: [`Translation::for_account`]).
     pub session: Option<String>,
     /// When the request started, in seconds.
     pub created: i64,
@@ -167,6 +168,20 @@ impl Translation {
             created: asked.started_at_ms / 1000,
             custom_tools: Vec::new(),
         })
+    }
+
+    /// Fits the translation to the account at `base_url`: OpenAI's own API takes a prompt
+    /// cache key; compatible vendors do not document one, and some refuse unknown fields.
+    pub fn for_account(&mut self, base_url: &str) {
+        let host = base_url
+            .split_once("://")
+            .map_or(base_url, |(_, rest)| rest)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("");
+        if host != "api.openai.com" {
+            self.session = None;
+        }
     }
 
     /// The query string for the upstream: Gemini streams are asked for as SSE.

@@ -102,6 +102,20 @@ fn anthropic_to_chat_keeps_the_conversation_and_drops_only_hints() {
 }
 
 #[test]
+fn only_openai_s_own_api_gets_the_prompt_cache_key() {
+    for (base, kept) in [
+        ("https://api.openai.com/v1", true),
+        ("https://api.deepseek.com", false),
+        ("https://api.openai.com.example.net/v1", false),
+    ] {
+        let mut t = plan(Endpoint::Messages, false, Protocol::Openai);
+        t.for_account(base);
+        let out = translate(&mut t, claude_code_request()).unwrap();
+        assert_eq!(out.get("prompt_cache_key").is_some(), kept, "{base}");
+    }
+}
+
+#[test]
 fn server_tools_are_refused_where_they_cannot_run() {
     let mut body = claude_code_request();
     body["tools"] = json!([{ "type": "web_search_20250305", "name": "web_search" }]);
@@ -231,6 +245,14 @@ fn anthropic_to_gemini_names_results_by_their_call_and_back() {
         out["generationConfig"],
         json!({ "maxOutputTokens": 32000, "stopSequences": ["END"],
                 "thinkingConfig": { "thinkingBudget": 10000, "includeThoughts": true } })
+    );
+    // Claude Code asks for up to 31 999 thinking tokens; Gemini Flash takes 24 576 at most.
+    let mut big = claude_code_request();
+    big["thinking"]["budget_tokens"] = json!(31999);
+    let mut t = plan(Endpoint::Messages, false, Protocol::Gemini);
+    assert_eq!(
+        translate(&mut t, big).unwrap()["generationConfig"]["thinkingConfig"]["thinkingBudget"],
+        24576
     );
     assert_eq!(out["tools"][0]["functionDeclarations"][0]["name"], "Bash");
     assert_eq!(t.query(), None);
