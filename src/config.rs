@@ -39,12 +39,19 @@ pub const DEFAULT_TIME_ZONE: &str = "UTC";
 pub const DEFAULT_LOG_RETENTION_DAYS: u64 = 90;
 pub const MIN_LOG_RETENTION_DAYS: u64 = 32;
 pub const DEFAULT_BACKUP_KEEP: u32 = 7;
-/// Claude Code's public OAuth client, whose subscriptions `claude-oauth` accounts pool.
-pub const DEFAULT_OAUTH_AUTHORIZE_URL: &str = "https://claude.ai/oauth/authorize";
-pub const DEFAULT_OAUTH_TOKEN_URL: &str = "https://console.anthropic.com/v1/oauth/token";
+/// Claude Code's public OAuth client, whose subscriptions `claude-oauth` accounts pool: the
+/// values Claude Code 2.1.328 (npm `@anthropic-ai/claude-code`) signs in with, read from its
+/// binary. The old `console.anthropic.com` token host answers 404 since mid-2026.
+pub const DEFAULT_OAUTH_AUTHORIZE_URL: &str = "https://claude.com/cai/oauth/authorize";
+/// Where Console (API billing) accounts sign in instead of claude.ai subscribers.
+pub const DEFAULT_OAUTH_CONSOLE_AUTHORIZE_URL: &str = "https://platform.claude.com/oauth/authorize";
+pub const DEFAULT_OAUTH_TOKEN_URL: &str = "https://platform.claude.com/v1/oauth/token";
 pub const DEFAULT_OAUTH_CLIENT_ID: &str = "9d1c250a-e61b-44d9-88ed-5944d1962f5e";
-pub const DEFAULT_OAUTH_REDIRECT_URI: &str = "https://console.anthropic.com/oauth/code/callback";
-pub const DEFAULT_OAUTH_SCOPES: &str = "org:create_api_key user:profile user:inference";
+pub const DEFAULT_OAUTH_REDIRECT_URI: &str = "https://platform.claude.com/oauth/code/callback";
+pub const DEFAULT_OAUTH_SCOPES: &str =
+    "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload";
+/// The scope Console sign-ins add.
+pub const OAUTH_CONSOLE_SCOPE: &str = "org:create_api_key";
 
 pub const DB_FILE: &str = "aicarpool.db";
 pub const SECRET_KEY_FILE: &str = "secret.key";
@@ -147,6 +154,7 @@ pub struct UpstreamPolicy {
 #[derive(Clone, Debug)]
 pub struct OauthSettings {
     pub authorize_url: String,
+    pub console_authorize_url: String,
     pub token_url: String,
     pub client_id: String,
     pub redirect_uri: String,
@@ -186,6 +194,7 @@ impl Config {
             time_zone: jiff::tz::TimeZone::UTC,
             oauth: OauthSettings {
                 authorize_url: DEFAULT_OAUTH_AUTHORIZE_URL.into(),
+                console_authorize_url: DEFAULT_OAUTH_CONSOLE_AUTHORIZE_URL.into(),
                 token_url: DEFAULT_OAUTH_TOKEN_URL.into(),
                 client_id: DEFAULT_OAUTH_CLIENT_ID.into(),
                 redirect_uri: DEFAULT_OAUTH_REDIRECT_URI.into(),

@@ -237,3 +237,49 @@ fn a_revoked_refresh_token_puts_the_account_in_error() {
         "{acct}"
     );
 }
+
+/// The defaults are Claude Code 2.1.328's sign-in (read from its binary): claude.ai
+/// subscribers at claude.com, Console accounts at platform.claude.com with the API-key scope,
+/// tokens from platform.claude.com; `serve --help` shows them.
+#[test]
+fn sign_in_links_follow_the_official_client() {
+    let env = Env::new();
+    let link = env.data.json(&["account", "oauth-url"], "");
+    let url = link["url"].as_str().unwrap();
+    let (base, query) = url.split_once('?').unwrap();
+    assert_eq!(base, "https://claude.com/cai/oauth/authorize");
+    let q: std::collections::HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(q["client_id"], "9d1c250a-e61b-44d9-88ed-5944d1962f5e");
+    assert_eq!(
+        q["redirect_uri"],
+        "https://platform.claude.com/oauth/code/callback"
+    );
+    assert_eq!(
+        q["scope"],
+        "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload"
+    );
+    let console = env.data.json(&["account", "oauth-url", "--console"], "");
+    let url = console["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://platform.claude.com/oauth/authorize?"),
+        "{url}"
+    );
+    let q: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    assert!(
+        q["scope"].starts_with("org:create_api_key user:profile"),
+        "{}",
+        q["scope"]
+    );
+    let help = env.data.run_env(&["serve", "--help"], "", &[]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("https://platform.claude.com/v1/oauth/token"),
+        "{help}"
+    );
+    assert!(help.contains("AICARPOOL_OAUTH_TOKEN_URL"), "{help}");
+}

@@ -210,7 +210,7 @@ pub async fn test_account(c: Call<'_>) -> Result<Response<Body>> {
 }
 
 pub async fn oauth_start(c: Call<'_>) -> Result<Response<Body>> {
-    ok(&json!(manage::oauth::start(&c.state.ctx).await?))
+    ok(&json!(manage::oauth::start(&c.state.ctx, false).await?))
 }
 
 #[derive(Deserialize)]

@@ -29,18 +29,26 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The OAuth server of Claude subscriptions (change only to test against another server).
+/// The OAuth server of Claude subscriptions: Claude Code 2.1.328's (change only when the
+/// vendor moves it, or to test against another server).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Claude subscription sign-in")]
 pub struct OauthArgs {
-    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_AUTHORIZE_URL", default_value = DEFAULT_OAUTH_AUTHORIZE_URL)]
+    /// Where claude.ai subscribers sign in.
+    #[arg(long, global = true, env = "AICARPOOL_OAUTH_AUTHORIZE_URL", default_value = DEFAULT_OAUTH_AUTHORIZE_URL)]
     pub oauth_authorize_url: String,
-    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_TOKEN_URL", default_value = DEFAULT_OAUTH_TOKEN_URL)]
+    /// Where Console accounts sign in (`account oauth-url --console`).
+    #[arg(long, global = true, env = "AICARPOOL_OAUTH_CONSOLE_AUTHORIZE_URL", default_value = DEFAULT_OAUTH_CONSOLE_AUTHORIZE_URL)]
+    pub oauth_console_authorize_url: String,
+    /// The token endpoint (code exchange and refresh).
+    #[arg(long, global = true, env = "AICARPOOL_OAUTH_TOKEN_URL", default_value = DEFAULT_OAUTH_TOKEN_URL)]
     pub oauth_token_url: String,
-    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_CLIENT_ID", default_value = DEFAULT_OAUTH_CLIENT_ID)]
+    #[arg(long, global = true, env = "AICARPOOL_OAUTH_CLIENT_ID", default_value = DEFAULT_OAUTH_CLIENT_ID)]
     pub oauth_client_id: String,
-    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_REDIRECT_URI", default_value = DEFAULT_OAUTH_REDIRECT_URI)]
+    #[arg(long, global = true, env = "AICARPOOL_OAUTH_REDIRECT_URI", default_value = DEFAULT_OAUTH_REDIRECT_URI)]
     pub oauth_redirect_uri: String,
-    #[arg(long, global = true, hide = true, env = "AICARPOOL_OAUTH_SCOPES", default_value = DEFAULT_OAUTH_SCOPES)]
+    /// Scopes asked for (Console sign-ins add org:create_api_key).
+    #[arg(long, global = true, env = "AICARPOOL_OAUTH_SCOPES", default_value = DEFAULT_OAUTH_SCOPES)]
     pub oauth_scopes: String,
 }
 
@@ -286,7 +294,11 @@ pub enum AccountAction {
         id: i64,
     },
     /// Claude subscription, step 1: print a sign-in link (valid 10 minutes).
-    OauthUrl,
+    OauthUrl {
+        /// A Console (API billing) account's link instead of a claude.ai subscriber's.
+        #[arg(long)]
+        console: bool,
+    },
     /// Claude subscription, step 2: read the code shown after sign-in (CODE#STATE, or the
     /// callback URL) from stdin, exchange it for tokens and add the account.
     OauthExchange(OauthExchange),

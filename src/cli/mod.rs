@@ -80,6 +80,7 @@ fn base_config(cli: &Cli) -> Config {
     let mut config = Config::with_data_dir(&cli.data_dir);
     config.oauth = crate::config::OauthSettings {
         authorize_url: cli.oauth.oauth_authorize_url.clone(),
+        console_authorize_url: cli.oauth.oauth_console_authorize_url.clone(),
         token_url: cli.oauth.oauth_token_url.clone(),
         client_id: cli.oauth.oauth_client_id.clone(),
         redirect_uri: cli.oauth.oauth_redirect_uri.clone(),
@@ -378,8 +379,8 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
             }
             return Ok(());
         }
-        AccountAction::OauthUrl => {
-            let link = manage::oauth::start(ctx).await?;
+        AccountAction::OauthUrl { console } => {
+            let link = manage::oauth::start(ctx, console).await?;
             out.message(
                 &format!(
                     "Open this link, sign in with the Claude account to pool, and paste the code it shows into\n  aicarpool account oauth-exchange --name NAME --group GROUP\n(valid for 10 minutes):\n\n{}",

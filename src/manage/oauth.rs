@@ -39,27 +39,42 @@ pub fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// Makes an authorization link for a new subscription account.
-pub async fn start(ctx: &Ctx) -> Result<Link> {
+/// Makes an authorization link for a new subscription account: a claude.ai subscriber's, or
+/// with `console` a Console account's (its own page, and the API-key scope).
+pub async fn start(ctx: &Ctx, console: bool) -> Result<Link> {
     let verifier = random_b64(32)?;
     let state = random_b64(32)?;
     let s = &ctx.config.oauth;
+    let (authorize_url, scopes) = if console {
+        let scopes = if s
+            .scopes
+            .split(' ')
+            .any(|x| x == crate::config::OAUTH_CONSOLE_SCOPE)
+        {
+            s.scopes.clone()
+        } else {
+            format!("{} {}", crate::config::OAUTH_CONSOLE_SCOPE, s.scopes)
+        };
+        (&s.console_authorize_url, scopes)
+    } else {
+        (&s.authorize_url, s.scopes.clone())
+    };
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("code", "true")
         .append_pair("client_id", &s.client_id)
         .append_pair("response_type", "code")
         .append_pair("redirect_uri", &s.redirect_uri)
-        .append_pair("scope", &s.scopes)
+        .append_pair("scope", &scopes)
         .append_pair("code_challenge", &challenge(&verifier))
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", &state)
         .finish();
-    let sep = if s.authorize_url.contains('?') {
+    let sep = if authorize_url.contains('?') {
         '&'
     } else {
         '?'
     };
-    let url = format!("{}{sep}{query}", s.authorize_url);
+    let url = format!("{authorize_url}{sep}{query}");
     let sealed = ctx
         .secrets
         .seal(Purpose::OauthVerifier, verifier.as_bytes())?;
