@@ -32,6 +32,11 @@ pub const DEFAULT_STICKY_SESSION_TTL_SECS: u64 = 3600;
 pub const DEFAULT_RATE_LIMIT_SECS: u64 = 60;
 /// The longest a reset header may keep an account out before it is tried again.
 pub const DEFAULT_RATE_LIMIT_CAP_SECS: u64 = 3600;
+/// How long a 529 "overloaded" keeps an account aside (not an error of the account's).
+pub const DEFAULT_OVERLOAD_COOLDOWN_SECS: u64 = 10;
+/// A subscription at or above this share of its 5-hour or 7-day window (percent) takes no new
+/// conversations while another candidate has headroom.
+pub const DEFAULT_WINDOW_RESERVE_PERCENT: u8 = 95;
 /// How long a request may wait in a key's concurrency queue before it is refused.
 pub const DEFAULT_QUEUE_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
@@ -145,6 +150,9 @@ pub struct UpstreamPolicy {
     pub sticky_ttl: Duration,
     pub rate_limit_default: Duration,
     pub rate_limit_cap: Duration,
+    pub overload_cooldown: Duration,
+    /// Share of a subscription window (0–1) at which the account takes no new conversations.
+    pub window_reserve: f64,
     /// PEM certificates trusted for upstream TLS besides the built-in Mozilla roots (a
     /// relay or proxy with a private CA).
     pub extra_roots: Option<PathBuf>,
@@ -189,6 +197,8 @@ impl Config {
                 sticky_ttl: Duration::from_secs(DEFAULT_STICKY_SESSION_TTL_SECS),
                 rate_limit_default: Duration::from_secs(DEFAULT_RATE_LIMIT_SECS),
                 rate_limit_cap: Duration::from_secs(DEFAULT_RATE_LIMIT_CAP_SECS),
+                overload_cooldown: Duration::from_secs(DEFAULT_OVERLOAD_COOLDOWN_SECS),
+                window_reserve: f64::from(DEFAULT_WINDOW_RESERVE_PERCENT) / 100.0,
                 extra_roots: None,
             },
             time_zone: jiff::tz::TimeZone::UTC,

@@ -117,6 +117,8 @@ pub struct Gauges {
     pub uptime_secs: u64,
     /// Whether usage can be stored (requests are refused while it cannot).
     pub storage_ok: bool,
+    /// (account id, window, utilization 0–1) of every subscription that reported windows.
+    pub windows: Vec<(i64, &'static str, f64)>,
 }
 
 impl Metrics {
@@ -264,6 +266,18 @@ impl Metrics {
         );
         for (status, n) in &g.accounts {
             let _ = writeln!(out, "aicarpool_accounts{{status=\"{status}\"}} {n}");
+        }
+        head(
+            &mut out,
+            "aicarpool_account_window_utilization",
+            "gauge",
+            "Used share (0-1) of a subscription's usage window, as it last reported.",
+        );
+        for (account, window, used) in &g.windows {
+            let _ = writeln!(
+                out,
+                "aicarpool_account_window_utilization{{account=\"{account}\",window=\"{window}\"}} {used}"
+            );
         }
         head(
             &mut out,

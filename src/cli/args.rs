@@ -163,6 +163,13 @@ pub struct ServeArgs {
     /// Most seconds a 429's reset time may keep an account out.
     #[arg(long, env = "AICARPOOL_RATE_LIMIT_CAP_SECS", default_value_t = DEFAULT_RATE_LIMIT_CAP_SECS)]
     pub rate_limit_cap_secs: u64,
+    /// Seconds a 529 "overloaded" keeps an account aside; it does not count toward TEMP_ERROR.
+    #[arg(long, env = "AICARPOOL_OVERLOAD_COOLDOWN_SECS", default_value_t = DEFAULT_OVERLOAD_COOLDOWN_SECS)]
+    pub overload_cooldown_secs: u64,
+    /// Percent of a subscription's 5-hour or 7-day window at which it takes no new
+    /// conversations while another account has headroom.
+    #[arg(long, env = "AICARPOOL_WINDOW_RESERVE", default_value_t = DEFAULT_WINDOW_RESERVE_PERCENT, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub window_reserve: u8,
     /// IANA time zone where days, weeks (from Monday) and months of limits and budgets begin.
     #[arg(long, env = "AICARPOOL_TIME_ZONE", default_value = DEFAULT_TIME_ZONE)]
     pub time_zone: String,

@@ -136,6 +136,8 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
     up.sticky_ttl = Duration::from_secs(a.sticky_session_ttl_secs);
     up.rate_limit_default = Duration::from_secs(a.rate_limit_secs.max(1));
     up.rate_limit_cap = Duration::from_secs(a.rate_limit_cap_secs.max(1));
+    up.overload_cooldown = Duration::from_secs(a.overload_cooldown_secs);
+    up.window_reserve = f64::from(a.window_reserve) / 100.0;
     up.extra_roots = a.upstream_ca_file;
     config.time_zone = jiff::tz::TimeZone::get(&a.time_zone).map_err(|_| {
         Error::Invalid(format!(

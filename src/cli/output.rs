@@ -173,7 +173,8 @@ impl Out {
         }
         table(
             &[
-                "ID", "NAME", "PLATFORM", "STATUS", "PRIO", "WEIGHT", "GROUPS", "UNTIL", "REASON",
+                "ID", "NAME", "PLATFORM", "STATUS", "PRIO", "WEIGHT", "GROUPS", "5H / 7D", "UNTIL",
+                "REASON",
             ],
             accounts
                 .iter()
@@ -190,8 +191,12 @@ impl Out {
                             .map(|b| b.group.as_str())
                             .collect::<Vec<_>>()
                             .join(","),
+                        windows_short(a),
                         time(a.status_until),
-                        a.status_reason.clone().unwrap_or_default(),
+                        a.status_reason
+                            .clone()
+                            .or_else(|| refresh_failing(a))
+                            .unwrap_or_default(),
                     ]
                 })
                 .collect(),
@@ -224,6 +229,9 @@ impl Out {
             ("status", a.status.to_string()),
             ("reason", a.status_reason.clone().unwrap_or_default()),
             ("until", time(a.status_until)),
+            ("5h window", window_line(a, "5h")),
+            ("7d window", window_line(a, "7d")),
+            ("tokens", refresh_failing(a).unwrap_or_else(|| "-".into())),
             ("priority", a.priority.to_string()),
             ("weight", a.weight.to_string()),
             ("models", models),
@@ -438,4 +446,47 @@ fn describe_limits(k: &ApiKey) -> String {
     } else {
         parts.join("; ")
     }
+}
+
+/// A window's utilization as a percentage, `-` when unknown.
+fn window_percent(a: &Account, window: &str) -> Option<f64> {
+    a.windows
+        .as_ref()?
+        .get(window)?
+        .get("utilization")?
+        .as_f64()
+        .map(|u| u * 100.0)
+}
+
+/// `42% / 7%` for the list.
+fn windows_short(a: &Account) -> String {
+    let p = |w| window_percent(a, w).map_or("-".to_owned(), |p| format!("{p:.0}%"));
+    if a.windows.is_none() {
+        return "-".into();
+    }
+    format!("{} / {}", p("5h"), p("7d"))
+}
+
+/// `42% used, allowed, resets 2026-12-01 15:00` for the detail view.
+fn window_line(a: &Account, window: &str) -> String {
+    let Some(w) = a.windows.as_ref().and_then(|w| w.get(window)) else {
+        return "-".into();
+    };
+    let used = window_percent(a, window).map_or("?".to_owned(), |p| format!("{p:.0}% used"));
+    let status = w
+        .get("status")
+        .and_then(|s| s.as_str())
+        .unwrap_or("unknown");
+    let resets = w.get("resets_at").and_then(|r| r.as_i64());
+    format!("{used}, {status}, resets {}", time(resets))
+}
+
+/// "token refresh failing since …, last error …", when it is.
+fn refresh_failing(a: &Account) -> Option<String> {
+    let since = a.refresh_failing_since?;
+    Some(format!(
+        "token refresh failing since {}, last error: {}",
+        time(Some(since)),
+        a.refresh_error.as_deref().unwrap_or("unknown")
+    ))
 }

@@ -24,10 +24,16 @@ pub enum Failure {
     Auth(String),
     /// 429, out until `until` (epoch ms).
     RateLimited { until: i64, reason: String },
+    /// 529: the upstream as a whole is overloaded, not the account at fault. It is set aside
+    /// for a short cooldown that counts toward nothing.
+    Overloaded(String),
 }
 
 pub struct Health {
     db: Db,
+    /// Accounts set aside after a 529, until (epoch ms).
+    cooling: Mutex<HashMap<i64, i64>>,
+    overload_cooldown: std::time::Duration,
     snapshots: Arc<Snapshots>,
     /// The admin page can change it while serving.
     policy: std::sync::RwLock<AccountPolicy>,
@@ -36,12 +42,32 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn new(db: Db, snapshots: Arc<Snapshots>, policy: AccountPolicy) -> Health {
+    pub fn new(
+        db: Db,
+        snapshots: Arc<Snapshots>,
+        policy: AccountPolicy,
+        overload_cooldown: std::time::Duration,
+    ) -> Health {
         Health {
             db,
+            cooling: Mutex::new(HashMap::new()),
+            overload_cooldown,
             snapshots,
             policy: std::sync::RwLock::new(policy),
             windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the account is set aside after a 529 at `now`.
+    pub fn cooling(&self, account: i64, now: i64) -> bool {
+        let mut map = self.cooling.lock().expect("cooling");
+        match map.get(&account) {
+            Some(&until) if until > now => true,
+            Some(_) => {
+                map.remove(&account);
+                false
+            }
+            None => false,
         }
     }
 
@@ -58,6 +84,15 @@ impl Health {
     pub async fn failed(&self, account: &Upstream, failure: Failure) {
         let now = now_ms();
         let (event, count) = match failure {
+            Failure::Overloaded(reason) => {
+                let until = now + self.overload_cooldown.as_millis() as i64;
+                self.cooling
+                    .lock()
+                    .expect("cooling")
+                    .insert(account.id, until);
+                tracing::debug!(account = account.id, %reason, "upstream overloaded; account set aside briefly");
+                return;
+            }
             Failure::Server(reason) => {
                 let count = self.count_error(account, now);
                 let errors = u32::try_from(count).unwrap_or(u32::MAX);
@@ -225,7 +260,10 @@ pub fn rate_limit_until(headers: &HeaderMap, now: i64, policy: &UpstreamPolicy) 
             .filter(|&t| t > now)
             .max()
     };
-    retry_after
+    // A subscription's rejected window says exactly when it reopens.
+    super::windows::rejected_reset(headers)
+        .filter(|&t| t > now)
+        .or(retry_after)
         .or_else(reset)
         .unwrap_or(now + policy.rate_limit_default.as_millis() as i64)
         .clamp(now, cap)

@@ -21,6 +21,7 @@ pub mod snapshot;
 pub mod sse;
 pub mod translate;
 pub mod usage;
+pub mod windows;
 
 /// The fakes' JSON styles (compact, Python-spaced, pretty over several `data:` lines), shared
 /// with the integration tests' fake upstream.
@@ -68,6 +69,8 @@ pub struct Gateway {
     config: Config,
     pub snapshots: Arc<Snapshots>,
     pub health: Arc<Health>,
+    /// Subscriptions' usage windows, as last reported.
+    pub windows: Arc<windows::Tracker>,
     sticky: Sticky,
     clients: Arc<Clients>,
     oauth: Arc<oauth::Refresher>,
@@ -94,8 +97,11 @@ impl Gateway {
             ctx.db.clone(),
             snapshots.clone(),
             crate::manage::settings::account_policy(ctx).await?,
+            ctx.config.upstream.overload_cooldown,
         ));
         snapshots.watch(&ctx.config.db_path(), WATCH_INTERVAL, shutdown.clone());
+        let windows = Arc::new(windows::Tracker::load(&ctx.db).await?);
+        windows.start_persisting(ctx.db.clone(), shutdown.clone());
         health.start_recovery(shutdown.clone());
         let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
         models::start_discovery(
@@ -122,6 +128,7 @@ impl Gateway {
             config: ctx.config.clone(),
             snapshots,
             health,
+            windows,
             sticky: Sticky::new(ctx.config.upstream.sticky_ttl),
             clients,
             oauth: refresher,
@@ -311,6 +318,16 @@ impl Gateway {
             usage_queue: self.meter.pending() as u64,
             uptime_secs: self.started.elapsed().as_secs(),
             storage_ok: self.meter.fault().is_none(),
+            windows: self
+                .windows
+                .all()
+                .into_iter()
+                .flat_map(|(id, w)| {
+                    [("5h", w.five_hour), ("7d", w.seven_day)]
+                        .into_iter()
+                        .filter_map(move |(name, x)| Some((id, name, x?.utilization)))
+                })
+                .collect(),
         })
     }
 

@@ -22,6 +22,10 @@ use crate::upstream::token::{TokenError, token_call};
 /// Refresh tokens this long before they expire.
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 const TIMER_EVERY: Duration = Duration::from_secs(60);
+/// After a refresh that failed for a reason that may pass, the timer waits this long, doubled
+/// per further failure up to [`BACKOFF_MAX`].
+const BACKOFF_FIRST: Duration = Duration::from_secs(60);
+const BACKOFF_MAX: Duration = Duration::from_secs(30 * 60);
 
 /// Why a subscription's token could not be refreshed. The texts go to the log and the
 /// account's status reason; they never hold a token.
@@ -51,6 +55,8 @@ pub struct Refresher {
     snapshots: Option<Arc<Snapshots>>,
     /// One refresh at a time per account.
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    /// Accounts whose refresh keeps failing: failures so far, and when the timer tries again.
+    backoff: Mutex<HashMap<i64, (u32, i64)>>,
 }
 
 impl Refresher {
@@ -68,6 +74,7 @@ impl Refresher {
             clients,
             snapshots,
             locks: Mutex::new(HashMap::new()),
+            backoff: Mutex::new(HashMap::new()),
         }
     }
 
@@ -132,6 +139,14 @@ impl Refresher {
                     })
                     .await?;
                 info!(account = id, "refreshed the subscription's access token");
+                self.backoff.lock().expect("backoff").remove(&id);
+                if let Err(e) = self
+                    .db
+                    .write(move |c| store::runtime::refresh_ok(c, id))
+                    .await
+                {
+                    warn!(account = id, error = %e, "could not clear the refresh failure");
+                }
                 self.reload().await;
                 Ok(t.access)
             }
@@ -160,7 +175,29 @@ impl Refresher {
                 }
                 Err(refused)
             }
-            Err(e @ TokenError::Unavailable(_)) => Err(RefreshError::Unavailable(e)),
+            Err(e @ TokenError::Unavailable(_)) => {
+                let now = now_ms();
+                let failures = {
+                    let mut b = self.backoff.lock().expect("backoff");
+                    let entry = b.entry(id).or_insert((0, now));
+                    entry.0 += 1;
+                    let wait = BACKOFF_FIRST
+                        .saturating_mul(1 << (entry.0 - 1).min(10))
+                        .min(BACKOFF_MAX);
+                    entry.1 = now + wait.as_millis() as i64;
+                    entry.0
+                };
+                let error = e.to_string();
+                warn!(account = id, failures, %error, "token refresh failed; trying again later");
+                if let Err(e) = self
+                    .db
+                    .write(move |c| store::runtime::refresh_failed(c, id, now, &error))
+                    .await
+                {
+                    warn!(account = id, error = %e, "could not record the refresh failure");
+                }
+                Err(RefreshError::Unavailable(e))
+            }
         }
     }
 
@@ -197,7 +234,15 @@ impl Refresher {
             .db
             .read(move |c| store::accounts::oauth_due(c, before))
             .await?;
-        for id in due {
+        let now = now_ms();
+        let waiting: Vec<i64> = {
+            let b = self.backoff.lock().expect("backoff");
+            b.iter()
+                .filter(|(_, (_, at))| *at > now)
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for id in due.into_iter().filter(|id| !waiting.contains(id)) {
             if let Err(e) = self.refresh(id, None).await {
                 warn!(account = id, error = %e, "token refresh failed");
             }

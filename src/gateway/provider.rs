@@ -97,6 +97,7 @@ pub trait Provider: Send + Sync {
                 reason: format!("upstream answered 429: {message}"),
             },
             401 | 403 => Failure::Auth(format!("upstream answered {code}: {message}")),
+            529 => Failure::Overloaded(format!("upstream answered 529: {message}")),
             _ => Failure::Server(format!("upstream answered {code}: {message}")),
         }
     }
@@ -490,7 +491,8 @@ mod tests {
         let c = |code| p.classify(status(code), &HeaderMap::new(), "m", 0, &policy);
         assert!(matches!(c(429), Failure::RateLimited { .. }));
         assert!(matches!(c(401), Failure::Auth(_)));
-        assert!(matches!(c(529), Failure::Server(_)));
+        assert!(matches!(c(529), Failure::Overloaded(_)));
+        assert!(matches!(c(503), Failure::Server(_)));
         for passed_on in [200, 400, 404, 413, 422] {
             assert!(!p.fails(status(passed_on)), "{passed_on}");
         }

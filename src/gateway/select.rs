@@ -41,46 +41,79 @@ pub enum NoCandidate {
     NoneRoutable,
 }
 
-/// Orders the candidates for one request in `protocol`. `sticky` is the account the
-/// conversation used last. An account of another protocol serves only the models it names
-/// (in its model list, its mapping or its upstream's list): one with no list takes anything
-/// of its own protocol, not everything.
+/// One request, as the selector sees it.
+pub struct Ask<'a> {
+    /// Account platforms the request may go to.
+    pub platforms: &'a [Platform],
+    /// The client's protocol.
+    pub protocol: Protocol,
+    pub model: &'a str,
+    /// The account the conversation used last.
+    pub sticky: Option<i64>,
+    pub now_ms: i64,
+    /// Share of a subscription window (0–1) from which an account takes no new conversations
+    /// while another has headroom.
+    pub reserve: f64,
+}
+
+/// What serving knows of an account beyond its status.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Live {
+    /// A subscription's tighter usage window (0–1), when it reported one.
+    pub utilization: Option<f64>,
+    /// Set aside briefly after a 529.
+    pub cooling: bool,
+}
+
+/// Orders the candidates for one request. An account of another protocol than the client's
+/// serves only the models it names (in its model list, its mapping or its upstream's list):
+/// one with no list takes anything of its own protocol, not everything. Within a priority
+/// tier, accounts of the client's protocol come first; subscriptions go by headroom (the
+/// tighter window's unused share times weight), the rest weighted at random. Subscriptions at
+/// their reserve and accounts cooling after a 529 come after every other routable account.
 pub fn candidates(
     routes: &[Route],
-    platforms: &[Platform],
-    protocol: Protocol,
-    model: &str,
-    sticky: Option<i64>,
-    now_ms: i64,
+    ask: &Ask,
+    live: &dyn Fn(i64) -> Live,
 ) -> Result<Vec<Arc<Upstream>>, NoCandidate> {
-    let own = |a: &Upstream| provider::of(a.platform).protocol() == protocol;
+    let own = |a: &Upstream| provider::of(a.platform).protocol() == ask.protocol;
     let serving: Vec<&Route> = routes
         .iter()
-        .filter(|r| platforms.contains(&r.account.platform))
+        .filter(|r| ask.platforms.contains(&r.account.platform))
         .filter(|r| {
             if own(&r.account) {
-                r.account.serves(model)
+                r.account.serves(ask.model)
             } else {
-                r.account.names(model)
+                r.account.names(ask.model)
             }
         })
         .collect();
     if serving.is_empty() {
         return Err(NoCandidate::NoneServes);
     }
+    let now_ms = ask.now_ms;
+    let held = |id: i64| {
+        let l = live(id);
+        l.cooling || l.utilization.is_some_and(|u| u >= ask.reserve)
+    };
     let mut ordered: Vec<Arc<Upstream>> = Vec::with_capacity(serving.len());
-    if let Some(id) = sticky
+    let mut first = None;
+    if let Some(id) = ask.sticky
         && let Some(r) = serving.iter().find(|r| r.account.id == id)
         && rank(&r.account, now_ms) == Rank::Routable
+        && !held(id)
     {
         ordered.push(r.account.clone());
+        first = Some(id);
     }
     // `routes` is sorted by priority: walk it tier by tier.
     let routable: Vec<&Route> = serving
         .iter()
         .copied()
-        .filter(|r| rank(&r.account, now_ms) == Rank::Routable && Some(r.account.id) != sticky)
+        .filter(|r| rank(&r.account, now_ms) == Rank::Routable && Some(r.account.id) != first)
         .collect();
+    let (held_back, routable): (Vec<&Route>, Vec<&Route>) =
+        routable.into_iter().partition(|r| held(r.account.id));
     let mut start = 0;
     while start < routable.len() {
         let tier = routable[start].priority;
@@ -91,10 +124,25 @@ pub fn candidates(
         // At equal priority, accounts that need no translation come first.
         let (same, other): (Vec<&Route>, Vec<&Route>) =
             routable[start..end].iter().partition(|r| own(&r.account));
-        weighted_order(&same, &mut ordered);
-        weighted_order(&other, &mut ordered);
+        for group in [same, other] {
+            let (mut windowed, plain): (Vec<&Route>, Vec<&Route>) = group
+                .into_iter()
+                .partition(|r| live(r.account.id).utilization.is_some());
+            let score = |r: &&Route| {
+                let used = live(r.account.id).utilization.unwrap_or(0.0);
+                (1.0 - used) * r.weight as f64
+            };
+            windowed.sort_by(|a, b| {
+                score(b)
+                    .total_cmp(&score(a))
+                    .then(a.account.id.cmp(&b.account.id))
+            });
+            ordered.extend(windowed.into_iter().map(|r| r.account.clone()));
+            weighted_order(&plain, &mut ordered);
+        }
         start = end;
     }
+    ordered.extend(held_back.into_iter().map(|r| r.account.clone()));
     let mut last: Vec<&Route> = serving
         .iter()
         .copied()
@@ -224,6 +272,26 @@ mod tests {
     const P: &[Platform] = &[Platform::Anthropic];
     const A: Protocol = Protocol::Anthropic;
 
+    /// Candidates with nothing known of the accounts beyond their status.
+    fn cands(
+        routes: &[Route],
+        platforms: &[Platform],
+        protocol: Protocol,
+        model: &str,
+        sticky: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Vec<Arc<Upstream>>, NoCandidate> {
+        let ask = Ask {
+            platforms,
+            protocol,
+            model,
+            sticky,
+            now_ms,
+            reserve: 0.95,
+        };
+        candidates(routes, &ask, &|_| Live::default())
+    }
+
     fn ids(v: &[Arc<Upstream>]) -> Vec<i64> {
         v.iter().map(|a| a.id).collect()
     }
@@ -239,7 +307,7 @@ mod tests {
             route(3, 30, 1, Disabled),
             route(4, 30, 1, Error),
         ];
-        let got = candidates(&routes, P, A, "m", None, 0).unwrap();
+        let got = cands(&routes, P, A, "m", None, 0).unwrap();
         assert_eq!(ids(&got), vec![1, 2, 5, 6]);
     }
 
@@ -252,11 +320,11 @@ mod tests {
             route(3, 5, 1, Maintenance),
         ];
         assert_eq!(
-            ids(&candidates(&routes, P, A, "m", Some(2), 0).unwrap()),
+            ids(&cands(&routes, P, A, "m", Some(2), 0).unwrap()),
             vec![2, 1]
         );
         assert_eq!(
-            ids(&candidates(&routes, P, A, "m", Some(3), 0).unwrap()),
+            ids(&cands(&routes, P, A, "m", Some(3), 0).unwrap()),
             vec![1, 2]
         );
     }
@@ -266,13 +334,10 @@ mod tests {
         use AccountStatus::*;
         let routes = vec![route(1, 10, 1, RateLimited), route(2, 10, 1, RateLimited)];
         assert_eq!(
-            candidates(&routes, P, A, "m", None, 999).err(),
+            cands(&routes, P, A, "m", None, 999).err(),
             Some(NoCandidate::AllRateLimited(Some(1_000)))
         );
-        assert_eq!(
-            candidates(&routes, P, A, "m", None, 1_000).unwrap().len(),
-            2
-        );
+        assert_eq!(cands(&routes, P, A, "m", None, 1_000).unwrap().len(), 2);
     }
 
     #[test]
@@ -280,22 +345,17 @@ mod tests {
         use AccountStatus::*;
         let routes = vec![route(99, 10, 1, Active)];
         assert_eq!(
-            candidates(&routes, P, A, "other", None, 0).err(),
+            cands(&routes, P, A, "other", None, 0).err(),
             Some(NoCandidate::NoneServes)
         );
+        assert_eq!(cands(&routes, P, A, "only-this", None, 0).unwrap().len(), 1);
         assert_eq!(
-            candidates(&routes, P, A, "only-this", None, 0)
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            candidates(&routes, &[Platform::Openai], A, "only-this", None, 0).err(),
+            cands(&routes, &[Platform::Openai], A, "only-this", None, 0).err(),
             Some(NoCandidate::NoneServes)
         );
         let down = vec![route(1, 10, 1, Error)];
         assert_eq!(
-            candidates(&down, P, A, "m", None, 0).err(),
+            cands(&down, P, A, "m", None, 0).err(),
             Some(NoCandidate::NoneRoutable)
         );
     }
@@ -317,13 +377,69 @@ mod tests {
         for _ in 0..50 {
             // Weight 100 against 1, yet the Anthropic account comes first at equal priority;
             // the Gemini account with no list serves no Claude model.
-            let got = candidates(&routes, all, A, "claude-sonnet-4-5", None, 0).unwrap();
+            let got = cands(&routes, all, A, "claude-sonnet-4-5", None, 0).unwrap();
             assert_eq!(ids(&got), [1, 7]);
         }
-        let chat = candidates(&routes, all, Protocol::Openai, "claude-sonnet-4-5", None, 0);
+        let chat = cands(&routes, all, Protocol::Openai, "claude-sonnet-4-5", None, 0);
         assert_eq!(ids(&chat.unwrap()), [7]);
-        let gemini = candidates(&routes, all, Protocol::Gemini, "gemini-2.5-pro", None, 0);
+        let gemini = cands(&routes, all, Protocol::Gemini, "gemini-2.5-pro", None, 0);
         assert_eq!(ids(&gemini.unwrap()), [8]);
+    }
+
+    #[test]
+    fn subscriptions_go_by_headroom_and_wait_at_their_reserve() {
+        use AccountStatus::*;
+        let routes = vec![
+            route(1, 10, 1, Active),
+            route(2, 10, 1, Active),
+            route(3, 10, 1, Active),
+        ];
+        let used = |id: i64| Live {
+            utilization: Some(match id {
+                1 => 0.97,
+                2 => 0.30,
+                _ => 0.60,
+            }),
+            cooling: false,
+        };
+        let ask = |sticky| Ask {
+            platforms: P,
+            protocol: A,
+            model: "m",
+            sticky,
+            now_ms: 0,
+            reserve: 0.95,
+        };
+        for _ in 0..20 {
+            assert_eq!(
+                ids(&candidates(&routes, &ask(None), &used).unwrap()),
+                [2, 3, 1]
+            );
+        }
+        // A conversation on the account at its reserve moves; one elsewhere stays.
+        assert_eq!(
+            ids(&candidates(&routes, &ask(Some(1)), &used).unwrap()),
+            [2, 3, 1]
+        );
+        assert_eq!(
+            ids(&candidates(&routes, &ask(Some(3)), &used).unwrap()),
+            [3, 2, 1]
+        );
+        // Weight multiplies headroom: 40 % free at weight 3 beats 70 % free at weight 1.
+        let mut heavy = routes.clone();
+        heavy[2].weight = 3;
+        assert_eq!(
+            ids(&candidates(&heavy, &ask(None), &used).unwrap()),
+            [3, 2, 1]
+        );
+        // An account cooling after a 529 comes after the others, not out.
+        let cooling = |id: i64| Live {
+            utilization: None,
+            cooling: id == 2,
+        };
+        let got = candidates(&routes, &ask(None), &cooling).unwrap();
+        assert_eq!(*ids(&got).last().unwrap(), 2);
+        assert_eq!(got.len(), 3);
     }
 
     #[test]
@@ -332,7 +448,7 @@ mod tests {
         let routes = vec![route(1, 10, 1, Active), route(2, 10, 3, Active)];
         let n = 20_000;
         let firsts = (0..n)
-            .filter(|_| candidates(&routes, P, A, "m", None, 0).unwrap()[0].id == 2)
+            .filter(|_| cands(&routes, P, A, "m", None, 0).unwrap()[0].id == 2)
             .count();
         // Expected 3/4; the bound is over 10 standard deviations wide.
         let share = firsts as f64 / n as f64;

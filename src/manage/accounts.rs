@@ -155,6 +155,9 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         oauth_expires_at: new.expires_at,
         upstream_models: None,
         errors_reset_at: None,
+        windows: None,
+        refresh_failing_since: None,
+        refresh_error: None,
     };
     let groups = new.groups;
     let actor = actor.to_owned();

@@ -81,6 +81,11 @@ pub struct Account {
     pub upstream_models: Option<Vec<String>>,
     /// When the error window last started afresh (errors before it no longer count).
     pub errors_reset_at: Option<i64>,
+    /// A subscription's usage windows as last reported (`{"5h": {..}, "7d": {..}, ..}`).
+    pub windows: Option<serde_json::Value>,
+    /// Since when refreshing the subscription's token fails, and the last error.
+    pub refresh_failing_since: Option<i64>,
+    pub refresh_error: Option<String>,
 }
 
 const SELECT: &str = "SELECT id, name, description, platform, base_url, credentials, status,
@@ -95,7 +100,11 @@ const SELECT: &str = "SELECT id, name, description, platform, base_url, credenti
         coalesce((SELECT max(l.started_at) FROM api_key_request_log l
             WHERE l.account_id = ai_service_accounts.id), last_used_at),
         created_at, updated_at, oauth_access_token, oauth_refresh_token, oauth_expires_at,
-        upstream_models, errors_reset_at
+        upstream_models, errors_reset_at,
+        (SELECT r.windows FROM account_runtime r WHERE r.account_id = ai_service_accounts.id),
+        (SELECT r.refresh_failing_since FROM account_runtime r
+            WHERE r.account_id = ai_service_accounts.id),
+        (SELECT r.refresh_error FROM account_runtime r WHERE r.account_id = ai_service_accounts.id)
     FROM ai_service_accounts";
 
 fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
@@ -154,6 +163,12 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
             None => None,
         },
         errors_reset_at: r.get(30)?,
+        windows: match r.get::<_, Option<String>>(31)? {
+            Some(text) => Some(parse_json(31, text)?),
+            None => None,
+        },
+        refresh_failing_since: r.get(32)?,
+        refresh_error: r.get(33)?,
     })
 }
 

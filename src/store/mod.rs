@@ -13,6 +13,7 @@ pub mod groups;
 pub mod keys;
 pub mod oauth_sessions;
 pub mod prices;
+pub mod runtime;
 pub mod settings;
 pub mod usage;
 

@@ -23,7 +23,8 @@ pub struct Tokens {
 /// Why a token call failed.
 #[derive(Debug)]
 pub enum TokenError {
-    /// The server refused the grant (revoked or unknown refresh token, bad code).
+    /// The server refused the grant (`invalid_grant`: a revoked or unknown refresh token, a
+    /// bad code).
     Rejected(String),
     /// The server could not be reached or failed; trying later may work.
     Unavailable(String),
@@ -81,11 +82,15 @@ pub async fn token_call(
             .and_then(Value::as_str)
             .unwrap_or("no reason given");
         let msg = format!("{status}: {}", why.chars().take(200).collect::<String>());
-        return Err(if status.is_client_error() {
-            TokenError::Rejected(msg)
-        } else {
-            TokenError::Unavailable(msg)
-        });
+        // Only the grant itself being refused is final. A 404 (a moved endpoint), a 5xx or a
+        // rate limit may pass: the account keeps its tokens and is tried again.
+        return Err(
+            if v.get("error").and_then(Value::as_str) == Some("invalid_grant") {
+                TokenError::Rejected(msg)
+            } else {
+                TokenError::Unavailable(msg)
+            },
+        );
     }
     let access = v
         .get("access_token")

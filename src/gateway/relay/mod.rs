@@ -26,6 +26,7 @@ use super::failure::UpstreamError;
 use super::frame::Framer;
 use super::health::Failure;
 use super::limits::{Admission, Limiter};
+use super::oauth::RefreshError;
 use super::protocol::{Kind, Protocol, error_response, stream_error};
 use super::provider;
 use super::select::{self, NoCandidate};
@@ -126,14 +127,20 @@ impl Gateway {
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let sticky = call.session.and_then(|s| self.sticky.get(s));
-        let mut candidates = match select::candidates(
-            routes,
-            &call.platforms,
-            call.protocol,
-            &call.model,
+        let now = now_ms();
+        let ask = select::Ask {
+            platforms: &call.platforms,
+            protocol: call.protocol,
+            model: &call.model,
             sticky,
-            now_ms(),
-        ) {
+            now_ms: now,
+            reserve: self.config.upstream.window_reserve,
+        };
+        let live = |id: i64| select::Live {
+            utilization: self.windows.get(id).map(|w| w.tightest()),
+            cooling: self.health.cooling(id, now),
+        };
+        let mut candidates = match select::candidates(routes, &ask, &live) {
             Ok(c) => c,
             Err(none) => return Box::pin(self.no_candidate(&call, none)).await,
         };
@@ -188,12 +195,24 @@ impl Gateway {
                         ..
                     }
                 )
-                && let Ok(token) =
-                    Box::pin(self.oauth.refresh(account.id, Some(&account.secret.0))).await
             {
-                let mut fresh = (**account).clone();
-                fresh.secret = Secret(token);
-                outcome = self.attempt(&call, &fresh, sent).await;
+                match Box::pin(self.oauth.refresh(account.id, Some(&account.secret.0))).await {
+                    Ok(token) => {
+                        let mut fresh = (**account).clone();
+                        fresh.secret = Secret(token);
+                        outcome = self.attempt(&call, &fresh, sent).await;
+                    }
+                    // The token server is down or moved: the account's credentials are not
+                    // known bad, so it cools down and comes back on its own.
+                    Err(RefreshError::Unavailable(e)) => {
+                        if let Attempt::Failed { failure, .. } = &mut outcome {
+                            *failure = Failure::Server(format!(
+                                "access token refused and its refresh failing: {e}"
+                            ));
+                        }
+                    }
+                    Err(_) => {}
+                }
             }
             call.upstream_wait += waited.elapsed();
             match outcome {
@@ -291,6 +310,10 @@ impl Gateway {
             }
             Ok(Ok(r)) => r,
         };
+        // A subscription reports its usage windows on every answer, failures included.
+        if let Some(w) = super::windows::Windows::from_headers(resp.headers(), now_ms()) {
+            self.windows.observe(account.id, w);
+        }
         let status = resp.status();
         let p = provider::of(account.platform);
         let policy = &self.config.upstream;
@@ -334,7 +357,7 @@ impl Gateway {
                     "the upstream accounts tried refused their credentials; an operator must fix them".to_owned(),
                     None,
                 ),
-                Failure::Server(_) => {
+                Failure::Server(_) | Failure::Overloaded(_) => {
                     let kind = if status.as_u16() == 529 { Kind::Overloaded } else { Kind::UpstreamFailed };
                     (
                         status,
