@@ -238,6 +238,46 @@ fn a_revoked_refresh_token_puts_the_account_in_error() {
     );
 }
 
+/// A token endpoint that moved (404) or fails (500) is not a revoked grant: the account keeps
+/// its tokens, cools down instead of going to ERROR, the operator sees the failure, and the
+/// next refresh after the server heals clears it.
+#[test]
+fn a_failing_token_endpoint_is_retried_and_shown_not_an_error() {
+    for status in [404, 500] {
+        let env = Env::new();
+        let oauth = FakeOauth::start();
+        let upstream = Fake::start();
+        let id = onboard(&env, &oauth, &upstream);
+        oauth.fail_refresh(status);
+        upstream.require_bearer("acc-1");
+        let key = env.key("alice");
+        let server = env.data.serve_env(&[], &oauth.env());
+        let r = send(&server, &key);
+        assert_eq!(r.status, 502, "{}", r.body);
+        let acct = env.account_json(id);
+        assert_ne!(acct["status"], "ERROR", "{status}: {acct}");
+        assert!(acct["refresh_failing_since"].as_i64().is_some(), "{acct}");
+        assert!(
+            acct["refresh_error"]
+                .as_str()
+                .unwrap()
+                .contains(&status.to_string()),
+            "{acct}"
+        );
+        let text = env.data.run_env(&["account", "list"], "", &[]);
+        assert!(
+            String::from_utf8_lossy(&text.stdout).contains("token refresh failing since"),
+            "{}",
+            String::from_utf8_lossy(&text.stdout)
+        );
+        oauth.heal();
+        let r = send(&server, &key);
+        assert_eq!(r.status, 200, "{status}: {}", r.body);
+        let acct = env.account_json(id);
+        assert!(acct["refresh_failing_since"].is_null(), "{acct}");
+    }
+}
+
 /// The defaults are Claude Code 2.1.328's sign-in (read from its binary): claude.ai
 /// subscribers at claude.com, Console accounts at platform.claude.com with the API-key scope,
 /// tokens from platform.claude.com; `serve --help` shows them.

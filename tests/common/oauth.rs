@@ -21,6 +21,8 @@ struct State {
     code: String,
     refreshes: usize,
     reject_refresh: bool,
+    /// Refreshes answer this status with a non-grant error (a moved endpoint, an outage).
+    fail_refresh: Option<u16>,
     expires_in: i64,
     /// Every request body received.
     requests: Vec<Value>,
@@ -87,6 +89,15 @@ impl FakeOauth {
         s.code = code.to_owned();
     }
 
+    /// Refreshes answer `status` (404, 500, ...) until [`FakeOauth::heal`].
+    pub fn fail_refresh(&self, status: u16) {
+        self.state.lock().unwrap().fail_refresh = Some(status);
+    }
+
+    pub fn heal(&self) {
+        self.state.lock().unwrap().fail_refresh = None;
+    }
+
     pub fn reject_refresh(&self) {
         self.state.lock().unwrap().reject_refresh = true;
     }
@@ -143,6 +154,12 @@ async fn answer(
             )
         }
         "refresh_token" => {
+            if let Some(status) = s.fail_refresh {
+                return Ok(reply(
+                    status,
+                    json!({"error": {"type": "not_found_error", "message": "Not Found"}}),
+                ));
+            }
             if s.reject_refresh {
                 return Ok(reply(
                     400,

@@ -88,6 +88,8 @@ struct State {
     lists: Vec<Seen>,
     /// The tool the scripted model calls when offered, and its arguments.
     tool: Option<(String, serde_json::Value)>,
+    /// Headers added to every answer (a subscription's usage windows, say).
+    headers: Vec<(String, String)>,
     /// The scripted model's whole answers report prefix-cache hits against earlier bodies
     /// (kept here) instead of fixed counts.
     prefix_cache: Option<Vec<Vec<u8>>>,
@@ -149,6 +151,7 @@ impl Fake {
             lists: Vec::new(),
             tool: None,
             prefix_cache: None,
+            headers: Vec::new(),
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -237,6 +240,14 @@ impl Fake {
         self.state.lock().unwrap().tool = Some((name.to_owned(), args));
     }
 
+    /// Adds these headers to every answer from now on (replacing earlier ones).
+    pub fn set_headers(&self, headers: &[(&str, String)]) {
+        self.state.lock().unwrap().headers = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+    }
+
     /// The scripted model's whole answers count cache hits as a prefix cache would.
     pub fn use_prefix_cache(&self) {
         self.state.lock().unwrap().prefix_cache = Some(Vec::new());
@@ -316,7 +327,7 @@ async fn answer(
         .unwrap_or(false);
     let listing = get && (path.ends_with("/models") || path.contains("/models?"));
     let gemini_list = path.starts_with("/v1beta/");
-    let (reply, delay, style, (turn, prompt)) = {
+    let (reply, delay, style, (turn, prompt, extra)) = {
         let mut s = state.lock().unwrap();
         let auth = headers
             .iter()
@@ -382,12 +393,45 @@ async fn answer(
             }
             _ => super::model::Prompt::default(),
         };
-        (reply, s.delay, s.style, (turn, prompt))
+        (reply, s.delay, s.style, (turn, prompt, s.headers.clone()))
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    Ok(match reply {
+    let mut resp = answer_with(
+        reply,
+        kind,
+        style,
+        turn,
+        prompt,
+        wants_stream,
+        include_usage,
+        state,
+    )
+    .await;
+    for (k, v) in extra {
+        if let (Ok(k), Ok(v)) = (
+            http::header::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    Ok(resp)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn answer_with(
+    reply: Reply,
+    kind: Kind,
+    style: Style,
+    turn: super::model::Turn,
+    prompt: super::model::Prompt,
+    wants_stream: bool,
+    include_usage: bool,
+    state: Arc<Mutex<State>>,
+) -> Response<Body> {
+    match reply {
         Reply::Message | Reply::Auto => Response::builder()
             .header("content-type", "application/json")
             .header("request-id", "req_fake")
@@ -479,7 +523,7 @@ async fn answer(
                 .body(BodyExt::boxed(ChannelBody(rx)))
                 .unwrap()
         }
-    })
+    }
 }
 
 fn full(s: impl Into<Bytes>) -> Body {

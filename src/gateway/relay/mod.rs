@@ -359,8 +359,11 @@ impl Gateway {
                 ),
                 Failure::Server(_) | Failure::Overloaded(_) => {
                     let kind = if status.as_u16() == 529 { Kind::Overloaded } else { Kind::UpstreamFailed };
+                    // An upstream 4xx taken as the account's trouble (a refused token whose
+                    // refresh is failing) is no fault of the member's key.
+                    let shown = if status.is_client_error() { StatusCode::BAD_GATEWAY } else { status };
                     (
-                        status,
+                        shown,
                         kind,
                         format!("upstream error after {attempts} attempt(s): {message}"),
                         format!("the upstream failed ({}) after {attempts} attempt(s)", status.as_u16()),
