@@ -188,3 +188,92 @@ fn overloaded_moves_on_without_marking_the_account() {
     assert_eq!(acct["status"], "ACTIVE");
     assert_eq!(acct["error_count"], 0);
 }
+
+#[test]
+fn an_account_drawing_on_extra_usage_takes_no_new_traffic_unless_allowed() {
+    let (env, a, b, ia, ib, server, key) = pool();
+    let reset = now_s() + 900;
+    let mut paid = windows(1.0, 0.6, "allowed", reset);
+    paid.push((
+        "anthropic-ratelimit-unified-overage-in-use",
+        "true".to_owned(),
+    ));
+    paid.push((
+        "anthropic-ratelimit-unified-overage-status",
+        "allowed".to_owned(),
+    ));
+    a.set_headers(&paid);
+    b.set_headers(&windows(0.2, 0.1, "allowed", reset));
+    for i in 0..12 {
+        assert_eq!(ask(&server, &key, &format!("x{i}")).status, 200);
+    }
+    env.wait_status(ia, "RATE_LIMITED", Duration::from_secs(5));
+    let acct = env.account_json(ia);
+    assert_eq!(acct["status_until"], reset * 1000, "{acct}");
+    assert!(
+        acct["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("extra usage"),
+        "{acct}"
+    );
+    assert_eq!(a.count(), 1, "one answer drew on overage, then none");
+
+    // Allowed, the same account keeps serving while it reports overage.
+    env.data.ok(&["account", "recover", &ia.to_string()], "");
+    env.data.ok(
+        &[
+            "account",
+            "update",
+            &ia.to_string(),
+            "--allow-overage",
+            "true",
+        ],
+        "",
+    );
+    env.data.ok(&["account", "disable", &ib.to_string()], "");
+    eventually(
+        "the change reached the gateway",
+        Duration::from_secs(5),
+        || (ask(&server, &key, "after").status == 200 && a.count() >= 2).then_some(()),
+    );
+    assert_eq!(env.status(ia), "ACTIVE");
+}
+
+#[test]
+fn an_account_at_its_concurrency_cap_is_passed_over() {
+    let env = Env::new();
+    let (a, b) = (Fake::start(), Fake::start());
+    a.set_delay(Duration::from_millis(400));
+    b.set_delay(Duration::from_millis(400));
+    env.account(
+        "capped",
+        &a.url(),
+        "sk-a",
+        &["--max-concurrency", "1", "--priority", "1"],
+    );
+    env.account("spare", &b.url(), "sk-b", &["--priority", "2"]);
+    let key = env.key("member");
+    let server = env.serve(&[]);
+    let addr = server.addr;
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let key = key.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30 * i));
+                let body = r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+                request(addr, "POST", "/v1/messages", &[("x-api-key", &key), ("content-type", "application/json")], body.as_bytes()).status
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    // The preferred account took one at a time; the others went to the spare.
+    assert_eq!((a.count(), b.count()), (1, 2));
+    assert_eq!(
+        a.max_active(),
+        0,
+        "non-streamed answers are not counted by the fake"
+    );
+}

@@ -73,6 +73,9 @@ struct AccountInput {
     model_map: Vec<String>,
     user_agent: Option<String>,
     refresh_token: Option<String>,
+    #[serde(default)]
+    allow_overage: bool,
+    max_concurrency: Option<i64>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -97,6 +100,8 @@ impl From<AccountInput> for NewAccount {
             user_agent: non_empty(a.user_agent),
             refresh_token: non_empty(a.refresh_token),
             expires_at: None,
+            allow_overage: a.allow_overage,
+            max_concurrency: a.max_concurrency,
         }
     }
 }
@@ -121,6 +126,10 @@ struct AccountPatch {
     model_map: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     user_agent: Option<Option<String>>,
+    allow_overage: Option<bool>,
+    /// A cap, or null to remove it.
+    #[serde(default, deserialize_with = "present")]
+    max_concurrency: Option<Option<i64>>,
 }
 
 pub async fn accounts(c: Call<'_>) -> Result<Response<Body>> {
@@ -174,6 +183,8 @@ pub async fn update_account(c: Call<'_>) -> Result<Response<Body>> {
         models: p.models,
         model_map: p.model_map,
         user_agent: p.user_agent.map(non_empty),
+        allow_overage: p.allow_overage,
+        max_concurrency: p.max_concurrency,
     };
     let a = manage::accounts::update_account(&c.state.ctx, &c.actor(), c.id()?, changes).await?;
     reload(&c).await;

@@ -339,6 +339,13 @@ pub struct NewAccountArgs {
     pub models: Vec<String>,
     #[arg(long)]
     pub description: Option<String>,
+    /// A subscription may draw on paid extra usage (otherwise it takes no new traffic while
+    /// it reports overage, until its window resets).
+    #[arg(long)]
+    pub allow_overage: bool,
+    /// At most this many requests in flight on the account at once.
+    #[arg(long)]
+    pub max_concurrency: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +389,12 @@ pub struct AccountUpdate {
     /// Remove the account from every group.
     #[arg(long, conflicts_with = "groups")]
     pub no_groups: bool,
+    /// Whether a subscription may draw on paid extra usage.
+    #[arg(long)]
+    pub allow_overage: Option<bool>,
+    /// At most this many requests in flight at once; 0 removes the cap.
+    #[arg(long)]
+    pub max_concurrency: Option<i64>,
     /// New proxy URL; `none` removes the proxy.
     #[arg(long)]
     pub proxy: Option<String>,

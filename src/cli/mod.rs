@@ -431,6 +431,8 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
                 secret: if u.secret_stdin { lines.next() } else { None },
                 priority: u.priority,
                 weight: u.weight,
+                allow_overage: u.allow_overage,
+                max_concurrency: u.max_concurrency.map(|m| Some(m).filter(|m| *m != 0)),
                 groups: if u.no_groups {
                     Some(Vec::new())
                 } else {
@@ -547,6 +549,8 @@ fn new_account(
         user_agent: None,
         refresh_token: None,
         expires_at: None,
+        allow_overage: a.allow_overage,
+        max_concurrency: a.max_concurrency,
     };
     Ok((new, lines))
 }

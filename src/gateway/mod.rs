@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod failure;
 pub mod frame;
 pub mod health;
+pub mod inflight;
 pub mod limits;
 pub mod meter;
 pub mod models;
@@ -71,6 +72,8 @@ pub struct Gateway {
     pub health: Arc<Health>,
     /// Subscriptions' usage windows, as last reported.
     pub windows: Arc<windows::Tracker>,
+    /// Requests in flight per account.
+    pub inflight: Arc<inflight::InFlight>,
     sticky: Sticky,
     clients: Arc<Clients>,
     oauth: Arc<oauth::Refresher>,
@@ -129,6 +132,7 @@ impl Gateway {
             snapshots,
             health,
             windows,
+            inflight: Arc::default(),
             sticky: Sticky::new(ctx.config.upstream.sticky_ttl),
             clients,
             oauth: refresher,

@@ -362,6 +362,8 @@ mod tests {
             status_until: None,
             last_error_at: None,
             errors_reset_at: None,
+            allow_overage: false,
+            max_concurrency: None,
         }
     }
 

@@ -39,6 +39,8 @@ pub enum NoCandidate {
     AllRateLimited(Option<i64>),
     /// Every such account is out of rotation (error, disabled, maintenance).
     NoneRoutable,
+    /// Every account that could take it is at its concurrency cap.
+    AllBusy,
 }
 
 /// One request, as the selector sees it.
@@ -63,6 +65,8 @@ pub struct Live {
     pub utilization: Option<f64>,
     /// Set aside briefly after a 529.
     pub cooling: bool,
+    /// At its concurrency cap.
+    pub full: bool,
 }
 
 /// Orders the candidates for one request. An account of another protocol than the client's
@@ -90,6 +94,13 @@ pub fn candidates(
         .collect();
     if serving.is_empty() {
         return Err(NoCandidate::NoneServes);
+    }
+    // An account at its cap is passed over (the caller waits briefly when all are).
+    let (full, serving): (Vec<&Route>, Vec<&Route>) =
+        serving.into_iter().partition(|r| live(r.account.id).full);
+    if serving.is_empty() {
+        let _ = full;
+        return Err(NoCandidate::AllBusy);
     }
     let now_ms = ask.now_ms;
     let held = |id: i64| {
@@ -125,9 +136,12 @@ pub fn candidates(
         let (same, other): (Vec<&Route>, Vec<&Route>) =
             routable[start..end].iter().partition(|r| own(&r.account));
         for group in [same, other] {
-            let (mut windowed, plain): (Vec<&Route>, Vec<&Route>) = group
-                .into_iter()
-                .partition(|r| live(r.account.id).utilization.is_some());
+            // A subscription that has not reported yet counts as unused, so it is tried.
+            let (mut windowed, plain): (Vec<&Route>, Vec<&Route>) =
+                group.into_iter().partition(|r| {
+                    r.account.platform == Platform::ClaudeOauth
+                        || live(r.account.id).utilization.is_some()
+                });
             let score = |r: &&Route| {
                 let used = live(r.account.id).utilization.unwrap_or(0.0);
                 (1.0 - used) * r.weight as f64
@@ -258,6 +272,8 @@ mod tests {
                 },
                 offered: None,
                 errors_reset_at: None,
+                allow_overage: false,
+                max_concurrency: None,
                 mapping: Default::default(),
                 proxy: None,
                 status,
@@ -401,6 +417,7 @@ mod tests {
                 _ => 0.60,
             }),
             cooling: false,
+            full: false,
         };
         let ask = |sticky| Ask {
             platforms: P,
@@ -436,10 +453,25 @@ mod tests {
         let cooling = |id: i64| Live {
             utilization: None,
             cooling: id == 2,
+            full: false,
         };
         let got = candidates(&routes, &ask(None), &cooling).unwrap();
         assert_eq!(*ids(&got).last().unwrap(), 2);
         assert_eq!(got.len(), 3);
+        // An account at its cap is passed over; all at their caps is its own answer.
+        let full = |id: i64| Live {
+            full: id != 3,
+            ..Live::default()
+        };
+        assert_eq!(ids(&candidates(&routes, &ask(None), &full).unwrap()), [3]);
+        let all_full = |_| Live {
+            full: true,
+            ..Live::default()
+        };
+        assert_eq!(
+            candidates(&routes, &ask(None), &all_full).err(),
+            Some(NoCandidate::AllBusy)
+        );
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct Upstream {
     pub last_error_at: Option<i64>,
     /// When the error window last started afresh: errors before it no longer count.
     pub errors_reset_at: Option<i64>,
+    /// A subscription may draw on paid extra usage.
+    pub allow_overage: bool,
+    /// Requests in flight at once, at most.
+    pub max_concurrency: Option<usize>,
 }
 
 impl Upstream {
@@ -238,6 +242,8 @@ pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Opt
         status_until: a.status_until,
         last_error_at: a.last_error_at,
         errors_reset_at: a.errors_reset_at,
+        allow_overage: a.allow_overage,
+        max_concurrency: a.max_concurrency.and_then(|m| usize::try_from(m).ok()),
     })
 }
 

@@ -36,6 +36,10 @@ pub struct NewAccount {
     pub refresh_token: Option<String>,
     /// When the access token expires (epoch ms), when known.
     pub expires_at: Option<i64>,
+    /// A subscription may draw on paid extra usage.
+    pub allow_overage: bool,
+    /// Requests in flight at once, at most.
+    pub max_concurrency: Option<i64>,
 }
 
 /// Changes to an account; `None` leaves a field as it is, `Some(None)` clears it.
@@ -53,6 +57,8 @@ pub struct AccountChanges {
     pub models: Option<Vec<String>>,
     pub model_map: Option<Vec<String>>,
     pub user_agent: Option<Option<String>>,
+    pub allow_overage: Option<bool>,
+    pub max_concurrency: Option<Option<i64>>,
 }
 
 /// A group an account serves, with optional priority and weight for that group only.
@@ -158,6 +164,8 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         windows: None,
         refresh_failing_since: None,
         refresh_error: None,
+        allow_overage: new.allow_overage,
+        max_concurrency: new.max_concurrency.map(check_concurrency).transpose()?,
     };
     let groups = new.groups;
     let actor = actor.to_owned();
@@ -217,6 +225,10 @@ pub async fn update_account(
     };
     let priority = changes.priority.map(check_priority).transpose()?;
     let weight = changes.weight.map(check_weight).transpose()?;
+    let max_concurrency = changes
+        .max_concurrency
+        .map(|m| m.map(check_concurrency).transpose())
+        .transpose()?;
     let models = changes.models.clone().map(check_models).transpose()?;
     let model_map = changes
         .model_map
@@ -241,6 +253,8 @@ pub async fn update_account(
                 (changes.models.is_some(), "models"),
                 (changes.model_map.is_some(), "model_map"),
                 (changes.user_agent.is_some(), "user_agent"),
+                (changes.allow_overage.is_some(), "allow_overage"),
+                (changes.max_concurrency.is_some(), "max_concurrency"),
             ] {
                 if set {
                     fields.push(field);
@@ -252,6 +266,12 @@ pub async fn update_account(
             }
             if let Some(d) = changes.description {
                 a.description = d;
+            }
+            if let Some(o) = changes.allow_overage {
+                a.allow_overage = o;
+            }
+            if let Some(m) = max_concurrency {
+                a.max_concurrency = m;
             }
             if let Some(u) = base_url {
                 if u.is_none() && a.platform.default_base_url().is_none() {
@@ -456,6 +476,17 @@ pub(crate) fn check_base_url(url: &str) -> Result<String> {
         return Err(bad("must not have a query string"));
     }
     Ok(url.trim().trim_end_matches('/').to_owned())
+}
+
+/// A per-account concurrency cap: 1 to 10 000.
+fn check_concurrency(n: i64) -> Result<i64> {
+    if (1..=10_000).contains(&n) {
+        Ok(n)
+    } else {
+        Err(Error::Invalid(format!(
+            "max concurrency must be 1 to 10000 (got {n})"
+        )))
+    }
 }
 
 /// Parses `FROM=TO` pairs into the stored mapping object.

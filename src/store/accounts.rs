@@ -86,6 +86,10 @@ pub struct Account {
     /// Since when refreshing the subscription's token fails, and the last error.
     pub refresh_failing_since: Option<i64>,
     pub refresh_error: Option<String>,
+    /// A subscription may draw on paid extra usage.
+    pub allow_overage: bool,
+    /// Requests in flight at once, at most (none: no cap).
+    pub max_concurrency: Option<i64>,
 }
 
 const SELECT: &str = "SELECT id, name, description, platform, base_url, credentials, status,
@@ -104,7 +108,8 @@ const SELECT: &str = "SELECT id, name, description, platform, base_url, credenti
         (SELECT r.windows FROM account_runtime r WHERE r.account_id = ai_service_accounts.id),
         (SELECT r.refresh_failing_since FROM account_runtime r
             WHERE r.account_id = ai_service_accounts.id),
-        (SELECT r.refresh_error FROM account_runtime r WHERE r.account_id = ai_service_accounts.id)
+        (SELECT r.refresh_error FROM account_runtime r WHERE r.account_id = ai_service_accounts.id),
+        allow_overage, max_concurrency
     FROM ai_service_accounts";
 
 fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
@@ -169,6 +174,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         },
         refresh_failing_since: r.get(32)?,
         refresh_error: r.get(33)?,
+        allow_overage: r.get(34)?,
+        max_concurrency: r.get(35)?,
     })
 }
 
@@ -225,9 +232,9 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
             status, priority, weight, supported_models, model_mapping, claude_console_user_agent,
             proxy_type, proxy_host, proxy_port, proxy_username, proxy_password,
             auth_type, created_at, updated_at, oauth_access_token, oauth_refresh_token,
-            oauth_expires_at)
+            oauth_expires_at, allow_overage, max_concurrency)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18,
-            ?19, ?20, ?21)",
+            ?19, ?20, ?21, ?22, ?23)",
         params![
             a.name,
             a.description,
@@ -250,6 +257,8 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
             a.oauth_access,
             a.oauth_refresh,
             a.oauth_expires_at,
+            a.allow_overage,
+            a.max_concurrency,
         ],
     )?;
     let id = conn.last_insert_rowid();
@@ -265,7 +274,7 @@ pub fn update(conn: &Connection, a: &Account) -> Result<()> {
             credentials = ?5, priority = ?6, weight = ?7, supported_models = ?8,
             model_mapping = ?9, claude_console_user_agent = ?10, proxy_type = ?11,
             proxy_host = ?12, proxy_port = ?13, proxy_username = ?14, proxy_password = ?15,
-            updated_at = ?16
+            updated_at = ?16, allow_overage = ?17, max_concurrency = ?18
          WHERE id = ?1",
         params![
             a.id,
@@ -284,6 +293,8 @@ pub fn update(conn: &Connection, a: &Account) -> Result<()> {
             p.and_then(|p| p.username.as_ref()),
             p.and_then(|p| p.password.as_ref()),
             now_ms(),
+            a.allow_overage,
+            a.max_concurrency,
         ],
     )?;
     if n == 0 {

@@ -18,6 +18,7 @@ impl Gateway {
             resp,
             outcome,
             translation,
+            slot,
         } = answer;
         let first_byte_ms = call.started.elapsed().as_millis() as i64;
         let (parts, body) = resp.into_parts();
@@ -52,6 +53,7 @@ impl Gateway {
             status,
             first_byte_ms,
             translation,
+            _slot: slot,
         };
         let encoding = match decode::encoding(&parts.headers) {
             Ok(e) => e,
@@ -208,6 +210,8 @@ pub(super) struct Pending {
     pub(super) status: StatusCode,
     pub(super) first_byte_ms: i64,
     pub(super) translation: Option<Translation>,
+    /// The account's in-flight slot, given back when the answer ends.
+    pub(super) _slot: super::super::inflight::Slot,
 }
 
 impl Pending {

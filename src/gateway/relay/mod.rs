@@ -48,6 +48,10 @@ const DISCONNECT_DRAIN: Duration = Duration::from_secs(600);
 /// `retry-after` when every account is out of rotation (an operator or the recovery timer
 /// brings one back).
 const NONE_ROUTABLE_RETRY_MS: i64 = 60_000;
+/// How long a request waits for a slot when every account is at its concurrency cap, and how
+/// often it looks.
+const BUSY_WAIT: Duration = Duration::from_secs(2);
+const BUSY_POLL: Duration = Duration::from_millis(20);
 /// Chunks buffered between the upstream reader and a slow client.
 const STREAM_BUFFER: usize = 16;
 
@@ -127,22 +131,36 @@ impl Gateway {
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let sticky = call.session.and_then(|s| self.sticky.get(s));
-        let now = now_ms();
-        let ask = select::Ask {
-            platforms: &call.platforms,
-            protocol: call.protocol,
-            model: &call.model,
-            sticky,
-            now_ms: now,
-            reserve: self.config.upstream.window_reserve,
+        let pick = |now: i64| {
+            let ask = select::Ask {
+                platforms: &call.platforms,
+                protocol: call.protocol,
+                model: &call.model,
+                sticky,
+                now_ms: now,
+                reserve: self.config.upstream.window_reserve,
+            };
+            let live = |id: i64| select::Live {
+                utilization: self.windows.get(id).map(|w| w.tightest()),
+                cooling: self.health.cooling(id, now),
+                full: snap
+                    .accounts
+                    .get(&id)
+                    .and_then(|a| a.max_concurrency)
+                    .is_some_and(|cap| self.inflight.count(id) >= cap),
+            };
+            select::candidates(routes, &ask, &live)
         };
-        let live = |id: i64| select::Live {
-            utilization: self.windows.get(id).map(|w| w.tightest()),
-            cooling: self.health.cooling(id, now),
-        };
-        let mut candidates = match select::candidates(routes, &ask, &live) {
-            Ok(c) => c,
-            Err(none) => return Box::pin(self.no_candidate(&call, none)).await,
+        // When every account that could take it is at its cap, wait briefly for a slot.
+        let busy_until = Instant::now() + BUSY_WAIT;
+        let mut candidates = loop {
+            match pick(now_ms()) {
+                Ok(c) => break c,
+                Err(NoCandidate::AllBusy) if Instant::now() < busy_until => {
+                    tokio::time::sleep(BUSY_POLL).await;
+                }
+                Err(none) => return Box::pin(self.no_candidate(&call, none)).await,
+            }
         };
         // Under a cost limit only accounts whose answer can be priced are used (a mapping
         // may send an unpriced model): an unpriced answer would cost the key nothing.
@@ -184,6 +202,7 @@ impl Gateway {
                 translation: translation.as_ref(),
                 body: body.as_ref(),
             };
+            let slot = self.inflight.enter(account.id);
             let waited = Instant::now();
             let mut outcome = self.attempt(&call, account, sent).await;
             // A subscription's token may have expired early: refresh once, try again.
@@ -235,6 +254,7 @@ impl Gateway {
                         resp,
                         outcome,
                         translation,
+                        slot,
                     };
                     return Box::pin(self.deliver(call, snap, account, answer)).await;
                 }
@@ -312,6 +332,24 @@ impl Gateway {
         };
         // A subscription reports its usage windows on every answer, failures included.
         if let Some(w) = super::windows::Windows::from_headers(resp.headers(), now_ms()) {
+            // Never spend extra usage by surprise: an account paid from overage takes no new
+            // traffic until its window resets, unless the operator allowed it.
+            if w.overage_in_use && !account.allow_overage {
+                let until = w
+                    .rejected_until()
+                    .or_else(|| w.five_hour.as_ref().and_then(|x| x.resets_at))
+                    .unwrap_or(
+                        now_ms() + self.config.upstream.rate_limit_default.as_millis() as i64,
+                    );
+                let reason = "drawing on paid extra usage; it takes no new traffic until its \
+                    window resets (allow it with `account update ID --allow-overage true`)"
+                    .to_owned();
+                Box::pin(
+                    self.health
+                        .failed(account, Failure::RateLimited { until, reason }),
+                )
+                .await;
+            }
             self.windows.observe(account.id, w);
         }
         let status = resp.status();
@@ -430,6 +468,11 @@ impl Gateway {
                 "every account of this key's group is rate limited; try again after the reset".to_owned(),
                 until,
             ),
+            NoCandidate::AllBusy => (
+                Kind::RateLimited,
+                "every account of this key's group is at its concurrency cap; try again in a moment".to_owned(),
+                Some(now_ms() + 1_000),
+            ),
             NoCandidate::NoneRoutable => (
                 Kind::Unavailable,
                 "no upstream account of this key's group is available right now (all are in error, disabled or in maintenance)".to_owned(),
@@ -492,6 +535,8 @@ pub(super) struct Answer {
     pub resp: Response<Incoming>,
     pub outcome: Outcome,
     pub translation: Option<Translation>,
+    /// The account's in-flight slot, held until the answer is delivered.
+    pub slot: super::inflight::Slot,
 }
 
 /// A request that ends without an upstream answer.
