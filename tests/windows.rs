@@ -277,3 +277,33 @@ fn an_account_at_its_concurrency_cap_is_passed_over() {
         "non-streamed answers are not counted by the fake"
     );
 }
+
+#[test]
+fn account_test_reads_the_usage_endpoint() {
+    let env = Env::new();
+    let fake = Fake::start();
+    fake.set_usage(serde_json::json!({
+        "five_hour": { "utilization": 42.0, "resets_at": "2026-12-01T15:00:00+00:00" },
+        "seven_day": { "utilization": 7.0, "resets_at": "2026-12-05T09:00:00+00:00" },
+        "seven_day_opus": null
+    }));
+    let id = env.account_on("claude-oauth", "max", &fake.url(), "sk-ant-oat01-x", &[]);
+    let r = env.data.json(&["account", "test", &id.to_string()], "");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["windows"]["5h"]["utilization"], 0.42, "{r}");
+    let listed = env.account_json(id);
+    assert_eq!(listed["windows"]["5h"]["utilization"], 0.42);
+    assert_eq!(listed["windows"]["7d"]["resets_at"], 1_796_461_200_000i64);
+    let usage = fake
+        .list_requests()
+        .into_iter()
+        .find(|s| s.path == "/api/oauth/usage")
+        .expect("the usage endpoint was asked");
+    assert_eq!(usage.header("authorization"), Some("Bearer sk-ant-oat01-x"));
+    assert!(
+        usage
+            .header("anthropic-beta")
+            .unwrap()
+            .contains("oauth-2025-04-20")
+    );
+}

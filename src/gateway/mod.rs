@@ -107,6 +107,12 @@ impl Gateway {
         windows.start_persisting(ctx.db.clone(), shutdown.clone());
         health.start_recovery(shutdown.clone());
         let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
+        windows::start_idle_refresh(
+            windows.clone(),
+            snapshots.clone(),
+            clients.clone(),
+            shutdown.clone(),
+        );
         models::start_discovery(
             ctx.clone(),
             clients.clone(),

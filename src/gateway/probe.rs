@@ -40,6 +40,9 @@ pub struct ProbeResult {
     /// Why that list could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_models_error: Option<String>,
+    /// A subscription's usage windows, from its usage endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<super::windows::Windows>,
 }
 
 /// A small real request for the account's platform; the model is its first listed one.
@@ -180,7 +183,28 @@ pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
     } else {
         Err("not fetched: the test failed".into())
     };
+    // A subscription's windows, asked of its usage endpoint and stored for the console.
+    let windows = if ok && a.platform == Platform::ClaudeOauth {
+        match super::windows::fetch(&clients, &a, now_ms()).await {
+            Ok(w) => {
+                if let Ok(text) = serde_json::to_string(&w) {
+                    let at = w.updated_at;
+                    ctx.db
+                        .write(move |c| store::runtime::set_windows(c, id, &text, at))
+                        .await?;
+                }
+                Some(w)
+            }
+            Err(e) => {
+                tracing::debug!(account = id, error = %e, "usage windows not fetched");
+                None
+            }
+        }
+    } else {
+        None
+    };
     Ok(ProbeResult {
+        windows,
         upstream_models: listed.as_ref().ok().copied(),
         upstream_models_error: listed.err(),
         account: id,

@@ -10,8 +10,12 @@ use std::time::Duration;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use super::snapshot::Upstream;
 use crate::store::{self, Db};
 use crate::tasks::{self, Shutdown};
+use crate::upstream::client::Clients;
 
 /// How often changed windows are written to the database.
 const PERSIST_EVERY: Duration = Duration::from_secs(5);
@@ -97,6 +101,128 @@ impl Windows {
     }
 }
 
+impl Windows {
+    /// The windows the usage endpoint reports (`GET /api/oauth/usage`): `five_hour` and
+    /// `seven_day`, utilization in percent, resets as RFC 3339 times.
+    pub fn from_usage(v: &serde_json::Value, now: i64) -> Option<Windows> {
+        let window = |name: &str| {
+            let w = v.get(name)?;
+            let used = w.get("utilization")?.as_f64()?;
+            Some(Window {
+                utilization: (used / 100.0).clamp(0.0, 1.0),
+                status: None,
+                resets_at: w
+                    .get("resets_at")
+                    .and_then(|r| r.as_str())
+                    .and_then(|r| r.parse::<jiff::Timestamp>().ok())
+                    .map(|t| t.as_millisecond()),
+            })
+        };
+        let w = Windows {
+            five_hour: window("five_hour"),
+            seven_day: window("seven_day"),
+            updated_at: now,
+            ..Windows::default()
+        };
+        (w.five_hour.is_some() || w.seven_day.is_some()).then_some(w)
+    }
+}
+
+/// Why a subscription's usage could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error(transparent)]
+    Request(#[from] super::failure::UpstreamError),
+    #[error("could not reach the usage endpoint: {0}")]
+    Unreachable(String),
+    #[error("the usage endpoint answered {0}")]
+    Status(http::StatusCode),
+    #[error("the usage endpoint's answer holds no windows")]
+    Unreadable,
+}
+
+/// The usage endpoint of `account`'s API (`GET /api/oauth/usage`, bearer token and the OAuth
+/// beta, as Claude Code 2.1.328 asks it).
+pub async fn fetch(clients: &Clients, account: &Upstream, now: i64) -> Result<Windows, UsageError> {
+    use http_body_util::BodyExt;
+    let p = super::provider::of(account.platform);
+    let base = super::endpoint::Endpoint::Messages.base(&account.base_url);
+    let mut builder = http::Request::get(format!("{base}/api/oauth/usage"));
+    let headers = builder.headers_mut().expect("fresh builder");
+    p.authorize(headers, account)?;
+    let req = builder
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .map_err(|_| super::failure::UpstreamError::Misconfigured {
+            account: account.id,
+            what: "a base URL that does not form a valid URL",
+        })?;
+    let client = clients.get(account.proxy.as_ref());
+    let resp = tokio::time::timeout(FETCH_TIMEOUT, client.request(req))
+        .await
+        .map_err(|_| UsageError::Unreachable("timed out".into()))?
+        .map_err(|e| UsageError::Unreachable(super::relay::root_cause(&e)))?;
+    if !resp.status().is_success() {
+        return Err(UsageError::Status(resp.status()));
+    }
+    let body = tokio::time::timeout(
+        FETCH_TIMEOUT,
+        http_body_util::Limited::new(resp.into_body(), 256 * 1024).collect(),
+    )
+    .await
+    .map_err(|_| UsageError::Unreadable)?
+    .map_err(|_| UsageError::Unreadable)?
+    .to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| UsageError::Unreadable)?;
+    Windows::from_usage(&v, now).ok_or(UsageError::Unreadable)
+}
+
+/// The whole usage fetch, connect to last byte.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Subscriptions whose windows are older than this are asked the usage endpoint.
+const STALE_AFTER: Duration = Duration::from_secs(600);
+/// How often the idle subscriptions are looked for.
+const IDLE_CHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// Starts the loop asking the usage endpoint of subscriptions with no recent answer (at most
+/// every ten minutes each), so the console and routing know windows that reset while idle.
+pub fn start_idle_refresh(
+    tracker: Arc<Tracker>,
+    snapshots: Arc<super::snapshot::Snapshots>,
+    clients: Arc<Clients>,
+    shutdown: Shutdown,
+) {
+    tasks::every(
+        "usage windows refresh",
+        || IDLE_CHECK_EVERY,
+        shutdown,
+        move || {
+            let (tracker, snapshots, clients) =
+                (tracker.clone(), snapshots.clone(), clients.clone());
+            async move {
+                let now = store::now_ms();
+                let stale = STALE_AFTER.as_millis() as i64;
+                let due: Vec<Arc<Upstream>> = snapshots
+                    .get()
+                    .accounts
+                    .values()
+                    .filter(|a| a.platform == crate::domain::Platform::ClaudeOauth)
+                    .filter(|a| tracker.get(a.id).is_none_or(|w| now - w.updated_at > stale))
+                    .cloned()
+                    .collect();
+                for a in due {
+                    match fetch(&clients, &a, now).await {
+                        Ok(w) => tracker.observe(a.id, w),
+                        Err(e) => {
+                            tracing::debug!(account = a.id, error = %e, "usage windows not fetched")
+                        }
+                    }
+                }
+                Ok(())
+            }
+        },
+    );
+}
+
 /// When a 429's account may be tried again by its windows: the rejected windows' reset.
 pub fn rejected_reset(headers: &HeaderMap) -> Option<i64> {
     Windows::from_headers(headers, 0)?.rejected_until()
@@ -142,7 +268,7 @@ impl Tracker {
     }
 
     /// Starts the loop writing changed windows to the database.
-    pub fn start_persisting(self: &std::sync::Arc<Self>, db: Db, shutdown: Shutdown) {
+    pub fn start_persisting(self: &Arc<Self>, db: Db, shutdown: Shutdown) {
         let me = self.clone();
         tasks::every(
             "usage windows",
@@ -214,5 +340,20 @@ mod tests {
         assert_eq!(json["5h"]["utilization"], 0.42);
         assert_eq!(json["7d"]["status"], "rejected");
         assert!(Windows::from_headers(&HeaderMap::new(), 0).is_none());
+    }
+
+    #[test]
+    fn the_usage_endpoint_reports_percent_and_times() {
+        let v = serde_json::json!({
+            "five_hour": { "utilization": 6.0, "resets_at": "2026-12-01T15:00:00.943648+00:00" },
+            "seven_day": { "utilization": 35.0, "resets_at": null },
+            "seven_day_opus": { "utilization": 0.0, "resets_at": null },
+            "extra_usage": null
+        });
+        let w = Windows::from_usage(&v, 1).unwrap();
+        assert_eq!(w.five_hour.as_ref().unwrap().utilization, 0.06);
+        assert_eq!(w.five_hour.unwrap().resets_at, Some(1_796_137_200_943));
+        assert_eq!(w.seven_day.unwrap().utilization, 0.35);
+        assert!(Windows::from_usage(&serde_json::json!({}), 1).is_none());
     }
 }

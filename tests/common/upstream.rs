@@ -90,6 +90,8 @@ struct State {
     tool: Option<(String, serde_json::Value)>,
     /// Headers added to every answer (a subscription's usage windows, say).
     headers: Vec<(String, String)>,
+    /// What `GET /api/oauth/usage` answers (a subscription's usage endpoint).
+    usage: Option<serde_json::Value>,
     /// The scripted model's whole answers report prefix-cache hits against earlier bodies
     /// (kept here) instead of fixed counts.
     prefix_cache: Option<Vec<Vec<u8>>>,
@@ -152,6 +154,7 @@ impl Fake {
             tool: None,
             prefix_cache: None,
             headers: Vec::new(),
+            usage: None,
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -240,6 +243,11 @@ impl Fake {
         self.state.lock().unwrap().tool = Some((name.to_owned(), args));
     }
 
+    /// What the usage endpoint answers from now on.
+    pub fn set_usage(&self, usage: serde_json::Value) {
+        self.state.lock().unwrap().usage = Some(usage);
+    }
+
     /// Adds these headers to every answer from now on (replacing earlier ones).
     pub fn set_headers(&self, headers: &[(&str, String)]) {
         self.state.lock().unwrap().headers = headers
@@ -326,6 +334,8 @@ async fn answer(
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
     let listing = get && (path.ends_with("/models") || path.contains("/models?"));
+    // The gateway's own background reads (a subscription's usage) are kept apart too.
+    let usage_get = get && path.starts_with("/api/oauth/usage");
     let gemini_list = path.starts_with("/v1beta/");
     let (reply, delay, style, (turn, prompt, extra)) = {
         let mut s = state.lock().unwrap();
@@ -341,7 +351,7 @@ async fn answer(
         };
         // Model-list requests (the gateway's discovery) are kept apart: tests count relayed
         // requests.
-        if listing {
+        if listing || usage_get {
             s.lists.push(seen);
         } else if s.record {
             s.seen.push(seen);
@@ -356,6 +366,16 @@ async fn answer(
                 vec![],
                 r#"{"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired"}}"#.into(),
             )
+        } else if usage_get {
+            match &s.usage {
+                Some(u) => Reply::Status(200, vec![], u.to_string()),
+                None => Reply::Status(
+                    404,
+                    vec![],
+                    r#"{"type":"error","error":{"type":"not_found_error","message":"Not Found"}}"#
+                        .into(),
+                ),
+            }
         } else if listing {
             // The models endpoint of each API: Gemini's `models[].name`, the others' `data[].id`.
             let body = if gemini_list {
