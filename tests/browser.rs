@@ -345,3 +345,82 @@ fn a_claude_subscription_is_added_by_signing_in_and_then_edited() {
     assert_eq!(account["priority"], 7);
     assert_eq!(account["platform"], "claude-oauth");
 }
+
+/// A subscription's windows as bars with their reset countdown, on the dashboard, the
+/// accounts list and the account page, with requests in flight against the cap.
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn subscription_windows_are_seen_at_a_glance() {
+    let env = Env::new();
+    make_admin(&env.data, "root");
+    let fake = Fake::start();
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2 * 3600;
+    fake.set_headers(&[
+        ("anthropic-ratelimit-unified-status", "allowed".to_owned()),
+        (
+            "anthropic-ratelimit-unified-5h-utilization",
+            "0.42".to_owned(),
+        ),
+        (
+            "anthropic-ratelimit-unified-5h-status",
+            "allowed".to_owned(),
+        ),
+        ("anthropic-ratelimit-unified-5h-reset", reset.to_string()),
+        (
+            "anthropic-ratelimit-unified-7d-utilization",
+            "0.97".to_owned(),
+        ),
+        (
+            "anthropic-ratelimit-unified-7d-status",
+            "allowed_warning".to_owned(),
+        ),
+        (
+            "anthropic-ratelimit-unified-7d-reset",
+            (reset + 86_400).to_string(),
+        ),
+    ]);
+    let id = env.account_on(
+        "claude-oauth",
+        "max-1",
+        &fake.url(),
+        "sk-ant-oat01-x",
+        &["--max-concurrency", "4"],
+    );
+    let key = env.key("member");
+    let server = env.serve(&[]);
+    let r = post_json(&server, "/v1/messages", &[("x-api-key", &key)], REQUEST);
+    assert_eq!(r.status, 200, "{}", r.body);
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.open("/").await;
+        b.fill("#login-form [name=username]", "root").await;
+        b.fill("#login-form [name=password]", PASSWORD).await;
+        b.click("#login-form button[type=submit]").await;
+        let card = b.wait_text("#subscriptions", "max-1").await;
+        assert!(card.contains("42%") && card.contains("97%"), "{card}");
+        assert!(card.contains("0 / 4"), "{card}");
+        b.shot("20-subscriptions").await;
+        b.open("/#/accounts").await;
+        let list = b.wait_text("#accounts", "42%").await;
+        assert!(
+            list.contains("resets in 2 hours") || list.contains("resets in 2 h"),
+            "{list}"
+        );
+        b.open(&format!("/#/accounts/{id}")).await;
+        let detail = b.wait_text("#account-detail", "Usage windows").await;
+        assert!(detail.contains("97%"), "{detail}");
+        assert!(
+            detail.contains("never: it takes no new traffic"),
+            "{detail}"
+        );
+        let bars = b
+            .js("return document.querySelectorAll('#account-detail svg.window-bar').length")
+            .await;
+        assert_eq!(bars, 2);
+        b.close().await;
+    });
+}

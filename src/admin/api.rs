@@ -133,7 +133,20 @@ struct AccountPatch {
 }
 
 pub async fn accounts(c: Call<'_>) -> Result<Response<Body>> {
-    ok(&json!(manage::accounts::list_accounts(&c.state.ctx).await?))
+    let list = manage::accounts::list_accounts(&c.state.ctx).await?;
+    let gw = &c.state.gateway;
+    ok(&json!(list.iter().map(|a| live(gw, a)).collect::<Vec<_>>()))
+}
+
+/// An account as the console shows it: what is stored, with the serving gateway's fresher
+/// usage windows and its requests in flight.
+fn live(gw: &crate::gateway::Gateway, a: &crate::store::accounts::Account) -> serde_json::Value {
+    let mut v = json!(a);
+    if let Some(w) = gw.windows.get(a.id) {
+        v["windows"] = json!(w);
+    }
+    v["in_flight"] = json!(gw.inflight.count(a.id));
+    v
 }
 
 /// One account with its status history and its most recent failed requests.
@@ -158,6 +171,7 @@ pub async fn account(c: Call<'_>) -> Result<Response<Body>> {
             Ok((history, errors))
         })
         .await?;
+    let account = live(&c.state.gateway, &account);
     ok(&json!({ "account": account, "history": history, "errors": errors }))
 }
 

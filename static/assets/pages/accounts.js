@@ -3,7 +3,7 @@
 // bindings; status actions; test; status history and recent errors.
 
 import { get, post, patch } from "../api.js";
-import { h, clear, num, compact, time, relative, badge, table, field, values, notice, attempt, list } from "../ui.js";
+import { h, clear, num, compact, time, relative, badge, table, field, values, notice, attempt, list, windowBars, inFlight } from "../ui.js";
 
 const PLATFORMS = [
   ["anthropic", "Anthropic API key"],
@@ -26,6 +26,8 @@ export async function render([id, mode]) {
       ["Status", (a) => badge(a.status)],
       ["Why", (a) => a.status_reason || "—", "wrap"],
       ["Back at", (a) => (a.status_until ? h("span", { title: relative(a.status_until) }, time(a.status_until)) : "—")],
+      ["Usage windows", (a) => windowBars(a.windows)],
+      ["In flight", (a) => inFlight(a), "num"],
       ["Groups", (a) => a.groups.map((g) => g.group).join(", ") || "—"],
       ["Priority / weight", (a) => `${a.priority} / ${a.weight}`, "num"],
       ["Requests", (a) => num(a.total_requests), "num"],
@@ -83,6 +85,11 @@ function accountFields(platform, a, groups) {
     proxy_password: field("Proxy password", "proxy_password", { type: "password", autocomplete: "new-password", placeholder: editing ? "unchanged" : "" }),
     models: field("Models (comma-separated; empty = any)", "models", { value: (a?.supported_models || []).join(", ") }),
     model_map: field("Model mapping (one FROM=TO per line)", "model_map", { type: "textarea", value: mapText(a?.model_mapping) }),
+    max_concurrency: field("Requests in flight at most (empty = no cap)", "max_concurrency", { type: "number", min: 1, value: a?.max_concurrency ?? "" }),
+    allow_overage: platform === "claude-oauth" ? field("Extra usage", "allow_overage", {
+      type: "select", value: a?.allow_overage ? "true" : "false",
+      options: [["false", "Never draw on paid extra usage"], ["true", "Allow paid extra usage"]],
+    }) : null,
   };
   const bindings = bindingsField(groups, a?.groups || []);
   return { f, bindings };
@@ -106,6 +113,9 @@ function collect(form, f, bindings, editing) {
   if (f.user_agent) out.user_agent = v.user_agent;
   if (v.priority !== "") out.priority = Number(v.priority);
   if (v.weight !== "") out.weight = Number(v.weight);
+  if (v.max_concurrency !== "") out.max_concurrency = Number(v.max_concurrency);
+  else if (editing) out.max_concurrency = null;
+  if (f.allow_overage) out.allow_overage = v.allow_overage === "true";
   if (f.secret && (v.secret || !editing)) out.secret = v.secret;
   if (v.proxy_password) out.proxy_password = v.proxy_password;
   // An unchanged proxy is not sent, so its stored password stays.
@@ -200,6 +210,10 @@ async function detailPage(id) {
     ["Status", h("span", {}, badge(a.status), a.status_reason ? ` — ${a.status_reason}` : "")],
     ["Back at", a.status_until ? `${time(a.status_until)} (${relative(a.status_until)})` : "—"],
     ["Last error", a.last_error_at ? `${time(a.last_error_at)} (${a.error_count} in the window)` : "—"],
+    ["Usage windows", a.platform === "claude-oauth" || a.windows ? windowBars(a.windows) : null],
+    ["Token refresh", a.refresh_failing_since ? `failing since ${time(a.refresh_failing_since)}, last error: ${a.refresh_error || "unknown"}` : null],
+    ["Extra usage", a.platform === "claude-oauth" ? (a.allow_overage ? "allowed" : "never: it takes no new traffic while drawing on it") : null],
+    ["In flight", inFlight(a)],
     ["Base URL", a.base_url || "official endpoint"],
     ["Proxy", a.proxy ? proxyText(a.proxy) : "none"],
     ["Groups", a.groups.map((g) => `${g.group}${g.priority != null || g.weight != null ? ` (priority ${g.priority ?? a.priority}, weight ${g.weight ?? a.weight})` : ""}`).join(", ") || "—"],

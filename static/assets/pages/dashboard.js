@@ -2,7 +2,7 @@
 // accounts out of rotation, and who and what spent the most.
 
 import { get } from "../api.js";
-import { h, num, compact, usd, cost, pct, time, relative, badge, table, barChart } from "../ui.js";
+import { h, num, compact, usd, cost, pct, time, relative, badge, table, barChart, windowBars, inFlight } from "../ui.js";
 
 let range = "24h";
 
@@ -22,7 +22,8 @@ const top = (title, rows) => h("section", { class: "card" }, h("h2", {}, title),
   ], rows, { empty: "No requests in this period." }));
 
 export async function render() {
-  const d = await get(`/dashboard?range=${range}`);
+  const [d, accounts] = await Promise.all([get(`/dashboard?range=${range}`), get("/accounts")]);
+  const subscriptions = accounts.filter((a) => a.platform === "claude-oauth");
   const t = d.total;
   const tokens = t.input_tokens + t.output_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens;
   const switcher = h("div", { class: "segmented", role: "group", "aria-label": "Period" },
@@ -48,6 +49,15 @@ export async function render() {
       barChart("Tokens", d.series, { value: (b) => b.tokens, label: bucketLabel, fmt: compact }),
       barChart("Cost", d.series, { value: (b) => b.cost_nanos, label: bucketLabel, fmt: usd })),
     h("div", { class: "grid-2" },
+      subscriptions.length
+        ? h("section", { class: "card", id: "subscriptions" }, h("h2", {}, "Subscriptions"),
+          table([
+            ["Account", (a) => h("a", { href: `#/accounts/${a.id}` }, a.name)],
+            ["Status", (a) => badge(a.status)],
+            ["Usage windows", (a) => windowBars(a.windows)],
+            ["In flight", (a) => inFlight(a), "num"],
+          ], subscriptions))
+        : null,
       h("section", { class: "card", id: "account-health" }, h("h2", {}, "Accounts"),
         h("ul", { class: "status-counts" }, Object.entries(d.accounts_by_status).map(([s, n]) =>
           h("li", {}, badge(s), " ", h("strong", {}, num(n))))),
