@@ -37,6 +37,9 @@ pub const DEFAULT_OVERLOAD_COOLDOWN_SECS: u64 = 10;
 /// A subscription at or above this share of its 5-hour or 7-day window (percent) takes no new
 /// conversations while another candidate has headroom.
 pub const DEFAULT_WINDOW_RESERVE_PERCENT: u8 = 95;
+/// Above this percent of a group's subscription pool used, members past their fair share of
+/// the five-hour window are refused.
+pub const DEFAULT_FAIR_SHARE_FROM_PERCENT: u8 = 70;
 /// How long a request may wait in a key's concurrency queue before it is refused.
 pub const DEFAULT_QUEUE_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
@@ -153,6 +156,8 @@ pub struct UpstreamPolicy {
     pub overload_cooldown: Duration,
     /// Share of a subscription window (0–1) at which the account takes no new conversations.
     pub window_reserve: f64,
+    /// Pool utilization (0–1) above which the fair share is enforced.
+    pub fair_share_from: f64,
     /// PEM certificates trusted for upstream TLS besides the built-in Mozilla roots (a
     /// relay or proxy with a private CA).
     pub extra_roots: Option<PathBuf>,
@@ -199,6 +204,7 @@ impl Config {
                 rate_limit_cap: Duration::from_secs(DEFAULT_RATE_LIMIT_CAP_SECS),
                 overload_cooldown: Duration::from_secs(DEFAULT_OVERLOAD_COOLDOWN_SECS),
                 window_reserve: f64::from(DEFAULT_WINDOW_RESERVE_PERCENT) / 100.0,
+                fair_share_from: f64::from(DEFAULT_FAIR_SHARE_FROM_PERCENT) / 100.0,
                 extra_roots: None,
             },
             time_zone: jiff::tz::TimeZone::UTC,

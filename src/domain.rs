@@ -266,6 +266,8 @@ pub mod limits_max {
     pub const MAX_WINDOW_MINUTES: i64 = 527_040;
     pub const MAX_CONCURRENCY: i64 = 10_000;
     pub const MAX_QUEUE: i64 = 100_000;
+    /// A member's weight in the fair share of subscription windows.
+    pub const MAX_SHARE: i64 = 1_000;
     pub const MAX_LIMIT_TOKENS: i64 = 1_000_000_000_000_000;
     /// $10 000 000 in nano-dollars.
     pub const MAX_LIMIT_NANOS: i64 = 10_000_000 * 1_000_000_000;

@@ -421,6 +421,10 @@ fn subscription_windows_are_seen_at_a_glance() {
             .js("return document.querySelectorAll('#account-detail svg.window-bar').length")
             .await;
         assert_eq!(bars, 2);
+        // The group page shows each member's use of the pool against their share.
+        b.open("/#/groups").await;
+        let group = b.wait_text("#groups", "Fair share").await;
+        assert!(group.contains("42%") && group.contains("100%"), "{group}");
         b.close().await;
     });
 }

@@ -307,3 +307,32 @@ fn account_test_reads_the_usage_endpoint() {
             .contains("oauth-2025-04-20")
     );
 }
+
+#[test]
+fn members_past_their_fair_share_of_a_busy_pool_wait_and_the_others_go_on() {
+    let env = Env::new();
+    let fake = Fake::start();
+    let reset = now_s() + 3600;
+    fake.set_headers(&windows(0.80, 0.3, "allowed", reset));
+    env.account_on("claude-oauth", "max", &fake.url(), "sk-ant-oat01-p", &[]);
+    let heavy = env.key("heavy");
+    let light = env.key("light");
+    let quiet = env.key("quiet");
+    let server = env.serve(&[]);
+    assert_eq!(ask(&server, &heavy, "h1").status, 200);
+    // The pool is now known at 80 %: heavy spent all of it, a third is their share.
+    let r = ask(&server, &heavy, "h2");
+    assert_eq!(r.status, 429, "{}", r.body);
+    let e: Value = serde_json::from_str(&r.body).unwrap();
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("you used 80 % of the team's 5-hour window; your share is 33 %; it resets at"),
+        "{msg}"
+    );
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(ask(&server, &light, "l1").status, 200);
+    assert_eq!(ask(&server, &quiet, "q1").status, 200);
+    assert_eq!(fake.count(), 3);
+    let rows = env.rows(4);
+    assert_eq!(rows.iter().filter(|r| r["outcome"] == "refused").count(), 1);
+}

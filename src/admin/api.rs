@@ -285,7 +285,20 @@ impl GroupInput {
 }
 
 pub async fn groups(c: Call<'_>) -> Result<Response<Body>> {
-    ok(&json!(manage::groups::list_groups(&c.state.ctx).await?))
+    let groups = manage::groups::list_groups(&c.state.ctx).await?;
+    let gw = &c.state.gateway;
+    let snap = gw.snapshots.get();
+    let now = crate::store::now_ms();
+    // Each group with its members' standing in the fair share of its subscriptions.
+    let out: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| {
+            let mut v = json!(g);
+            v["fair_share"] = json!(gw.fair.standings(&snap, &gw.windows, g.id, now));
+            v
+        })
+        .collect();
+    ok(&json!(out))
 }
 
 pub async fn create_group(c: Call<'_>) -> Result<Response<Body>> {
@@ -341,6 +354,8 @@ struct KeyInput {
     #[serde(default, deserialize_with = "present")]
     queue: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
+    share: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
     daily_tokens: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
     total_tokens: Option<Option<i64>>,
@@ -364,6 +379,7 @@ impl KeyInput {
             rate_window_minutes: self.rate_window_minutes,
             concurrency: self.concurrency,
             queue: self.queue,
+            share: self.share,
             daily_tokens: self.daily_tokens,
             total_tokens: self.total_tokens,
             daily_cost_nanos: nanos(self.daily_cost_usd),

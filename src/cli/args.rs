@@ -170,6 +170,10 @@ pub struct ServeArgs {
     /// conversations while another account has headroom.
     #[arg(long, env = "AICARPOOL_WINDOW_RESERVE", default_value_t = DEFAULT_WINDOW_RESERVE_PERCENT, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub window_reserve: u8,
+    /// Percent of a group's subscription pool used above which a member past their fair share
+    /// of the five-hour window is refused (100 turns fair share off).
+    #[arg(long, env = "AICARPOOL_FAIR_SHARE_FROM", default_value_t = DEFAULT_FAIR_SHARE_FROM_PERCENT, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub fair_share_from: u8,
     /// IANA time zone where days, weeks (from Monday) and months of limits and budgets begin.
     #[arg(long, env = "AICARPOOL_TIME_ZONE", default_value = DEFAULT_TIME_ZONE)]
     pub time_zone: String,
@@ -464,6 +468,9 @@ pub struct LimitArgs {
     /// Requests allowed to wait for a concurrency slot instead of a 429.
     #[arg(long, value_parser = parse_limit)]
     pub queue: Option<Limit>,
+    /// Weight in the fair share of the group's subscription windows (default 1).
+    #[arg(long, value_parser = parse_limit)]
+    pub share: Option<Limit>,
     #[arg(long, value_parser = parse_limit)]
     pub daily_tokens: Option<Limit>,
     #[arg(long, value_parser = parse_limit)]

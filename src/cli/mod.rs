@@ -138,6 +138,7 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
     up.rate_limit_cap = Duration::from_secs(a.rate_limit_cap_secs.max(1));
     up.overload_cooldown = Duration::from_secs(a.overload_cooldown_secs);
     up.window_reserve = f64::from(a.window_reserve) / 100.0;
+    up.fair_share_from = f64::from(a.fair_share_from) / 100.0;
     up.extra_roots = a.upstream_ca_file;
     config.time_zone = jiff::tz::TimeZone::get(&a.time_zone).map_err(|_| {
         Error::Invalid(format!(
@@ -512,6 +513,7 @@ fn limit_changes(a: LimitArgs) -> LimitChanges {
         rate_window_minutes: v(a.window_minutes),
         concurrency: v(a.concurrency),
         queue: v(a.queue),
+        share: v(a.share),
         daily_tokens: v(a.daily_tokens),
         total_tokens: v(a.total_tokens),
         daily_cost_nanos: v(a.daily_cost),

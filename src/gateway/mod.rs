@@ -5,6 +5,7 @@ mod alerts;
 mod decode;
 pub mod endpoint;
 pub mod failure;
+pub mod fair;
 pub mod frame;
 pub mod health;
 pub mod inflight;
@@ -74,6 +75,8 @@ pub struct Gateway {
     pub windows: Arc<windows::Tracker>,
     /// Requests in flight per account.
     pub inflight: Arc<inflight::InFlight>,
+    /// Members' spend on the group's subscriptions, for the fair share.
+    pub fair: fair::FairShare,
     sticky: Sticky,
     clients: Arc<Clients>,
     oauth: Arc<oauth::Refresher>,
@@ -104,6 +107,27 @@ impl Gateway {
         ));
         snapshots.watch(&ctx.config.db_path(), WATCH_INTERVAL, shutdown.clone());
         let windows = Arc::new(windows::Tracker::load(&ctx.db).await?);
+        let fair = fair::FairShare::default();
+        let recent = ctx
+            .db
+            .read(move |c| {
+                crate::store::usage::recent_on_platform(
+                    c,
+                    "claude-oauth",
+                    now_ms() - 5 * 3600 * 1000,
+                )
+            })
+            .await?;
+        for r in recent {
+            fair.record(
+                r.group_id,
+                r.key_id,
+                r.account_id,
+                r.at,
+                r.cost_nanos,
+                r.tokens,
+            );
+        }
         windows.start_persisting(ctx.db.clone(), shutdown.clone());
         health.start_recovery(shutdown.clone());
         let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
@@ -139,6 +163,7 @@ impl Gateway {
             health,
             windows,
             inflight: Arc::default(),
+            fair,
             sticky: Sticky::new(ctx.config.upstream.sticky_ttl),
             clients,
             oauth: refresher,
@@ -272,6 +297,17 @@ impl Gateway {
             Ok(p) => p,
             Err(r) => return Box::pin(self.refuse(&call, r)).await,
         };
+        let up = &self.config.upstream;
+        if let Err(r) = self.fair.check(
+            &snap,
+            &self.windows,
+            &call.key,
+            started_at,
+            up.fair_share_from,
+            &self.config.time_zone,
+        ) {
+            return Box::pin(self.refuse(&call, r)).await;
+        }
         call.admission = match self
             .limiter
             .admit(&call.key, call.group.as_deref(), started_at)

@@ -36,6 +36,7 @@ pub struct LimitChanges {
     pub models: Option<Vec<String>>,
     pub clients: Option<Vec<String>>,
     pub platforms: Option<Vec<String>>,
+    pub share: Option<Option<i64>>,
 }
 
 impl LimitChanges {
@@ -54,6 +55,7 @@ impl LimitChanges {
         set(&mut l.rate_requests, self.rate_requests);
         set(&mut l.rate_window_minutes, self.rate_window_minutes);
         set(&mut l.concurrency, self.concurrency);
+        set(&mut l.share, self.share);
         set(&mut l.queue, self.queue);
         set(&mut l.daily_tokens, self.daily_tokens);
         set(&mut l.total_tokens, self.total_tokens);
@@ -120,6 +122,7 @@ fn check_limits(l: &Limits) -> Result<()> {
             MAX_WINDOW_MINUTES,
         ),
         ("--concurrency", l.concurrency, MAX_CONCURRENCY),
+        ("--share", l.share, MAX_SHARE),
         ("--queue", l.queue, MAX_QUEUE),
         ("--daily-tokens", l.daily_tokens, MAX_LIMIT_TOKENS),
         ("--total-tokens", l.total_tokens, MAX_LIMIT_TOKENS),

@@ -27,6 +27,8 @@ pub struct Limits {
     pub models: Vec<String>,
     pub clients: Vec<String>,
     pub platforms: Vec<String>,
+    /// Weight in the fair share of the group's subscription windows (`None`: 1).
+    pub share: Option<i64>,
 }
 
 /// Serializes nano-dollars as a USD number, for JSON readers.
@@ -61,7 +63,7 @@ fn select(last_used: &str) -> String {
             k.expires_at, k.expires_days_after_first_use, k.rate_requests, k.rate_window_minutes,
             k.concurrency, k.queue, k.daily_tokens, k.total_tokens, k.daily_cost_nanos,
             k.weekly_cost_nanos, k.total_cost_nanos, k.allowed_models, k.allowed_clients,
-            k.allowed_platforms, k.key_hash
+            k.allowed_platforms, k.key_hash, k.fair_share
         FROM api_keys k JOIN groups g ON g.id = k.group_id"
     )
 }
@@ -107,6 +109,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
             models: list_of(21, r)?,
             clients: list_of(22, r)?,
             platforms: list_of(23, r)?,
+            share: r.get(25)?,
         },
     })
 }
@@ -140,7 +143,7 @@ pub fn update_limits(conn: &Connection, id: i64, l: &Limits) -> Result<()> {
             rate_requests = ?4, rate_window_minutes = ?5, concurrency = ?6, queue = ?7,
             daily_tokens = ?8, total_tokens = ?9, daily_cost_nanos = ?10,
             weekly_cost_nanos = ?11, total_cost_nanos = ?12, allowed_models = ?13,
-            allowed_clients = ?14, allowed_platforms = ?15, updated_at = ?16
+            allowed_clients = ?14, allowed_platforms = ?15, updated_at = ?16, fair_share = ?17
          WHERE id = ?1",
         params![
             id,
@@ -159,6 +162,7 @@ pub fn update_limits(conn: &Connection, id: i64, l: &Limits) -> Result<()> {
             json(&l.clients),
             json(&l.platforms),
             now_ms(),
+            l.share,
         ],
     )?;
     if n == 0 {

@@ -320,6 +320,39 @@ pub struct LogRow {
     pub translated: bool,
 }
 
+/// A request on an account of one platform, for the fair share's rebuild.
+pub struct Recent {
+    pub key_id: i64,
+    pub group_id: i64,
+    pub account_id: i64,
+    pub at: i64,
+    pub cost_nanos: Option<i64>,
+    pub tokens: i64,
+}
+
+/// The requests since `since` answered by accounts of `platform`, oldest first.
+pub fn recent_on_platform(conn: &Connection, platform: &str, since: i64) -> Result<Vec<Recent>> {
+    let mut stmt = conn.prepare(
+        "SELECT l.api_key_id, l.group_id, l.account_id, l.started_at,
+            CASE WHEN l.unpriced THEN NULL ELSE l.cost_nanos END,
+            l.input_tokens + l.output_tokens + l.cache_creation_input_tokens
+                + l.cache_read_input_tokens
+         FROM api_key_request_log l JOIN ai_service_accounts a ON a.id = l.account_id
+         WHERE a.platform = ?1 AND l.started_at >= ?2 ORDER BY l.started_at",
+    )?;
+    let rows = stmt.query_map(params![platform, since], |r| {
+        Ok(Recent {
+            key_id: r.get(0)?,
+            group_id: r.get(1)?,
+            account_id: r.get(2)?,
+            at: r.get(3)?,
+            cost_nanos: r.get(4)?,
+            tokens: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// A page of the request log, newest first, read by id so a page never loads the whole log.
 pub fn log_page(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
     let mut sql = String::from(

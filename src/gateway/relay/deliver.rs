@@ -256,6 +256,21 @@ impl Pending {
         rec.translated = self.translation.is_some();
         let tokens = report.usage.total();
         let call = &self.call;
+        if self
+            .snap
+            .accounts
+            .get(&self.account)
+            .is_some_and(|a| a.platform == crate::domain::Platform::ClaudeOauth)
+        {
+            self.gw.fair.record(
+                call.key.group_id,
+                call.key.id,
+                self.account,
+                call.started_at,
+                cost,
+                tokens,
+            );
+        }
         self.gw.limiter.charge(
             call.key.id,
             call.group.as_deref(),

@@ -1,7 +1,7 @@
 // Groups (teams): members' keys, shared budgets, and the accounts bound to each.
 
 import { get, post, patch } from "../api.js";
-import { h, clear, num, compact, usd, cost, badge, table, field, values, notice, attempt } from "../ui.js";
+import { h, clear, num, compact, usd, cost, pct, badge, table, field, values, notice, attempt } from "../ui.js";
 
 const budgetText = (b) => {
   const parts = [];
@@ -74,6 +74,15 @@ export async function render() {
         ["Priority", (a) => String(a.groups.find((b) => b.group_id === g.id).priority ?? a.priority), "num"],
         ["Weight", (a) => String(a.groups.find((b) => b.group_id === g.id).weight ?? a.weight), "num"],
       ], bound, { empty: "No accounts serve this group." }),
+      g.fair_share && g.fair_share.length
+        ? [h("h3", {}, "Fair share of the subscriptions' 5-hour window"),
+          table([
+            ["Key", (s) => members.find((k) => k.id === s.key_id)?.name || `#${s.key_id}`],
+            ["Used", (s) => pct(s.used), "num"],
+            ["Share", (s) => pct(s.share), "num"],
+            ["", (s) => (s.used > s.share ? badge("OVER SHARE") : "")],
+          ], g.fair_share)]
+        : null,
       h("h3", {}, `Members' keys (${members.length})`),
       table([
         ["Key", (k) => k.name],
