@@ -336,3 +336,28 @@ fn members_past_their_fair_share_of_a_busy_pool_wait_and_the_others_go_on() {
     let rows = env.rows(4);
     assert_eq!(rows.iter().filter(|r| r["outcome"] == "refused").count(), 1);
 }
+
+#[test]
+fn a_refusal_naming_extra_usage_takes_the_subscription_out_too() {
+    let (env, a, b, ia, _ib, server, key) = pool();
+    let reset = now_s() + 600;
+    a.set_headers(&windows(1.0, 0.5, "allowed", reset));
+    b.set_headers(&windows(0.1, 0.1, "allowed", reset));
+    a.set(Reply::Status(
+        400,
+        vec![],
+        r#"{"type":"error","error":{"type":"invalid_request_error","message":"Third-party apps now draw from your extra usage, not your plan limits."}}"#.into(),
+    ));
+    // Passed on once (it is the request's answer), then the account is out until its reset.
+    let mut refused = 0;
+    for i in 0..10 {
+        let r = ask(&server, &key, &format!("e{i}"));
+        if r.status == 400 {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 1);
+    env.wait_status(ia, "RATE_LIMITED", Duration::from_secs(5));
+    assert_eq!(env.account_json(ia)["status_until"], reset * 1000);
+    assert!(b.count() >= 9);
+}

@@ -115,6 +115,24 @@ impl Gateway {
             Report::default()
         };
         let error = (outcome != Outcome::Ok).then(|| extract_message(&bytes));
+        // A subscription refusing because the request would draw on extra usage: it takes no
+        // new traffic until its window resets, unless the operator allowed overage.
+        if let Some(message) = &error
+            && account.platform == crate::domain::Platform::ClaudeOauth
+            && !account.allow_overage
+            && message.to_ascii_lowercase().contains("extra usage")
+        {
+            let until = self
+                .windows
+                .get(account.id)
+                .and_then(|w| w.rejected_until().or(w.five_hour?.resets_at))
+                .unwrap_or(now_ms() + self.config.upstream.rate_limit_default.as_millis() as i64);
+            let reason =
+                format!("the subscription answered that this would draw on extra usage: {message}");
+            self.health
+                .failed(&account, Failure::RateLimited { until, reason })
+                .await;
+        }
         if let Some(t) = &record.translation {
             bytes = match (&error, t.response(&bytes)) {
                 (Some(message), _) => t.error(status, message),
