@@ -10,6 +10,7 @@ pub mod frame;
 pub mod health;
 pub mod inflight;
 pub mod limits;
+mod member;
 pub mod meter;
 pub mod models;
 pub mod oauth;
@@ -31,7 +32,6 @@ pub mod windows;
 #[path = "../../tests/common/style.rs"]
 mod test_style;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,23 +39,22 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use serde_json::json;
-use sha2::{Digest, Sha256};
 
 pub use self::endpoint::Endpoint;
 use self::health::Health;
 use self::limits::{Admission, Limiter};
+use self::member::authenticate;
+#[cfg(test)]
+use self::member::presented_key;
 use self::protocol::{Kind, Protocol, error_response};
 use self::relay::{Call, Failed};
 use self::select::Sticky;
-use self::snapshot::{Snapshot, Snapshots};
+use self::snapshot::Snapshots;
 use crate::config::Config;
-use crate::crypto::hex_encode;
-use crate::domain::{ClientKind, KeyStatus, Outcome};
+use crate::domain::{ClientKind, Outcome};
 use crate::error::Result;
-use crate::http::{Body, json_response};
+use crate::http::Body;
 use crate::manage::Ctx;
-use crate::store::keys::ApiKey;
 use crate::store::now_ms;
 use crate::tasks::Shutdown;
 use crate::upstream::client::Clients;
@@ -348,7 +347,6 @@ impl Gateway {
         self.failed(call, failure).await
     }
 
-    /// `GET /v1/models`: the models this key's group can reach, in the asking SDK's format.
     /// The Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
         let snap = self.snapshots.get();
@@ -376,116 +374,6 @@ impl Gateway {
                 .collect(),
         })
     }
-
-    pub fn models(&self, req: &Request<Incoming>) -> Response<Body> {
-        let anthropic = req.headers().contains_key("x-api-key")
-            || req.headers().contains_key("anthropic-version");
-        let p = Some(if anthropic {
-            Protocol::Anthropic
-        } else {
-            Protocol::Openai
-        });
-        let snap = self.snapshots.get();
-        // The key from headers only: a key in a link is taken on Gemini paths alone.
-        let key = match authenticate(&snap, req.headers(), None, now_ms()) {
-            Ok(k) => k,
-            Err(msg) => return error_response(p, Kind::Authentication, msg),
-        };
-        // Every account the key may use: those of the asking SDK's protocol with what they
-        // serve, the others with the models they name (they serve those translated).
-        let protocol = if anthropic {
-            Protocol::Anthropic
-        } else {
-            Protocol::Openai
-        };
-        let allowed = Limiter::allowed_platforms(&key, endpoint::ALL_PLATFORMS).unwrap_or_default();
-        // An account without a model list serves anything: list what its upstream reports,
-        // or, until that list is fetched, the priced models of its family.
-        let family = |m: &&str| m.starts_with("claude-") == anthropic && !m.starts_with("gemini-");
-        let mut names: Vec<String> = Vec::new();
-        for r in snap
-            .routes
-            .get(&key.group_id)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-            .iter()
-            .filter(|r| allowed.contains(&r.account.platform))
-        {
-            let own = provider::of(r.account.platform).protocol() == protocol;
-            if !r.account.models.is_empty() {
-                names.extend(r.account.models.iter().cloned());
-            } else if let Some(offered) = &r.account.offered {
-                names.extend(offered.iter().cloned());
-            } else if own {
-                names.extend(snap.priced_models().filter(family).map(str::to_owned));
-            }
-            names.extend(r.account.mapping.keys().cloned());
-        }
-        if !key.limits.models.is_empty() {
-            names.retain(|n| {
-                key.limits
-                    .models
-                    .iter()
-                    .any(|m| limits::model_matches(m, n))
-            });
-        }
-        names.sort();
-        names.dedup();
-        let body = if anthropic {
-            let data: Vec<_> = names
-                .iter()
-                .map(|n| json!({ "type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z" }))
-                .collect();
-            json!({ "data": data, "has_more": false, "first_id": names.first(), "last_id": names.last() })
-        } else {
-            let data: Vec<_> = names
-                .iter()
-                .map(|n| json!({ "id": n, "object": "model", "created": 0, "owned_by": "aicarpool" }))
-                .collect();
-            json!({ "object": "list", "data": data })
-        };
-        json_response(StatusCode::OK, &body)
-    }
-}
-
-/// The one member key the request presents, from `x-api-key`, `Authorization: Bearer`,
-/// `x-goog-api-key` or `?key=` (percent-decoded, as Google's SDKs encode it). Two different keys
-/// are refused rather than guessed between.
-fn presented_key<'a>(
-    headers: &'a HeaderMap,
-    query: Option<&'a str>,
-) -> std::result::Result<Cow<'a, str>, &'static str> {
-    let values = |name: &'static str| {
-        headers
-            .get_all(name)
-            .iter()
-            .map(|v| v.to_str().unwrap_or("\u{fffd}"))
-    };
-    let bearer = values("authorization").filter_map(|v| {
-        v.strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-    });
-    let in_headers = values("x-api-key")
-        .chain(bearer)
-        .chain(values("x-goog-api-key"))
-        .map(|k| Cow::Borrowed(k.trim()));
-    let in_query = query
-        .into_iter()
-        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
-        .filter(|(name, _)| name == "key")
-        .map(|(_, value)| Cow::Owned(value.trim().to_owned()));
-    let mut found: Option<Cow<'a, str>> = None;
-    for key in in_headers.chain(in_query).filter(|k| !k.is_empty()) {
-        match &found {
-            Some(k) if *k != key => {
-                return Err("conflicting API keys: the request carries two different keys");
-            }
-            _ => found = Some(key),
-        }
-    }
-    found.ok_or(
-        "missing API key: send it in x-api-key, Authorization: Bearer, x-goog-api-key or ?key=",
-    )
 }
 
 /// The client's query string without its `key` parameter (a member key never goes upstream),
@@ -502,26 +390,6 @@ fn upstream_query(query: Option<&str>) -> Option<String> {
         })
         .collect();
     (!kept.is_empty()).then(|| kept.join("&"))
-}
-
-/// Finds the member key and checks it is usable.
-fn authenticate(
-    snap: &Snapshot,
-    headers: &HeaderMap,
-    query: Option<&str>,
-    now: i64,
-) -> std::result::Result<Arc<ApiKey>, &'static str> {
-    let presented = presented_key(headers, query)?;
-    // Looked up by hash: the comparison never touches the plaintext, so its timing says nothing.
-    let hash = hex_encode(&Sha256::digest(presented.as_bytes()));
-    let key = snap.keys.get(&hash).ok_or("invalid API key")?;
-    if key.status != KeyStatus::Active {
-        return Err("this API key has been revoked");
-    }
-    if key.limits.expires_at.is_some_and(|t| t <= now) {
-        return Err("this API key has expired");
-    }
-    Ok(key.clone())
 }
 
 type ErrorFor = Box<dyn FnOnce(Option<Protocol>) -> Response<Body> + Send>;

@@ -1,6 +1,6 @@
-//! The models an account's upstream lists through its own `GET …/models`, fetched when the
-//! account is created and on `account test`, so `GET /v1/models` shows what an account with no
-//! model list of its own really serves (not the price table).
+//! `GET /v1/models`, and the models an account's upstream lists through its own
+//! `GET …/models`, fetched when the account is created and on `account test`, so the list shows
+//! what an account with no model list of its own really serves (not the price table).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +10,18 @@ use http::Request;
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
-use super::provider;
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::limits::{self, Limiter};
+use super::protocol::{Kind, Protocol, error_response};
 use super::snapshot::{Upstream, upstream};
+use super::{authenticate, endpoint, provider};
+use crate::http::{Body, json_response};
 use crate::manage::Ctx;
 use crate::store;
+use crate::store::now_ms;
 use crate::tasks::{self, Shutdown};
 use crate::upstream::client::Clients;
 
@@ -178,6 +186,79 @@ fn model_ids(v: &Value) -> Vec<String> {
     ids.sort();
     ids.dedup();
     ids
+}
+
+impl super::Gateway {
+    /// `GET /v1/models`: the models this key's group can reach, in the asking SDK's format.
+    pub fn models(&self, req: &Request<Incoming>) -> Response<Body> {
+        let anthropic = req.headers().contains_key("x-api-key")
+            || req.headers().contains_key("anthropic-version");
+        let p = Some(if anthropic {
+            Protocol::Anthropic
+        } else {
+            Protocol::Openai
+        });
+        let snap = self.snapshots.get();
+        // The key from headers only: a key in a link is taken on Gemini paths alone.
+        let key = match authenticate(&snap, req.headers(), None, now_ms()) {
+            Ok(k) => k,
+            Err(msg) => return error_response(p, Kind::Authentication, msg),
+        };
+        // Every account the key may use: those of the asking SDK's protocol with what they
+        // serve, the others with the models they name (they serve those translated).
+        let protocol = if anthropic {
+            Protocol::Anthropic
+        } else {
+            Protocol::Openai
+        };
+        let allowed = Limiter::allowed_platforms(&key, endpoint::ALL_PLATFORMS).unwrap_or_default();
+        // An account without a model list serves anything: list what its upstream reports,
+        // or, until that list is fetched, the priced models of its family.
+        let family = |m: &&str| m.starts_with("claude-") == anthropic && !m.starts_with("gemini-");
+        let mut names: Vec<String> = Vec::new();
+        for r in snap
+            .routes
+            .get(&key.group_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|r| allowed.contains(&r.account.platform))
+        {
+            let own = provider::of(r.account.platform).protocol() == protocol;
+            if !r.account.models.is_empty() {
+                names.extend(r.account.models.iter().cloned());
+            } else if let Some(offered) = &r.account.offered {
+                names.extend(offered.iter().cloned());
+            } else if own {
+                names.extend(snap.priced_models().filter(family).map(str::to_owned));
+            }
+            names.extend(r.account.mapping.keys().cloned());
+        }
+        if !key.limits.models.is_empty() {
+            names.retain(|n| {
+                key.limits
+                    .models
+                    .iter()
+                    .any(|m| limits::model_matches(m, n))
+            });
+        }
+        names.sort();
+        names.dedup();
+        let body = if anthropic {
+            let data: Vec<_> = names
+                .iter()
+                .map(|n| json!({ "type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z" }))
+                .collect();
+            json!({ "data": data, "has_more": false, "first_id": names.first(), "last_id": names.last() })
+        } else {
+            let data: Vec<_> = names
+                .iter()
+                .map(|n| json!({ "id": n, "object": "model", "created": 0, "owned_by": "aicarpool" }))
+                .collect();
+            json!({ "object": "list", "data": data })
+        };
+        json_response(StatusCode::OK, &body)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,468 @@
+//! Answers translated whole and streamed, streams checked event by event against every split
+//! of the upstream's bytes, and property tests that nothing any format sends can make
+//! translation panic.
+
+use serde_json::{Value, json};
+
+use super::tests::{codex_request, gemini_endpoint, plan};
+use super::*;
+
+#[test]
+fn whole_answers_translate_each_way_with_usage_and_stop_reasons() {
+    // DeepSeek-shaped chat answer (reasoning beside the content, its cache counts) to Anthropic.
+    let t = plan(Endpoint::Messages, false, Protocol::Openai);
+    let chat = json!({
+        "id": "c1", "object": "chat.completion", "model": "deepseek-chat",
+        "choices": [{ "index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "", "reasoning_content": "hmm",
+            "tool_calls": [{ "id": "call_1", "type": "function", "function": { "name": "Bash", "arguments": "{\"command\": \"ls\"}" } }] } }],
+        "usage": { "prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107,
+                   "prompt_tokens_details": { "cached_tokens": 60 }, "prompt_cache_hit_tokens": 60 }
+    });
+    let m: Value =
+        serde_json::from_slice(&t.response(chat.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(m["model"], "claude-sonnet-4-5");
+    assert_eq!(m["stop_reason"], "tool_use");
+    assert_eq!(
+        m["content"][0],
+        json!({ "type": "thinking", "thinking": "hmm", "signature": "" })
+    );
+    assert_eq!(
+        m["content"][1],
+        json!({ "type": "tool_use", "id": "call_1", "name": "Bash", "input": { "command": "ls" } })
+    );
+    assert_eq!(m["usage"]["input_tokens"], 40);
+    assert_eq!(m["usage"]["cache_read_input_tokens"], 60);
+
+    // An Anthropic answer to a chat client.
+    let t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+    let message = json!({ "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+        "content": [{ "type": "text", "text": "Hi" }], "stop_reason": "max_tokens",
+        "usage": { "input_tokens": 3, "output_tokens": 2, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 1 } });
+    let c: Value =
+        serde_json::from_slice(&t.response(message.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        c["choices"][0]["message"],
+        json!({ "role": "assistant", "content": "Hi" })
+    );
+    assert_eq!(c["choices"][0]["finish_reason"], "length");
+    assert_eq!(c["usage"]["prompt_tokens"], 8);
+    assert_eq!(c["usage"]["prompt_tokens_details"]["cached_tokens"], 4);
+
+    // Gemini both ways.
+    let t = plan(Endpoint::Messages, false, Protocol::Gemini);
+    let g = json!({ "candidates": [{ "content": { "role": "model", "parts": [
+            { "text": "plan", "thought": true }, { "functionCall": { "name": "Bash", "args": { "command": "ls" } } } ] },
+            "finishReason": "STOP" }],
+        "usageMetadata": { "promptTokenCount": 10, "candidatesTokenCount": 3, "thoughtsTokenCount": 2, "cachedContentTokenCount": 4 },
+        "responseId": "r1" });
+    let m: Value = serde_json::from_slice(&t.response(g.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(m["stop_reason"], "tool_use");
+    assert_eq!(m["content"][0]["type"], "thinking");
+    assert_eq!(m["content"][1]["name"], "Bash");
+    assert_eq!(m["usage"]["output_tokens"], 5);
+    assert_eq!(m["usage"]["input_tokens"], 6);
+    let t = plan(
+        gemini_endpoint(GeminiMethod::Generate),
+        false,
+        Protocol::Anthropic,
+    );
+    let back: Value =
+        serde_json::from_slice(&t.response(m.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        back["candidates"][0]["content"]["parts"][1]["functionCall"]["name"],
+        "Bash"
+    );
+    assert_eq!(back["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(back["usageMetadata"]["promptTokenCount"], 10);
+
+    // Errors keep their status and take the client's shape.
+    let t = plan(Endpoint::Messages, false, Protocol::Openai);
+    let e: Value = serde_json::from_slice(&t.error(StatusCode::BAD_REQUEST, "bad tool")).unwrap();
+    assert_eq!(
+        e,
+        json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "bad tool" } })
+    );
+}
+
+/// Feeds `stream` to a fresh translator whole and cut at `cut`; both outputs.
+fn run(t: &Translation, stream: &[u8], cut: &[usize]) -> Vec<u8> {
+    let mut s = t.stream();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &c in cut.iter().chain(std::iter::once(&stream.len())) {
+        out.extend_from_slice(&s.feed(&stream[at..c]));
+        at = c;
+    }
+    out.extend_from_slice(&s.finish());
+    out
+}
+
+/// The events of an SSE text, as (name, JSON data).
+fn events(sse: &[u8]) -> Vec<(String, Value)> {
+    let mut f = Framer::default();
+    let mut out = Vec::new();
+    f.push(sse, |raw| {
+        let e = frame::parse(raw);
+        let data = serde_json::from_slice(&e.data)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&e.data).into()));
+        out.push((e.name, data));
+    });
+    out
+}
+
+fn same_at_every_cut(t: &Translation, stream: &[u8]) -> Vec<u8> {
+    let whole = run(t, stream, &[]);
+    for i in 1..stream.len() {
+        assert_eq!(run(t, stream, &[i]), whole, "cut at {i}");
+    }
+    whole
+}
+
+/// A chat stream as DeepSeek writes it: reasoning, text, two tool calls with argument deltas,
+/// the finish chunk, the usage chunk, `[DONE]`; Python-style spacing.
+const CHAT_STREAM: &str = concat!(
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"role\": \"assistant\", \"reasoning_content\": \"think\"}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"content\": \"Hi\"}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 0, \"id\": \"call_a\", \"type\": \"function\", \"function\": {\"name\": \"Bash\", \"arguments\": \"\"}}]}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": {\"arguments\": \"{\\\"command\\\":\"}}]}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": {\"arguments\": \" \\\"ls\\\"}\"}}]}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 1, \"id\": \"call_b\", \"function\": {\"name\": \"Bash\", \"arguments\": \"{}\"}}]}}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [{\"index\": 0, \"delta\": {}, \"finish_reason\": \"tool_calls\"}]}\n\n",
+    "data: {\"id\": \"c1\", \"choices\": [], \"usage\": {\"prompt_tokens\": 20, \"completion_tokens\": 9, \"prompt_tokens_details\": {\"cached_tokens\": 5}}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+#[test]
+fn a_chat_stream_becomes_anthropic_events_in_order() {
+    let t = plan(Endpoint::Messages, true, Protocol::Openai);
+    let out = same_at_every_cut(&t, CHAT_STREAM.as_bytes());
+    let ev = events(&out);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert_eq!(ev[1].1["content_block"]["type"], "thinking");
+    assert_eq!(
+        ev[5].1["delta"],
+        json!({ "type": "text_delta", "text": "Hi" })
+    );
+    assert_eq!(
+        ev[7].1["content_block"],
+        json!({ "type": "tool_use", "id": "call_a", "name": "Bash", "input": {} })
+    );
+    let args: String = [8, 9]
+        .iter()
+        .map(|&i| ev[i].1["delta"]["partial_json"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({ "command": "ls" })
+    );
+    assert_eq!(ev[11].1["index"], 3);
+    assert_eq!(ev[14].1["delta"]["stop_reason"], "tool_use");
+    assert_eq!(ev[14].1["usage"]["input_tokens"], 15);
+    assert_eq!(ev[14].1["usage"]["cache_read_input_tokens"], 5);
+    assert_eq!(ev[14].1["usage"]["output_tokens"], 9);
+}
+
+/// An Anthropic stream with text, a tool call and thinking, compact JSON.
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[],\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":30,\"output_tokens\":1}}}\n\n",
+    "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"plan\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"SIG\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"weather\",\"input\":{}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\": \"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Paris\\\"}\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":25}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+#[test]
+fn an_anthropic_stream_becomes_chat_chunks() {
+    let mut t = plan(Endpoint::ChatCompletions, true, Protocol::Anthropic);
+    t.include_usage = true;
+    let out = same_at_every_cut(&t, ANTHROPIC_STREAM.as_bytes());
+    let ev = events(&out);
+    assert_eq!(ev.last().unwrap().1, "[DONE]");
+    let deltas: Vec<&Value> = ev
+        .iter()
+        .filter_map(|(_, d)| d.pointer("/choices/0/delta"))
+        .collect();
+    assert_eq!(deltas[0]["role"], "assistant");
+    assert_eq!(deltas[1]["reasoning_content"], "plan");
+    assert_eq!(deltas[2]["content"], "Hello");
+    assert_eq!(
+        deltas[3]["tool_calls"][0],
+        json!({ "index": 0, "id": "toolu_1", "type": "function", "function": { "name": "weather", "arguments": "" } })
+    );
+    let args: String = deltas[4..6]
+        .iter()
+        .map(|d| {
+            d["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(args, "{\"city\": \"Paris\"}");
+    let finish = ev.iter().find_map(|(_, d)| {
+        d.pointer("/choices/0/finish_reason")
+            .and_then(Value::as_str)
+    });
+    assert_eq!(finish, Some("tool_calls"));
+    let usage = &ev[ev.len() - 2].1["usage"];
+    assert_eq!(usage["prompt_tokens"], 42);
+    assert_eq!(usage["completion_tokens"], 25);
+    assert!(
+        ev.iter()
+            .all(|(_, d)| d == "[DONE]" || d["model"] == "claude-sonnet-4-5")
+    );
+}
+
+#[test]
+fn an_anthropic_stream_becomes_responses_events() {
+    let mut t = plan(Endpoint::Responses, true, Protocol::Anthropic);
+    t.request(codex_request().to_string().as_bytes(), "m")
+        .unwrap();
+    let out = same_at_every_cut(&t, ANTHROPIC_STREAM.as_bytes());
+    let ev = events(&out);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names[..2], ["response.created", "response.in_progress"]);
+    assert!(names.contains(&"response.reasoning_summary_text.delta"));
+    assert!(names.contains(&"response.output_text.delta"));
+    assert!(names.contains(&"response.function_call_arguments.delta"));
+    assert_eq!(names.last(), Some(&"response.completed"));
+    let seq: Vec<u64> = ev
+        .iter()
+        .map(|(_, d)| d["sequence_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seq, (0..seq.len() as u64).collect::<Vec<_>>());
+    let done = &ev.last().unwrap().1["response"];
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["output"][2]["arguments"], "{\"city\": \"Paris\"}");
+    assert_eq!(done["output"][2]["call_id"], "toolu_1");
+    assert!(
+        done["output"][0]["encrypted_content"]
+            .as_str()
+            .unwrap()
+            .starts_with("aicarpool.thinking.v1:")
+    );
+    assert_eq!(done["usage"]["input_tokens"], 42);
+    let item_done: Vec<&Value> = ev
+        .iter()
+        .filter(|(n, _)| n == "response.output_item.done")
+        .map(|(_, d)| &d["item"])
+        .collect();
+    assert_eq!(item_done.len(), 3);
+    assert_eq!(item_done[1]["content"][0]["text"], "Hello");
+}
+
+/// A Gemini SSE stream: thoughts, text over two chunks, a call, the finish with usage.
+const GEMINI_STREAM: &str = concat!(
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"hmm\", \"thought\": true}], \"role\": \"model\"}, \"index\": 0}], \"responseId\": \"g1\"}\r\n\r\n",
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}], \"role\": \"model\"}, \"index\": 0}]}\r\n\r\n",
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}, {\"functionCall\": {\"name\": \"Bash\", \"args\": {\"command\": \"ls\"}}}], \"role\": \"model\"}, \"finishReason\": \"STOP\", \"index\": 0}], \"usageMetadata\": {\"promptTokenCount\": 9, \"candidatesTokenCount\": 4, \"thoughtsTokenCount\": 3}}\r\n\r\n",
+);
+
+#[test]
+fn a_gemini_stream_becomes_anthropic_events_and_back() {
+    let t = plan(Endpoint::Messages, true, Protocol::Gemini);
+    let out = same_at_every_cut(&t, GEMINI_STREAM.as_bytes());
+    let ev = events(&out);
+    let types: Vec<&str> = ev
+        .iter()
+        .map(|(_, d)| d["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert_eq!(ev[9].1["delta"]["partial_json"], "{\"command\":\"ls\"}");
+    assert_eq!(ev[11].1["delta"]["stop_reason"], "tool_use");
+    assert_eq!(ev[11].1["usage"]["output_tokens"], 7);
+
+    // An Anthropic stream to a Gemini client: SSE when asked, else one JSON array.
+    let sse = plan(
+        gemini_endpoint(GeminiMethod::Stream),
+        true,
+        Protocol::Anthropic,
+    );
+    assert_eq!(sse.content_type(), "text/event-stream");
+    let out = same_at_every_cut(&sse, ANTHROPIC_STREAM.as_bytes());
+    let chunks: Vec<Value> = events(&out).into_iter().map(|(_, d)| d).collect();
+    let mut array = sse.clone();
+    array.gemini_sse = false;
+    assert_eq!(array.content_type(), "application/json");
+    let whole: Value =
+        serde_json::from_slice(&same_at_every_cut(&array, ANTHROPIC_STREAM.as_bytes())).unwrap();
+    assert_eq!(whole, Value::Array(chunks.clone()));
+    let parts: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c.pointer("/candidates/0/content/parts/0"))
+        .collect();
+    assert_eq!(parts[0], &json!({ "text": "plan", "thought": true }));
+    assert_eq!(parts[1], &json!({ "text": "Hello" }));
+    assert_eq!(
+        parts[2],
+        &json!({ "functionCall": { "name": "weather", "args": { "city": "Paris" } } })
+    );
+    let last = chunks.last().unwrap();
+    assert_eq!(last["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(last["usageMetadata"]["promptTokenCount"], 42);
+}
+
+#[test]
+fn an_upstream_error_event_reaches_the_client_in_its_shape() {
+    let t = plan(Endpoint::ChatCompletions, true, Protocol::Anthropic);
+    let stream = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+    let ev = events(&run(&t, stream.as_bytes(), &[]));
+    assert_eq!(ev[0].1["error"]["message"], "Overloaded");
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z_ ]{0,8}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "user",
+                "assistant",
+                "model",
+                "tool",
+                "text",
+                "image",
+                "tool_use",
+                "tool_result",
+                "function",
+                "function_call",
+                "message",
+                "input_text",
+                "thinking",
+                "system",
+            ])
+            .prop_map(|s| json!(s)),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let keys = prop::sample::select(vec![
+                "role",
+                "content",
+                "type",
+                "text",
+                "messages",
+                "contents",
+                "parts",
+                "input",
+                "tools",
+                "tool_calls",
+                "function",
+                "name",
+                "arguments",
+                "id",
+                "call_id",
+                "tool_use_id",
+                "functionCall",
+                "functionResponse",
+                "args",
+                "response",
+                "source",
+                "image_url",
+                "url",
+                "system",
+                "instructions",
+                "tool_choice",
+                "max_tokens",
+                "generationConfig",
+                "thinking",
+                "reasoning",
+                "effort",
+                "output",
+                "stop",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(keys, inner, 0..6).prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn any_request_of_any_format_translates_or_is_refused_without_panic(v in json_value()) {
+            let body = match v { Value::Object(_) => v, other => json!({ "messages": other, "input": other, "contents": other }) };
+            for endpoint in [Endpoint::Messages, Endpoint::ChatCompletions, Endpoint::Responses, gemini_endpoint(GeminiMethod::Stream), Endpoint::CountTokens] {
+                for upstream in [Protocol::Anthropic, Protocol::Openai, Protocol::Gemini] {
+                    let asked = Asked { endpoint: &endpoint, stream: true, model: "m", request_id: "r", query: None, session: None, started_at_ms: 0 };
+                    if let Some(mut t) = Translation::plan(&asked, upstream) {
+                        let _ = t.request(body.to_string().as_bytes(), "m");
+                        let _ = t.response(body.to_string().as_bytes());
+                        let mut s = t.stream();
+                        let _ = s.feed(format!("data: {body}\n\n").as_bytes());
+                        let _ = s.finish();
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_stream_split_anywhere_translates_as_the_whole(cuts in prop::collection::vec(0usize..2000, 0..6)) {
+            for (t, stream) in [
+                (plan(Endpoint::Messages, true, Protocol::Openai), CHAT_STREAM),
+                (plan(Endpoint::Responses, true, Protocol::Anthropic), ANTHROPIC_STREAM),
+                (plan(gemini_endpoint(GeminiMethod::Stream), true, Protocol::Anthropic), ANTHROPIC_STREAM),
+                (plan(Endpoint::ChatCompletions, true, Protocol::Gemini), GEMINI_STREAM),
+            ] {
+                let mut cut: Vec<usize> = cuts.iter().map(|c| c % stream.len()).collect();
+                cut.sort();
+                prop_assert_eq!(run(&t, stream.as_bytes(), &cut), run(&t, stream.as_bytes(), &[]));
+            }
+        }
+    }
+}
