@@ -14,7 +14,7 @@ use super::limits::Refusal;
 use super::protocol::Kind;
 use super::snapshot::Snapshot;
 use super::windows::Tracker;
-use crate::domain::{KeyStatus, Platform};
+use crate::domain::Platform;
 use crate::store::keys::ApiKey;
 
 /// The five-hour window, in ms.
@@ -132,10 +132,11 @@ impl FairShare {
             }
         }
         let members: Vec<&ApiKey> = snap
-            .keys
-            .values()
+            .members
+            .get(&group)
+            .into_iter()
+            .flatten()
             .map(|k| k.as_ref())
-            .filter(|k| k.group_id == group && k.status == KeyStatus::Active)
             .collect();
         let weights: i64 = members.iter().map(|k| k.limits.share.unwrap_or(1)).sum();
         let mut out: Vec<Standing> = members

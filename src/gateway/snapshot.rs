@@ -93,6 +93,8 @@ pub struct Snapshot {
     pub groups: HashMap<i64, Arc<Group>>,
     /// Every routable account by id.
     pub accounts: HashMap<i64, Arc<Upstream>>,
+    /// Each group's active keys, for the fair share of its subscriptions.
+    pub members: HashMap<i64, Vec<Arc<ApiKey>>>,
     /// Longest model name first, so the first prefix match is the most specific.
     prices: Vec<(String, Price)>,
     pub version: i64,
@@ -103,10 +105,17 @@ impl Snapshot {
     fn load(conn: &Connection, secrets: &SecretKey) -> Result<Snapshot> {
         let tx = conn.unchecked_transaction()?;
         let version = store::settings::config_version(&tx)?;
-        let keys = store::keys::list_with_hashes(&tx)?
+        let keys: HashMap<String, Arc<ApiKey>> = store::keys::list_with_hashes(&tx)?
             .into_iter()
             .map(|(hash, key)| (hash, Arc::new(key)))
             .collect();
+        let mut members: HashMap<i64, Vec<Arc<ApiKey>>> = HashMap::new();
+        for k in keys
+            .values()
+            .filter(|k| k.status == crate::domain::KeyStatus::Active)
+        {
+            members.entry(k.group_id).or_default().push(k.clone());
+        }
         let mut routes: HashMap<i64, Vec<Route>> = HashMap::new();
         let mut by_id = HashMap::new();
         for a in store::accounts::list(&tx)? {
@@ -138,6 +147,7 @@ impl Snapshot {
             routes,
             groups,
             accounts: by_id,
+            members,
             prices,
             version,
         })
