@@ -5,78 +5,33 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::chat::{reasoning, usage_json};
-use super::{Block, Ev, Translation, Usage, openai_finish, sse_data, stop_from_openai, str_of};
+use super::{
+    Block, Builder, Ev, Translation, Usage, openai_finish, sse_data, stop_from_openai, str_of,
+};
 
 /// Reads a chat stream.
 pub struct Reader {
-    id: String,
-    started: bool,
-    open: Option<(usize, Kind)>,
-    next: usize,
+    b: Builder,
     /// Chat's tool call index → the block it opened.
     tools: HashMap<u64, usize>,
     finish: Option<String>,
     usage: Usage,
-    done: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Text,
-    Thinking,
-    Tool,
 }
 
 impl Reader {
     pub fn new(t: &Translation) -> Reader {
         Reader {
-            id: t.id.clone(),
-            started: false,
-            open: None,
-            next: 0,
+            b: Builder::new(&t.id),
             tools: HashMap::new(),
             finish: None,
             usage: Usage::default(),
-            done: false,
-        }
-    }
-
-    fn start(&mut self, id: Option<&str>, out: &mut Vec<Ev>) {
-        if !self.started {
-            self.started = true;
-            out.push(Ev::Start {
-                id: format!("msg_{}", id.unwrap_or(&self.id)),
-                usage: Usage::default(),
-            });
-        }
-    }
-
-    /// The open block of `kind`, opening it (and closing another) when needed.
-    fn block(&mut self, kind: Kind, block: Block, out: &mut Vec<Ev>) -> usize {
-        if let Some((i, k)) = self.open
-            && k == kind
-            && kind != Kind::Tool
-        {
-            return i;
-        }
-        self.close(out);
-        let index = self.next;
-        self.next += 1;
-        out.push(Ev::Open { index, block });
-        self.open = Some((index, kind));
-        index
-    }
-
-    fn close(&mut self, out: &mut Vec<Ev>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(Ev::Close { index });
         }
     }
 }
 
 impl super::Read for Reader {
     fn event(&mut self, _name: &str, data: &[u8], out: &mut Vec<Ev>) {
-        if self.done {
+        if self.b.done() {
             return;
         }
         if data.trim_ascii() == b"[DONE]" {
@@ -86,12 +41,11 @@ impl super::Read for Reader {
             return;
         };
         if let Some(e) = v.get("error") {
-            let message = str_of(e, "message").unwrap_or("upstream error").to_owned();
-            out.push(Ev::Error { message });
-            self.done = true;
-            return;
+            return self
+                .b
+                .fail(str_of(e, "message").unwrap_or("upstream error"), out);
         }
-        self.start(str_of(&v, "id"), out);
+        self.b.start(str_of(&v, "id"), out);
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
             self.usage = Usage::from_openai(u);
         }
@@ -100,14 +54,14 @@ impl super::Read for Reader {
         };
         let delta = choice.get("delta").unwrap_or(&Value::Null);
         if let Some(r) = reasoning(delta).filter(|r| !r.is_empty()) {
-            let index = self.block(Kind::Thinking, Block::Thinking, out);
+            let index = self.b.block(Block::Thinking, out);
             out.push(Ev::Thinking {
                 index,
                 text: r.to_owned(),
             });
         }
         if let Some(c) = str_of(delta, "content").filter(|c| !c.is_empty()) {
-            let index = self.block(Kind::Text, Block::Text, out);
+            let index = self.b.block(Block::Text, out);
             out.push(Ev::Text {
                 index,
                 text: c.to_owned(),
@@ -126,9 +80,9 @@ impl super::Read for Reader {
                 Some(&i) => i,
                 None => {
                     let id = str_of(tc, "id")
-                        .map_or_else(|| format!("call_{}_{key}", self.id), str::to_owned);
+                        .map_or_else(|| format!("call_{}_{key}", self.b.id), str::to_owned);
                     let name = str_of(f, "name").unwrap_or("").to_owned();
-                    let i = self.block(Kind::Tool, Block::Tool { id, name }, out);
+                    let i = self.b.block(Block::Tool { id, name }, out);
                     self.tools.insert(key, i);
                     i
                 }
@@ -146,18 +100,8 @@ impl super::Read for Reader {
     }
 
     fn finish(&mut self, out: &mut Vec<Ev>) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        self.start(None, out);
-        self.close(out);
         let stop = stop_from_openai(self.finish.as_deref().unwrap_or("stop"));
-        out.push(Ev::End {
-            stop: stop.to_owned(),
-            usage: self.usage,
-        });
-        out.push(Ev::Done);
+        self.b.end(stop, self.usage, out);
     }
 }
 

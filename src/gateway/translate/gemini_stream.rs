@@ -3,73 +3,39 @@
 use serde_json::{Value, json};
 
 use super::gemini::{finish_of, stop_of, usage_json};
-use super::{Block, Ev, Translation, Usage, sse_data, str_of};
+use super::{Block, Builder, Ev, Translation, Usage, sse_data, str_of};
 
 /// Reads a Gemini SSE stream (asked for with `alt=sse`).
 pub struct Reader {
-    id: String,
-    started: bool,
-    open: Option<(usize, bool)>,
-    next: usize,
+    b: Builder,
     called: bool,
     usage: Usage,
-    done: bool,
 }
 
 impl Reader {
     pub fn new(t: &Translation) -> Reader {
         Reader {
-            id: t.id.clone(),
-            started: false,
-            open: None,
-            next: 0,
+            b: Builder::new(&t.id),
             called: false,
             usage: Usage::default(),
-            done: false,
-        }
-    }
-
-    fn close(&mut self, out: &mut Vec<Ev>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(Ev::Close { index });
-        }
-    }
-
-    fn open(&mut self, block: Block, out: &mut Vec<Ev>) -> usize {
-        self.close(out);
-        let index = self.next;
-        self.next += 1;
-        self.open = Some((index, matches!(block, Block::Thinking)));
-        out.push(Ev::Open { index, block });
-        index
-    }
-
-    fn start(&mut self, id: Option<&str>, out: &mut Vec<Ev>) {
-        if !self.started {
-            self.started = true;
-            out.push(Ev::Start {
-                id: format!("msg_{}", id.unwrap_or(&self.id)),
-                usage: Usage::default(),
-            });
         }
     }
 }
 
 impl super::Read for Reader {
     fn event(&mut self, _name: &str, data: &[u8], out: &mut Vec<Ev>) {
-        if self.done {
+        if self.b.done() {
             return;
         }
         let Ok(v) = serde_json::from_slice::<Value>(data) else {
             return;
         };
         if let Some(e) = v.get("error") {
-            let message = str_of(e, "message").unwrap_or("upstream error").to_owned();
-            out.push(Ev::Error { message });
-            self.done = true;
-            return;
+            return self
+                .b
+                .fail(str_of(e, "message").unwrap_or("upstream error"), out);
         }
-        self.start(str_of(&v, "responseId"), out);
+        self.b.start(str_of(&v, "responseId"), out);
         if let Some(u) = v.get("usageMetadata") {
             self.usage = Usage::from_gemini(u);
         }
@@ -81,54 +47,36 @@ impl super::Read for Reader {
             .flatten()
         {
             if let Some(text) = str_of(part, "text").filter(|t| !t.is_empty()) {
-                let thought = part.get("thought") == Some(&Value::Bool(true));
-                let index = match self.open {
-                    Some((i, th)) if th == thought => i,
-                    _ if thought => self.open(Block::Thinking, out),
-                    _ => self.open(Block::Text, out),
-                };
                 let text = text.to_owned();
-                out.push(if thought {
+                let ev = if part.get("thought") == Some(&Value::Bool(true)) {
+                    let index = self.b.block(Block::Thinking, out);
                     Ev::Thinking { index, text }
                 } else {
+                    let index = self.b.block(Block::Text, out);
                     Ev::Text { index, text }
-                });
+                };
+                out.push(ev);
             } else if let Some(f) = part.get("functionCall") {
+                // Gemini sends a call whole: its block opens, takes the arguments, closes.
                 self.called = true;
-                let id = str_of(f, "id")
-                    .map_or_else(|| format!("toolu_{}_{}", self.id, self.next), str::to_owned);
+                let id = str_of(f, "id").map_or_else(
+                    || format!("toolu_{}_{}", self.b.id, self.b.next_index()),
+                    str::to_owned,
+                );
                 let name = str_of(f, "name").unwrap_or("").to_owned();
-                let index = self.open(Block::Tool { id, name }, out);
+                let index = self.b.block(Block::Tool { id, name }, out);
                 let json = f.get("args").cloned().unwrap_or(json!({})).to_string();
                 out.push(Ev::Args { index, json });
-                self.close(out);
+                self.b.close(out);
             }
         }
         if let Some(finish) = str_of(cand, "finishReason") {
-            let stop = stop_of(finish, self.called);
-            self.close(out);
-            out.push(Ev::End {
-                stop: stop.to_owned(),
-                usage: self.usage,
-            });
-            out.push(Ev::Done);
-            self.done = true;
+            self.b.end(stop_of(finish, self.called), self.usage, out);
         }
     }
 
     fn finish(&mut self, out: &mut Vec<Ev>) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        self.start(None, out);
-        self.close(out);
-        let stop = stop_of("STOP", self.called);
-        out.push(Ev::End {
-            stop: stop.to_owned(),
-            usage: self.usage,
-        });
-        out.push(Ev::Done);
+        self.b.end(stop_of("STOP", self.called), self.usage, out);
     }
 }
 

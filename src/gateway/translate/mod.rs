@@ -15,7 +15,7 @@ mod responses_stream;
 mod stream;
 mod util;
 
-pub use stream::{Block, Ev, Stream};
+pub use stream::{Block, Builder, Ev, Stream};
 use stream::{Read, Write, sse, sse_data};
 use util::*;
 

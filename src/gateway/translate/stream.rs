@@ -125,3 +125,98 @@ pub fn sse_data(out: &mut Vec<u8>, data: &Value) {
     out.extend_from_slice(data.to_string().as_bytes());
     out.extend_from_slice(b"\n\n");
 }
+
+/// Builds a well-formed pivot stream for a reader whose format has no Anthropic-style
+/// framing (chat, Gemini): one start, blocks opened one at a time and closed before the next,
+/// one end. Text and thinking continue an open block of their kind; a tool call always opens
+/// its own.
+pub struct Builder {
+    /// The request id, for the message id when the upstream gives none.
+    pub id: String,
+    started: bool,
+    open: Option<(usize, bool, bool)>,
+    next: usize,
+    done: bool,
+}
+
+impl Builder {
+    pub fn new(id: &str) -> Builder {
+        Builder {
+            id: id.to_owned(),
+            started: false,
+            open: None,
+            next: 0,
+            done: false,
+        }
+    }
+
+    /// Whether the stream has ended (or failed): later upstream events are ignored.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// The index the next opened block will get.
+    pub fn next_index(&self) -> usize {
+        self.next
+    }
+
+    /// Emits the start once, named after the upstream's id when it has one.
+    pub fn start(&mut self, upstream_id: Option<&str>, out: &mut Vec<Ev>) {
+        if !self.started {
+            self.started = true;
+            out.push(Ev::Start {
+                id: format!("msg_{}", upstream_id.unwrap_or(&self.id)),
+                usage: Usage::default(),
+            });
+        }
+    }
+
+    /// The index of the block `block` goes in: the open one when it is text or thinking of
+    /// the same kind, else a new one (closing the open one).
+    pub fn block(&mut self, block: Block, out: &mut Vec<Ev>) -> usize {
+        let thinking = matches!(block, Block::Thinking);
+        let tool = matches!(block, Block::Tool { .. });
+        if let Some((i, open_thinking, open_tool)) = self.open
+            && !tool
+            && !open_tool
+            && open_thinking == thinking
+        {
+            return i;
+        }
+        self.close(out);
+        let index = self.next;
+        self.next += 1;
+        out.push(Ev::Open { index, block });
+        self.open = Some((index, thinking, tool));
+        index
+    }
+
+    pub fn close(&mut self, out: &mut Vec<Ev>) {
+        if let Some((index, _, _)) = self.open.take() {
+            out.push(Ev::Close { index });
+        }
+    }
+
+    /// Ends the stream with `stop` (Anthropic's words) and the whole usage.
+    pub fn end(&mut self, stop: &str, usage: Usage, out: &mut Vec<Ev>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.start(None, out);
+        self.close(out);
+        out.push(Ev::End {
+            stop: stop.to_owned(),
+            usage,
+        });
+        out.push(Ev::Done);
+    }
+
+    /// Ends the stream with the upstream's error.
+    pub fn fail(&mut self, message: &str, out: &mut Vec<Ev>) {
+        self.done = true;
+        out.push(Ev::Error {
+            message: message.to_owned(),
+        });
+    }
+}
