@@ -90,12 +90,12 @@ impl FairShare {
             if r.account.platform != Platform::ClaudeOauth {
                 continue;
             }
-            let Some(w) = windows.get(r.account.id).and_then(|w| w.five_hour) else {
+            let Some((utilization, resets_at)) = windows.five_hour(r.account.id) else {
                 continue;
             };
             accounts.push(r.account.id);
-            sum += w.utilization;
-            if let Some(reset) = w.resets_at {
+            sum += utilization;
+            if let Some(reset) = resets_at {
                 since = since.min(reset - WINDOW_MS);
                 resets = Some(resets.map_or(reset, |x| x.min(reset)));
             }

@@ -52,6 +52,10 @@ const PREFIX: &str = "anthropic-ratelimit-unified-";
 impl Windows {
     /// The windows in an answer's headers; `None` when it carries none (an API-key account).
     pub fn from_headers(h: &HeaderMap, now: i64) -> Option<Windows> {
+        // Read on every answer: most carry none of these, which one pass over the names shows.
+        if !h.keys().any(|k| k.as_str().starts_with(PREFIX)) {
+            return None;
+        }
         let get = |name: &str| {
             h.get(format!("{PREFIX}{name}"))
                 .and_then(|v| v.to_str().ok())
@@ -257,6 +261,23 @@ impl Tracker {
 
     pub fn get(&self, account: i64) -> Option<Windows> {
         self.windows.lock().expect("windows").get(&account).cloned()
+    }
+
+    /// The account's tighter window utilization, for routing (asked per candidate, so nothing
+    /// is copied).
+    pub fn tightest(&self, account: i64) -> Option<f64> {
+        self.windows
+            .lock()
+            .expect("windows")
+            .get(&account)
+            .map(Windows::tightest)
+    }
+
+    /// The account's five-hour utilization and reset, for the fair share.
+    pub fn five_hour(&self, account: i64) -> Option<(f64, Option<i64>)> {
+        let map = self.windows.lock().expect("windows");
+        let w = map.get(&account)?.five_hour.as_ref()?;
+        Some((w.utilization, w.resets_at))
     }
 
     /// Every account's tighter window, for metrics.

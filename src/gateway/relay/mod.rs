@@ -141,7 +141,7 @@ impl Gateway {
                 reserve: self.config.upstream.window_reserve,
             };
             let live = |id: i64| select::Live {
-                utilization: self.windows.get(id).map(|w| w.tightest()),
+                utilization: self.windows.tightest(id),
                 cooling: self.health.cooling(id, now),
                 full: snap
                     .accounts
