@@ -64,6 +64,81 @@ fn run_python(
     stdout
 }
 
+/// Runs Claude Code in print mode with `args` in `dir`, a fresh home, pointed at the gateway
+/// with the member key; returns its stdout, failing with its output when it fails.
+fn claude_print(
+    server: &common::Server,
+    key: &str,
+    args: &[&str],
+    dir: &std::path::Path,
+) -> String {
+    common::require_tool(
+        "claude",
+        "Claude Code: npm install -g @anthropic-ai/claude-code",
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new("timeout")
+        .args(["180", "claude", "-p"])
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home.path())
+        .env("ANTHROPIC_BASE_URL", format!("http://{}", server.addr))
+        .env("ANTHROPIC_AUTH_TOKEN", key)
+        .env("ANTHROPIC_SMALL_FAST_MODEL", "claude-haiku-4-5")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "claude -p failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs Codex CLI's `exec` with `prompt` in a fresh home whose config points it at the
+/// gateway (Responses wire API, the member key from the environment), after `prepare` has
+/// put files there; returns its stdout, failing with its output when it fails.
+fn codex_exec(
+    server: &common::Server,
+    key: &str,
+    prompt: &str,
+    prepare: impl FnOnce(&std::path::Path),
+) -> String {
+    common::require_tool("codex", "Codex CLI: npm install -g @openai/codex");
+    let home = tempfile::tempdir().unwrap();
+    let codex_home = home.path().join(".codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    prepare(home.path());
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!(
+            "model = \"gpt-5-codex\"\nmodel_provider = \"aicarpool\"\n\n[model_providers.aicarpool]\nname = \"aicarpool\"\nbase_url = \"http://{}/v1\"\nenv_key = \"AICARPOOL_KEY\"\nwire_api = \"responses\"\n",
+            server.addr
+        ),
+    )
+    .unwrap();
+    let out = Command::new("timeout")
+        .args(["180", "codex", "exec", "--skip-git-repo-check", prompt])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("CODEX_HOME", &codex_home)
+        .env("AICARPOOL_KEY", key)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "codex exec failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 const SDK_SCRIPT: &str = r#"
 import os, anthropic
 c = anthropic.Anthropic(base_url=os.environ["BASE"], api_key=os.environ["KEY"], max_retries=0)
@@ -106,28 +181,9 @@ fn the_anthropic_python_sdk_works_streaming_and_not() {
 #[test]
 #[ignore = "needs Claude Code (npm install -g @anthropic-ai/claude-code); .ci/run installs it"]
 fn claude_code_print_mode_works_through_the_gateway() {
-    common::require_tool(
-        "claude",
-        "Claude Code: npm install -g @anthropic-ai/claude-code",
-    );
     let (env, fake, server, key) = gateway();
-    let home = tempfile::tempdir().unwrap();
-    let out = Command::new("timeout")
-        .args(["120", "claude", "-p", "hello"])
-        .env("HOME", home.path())
-        .env("ANTHROPIC_BASE_URL", format!("http://{}", server.addr))
-        .env("ANTHROPIC_AUTH_TOKEN", &key)
-        .env_remove("ANTHROPIC_API_KEY")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "claude -p failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = claude_print(&server, &key, &["hello"], dir.path());
     assert!(stdout.contains("Hello from the fake upstream"), "{stdout}");
     let rows = env.rows(1);
     assert!(
@@ -206,34 +262,8 @@ fn the_openai_and_google_genai_python_sdks_work_streaming_and_not() {
 #[test]
 #[ignore = "needs Codex CLI (npm install -g @openai/codex); .ci/run installs it"]
 fn codex_exec_works_through_the_gateway_with_the_responses_api() {
-    common::require_tool("codex", "Codex CLI: npm install -g @openai/codex");
     let (env, _fake, server, key) = gateway();
-    let home = tempfile::tempdir().unwrap();
-    let codex_home = home.path().join(".codex");
-    std::fs::create_dir_all(&codex_home).unwrap();
-    std::fs::write(
-        codex_home.join("config.toml"),
-        format!(
-            "model = \"gpt-5-codex\"\nmodel_provider = \"aicarpool\"\n\n[model_providers.aicarpool]\nname = \"aicarpool\"\nbase_url = \"http://{}/v1\"\nenv_key = \"AICARPOOL_KEY\"\nwire_api = \"responses\"\n",
-            server.addr
-        ),
-    )
-    .unwrap();
-    let out = Command::new("timeout")
-        .args(["120", "codex", "exec", "--skip-git-repo-check", "hello"])
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("CODEX_HOME", &codex_home)
-        .env("AICARPOOL_KEY", &key)
-        .env_remove("OPENAI_API_KEY")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "codex exec failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = codex_exec(&server, &key, "hello", |_| {});
     assert!(stdout.contains("Hello from the fake upstream"), "{stdout}");
     let rows = env.rows(1);
     assert!(
@@ -271,10 +301,6 @@ fn claude_code_reads_a_file(
     platform: &str,
     upstream_model: &str,
 ) -> (String, Vec<serde_json::Value>) {
-    common::require_tool(
-        "claude",
-        "Claude Code: npm install -g @anthropic-ai/claude-code",
-    );
     let map: Vec<String> = [
         "claude-sonnet-4-5",
         "claude-haiku-4-5",
@@ -294,30 +320,11 @@ fn claude_code_reads_a_file(
         "Read",
         serde_json::json!({ "file_path": note.to_str().unwrap() }),
     );
-    let out = Command::new("timeout")
-        .args([
-            "180",
-            "claude",
-            "-p",
-            "--model",
-            "claude-sonnet-4-5",
-            "What does note.txt say?",
-        ])
-        .current_dir(&work)
-        .env("HOME", home.path())
-        .env("ANTHROPIC_BASE_URL", format!("http://{}", server.addr))
-        .env("ANTHROPIC_AUTH_TOKEN", &key)
-        .env("ANTHROPIC_SMALL_FAST_MODEL", "claude-haiku-4-5")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "claude -p failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = claude_print(
+        &server,
+        &key,
+        &["--model", "claude-sonnet-4-5", "What does note.txt say?"],
+        &work,
     );
     let rows = env.rows(2);
     assert!(
@@ -392,42 +399,11 @@ fn claude_code_runs_a_tool_loop_on_a_gemini_account() {
 #[test]
 #[ignore = "needs Codex CLI (npm install -g @openai/codex); .ci/run installs it"]
 fn codex_exec_runs_a_function_call_on_an_anthropic_account() {
-    common::require_tool("codex", "Codex CLI: npm install -g @openai/codex");
     let (env, fake, server, key) = translating("anthropic", &["gpt-5-codex=claude-sonnet-4-5"]);
     fake.set_tool("exec_command", serde_json::json!({ "cmd": "cat note.txt" }));
-    let home = tempfile::tempdir().unwrap();
-    let codex_home = home.path().join(".codex");
-    std::fs::create_dir_all(&codex_home).unwrap();
-    std::fs::write(home.path().join("note.txt"), "pineapple-42\n").unwrap();
-    std::fs::write(
-        codex_home.join("config.toml"),
-        format!(
-            "model = \"gpt-5-codex\"\nmodel_provider = \"aicarpool\"\n\n[model_providers.aicarpool]\nname = \"aicarpool\"\nbase_url = \"http://{}/v1\"\nenv_key = \"AICARPOOL_KEY\"\nwire_api = \"responses\"\n",
-            server.addr
-        ),
-    )
-    .unwrap();
-    let out = Command::new("timeout")
-        .args([
-            "180",
-            "codex",
-            "exec",
-            "--skip-git-repo-check",
-            "what does note.txt say?",
-        ])
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("CODEX_HOME", &codex_home)
-        .env("AICARPOOL_KEY", &key)
-        .env_remove("OPENAI_API_KEY")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "codex exec failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = codex_exec(&server, &key, "what does note.txt say?", |home| {
+        std::fs::write(home.join("note.txt"), "pineapple-42\n").unwrap();
+    });
     assert!(stdout.contains("The tool said:"), "{stdout}");
     let bodies: Vec<serde_json::Value> = fake
         .seen()

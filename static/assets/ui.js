@@ -83,20 +83,22 @@ export function relative(ms) {
   return rtf.format(Math.round(d / 86400), "day");
 }
 
-/** A subscription's usage windows: a bar per window with its use and reset countdown. */
-export function windowBars(w) {
+/** A subscription's usage windows: a bar per window with its use and reset countdown
+ * (`compact` for tables: a shorter bar, the countdown alone). */
+export function windowBars(w, { compact = false } = {}) {
   if (!w || (!w["5h"] && !w["7d"])) return "—";
   return h("span", { class: "windows" }, [["5h", "5-hour"], ["7d", "7-day"]].map(([k, name]) => {
     const x = w[k];
     if (!x) return null;
     const p = Math.round(x.utilization * 100);
+    const width = compact ? 48 : 80;
     const level = p >= 95 ? "bar-bad" : p >= 70 ? "bar-warn" : "bar";
     return h("span", { class: "window", title: `${name} window: ${p}% used${x.resets_at ? `, resets ${time(x.resets_at)}` : ""}` },
       h("span", { class: "window-name" }, k),
-      h("svg", { class: "chart window-bar", width: 80, height: 8, role: "img", "aria-label": `${name} window ${p}% used` },
-        h("rect", { class: "window-track", x: 0, y: 0, width: 80, height: 8 }),
-        h("rect", { class: level, x: 0, y: 0, width: Math.min(80, Math.max(0, p * 0.8)), height: 8 })),
-      ` ${p}%`, x.resets_at ? ` · resets ${relative(x.resets_at)}` : "");
+      h("svg", { class: "chart window-bar", width, height: 8, role: "img", "aria-label": `${name} window ${p}% used` },
+        h("rect", { class: "window-track", x: 0, y: 0, width, height: 8 }),
+        h("rect", { class: level, x: 0, y: 0, width: Math.min(width, Math.max(0, (p * width) / 100)), height: 8 })),
+      ` ${p}%`, x.resets_at ? ` · ${compact ? "" : "resets "}${relative(x.resets_at)}` : "");
   }));
 }
 

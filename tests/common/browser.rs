@@ -164,6 +164,23 @@ impl Browser {
     }
 
     /// Saves a screenshot as `target/tmp/screenshots/<name>.png`; returns its path.
+    /// Signs in on the login page as `user` with `password` and waits for the dashboard.
+    pub async fn sign_in(&self, user: &str, password: &str) {
+        self.open("/").await;
+        self.fill("#login-form [name=username]", user).await;
+        self.fill("#login-form [name=password]", password).await;
+        self.click("#login-form button[type=submit]").await;
+        self.wait_text("#dashboard h1", "Dashboard").await;
+    }
+
+    /// Whether the page is wider than the window (something forces a horizontal scroll).
+    pub async fn overflows(&self) -> bool {
+        self.js("return document.documentElement.scrollWidth > window.innerWidth")
+            .await
+            .as_bool()
+            .unwrap_or(true)
+    }
+
     pub async fn shot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();
         let path = self.shots.join(format!("{name}.png"));

@@ -26,12 +26,11 @@ export async function render([id, mode]) {
       ["Status", (a) => badge(a.status)],
       ["Why", (a) => a.status_reason || "—", "wrap"],
       ["Back at", (a) => (a.status_until ? h("span", { title: relative(a.status_until) }, time(a.status_until)) : "—")],
-      ["Usage windows", (a) => windowBars(a.windows)],
+      ["Usage windows", (a) => windowBars(a.windows, { compact: true })],
       ["In flight", (a) => inFlight(a), "num"],
       ["Groups", (a) => a.groups.map((g) => g.group).join(", ") || "—"],
       ["Priority / weight", (a) => `${a.priority} / ${a.weight}`, "num"],
-      ["Requests", (a) => num(a.total_requests), "num"],
-      ["Tokens", (a) => compact(a.total_tokens), "num"],
+      ["Requests / tokens", (a) => `${num(a.total_requests)} / ${compact(a.total_tokens)}`, "num"],
       ["Last used", (a) => time(a.last_used_at)],
     ], accounts, { empty: "No accounts yet: add one to start relaying.", onRow: (a) => { location.hash = `#/accounts/${a.id}`; } }));
 }
