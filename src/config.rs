@@ -60,6 +60,27 @@ pub const DEFAULT_OAUTH_SCOPES: &str =
     "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload";
 /// The scope Console sign-ins add.
 pub const OAUTH_CONSOLE_SCOPE: &str = "org:create_api_key";
+/// Codex CLI's public OAuth client, whose ChatGPT subscriptions `codex-oauth` accounts pool: the
+/// values Codex CLI 0.171.0 (npm `@openai/codex`) signs in with, read from its binary. Its
+/// redirect is a listener on the operator's own machine: the page need not load, the operator
+/// copies its address.
+pub const DEFAULT_CODEX_OAUTH_AUTHORIZE_URL: &str = "https://auth.openai.com/oauth/authorize";
+pub const DEFAULT_CODEX_OAUTH_TOKEN_URL: &str = "https://auth.openai.com/oauth/token";
+pub const DEFAULT_CODEX_OAUTH_CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+pub const DEFAULT_CODEX_OAUTH_REDIRECT_URI: &str = "http://localhost:1455/auth/callback";
+pub const DEFAULT_CODEX_OAUTH_SCOPES: &str = "openid profile email offline_access";
+/// Gemini CLI's installed-app OAuth client (Gemini CLI 0.61.0, npm `@google/gemini-cli`),
+/// whose Google accounts `gemini-oauth` accounts pool through Code Assist. Google publishes
+/// installed-app secrets as not secret; the CLI ships this one in its source. The redirect is
+/// the page the CLI's no-browser sign-in uses, which shows the code to paste.
+pub const DEFAULT_GEMINI_OAUTH_AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
+pub const DEFAULT_GEMINI_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+pub const DEFAULT_GEMINI_OAUTH_CLIENT_ID: &str =
+    "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com";
+pub const DEFAULT_GEMINI_OAUTH_CLIENT_SECRET: &str = "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";
+pub const DEFAULT_GEMINI_OAUTH_REDIRECT_URI: &str = "https://codeassist.google.com/authcode";
+pub const DEFAULT_GEMINI_OAUTH_SCOPES: &str = "https://www.googleapis.com/auth/cloud-platform \
+    https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile";
 
 pub const DB_FILE: &str = "aicarpool.db";
 pub const SECRET_KEY_FILE: &str = "secret.key";
@@ -79,7 +100,7 @@ pub struct Config {
     pub upstream: UpstreamPolicy,
     /// Where days, weeks and months of limits and budgets begin.
     pub time_zone: jiff::tz::TimeZone,
-    pub oauth: OauthSettings,
+    pub oauth: SignIns,
     pub queue_timeout: Duration,
     /// How long a stopping server waits for in-flight requests before it exits anyway.
     pub shutdown_drain: Duration,
@@ -163,15 +184,88 @@ pub struct UpstreamPolicy {
     pub extra_roots: Option<PathBuf>,
 }
 
-/// Where Claude subscription tokens come from (settings so tests can use a fake server).
+/// Where one subscription platform's tokens come from (settings so tests can use a fake
+/// server).
 #[derive(Clone, Debug)]
 pub struct OauthSettings {
     pub authorize_url: String,
-    pub console_authorize_url: String,
+    /// Claude only: where Console (API billing) accounts sign in.
+    pub console_authorize_url: Option<String>,
     pub token_url: String,
     pub client_id: String,
+    /// Google's installed-app client sends its (published) secret with every token call.
+    pub client_secret: Option<String>,
     pub redirect_uri: String,
     pub scopes: String,
+    /// How the token endpoint reads its request.
+    pub token_body: TokenBody,
+}
+
+/// The body of a token endpoint call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenBody {
+    /// JSON, as Claude Code sends it.
+    Json,
+    /// `application/x-www-form-urlencoded`, as OAuth 2.0 defines (OpenAI, Google).
+    Form,
+}
+
+/// The sign-in of each subscription platform.
+#[derive(Clone, Debug)]
+pub struct SignIns {
+    pub claude: OauthSettings,
+    pub codex: OauthSettings,
+    pub gemini: OauthSettings,
+}
+
+impl SignIns {
+    /// The sign-in of `platform`, when it is a subscription.
+    pub fn of(&self, platform: crate::domain::Platform) -> Option<&OauthSettings> {
+        use crate::domain::Platform;
+        match platform {
+            Platform::ClaudeOauth => Some(&self.claude),
+            Platform::CodexOauth => Some(&self.codex),
+            Platform::GeminiOauth => Some(&self.gemini),
+            _ => None,
+        }
+    }
+}
+
+impl Default for SignIns {
+    fn default() -> SignIns {
+        SignIns {
+            claude: OauthSettings {
+                authorize_url: DEFAULT_OAUTH_AUTHORIZE_URL.into(),
+                console_authorize_url: Some(DEFAULT_OAUTH_CONSOLE_AUTHORIZE_URL.into()),
+                token_url: DEFAULT_OAUTH_TOKEN_URL.into(),
+                client_id: DEFAULT_OAUTH_CLIENT_ID.into(),
+                client_secret: None,
+                redirect_uri: DEFAULT_OAUTH_REDIRECT_URI.into(),
+                scopes: DEFAULT_OAUTH_SCOPES.into(),
+                token_body: TokenBody::Json,
+            },
+            codex: OauthSettings {
+                authorize_url: DEFAULT_CODEX_OAUTH_AUTHORIZE_URL.into(),
+                console_authorize_url: None,
+                token_url: DEFAULT_CODEX_OAUTH_TOKEN_URL.into(),
+                client_id: DEFAULT_CODEX_OAUTH_CLIENT_ID.into(),
+                client_secret: None,
+                redirect_uri: DEFAULT_CODEX_OAUTH_REDIRECT_URI.into(),
+                scopes: DEFAULT_CODEX_OAUTH_SCOPES.into(),
+                token_body: TokenBody::Form,
+            },
+            gemini: OauthSettings {
+                authorize_url: DEFAULT_GEMINI_OAUTH_AUTHORIZE_URL.into(),
+                console_authorize_url: None,
+                token_url: DEFAULT_GEMINI_OAUTH_TOKEN_URL.into(),
+                client_id: DEFAULT_GEMINI_OAUTH_CLIENT_ID.into(),
+                client_secret: Some(DEFAULT_GEMINI_OAUTH_CLIENT_SECRET.into()),
+                redirect_uri: DEFAULT_GEMINI_OAUTH_REDIRECT_URI.into(),
+                scopes: DEFAULT_GEMINI_OAUTH_SCOPES.into(),
+                token_body: TokenBody::Form,
+            },
+        }
+    }
 }
 
 impl Config {
@@ -208,14 +302,7 @@ impl Config {
                 extra_roots: None,
             },
             time_zone: jiff::tz::TimeZone::UTC,
-            oauth: OauthSettings {
-                authorize_url: DEFAULT_OAUTH_AUTHORIZE_URL.into(),
-                console_authorize_url: DEFAULT_OAUTH_CONSOLE_AUTHORIZE_URL.into(),
-                token_url: DEFAULT_OAUTH_TOKEN_URL.into(),
-                client_id: DEFAULT_OAUTH_CLIENT_ID.into(),
-                redirect_uri: DEFAULT_OAUTH_REDIRECT_URI.into(),
-                scopes: DEFAULT_OAUTH_SCOPES.into(),
-            },
+            oauth: SignIns::default(),
             queue_timeout: Duration::from_secs(DEFAULT_QUEUE_TIMEOUT_SECS),
             shutdown_drain: Duration::from_secs(DEFAULT_SHUTDOWN_DRAIN_SECS),
             upkeep: Upkeep {

@@ -64,6 +64,8 @@ string_enum!(
         ClaudeOauth = "claude-oauth",
         Openai = "openai",
         Gemini = "gemini",
+        CodexOauth = "codex-oauth",
+        GeminiOauth = "gemini-oauth",
     }
 );
 
@@ -76,7 +78,18 @@ impl Platform {
             Platform::ClaudeConsole => None,
             Platform::Openai => Some("https://api.openai.com/v1"),
             Platform::Gemini => Some("https://generativelanguage.googleapis.com"),
+            Platform::CodexOauth => Some("https://chatgpt.com/backend-api/codex"),
+            Platform::GeminiOauth => Some("https://cloudcode-pa.googleapis.com"),
         }
+    }
+
+    /// A subscription signed in by OAuth: its access token expires and is refreshed, and it
+    /// reports usage windows that routing reads.
+    pub fn is_subscription(self) -> bool {
+        matches!(
+            self,
+            Platform::ClaudeOauth | Platform::CodexOauth | Platform::GeminiOauth
+        )
     }
 }
 

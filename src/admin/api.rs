@@ -76,6 +76,8 @@ struct AccountInput {
     #[serde(default)]
     allow_overage: bool,
     max_concurrency: Option<i64>,
+    /// gemini-oauth: the Google Cloud project.
+    project: Option<String>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -102,6 +104,7 @@ impl From<AccountInput> for NewAccount {
             expires_at: None,
             allow_overage: a.allow_overage,
             max_concurrency: a.max_concurrency,
+            workspace: non_empty(a.project),
         }
     }
 }
@@ -178,6 +181,7 @@ pub async fn account(c: Call<'_>) -> Result<Response<Body>> {
 pub async fn create_account(c: Call<'_>) -> Result<Response<Body>> {
     let input: AccountInput = c.json()?;
     let a = manage::accounts::create_account(&c.state.ctx, &c.actor(), input.into()).await?;
+    let a = set_up(&c, a).await?;
     reload(&c).await;
     ok(&json!(a))
 }
@@ -234,8 +238,35 @@ pub async fn test_account(c: Call<'_>) -> Result<Response<Body>> {
     ok(&json!(r))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartInput {
+    platform: Option<Platform>,
+    #[serde(default)]
+    console: bool,
+}
+
+/// A new Google account's Code Assist project, found now (a failure shows on its page and
+/// in `account test`, not as the creation's).
+async fn set_up(
+    c: &Call<'_>,
+    a: crate::store::accounts::Account,
+) -> Result<crate::store::accounts::Account> {
+    if a.platform != Platform::GeminiOauth || a.workspace.is_some() {
+        return Ok(a);
+    }
+    if let Some(e) = crate::gateway::probe::set_up(&c.state.ctx, a.id).await? {
+        warn!(account = a.id, error = %e, "the Code Assist project could not be found");
+    }
+    manage::accounts::get_account(&c.state.ctx, a.id).await
+}
+
 pub async fn oauth_start(c: Call<'_>) -> Result<Response<Body>> {
-    ok(&json!(manage::oauth::start(&c.state.ctx, false).await?))
+    let input: StartInput = c.json()?;
+    let platform = input.platform.unwrap_or(Platform::ClaudeOauth);
+    ok(&json!(
+        manage::oauth::start(&c.state.ctx, platform, input.console).await?
+    ))
 }
 
 #[derive(Deserialize)]
@@ -246,9 +277,9 @@ struct ExchangeInput {
 
 pub async fn oauth_exchange(c: Call<'_>) -> Result<Response<Body>> {
     let input: ExchangeInput = c.json()?;
-    let mut new: NewAccount = input.account.into();
-    new.platform = Some(Platform::ClaudeOauth);
+    let new: NewAccount = input.account.into();
     let a = manage::oauth::exchange(&c.state.ctx, &c.actor(), &input.code, new).await?;
+    let a = set_up(&c, a).await?;
     reload(&c).await;
     ok(&json!(a))
 }

@@ -25,6 +25,10 @@ pub struct Cli {
     pub json: bool,
     #[command(flatten)]
     pub oauth: OauthArgs,
+    #[command(flatten)]
+    pub codex_oauth: CodexOauthArgs,
+    #[command(flatten)]
+    pub gemini_oauth: GeminiOauthArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -50,6 +54,43 @@ pub struct OauthArgs {
     /// Scopes asked for (Console sign-ins add org:create_api_key).
     #[arg(long, global = true, env = "AICARPOOL_OAUTH_SCOPES", default_value = DEFAULT_OAUTH_SCOPES)]
     pub oauth_scopes: String,
+}
+
+/// The OAuth server of ChatGPT subscriptions: Codex CLI 0.171.0's.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "ChatGPT (Codex) subscription sign-in")]
+pub struct CodexOauthArgs {
+    #[arg(long, global = true, env = "AICARPOOL_CODEX_OAUTH_AUTHORIZE_URL", default_value = DEFAULT_CODEX_OAUTH_AUTHORIZE_URL)]
+    pub codex_oauth_authorize_url: String,
+    /// The token endpoint (code exchange and refresh).
+    #[arg(long, global = true, env = "AICARPOOL_CODEX_OAUTH_TOKEN_URL", default_value = DEFAULT_CODEX_OAUTH_TOKEN_URL)]
+    pub codex_oauth_token_url: String,
+    #[arg(long, global = true, env = "AICARPOOL_CODEX_OAUTH_CLIENT_ID", default_value = DEFAULT_CODEX_OAUTH_CLIENT_ID)]
+    pub codex_oauth_client_id: String,
+    #[arg(long, global = true, env = "AICARPOOL_CODEX_OAUTH_REDIRECT_URI", default_value = DEFAULT_CODEX_OAUTH_REDIRECT_URI)]
+    pub codex_oauth_redirect_uri: String,
+    #[arg(long, global = true, env = "AICARPOOL_CODEX_OAUTH_SCOPES", default_value = DEFAULT_CODEX_OAUTH_SCOPES)]
+    pub codex_oauth_scopes: String,
+}
+
+/// The OAuth server of Google accounts used through Code Assist: Gemini CLI 0.61.0's.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Google (Gemini CLI) account sign-in")]
+pub struct GeminiOauthArgs {
+    #[arg(long, global = true, env = "AICARPOOL_GEMINI_OAUTH_AUTHORIZE_URL", default_value = DEFAULT_GEMINI_OAUTH_AUTHORIZE_URL)]
+    pub gemini_oauth_authorize_url: String,
+    /// The token endpoint (code exchange and refresh).
+    #[arg(long, global = true, env = "AICARPOOL_GEMINI_OAUTH_TOKEN_URL", default_value = DEFAULT_GEMINI_OAUTH_TOKEN_URL)]
+    pub gemini_oauth_token_url: String,
+    #[arg(long, global = true, env = "AICARPOOL_GEMINI_OAUTH_CLIENT_ID", default_value = DEFAULT_GEMINI_OAUTH_CLIENT_ID)]
+    pub gemini_oauth_client_id: String,
+    /// The installed-app client's secret, which Google treats as public.
+    #[arg(long, global = true, env = "AICARPOOL_GEMINI_OAUTH_CLIENT_SECRET", default_value = DEFAULT_GEMINI_OAUTH_CLIENT_SECRET)]
+    pub gemini_oauth_client_secret: String,
+    #[arg(long, global = true, env = "AICARPOOL_GEMINI_OAUTH_REDIRECT_URI", default_value = DEFAULT_GEMINI_OAUTH_REDIRECT_URI)]
+    pub gemini_oauth_redirect_uri: String,
+    #[arg(long, global = true, env = "AICARPOOL_GEMINI_OAUTH_SCOPES", default_value = DEFAULT_GEMINI_OAUTH_SCOPES)]
+    pub gemini_oauth_scopes: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -304,14 +345,17 @@ pub enum AccountAction {
     Test {
         id: i64,
     },
-    /// Claude subscription, step 1: print a sign-in link (valid 10 minutes).
+    /// Subscription, step 1: print a sign-in link (valid 10 minutes).
     OauthUrl {
+        /// claude-oauth (default), codex-oauth or gemini-oauth.
+        #[arg(long, value_parser = parse_platform, default_value = "claude-oauth")]
+        platform: crate::domain::Platform,
         /// A Console (API billing) account's link instead of a claude.ai subscriber's.
         #[arg(long)]
         console: bool,
     },
-    /// Claude subscription, step 2: read the code shown after sign-in (CODE#STATE, or the
-    /// callback URL) from stdin, exchange it for tokens and add the account.
+    /// Subscription, step 2: read what sign-in ended with from stdin (the code shown, or the
+    /// address the browser was sent to), exchange it for tokens and add the account.
     OauthExchange(OauthExchange),
 }
 
@@ -354,8 +398,15 @@ pub struct NewAccountArgs {
 
 #[derive(Debug, Args)]
 pub struct OauthExchange {
+    /// The platform the link was made for (default: the link's own).
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: Option<crate::domain::Platform>,
     #[command(flatten)]
     pub account: NewAccountArgs,
+    /// gemini-oauth: the Google Cloud project its requests are billed to (default: the one
+    /// Code Assist assigns).
+    #[arg(long)]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -364,9 +415,13 @@ pub struct AccountCreate {
     pub platform: crate::domain::Platform,
     #[command(flatten)]
     pub account: NewAccountArgs,
-    /// claude-oauth: read a refresh token from the line after the access token.
+    /// Subscriptions: read a refresh token from the line after the access token.
     #[arg(long)]
     pub refresh_token_stdin: bool,
+    /// gemini-oauth: the Google Cloud project its requests are billed to (default: the one
+    /// Code Assist assigns).
+    #[arg(long)]
+    pub project: Option<String>,
     /// Rename requested models for this upstream: FROM=TO,... (e.g. claude-sonnet-4-5=glm-4.6).
     #[arg(long, value_delimiter = ',')]
     pub model_map: Vec<String>,

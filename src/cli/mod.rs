@@ -16,6 +16,7 @@ use args::*;
 use output::Out;
 
 use crate::config::{Config, MIN_LOG_RETENTION_DAYS, TlsFiles};
+use crate::domain::Platform;
 use crate::error::{Error, Result};
 use crate::manage::accounts::{AccountChanges, NewAccount, StatusAction};
 use crate::manage::keys::LimitChanges;
@@ -78,14 +79,25 @@ fn init_logging(serving: bool) {
 
 fn base_config(cli: &Cli) -> Config {
     let mut config = Config::with_data_dir(&cli.data_dir);
-    config.oauth = crate::config::OauthSettings {
-        authorize_url: cli.oauth.oauth_authorize_url.clone(),
-        console_authorize_url: cli.oauth.oauth_console_authorize_url.clone(),
-        token_url: cli.oauth.oauth_token_url.clone(),
-        client_id: cli.oauth.oauth_client_id.clone(),
-        redirect_uri: cli.oauth.oauth_redirect_uri.clone(),
-        scopes: cli.oauth.oauth_scopes.clone(),
-    };
+    let (o, c, g) = (&cli.oauth, &cli.codex_oauth, &cli.gemini_oauth);
+    let s = &mut config.oauth;
+    s.claude.authorize_url = o.oauth_authorize_url.clone();
+    s.claude.console_authorize_url = Some(o.oauth_console_authorize_url.clone());
+    s.claude.token_url = o.oauth_token_url.clone();
+    s.claude.client_id = o.oauth_client_id.clone();
+    s.claude.redirect_uri = o.oauth_redirect_uri.clone();
+    s.claude.scopes = o.oauth_scopes.clone();
+    s.codex.authorize_url = c.codex_oauth_authorize_url.clone();
+    s.codex.token_url = c.codex_oauth_token_url.clone();
+    s.codex.client_id = c.codex_oauth_client_id.clone();
+    s.codex.redirect_uri = c.codex_oauth_redirect_uri.clone();
+    s.codex.scopes = c.codex_oauth_scopes.clone();
+    s.gemini.authorize_url = g.gemini_oauth_authorize_url.clone();
+    s.gemini.token_url = g.gemini_oauth_token_url.clone();
+    s.gemini.client_id = g.gemini_oauth_client_id.clone();
+    s.gemini.client_secret = Some(g.gemini_oauth_client_secret.clone());
+    s.gemini.redirect_uri = g.gemini_oauth_redirect_uri.clone();
+    s.gemini.scopes = g.gemini_oauth_scopes.clone();
     if let Some(f) = &cli.secret_key_file {
         config.secret_key_file = f.clone();
     }
@@ -352,6 +364,7 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
             new.proxy_password = lines.next();
             new.model_map = a.model_map;
             new.user_agent = a.user_agent;
+            new.workspace = a.project;
             acc::create_account(ctx, ACTOR, new).await?
         }
         AccountAction::Test { id } => {
@@ -382,11 +395,19 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
             }
             return Ok(());
         }
-        AccountAction::OauthUrl { console } => {
-            let link = manage::oauth::start(ctx, console).await?;
+        AccountAction::OauthUrl { platform, console } => {
+            let link = manage::oauth::start(ctx, platform, console).await?;
+            let (who, what) = match platform {
+                Platform::CodexOauth => (
+                    "the ChatGPT account",
+                    "the address the browser is sent to (http://localhost:1455/..., which need not load)",
+                ),
+                Platform::GeminiOauth => ("the Google account", "the code it shows"),
+                _ => ("the Claude account", "the code it shows"),
+            };
             out.message(
                 &format!(
-                    "Open this link, sign in with the Claude account to pool, and paste the code it shows into\n  aicarpool account oauth-exchange --name NAME --group GROUP\n(valid for 10 minutes):\n\n{}",
+                    "Open this link, sign in with {who} to pool, and paste {what} into\n  aicarpool account oauth-exchange --name NAME --group GROUP\n(valid for 10 minutes):\n\n{}",
                     link.url
                 ),
                 &serde_json::to_value(&link).expect("link serializes"),
@@ -398,6 +419,8 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
             let pasted = new.secret.clone();
             let new = NewAccount {
                 proxy_password: lines.next(),
+                platform: x.platform,
+                workspace: x.project,
                 ..new
             };
             manage::oauth::exchange(ctx, ACTOR, &pasted, new).await?
@@ -457,6 +480,15 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
         AccountAction::Disable { id } => status(id, StatusAction::Disable).await?,
         AccountAction::Maintenance { id } => status(id, StatusAction::Maintenance).await?,
         AccountAction::Recover { id } => status(id, StatusAction::Recover).await?,
+    };
+    // A new Google account's Code Assist project, found now so its first request names it.
+    let account = if account.platform == Platform::GeminiOauth && account.workspace.is_none() {
+        if let Some(e) = crate::gateway::probe::set_up(ctx, account.id).await? {
+            eprintln!("warning: {e}; `account test {}` tries again", account.id);
+        }
+        acc::get_account(ctx, account.id).await?
+    } else {
+        account
     };
     out.account(&account);
     Ok(())
@@ -553,6 +585,7 @@ fn new_account(
         expires_at: None,
         allow_overage: a.allow_overage,
         max_concurrency: a.max_concurrency,
+        workspace: None,
     };
     Ok((new, lines))
 }

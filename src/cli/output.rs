@@ -231,6 +231,7 @@ impl Out {
             ("until", time(a.status_until)),
             ("5h window", window_line(a, "5h")),
             ("7d window", window_line(a, "7d")),
+            ("daily quota", window_line(a, "1d")),
             ("tokens", refresh_failing(a).unwrap_or_else(|| "-".into())),
             ("priority", a.priority.to_string()),
             ("weight", a.weight.to_string()),
@@ -463,6 +464,10 @@ fn windows_short(a: &Account) -> String {
     let p = |w| window_percent(a, w).map_or("-".to_owned(), |p| format!("{p:.0}%"));
     if a.windows.is_none() {
         return "-".into();
+    }
+    // Code Assist reports one daily quota instead.
+    if a.windows.as_ref().is_some_and(|w| w.get("1d").is_some()) {
+        return format!("day {}", p("1d"));
     }
     format!("{} / {}", p("5h"), p("7d"))
 }

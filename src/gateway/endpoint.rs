@@ -51,6 +51,8 @@ pub enum Endpoint {
     CountTokens,
     ChatCompletions,
     Responses,
+    /// Codex's remote compaction of a conversation (`/v1/responses/compact`), relayed as it is.
+    ResponsesCompact,
     /// The model comes from the path; `v1beta` (Google's SDKs' default) or `v1`.
     Gemini {
         model: String,
@@ -65,7 +67,23 @@ pub const ALL_PLATFORMS: &[Platform] = &[
     Platform::ClaudeOauth,
     Platform::Openai,
     Platform::Gemini,
+    Platform::CodexOauth,
+    Platform::GeminiOauth,
 ];
+
+/// Every platform but ChatGPT's Codex backend, which serves Responses only (nothing is
+/// translated into Responses).
+const NOT_CODEX: &[Platform] = &[
+    Platform::Anthropic,
+    Platform::ClaudeConsole,
+    Platform::ClaudeOauth,
+    Platform::Openai,
+    Platform::Gemini,
+    Platform::GeminiOauth,
+];
+
+/// What a compaction can go to: the Responses platforms themselves.
+const COMPACTING: &[Platform] = &[Platform::Openai, Platform::CodexOauth];
 
 impl Endpoint {
     /// Recognises a relayed path (`/v1beta/models/gemini-2.5-pro:generateContent` included).
@@ -75,6 +93,7 @@ impl Endpoint {
             "/v1/messages/count_tokens" => Some(Endpoint::CountTokens),
             "/v1/chat/completions" => Some(Endpoint::ChatCompletions),
             "/v1/responses" => Some(Endpoint::Responses),
+            "/v1/responses/compact" => Some(Endpoint::ResponsesCompact),
             _ => {
                 let (version, rest) = match path.strip_prefix("/v1beta/models/") {
                     Some(rest) => (GeminiVersion::V1beta, rest),
@@ -96,7 +115,9 @@ impl Endpoint {
     pub fn protocol(&self) -> Protocol {
         match self {
             Endpoint::Messages | Endpoint::CountTokens => Protocol::Anthropic,
-            Endpoint::ChatCompletions | Endpoint::Responses => Protocol::Openai,
+            Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::ResponsesCompact => {
+                Protocol::Openai
+            }
             Endpoint::Gemini { .. } => Protocol::Gemini,
         }
     }
@@ -105,15 +126,20 @@ impl Endpoint {
         match self {
             Endpoint::Messages | Endpoint::CountTokens => Wire::Anthropic,
             Endpoint::ChatCompletions => Wire::OpenaiChat,
-            Endpoint::Responses => Wire::OpenaiResponses,
+            Endpoint::Responses | Endpoint::ResponsesCompact => Wire::OpenaiResponses,
             Endpoint::Gemini { .. } => Wire::Gemini,
         }
     }
 
-    /// The platforms that can serve the endpoint: every one, its own directly and the rest
-    /// through translation.
+    /// The platforms that can serve the endpoint: its own directly and the rest through
+    /// translation; Responses alone reach ChatGPT's Codex backend, and a compaction only the
+    /// Responses platforms.
     pub fn platforms(&self) -> &'static [Platform] {
-        ALL_PLATFORMS
+        match self {
+            Endpoint::Responses => ALL_PLATFORMS,
+            Endpoint::ResponsesCompact => COMPACTING,
+            _ => NOT_CODEX,
+        }
     }
 
     /// Whether answers are charged (token counting is free upstream, and here).
@@ -135,6 +161,7 @@ impl Endpoint {
             Endpoint::CountTokens => "/v1/messages/count_tokens",
             Endpoint::ChatCompletions => "/v1/chat/completions",
             Endpoint::Responses => "/v1/responses",
+            Endpoint::ResponsesCompact => "/v1/responses/compact",
             Endpoint::Gemini { method, .. } => match method {
                 GeminiMethod::Generate => "/v1beta/models:generateContent",
                 GeminiMethod::Stream => "/v1beta/models:streamGenerateContent",
@@ -152,6 +179,7 @@ impl Endpoint {
             Endpoint::CountTokens => "/v1/messages/count_tokens".to_owned(),
             Endpoint::ChatCompletions => "/chat/completions".to_owned(),
             Endpoint::Responses => "/responses".to_owned(),
+            Endpoint::ResponsesCompact => "/responses/compact".to_owned(),
             Endpoint::Gemini {
                 method, version, ..
             } => {
@@ -231,7 +259,7 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
                 .map(|u| u.rsplit_once("_session_").map_or(u, |(_, s)| s).to_owned());
             p.session = header.or(user).filter(|s| !s.is_empty());
         }
-        Endpoint::ChatCompletions | Endpoint::Responses => {
+        Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::ResponsesCompact => {
             // Codex sends a per-conversation `prompt_cache_key` and a session header
             // (`session-id` since 0.171.0, `session_id` before).
             let header = headers

@@ -14,7 +14,6 @@ use super::limits::Refusal;
 use super::protocol::Kind;
 use super::snapshot::Snapshot;
 use super::windows::Tracker;
-use crate::domain::Platform;
 use crate::store::keys::ApiKey;
 
 /// The five-hour window, in ms.
@@ -87,7 +86,7 @@ impl FairShare {
         let mut accounts = Vec::new();
         let (mut sum, mut since, mut resets) = (0.0, i64::MAX, None::<i64>);
         for r in snap.routes.get(&group).map(Vec::as_slice).unwrap_or(&[]) {
-            if r.account.platform != Platform::ClaudeOauth {
+            if !r.account.platform.is_subscription() {
                 continue;
             }
             let Some((utilization, resets_at)) = windows.five_hour(r.account.id) else {

@@ -2,6 +2,8 @@
 //! request to route it, and relay it to an upstream account (DESIGN.md §3–§6).
 
 mod alerts;
+pub mod code_assist;
+pub mod codex;
 mod decode;
 pub mod endpoint;
 pub mod failure;

@@ -47,6 +47,8 @@ pub enum ListError {
     Request(#[from] super::failure::UpstreamError),
     #[error("no model list within {}s", FETCH_TIMEOUT.as_secs())]
     Timeout,
+    #[error("the platform has no model list")]
+    NoList,
     #[error("could not connect: {0}")]
     Connect(String),
     #[error("the model list answered {0}")]
@@ -133,7 +135,8 @@ pub fn start_discovery(
 /// The list request for the account's platform and its answer's model ids.
 async fn fetch(clients: &Clients, a: &Upstream) -> Result<Vec<String>, ListError> {
     let p = provider::of(a.platform);
-    let mut builder = Request::get(p.models_url(a));
+    let url = p.models_url(a).ok_or(ListError::NoList)?;
+    let mut builder = Request::get(url);
     let headers = builder.headers_mut().expect("fresh builder");
     p.authorize(headers, a)?;
     let req = builder
@@ -174,7 +177,12 @@ fn model_ids(v: &Value) -> Vec<String> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|m| m.get("name").and_then(Value::as_str))
+        // ChatGPT's Codex backend names its models by `slug`.
+        .filter_map(|m| {
+            m.get("name")
+                .or_else(|| m.get("slug"))
+                .and_then(Value::as_str)
+        })
         .map(|n| n.strip_prefix("models/").unwrap_or(n));
     let mut ids: Vec<String> = from_data
         .chain(from_models)

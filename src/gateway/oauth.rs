@@ -1,4 +1,4 @@
-//! Claude subscription (`claude-oauth`) tokens kept fresh — before expiry on a timer, and once
+//! Subscription tokens (`claude-oauth`, `codex-oauth`, `gemini-oauth`) kept fresh — before expiry on a timer, and once
 //! when an upstream answers 401 — single-flight per account, persisted atomically. A refresh
 //! token the server rejects puts the account in ERROR with the reason. The token endpoint call
 //! itself is `upstream::token`.
@@ -7,17 +7,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use tracing::{info, warn};
 
 use super::snapshot::Snapshots;
-use crate::config::OauthSettings;
+use crate::config::SignIns;
 use crate::crypto::{Purpose, SecretKey};
 use crate::lifecycle::{Event, Next};
 use crate::store::{self, Db, now_ms};
 use crate::tasks::{self, Shutdown};
 use crate::upstream::client::Clients;
-use crate::upstream::token::{TokenError, token_call};
+use crate::upstream::token::{Grant, TokenError, chatgpt_account_id, token_call};
 
 /// Refresh tokens this long before they expire.
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);
@@ -35,6 +34,8 @@ pub enum RefreshError {
     Gone,
     #[error("the account has no refresh token")]
     NoRefreshToken,
+    #[error("the account is not a subscription")]
+    NotSubscription,
     /// Reading or writing the account (or opening its sealed tokens) failed.
     #[error(transparent)]
     Store(#[from] crate::error::Error),
@@ -49,7 +50,7 @@ pub enum RefreshError {
 pub struct Refresher {
     db: Db,
     secrets: SecretKey,
-    settings: OauthSettings,
+    settings: SignIns,
     clients: Arc<Clients>,
     /// The serving gateway's snapshot, reloaded after a change (none in the CLI).
     snapshots: Option<Arc<Snapshots>>,
@@ -63,7 +64,7 @@ impl Refresher {
     pub fn new(
         db: Db,
         secrets: SecretKey,
-        settings: OauthSettings,
+        settings: SignIns,
         clients: Arc<Clients>,
         snapshots: Option<Arc<Snapshots>>,
     ) -> Refresher {
@@ -109,15 +110,24 @@ impl Refresher {
         let Some(refresh) = open(&account.oauth_refresh, Purpose::OauthRefreshToken)? else {
             return Err(RefreshError::NoRefreshToken);
         };
+        let settings = self
+            .settings
+            .of(account.platform)
+            .ok_or(RefreshError::NotSubscription)?;
         let proxy = super::snapshot::upstream(&account, &self.secrets).and_then(|u| u.proxy);
         let client = self.clients.get(proxy.as_ref());
-        let body = json!({
-            "grant_type": "refresh_token",
-            "refresh_token": refresh,
-            "client_id": self.settings.client_id,
-        });
-        match token_call(&client, &self.settings, body).await {
+        match token_call(&client, settings, Grant::Refresh(&refresh)).await {
             Ok(t) => {
+                // A ChatGPT sign-in names its account in the tokens; keep up if it moved.
+                let workspace = (account.platform == crate::domain::Platform::CodexOauth)
+                    .then(|| {
+                        t.id_token
+                            .as_deref()
+                            .and_then(chatgpt_account_id)
+                            .or_else(|| chatgpt_account_id(&t.access))
+                    })
+                    .flatten()
+                    .filter(|w| account.workspace.as_ref() != Some(w));
                 let access = self
                     .secrets
                     .seal(Purpose::OauthAccessToken, t.access.as_bytes())?;
@@ -135,7 +145,11 @@ impl Refresher {
                             &access,
                             refresh.as_deref(),
                             expires,
-                        )
+                        )?;
+                        match &workspace {
+                            Some(w) => store::accounts::set_workspace(c, id, w),
+                            None => Ok(()),
+                        }
                     })
                     .await?;
                 info!(account = id, "refreshed the subscription's access token");

@@ -97,6 +97,60 @@ async fn send(ctx: &Ctx, clients: &Clients, a: &Upstream) -> (Option<u16>, Heade
     }
 }
 
+/// Finds a Google account's Code Assist project and stores it (a refused token refreshed
+/// once); the error, when it cannot be found, for the operator.
+async fn setup_project(
+    ctx: &Ctx,
+    clients: &Arc<Clients>,
+    a: &mut Upstream,
+) -> Result<std::result::Result<String, String>> {
+    let id = a.id;
+    let mut found = super::code_assist::discover_project(clients, a).await;
+    if matches!(&found, Err(super::code_assist::SetupError::Status(s, _)) if s.as_u16() == 401) {
+        let r = Refresher::new(
+            ctx.db.clone(),
+            ctx.secrets.clone(),
+            ctx.config.oauth.clone(),
+            clients.clone(),
+            None,
+        );
+        if let Ok(token) = r.refresh(id, Some(&a.secret.0)).await {
+            a.secret = Secret(token);
+            found = super::code_assist::discover_project(clients, a).await;
+        }
+    }
+    match found {
+        Ok(project) => {
+            if a.workspace.as_ref() != Some(&project) {
+                let p = project.clone();
+                ctx.db
+                    .write(move |c| store::accounts::set_workspace(c, id, &p))
+                    .await?;
+            }
+            a.workspace = Some(project.clone());
+            Ok(Ok(project))
+        }
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+/// After a Google account is added: its Code Assist project, found and stored now so its
+/// first request names it. A failure is the operator's to see, not the creation's.
+pub async fn set_up(ctx: &Ctx, id: i64) -> Result<Option<String>> {
+    let stored = ctx
+        .db
+        .read(move |c| store::accounts::find_by_id(c, id))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no account with id {id}")))?;
+    if stored.platform != Platform::GeminiOauth {
+        return Ok(None);
+    }
+    let mut a = upstream(&stored, &ctx.secrets)
+        .ok_or_else(|| Error::Secret("the account's credentials cannot be opened".into()))?;
+    let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
+    Ok(setup_project(ctx, &clients, &mut a).await?.err())
+}
+
 /// Tests account `id` and records what the answer means for its state.
 pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
     let stored = ctx
@@ -108,16 +162,23 @@ pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
         .ok_or_else(|| Error::Secret("the account's credentials cannot be opened".into()))?;
     let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
     let started = Instant::now();
-    let (mut status, mut headers, mut message) = send(ctx, &clients, &a).await;
-    if matches!(status, Some(401 | 403)) && a.platform == Platform::ClaudeOauth {
-        let refresher = Refresher::new(
+    let refresher = || {
+        Refresher::new(
             ctx.db.clone(),
             ctx.secrets.clone(),
             ctx.config.oauth.clone(),
             clients.clone(),
             None,
-        );
-        match refresher.refresh(id, Some(&a.secret.0)).await {
+        )
+    };
+    // A Google account's requests name its Code Assist project: found (again) first.
+    let setup_error = match a.platform {
+        Platform::GeminiOauth => setup_project(ctx, &clients, &mut a).await?.err(),
+        _ => None,
+    };
+    let (mut status, mut headers, mut message) = send(ctx, &clients, &a).await;
+    if matches!(status, Some(401 | 403)) && a.platform.is_subscription() {
+        match refresher().refresh(id, Some(&a.secret.0)).await {
             Ok(token) => {
                 a.secret = Secret(token);
                 (status, headers, message) = send(ctx, &clients, &a).await;
@@ -183,26 +244,29 @@ pub async fn test_account(ctx: &Ctx, id: i64) -> Result<ProbeResult> {
     } else {
         Err("not fetched: the test failed".into())
     };
-    // A subscription's windows, asked of its usage endpoint and stored for the console.
-    let windows = if ok && a.platform == Platform::ClaudeOauth {
-        match super::windows::fetch(&clients, &a, now_ms()).await {
-            Ok(w) => {
-                if let Ok(text) = serde_json::to_string(&w) {
-                    let at = w.updated_at;
-                    ctx.db
-                        .write(move |c| store::runtime::set_windows(c, id, &text, at))
-                        .await?;
-                }
-                Some(w)
-            }
-            Err(e) => {
-                tracing::debug!(account = id, error = %e, "usage windows not fetched");
-                None
-            }
-        }
-    } else {
+    // A subscription's windows, asked of its platform (or read off the test's answer) and
+    // stored for the console.
+    let windows = if !ok || !a.platform.is_subscription() {
         None
+    } else if super::windows::askable(a.platform) {
+        super::windows::fetch(&clients, &a, now_ms())
+            .await
+            .inspect_err(|e| tracing::debug!(account = id, error = %e, "usage windows not fetched"))
+            .ok()
+    } else {
+        super::windows::Windows::from_headers(&headers, now_ms())
     };
+    if let Some(text) = windows.as_ref().and_then(|w| serde_json::to_string(w).ok()) {
+        let at = windows.as_ref().map_or(0, |w| w.updated_at);
+        ctx.db
+            .write(move |c| store::runtime::set_windows(c, id, &text, at))
+            .await?;
+    }
+    if let Some(e) = setup_error
+        && !ok
+    {
+        message = format!("{message} ({e})");
+    }
     Ok(ProbeResult {
         windows,
         upstream_models: listed.as_ref().ok().copied(),

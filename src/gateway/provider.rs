@@ -62,7 +62,14 @@ pub trait Provider: Send + Sync {
 
     /// The body for this account: the client's, with `model` renamed when the account maps it
     /// (Gemini names the model in the path instead).
-    fn body(&self, endpoint: &Endpoint, body: &Bytes, asked: &str, sent: &str) -> Bytes {
+    fn body(
+        &self,
+        _account: &Upstream,
+        endpoint: &Endpoint,
+        body: &Bytes,
+        asked: &str,
+        sent: &str,
+    ) -> Bytes {
         match endpoint {
             Endpoint::Gemini { .. } => body.clone(),
             _ if asked != sent => with_model(body, sent),
@@ -102,8 +109,20 @@ pub trait Provider: Send + Sync {
         }
     }
 
-    /// The URL of the platform's model list for `account`.
-    fn models_url(&self, account: &Upstream) -> String;
+    /// Whether the platform only streams, so that an answer a client asked for whole is
+    /// gathered from the stream (ChatGPT's Codex backend).
+    fn gathers_streams(&self) -> bool {
+        false
+    }
+
+    /// Whether answers come inside an envelope (`{"response": ..}`) to be taken off before
+    /// they are read or passed on (Code Assist).
+    fn envelope(&self) -> bool {
+        false
+    }
+
+    /// The URL of the platform's model list for `account`, when it has one.
+    fn models_url(&self, account: &Upstream) -> Option<String>;
 
     /// A minimal real request for `account test`: endpoint, model and body.
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value);
@@ -117,6 +136,8 @@ pub fn of(platform: Platform) -> &'static dyn Provider {
         Platform::ClaudeOauth => &Anthropic(Credential::Subscription),
         Platform::Openai => &OpenaiCompatible,
         Platform::Gemini => &Gemini,
+        Platform::CodexOauth => &super::codex::Codex,
+        Platform::GeminiOauth => &super::code_assist::CodeAssist,
     }
 }
 
@@ -140,6 +161,13 @@ pub fn request(
             headers.append(name, value.clone());
         }
     }
+    // A Codex turn's state, only to the account that issued it.
+    if let Some(v) = client_headers
+        .get(super::codex::TURN_STATE)
+        .and_then(|v| super::codex::turn_state_for(v, account.id))
+    {
+        headers.insert(super::codex::TURN_STATE, v);
+    }
     p.authorize(headers, account)?;
     // Usage is read from the answer's bytes: ask for them uncompressed.
     headers.insert(
@@ -147,7 +175,7 @@ pub fn request(
         HeaderValue::from_static("identity"),
     );
     builder
-        .body(Full::new(p.body(endpoint, body, model, sent)))
+        .body(Full::new(p.body(account, endpoint, body, model, sent)))
         .map_err(|_| UpstreamError::Misconfigured {
             account: account.id,
             what: "a base URL that does not form a valid URL",
@@ -226,9 +254,9 @@ impl Provider for Anthropic {
         matches!(self.0, Credential::Subscription)
     }
 
-    fn models_url(&self, account: &Upstream) -> String {
+    fn models_url(&self, account: &Upstream) -> Option<String> {
         let base = Endpoint::Messages.base(&account.base_url);
-        format!("{base}/v1/models?limit=1000")
+        Some(format!("{base}/v1/models?limit=1000"))
     }
 
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
@@ -246,16 +274,13 @@ impl Provider for OpenaiCompatible {
     }
 
     fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), UpstreamError> {
-        headers.insert(
-            header::AUTHORIZATION,
-            sensitive(&format!("Bearer {}", account.secret.0), account)?,
-        );
+        headers.insert(header::AUTHORIZATION, bearer(account)?);
         Ok(())
     }
 
-    fn models_url(&self, account: &Upstream) -> String {
+    fn models_url(&self, account: &Upstream) -> Option<String> {
         let base = Endpoint::ChatCompletions.base(&account.base_url);
-        format!("{base}/models")
+        Some(format!("{base}/models"))
     }
 
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
@@ -277,8 +302,8 @@ impl Provider for Gemini {
         Ok(())
     }
 
-    fn models_url(&self, account: &Upstream) -> String {
-        format!("{}/v1beta/models?pageSize=1000", account.base_url)
+    fn models_url(&self, account: &Upstream) -> Option<String> {
+        Some(format!("{}/v1beta/models?pageSize=1000", account.base_url))
     }
 
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
@@ -294,8 +319,13 @@ impl Provider for Gemini {
     }
 }
 
+/// The account's token as a bearer credential.
+pub(super) fn bearer(account: &Upstream) -> Result<HeaderValue, UpstreamError> {
+    sensitive(&format!("Bearer {}", account.secret.0), account)
+}
+
 /// A credential as a header value that HTTP/2 never compresses into its tables.
-fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, UpstreamError> {
+pub(super) fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, UpstreamError> {
     let mut v = HeaderValue::from_str(value).map_err(|_| UpstreamError::Misconfigured {
         account: account.id,
         what: "a credential that is not a valid header value",
@@ -305,7 +335,7 @@ fn sensitive(value: &str, account: &Upstream) -> Result<HeaderValue, UpstreamErr
 }
 
 /// Client headers that go upstream, per protocol. Claude Code's own headers pass verbatim.
-fn keeps_header(name: &HeaderName, protocol: Protocol) -> bool {
+pub(super) fn keeps_header(name: &HeaderName, protocol: Protocol) -> bool {
     let name = name.as_str();
     // The SDKs' `x-stainless-*` describe the client (language, version, retry count).
     if matches!(name, "content-type" | "accept" | "user-agent") || name.starts_with("x-stainless-")
@@ -342,12 +372,12 @@ fn keeps_header(name: &HeaderName, protocol: Protocol) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::AccountStatus;
     use crate::gateway::snapshot::Secret;
 
-    fn account(platform: Platform, base: &str) -> Upstream {
+    pub(in crate::gateway) fn account(platform: Platform, base: &str) -> Upstream {
         Upstream {
             id: 7,
             platform,
@@ -364,6 +394,7 @@ mod tests {
             errors_reset_at: None,
             allow_overage: false,
             max_concurrency: None,
+            workspace: Some("ws-1".into()),
         }
     }
 
@@ -505,7 +536,7 @@ mod tests {
 
     #[test]
     fn model_lists_sit_beside_each_protocols_endpoints() {
-        let url = |platform, base| of(platform).models_url(&account(platform, base));
+        let url = |platform, base| of(platform).models_url(&account(platform, base)).unwrap();
         assert_eq!(
             url(Platform::Anthropic, "https://relay/api/v1"),
             "https://relay/api/v1/models?limit=1000"

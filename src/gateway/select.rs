@@ -139,8 +139,7 @@ pub fn candidates(
             // A subscription that has not reported yet counts as unused, so it is tried.
             let (mut windowed, plain): (Vec<&Route>, Vec<&Route>) =
                 group.into_iter().partition(|r| {
-                    r.account.platform == Platform::ClaudeOauth
-                        || live(r.account.id).utilization.is_some()
+                    r.account.platform.is_subscription() || live(r.account.id).utilization.is_some()
                 });
             let score = |r: &&Route| {
                 let used = live(r.account.id).utilization.unwrap_or(0.0);
@@ -274,6 +273,7 @@ mod tests {
                 errors_reset_at: None,
                 allow_overage: false,
                 max_concurrency: None,
+                workspace: None,
                 mapping: Default::default(),
                 proxy: None,
                 status,

@@ -48,6 +48,8 @@ pub struct Upstream {
     pub allow_overage: bool,
     /// Requests in flight at once, at most.
     pub max_concurrency: Option<usize>,
+    /// The ChatGPT account id or Code Assist project the subscription's requests name.
+    pub workspace: Option<String>,
 }
 
 impl Upstream {
@@ -197,7 +199,7 @@ pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Opt
         .clone()
         .or_else(|| a.platform.default_base_url().map(str::to_owned))?;
     let (sealed, purpose) = match a.platform {
-        Platform::ClaudeOauth => (&a.oauth_access, Purpose::OauthAccessToken),
+        p if p.is_subscription() => (&a.oauth_access, Purpose::OauthAccessToken),
         _ => (&a.credentials, Purpose::Credentials),
     };
     let secret = match sealed {
@@ -254,6 +256,7 @@ pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Opt
         errors_reset_at: a.errors_reset_at,
         allow_overage: a.allow_overage,
         max_concurrency: a.max_concurrency.and_then(|m| usize::try_from(m).ok()),
+        workspace: a.workspace.clone(),
     })
 }
 

@@ -1,7 +1,8 @@
-//! Claude subscriptions' usage windows (five hours, seven days), read from the
-//! `anthropic-ratelimit-unified-*` headers of every answer: kept per account in memory for
-//! routing by headroom, persisted at most every few seconds for `account list` and the admin
-//! page, exported as metrics.
+//! Subscriptions' usage windows (five hours and seven days; a day for Code Assist), read from
+//! the headers of every answer (Claude's `anthropic-ratelimit-unified-*`, ChatGPT's
+//! `x-codex-*`) or asked of the platform when idle: kept per account in memory for routing by
+//! headroom, persisted at most every few seconds for `account list` and the admin page,
+//! exported as metrics.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -38,6 +39,9 @@ pub struct Windows {
     pub five_hour: Option<Window>,
     #[serde(rename = "7d", skip_serializing_if = "Option::is_none", default)]
     pub seven_day: Option<Window>,
+    /// Code Assist's daily quota (its most used model).
+    #[serde(rename = "1d", skip_serializing_if = "Option::is_none", default)]
+    pub day: Option<Window>,
     /// The overall status (`allowed`, `allowed_warning`, `rejected`).
     pub status: Option<String>,
     /// The answer was paid from extra usage.
@@ -50,10 +54,19 @@ pub struct Windows {
 const PREFIX: &str = "anthropic-ratelimit-unified-";
 
 impl Windows {
-    /// The windows in an answer's headers; `None` when it carries none (an API-key account).
+    /// The windows in an answer's headers, Claude's or ChatGPT's; `None` when it carries none
+    /// (an API-key account).
     pub fn from_headers(h: &HeaderMap, now: i64) -> Option<Windows> {
         // Read on every answer: most carry none of these, which one pass over the names shows.
-        if !h.keys().any(|k| k.as_str().starts_with(PREFIX)) {
+        let (mut claude, mut codex) = (false, false);
+        for k in h.keys() {
+            claude |= k.as_str().starts_with(PREFIX);
+            codex |= k.as_str().starts_with("x-codex-");
+        }
+        if codex && !claude {
+            return super::codex::windows(h, now);
+        }
+        if !claude {
             return None;
         }
         let get = |name: &str| {
@@ -78,6 +91,7 @@ impl Windows {
         let w = Windows {
             five_hour: window("5h"),
             seven_day: window("7d"),
+            day: None,
             status: get("status").map(str::to_owned),
             overage_in_use: get("overage-in-use") == Some("true"),
             updated_at: now,
@@ -87,7 +101,7 @@ impl Windows {
 
     /// The tighter window's utilization (0 when none is known).
     pub fn tightest(&self) -> f64 {
-        [&self.five_hour, &self.seven_day]
+        [&self.five_hour, &self.seven_day, &self.day]
             .into_iter()
             .flatten()
             .map(|w| w.utilization)
@@ -96,7 +110,7 @@ impl Windows {
 
     /// When the rejected windows all reset, if any window is rejected.
     pub fn rejected_until(&self) -> Option<i64> {
-        [&self.five_hour, &self.seven_day]
+        [&self.five_hour, &self.seven_day, &self.day]
             .into_iter()
             .flatten()
             .filter(|w| w.status.as_deref() == Some("rejected"))
@@ -145,9 +159,30 @@ pub enum UsageError {
     Unreadable,
 }
 
+/// What the platform says of `account`'s windows when asked: a Claude subscription's usage
+/// endpoint, Code Assist's quota. (ChatGPT's come with every answer only.)
+pub async fn fetch(clients: &Clients, account: &Upstream, now: i64) -> Result<Windows, UsageError> {
+    match account.platform {
+        crate::domain::Platform::GeminiOauth => super::code_assist::quota(clients, account, now)
+            .await
+            .map_err(|e| UsageError::Unreachable(e.to_string())),
+        _ => claude_usage(clients, account, now).await,
+    }
+}
+
+/// Whether the platform can be asked for its windows ([`fetch`]).
+pub fn askable(platform: crate::domain::Platform) -> bool {
+    use crate::domain::Platform;
+    matches!(platform, Platform::ClaudeOauth | Platform::GeminiOauth)
+}
+
 /// The usage endpoint of `account`'s API (`GET /api/oauth/usage`, bearer token and the OAuth
 /// beta, as Claude Code 2.1.328 asks it).
-pub async fn fetch(clients: &Clients, account: &Upstream, now: i64) -> Result<Windows, UsageError> {
+async fn claude_usage(
+    clients: &Clients,
+    account: &Upstream,
+    now: i64,
+) -> Result<Windows, UsageError> {
     use http_body_util::BodyExt;
     let p = super::provider::of(account.platform);
     let base = super::endpoint::Endpoint::Messages.base(&account.base_url);
@@ -209,7 +244,7 @@ pub fn start_idle_refresh(
                     .get()
                     .accounts
                     .values()
-                    .filter(|a| a.platform == crate::domain::Platform::ClaudeOauth)
+                    .filter(|a| askable(a.platform))
                     .filter(|a| tracker.get(a.id).is_none_or(|w| now - w.updated_at > stale))
                     .cloned()
                     .collect();
@@ -227,7 +262,8 @@ pub fn start_idle_refresh(
     );
 }
 
-/// When a 429's account may be tried again by its windows: the rejected windows' reset.
+/// When a 429's account may be tried again by its windows: the rejected windows' reset
+/// (Claude's or ChatGPT's headers).
 pub fn rejected_reset(headers: &HeaderMap) -> Option<i64> {
     Windows::from_headers(headers, 0)?.rejected_until()
 }

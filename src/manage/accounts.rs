@@ -40,6 +40,9 @@ pub struct NewAccount {
     pub allow_overage: bool,
     /// Requests in flight at once, at most.
     pub max_concurrency: Option<i64>,
+    /// codex-oauth: the ChatGPT account id (from the sign-in's ID token); gemini-oauth: the
+    /// Google Cloud project (found through Code Assist when not given).
+    pub workspace: Option<String>,
 }
 
 /// Changes to an account; `None` leaves a field as it is, `Some(None)` clears it.
@@ -100,10 +103,16 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
     let secret = check_secret(&new.secret)?;
     // A subscription's access token lives with its refresh token; other platforms' keys in
     // `credentials`.
-    let oauth = platform == Platform::ClaudeOauth;
+    let oauth = platform.is_subscription();
     if new.refresh_token.is_some() && !oauth {
         return Err(Error::Invalid(
-            "only claude-oauth accounts take a refresh token".into(),
+            "only subscription accounts (claude-oauth, codex-oauth, gemini-oauth) take a refresh token".into(),
+        ));
+    }
+    if new.workspace.is_some() && !matches!(platform, Platform::CodexOauth | Platform::GeminiOauth)
+    {
+        return Err(Error::Invalid(
+            "only gemini-oauth accounts take a Google Cloud project".into(),
         ));
     }
     let refresh = new
@@ -166,7 +175,19 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         refresh_error: None,
         allow_overage: new.allow_overage,
         max_concurrency: new.max_concurrency.map(check_concurrency).transpose()?,
+        // A ChatGPT access token names its account and expiry in its claims.
+        workspace: new.workspace.filter(|w| !w.trim().is_empty()).or_else(|| {
+            (platform == Platform::CodexOauth)
+                .then(|| crate::upstream::token::chatgpt_account_id(&secret))
+                .flatten()
+        }),
     };
+    let mut account = account;
+    if account.oauth_expires_at.is_none() && platform == Platform::CodexOauth {
+        account.oauth_expires_at = crate::upstream::token::jwt_claims(&secret)
+            .and_then(|c| c.get("exp")?.as_i64())
+            .map(|s| s.saturating_mul(1000));
+    }
     let groups = new.groups;
     let actor = actor.to_owned();
     ctx.db
@@ -284,7 +305,7 @@ pub async fn update_account(
             }
             let mut new_access = None;
             if let Some(sealed) = credentials {
-                if a.platform == Platform::ClaudeOauth {
+                if a.platform.is_subscription() {
                     // A subscription's new secret is its access token, sealed for that purpose.
                     let plain = secrets.open(Purpose::Credentials, &sealed)?;
                     new_access = Some(secrets.seal(Purpose::OauthAccessToken, &plain)?);

@@ -90,6 +90,9 @@ pub struct Account {
     pub allow_overage: bool,
     /// Requests in flight at once, at most (none: no cap).
     pub max_concurrency: Option<i64>,
+    /// The upstream's own account a subscription's requests name: the ChatGPT account id
+    /// (codex-oauth) or the Google Cloud project (gemini-oauth).
+    pub workspace: Option<String>,
 }
 
 const SELECT: &str = "SELECT id, name, description, platform, base_url, credentials, status,
@@ -109,7 +112,7 @@ const SELECT: &str = "SELECT id, name, description, platform, base_url, credenti
         (SELECT r.refresh_failing_since FROM account_runtime r
             WHERE r.account_id = ai_service_accounts.id),
         (SELECT r.refresh_error FROM account_runtime r WHERE r.account_id = ai_service_accounts.id),
-        allow_overage, max_concurrency
+        allow_overage, max_concurrency, workspace
     FROM ai_service_accounts";
 
 fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
@@ -176,6 +179,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         refresh_error: r.get(33)?,
         allow_overage: r.get(34)?,
         max_concurrency: r.get(35)?,
+        workspace: r.get(36)?,
     })
 }
 
@@ -232,9 +236,9 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
             status, priority, weight, supported_models, model_mapping, claude_console_user_agent,
             proxy_type, proxy_host, proxy_port, proxy_username, proxy_password,
             auth_type, created_at, updated_at, oauth_access_token, oauth_refresh_token,
-            oauth_expires_at, allow_overage, max_concurrency)
+            oauth_expires_at, allow_overage, max_concurrency, workspace)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18,
-            ?19, ?20, ?21, ?22, ?23)",
+            ?19, ?20, ?21, ?22, ?23, ?24)",
         params![
             a.name,
             a.description,
@@ -252,13 +256,14 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
             p.map(|p| p.port),
             p.and_then(|p| p.username.as_ref()),
             p.and_then(|p| p.password.as_ref()),
-            if a.platform == Platform::ClaudeOauth { "oauth" } else { "api_key" },
+            if a.platform.is_subscription() { "oauth" } else { "api_key" },
             now,
             a.oauth_access,
             a.oauth_refresh,
             a.oauth_expires_at,
             a.allow_overage,
             a.max_concurrency,
+            a.workspace,
         ],
     )?;
     let id = conn.last_insert_rowid();
@@ -482,6 +487,16 @@ pub fn set_oauth_tokens(
             updated_at = ?5
          WHERE id = ?1",
         params![id, access, refresh, expires_at, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// Stores the upstream account a subscription's requests name (a Code Assist project found
+/// on `account test`).
+pub fn set_workspace(conn: &Connection, id: i64, workspace: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE ai_service_accounts SET workspace = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, workspace, now_ms()],
     )?;
     Ok(())
 }

@@ -86,8 +86,8 @@ export function relative(ms) {
 /** A subscription's usage windows: a bar per window with its use and reset countdown
  * (`compact` for tables: a shorter bar, the countdown alone). */
 export function windowBars(w, { compact = false } = {}) {
-  if (!w || (!w["5h"] && !w["7d"])) return "—";
-  return h("span", { class: "windows" }, [["5h", "5-hour"], ["7d", "7-day"]].map(([k, name]) => {
+  if (!w || (!w["5h"] && !w["7d"] && !w["1d"])) return "—";
+  return h("span", { class: "windows" }, [["5h", "5-hour"], ["7d", "7-day"], ["1d", "daily quota"]].map(([k, name]) => {
     const x = w[k];
     if (!x) return null;
     const p = Math.round(x.utilization * 100);

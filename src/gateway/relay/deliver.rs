@@ -22,12 +22,19 @@ impl Gateway {
         } = answer;
         let first_byte_ms = call.started.elapsed().as_millis() as i64;
         let (parts, body) = resp.into_parts();
-        let media = Media::of(&parts.headers);
-        let streaming = media == Media::EventStream;
+        let provider = crate::gateway::provider::of(account.platform);
+        let mut media = Media::of(&parts.headers);
+        // A platform that only streams answers a client that asked for one answer whole.
+        let gather = media == Media::EventStream && provider.gathers_streams() && !call.stream;
+        let streaming = media == Media::EventStream && !gather;
         let status = parts.status;
         let mut builder = Response::builder().status(status);
         for (name, value) in &parts.headers {
-            if keep_response_header(name) {
+            if name == crate::gateway::codex::TURN_STATE {
+                if let Some(v) = crate::gateway::codex::turn_state_from(value, account.id) {
+                    builder = builder.header(name, v);
+                }
+            } else if keep_response_header(name) {
                 builder = builder.header(name, value);
             }
         }
@@ -63,7 +70,10 @@ impl Gateway {
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let idle = self.config.upstream.idle_timeout;
             let decoder = decode::StreamDecoder::new(encoding);
-            let producer = pump(body, decoder, tx, record, account, idle);
+            let unwrap = provider
+                .envelope()
+                .then(crate::gateway::code_assist::Unwrap::default);
+            let producer = pump(body, decoder, unwrap, tx, record, account, idle);
             return builder
                 .body(channel_body(rx, producer))
                 .expect("relayed head is valid");
@@ -77,6 +87,19 @@ impl Gateway {
             Ok(b) => b,
             Err(message) => return Box::pin(self.unreadable(record, &account, message)).await,
         };
+        if gather {
+            bytes = match crate::gateway::codex::gather(&bytes) {
+                Some(b) => b,
+                None => {
+                    let error = UpstreamError::Broken("the stream ended before its answer".into());
+                    return Box::pin(self.unreadable(record, &account, error)).await;
+                }
+            };
+            media = Media::Json;
+        }
+        if provider.envelope() {
+            bytes = crate::gateway::code_assist::unwrap_json(&bytes);
+        }
         // An answer that is not JSON (an HTML page, plain text) is never passed on as it is:
         // in the member's browser it would run on the gateway's origin.
         let json = match media {
@@ -278,7 +301,7 @@ impl Pending {
             .snap
             .accounts
             .get(&self.account)
-            .is_some_and(|a| a.platform == crate::domain::Platform::ClaudeOauth)
+            .is_some_and(|a| a.platform.is_subscription())
         {
             self.gw.fair.record(
                 call.key.group_id,
@@ -407,6 +430,8 @@ fn keep_response_header(name: &HeaderName) -> bool {
         "request-id" | "x-request-id" | "retry-after" | "x-should-retry" | "cache-control"
     ) || name.starts_with("anthropic-ratelimit-")
         || name.starts_with("x-ratelimit-")
+        || name.starts_with("x-codex-primary-")
+        || name.starts_with("x-codex-secondary-")
 }
 
 /// What an upstream said its answer is.

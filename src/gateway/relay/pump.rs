@@ -7,9 +7,11 @@ use super::*;
 
 /// A client that leaves does not stop the reading: the upstream is drained (bounded) so the
 /// request is charged for what it produced.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn pump(
     mut body: Incoming,
     mut decoder: Option<decode::StreamDecoder>,
+    mut unwrap: Option<crate::gateway::code_assist::Unwrap>,
     tx: mpsc::Sender<Bytes>,
     mut pending: Pending,
     account: Arc<Upstream>,
@@ -34,6 +36,18 @@ pub(super) async fn pump(
             Ok(Some(Ok(f))) => f,
             Ok(None) => {
                 // An event the upstream left without its blank line still counts.
+                if let Some(rest) = unwrap.as_mut().map(|u| u.finish())
+                    && !rest.is_empty()
+                {
+                    scanner.feed(&rest);
+                    let rest = match translator.as_mut() {
+                        Some(t) => t.feed(&rest),
+                        None => rest,
+                    };
+                    if !client_gone && !rest.is_empty() {
+                        let _ = tx.send(rest).await;
+                    }
+                }
                 scanner.finish();
                 break;
             }
@@ -58,6 +72,11 @@ pub(super) async fn pump(
                 broke = Some(error.to_string());
                 break;
             }
+        };
+        // Code Assist's events come out of their envelope before anything reads them.
+        let data = match unwrap.as_mut() {
+            Some(u) => u.feed(&data),
+            None => data,
         };
         let last = scanner.feed(&data);
         if last && !logged {

@@ -47,7 +47,7 @@ impl Format {
         match endpoint {
             Endpoint::Messages | Endpoint::CountTokens => Format::Anthropic,
             Endpoint::ChatCompletions => Format::Chat,
-            Endpoint::Responses => Format::Responses,
+            Endpoint::Responses | Endpoint::ResponsesCompact => Format::Responses,
             Endpoint::Gemini { .. } => Format::Gemini,
         }
     }

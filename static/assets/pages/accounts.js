@@ -1,5 +1,5 @@
 // Accounts: the list with status, reason and return time; adding one for every platform
-// (a Claude subscription through the sign-in link); editing (secrets are write-only); group
+// (a Claude, ChatGPT or Google subscription through its sign-in link); editing (secrets are write-only); group
 // bindings; status actions; test; status history and recent errors.
 
 import { get, post, patch } from "../api.js";
@@ -9,9 +9,30 @@ const PLATFORMS = [
   ["anthropic", "Anthropic API key"],
   ["claude-console", "Claude Console relay"],
   ["claude-oauth", "Claude subscription (sign in)"],
+  ["codex-oauth", "ChatGPT subscription for Codex (sign in)"],
+  ["gemini-oauth", "Google account for Gemini CLI (sign in)"],
   ["openai", "OpenAI-compatible"],
   ["gemini", "Gemini API key"],
 ];
+
+/** How each sign-in goes: whose account, and what the operator pastes back. */
+const SIGN_IN = {
+  "claude-oauth": {
+    who: "the subscription's Claude account",
+    paste: "Paste the code it shows below",
+    label: "Code shown after signing in (CODE#STATE) or the callback address",
+  },
+  "codex-oauth": {
+    who: "the ChatGPT account (Plus, Pro or Team)",
+    paste: "The browser is then sent to a localhost address that does not load: copy that whole address from the address bar and paste it below",
+    label: "The address the browser was sent to (http://localhost:1455/auth/callback?code=…)",
+  },
+  "gemini-oauth": {
+    who: "the Google account",
+    paste: "Paste the authorization code the page shows below",
+    label: "Authorization code",
+  },
+};
 
 export async function render([id, mode]) {
   if (id === "new") return createPage();
@@ -69,7 +90,7 @@ function accountFields(platform, a, groups) {
   const f = {
     name: field("Name", "name", { value: a?.name, required: true }),
     description: field("Description", "description", { value: a?.description }),
-    base_url: platform === "claude-oauth" ? null : field("Base URL", "base_url", {
+    base_url: SIGN_IN[platform] ? null : field("Base URL", "base_url", {
       value: a?.base_url, placeholder: "official endpoint",
       help: platform === "claude-console" ? "The relay's address." : "Leave empty for the platform's official endpoint.",
     }),
@@ -85,6 +106,10 @@ function accountFields(platform, a, groups) {
     models: field("Models (comma-separated; empty = any)", "models", { value: (a?.supported_models || []).join(", ") }),
     model_map: field("Model mapping (one FROM=TO per line)", "model_map", { type: "textarea", value: mapText(a?.model_mapping) }),
     max_concurrency: field("Requests in flight at most (empty = no cap)", "max_concurrency", { type: "number", min: 1, value: a?.max_concurrency ?? "" }),
+    project: platform === "gemini-oauth" && !editing ? field("Google Cloud project", "project", {
+      value: a?.workspace, placeholder: "the one Code Assist assigns",
+      help: "Only for a Workspace or paid tier that bills a project of your own.",
+    }) : null,
     allow_overage: platform === "claude-oauth" ? field("Extra usage", "allow_overage", {
       type: "select", value: a?.allow_overage ? "true" : "false",
       options: [["false", "Never draw on paid extra usage"], ["true", "Allow paid extra usage"]],
@@ -115,6 +140,7 @@ function collect(form, f, bindings, editing) {
   if (v.max_concurrency !== "") out.max_concurrency = Number(v.max_concurrency);
   else if (editing) out.max_concurrency = null;
   if (f.allow_overage) out.allow_overage = v.allow_overage === "true";
+  if (f.project && v.project) out.project = v.project;
   if (f.secret && (v.secret || !editing)) out.secret = v.secret;
   if (v.proxy_password) out.proxy_password = v.proxy_password;
   // An unchanged proxy is not sent, so its stored password stays.
@@ -141,23 +167,24 @@ function createForm(platform, groups) {
   const { f, bindings } = accountFields(platform, null, groups);
   const error = h("p", { class: "form-error", role: "alert" });
   const form = h("form", { class: "card form-grid", id: "account-form" }, error, Object.values(f), bindings);
-  if (platform === "claude-oauth") {
+  const sign = SIGN_IN[platform];
+  if (sign) {
     const link = h("div", { class: "oauth-link" });
-    const code = field("Code shown after signing in (CODE#STATE) or the callback URL", "code", { required: true });
+    const code = field(sign.label, "code", { required: true });
     const start = h("button", { type: "button", onclick: async () => {
-      const l = await attempt(() => post("/oauth/start", {}), error);
+      const l = await attempt(() => post("/oauth/start", { platform }), error);
       if (!l) return;
       clear(link).append(
-        h("p", {}, "1. Open this link, sign in with the subscription's Claude account and approve:"),
+        h("p", {}, `1. Open this link, sign in with ${sign.who} and approve:`),
         h("p", {}, h("a", { href: l.url, target: "_blank", rel: "noopener noreferrer", class: "break" }, l.url)),
-        h("p", {}, `2. Paste the code it shows below (the link works until ${time(l.expires_at)}).`));
+        h("p", {}, `2. ${sign.paste} (the link works until ${time(l.expires_at)}).`));
     } }, "Get sign-in link");
     form.append(h("div", { class: "oauth" }, h("h2", {}, "Sign in to the subscription"), start, link, code));
     form.append(h("button", { type: "submit", class: "primary" }, "Add subscription"));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const account = collect(form, f, bindings, false);
-      const a = await attempt(() => post("/oauth/exchange", { code: values(form).code, account }), error);
+      const a = await attempt(() => post("/oauth/exchange", { code: values(form).code, account: { ...account, platform } }), error);
       if (a) { notice(`Added ${a.name}.`); location.hash = `#/accounts/${a.id}`; }
     });
     return form;
@@ -209,7 +236,8 @@ async function detailPage(id) {
     ["Status", h("span", {}, badge(a.status), a.status_reason ? ` — ${a.status_reason}` : "")],
     ["Back at", a.status_until ? `${time(a.status_until)} (${relative(a.status_until)})` : "—"],
     ["Last error", a.last_error_at ? `${time(a.last_error_at)} (${a.error_count} in the window)` : "—"],
-    ["Usage windows", a.platform === "claude-oauth" || a.windows ? windowBars(a.windows) : null],
+    ["Usage windows", a.platform.endsWith("-oauth") || a.windows ? windowBars(a.windows) : null],
+    [a.platform === "codex-oauth" ? "ChatGPT account" : "Google Cloud project", a.workspace || null],
     ["Token refresh", a.refresh_failing_since ? `failing since ${time(a.refresh_failing_since)}, last error: ${a.refresh_error || "unknown"}` : null],
     ["Extra usage", a.platform === "claude-oauth" ? (a.allow_overage ? "allowed" : "never: it takes no new traffic while drawing on it") : null],
     ["In flight", inFlight(a)],

@@ -23,7 +23,7 @@ const top = (title, rows) => h("section", { class: "card" }, h("h2", {}, title),
 
 export async function render() {
   const [d, accounts] = await Promise.all([get(`/dashboard?range=${range}`), get("/accounts")]);
-  const subscriptions = accounts.filter((a) => a.platform === "claude-oauth");
+  const subscriptions = accounts.filter((a) => a.platform.endsWith("-oauth"));
   const t = d.total;
   const tokens = t.input_tokens + t.output_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens;
   const switcher = h("div", { class: "segmented", role: "group", "aria-label": "Period" },

@@ -44,7 +44,7 @@ function limitFields(l = {}) {
     field("Expires at", "expires_at", { type: "datetime-local", value: toLocal(l.expires_at) }),
     field("Models (comma-separated, `prefix*` allowed)", "models", { value: (l.models || []).join(", "), placeholder: "any" }),
     field("Client tools", "clients", { value: (l.clients || []).join(", "), placeholder: "any: claude-code, codex, gemini-cli, sdk, other" }),
-    field("Platforms", "platforms", { value: (l.platforms || []).join(", "), placeholder: "any: anthropic, claude-console, claude-oauth, openai, gemini" }),
+    field("Platforms", "platforms", { value: (l.platforms || []).join(", "), placeholder: "any: anthropic, claude-console, claude-oauth, codex-oauth, openai, gemini, gemini-oauth" }),
   ];
 }
 
