@@ -1,5 +1,7 @@
-//! A fake OAuth token endpoint for Claude subscription accounts: checks the PKCE exchange,
-//! hands out numbered tokens on refresh, and can be told to reject refresh tokens.
+//! A fake OAuth token endpoint for subscription accounts: checks the PKCE exchange, hands out
+//! numbered tokens on refresh, and can be told to reject refresh tokens. It reads JSON (as
+//! Claude's server does) and forms (as OpenAI's and Google's do), and signs in a ChatGPT
+//! account by an ID token naming it, as auth.openai.com does.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,8 +26,33 @@ struct State {
     /// Refreshes answer this status with a non-grant error (a moved endpoint, an outage).
     fail_refresh: Option<u16>,
     expires_in: i64,
-    /// Every request body received.
+    /// Every request body received, a form read as an object of strings, with its
+    /// content type under `_content_type`.
     requests: Vec<Value>,
+    /// Wait this long before answering a refresh (so that concurrent ones overlap).
+    delay: std::time::Duration,
+}
+
+/// The ChatGPT account the fake's ID tokens name.
+pub const CHATGPT_ACCOUNT: &str = "acct-fake-7";
+
+/// An unsigned JWT with these claims (the gateway reads, never verifies, the claims of a token
+/// its own TLS connection received).
+pub fn jwt(claims: &Value) -> String {
+    use base64::Engine;
+    let b = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.sig",
+        b(&json!({"alg": "RS256", "typ": "JWT"})),
+        b(claims)
+    )
+}
+
+fn id_token() -> String {
+    jwt(&json!({
+        "email": "pool@example.com",
+        "https://api.openai.com/auth": { "chatgpt_account_id": CHATGPT_ACCOUNT, "chatgpt_plan_type": "pro" }
+    }))
 }
 
 pub struct FakeOauth {
@@ -66,6 +93,30 @@ impl FakeOauth {
             state,
             _runtime: runtime,
         }
+    }
+
+    /// The environment pointing aicarpool's `platform` sign-in at this server.
+    pub fn env_for(&self, platform: &str) -> Vec<(&'static str, String)> {
+        let (authorize, token) = match platform {
+            "codex-oauth" => (
+                "AICARPOOL_CODEX_OAUTH_AUTHORIZE_URL",
+                "AICARPOOL_CODEX_OAUTH_TOKEN_URL",
+            ),
+            "gemini-oauth" => (
+                "AICARPOOL_GEMINI_OAUTH_AUTHORIZE_URL",
+                "AICARPOOL_GEMINI_OAUTH_TOKEN_URL",
+            ),
+            _ => return self.env(),
+        };
+        vec![
+            (authorize, format!("http://{}/authorize", self.addr)),
+            (token, format!("http://{}/token", self.addr)),
+        ]
+    }
+
+    /// Refreshes wait this long before they answer.
+    pub fn slow_refresh(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     /// The environment pointing aicarpool at this server.
@@ -127,10 +178,33 @@ async fn answer(
     state: Arc<Mutex<State>>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let body = req.into_body().collect().await.unwrap().to_bytes();
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut v: Value = if content_type.starts_with("application/x-www-form-urlencoded") {
+        Value::Object(
+            form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+                .collect(),
+        )
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
+    let delay = state.lock().unwrap().delay;
+    if v["grant_type"] == "refresh_token" && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut s = state.lock().unwrap();
-    s.requests.push(v.clone());
+    let mut logged = v.clone();
+    if let Some(m) = logged.as_object_mut() {
+        m.insert("_content_type".into(), Value::from(content_type));
+    }
+    s.requests.push(logged);
+    let v = std::mem::take(&mut v);
     let grant = v["grant_type"].as_str().unwrap_or("");
     let expires_in = s.expires_in;
     Ok(match grant {
@@ -150,7 +224,7 @@ async fn answer(
             s.challenge = None;
             reply(
                 200,
-                json!({"token_type": "Bearer", "access_token": "acc-0", "refresh_token": "ref-0", "expires_in": expires_in, "scope": "user:inference"}),
+                json!({"token_type": "Bearer", "access_token": "acc-0", "refresh_token": "ref-0", "expires_in": expires_in, "scope": "user:inference", "id_token": id_token()}),
             )
         }
         "refresh_token" => {
@@ -170,7 +244,7 @@ async fn answer(
             let n = s.refreshes;
             reply(
                 200,
-                json!({"token_type": "Bearer", "access_token": format!("acc-{n}"), "refresh_token": format!("ref-{n}"), "expires_in": expires_in}),
+                json!({"token_type": "Bearer", "access_token": format!("acc-{n}"), "refresh_token": format!("ref-{n}"), "expires_in": expires_in, "id_token": id_token()}),
             )
         }
         _ => reply(400, json!({"error": "unsupported_grant_type"})),

@@ -95,6 +95,23 @@ struct State {
     /// The scripted model's whole answers report prefix-cache hits against earlier bodies
     /// (kept here) instead of fixed counts.
     prefix_cache: Option<Vec<Vec<u8>>>,
+    /// Answers as Code Assist does (Gemini CLI 0.61.0): `{response: ..}` envelopes, and
+    /// `loadCodeAssist` / `onboardUser` / `retrieveUserQuota`.
+    code_assist: Option<CodeAssistState>,
+    /// Refuses what ChatGPT's Codex backend refuses: a request not streamed, one stored, one
+    /// without `chatgpt-account-id`.
+    codex: bool,
+}
+
+/// What the fake Code Assist knows of its one Google account.
+#[derive(Clone, Debug, Default)]
+pub struct CodeAssistState {
+    /// The project `loadCodeAssist` names; `None`: the account is not onboarded yet, and
+    /// `onboardUser` gives this one.
+    pub project: Option<String>,
+    pub onboarded_project: String,
+    /// `remainingFraction` of the most used bucket.
+    pub remaining: f64,
 }
 
 pub struct Fake {
@@ -155,6 +172,8 @@ impl Fake {
             prefix_cache: None,
             headers: Vec::new(),
             usage: None,
+            code_assist: None,
+            codex: false,
         }));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
@@ -249,6 +268,16 @@ impl Fake {
     }
 
     /// Adds these headers to every answer from now on (replacing earlier ones).
+    /// Answers as Code Assist does, for a Google account in `state`.
+    pub fn code_assist(&self, state: CodeAssistState) {
+        self.state.lock().unwrap().code_assist = Some(state);
+    }
+
+    /// Refuses what ChatGPT's Codex backend refuses.
+    pub fn codex(&self) {
+        self.state.lock().unwrap().codex = true;
+    }
+
     pub fn set_headers(&self, headers: &[(&str, String)]) {
         self.state.lock().unwrap().headers = headers
             .iter()
@@ -336,8 +365,12 @@ async fn answer(
     let listing = get && (path.ends_with("/models") || path.contains("/models?"));
     // The gateway's own background reads (a subscription's usage) are kept apart too.
     let usage_get = get && path.starts_with("/api/oauth/usage");
+    // Code Assist's setup and quota calls, kept apart like the other background reads.
+    let setup = [":loadCodeAssist", ":onboardUser", ":retrieveUserQuota"]
+        .into_iter()
+        .find(|m| path.ends_with(m));
     let gemini_list = path.starts_with("/v1beta/");
-    let (reply, delay, style, (turn, prompt, extra)) = {
+    let (reply, delay, style, (turn, prompt, extra), envelope) = {
         let mut s = state.lock().unwrap();
         let auth = headers
             .iter()
@@ -351,7 +384,11 @@ async fn answer(
         };
         // Model-list requests (the gateway's discovery) are kept apart: tests count relayed
         // requests.
-        if listing || usage_get {
+        let codex_refusal = s.codex && {
+            let account = seen.header("chatgpt-account-id").is_some();
+            !(account && json["stream"] == true && json["store"] == false)
+        };
+        if listing || usage_get || setup.is_some() {
             s.lists.push(seen);
         } else if s.record {
             s.seen.push(seen);
@@ -366,6 +403,37 @@ async fn answer(
                 vec![],
                 r#"{"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired"}}"#.into(),
             )
+        } else if codex_refusal {
+            Reply::Status(
+                400,
+                vec![],
+                r#"{"detail":"Stream must be set to true, store to false, and the account named"}"#
+                    .into(),
+            )
+        } else if let (Some(method), Some(ca)) = (setup, &s.code_assist) {
+            let body = match method {
+                ":loadCodeAssist" => match &ca.project {
+                    Some(p) => serde_json::json!({
+                        "currentTier": { "id": "free-tier", "name": "Gemini Code Assist for individuals" },
+                        "allowedTiers": [{ "id": "free-tier", "isDefault": true }],
+                        "cloudaicompanionProject": p,
+                        "gcpManaged": false
+                    }),
+                    None => serde_json::json!({
+                        "allowedTiers": [{ "id": "free-tier", "name": "Gemini Code Assist for individuals", "isDefault": true }]
+                    }),
+                },
+                ":onboardUser" => serde_json::json!({
+                    "name": "operations/onboard-1", "done": true,
+                    "response": { "@type": "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
+                                  "cloudaicompanionProject": { "id": ca.onboarded_project, "name": ca.onboarded_project } }
+                }),
+                _ => serde_json::json!({ "buckets": [
+                    { "resetTime": "2026-12-03T07:00:00Z", "tokenType": "REQUESTS", "modelId": "gemini-2.5-flash", "remainingFraction": 1.0 },
+                    { "remainingAmount": "40", "remainingFraction": ca.remaining, "resetTime": "2026-12-03T07:00:00Z", "tokenType": "REQUESTS", "modelId": "gemini-2.5-pro" }
+                ]}),
+            };
+            Reply::Status(200, vec![], body.to_string())
         } else if usage_get {
             match &s.usage {
                 Some(u) => Reply::Status(200, vec![], u.to_string()),
@@ -413,7 +481,14 @@ async fn answer(
             }
             _ => super::model::Prompt::default(),
         };
-        (reply, s.delay, s.style, (turn, prompt, s.headers.clone()))
+        let envelope = s.code_assist.is_some() && kind != Kind::GeminiCount;
+        (
+            reply,
+            s.delay,
+            s.style,
+            (turn, prompt, s.headers.clone()),
+            envelope,
+        )
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -421,7 +496,7 @@ async fn answer(
     let mut resp = answer_with(
         reply,
         kind,
-        style,
+        Shape { style, envelope },
         turn,
         prompt,
         wants_stream,
@@ -440,11 +515,50 @@ async fn answer(
     Ok(resp)
 }
 
+/// How the fake writes an answer: its JSON style, and Code Assist's envelope around it.
+#[derive(Clone, Copy)]
+struct Shape {
+    style: Style,
+    envelope: bool,
+}
+
+impl Shape {
+    fn json(self, json: &str) -> String {
+        if self.envelope {
+            self.style.json(&format!(
+                r#"{{"response":{json},"traceId":"fake-trace-1"}}"#
+            ))
+        } else {
+            self.style.json(json)
+        }
+    }
+
+    /// An event with its `data:` JSON in the envelope, the trace id first this time (real
+    /// servers do not promise an order).
+    fn event(self, event: &str) -> String {
+        if !self.envelope {
+            return self.style.event(event);
+        }
+        let wrapped: String = event
+            .split_inclusive('\n')
+            .map(|line| match line.strip_prefix("data: ") {
+                Some(rest) if rest.starts_with('{') => {
+                    let json = rest.trim_end_matches(['\r', '\n']);
+                    let end = &rest[json.len()..];
+                    format!(r#"data: {{"traceId":"fake-trace-1","response":{json}}}{end}"#)
+                }
+                _ => line.to_owned(),
+            })
+            .collect();
+        self.style.event(&wrapped)
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn answer_with(
     reply: Reply,
     kind: Kind,
-    style: Style,
+    style: Shape,
     turn: super::model::Turn,
     prompt: super::model::Prompt,
     wants_stream: bool,
