@@ -500,3 +500,145 @@ fn the_openai_and_google_sdks_are_served_by_an_anthropic_account() {
         "{rows:?}"
     );
 }
+
+/// Runs Gemini CLI 0.61.0 headless (`gemini -p`) in a fresh home, in API-key mode pointed at
+/// the gateway with the member key (`GOOGLE_GEMINI_BASE_URL`, `GEMINI_API_KEY`, the
+/// `gemini-api-key` auth type in its settings, the working directory trusted); returns its
+/// stdout, failing with its output when it fails.
+fn gemini_print(server: &common::Server, key: &str, prompt: &str) -> String {
+    common::require_tool("gemini", "Gemini CLI: npm install -g @google/gemini-cli");
+    let home = tempfile::tempdir().unwrap();
+    let settings = home.path().join(".gemini");
+    std::fs::create_dir_all(&settings).unwrap();
+    std::fs::write(
+        settings.join("settings.json"),
+        r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#,
+    )
+    .unwrap();
+    let out = Command::new("timeout")
+        // A model named, so no routing request is made first (0.61.0 classifies an `auto`
+        // turn with a whole request it retries, with backoff, when the answer is not its own).
+        .args(["180", "gemini", "-m", "gemini-2.5-pro", "-p", prompt])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("GEMINI_CLI_TRUST_WORKSPACE", "true")
+        .env("GEMINI_API_KEY", key)
+        .env("GOOGLE_GEMINI_BASE_URL", format!("http://{}", server.addr))
+        .env_remove("GOOGLE_API_KEY")
+        .env_remove("GOOGLE_GENAI_USE_GCA")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "gemini -p failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+#[ignore = "needs Gemini CLI (npm install -g @google/gemini-cli); .ci/run installs it"]
+fn gemini_cli_works_through_the_gateway_on_a_google_account() {
+    let env = Env::new();
+    let fake = Fake::start();
+    fake.set(Reply::Auto);
+    fake.code_assist(upstream::CodeAssistState {
+        project: Some("pooled-proj-1".into()),
+        ..Default::default()
+    });
+    let id = env.data.json(
+        &[
+            "account",
+            "create",
+            "--platform",
+            "gemini-oauth",
+            "--name",
+            "google",
+            "--group",
+            "team",
+            "--base-url",
+            &fake.url(),
+            "--refresh-token-stdin",
+        ],
+        "ya29.fake-access\n1//fake-refresh\n",
+    )["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(env.account_json(id)["workspace"], "pooled-proj-1");
+    let key = env.key("member");
+    let server = env.serve(&[]);
+    let stdout = gemini_print(&server, &key, "say hello");
+    assert!(stdout.contains("Hello from the fake upstream"), "{stdout}");
+    // Gemini CLI 0.61.0 streams its turn: it reached Code Assist in its envelope, naming the
+    // account's project.
+    let seen = fake.seen();
+    let stream = seen
+        .iter()
+        .find(|s| s.path == "/v1internal:streamGenerateContent?alt=sse")
+        .expect("the turn was streamed to Code Assist");
+    let body: serde_json::Value = serde_json::from_slice(&stream.body).unwrap();
+    assert_eq!(body["project"], "pooled-proj-1");
+    assert!(body["request"]["contents"].is_array(), "{body}");
+    assert_eq!(
+        stream.header("authorization"),
+        Some("Bearer ya29.fake-access")
+    );
+    assert_eq!(stream.header("x-gemini-api-privileged-user-id"), None);
+    let rows = env.rows(seen.len());
+    assert!(
+        rows.iter().all(|r| r["client"] == "gemini-cli"
+            && r["outcome"] == "ok"
+            && r["input_tokens"] == upstream::INPUT),
+        "{rows:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs Codex CLI (npm install -g @openai/codex); .ci/run installs it"]
+fn codex_exec_works_through_the_gateway_on_a_chatgpt_subscription() {
+    let env = Env::new();
+    let fake = Fake::start();
+    fake.codex();
+    fake.set(Reply::Auto);
+    let claims = serde_json::json!({ "exp": 4_102_444_800i64,
+        "https://api.openai.com/auth": { "chatgpt_account_id": "acct-pool-1" } });
+    let access = common::oauth::jwt(&claims);
+    env.data.json(
+        &[
+            "account",
+            "create",
+            "--platform",
+            "codex-oauth",
+            "--name",
+            "chatgpt",
+            "--group",
+            "team",
+            "--base-url",
+            &format!("{}/backend-api/codex", fake.url()),
+            "--refresh-token-stdin",
+        ],
+        &format!("{access}\nrt-fake\n"),
+    );
+    let key = env.key("member");
+    let server = env.serve(&[]);
+    let stdout = codex_exec(&server, &key, "hello", |_| {});
+    assert!(stdout.contains("Hello from the fake upstream"), "{stdout}");
+    let seen = fake.seen();
+    let turn = seen.last().expect("the turn reached the backend");
+    assert_eq!(turn.path, "/backend-api/codex/responses");
+    assert_eq!(turn.header("chatgpt-account-id"), Some("acct-pool-1"));
+    assert_eq!(
+        turn.header("authorization"),
+        Some(format!("Bearer {access}").as_str())
+    );
+    // Codex CLI 0.171.0's own conversation headers pass through.
+    assert!(turn.header("session-id").is_some(), "{:?}", turn.headers);
+    let rows = env.rows(1);
+    assert!(
+        rows.iter().any(|r| r["client"] == "codex"
+            && r["outcome"] == "ok"
+            && r["output_tokens"] == upstream::OUTPUT),
+        "{rows:?}"
+    );
+}
