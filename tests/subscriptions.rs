@@ -227,6 +227,23 @@ fn a_chatgpt_subscription_serves_responses_clients_streamed_or_not_with_its_wind
     assert_eq!(w["5h"]["resets_at"], reset * 1000);
     assert_eq!(w["7d"]["utilization"], 0.075);
 
+    // Codex's remote compaction is relayed as it is, answered whole.
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/responses/compact",
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", "application/json"),
+        ],
+        br#"{"model":"gpt-5-codex","input":[{"type":"message","role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seen = backend.seen().pop().unwrap();
+    assert_eq!(seen.path, "/backend-api/codex/responses/compact");
+    let sent: Value = serde_json::from_slice(&seen.body).unwrap();
+    assert!(sent.get("stream").is_none(), "{sent}");
+
     // Chat clients are not sent to the Codex backend, which does not speak chat.
     let chat = request(
         server.addr,
@@ -239,7 +256,7 @@ fn a_chatgpt_subscription_serves_responses_clients_streamed_or_not_with_its_wind
         br#"{"model":"gpt-5-codex","messages":[{"role":"user","content":"hi"}]}"#,
     );
     assert_ne!(chat.status, 200, "{}", chat.body);
-    assert_eq!(backend.seen().len(), 2);
+    assert_eq!(backend.seen().len(), 3);
 }
 
 #[test]
@@ -489,6 +506,61 @@ fn a_google_account_serves_gemini_clients_through_code_assist() {
     assert_eq!(t["ok"], true, "{t}");
     let w = env.account_json(id)["windows"].clone();
     assert_eq!(w["1d"]["utilization"], 0.75, "{w}");
+}
+
+#[test]
+fn claude_code_s_protocol_reaches_a_google_account_through_translation() {
+    let env = Env::new();
+    let ca = Fake::start();
+    ca.set(Reply::Auto);
+    ca.code_assist(CodeAssistState {
+        project: Some("p-7".into()),
+        ..Default::default()
+    });
+    env.data.json(
+        &[
+            "account",
+            "create",
+            "--platform",
+            "gemini-oauth",
+            "--name",
+            "g",
+            "--group",
+            "team",
+            "--base-url",
+            &ca.url(),
+            "--refresh-token-stdin",
+            "--model-map",
+            "claude-sonnet-4-5=gemini-2.5-pro",
+        ],
+        "ya29.a\n1//r\n",
+    );
+    let key = env.key("member");
+    let server = env.serve(&[]);
+    let body = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/messages",
+        &[
+            ("x-api-key", &key),
+            ("content-type", "application/json"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("event: message_stop"), "{}", r.body);
+    assert!(r.body.contains("Hello"), "{}", r.body);
+    let seen = ca.seen().pop().unwrap();
+    assert_eq!(seen.path, "/v1internal:streamGenerateContent?alt=sse");
+    let sent: Value = serde_json::from_slice(&seen.body).unwrap();
+    assert_eq!(sent["model"], "gemini-2.5-pro");
+    assert_eq!(sent["project"], "p-7");
+    assert!(sent["request"]["contents"].is_array(), "{sent}");
+    let row = &env.rows(1)[0];
+    assert_eq!(row["translated"], true, "{row}");
+    assert_eq!(row["input_tokens"], common::upstream::INPUT, "{row}");
 }
 
 #[test]

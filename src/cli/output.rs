@@ -232,6 +232,10 @@ impl Out {
             ("5h window", window_line(a, "5h")),
             ("7d window", window_line(a, "7d")),
             ("daily quota", window_line(a, "1d")),
+            (
+                "upstream account",
+                a.workspace.clone().unwrap_or_else(|| "-".into()),
+            ),
             ("tokens", refresh_failing(a).unwrap_or_else(|| "-".into())),
             ("priority", a.priority.to_string()),
             ("weight", a.weight.to_string()),

@@ -98,8 +98,8 @@ struct State {
     /// Answers as Code Assist does (Gemini CLI 0.61.0): `{response: ..}` envelopes, and
     /// `loadCodeAssist` / `onboardUser` / `retrieveUserQuota`.
     code_assist: Option<CodeAssistState>,
-    /// Refuses what ChatGPT's Codex backend refuses: a request not streamed, one stored, one
-    /// without `chatgpt-account-id`.
+    /// Refuses what ChatGPT's Codex backend refuses: a turn not streamed, one stored, one
+    /// without `chatgpt-account-id` (a compaction is answered whole).
     codex: bool,
 }
 
@@ -384,7 +384,7 @@ async fn answer(
         };
         // Model-list requests (the gateway's discovery) are kept apart: tests count relayed
         // requests.
-        let codex_refusal = s.codex && {
+        let codex_refusal = s.codex && seen.path.ends_with("/responses") && {
             let account = seen.header("chatgpt-account-id").is_some();
             !(account && json["stream"] == true && json["store"] == false)
         };
