@@ -342,6 +342,98 @@ fn a_claude_subscription_is_added_by_signing_in_and_then_edited() {
     assert_eq!(account["platform"], "claude-oauth");
 }
 
+/// The add-account form offers the ChatGPT and Google sign-ins too: each gets its own link,
+/// says what to paste back (the localhost address, the code), and adds its account.
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn chatgpt_and_google_subscriptions_are_added_by_signing_in() {
+    let env = Env::new();
+    make_admin(&env.data, "root");
+    let oauth = common::oauth::FakeOauth::start();
+    let ca = common::upstream::Fake::start();
+    ca.code_assist(common::upstream::CodeAssistState {
+        project: Some("proj-from-ca".into()),
+        ..Default::default()
+    });
+    let mut vars = oauth.env_for("codex-oauth");
+    vars.extend(oauth.env_for("gemini-oauth"));
+    let server = env.data.serve_env(&[], &vars);
+    let ca_url = ca.url();
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.sign_in("root", PASSWORD).await;
+        for (platform, name, says) in [
+            ("codex-oauth", "chatgpt-1", "localhost address"),
+            ("gemini-oauth", "google-1", "authorization code"),
+        ] {
+            b.open("/#/accounts/new").await;
+            b.el("#account-new select[name=platform]")
+                .await
+                .select_by_value(platform)
+                .await
+                .unwrap();
+            b.wait_text("#account-form", "Sign in to the subscription")
+                .await;
+            b.fill("#account-form [name=name]", name).await;
+            b.click("#account-form input[data-group=team]").await;
+            b.press("#account-form", "Get sign-in link").await;
+            let link = b
+                .el(".oauth-link a")
+                .await
+                .attr("href")
+                .await
+                .unwrap()
+                .unwrap();
+            let query: std::collections::HashMap<String, String> =
+                form_urlencoded::parse(link.split_once('?').unwrap().1.as_bytes())
+                    .into_owned()
+                    .collect();
+            let text = b.wait_text(".oauth-link", "2.").await;
+            assert!(text.contains(says), "{platform}: {text}");
+            b.shot(&format!("13-{platform}-link")).await;
+            oauth.expect(&query["code_challenge"], "c0de");
+            let pasted = if platform == "codex-oauth" {
+                assert_eq!(query["client_id"], "app_EMoamEEZ73f0CkXaXp7hrann");
+                format!(
+                    "http://localhost:1455/auth/callback?code=c0de&state={}",
+                    query["state"]
+                )
+            } else {
+                assert_eq!(query["access_type"], "offline");
+                // Code Assist is the fake; the base URL is not in the form, so it is set below.
+                "c0de".to_owned()
+            };
+            b.fill("#account-form [name=code]", &pasted).await;
+            b.click("#account-form button[type=submit]").await;
+            b.wait_text("#account-detail h1", name).await;
+            let facts = b.wait_text("#account-detail .facts", platform).await;
+            if platform == "codex-oauth" {
+                assert!(facts.contains(common::oauth::CHATGPT_ACCOUNT), "{facts}");
+            }
+        }
+        b.close().await;
+    });
+    let accounts = env.data.json(&["account", "list"], "");
+    let platforms: Vec<&str> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["codex-oauth", "gemini-oauth"]);
+    // The Google account points at the official Code Assist until told otherwise; pointed at
+    // the fake, `account test` finds its project.
+    let id = accounts[1]["id"].as_i64().unwrap().to_string();
+    env.data
+        .ok(&["account", "update", &id, "--base-url", &ca_url], "");
+    let t = env.data.json(&["account", "test", &id], "");
+    assert_eq!(t["ok"], true, "{t}");
+    assert_eq!(
+        env.account_json(accounts[1]["id"].as_i64().unwrap())["workspace"],
+        "proj-from-ca"
+    );
+}
+
 /// A subscription's windows as bars with their reset countdown, on the dashboard, the
 /// accounts list and the account page, with requests in flight against the cap.
 #[test]
