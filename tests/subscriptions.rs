@@ -644,3 +644,48 @@ fn sign_in_refuses_what_it_cannot_do() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn chatgpt_and_google_tokens_about_to_expire_are_refreshed_before_use() {
+    let env = Env::new();
+    let oauth = FakeOauth::start();
+    let (backend, ca) = (Fake::start(), Fake::start());
+    backend.codex();
+    backend.set(Reply::Auto);
+    ca.set(Reply::Auto);
+    ca.code_assist(CodeAssistState {
+        project: Some("p".into()),
+        ..Default::default()
+    });
+    oauth.expires_in(60); // inside the five-minute refresh window
+    codex_account(&env, &oauth, &backend);
+    let q = link(&env, &oauth, "gemini-oauth");
+    assert!(q.contains_key("state"));
+    exchange(&env, &oauth, "gemini-oauth", &ca.url(), "c0de-1");
+    let mut vars = oauth.env_for("codex-oauth");
+    vars.extend(oauth.env_for("gemini-oauth"));
+    let _server = env.data.serve_env(&[], &vars);
+    eventually(
+        "both refreshed by the timer",
+        Duration::from_secs(10),
+        || (oauth.refreshes() >= 2).then_some(()),
+    );
+    let refreshed: Vec<Value> = oauth
+        .requests()
+        .into_iter()
+        .filter(|r| r["grant_type"] == "refresh_token")
+        .collect();
+    let clients: Vec<&str> = refreshed
+        .iter()
+        .map(|r| r["client_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        clients.contains(&"app_EMoamEEZ73f0CkXaXp7hrann"),
+        "{clients:?}"
+    );
+    assert!(
+        clients
+            .contains(&"681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"),
+        "{clients:?}"
+    );
+}

@@ -369,7 +369,7 @@ impl Gateway {
                 .all()
                 .into_iter()
                 .flat_map(|(id, w)| {
-                    [("5h", w.five_hour), ("7d", w.seven_day)]
+                    [("5h", w.five_hour), ("7d", w.seven_day), ("1d", w.day)]
                         .into_iter()
                         .filter_map(move |(name, x)| Some((id, name, x?.utilization)))
                 })

@@ -517,7 +517,8 @@ pub fn set_upstream_models(conn: &Connection, id: i64, models: &[String]) -> Res
 pub fn oauth_due(conn: &Connection, before: i64) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare(
         "SELECT id FROM ai_service_accounts
-         WHERE platform = 'claude-oauth' AND oauth_refresh_token IS NOT NULL
+         WHERE platform IN ('claude-oauth', 'codex-oauth', 'gemini-oauth')
+           AND oauth_refresh_token IS NOT NULL
            AND oauth_expires_at IS NOT NULL AND oauth_expires_at < ?1
            AND status IN ('ACTIVE', 'TEMP_ERROR', 'RATE_LIMITED')",
     )?;
