@@ -280,16 +280,24 @@ fn translating(platform: &str, map: &[&str]) -> (Env, Fake, common::Server, Stri
     let env = Env::new();
     let fake = Fake::start();
     fake.set(Reply::Model);
-    let base = if platform == "openai" {
-        format!("{}/v1", fake.url())
-    } else {
-        fake.url()
+    let base = match platform {
+        "openai" => format!("{}/v1", fake.url()),
+        "codex-oauth" => format!("{}/backend-api/codex", fake.url()),
+        _ => fake.url(),
     };
     let mut extra = Vec::new();
     for m in map {
         extra.extend(["--model-map", m]);
     }
-    env.account_on(platform, "other", &base, "sk-upstream", &extra);
+    // A ChatGPT subscription's access token names its account; its backend is strict.
+    let secret = if platform == "codex-oauth" {
+        fake.codex();
+        common::oauth::jwt(&serde_json::json!({
+            "https://api.openai.com/auth": { "chatgpt_account_id": "acct-pool-2" } }))
+    } else {
+        "sk-upstream".to_owned()
+    };
+    env.account_on(platform, "other", &base, &secret, &extra);
     let key = env.key("member");
     let server = env.serve(&[]);
     (env, fake, server, key)
@@ -342,6 +350,14 @@ fn claude_code_reads_a_file(
             let mut b = b.clone();
             b["messages"] = serde_json::json!("…");
             b["contents"] = serde_json::json!("…");
+            b["instructions"] = serde_json::json!("…");
+            if let Some(items) = b["input"].as_array() {
+                let kinds: Vec<String> = items
+                    .iter()
+                    .map(|i| format!("{}/{}", i["type"], i["role"]))
+                    .collect();
+                b["input"] = serde_json::json!(kinds);
+            }
             b["tools"] = serde_json::json!("…");
             b["systemInstruction"] = serde_json::json!("…");
             eprintln!("upstream got: {b}");
@@ -377,6 +393,51 @@ fn claude_code_runs_a_tool_loop_on_an_openai_compatible_account() {
     for b in &bodies {
         assert_eq!(b["model"], "deepseek-chat");
         assert!(!b.to_string().contains("x-anthropic-billing-header"), "{b}");
+    }
+}
+
+#[test]
+#[ignore = "needs Claude Code (npm install -g @anthropic-ai/claude-code); .ci/run installs it"]
+fn claude_code_runs_a_tool_loop_on_a_chatgpt_subscription() {
+    let (stdout, bodies) = claude_code_reads_a_file("codex-oauth", "gpt-5.1-codex");
+    assert!(stdout.contains("pineapple-42"), "{stdout}");
+    // Every turn went as the backend takes it (the fake refuses anything else), and the
+    // turn after the call carried the file's text back as the call's output.
+    let outputs: Vec<&serde_json::Value> = bodies
+        .iter()
+        .flat_map(|b| b["input"].as_array().unwrap())
+        .filter(|i| i["type"] == "function_call_output")
+        .collect();
+    assert!(!outputs.is_empty(), "{bodies:?}");
+    assert_eq!(outputs[0]["call_id"], "call_model_1");
+    assert!(
+        outputs[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("pineapple-42")
+    );
+    // Claude Code hands its thinking back in the loop: the backend gets its reasoning again.
+    assert!(
+        bodies.iter().any(|b| b["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["type"] == "reasoning")),
+        "{bodies:?}"
+    );
+    for b in &bodies {
+        assert_eq!(b["model"], "gpt-5.1-codex");
+        assert_eq!(b["store"], false);
+        assert!(b.get("max_output_tokens").is_none(), "{b}");
+        // Reasoning handed back is the backend's own, sealed as it sent it.
+        for r in b["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["type"] == "reasoning")
+        {
+            assert_eq!(r["encrypted_content"], common::model::SEALED, "{b}");
+        }
     }
 }
 

@@ -161,6 +161,17 @@ fn a_chatgpt_subscription_serves_responses_clients_streamed_or_not_with_its_wind
             .collect::<Vec<_>>(),
     );
     let id = codex_account(&env, &oauth, &backend);
+    // Named, so that clients of other formats may be translated to it.
+    env.data.ok(
+        &[
+            "account",
+            "update",
+            &id.to_string(),
+            "--models",
+            "gpt-5-codex",
+        ],
+        "",
+    );
     let key = env.key("member");
     let server = env.data.serve_env(&[], &oauth.env_for("codex-oauth"));
 
@@ -244,19 +255,34 @@ fn a_chatgpt_subscription_serves_responses_clients_streamed_or_not_with_its_wind
     let sent: Value = serde_json::from_slice(&seen.body).unwrap();
     assert!(sent.get("stream").is_none(), "{sent}");
 
-    // Chat clients are not sent to the Codex backend, which does not speak chat.
+    // A chat client reaches the backend translated into Responses, and gets chat back.
     let chat = request(
         server.addr,
         "POST",
         "/v1/chat/completions",
-        &[
-            ("authorization", &format!("Bearer {key}")),
-            ("content-type", "application/json"),
-        ],
-        br#"{"model":"gpt-5-codex","messages":[{"role":"user","content":"hi"}]}"#,
+        &[("authorization", &format!("Bearer {key}")), ("content-type", "application/json")],
+        br#"{"model":"gpt-5-codex","max_tokens":50,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#,
     );
-    assert_ne!(chat.status, 200, "{}", chat.body);
-    assert_eq!(backend.seen().len(), 3);
+    assert_eq!(chat.status, 200, "{}", chat.body);
+    let v: Value = serde_json::from_str(&chat.body).unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "Hello from the fake upstream"
+    );
+    let seen = backend.seen().pop().unwrap();
+    assert_eq!(seen.path, "/backend-api/codex/responses");
+    let sent: Value = serde_json::from_slice(&seen.body).unwrap();
+    assert_eq!(sent["instructions"], "be brief");
+    assert_eq!(sent["input"][0]["content"][0]["type"], "input_text");
+    assert!(sent.get("max_output_tokens").is_none(), "{sent}");
+    assert_eq!(
+        env.rows(4)
+            .iter()
+            .filter(|r| r["translated"] == true)
+            .count(),
+        1
+    );
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! `chatgpt.com/backend-api/codex`, always streamed and never stored, with the account named in
 //! `chatgpt-account-id`; its `x-codex-primary-*` / `x-codex-secondary-*` windows; a turn state
 //! that only the account which issued it may see again; a whole answer gathered from the stream
-//! for a client that did not ask for one.
+//! for a client that did not ask for one. Clients of other formats reach it translated
+//! (`translate::responses_up`).
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -70,11 +71,20 @@ impl Provider for Codex {
         if *endpoint == Endpoint::Responses {
             map.insert("stream".into(), Value::Bool(true));
             map.insert("store".into(), Value::Bool(false));
+            // Codex CLI 0.171.0 sends none of these, and the backend's reasoning models take
+            // no sampling settings or output cap (a translated request carries them).
+            for k in ["max_output_tokens", "temperature", "top_p"] {
+                map.remove(k);
+            }
         }
         Bytes::from(Value::Object(map).to_string())
     }
 
     fn gathers_streams(&self) -> bool {
+        true
+    }
+
+    fn responses_only(&self) -> bool {
         true
     }
 

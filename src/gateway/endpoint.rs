@@ -71,17 +71,6 @@ pub const ALL_PLATFORMS: &[Platform] = &[
     Platform::GeminiOauth,
 ];
 
-/// Every platform but ChatGPT's Codex backend, which serves Responses only (nothing is
-/// translated into Responses).
-const NOT_CODEX: &[Platform] = &[
-    Platform::Anthropic,
-    Platform::ClaudeConsole,
-    Platform::ClaudeOauth,
-    Platform::Openai,
-    Platform::Gemini,
-    Platform::GeminiOauth,
-];
-
 /// What a compaction can go to: the Responses platforms themselves.
 const COMPACTING: &[Platform] = &[Platform::Openai, Platform::CodexOauth];
 
@@ -132,13 +121,11 @@ impl Endpoint {
     }
 
     /// The platforms that can serve the endpoint: its own directly and the rest through
-    /// translation; Responses alone reach ChatGPT's Codex backend, and a compaction only the
-    /// Responses platforms.
+    /// translation; a compaction only the Responses platforms, as it is.
     pub fn platforms(&self) -> &'static [Platform] {
         match self {
-            Endpoint::Responses => ALL_PLATFORMS,
             Endpoint::ResponsesCompact => COMPACTING,
-            _ => NOT_CODEX,
+            _ => ALL_PLATFORMS,
         }
     }
 

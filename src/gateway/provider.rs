@@ -109,6 +109,12 @@ pub trait Provider: Send + Sync {
         }
     }
 
+    /// Whether the platform speaks only the Responses API of its protocol (ChatGPT's Codex
+    /// backend): other clients reach it translated.
+    fn responses_only(&self) -> bool {
+        false
+    }
+
     /// Whether the platform only streams, so that an answer a client asked for whole is
     /// gathered from the stream (ChatGPT's Codex backend).
     fn gathers_streams(&self) -> bool {

@@ -49,6 +49,9 @@ pub struct Ask<'a> {
     pub platforms: &'a [Platform],
     /// The client's protocol.
     pub protocol: Protocol,
+    /// The client speaks Responses: the one OpenAI format a Responses-only account (ChatGPT's
+    /// Codex backend) takes as it is.
+    pub responses: bool,
     pub model: &'a str,
     /// The account the conversation used last.
     pub sticky: Option<i64>,
@@ -80,7 +83,10 @@ pub fn candidates(
     ask: &Ask,
     live: &dyn Fn(i64) -> Live,
 ) -> Result<Vec<Arc<Upstream>>, NoCandidate> {
-    let own = |a: &Upstream| provider::of(a.platform).protocol() == ask.protocol;
+    let own = |a: &Upstream| {
+        let p = provider::of(a.platform);
+        p.protocol() == ask.protocol && (ask.responses || !p.responses_only())
+    };
     let serving: Vec<&Route> = routes
         .iter()
         .filter(|r| ask.platforms.contains(&r.account.platform))
@@ -300,6 +306,7 @@ mod tests {
         let ask = Ask {
             platforms,
             protocol,
+            responses: false,
             model,
             sticky,
             now_ms,
@@ -422,6 +429,7 @@ mod tests {
         let ask = |sticky| Ask {
             platforms: P,
             protocol: A,
+            responses: false,
             model: "m",
             sticky,
             now_ms: 0,

@@ -1,8 +1,10 @@
 //! A scripted model behind the fake upstream, for tool loops through real clients: offered
 //! the tool it was told to call and shown no result yet, it calls the tool; shown a result, it
 //! answers with text quoting it. It answers in each upstream's own wire format (Anthropic
-//! Messages, OpenAI chat, Gemini; JSON and SSE), with the fields real servers add, and its
-//! streams send each event in two chunks cut at a varying place.
+//! Messages, OpenAI chat and Responses, Gemini; JSON and SSE), with the fields real servers
+//! add, and its streams send each event in two chunks cut at a varying place. Its Responses
+//! answers open with a reasoning item sealed in `encrypted_content`, as ChatGPT's Codex backend
+//! sends them when asked to include it.
 
 use serde_json::{Value, json};
 
@@ -48,9 +50,13 @@ fn offered(kind: Kind, req: &Value) -> Vec<String> {
             .flat_map(|t| list(t, "functionDeclarations"))
             .filter_map(name)
             .collect(),
+        // Responses tools are flat (`{type, name, parameters}`), as Anthropic's are.
         _ => list(req, "tools").filter_map(name).collect(),
     }
 }
+
+/// The sealed reasoning the model sends, and wants back.
+pub const SEALED: &str = "gAAAA-sealed-reasoning-1";
 
 /// The text of the last tool result in the conversation, if any.
 fn tool_result(kind: Kind, req: &Value) -> Option<String> {
@@ -62,16 +68,14 @@ fn tool_result(kind: Kind, req: &Value) -> Option<String> {
             .collect(),
         other => other.to_string(),
     };
-    let last = list(
-        req,
-        if kind == Kind::Gemini {
-            "contents"
-        } else {
-            "messages"
-        },
-    )
-    .last()?;
+    let field = match kind {
+        Kind::Gemini => "contents",
+        Kind::Responses => "input",
+        _ => "messages",
+    };
+    let last = list(req, field).last()?;
     match kind {
+        Kind::Responses => (last["type"] == "function_call_output").then(|| text(&last["output"])),
         Kind::Chat => (last["role"] == "tool").then(|| text(&last["content"])),
         Kind::Gemini => list(last, "parts")
             .find_map(|p| p.get("functionResponse"))
@@ -140,6 +144,13 @@ pub fn json(kind: Kind, turn: &Turn, p: Prompt) -> String {
                            "prompt_cache_hit_tokens": cache_read, "prompt_cache_miss_tokens": input },
             })
         }
+        (Kind::Responses, t) => json!({
+            "id": "resp_model", "object": "response", "created_at": 1, "status": "completed",
+            "model": "gpt-5.1-codex", "output": responses_output(t),
+            "usage": { "input_tokens": prompt, "input_tokens_details": { "cached_tokens": cache_read },
+                       "output_tokens": OUTPUT, "output_tokens_details": { "reasoning_tokens": 2 },
+                       "total_tokens": prompt + OUTPUT },
+        }),
         (Kind::Gemini, t) => json!({
             "candidates": [{ "content": { "role": "model", "parts": [gemini_part(t)] }, "finishReason": "STOP", "index": 0 }],
             "usageMetadata": { "promptTokenCount": prompt, "candidatesTokenCount": OUTPUT,
@@ -163,6 +174,22 @@ pub fn json(kind: Kind, turn: &Turn, p: Prompt) -> String {
         }
     };
     v.to_string()
+}
+
+/// A Responses answer's items: the sealed reasoning, then the message or the call.
+fn responses_output(t: &Turn) -> Value {
+    let reasoning = json!({ "type": "reasoning", "id": "rs_model", "summary": [{ "type": "summary_text", "text": "Thinking it over" }], "encrypted_content": SEALED });
+    let item = match t {
+        Turn::Text(s) => {
+            json!({ "type": "message", "id": "msg_model", "status": "completed", "role": "assistant",
+                                 "content": [{ "type": "output_text", "text": s, "annotations": [] }] })
+        }
+        Turn::Call { name, args } => {
+            json!({ "type": "function_call", "id": "fc_model", "status": "completed",
+                                             "call_id": "call_model_1", "name": name, "arguments": args.to_string() })
+        }
+    };
+    json!([reasoning, item])
 }
 
 fn gemini_part(t: &Turn) -> Value {
@@ -228,6 +255,54 @@ pub fn events(kind: Kind, turn: &Turn, include_usage: bool) -> Vec<String> {
                                "prompt_tokens_details": { "cached_tokens": CACHE_READ } } })));
             }
             out.push("data: [DONE]\n\n".into());
+            out
+        }
+        Kind::Responses => {
+            let mut n = 0;
+            let mut ev = |name: &str, mut v: Value| {
+                v["type"] = json!(name);
+                v["sequence_number"] = json!(n);
+                n += 1;
+                named(name, v)
+            };
+            let done = json!(responses_output(turn));
+            let mut out = vec![ev(
+                "response.created",
+                json!({ "response": { "id": "resp_model", "object": "response", "status": "in_progress", "output": [] } }),
+            )];
+            out.push(ev("response.output_item.added", json!({ "output_index": 0, "item": { "type": "reasoning", "id": "rs_model", "summary": [] } })));
+            out.push(ev("response.reasoning_summary_part.added", json!({ "item_id": "rs_model", "output_index": 0, "summary_index": 0, "part": { "type": "summary_text", "text": "" } })));
+            out.push(ev("response.reasoning_summary_text.delta", json!({ "item_id": "rs_model", "output_index": 0, "summary_index": 0, "delta": "Thinking it over" })));
+            out.push(ev(
+                "response.output_item.done",
+                json!({ "output_index": 0, "item": done[0] }),
+            ));
+            match turn {
+                Turn::Text(s) => {
+                    let (a, b) = halves(s);
+                    out.push(ev("response.output_item.added", json!({ "output_index": 1, "item": { "type": "message", "id": "msg_model", "status": "in_progress", "role": "assistant", "content": [] } })));
+                    for d in [a, b] {
+                        out.push(ev("response.output_text.delta", json!({ "item_id": "msg_model", "output_index": 1, "content_index": 0, "delta": d, "logprobs": [] })));
+                    }
+                }
+                Turn::Call { name, args } => {
+                    let (a, b) = halves(&args.to_string());
+                    out.push(ev("response.output_item.added", json!({ "output_index": 1, "item": { "type": "function_call", "id": "fc_model", "status": "in_progress", "call_id": "call_model_1", "name": name, "arguments": "" } })));
+                    for d in [a, b] {
+                        out.push(ev(
+                            "response.function_call_arguments.delta",
+                            json!({ "item_id": "fc_model", "output_index": 1, "delta": d }),
+                        ));
+                    }
+                }
+            }
+            out.push(ev(
+                "response.output_item.done",
+                json!({ "output_index": 1, "item": done[1] }),
+            ));
+            let whole: Value =
+                serde_json::from_str(&json(Kind::Responses, turn, Prompt::default())).unwrap();
+            out.push(ev("response.completed", json!({ "response": whole })));
             out
         }
         Kind::Gemini => {

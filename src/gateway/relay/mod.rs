@@ -135,6 +135,10 @@ impl Gateway {
             let ask = select::Ask {
                 platforms: &call.platforms,
                 protocol: call.protocol,
+                responses: matches!(
+                    call.endpoint,
+                    Endpoint::Responses | Endpoint::ResponsesCompact
+                ),
                 model: &call.model,
                 sticky,
                 now_ms: now,
@@ -175,15 +179,19 @@ impl Gateway {
         let mut last: Option<(Option<i64>, Attempt)> = None;
         for (i, account) in candidates.iter().take(max).enumerate() {
             let attempts = i as u32 + 1;
-            let protocol = provider::of(account.platform).protocol();
-            let mut translation = Translation::plan(&call.asked(), protocol);
+            let p = provider::of(account.platform);
+            let mut translation =
+                Translation::plan(&call.asked(), p.protocol(), p.responses_only());
             if let Some(t) = translation.as_mut() {
                 t.for_account(&account.base_url);
             }
             let body = match translation.as_mut() {
                 None => None,
-                // Chat has no token count: the gateway answers with its estimate.
-                Some(t) if t.upstream == Format::Chat && !call.endpoint.billed() => {
+                // Chat and Responses have no token count: the gateway answers with its estimate.
+                Some(t)
+                    if matches!(t.upstream, Format::Chat | Format::Responses)
+                        && !call.endpoint.billed() =>
+                {
                     return Box::pin(self.estimate(call, account.id)).await;
                 }
                 Some(t) => match t.request(&call.body, account.upstream_model(&call.model)) {

@@ -12,6 +12,7 @@ mod gemini;
 mod gemini_stream;
 mod responses;
 mod responses_stream;
+mod responses_up;
 mod stream;
 mod util;
 
@@ -129,12 +130,13 @@ pub struct Asked<'a> {
 impl Translation {
     /// The translation for sending `asked` to an account speaking `upstream`, or `None` when
     /// the account speaks the client's own protocol (an OpenAI-compatible account takes chat
-    /// and Responses as they are).
-    pub fn plan(asked: &Asked, upstream: Protocol) -> Option<Translation> {
+    /// and Responses as they are). An OpenAI account that speaks only Responses (ChatGPT's
+    /// Codex backend) is spoken to in Responses.
+    pub fn plan(asked: &Asked, upstream: Protocol, responses_only: bool) -> Option<Translation> {
         let client = Format::of(asked.endpoint);
         let to = match upstream {
             Protocol::Anthropic => Format::Anthropic,
-            Protocol::Openai if client == Format::Responses => Format::Responses,
+            Protocol::Openai if client == Format::Responses || responses_only => Format::Responses,
             Protocol::Openai => Format::Chat,
             Protocol::Gemini => Format::Gemini,
         };
@@ -188,7 +190,8 @@ impl Translation {
             .split(['/', ':'])
             .next()
             .unwrap_or("");
-        if host != "api.openai.com" {
+        // ChatGPT's Codex backend takes one too (Codex CLI sends its session as it).
+        if host != "api.openai.com" && host != "chatgpt.com" {
             self.session = None;
         }
     }
@@ -250,8 +253,8 @@ impl Translation {
         }
         let out = match self.upstream {
             Format::Anthropic => pivot,
-            // An OpenAI account is spoken to in chat (Responses reach it untranslated).
-            Format::Chat | Format::Responses => chat::from_anthropic(pivot, self)?,
+            Format::Chat => chat::from_anthropic(pivot, self)?,
+            Format::Responses => responses_up::from_anthropic(pivot, self)?,
             Format::Gemini => gemini::from_anthropic(&pivot, self)?,
         };
         Ok(Bytes::from(
@@ -272,7 +275,8 @@ impl Translation {
         }
         let message = match self.upstream {
             Format::Anthropic => v,
-            Format::Chat | Format::Responses => chat::response_to_anthropic(&v, self),
+            Format::Chat => chat::response_to_anthropic(&v, self),
+            Format::Responses => responses_up::response_to_anthropic(&v, self),
             Format::Gemini => gemini::response_to_anthropic(&v, self),
         };
         let out = match self.client {
@@ -310,7 +314,8 @@ impl Translation {
     pub fn stream(&self) -> Stream {
         let reader: Box<dyn Read> = match self.upstream {
             Format::Anthropic => Box::new(anthropic::Reader::default()),
-            Format::Chat | Format::Responses => Box::new(chat_stream::Reader::new(self)),
+            Format::Chat => Box::new(chat_stream::Reader::new(self)),
+            Format::Responses => Box::new(responses_up::Reader::new(self)),
             Format::Gemini => Box::new(gemini_stream::Reader::new(self)),
         };
         let writer: Box<dyn Write> = match self.client {

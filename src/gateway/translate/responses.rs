@@ -1,6 +1,6 @@
 //! OpenAI Responses to and from the pivot, for a Responses client (Codex CLI) served by an
-//! account of another protocol: requests, whole answers and streams. (An OpenAI account takes
-//! Responses as they are, so Responses is never the upstream side of a translation.)
+//! account of another protocol: requests, whole answers and streams. (Responses as the
+//! upstream side, for ChatGPT's Codex backend, is `responses_up`.)
 //!
 //! Freeform (`custom`) tools become tools taking one string `input`; reasoning comes back as
 //! a reasoning item whose `encrypted_content` carries the thinking and its signature, so the

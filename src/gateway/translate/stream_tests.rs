@@ -85,6 +85,160 @@ fn whole_answers_translate_each_way_with_usage_and_stop_reasons() {
     );
 }
 
+/// A translation to a Responses-only account (ChatGPT's Codex backend).
+fn responses_only(endpoint: Endpoint, stream: bool) -> Translation {
+    let asked = Asked {
+        endpoint: &endpoint,
+        stream,
+        model: "claude-sonnet-4-5",
+        request_id: "req1",
+        query: None,
+        session: Some("sess-1"),
+        started_at_ms: 1_700_000_000_000,
+    };
+    Translation::plan(&asked, Protocol::Openai, true).expect("a translation")
+}
+
+/// A stream as ChatGPT's Codex backend writes it for a reasoning model asked to include its
+/// sealed reasoning: reasoning summary, the sealed item, text, a function call with argument
+/// deltas, the completed response with usage; Python-style spacing on some events.
+const RESPONSES_STREAM: &str = concat!(
+    "event: response.created\ndata: {\"type\": \"response.created\", \"sequence_number\": 0, \"response\": {\"id\": \"resp_9\", \"status\": \"in_progress\", \"output\": []}}\n\n",
+    "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"output_index\":0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}}\n\n",
+    "event: response.reasoning_summary_text.delta\ndata: {\"type\":\"response.reasoning_summary_text.delta\",\"output_index\":0,\"summary_index\":0,\"delta\":\"plan\"}\n\n",
+    "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"output_index\":0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[{\"type\":\"summary_text\",\"text\":\"plan\"}],\"encrypted_content\":\"gAAA-sealed\"}}\n\n",
+    "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"output_index\":1,\"item\":{\"type\":\"message\",\"id\":\"m1\",\"role\":\"assistant\",\"content\":[]}}\n\n",
+    "event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", \"output_index\": 1, \"content_index\": 0, \"delta\": \"Hi\"}\n\n",
+    "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"output_index\":2,\"item\":{\"type\":\"function_call\",\"id\":\"fc_1\",\"call_id\":\"call_x\",\"name\":\"Bash\",\"arguments\":\"\"}}\n\n",
+    "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\",\"output_index\":2,\"delta\":\"{\\\"command\\\":\"}\n\n",
+    "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\",\"output_index\":2,\"delta\":\"\\\"ls\\\"}\"}\n\n",
+    "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"output_index\":2,\"item\":{\"type\":\"function_call\",\"id\":\"fc_1\",\"call_id\":\"call_x\",\"name\":\"Bash\",\"arguments\":\"{\\\"command\\\":\\\"ls\\\"}\"}}\n\n",
+    "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_9\",\"status\":\"completed\",\"output\":[],\"usage\":{\"input_tokens\":30,\"input_tokens_details\":{\"cached_tokens\":10},\"output_tokens\":8,\"total_tokens\":38}}}\n\n",
+);
+
+#[test]
+fn a_responses_stream_becomes_anthropic_events_with_its_sealed_reasoning() {
+    let t = responses_only(Endpoint::Messages, true);
+    let out = same_at_every_cut(&t, RESPONSES_STREAM.as_bytes());
+    let ev = events(&out);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ],
+        "{ev:?}"
+    );
+    assert_eq!(ev[0].1["message"]["id"], "msg_resp_9");
+    assert_eq!(ev[1].1["content_block"]["type"], "thinking");
+    assert_eq!(
+        ev[2].1["delta"],
+        json!({ "type": "thinking_delta", "thinking": "plan" })
+    );
+    assert_eq!(
+        ev[3].1["delta"],
+        json!({ "type": "signature_delta", "signature": "gAAA-sealed" })
+    );
+    assert_eq!(ev[6].1["delta"]["text"], "Hi");
+    assert_eq!(ev[8].1["content_block"]["id"], "call_x");
+    let args: String = [9, 10]
+        .iter()
+        .map(|&i| {
+            ev[i].1["delta"]["partial_json"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(args, r#"{"command":"ls"}"#);
+    assert_eq!(ev[12].1["delta"]["stop_reason"], "tool_use");
+    assert_eq!(ev[12].1["usage"]["input_tokens"], 20);
+    assert_eq!(ev[12].1["usage"]["cache_read_input_tokens"], 10);
+    // A stream that ends before the response completed is an error, not a quiet end.
+    let cut = &RESPONSES_STREAM.as_bytes()[..RESPONSES_STREAM.len() - 300];
+    let broken = events(&run(&t, cut, &[]));
+    assert_eq!(broken.last().unwrap().0, "error", "{broken:?}");
+}
+
+#[test]
+fn requests_and_answers_go_to_a_responses_only_account_and_back() {
+    let mut t = responses_only(Endpoint::Messages, false);
+    t.for_account("https://chatgpt.com/backend-api/codex");
+    let mut body = super::tests::claude_code_request();
+    assert!(
+        super::tests::translate(&mut t, body.clone()).is_err(),
+        "stop sequences change the answer"
+    );
+    body.as_object_mut().unwrap().remove("stop_sequences");
+    let out = super::tests::translate(&mut t, body).unwrap();
+    assert_eq!(out["instructions"], "You are Claude Code.");
+    assert_eq!(out["store"], false);
+    assert_eq!(out["include"], json!(["reasoning.encrypted_content"]));
+    assert_eq!(
+        out["reasoning"],
+        json!({ "effort": "medium", "summary": "auto" })
+    );
+    assert_eq!(out["prompt_cache_key"], "sess-1");
+    assert_eq!(out["parallel_tool_calls"], false);
+    assert_eq!(
+        out["tools"],
+        json!([{ "type": "function", "name": "Bash", "description": "Run a command", "strict": false,
+                 "parameters": { "type": "object", "properties": { "command": { "type": "string" } } } }])
+    );
+    assert_eq!(
+        out["input"],
+        json!([
+            { "type": "message", "role": "user", "content": [
+                { "type": "input_text", "text": "what is in /tmp?" },
+                { "type": "input_image", "image_url": "data:image/png;base64,iVBOR" } ] },
+            { "type": "reasoning", "summary": [{ "type": "summary_text", "text": "let me look" }], "encrypted_content": "sig" },
+            { "type": "message", "role": "assistant", "content": [{ "type": "output_text", "text": "Looking." }] },
+            { "type": "function_call", "call_id": "toolu_1", "name": "Bash", "arguments": "{\"command\":\"ls /tmp\"}" },
+            { "type": "function_call", "call_id": "toolu_2", "name": "Bash", "arguments": "{\"command\":\"pwd\"}" },
+            { "type": "function_call_output", "call_id": "toolu_1", "output": "a.txt" },
+            { "type": "function_call_output", "call_id": "toolu_2", "output": "Error: /root" },
+            { "type": "message", "role": "user", "content": [{ "type": "input_text", "text": "and?" }] }
+        ])
+    );
+    // The whole answer the gateway gathered from the backend's stream, as Anthropic's.
+    let answer = json!({ "id": "resp_2", "status": "incomplete", "incomplete_details": { "reason": "max_output_tokens" },
+        "output": [
+            { "type": "reasoning", "summary": [], "encrypted_content": "gAAA" },
+            { "type": "message", "content": [{ "type": "output_text", "text": "Partial" }] } ],
+        "usage": { "input_tokens": 9, "output_tokens": 4 } });
+    let m: Value =
+        serde_json::from_slice(&t.response(answer.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        m["content"][0],
+        json!({ "type": "thinking", "thinking": "", "signature": "gAAA" })
+    );
+    assert_eq!(
+        m["content"][1],
+        json!({ "type": "text", "text": "Partial" })
+    );
+    assert_eq!(m["stop_reason"], "max_tokens");
+    assert_eq!(m["usage"]["output_tokens"], 4);
+    // A chat client's answer comes back as chat.
+    let t = responses_only(Endpoint::ChatCompletions, false);
+    let c: Value =
+        serde_json::from_slice(&t.response(answer.to_string().as_bytes()).unwrap()).unwrap();
+    assert_eq!(c["choices"][0]["message"]["content"], "Partial");
+    assert_eq!(c["choices"][0]["finish_reason"], "length");
+}
+
 /// Feeds `stream` to a fresh translator whole and cut at `cut`; both outputs.
 fn run(t: &Translation, stream: &[u8], cut: &[usize]) -> Vec<u8> {
     let mut s = t.stream();
@@ -438,9 +592,9 @@ mod properties {
         fn any_request_of_any_format_translates_or_is_refused_without_panic(v in json_value()) {
             let body = match v { Value::Object(_) => v, other => json!({ "messages": other, "input": other, "contents": other }) };
             for endpoint in [Endpoint::Messages, Endpoint::ChatCompletions, Endpoint::Responses, gemini_endpoint(GeminiMethod::Stream), Endpoint::CountTokens] {
-                for upstream in [Protocol::Anthropic, Protocol::Openai, Protocol::Gemini] {
+                for (upstream, only) in [(Protocol::Anthropic, false), (Protocol::Openai, false), (Protocol::Openai, true), (Protocol::Gemini, false)] {
                     let asked = Asked { endpoint: &endpoint, stream: true, model: "m", request_id: "r", query: None, session: None, started_at_ms: 0 };
-                    if let Some(mut t) = Translation::plan(&asked, upstream) {
+                    if let Some(mut t) = Translation::plan(&asked, upstream, only) {
                         let _ = t.request(body.to_string().as_bytes(), "m");
                         let _ = t.response(body.to_string().as_bytes());
                         let mut s = t.stream();
@@ -458,6 +612,7 @@ mod properties {
                 (plan(Endpoint::Responses, true, Protocol::Anthropic), ANTHROPIC_STREAM),
                 (plan(gemini_endpoint(GeminiMethod::Stream), true, Protocol::Anthropic), ANTHROPIC_STREAM),
                 (plan(Endpoint::ChatCompletions, true, Protocol::Gemini), GEMINI_STREAM),
+                (responses_only(Endpoint::Messages, true), RESPONSES_STREAM),
             ] {
                 let mut cut: Vec<usize> = cuts.iter().map(|c| c % stream.len()).collect();
                 cut.sort();
