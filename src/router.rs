@@ -10,6 +10,7 @@
 //! | POST   | `/v1/responses`                        | [`relay_endpoint`](crate::gateway::Gateway::relay_endpoint) |
 //! | POST   | `/v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens` (also under `/v1/models/`) | [`relay_endpoint`](crate::gateway::Gateway::relay_endpoint) |
 //! | GET    | `/v1/models`                           | [`models`](crate::gateway::Gateway::models)      |
+//! | GET    | `/api/me`, `/api/me/requests`          | [`me`](crate::gateway::Gateway::me), [`my_requests`](crate::gateway::Gateway::my_requests) (the member key) |
 //! | GET    | `/`                                    | [`static_asset`] (admin page) |
 //! | GET    | `/assets/*`                            | [`static_asset`]         |
 //! | any    | `/api/admin/*`                         | [`admin::handle`] (its own table: [`admin::ROUTES`]) |
@@ -66,7 +67,11 @@ pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
         "/healthz" if get => healthz(state),
         "/metrics" if get => metrics(state, &req).await,
         "/v1/models" if get => state.gateway.models(&req),
-        "/healthz" | "/metrics" | "/v1/models" | "/" => not_allowed(&req),
+        "/api/me" if get => state.gateway.me(&req).await,
+        "/api/me/requests" if get => state.gateway.my_requests(&req).await,
+        "/healthz" | "/metrics" | "/v1/models" | "/" | "/api/me" | "/api/me/requests" => {
+            not_allowed(&req)
+        }
         p if p.starts_with("/assets/") => not_allowed(&req),
         p => error_response(
             Protocol::guess(p, req.headers()),

@@ -326,6 +326,7 @@ pub async fn groups(c: Call<'_>) -> Result<Response<Body>> {
         .map(|g| {
             let mut v = json!(g);
             v["fair_share"] = json!(gw.fair.standings(&snap, &gw.windows, g.id, now));
+            v["budget_use"] = json!(gw.group_standing(g, now));
             v
         })
         .collect();
@@ -452,6 +453,7 @@ pub async fn keys(c: Call<'_>) -> Result<Response<Body>> {
     let find = |rows: &std::collections::HashMap<i64, (i64, i64)>, id: i64| {
         rows.get(&id).copied().unwrap_or((0, 0))
     };
+    let now = now_ms();
     let rows: Vec<_> = keys
         .iter()
         .map(|k| {
@@ -464,6 +466,7 @@ pub async fn keys(c: Call<'_>) -> Result<Response<Body>> {
                 "unpriced_requests": unpriced.get(&k.id).copied().unwrap_or(0),
                 "unpriced_requests_24h": unpriced_day.get(&k.id).copied().unwrap_or(0),
             });
+            v["standing"] = json!(c.state.gateway.standing(k, now));
             v
         })
         .collect();

@@ -12,6 +12,7 @@ pub mod frame;
 pub mod health;
 pub mod inflight;
 pub mod limits;
+mod me;
 mod member;
 pub mod meter;
 pub mod models;
@@ -83,6 +84,8 @@ pub struct Gateway {
     oauth: Arc<oauth::Refresher>,
     pub meter: meter::Meter,
     limiter: limits::Limiter,
+    /// For the member's own view (`me`): its use, from the rollup.
+    db: crate::store::Db,
     started: std::time::Instant,
 }
 
@@ -170,8 +173,25 @@ impl Gateway {
             oauth: refresher,
             meter,
             limiter,
+            db: ctx.db.clone(),
             started: std::time::Instant::now(),
         }))
+    }
+
+    /// Where `key` stands against its limits and its group's budgets (the admin page).
+    pub fn standing(&self, key: &crate::store::keys::ApiKey, now: i64) -> limits::Standing {
+        let snap = self.snapshots.get();
+        let group = snap.groups.get(&key.group_id).cloned();
+        self.limiter.standing(key, group.as_deref(), now)
+    }
+
+    /// What a group has used of its budgets (the admin page).
+    pub fn group_standing(
+        &self,
+        group: &crate::store::groups::Group,
+        now: i64,
+    ) -> Vec<limits::LimitUse> {
+        self.limiter.group_standing(group, now)
     }
 
     /// Every relayed endpoint. Runs as its own task, so a client that disconnects does not cut

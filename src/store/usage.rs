@@ -474,6 +474,47 @@ pub fn daily(conn: &Connection, first_day: &str) -> Result<Vec<Bucket>> {
     )
 }
 
+/// One key's daily buckets from `first_day` on (the member's own page).
+pub fn key_days(conn: &Connection, key_id: i64, first_day: &str) -> Result<Vec<Bucket>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, sum(requests), sum(error_requests),
+            sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
+            sum(cost_nanos)
+         FROM usage_daily WHERE api_key_id = ?1 AND day >= ?2 GROUP BY day ORDER BY day",
+    )?;
+    let rows = stmt.query_map(params![key_id, first_day], |r| {
+        Ok(Bucket {
+            at: r.get(0)?,
+            requests: r.get(1)?,
+            errors: r.get(2)?,
+            tokens: r.get(3)?,
+            cost_nanos: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One key's use per model from `first_day` on, most requested first.
+pub fn key_models(conn: &Connection, key_id: i64, first_day: &str) -> Result<Vec<Bucket>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT model, sum(requests), sum(error_requests),
+            sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
+            sum(cost_nanos)
+         FROM usage_daily WHERE api_key_id = ?1 AND day >= ?2
+         GROUP BY model ORDER BY sum(requests) DESC, model",
+    )?;
+    let rows = stmt.query_map(params![key_id, first_day], |r| {
+        Ok(Bucket {
+            at: r.get(0)?,
+            requests: r.get(1)?,
+            errors: r.get(2)?,
+            tokens: r.get(3)?,
+            cost_nanos: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Runs a query whose rows are (label, requests, errors, tokens, cost).
 fn buckets(conn: &Connection, sql: &str, from: impl rusqlite::ToSql) -> Result<Vec<Bucket>> {
     let mut stmt = conn.prepare(sql)?;

@@ -14,9 +14,11 @@ use tracing::{info, warn};
 mod access;
 mod periods;
 mod rebuild;
+mod standing;
 
 pub use access::model_matches;
 use periods::{Period, Periods};
+pub use standing::{Blocked, LimitUse, Standing};
 
 use super::protocol::Kind;
 use crate::domain::format_usd;
@@ -468,10 +470,10 @@ fn amount(n: i64, money: bool) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn limiter(tz: &str) -> Limiter {
+    pub(super) fn limiter(tz: &str) -> Limiter {
         let tmp = tempfile::tempdir().unwrap();
         let db = Db::open(&tmp.path().join("x.db")).unwrap();
         std::mem::forget(tmp);
