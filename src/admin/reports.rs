@@ -116,6 +116,36 @@ pub async fn dashboard(c: Call<'_>) -> Result<Response<Body>> {
     }))
 }
 
+/// One key's page: where it stands, and its use of the last 30 days by day and by model.
+pub async fn key_usage(c: Call<'_>) -> Result<Response<Body>> {
+    let id = c.id()?;
+    let key = manage::keys::list_keys(&c.state.ctx)
+        .await?
+        .into_iter()
+        .find(|k| k.id == id)
+        .ok_or_else(|| Error::NotFound(format!("no key with id {id}")))?;
+    let now = now_ms();
+    let labels = c.state.gateway.last_days(now, 30);
+    let first = labels.first().cloned().unwrap_or_default();
+    let (days, models) = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| {
+            Ok((
+                usage::key_days(conn, id, &first)?,
+                usage::key_models(conn, id, &first)?,
+            ))
+        })
+        .await?;
+    ok(&json!({
+        "key": key,
+        "standing": c.state.gateway.standing(&key, now),
+        "days": fill(labels.into_iter(), days),
+        "models": models,
+    }))
+}
+
 /// One bucket per label, empty where no request fell.
 fn fill(labels: impl Iterator<Item = String>, rows: Vec<Bucket>) -> Vec<Bucket> {
     let mut rows: BTreeMap<String, Bucket> = rows.into_iter().map(|b| (b.at.clone(), b)).collect();

@@ -48,7 +48,7 @@ pub async fn setup(c: Call<'_>) -> Result<Response<Body>> {
         return Ok(error(
             StatusCode::FORBIDDEN,
             "this setup link is wrong or has expired; restart the service for a new one, \
-             or run `aicarpool admin set-password`",
+             or set a password with the command aicarpool admin set-password",
         ));
     }
     manage_admins::set_password(ctx, "setup-link", &input.username, &input.password).await?;

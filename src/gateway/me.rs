@@ -76,8 +76,13 @@ impl Gateway {
         };
         let group = snap.groups.get(&key.group_id).cloned();
         let standing = self.limiter.standing(&key, group.as_deref(), now);
-        let first = self.limiter.day_label(now - (DAYS - 1) * 86_400_000);
-        let today = self.limiter.day_label(now);
+        let labels = self.limiter.last_days(now, DAYS);
+        let first = labels.first().cloned().unwrap_or_default();
+        let today = labels.last().cloned().unwrap_or_default();
+        let week_from = labels
+            .get(labels.len().saturating_sub(7))
+            .cloned()
+            .unwrap_or_default();
         let id = key.id;
         let read = self
             .db
@@ -85,10 +90,11 @@ impl Gateway {
                 Ok((
                     store::usage::key_days(c, id, &first)?,
                     store::usage::key_models(c, id, &first)?,
+                    store::usage::key_last_used(c, id)?,
                 ))
             })
             .await;
-        let (days, models) = match read {
+        let (days, models, last_used) = match read {
             Ok(r) => r,
             Err(e) => {
                 return error_response(
@@ -98,21 +104,26 @@ impl Gateway {
                 );
             }
         };
-        let days: Vec<Day> = days
+        // Every day of the span, empty where nothing was used.
+        let mut found: std::collections::HashMap<String, store::usage::Bucket> =
+            days.into_iter().map(|b| (b.at.clone(), b)).collect();
+        let days: Vec<Day> = labels
             .into_iter()
-            .map(|b| Day {
-                day: b.at,
-                requests: b.requests,
-                tokens: b.tokens,
-                cost_nanos: b.cost_nanos,
+            .map(|day| {
+                let b = found.remove(&day).unwrap_or_default();
+                Day {
+                    day,
+                    requests: b.requests,
+                    tokens: b.tokens,
+                    cost_nanos: b.cost_nanos,
+                }
             })
             .collect();
-        let week_from = self.limiter.day_label(now - 6 * 86_400_000);
         let body = json!({
             "key": {
                 "id": key.id, "name": key.name, "prefix": key.prefix, "group": key.group,
                 "status": key.status, "created_at": key.created_at,
-                "last_used_at": key.last_used_at, "expires_at": key.limits.expires_at,
+                "last_used_at": last_used.or(key.last_used_at), "expires_at": key.limits.expires_at,
             },
             "standing": standing,
             "usage": {

@@ -185,6 +185,11 @@ impl Gateway {
         self.limiter.standing(key, group.as_deref(), now)
     }
 
+    /// The `n` calendar days up to today, in the configured zone, oldest first.
+    pub fn last_days(&self, now: i64, n: i64) -> Vec<String> {
+        self.limiter.last_days(now, n)
+    }
+
     /// What a group has used of its budgets (the admin page).
     pub fn group_standing(
         &self,

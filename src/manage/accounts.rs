@@ -427,9 +427,7 @@ fn bind_groups(conn: &rusqlite::Connection, account_id: i64, groups: &[BindingSp
 fn check_secret(secret: &str) -> Result<String> {
     let secret = secret.trim();
     if secret.is_empty() {
-        return Err(Error::Invalid(
-            "the account secret (read from stdin) is empty".into(),
-        ));
+        return Err(Error::Invalid("the account's secret is empty".into()));
     }
     if secret.chars().any(|c| c.is_control() || c == ' ') {
         return Err(Error::Invalid(
@@ -487,7 +485,7 @@ pub(crate) fn check_base_url(url: &str) -> Result<String> {
     let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
     if authority.as_str().contains('@') {
         return Err(bad(
-            "must not contain credentials; the secret is read from stdin",
+            "must not contain credentials (the secret is given apart from it)",
         ));
     }
     if authority.host().is_empty() {

@@ -80,7 +80,7 @@ fn check_username(username: &str) -> Result<String> {
 fn check_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(Error::Invalid(format!(
-            "the password (read from stdin) must have at least {MIN_PASSWORD_CHARS} characters"
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
         )));
     }
     if password.len() > MAX_PASSWORD_BYTES {

@@ -18,30 +18,30 @@ pub struct BudgetChanges {
 impl BudgetChanges {
     fn apply(self, b: &mut Budgets) -> Result<()> {
         for (field, change, flag) in [
-            (&mut b.daily_tokens, self.daily_tokens, "--daily-tokens"),
+            (&mut b.daily_tokens, self.daily_tokens, "the daily tokens"),
             (
                 &mut b.monthly_tokens,
                 self.monthly_tokens,
-                "--monthly-tokens",
+                "the monthly tokens",
             ),
             (
                 &mut b.daily_cost_nanos,
                 self.daily_cost_nanos,
-                "--daily-cost",
+                "the daily cost",
             ),
             (
                 &mut b.monthly_cost_nanos,
                 self.monthly_cost_nanos,
-                "--monthly-cost",
+                "the monthly cost",
             ),
         ] {
             if let Some(v) = change {
                 if v.is_some_and(|n| n <= 0) {
                     return Err(Error::Invalid(format!(
-                        "{flag} must be greater than zero (use `none` to remove the budget)"
+                        "{flag} must be greater than zero (leave it empty, or none, for no budget)"
                     )));
                 }
-                let max = if flag.ends_with("-cost") {
+                let max = if flag.ends_with(" cost") {
                     crate::domain::limits_max::MAX_LIMIT_NANOS
                 } else {
                     crate::domain::limits_max::MAX_LIMIT_TOKENS
@@ -56,7 +56,9 @@ impl BudgetChanges {
         }
         if let Some(p) = self.warning_percent {
             if !(1..=100).contains(&p) {
-                return Err(Error::Invalid("--warn-percent must be 1 to 100".into()));
+                return Err(Error::Invalid(
+                    "the warning percent must be 1 to 100".into(),
+                ));
             }
             b.warning_percent = p;
         }

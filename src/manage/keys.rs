@@ -90,51 +90,51 @@ fn check_limits(l: &Limits) -> Result<()> {
     use crate::domain::limits_max::*;
     let positive = [
         (
-            "--expires-days-after-first-use",
+            "the days to expiry after first use",
             l.expires_days_after_first_use,
         ),
-        ("--requests", l.rate_requests),
-        ("--window-minutes", l.rate_window_minutes),
-        ("--concurrency", l.concurrency),
-        ("--daily-tokens", l.daily_tokens),
-        ("--total-tokens", l.total_tokens),
-        ("--daily-cost", l.daily_cost_nanos),
-        ("--weekly-cost", l.weekly_cost_nanos),
-        ("--total-cost", l.total_cost_nanos),
+        ("the requests per window", l.rate_requests),
+        ("the window (minutes)", l.rate_window_minutes),
+        ("the concurrency", l.concurrency),
+        ("the daily tokens", l.daily_tokens),
+        ("the total tokens", l.total_tokens),
+        ("the daily cost", l.daily_cost_nanos),
+        ("the weekly cost", l.weekly_cost_nanos),
+        ("the total cost", l.total_cost_nanos),
     ];
     for (flag, v) in positive {
         if matches!(v, Some(n) if n <= 0) {
             return Err(Error::Invalid(format!(
-                "{flag} must be greater than zero (use `none` to remove the limit)"
+                "{flag} must be greater than zero (leave it empty, or none, for no limit)"
             )));
         }
     }
     let ceilings = [
         (
-            "--expires-days-after-first-use",
+            "the days to expiry after first use",
             l.expires_days_after_first_use,
             MAX_DAYS,
         ),
-        ("--requests", l.rate_requests, MAX_REQUESTS),
+        ("the requests per window", l.rate_requests, MAX_REQUESTS),
         (
-            "--window-minutes",
+            "the window (minutes)",
             l.rate_window_minutes,
             MAX_WINDOW_MINUTES,
         ),
-        ("--concurrency", l.concurrency, MAX_CONCURRENCY),
-        ("--share", l.share, MAX_SHARE),
-        ("--queue", l.queue, MAX_QUEUE),
-        ("--daily-tokens", l.daily_tokens, MAX_LIMIT_TOKENS),
-        ("--total-tokens", l.total_tokens, MAX_LIMIT_TOKENS),
-        ("--daily-cost", l.daily_cost_nanos, MAX_LIMIT_NANOS),
-        ("--weekly-cost", l.weekly_cost_nanos, MAX_LIMIT_NANOS),
-        ("--total-cost", l.total_cost_nanos, MAX_LIMIT_NANOS),
+        ("the concurrency", l.concurrency, MAX_CONCURRENCY),
+        ("the fair share", l.share, MAX_SHARE),
+        ("the queue", l.queue, MAX_QUEUE),
+        ("the daily tokens", l.daily_tokens, MAX_LIMIT_TOKENS),
+        ("the total tokens", l.total_tokens, MAX_LIMIT_TOKENS),
+        ("the daily cost", l.daily_cost_nanos, MAX_LIMIT_NANOS),
+        ("the weekly cost", l.weekly_cost_nanos, MAX_LIMIT_NANOS),
+        ("the total cost", l.total_cost_nanos, MAX_LIMIT_NANOS),
     ];
     for (flag, v, max) in ceilings {
         if let Some(n) = v
             && n > max
         {
-            let shown = if flag.ends_with("-cost") {
+            let shown = if flag.ends_with(" cost") {
                 crate::domain::format_usd(max)
             } else {
                 max.to_string()
@@ -144,7 +144,7 @@ fn check_limits(l: &Limits) -> Result<()> {
     }
     if l.rate_requests.is_some() != l.rate_window_minutes.is_some() {
         return Err(Error::Invalid(
-            "--requests and --window-minutes go together (N requests per M minutes)".into(),
+            "a request limit needs both a number of requests and a window in minutes".into(),
         ));
     }
     if matches!(l.queue, Some(q) if q < 0) {

@@ -172,8 +172,8 @@ pub async fn exchange(
         .write(move |c| oauth_sessions::take(c, st.as_deref(), wanted, now))
         .await?
         .ok_or_else(|| Error::Invalid(match &state {
-            Some(_) => "this authorization link is unknown or expired; make a new one with `account oauth-url`".into(),
-            None => "no single sign-in link is waiting for this code; paste the whole address the browser was sent to, or make a new link with `account oauth-url`".to_owned(),
+            Some(_) => "this authorization link is unknown or expired; make a new sign-in link".into(),
+            None => "no single sign-in link is waiting for this code; paste the whole address the browser was sent to, or make a new sign-in link".to_owned(),
         }))?;
     if wanted.is_some_and(|p| p != session.platform) {
         return Err(Error::Invalid(format!(

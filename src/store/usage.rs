@@ -494,6 +494,13 @@ pub fn key_days(conn: &Connection, key_id: i64, first_day: &str) -> Result<Vec<B
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// When the key's newest logged request started.
+pub fn key_last_used(conn: &Connection, key_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT max(started_at) FROM api_key_request_log WHERE api_key_id = ?1")?
+        .query_row([key_id], |r| r.get(0))?)
+}
+
 /// One key's use per model from `first_day` on, most requested first.
 pub fn key_models(conn: &Connection, key_id: i64, first_day: &str) -> Result<Vec<Bucket>> {
     let mut stmt = conn.prepare_cached(

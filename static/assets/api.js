@@ -14,9 +14,11 @@ export function whenSignedOut(fn) {
 }
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, signedOut = false) {
     super(message);
     this.status = status;
+    /** The session ended: the sign-in page says so, nothing else needs to. */
+    this.signedOut = signedOut;
   }
 }
 
@@ -41,8 +43,9 @@ export async function api(method, path, body) {
   }
   if (!resp.ok) {
     const message = data?.error?.message || `${resp.status} ${resp.statusText}`;
-    if (resp.status === 401 && !["/login", "/setup", "/session"].includes(path)) onSignedOut();
-    throw new ApiError(resp.status, message);
+    const ended = resp.status === 401 && !["/login", "/setup", "/session"].includes(path);
+    if (ended) onSignedOut();
+    throw new ApiError(resp.status, message, ended);
   }
   return data;
 }

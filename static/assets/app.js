@@ -2,7 +2,7 @@
 // setup, and routes `#/section/...` hashes to the page modules.
 
 import { get, post, setCsrf, whenSignedOut } from "./api.js";
-import { h, clear, field, values, attempt } from "./ui.js";
+import { h, clear, field, values, attempt, themeButton } from "./ui.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as accounts from "./pages/accounts.js";
 import * as groups from "./pages/groups.js";
@@ -10,11 +10,15 @@ import * as keys from "./pages/keys.js";
 import * as requests from "./pages/requests.js";
 import * as settings from "./pages/settings.js";
 import * as audit from "./pages/audit.js";
+import * as me from "./pages/me.js";
 
 const pages = { dashboard, accounts, groups, keys, requests, settings, audit };
 const main = document.getElementById("main");
 const header = document.querySelector("header.top");
+document.querySelector("header.top .who").prepend(themeButton(), " ");
 let session = null;
+/** What the sign-in page says next time it is shown (after signing out). */
+let farewell = "";
 
 function signedIn(s) {
   session = s;
@@ -37,13 +41,15 @@ function loginPage(message) {
   const pass = field("Password", "password", { type: "password", autocomplete: "current-password", required: true });
   const form = h("form", { class: "card narrow", id: "login-form" },
     h("h1", {}, "Sign in"), error, user, pass,
-    h("button", { type: "submit", class: "primary" }, "Sign in"));
+    h("button", { type: "submit", class: "primary" }, "Sign in"),
+    h("p", { class: "hint" }, "Not an admin? ", h("a", { href: "#/me", id: "member-link" }, "I have an API key"), " — see your own usage."));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.textContent = "";
     const s = await attempt(() => post("/login", values(form)), error);
     if (s) {
       signedIn(s);
+      document.getElementById("notices").replaceChildren();
       if (!location.hash || location.hash.startsWith("#/setup") || location.hash === "#/login") location.hash = "#/dashboard";
       else route();
     }
@@ -87,6 +93,14 @@ function currentPath() {
 
 async function route() {
   const [section, ...rest] = currentPath();
+  // A member's own page needs their key, not an admin session.
+  if (section === "me") {
+    header.hidden = !session;
+    clear(main).appendChild(h("p", { class: "loading" }, "Loading…"));
+    const view = await attempt(() => me.render(rest));
+    if (view && currentPath()[0] === "me") clear(main).appendChild(view);
+    return;
+  }
   if (section === "setup") {
     if (session) {
       location.hash = "#/dashboard";
@@ -94,14 +108,27 @@ async function route() {
     }
     return setupPage(rest[0] || "");
   }
-  if (!session) return loginPage();
+  if (!session) {
+    const message = farewell;
+    farewell = "";
+    return loginPage(message);
+  }
   const page = pages[section] || dashboard;
   for (const a of header.querySelectorAll("nav a")) {
     if (a.getAttribute("href") === `#/${section || "dashboard"}`) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   clear(main).appendChild(h("p", { class: "loading" }, "Loading…"));
-  const view = await attempt(() => page.render(rest));
+  let view;
+  try {
+    view = await page.render(rest);
+  } catch (e) {
+    if (e.signedOut) return;
+    // A page that cannot load says why, and where to go instead of waiting.
+    view = h("div", { class: "card", id: "load-error", role: "alert" },
+      h("h1", {}, "This page could not be loaded"), h("p", {}, e.message),
+      h("p", {}, h("a", { href: `#/${section || "dashboard"}` }, "Back to the list")));
+  }
   if (view && currentPath()[0] === section) {
     clear(main).appendChild(view);
     main.focus({ preventScroll: true });
@@ -110,8 +137,10 @@ async function route() {
 
 document.getElementById("logout").addEventListener("click", async () => {
   await attempt(() => post("/logout", {}));
-  location.hash = "#/login";
-  loginPage("You have signed out.");
+  session = null;
+  farewell = "You have signed out.";
+  if (location.hash === "#/login") route();
+  else location.hash = "#/login";
 });
 
 whenSignedOut(() => loginPage("Your session has ended; sign in again."));
@@ -129,7 +158,7 @@ window.addEventListener("hashchange", route);
   if (!s.authenticated && s.setup_required && !location.hash.startsWith("#/setup")) {
     clear(main).appendChild(h("div", { class: "card narrow" },
       h("h1", {}, "No admin yet"),
-      h("p", {}, "Open the one-time setup link that `aicarpool serve` printed in its log, or run ",
+      h("p", {}, "Open the one-time setup link that ", h("code", {}, "aicarpool serve"), " printed in its log, or run ",
         h("code", {}, "aicarpool admin set-password --username NAME"), ".")));
     return;
   }

@@ -63,11 +63,14 @@ export function cost(nanos, unpriced, requests) {
 
 export const pct = (x) => (x * 100).toLocaleString(undefined, { maximumFractionDigits: 1 }) + "%";
 
-/** An epoch-ms time in the browser's locale and zone; "—" when absent. */
+/** An epoch-ms time in the browser's locale and zone, the year only when it is not this
+ * one's; "—" when absent. */
 export function time(ms) {
   if (!ms) return "—";
-  return new Date(ms).toLocaleString(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  const d = new Date(ms);
+  return d.toLocaleString(undefined, {
+    year: d.getFullYear() === new Date().getFullYear() ? undefined : "numeric",
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
   });
 }
 
@@ -117,11 +120,12 @@ export function badge(status) {
 export function table(columns, rows, { empty = "Nothing here yet.", onRow, caption } = {}) {
   if (!rows.length) return h("p", { class: "empty" }, empty);
   return h("div", { class: "table-wrap" },
-    h("table", {},
+    h("table", { class: "stack" },
       caption ? h("caption", {}, caption) : null,
       h("thead", {}, h("tr", {}, columns.map(([head, , cls]) => h("th", { class: cls, scope: "col" }, head)))),
       h("tbody", {}, rows.map((r) => {
-        const tr = h("tr", {}, columns.map(([, cell, cls]) => h("td", { class: cls }, cell(r))));
+        // On a phone each row is a card of label: value lines (see app.css).
+        const tr = h("tr", {}, columns.map(([head, cell, cls]) => h("td", { class: cls, "data-label": head }, cell(r))));
         if (onRow) {
           tr.classList.add("clickable");
           tr.tabIndex = 0;
@@ -171,20 +175,36 @@ export function values(form) {
 /** A transient message at the top of the page, announced to screen readers. */
 export function notice(text, kind = "ok") {
   const box = document.getElementById("notices");
+  // The same message again replaces the old one; at most three are shown at once.
+  for (const old of [...box.children]) if (old.textContent === text) old.remove();
+  while (box.children.length >= 3) box.firstChild.remove();
   const n = h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
   box.appendChild(n);
   setTimeout(() => n.remove(), kind === "error" ? 8000 : 4000);
 }
 
-/** Runs `fn`, showing its error as a notice (and inside `where`, if given). */
+/** Runs `fn`, showing its error once: inside `where` when given (a form's error line), else
+ * as a notice. An ended session says so on the sign-in page instead. */
 export async function attempt(fn, where) {
   try {
     return await fn();
   } catch (e) {
-    notice(e.message, "error");
+    if (e.signedOut) return undefined;
     if (where) where.textContent = e.message;
+    else notice(e.message, "error");
     return undefined;
   }
+}
+
+/** `n` with the noun in the right number: "1 group", "3 groups". */
+export const plural = (n, one, many) => `${num(n)} ${n === 1 ? one : many}`;
+
+/** When an account out of rotation comes back: the time and how far off, or, once that time
+ * has passed, that the recovery check brings it back next. */
+export function backAt(until) {
+  if (!until) return "—";
+  if (until <= Date.now()) return "due now (at the next recovery check)";
+  return `${time(until)} (${relative(until)})`;
 }
 
 /** A bar chart of `series` as SVG; `value(b)` is the bar height, `label(b)` its x label and
@@ -237,4 +257,38 @@ export async function copy(text, el) {
     }
     notice("Select the text and copy it by hand (the clipboard needs HTTPS).", "warn");
   }
+}
+
+const THEMES = ["auto", "dark", "light"];
+
+/** The chosen colour scheme ("auto" follows the system), remembered in this browser. */
+export function applyTheme(theme = localStorage.getItem("aicarpool.theme") || "auto") {
+  if (theme === "auto") document.documentElement.removeAttribute("data-theme");
+  else document.documentElement.setAttribute("data-theme", theme);
+  return theme;
+}
+
+/** A button cycling the colour scheme: as the system, dark, light. */
+export function themeButton() {
+  const label = (t) => ({ auto: "Theme: system", dark: "Theme: dark", light: "Theme: light" }[t]);
+  let current = applyTheme();
+  const b = h("button", { type: "button", class: "theme", id: "theme", "aria-label": "Colour scheme" }, label(current));
+  b.addEventListener("click", () => {
+    current = THEMES[(THEMES.indexOf(current) + 1) % THEMES.length];
+    localStorage.setItem("aicarpool.theme", current);
+    applyTheme(current);
+    b.textContent = label(current);
+  });
+  return b;
+}
+
+/** A bar showing `used` of `max`, coloured as it fills (SVG: the page's policy allows no
+ * inline styles). */
+export function meter(used, max) {
+  const share = max > 0 ? Math.min(1, used / max) : 0;
+  const level = share >= 1 ? "bar-bad" : share >= 0.8 ? "bar-warn" : "bar";
+  const width = 72;
+  return h("svg", { class: "chart window-bar", width, height: 8, role: "img", "aria-label": pct(share) },
+    h("rect", { class: "window-track", x: 0, y: 0, width, height: 8 }),
+    h("rect", { class: level, x: 0, y: 0, width: share * width, height: 8 }));
 }

@@ -181,6 +181,26 @@ impl Browser {
             .unwrap_or(true)
     }
 
+    /// What is cut off: the page wider than the window, or a table wider than the box that
+    /// holds it (which then scrolls sideways inside it), as "what: by N px" lines.
+    pub async fn clipped(&self) -> Vec<String> {
+        let v = self
+            .js(
+                "const out = [];
+                 const d = document.documentElement;
+                 if (d.scrollWidth > window.innerWidth) out.push(`page: by ${d.scrollWidth - window.innerWidth} px`);
+                 for (const w of document.querySelectorAll('.table-wrap')) {
+                   if (w.scrollWidth > w.clientWidth + 1) {
+                     const head = [...w.querySelectorAll('th')].map((t) => t.textContent).join('|');
+                     out.push(`table [${head}]: by ${w.scrollWidth - w.clientWidth} px`);
+                   }
+                 }
+                 return out;",
+            )
+            .await;
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
     pub async fn shot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();
         let path = self.shots.join(format!("{name}.png"));

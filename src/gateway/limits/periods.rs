@@ -108,4 +108,17 @@ impl Limiter {
     pub fn day_label(&self, at: i64) -> String {
         self.today_of(at).1.to_string()
     }
+
+    /// The `n` calendar days up to and including `at`'s, oldest first.
+    pub fn last_days(&self, at: i64, n: i64) -> Vec<String> {
+        let Ok(t) = Timestamp::from_millisecond(at) else {
+            return Vec::new();
+        };
+        let today = t.to_zoned(self.tz.clone()).date();
+        (0..n)
+            .rev()
+            .filter_map(|i| today.checked_sub(i.days()).ok())
+            .map(|d| d.to_string())
+            .collect()
+    }
 }

@@ -3,7 +3,7 @@
 // bindings; status actions; test; status history and recent errors.
 
 import { get, post, patch } from "../api.js";
-import { h, clear, num, compact, time, relative, badge, table, field, values, notice, attempt, list, windowBars, inFlight } from "../ui.js";
+import { h, clear, num, compact, time, badge, table, field, values, notice, attempt, list, windowBars, inFlight, backAt } from "../ui.js";
 
 const PLATFORMS = [
   ["anthropic", "Anthropic API key"],
@@ -46,7 +46,7 @@ export async function render([id, mode]) {
       ["Platform", (a) => a.platform],
       ["Status", (a) => badge(a.status)],
       ["Why", (a) => a.status_reason || "—", "wrap"],
-      ["Back at", (a) => (a.status_until ? h("span", { title: relative(a.status_until) }, time(a.status_until)) : "—")],
+      ["Back at", (a) => (a.status_until ? backAt(a.status_until) : "—")],
       ["Usage windows", (a) => windowBars(a.windows, { compact: true })],
       ["In flight", (a) => inFlight(a), "num"],
       ["Groups", (a) => a.groups.map((g) => g.group).join(", ") || "—"],
@@ -234,7 +234,7 @@ async function detailPage(id) {
   const info = [
     ["Platform", a.platform],
     ["Status", h("span", {}, badge(a.status), a.status_reason ? ` — ${a.status_reason}` : "")],
-    ["Back at", a.status_until ? `${time(a.status_until)} (${relative(a.status_until)})` : "—"],
+    ["Back at", a.status_until ? backAt(a.status_until) : "—"],
     ["Last error", a.last_error_at ? `${time(a.last_error_at)} (${a.error_count} in the window)` : "—"],
     ["Usage windows", a.platform.endsWith("-oauth") || a.windows ? windowBars(a.windows) : null],
     [a.platform === "codex-oauth" ? "ChatGPT account" : "Google Cloud project", a.workspace || null],

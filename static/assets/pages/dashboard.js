@@ -2,9 +2,15 @@
 // accounts out of rotation, and who and what spent the most.
 
 import { get } from "../api.js";
-import { h, num, compact, usd, cost, pct, time, relative, badge, table, barChart, windowBars, inFlight } from "../ui.js";
+import { h, num, compact, usd, cost, pct, badge, table, barChart, windowBars, inFlight, backAt } from "../ui.js";
 
-let range = "24h";
+const RANGES = ["24h", "7d", "30d"];
+
+/** The range shown, kept in the address (`#/dashboard?range=7d`) so a reload keeps it. */
+function currentRange() {
+  const r = new URLSearchParams(location.hash.split("?")[1] || "").get("range");
+  return RANGES.includes(r) ? r : "24h";
+}
 
 function bucketLabel(b) {
   if (/^\d+$/.test(b.at)) {
@@ -22,14 +28,15 @@ const top = (title, rows) => h("section", { class: "card" }, h("h2", {}, title),
   ], rows, { empty: "No requests in this period." }));
 
 export async function render() {
+  const range = currentRange();
   const [d, accounts] = await Promise.all([get(`/dashboard?range=${range}`), get("/accounts")]);
   const subscriptions = accounts.filter((a) => a.platform.endsWith("-oauth"));
   const t = d.total;
   const tokens = t.input_tokens + t.output_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens;
   const switcher = h("div", { class: "segmented", role: "group", "aria-label": "Period" },
-    ["24h", "7d", "30d"].map((r) => h("button", {
+    RANGES.map((r) => h("button", {
       type: "button", "aria-pressed": String(r === range),
-      onclick: () => { range = r; window.dispatchEvent(new HashChangeEvent("hashchange")); },
+      onclick: () => { location.hash = `#/dashboard?range=${r}`; },
     }, { "24h": "24 hours", "7d": "7 days", "30d": "30 days" }[r])));
   const stat = (label, value, extra) => h("div", { class: "card stat" }, h("span", {}, label), h("strong", {}, value), extra ? h("small", {}, extra) : null);
   return h("div", { class: "page", id: "dashboard" },
@@ -66,9 +73,9 @@ export async function render() {
             ["Account", (a) => h("a", { href: `#/accounts/${a.id}` }, a.name)],
             ["Status", (a) => badge(a.status)],
             ["Why", (a) => a.reason || "—"],
-            ["Back", (a) => (a.until ? `${time(a.until)} (${relative(a.until)})` : "—")],
+            ["Back", (a) => backAt(a.until)],
           ], d.unhealthy_accounts, { caption: "Out of rotation" })
-          : h("p", { class: "empty" }, "Every account is active.")),
+          : h("p", { class: "empty" }, accounts.length ? "Every account is in rotation." : "No accounts yet.")),
       top("Top keys", d.top_keys),
       top("Top groups", d.top_groups),
       top("Top models", d.top_models),

@@ -1,7 +1,8 @@
 // Groups (teams): members' keys, shared budgets, and the accounts bound to each.
 
 import { get, post, patch } from "../api.js";
-import { h, clear, num, compact, usd, cost, pct, badge, table, field, values, notice, attempt } from "../ui.js";
+import { h, clear, num, compact, usd, cost, pct, badge, table, field, values, notice, attempt, plural } from "../ui.js";
+import { standingTable } from "../limits.js";
 
 const budgetText = (b) => {
   const parts = [];
@@ -66,6 +67,7 @@ export async function render() {
       h("div", { class: "page-head" }, h("h2", {}, g.name), edit),
       g.description ? h("p", {}, g.description) : null,
       h("p", {}, h("strong", {}, "Budgets: "), budgetText(g.budgets)),
+      g.budget_use?.length ? standingTable({ key: [], group: g.budget_use }) : null,
       editHolder,
       h("h3", {}, `Accounts (${bound.length})`),
       table([
@@ -96,5 +98,5 @@ export async function render() {
     h("h1", {}, "Groups"),
     groups.length ? null : h("p", { class: "empty" }, "No groups yet."),
     cards, create,
-    h("p", { class: "hint" }, `${num(groups.length)} groups.`));
+    h("p", { class: "hint" }, `${plural(groups.length, "group", "groups")}.`));
 }

@@ -3,6 +3,9 @@
 
 import { get, post, patch } from "../api.js";
 import { h, clear, compact, usd, cost, time, badge, table, field, values, notice, attempt, list, copy } from "../ui.js";
+import { clientSettings } from "../snippets.js";
+import { blockedText, standingShort } from "../limits.js";
+import { usageView, recentTable } from "../usage.js";
 
 const LIMITS = [
   ["rate_requests", "Requests per window", "number"],
@@ -42,7 +45,7 @@ function limitFields(l = {}) {
       value: l[name] ?? "", placeholder: "no limit",
     })),
     field("Expires at", "expires_at", { type: "datetime-local", value: toLocal(l.expires_at) }),
-    field("Models (comma-separated, `prefix*` allowed)", "models", { value: (l.models || []).join(", "), placeholder: "any" }),
+    field("Models (comma-separated; a trailing * matches a prefix)", "models", { value: (l.models || []).join(", "), placeholder: "any" }),
     field("Client tools", "clients", { value: (l.clients || []).join(", "), placeholder: "any: claude-code, codex, gemini-cli, sdk, other" }),
     field("Platforms", "platforms", { value: (l.platforms || []).join(", "), placeholder: "any: anthropic, claude-console, claude-oauth, codex-oauth, openai, gemini, gemini-oauth" }),
   ];
@@ -54,24 +57,6 @@ function limitBody(v) {
   out.expires_at = v.expires_at ? new Date(v.expires_at).getTime() : null;
   for (const k of ["models", "clients", "platforms"]) out[k] = list(v[k]);
   return out;
-}
-
-/** Copy-ready settings for each client, for the gateway at this page's origin. */
-function clientSettings(key) {
-  const base = location.origin;
-  const snippets = [
-    ["Claude Code", `export ANTHROPIC_BASE_URL=${base}\nexport ANTHROPIC_AUTH_TOKEN=${key}\nclaude`],
-    ["Codex CLI (~/.codex/config.toml; then export AICARPOOL_KEY=…)", `model_provider = "aicarpool"\n[model_providers.aicarpool]\nname = "aicarpool"\nbase_url = "${base}/v1"\nenv_key = "AICARPOOL_KEY"\nwire_api = "responses"\n\n# shell:\nexport AICARPOOL_KEY=${key}`],
-    ["Gemini CLI", `export GOOGLE_GEMINI_BASE_URL=${base}\nexport GEMINI_API_KEY=${key}\ngemini`],
-    ["Anthropic SDK (Python)", `anthropic.Anthropic(base_url="${base}", api_key="${key}")`],
-    ["OpenAI SDK (Python)", `openai.OpenAI(base_url="${base}/v1", api_key="${key}")`],
-    ["Google GenAI SDK (Python)", `genai.Client(api_key="${key}", http_options={"base_url": "${base}"})`],
-  ];
-  return snippets.map(([title, text]) => {
-    const pre = h("pre", {}, text);
-    return h("div", { class: "snippet" }, h("div", { class: "page-head" }, h("h3", {}, title),
-      h("button", { type: "button", onclick: () => copy(text, pre) }, "Copy")), pre);
-  });
 }
 
 function shownOnce(created) {
@@ -86,6 +71,7 @@ function shownOnce(created) {
 
 export async function render([id, mode]) {
   if (id && mode === "edit") return editPage(Number(id));
+  if (id) return keyPage(Number(id));
   const [keys, groups] = await Promise.all([get("/keys"), get("/groups")]);
   const page = h("div", { class: "page", id: "keys" });
   const error = h("p", { class: "form-error", role: "alert" });
@@ -111,14 +97,14 @@ export async function render([id, mode]) {
     const r = await attempt(() => post(`/keys/${k.id}/revoke`, {}));
     if (r) { notice(`Revoked ${k.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
   };
-  page.append(
+  page.append(...[
     h("h1", {}, "Keys"),
     groups.length ? null : h("p", { class: "empty" }, "Create a group first: every key belongs to one."),
     table([
-      ["Key", (k) => h("span", {}, h("strong", {}, k.name), h("br"), h("code", {}, `${k.prefix}…`))],
+      ["Key", (k) => h("span", {}, h("a", { href: `#/keys/${k.id}` }, h("strong", {}, k.name)), h("br"), h("code", {}, `${k.prefix}…`))],
       ["Group", (k) => k.group],
-      ["Status", (k) => badge(k.status)],
-      ["Limits", (k) => limitsText(k.limits), "wrap"],
+      ["Status", (k) => h("span", {}, badge(k.status), blockedText(k.standing) ? h("div", { class: "blocked" }, blockedText(k.standing)) : null)],
+      ["Limits", (k) => h("span", {}, limitsText(k.limits), standingShort(k.standing) ? h("div", {}, standingShort(k.standing)) : null), "wrap"],
       ["Tokens 24 h / all", (k) => `${compact(k.usage.tokens_24h)} / ${compact(k.usage.tokens)}`, "num"],
       ["Cost 24 h / all", (k) => `${cost(k.usage.cost_nanos_24h, k.usage.unpriced_requests_24h)} / ${cost(k.usage.cost_nanos, k.usage.unpriced_requests)}`, "num"],
       ["Last used", (k) => time(k.last_used_at)],
@@ -127,7 +113,7 @@ export async function render([id, mode]) {
         k.status === "active" ? h("a", { class: "button", href: `#/keys/${k.id}/edit` }, "Limits") : null,
         k.status === "active" ? h("button", { type: "button", class: "danger", onclick: () => revoke(k) }, "Revoke") : null)],
     ], keys, { empty: "No keys yet." }),
-    groups.length ? form : null);
+    groups.length ? form : null].filter(Boolean));
   return page;
 }
 
@@ -145,4 +131,21 @@ async function editPage(id) {
     if (saved) { notice("Saved."); location.hash = "#/keys"; }
   });
   return h("div", { class: "page" }, h("h1", {}, `Limits of ${k.group}/${k.name}`), form);
+}
+
+/** One key: where it stands, its use by day and model, recent requests, settings to paste. */
+async function keyPage(id) {
+  const [u, page] = await Promise.all([get(`/keys/${id}/usage`), get(`/requests?key=${id}&limit=20`)]);
+  const k = u.key;
+  return h("div", { class: "page", id: "key-detail" },
+    h("div", { class: "page-head" }, h("h1", {}, `${k.group}/${k.name}`),
+      h("span", { class: "actions" }, badge(k.status),
+        k.status === "active" ? h("a", { class: "button", href: `#/keys/${k.id}/edit` }, "Limits") : null,
+        h("a", { class: "button", href: `#/requests?key=${k.id}` }, "All requests"))),
+    h("p", { class: "hint" }, h("code", {}, `${k.prefix}…`), ` · created ${time(k.created_at)} · last used ${time(k.last_used_at)}`),
+    usageView(u),
+    h("section", { class: "card" }, h("h2", {}, "Recent requests"), recentTable(page.rows)),
+    h("section", { class: "card" }, h("h2", {}, "Settings for its holder"),
+      h("p", { class: "hint" }, "The key itself was shown once when it was made; put it where these say ACP_KEY."),
+      clientSettings("ACP_KEY")));
 }

@@ -1,0 +1,247 @@
+//! The console's second round, in real headless Chromium at a laptop's 1366×900 and a phone's
+//! 390×844: every page fits its window (no page or table cut off or scrolling sideways), a
+//! member sees their own usage and what is left with their key alone, a key's own page, spend
+//! against limits on keys and groups, the fixes of the first trial (a failed load says so,
+//! signing out says so, no stray text, one message per error), the dark scheme.
+//!
+//! Needs Chromium and ChromeDriver (`apt-get install -y chromium chromium-driver`); `.ci/run`
+//! installs them and runs these with `--include-ignored`.
+
+mod common;
+
+use common::admin::{PASSWORD, make_admin};
+use common::browser::Browser;
+use common::env::Env;
+use common::post_json;
+use common::upstream::{Fake, Reply};
+
+const REQUEST: &str =
+    r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+
+fn browse(journey: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(journey);
+}
+
+/// A pool with traffic: two accounts (one out of rotation with a long reason), a group with a
+/// budget, keys with limits, requests logged.
+fn pool() -> (Env, Fake, common::Server, String, i64) {
+    let env = Env::new();
+    make_admin(&env.data, "root");
+    let fake = Fake::start();
+    fake.set(Reply::Message);
+    env.account("main-anthropic-account", &fake.url(), "sk-main", &[]);
+    let broken = env.account("second-account-with-a-long-name", &fake.url(), "sk-2", &[]);
+    env.data.ok(
+        &[
+            "group",
+            "update",
+            "team",
+            "--daily-tokens",
+            "1000000",
+            "--monthly-cost",
+            "50",
+        ],
+        "",
+    );
+    let (id, key) = env.key_with(
+        "alice-with-a-longer-member-name",
+        &[
+            "--daily-tokens",
+            "100000",
+            "--daily-cost",
+            "2",
+            "--concurrency",
+            "3",
+        ],
+    );
+    env.key_with("bob", &["--requests", "10", "--window-minutes", "60"]);
+    let server = env.serve(&[]);
+    for _ in 0..3 {
+        let r = post_json(&server, "/v1/messages", &[("x-api-key", &key)], REQUEST);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    env.rows(3);
+    env.data
+        .ok(&["account", "disable", &broken.to_string()], "");
+    (env, fake, server, key, id)
+}
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn every_page_fits_a_laptop_and_a_phone() {
+    let (_env, _fake, server, _key, id) = pool();
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.sign_in("root", PASSWORD).await;
+        for (w, hgt) in [(1366, 900), (390, 844)] {
+            b.client.set_window_size(w, hgt).await.unwrap();
+            for (page, ready, text) in [
+                ("/#/dashboard", "#dashboard", "Top keys"),
+                ("/#/accounts", "#accounts", "main-anthropic-account"),
+                ("/#/groups", "#groups", "Members"),
+                ("/#/keys", "#keys", "alice"),
+                (
+                    &*format!("/#/keys/{id}"),
+                    "#key-detail",
+                    "Limits and what is left",
+                ),
+                ("/#/requests", "#requests", "claude-sonnet-4-5"),
+                ("/#/settings", "#settings", "Model prices"),
+                ("/#/audit", "#audit", "key.create"),
+            ] {
+                b.open(page).await;
+                b.wait_text(ready, text).await;
+                b.shot(&format!("30-{}-{w}", ready.trim_start_matches('#')))
+                    .await;
+                let cut = b.clipped().await;
+                assert!(cut.is_empty(), "{page} at {w}×{hgt}: {cut:?}");
+            }
+        }
+        b.close().await;
+    });
+}
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn a_member_sees_their_usage_and_what_is_left_with_their_key_alone() {
+    let (_env, _fake, server, key, _id) = pool();
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.open("/").await;
+        b.click("#member-link").await;
+        b.wait_text("#me-form", "Your usage").await;
+        // A wrong key is refused in the form, once.
+        b.fill("#me-form [name=key]", "acp_not_a_key").await;
+        b.click("#me-form button[type=submit]").await;
+        let error = b.wait_text("#me-form .form-error", "invalid").await;
+        assert!(error.contains("invalid API key"), "{error}");
+        b.fill("#me-form [name=key]", &key).await;
+        b.click("#me-form button[type=submit]").await;
+        let page = b.wait_text("#me", "Limits and what is left").await;
+        assert!(
+            page.contains("team/alice-with-a-longer-member-name"),
+            "{page}"
+        );
+        let limits = b.text("#limits").await;
+        for words in [
+            "Tokens today",
+            "Cost today",
+            "Requests in flight",
+            "Group tokens today",
+            "Group cost this month",
+        ] {
+            assert!(limits.contains(words), "{words}: {limits}");
+        }
+        let recent = b.text("#recent").await;
+        assert!(
+            recent.contains("/v1/messages") && recent.contains("claude-sonnet-4-5"),
+            "{recent}"
+        );
+        assert!(
+            !page.contains("main-anthropic-account"),
+            "no account names: {page}"
+        );
+        let settings = b.text("#settings").await;
+        assert!(
+            settings.contains(&key),
+            "the member's own settings carry their key"
+        );
+        // Kept in this tab's session storage, and only there.
+        let stored = b
+            .js("return [sessionStorage.getItem('aicarpool.member-key'), localStorage.length, document.cookie]")
+            .await;
+        assert_eq!(stored[0], key.as_str());
+        assert_eq!(stored[1], 0);
+        assert_eq!(stored[2], "");
+        for (w, hgt) in [(1366, 900), (390, 844)] {
+            b.client.set_window_size(w, hgt).await.unwrap();
+            b.open("/#/me").await;
+            b.wait_text("#me", "Limits and what is left").await;
+            b.shot(&format!("31-me-{w}")).await;
+            let cut = b.clipped().await;
+            assert!(cut.is_empty(), "the member page at {w}×{hgt}: {cut:?}");
+        }
+        b.click("#forget").await;
+        b.wait_text("#me-form", "Your usage").await;
+        let gone = b
+            .js("return sessionStorage.getItem('aicarpool.member-key')")
+            .await;
+        assert!(gone.is_null());
+        b.close().await;
+    });
+}
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn the_first_trial_s_faults_are_gone() {
+    let (_env, _fake, server, _key, _id) = pool();
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.sign_in("root", PASSWORD).await;
+        // No stray "null" above the keys' table; spend against limits beside each key.
+        b.open("/#/keys").await;
+        let keys = b.wait_text("#keys", "alice").await;
+        assert!(!keys.contains("null"), "{keys}");
+        assert!(
+            keys.contains("Tokens today") || keys.contains("Cost today"),
+            "{keys}"
+        );
+        // A page that cannot load says so instead of loading forever.
+        b.open("/#/accounts/999").await;
+        let error = b.wait_text("#load-error", "could not be loaded").await;
+        assert!(error.contains("999"), "{error}");
+        // The dashboard keeps its range in the address; groups are counted in good English.
+        b.open("/#/dashboard?range=7d").await;
+        b.wait_text("#dashboard", "Top keys").await;
+        b.client.refresh().await.unwrap();
+        b.wait_text("#dashboard", "Top keys").await;
+        let pressed = b
+            .js("return document.querySelector('#dashboard .segmented [aria-pressed=true]').textContent")
+            .await;
+        assert_eq!(pressed, "7 days");
+        b.open("/#/groups").await;
+        let groups = b.wait_text("#groups", "group").await;
+        assert!(groups.contains("1 group."), "{groups}");
+        assert!(
+            groups.contains("Group tokens today"),
+            "the budget's use: {groups}"
+        );
+        // A form error is said once, in the form, not again as a notice.
+        b.open("/#/keys").await;
+        b.wait_text("#key-form", "New key").await;
+        b.fill("#key-form [name=name]", "carol").await;
+        b.js("document.querySelector('#key-form details').open = true")
+            .await;
+        b.fill("#key-form [name=rate_requests]", "5").await;
+        b.click("#key-form button[type=submit]").await;
+        let said = b.wait_text("#key-form .form-error", "window").await;
+        assert!(!said.contains("--"), "no command-line words: {said}");
+        let notices = b
+            .js("return document.querySelectorAll('#notices .notice').length")
+            .await;
+        assert_eq!(notices, 0, "said once");
+        // The dark scheme, switched and remembered.
+        b.click("#theme").await;
+        let theme = b.js("return document.documentElement.dataset.theme").await;
+        assert_eq!(theme, "dark");
+        b.client.refresh().await.unwrap();
+        b.wait_text("#keys", "alice").await;
+        let theme = b.js("return document.documentElement.dataset.theme").await;
+        assert_eq!(theme, "dark");
+        let bg = b
+            .js("return getComputedStyle(document.body).backgroundColor")
+            .await;
+        assert_eq!(bg, "rgb(17, 21, 29)");
+        b.shot("32-keys-dark").await;
+        // Signing out says so.
+        b.click("#logout").await;
+        let login = b.wait_text("#login-form", "signed out").await;
+        assert!(login.contains("You have signed out."), "{login}");
+        b.close().await;
+    });
+}
