@@ -364,6 +364,62 @@ pub async fn update_group(c: Call<'_>) -> Result<Response<Body>> {
     ok(&json!(group))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameInput {
+    name: String,
+}
+
+/// The name of group `id`, which the group commands go by.
+async fn group_name(c: &Call<'_>, id: i64) -> Result<String> {
+    c.state
+        .ctx
+        .db
+        .read(move |conn| crate::store::groups::find_by_id(conn, id))
+        .await?
+        .map(|g| g.name)
+        .ok_or_else(|| Error::NotFound(format!("no group with id {id}")))
+}
+
+pub async fn rename_group(c: Call<'_>) -> Result<Response<Body>> {
+    let input: RenameInput = c.json()?;
+    let name = group_name(&c, c.id()?).await?;
+    let group = manage::groups::rename_group(&c.state.ctx, &c.actor(), &name, &input.name).await?;
+    reload(&c).await;
+    ok(&json!(group))
+}
+
+/// `DELETE /groups/{id}` (`?force=true` when it still has keys or accounts: the refusal
+/// without it says what would be affected).
+pub async fn delete_group(c: Call<'_>) -> Result<Response<Body>> {
+    let name = group_name(&c, c.id()?).await?;
+    let force = c.query("force") == Some("true");
+    manage::groups::delete_group(&c.state.ctx, &c.actor(), &name, force).await?;
+    reload(&c).await;
+    ok(&json!({ "deleted": name }))
+}
+
+/// `POST /accounts/{id}/models`: asks the upstream for its model list now, stores it, and
+/// returns it (the edit form fills the account's model list from it).
+pub async fn fetch_models(c: Call<'_>) -> Result<Response<Body>> {
+    let id = c.id()?;
+    let ctx = &c.state.ctx;
+    let clients = crate::upstream::client::Clients::new(&ctx.config.upstream)?;
+    crate::gateway::models::refresh(ctx, &clients, id)
+        .await
+        .map_err(|e| Error::Upstream(format!("the model list could not be fetched: {e}")))?;
+    reload(&c).await;
+    let a = manage::accounts::get_account(ctx, id).await?;
+    ok(&json!({ "models": a.upstream_models.unwrap_or_default() }))
+}
+
+pub async fn delete_account(c: Call<'_>) -> Result<Response<Body>> {
+    let id = c.id()?;
+    manage::accounts::delete_account(&c.state.ctx, &c.actor(), id).await?;
+    reload(&c).await;
+    ok(&json!({ "deleted": id }))
+}
+
 // ---- keys ----
 
 #[derive(Deserialize, Default)]
@@ -488,6 +544,20 @@ pub async fn update_key(c: Call<'_>) -> Result<Response<Body>> {
     let key = manage::keys::update_key(&c.state.ctx, &c.actor(), c.id()?, input.limits()).await?;
     reload(&c).await;
     ok(&json!(key))
+}
+
+pub async fn rename_key(c: Call<'_>) -> Result<Response<Body>> {
+    let input: RenameInput = c.json()?;
+    let key = manage::keys::rename_key(&c.state.ctx, &c.actor(), c.id()?, &input.name).await?;
+    reload(&c).await;
+    ok(&json!(key))
+}
+
+pub async fn delete_key(c: Call<'_>) -> Result<Response<Body>> {
+    let id = c.id()?;
+    manage::keys::delete_key(&c.state.ctx, &c.actor(), id).await?;
+    reload(&c).await;
+    ok(&json!({ "deleted": id }))
 }
 
 pub async fn revoke_key(c: Call<'_>) -> Result<Response<Body>> {

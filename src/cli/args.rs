@@ -263,6 +263,18 @@ pub enum GroupAction {
         #[command(flatten)]
         budgets: BudgetArgs,
     },
+    Rename {
+        name: String,
+        new_name: String,
+    },
+    /// Delete a group; its request log, rollups and audit entries stay. A group that still has
+    /// keys or accounts says what it would affect and needs --force (its keys are deleted and
+    /// its accounts unbound with it).
+    Delete {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// A group's shared budgets: every key of the group stops when one is used up.
@@ -338,6 +350,11 @@ pub enum AccountAction {
     },
     /// Back into rotation from ERROR, TEMP_ERROR or RATE_LIMITED.
     Recover {
+        id: i64,
+    },
+    /// Delete an account: out of rotation and every group at once; its request log, status
+    /// history and audit entries stay, under its name.
+    Delete {
         id: i64,
     },
     /// Send one minimal real request through the account (and its proxy); the answer moves
@@ -496,6 +513,14 @@ pub enum KeyAction {
     },
     /// Stop a key from working, for good.
     Revoke {
+        id: i64,
+    },
+    Rename {
+        id: i64,
+        new_name: String,
+    },
+    /// Delete a key: it stops working at once; its request log and rollups stay, under its name.
+    Delete {
         id: i64,
     },
 }

@@ -285,6 +285,16 @@ async fn manage_cmd(ctx: &Ctx, command: Command, out: &Out) -> Result<()> {
             GroupAction::Update { name, budgets } => out.group(
                 &manage::groups::update_group(ctx, ACTOR, &name, budget_changes(budgets)).await?,
             ),
+            GroupAction::Rename { name, new_name } => {
+                out.group(&manage::groups::rename_group(ctx, ACTOR, &name, &new_name).await?)
+            }
+            GroupAction::Delete { name, force } => {
+                manage::groups::delete_group(ctx, ACTOR, &name, force).await?;
+                out.message(
+                    &format!("deleted group {name}; its history stays"),
+                    &serde_json::json!({ "deleted": name }),
+                );
+            }
         },
         Command::Account { action } => account_cmd(ctx, action, out).await?,
         Command::Key { action } => match action {
@@ -303,6 +313,16 @@ async fn manage_cmd(ctx: &Ctx, command: Command, out: &Out) -> Result<()> {
                 out.key(&manage::keys::update_key(ctx, ACTOR, id, limit_changes(limits)).await?)
             }
             KeyAction::Revoke { id } => out.key(&manage::keys::revoke_key(ctx, ACTOR, id).await?),
+            KeyAction::Rename { id, new_name } => {
+                out.key(&manage::keys::rename_key(ctx, ACTOR, id, &new_name).await?)
+            }
+            KeyAction::Delete { id } => {
+                manage::keys::delete_key(ctx, ACTOR, id).await?;
+                out.message(
+                    &format!("deleted key {id}; its history stays"),
+                    &serde_json::json!({ "deleted": id }),
+                );
+            }
         },
         Command::Price { action } => match action {
             PriceAction::List => out.prices(&manage::prices::list_prices(ctx).await?),
@@ -480,6 +500,14 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
         AccountAction::Disable { id } => status(id, StatusAction::Disable).await?,
         AccountAction::Maintenance { id } => status(id, StatusAction::Maintenance).await?,
         AccountAction::Recover { id } => status(id, StatusAction::Recover).await?,
+        AccountAction::Delete { id } => {
+            acc::delete_account(ctx, ACTOR, id).await?;
+            out.message(
+                &format!("deleted account {id}; its history stays"),
+                &serde_json::json!({ "deleted": id }),
+            );
+            return Ok(());
+        }
     };
     // A new Google account's Code Assist project, found now so its first request names it.
     let account = if account.platform == Platform::GeminiOauth && account.workspace.is_none() {

@@ -352,6 +352,27 @@ pub async fn update_account(
         .await
 }
 
+/// Deletes account `id`: out of rotation and every group at once; its request log, status
+/// history and audit entries stay, under its name.
+pub async fn delete_account(ctx: &Ctx, actor: &str, id: i64) -> Result<()> {
+    let actor = actor.to_owned();
+    ctx.db
+        .write(move |conn| {
+            let a = accounts::find_by_id(conn, id)?
+                .ok_or_else(|| Error::NotFound(format!("no account with id {id}")))?;
+            accounts::mark_deleted(conn, id)?;
+            audit::insert(
+                conn,
+                &actor,
+                "account.delete",
+                Some(("account", id)),
+                Some(&json!({ "name": a.name, "platform": a.platform.as_str() })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
 pub async fn list_accounts(ctx: &Ctx) -> Result<Vec<Account>> {
     ctx.db.read(accounts::list).await
 }

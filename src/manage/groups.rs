@@ -138,6 +138,73 @@ pub async fn update_group(
         .await
 }
 
+/// Renames the group named `name` to `new`.
+pub async fn rename_group(ctx: &Ctx, actor: &str, name: &str, new: &str) -> Result<Group> {
+    let new = check_name("group", new)?;
+    let (name, actor) = (name.to_owned(), actor.to_owned());
+    ctx.db
+        .write(move |conn| {
+            let id = group_id(conn, &name)?;
+            groups::rename(conn, id, &new)
+                .map_err(|e| e.on_unique(|| format!("a group named {new:?} already exists")))?;
+            audit::insert(
+                conn,
+                &actor,
+                "group.rename",
+                Some(("group", id)),
+                Some(&serde_json::json!({ "from": name, "to": new })),
+            )?;
+            groups::find_by_id(conn, id)?.ok_or_else(|| Error::NotFound("group vanished".into()))
+        })
+        .await
+}
+
+/// Deletes the group named `name`; its request log, rollups and audit entries stay. A group
+/// that still has keys or accounts is deleted only with `force` (its keys are deleted and its
+/// accounts unbound with it); without, the error says what it would affect.
+pub async fn delete_group(ctx: &Ctx, actor: &str, name: &str, force: bool) -> Result<()> {
+    let (name, actor) = (name.to_owned(), actor.to_owned());
+    ctx.db
+        .write(move |conn| {
+            let id = group_id(conn, &name)?;
+            let names = |sql: &str| -> Result<Vec<String>> {
+                let mut stmt = conn.prepare(sql)?;
+                let rows = stmt.query_map([id], |r| r.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            };
+            let keys = names(
+                "SELECT name FROM api_keys WHERE group_id = ?1 AND deleted_at IS NULL ORDER BY name",
+            )?;
+            let accounts = names(
+                "SELECT a.name FROM group_accounts b JOIN ai_service_accounts a ON a.id = b.account_id
+                 WHERE b.group_id = ?1 ORDER BY a.name",
+            )?;
+            if !force && !(keys.is_empty() && accounts.is_empty()) {
+                let list = |what: &str, v: &[String]| {
+                    (!v.is_empty()).then(|| format!("{} {what} ({})", v.len(), v.join(", ")))
+                };
+                let affected: Vec<String> = [list("key(s)", &keys), list("account(s)", &accounts)]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                return Err(Error::Conflict(format!(
+                    "group {name:?} still has {}; deleting it deletes its keys and unbinds its                      accounts: confirm to go ahead",
+                    affected.join(" and ")
+                )));
+            }
+            groups::mark_deleted(conn, id)?;
+            audit::insert(
+                conn,
+                &actor,
+                "group.delete",
+                Some(("group", id)),
+                Some(&serde_json::json!({ "name": name, "keys": keys, "accounts": accounts })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
 pub async fn list_groups(ctx: &Ctx) -> Result<Vec<Group>> {
     ctx.db.read(groups::list).await
 }

@@ -250,6 +250,47 @@ pub async fn revoke_key(ctx: &Ctx, actor: &str, id: i64) -> Result<ApiKey> {
         .await
 }
 
+/// Renames key `id` (names are unique within a group).
+pub async fn rename_key(ctx: &Ctx, actor: &str, id: i64, new: &str) -> Result<ApiKey> {
+    let new = check_name("key", new)?;
+    let actor = actor.to_owned();
+    ctx.db
+        .write(move |conn| {
+            let key = found(keys::find_by_id(conn, id)?, id)?;
+            keys::rename(conn, id, &new).map_err(|e| {
+                e.on_unique(|| format!("group {:?} already has a key named {new:?}", key.group))
+            })?;
+            audit::insert(
+                conn,
+                &actor,
+                "key.rename",
+                Some(("key", id)),
+                Some(&json!({ "from": key.name, "to": new })),
+            )?;
+            found(keys::find_by_id(conn, id)?, id)
+        })
+        .await
+}
+
+/// Deletes key `id`: it stops working at once; its request log, rollups and audit entries stay.
+pub async fn delete_key(ctx: &Ctx, actor: &str, id: i64) -> Result<()> {
+    let actor = actor.to_owned();
+    ctx.db
+        .write(move |conn| {
+            let key = found(keys::find_by_id(conn, id)?, id)?;
+            keys::mark_deleted(conn, id)?;
+            audit::insert(
+                conn,
+                &actor,
+                "key.delete",
+                Some(("key", id)),
+                Some(&json!({ "name": key.name, "group": key.group })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
 pub async fn list_keys(ctx: &Ctx) -> Result<Vec<ApiKey>> {
     ctx.db.read(keys::list).await
 }

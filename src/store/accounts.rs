@@ -200,7 +200,9 @@ fn bindings(conn: &Connection, account_id: i64) -> Result<Vec<Binding>> {
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Account>> {
-    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY priority, id"))?;
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE deleted_at IS NULL ORDER BY priority, id"
+    ))?;
     let mut accounts: Vec<Account> = stmt
         .query_map([], from_row)?
         .collect::<rusqlite::Result<_>>()?;
@@ -212,7 +214,11 @@ pub fn list(conn: &Connection) -> Result<Vec<Account>> {
 
 pub fn find_by_id(conn: &Connection, id: i64) -> Result<Option<Account>> {
     let account = conn
-        .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
+        .query_row(
+            &format!("{SELECT} WHERE id = ?1 AND deleted_at IS NULL"),
+            [id],
+            from_row,
+        )
         .optional()?;
     match account {
         Some(mut a) => {
@@ -466,7 +472,8 @@ pub fn advance(
 /// Accounts the recovery timer should look at: TEMP_ERROR or RATE_LIMITED ones.
 pub fn out_for_now(conn: &Connection) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id FROM ai_service_accounts WHERE status IN ('TEMP_ERROR', 'RATE_LIMITED')",
+        "SELECT id FROM ai_service_accounts WHERE status IN ('TEMP_ERROR', 'RATE_LIMITED')
+           AND deleted_at IS NULL",
     )?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -488,6 +495,23 @@ pub fn set_oauth_tokens(
          WHERE id = ?1",
         params![id, access, refresh, expires_at, now_ms()],
     )?;
+    Ok(())
+}
+
+/// Deletes account `id`, keeping its row for history: marked deleted, renamed so its name is
+/// free, unbound from every group, out of rotation.
+pub fn mark_deleted(conn: &Connection, id: i64) -> Result<()> {
+    let now = now_ms();
+    let n = conn.execute(
+        "UPDATE ai_service_accounts SET deleted_at = ?2, status = 'DISABLED',
+            status_reason = 'deleted', name = name || ' (deleted #' || id || ')', updated_at = ?2
+         WHERE id = ?1 AND deleted_at IS NULL",
+        params![id, now],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("no account with id {id}")));
+    }
+    conn.execute("DELETE FROM group_accounts WHERE account_id = ?1", [id])?;
     Ok(())
 }
 
@@ -518,7 +542,7 @@ pub fn oauth_due(conn: &Connection, before: i64) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare(
         "SELECT id FROM ai_service_accounts
          WHERE platform IN ('claude-oauth', 'codex-oauth', 'gemini-oauth')
-           AND oauth_refresh_token IS NOT NULL
+           AND deleted_at IS NULL AND oauth_refresh_token IS NOT NULL
            AND oauth_expires_at IS NOT NULL AND oauth_expires_at < ?1
            AND status IN ('ACTIVE', 'TEMP_ERROR', 'RATE_LIMITED')",
     )?;

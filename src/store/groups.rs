@@ -43,7 +43,8 @@ pub fn insert(conn: &Connection, name: &str, description: Option<&str>) -> Resul
 
 const SELECT: &str = "SELECT g.id, g.name, g.description, g.status, g.created_at,
         (SELECT count(*) FROM group_accounts b WHERE b.group_id = g.id),
-        (SELECT count(*) FROM api_keys k WHERE k.group_id = g.id AND k.status = 'active'),
+        (SELECT count(*) FROM api_keys k WHERE k.group_id = g.id AND k.status = 'active'
+            AND k.deleted_at IS NULL),
         (SELECT count(*) FROM group_members m WHERE m.group_id = g.id),
         g.daily_token_budget, g.monthly_token_budget, g.daily_cost_budget_nanos,
         g.monthly_cost_budget_nanos, g.budget_warning_percent
@@ -89,22 +90,68 @@ pub fn set_budgets(conn: &Connection, id: i64, b: &Budgets) -> Result<()> {
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Group>> {
-    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY g.name"))?;
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE g.deleted_at IS NULL ORDER BY g.name"
+    ))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn find_by_id(conn: &Connection, id: i64) -> Result<Option<Group>> {
     Ok(conn
-        .query_row(&format!("{SELECT} WHERE g.id = ?1"), [id], from_row)
+        .query_row(
+            &format!("{SELECT} WHERE g.id = ?1 AND g.deleted_at IS NULL"),
+            [id],
+            from_row,
+        )
         .optional()?)
 }
 
 /// Id of the group named `name` (case-insensitive).
 pub fn find_id_by_name(conn: &Connection, name: &str) -> Result<Option<i64>> {
     Ok(conn
-        .query_row("SELECT id FROM groups WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT id FROM groups WHERE name = ?1 AND deleted_at IS NULL",
+            [name],
+            |r| r.get(0),
+        )
         .optional()?)
+}
+
+/// Renames group `id`.
+pub fn rename(conn: &Connection, id: i64, name: &str) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE groups SET name = ?2, updated_at = ?3 WHERE id = ?1 AND deleted_at IS NULL",
+        params![id, name, now_ms()],
+    )?;
+    if n == 0 {
+        return Err(crate::error::Error::NotFound(format!(
+            "no group with id {id}"
+        )));
+    }
+    Ok(())
+}
+
+/// Deletes group `id`, keeping its row for history (marked, renamed so the name is free);
+/// its keys are deleted and its accounts unbound with it.
+pub fn mark_deleted(conn: &Connection, id: i64) -> Result<()> {
+    let now = now_ms();
+    conn.execute(
+        "UPDATE api_keys SET deleted_at = ?2, status = 'revoked',
+            name = name || ' (deleted #' || id || ')', updated_at = ?2
+         WHERE group_id = ?1 AND deleted_at IS NULL",
+        params![id, now],
+    )?;
+    conn.execute("DELETE FROM group_accounts WHERE group_id = ?1", [id])?;
+    let n = conn.execute(
+        "UPDATE groups SET deleted_at = ?2, name = name || ' (deleted #' || id || ')',
+            updated_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+        params![id, now],
+    )?;
+    if n == 0 {
+        return Err(crate::error::Error::NotFound(format!(
+            "no group with id {id}"
+        )));
+    }
+    Ok(())
 }

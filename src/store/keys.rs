@@ -64,7 +64,8 @@ fn select(last_used: &str) -> String {
             k.concurrency, k.queue, k.daily_tokens, k.total_tokens, k.daily_cost_nanos,
             k.weekly_cost_nanos, k.total_cost_nanos, k.allowed_models, k.allowed_clients,
             k.allowed_platforms, k.key_hash, k.fair_share
-        FROM api_keys k JOIN groups g ON g.id = k.group_id"
+        FROM api_keys k JOIN groups g ON g.id = k.group_id
+        WHERE k.deleted_at IS NULL"
     )
 }
 
@@ -192,7 +193,7 @@ pub fn list_with_hashes(conn: &Connection) -> Result<Vec<(String, ApiKey)>> {
 pub fn find_by_id(conn: &Connection, id: i64) -> Result<Option<ApiKey>> {
     Ok(conn
         .query_row(
-            &format!("{} WHERE k.id = ?1", select(LAST_USED_FROM_LOG)),
+            &format!("{} AND k.id = ?1", select(LAST_USED_FROM_LOG)),
             [id],
             from_row,
         )
@@ -203,6 +204,34 @@ pub fn set_status(conn: &Connection, id: i64, status: KeyStatus) -> Result<()> {
     let n = conn.execute(
         "UPDATE api_keys SET status = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, status.as_str(), now_ms()],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("no key with id {id}")));
+    }
+    Ok(())
+}
+
+/// Renames key `id` (unique within its group).
+pub fn rename(conn: &Connection, id: i64, name: &str) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE api_keys SET name = ?2, updated_at = ?3 WHERE id = ?1 AND deleted_at IS NULL",
+        params![id, name, now_ms()],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("no key with id {id}")));
+    }
+    Ok(())
+}
+
+/// Deletes key `id`, keeping its row for history: revoked, marked deleted and renamed so its
+/// name is free in its group.
+pub fn mark_deleted(conn: &Connection, id: i64) -> Result<()> {
+    let now = now_ms();
+    let n = conn.execute(
+        "UPDATE api_keys SET deleted_at = ?2, status = 'revoked',
+            name = name || ' (deleted #' || id || ')', updated_at = ?2
+         WHERE id = ?1 AND deleted_at IS NULL",
+        params![id, now],
     )?;
     if n == 0 {
         return Err(Error::NotFound(format!("no key with id {id}")));

@@ -20,7 +20,8 @@ pub fn set_windows(conn: &Connection, account: i64, windows: &str, at: i64) -> R
 pub fn all_windows(conn: &Connection) -> Result<Vec<(i64, String)>> {
     let mut stmt = conn.prepare(
         "SELECT r.account_id, r.windows FROM account_runtime r
-         JOIN ai_service_accounts a ON a.id = r.account_id WHERE r.windows IS NOT NULL",
+         JOIN ai_service_accounts a ON a.id = r.account_id
+         WHERE r.windows IS NOT NULL AND a.deleted_at IS NULL",
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
