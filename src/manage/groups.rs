@@ -179,7 +179,8 @@ pub async fn delete_group(ctx: &Ctx, actor: &str, name: &str, force: bool) -> Re
                 "SELECT a.name FROM group_accounts b JOIN ai_service_accounts a ON a.id = b.account_id
                  WHERE b.group_id = ?1 ORDER BY a.name",
             )?;
-            if !force && !(keys.is_empty() && accounts.is_empty()) {
+            let in_use = !keys.is_empty() || !accounts.is_empty();
+            if in_use && !force {
                 let list = |what: &str, v: &[String]| {
                     (!v.is_empty()).then(|| format!("{} {what} ({})", v.len(), v.join(", ")))
                 };
