@@ -245,3 +245,65 @@ fn the_first_trial_s_faults_are_gone() {
         b.close().await;
     });
 }
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn accounts_groups_and_keys_are_renamed_and_deleted_from_the_page() {
+    let (env, fake, server, _key, id) = pool();
+    fake.set_models(&["claude-sonnet-4-5", "claude-haiku-4-5"]);
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.sign_in("root", PASSWORD).await;
+        // Answers the page's confirmation and name questions as an operator would.
+        let answer = "window.confirm = () => true; window.prompt = () => 'alice-renamed';";
+        // A key: renamed on its page, then deleted.
+        b.open(&format!("/#/keys/{id}")).await;
+        b.wait_text("#key-detail", "Limits and what is left").await;
+        b.js(answer).await;
+        b.click("#rename-key").await;
+        b.wait_text("#key-detail h1", "alice-renamed").await;
+        b.js(answer).await;
+        b.click("#delete-key").await;
+        let keys = b.wait_text("#keys", "bob").await;
+        assert!(!keys.contains("alice"), "{keys}");
+        // An account: its model list fetched from the upstream, then deleted.
+        let account = env.data.json(&["account", "list"], "")[0]["id"]
+            .as_i64()
+            .unwrap();
+        b.open(&format!("/#/accounts/{account}/edit")).await;
+        b.wait_text("#account-form", "Fetch models").await;
+        b.click("#fetch-models").await;
+        let mut filled = String::new();
+        for _ in 0..100 {
+            let v = b
+                .js("return document.querySelector('#account-form [name=models]').value")
+                .await;
+            filled = v.as_str().unwrap_or_default().to_owned();
+            if filled.contains("claude-haiku-4-5") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(filled.contains("claude-sonnet-4-5"), "{filled}");
+        b.open(&format!("/#/accounts/{account}")).await;
+        b.wait_text("#account-detail", "Status history").await;
+        b.js(answer).await;
+        b.click("#delete-account").await;
+        b.wait_text("#accounts", "second-account").await;
+        // A group still in use: the page says what deleting it affects, then it goes.
+        b.open("/#/groups").await;
+        b.wait_text("#groups", "Members").await;
+        b.js("window.confirm = (m) => { window.asked = (window.asked || []).concat([m]); return true; };").await;
+        b.press("#groups .group", "Delete").await;
+        b.wait_text("#groups", "No groups yet").await;
+        let asked = b.js("return window.asked").await;
+        assert!(asked[1].as_str().unwrap().contains("key(s)"), "{asked}");
+        b.close().await;
+    });
+    // Their history stays, under their names.
+    let by_key = env.usage(Some("key"));
+    assert!(
+        by_key.to_string().contains("alice-renamed (deleted #"),
+        "{by_key}"
+    );
+}

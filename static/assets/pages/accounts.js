@@ -2,7 +2,7 @@
 // (a Claude, ChatGPT or Google subscription through its sign-in link); editing (secrets are write-only); group
 // bindings; status actions; test; status history and recent errors.
 
-import { get, post, patch } from "../api.js";
+import { get, post, patch, del } from "../api.js";
 import { h, clear, num, compact, time, badge, table, field, values, notice, attempt, list, windowBars, inFlight, backAt } from "../ui.js";
 
 const PLATFORMS = [
@@ -203,6 +203,14 @@ async function editPage(id) {
   const [{ account: a }, groups] = await Promise.all([get(`/accounts/${id}`), get("/groups")]);
   const { f, bindings } = accountFields(a.platform, a, groups);
   const error = h("p", { class: "form-error", role: "alert" });
+  // Fills the model list from what the upstream offers now; saved with the form.
+  const fetchModels = h("button", { type: "button", id: "fetch-models", onclick: async () => {
+    const r = await attempt(() => post(`/accounts/${id}/models`, {}), error);
+    if (!r) return;
+    f.models.input.value = r.models.join(", ");
+    notice(r.models.length ? `The upstream offers ${r.models.length} model(s); save to keep them.` : "The upstream lists no models.");
+  } }, "Fetch models");
+  f.models.append(fetchModels);
   const form = h("form", { class: "card form-grid", id: "account-form" }, error, Object.values(f), bindings,
     h("div", { class: "actions" },
       h("button", { type: "submit", class: "primary" }, "Save"),
@@ -262,6 +270,11 @@ async function detailPage(id) {
       test,
       h("a", { class: "button", href: `#/accounts/${id}/edit` }, "Edit"),
       h("a", { class: "button", href: `#/requests?account=${id}` }, "Requests"),
+      h("button", { type: "button", class: "danger", id: "delete-account", onclick: async () => {
+        if (!confirm(`Delete ${a.name}? It leaves rotation and every group now; its request log and history stay.`)) return;
+        const r = await attempt(() => del(`/accounts/${id}`));
+        if (r) { notice(`Deleted ${a.name}.`); location.hash = "#/accounts"; }
+      } }, "Delete"),
       out),
     h("section", { class: "card" }, h("dl", { class: "facts" }, info.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
     h("section", { class: "card" }, h("h2", {}, "Status history"),

@@ -1,6 +1,6 @@
 // Groups (teams): members' keys, shared budgets, and the accounts bound to each.
 
-import { get, post, patch } from "../api.js";
+import { get, post, patch, del } from "../api.js";
 import { h, clear, num, compact, usd, cost, pct, badge, table, field, values, notice, attempt, plural } from "../ui.js";
 import { standingTable } from "../limits.js";
 
@@ -63,8 +63,27 @@ export async function render() {
       });
       editHolder.appendChild(form);
     } }, "Edit budgets");
+    const rename = h("button", { type: "button", onclick: async () => {
+      const name = prompt(`New name for ${g.name}:`, g.name);
+      if (!name || name === g.name) return;
+      const r = await attempt(() => post(`/groups/${g.id}/rename`, { name }));
+      if (r) { notice(`Renamed to ${r.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+    } }, "Rename");
+    const remove = h("button", { type: "button", class: "danger", onclick: async () => {
+      if (!confirm(`Delete ${g.name}? Its request log and history stay.`)) return;
+      // A group in use says what deleting it would affect; that is confirmed too.
+      let r;
+      try {
+        r = await del(`/groups/${g.id}`);
+      } catch (e) {
+        if (e.status !== 409) { notice(e.message, "error"); return; }
+        if (!confirm(`${e.message}.\n\nDelete it anyway?`)) return;
+        r = await attempt(() => del(`/groups/${g.id}?force=true`));
+      }
+      if (r) { notice(`Deleted ${g.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+    } }, "Delete");
     return h("section", { class: "card group", "data-group": g.name },
-      h("div", { class: "page-head" }, h("h2", {}, g.name), edit),
+      h("div", { class: "page-head" }, h("h2", {}, g.name), h("span", { class: "actions" }, edit, rename, remove)),
       g.description ? h("p", {}, g.description) : null,
       h("p", {}, h("strong", {}, "Budgets: "), budgetText(g.budgets)),
       g.budget_use?.length ? standingTable({ key: [], group: g.budget_use }) : null,

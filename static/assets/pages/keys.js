@@ -1,7 +1,7 @@
 // Member keys: issue one (shown exactly once, with settings ready to paste into Claude Code,
 // Codex CLI, Gemini CLI and the SDKs), edit limits, revoke, and usage per key.
 
-import { get, post, patch } from "../api.js";
+import { get, post, patch, del } from "../api.js";
 import { h, clear, compact, usd, cost, time, badge, table, field, values, notice, attempt, list, copy } from "../ui.js";
 import { clientSettings } from "../snippets.js";
 import { blockedText, standingShort } from "../limits.js";
@@ -141,7 +141,18 @@ async function keyPage(id) {
     h("div", { class: "page-head" }, h("h1", {}, `${k.group}/${k.name}`),
       h("span", { class: "actions" }, badge(k.status),
         k.status === "active" ? h("a", { class: "button", href: `#/keys/${k.id}/edit` }, "Limits") : null,
-        h("a", { class: "button", href: `#/requests?key=${k.id}` }, "All requests"))),
+        h("a", { class: "button", href: `#/requests?key=${k.id}` }, "All requests"),
+        h("button", { type: "button", id: "rename-key", onclick: async () => {
+          const name = prompt(`New name for ${k.name}:`, k.name);
+          if (!name || name === k.name) return;
+          const r = await attempt(() => post(`/keys/${k.id}/rename`, { name }));
+          if (r) { notice(`Renamed to ${r.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+        } }, "Rename"),
+        h("button", { type: "button", class: "danger", id: "delete-key", onclick: async () => {
+          if (!confirm(`Delete ${k.group}/${k.name}? It stops working at once; its request log and history stay.`)) return;
+          const r = await attempt(() => del(`/keys/${k.id}`));
+          if (r) { notice(`Deleted ${k.name}.`); location.hash = "#/keys"; }
+        } }, "Delete"))),
     h("p", { class: "hint" }, h("code", {}, `${k.prefix}…`), ` · created ${time(k.created_at)} · last used ${time(k.last_used_at)}`),
     usageView(u),
     h("section", { class: "card" }, h("h2", {}, "Recent requests"), recentTable(page.rows)),
