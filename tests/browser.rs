@@ -18,6 +18,14 @@ use common::upstream::{self, Fake, Reply};
 const REQUEST: &str =
     r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
 
+/// The only group is checked for a new account already.
+async fn assert_checked(b: &Browser, css: &str) {
+    let checked = b
+        .js(&format!("return document.querySelector('{css}').checked"))
+        .await;
+    assert_eq!(checked, true, "{css}");
+}
+
 /// Runs a browser journey on its own runtime (the fake upstream has one of its own, which
 /// must not be started from inside another).
 fn browse(journey: impl std::future::Future<Output = ()>) {
@@ -55,7 +63,7 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
         b.fill("#account-form [name=base_url]", &fake.url()).await;
         b.fill("#account-form [name=secret]", "sk-ant-browser-secret")
             .await;
-        b.click("#account-form input[data-group=team]").await;
+        assert_checked(&b, "#account-form input[data-group=team]").await;
         b.shot("02-account-new").await;
         b.click("#account-form button[type=submit]").await;
         b.wait_text("#account-detail h1", "primary").await;
@@ -298,7 +306,7 @@ fn a_claude_subscription_is_added_by_signing_in_and_then_edited() {
             "a subscription has no key to type in"
         );
         b.fill("#account-form [name=name]", "max-1").await;
-        b.click("#account-form input[data-group=team]").await;
+        assert_checked(&b, "#account-form input[data-group=team]").await;
         b.press("#account-form", "Get sign-in link").await;
         let link = b
             .el(".oauth-link a")
@@ -375,7 +383,7 @@ fn chatgpt_and_google_subscriptions_are_added_by_signing_in() {
             b.wait_text("#account-form", "Sign in to the subscription")
                 .await;
             b.fill("#account-form [name=name]", name).await;
-            b.click("#account-form input[data-group=team]").await;
+            assert_checked(&b, "#account-form input[data-group=team]").await;
             b.press("#account-form", "Get sign-in link").await;
             let link = b
                 .el(".oauth-link a")

@@ -307,3 +307,106 @@ fn accounts_groups_and_keys_are_renamed_and_deleted_from_the_page() {
         "{by_key}"
     );
 }
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn the_request_log_finds_one_request_shows_it_whole_and_exports_the_rows() {
+    let (env, _fake, server, _key, _id) = pool();
+    let rows = env.rows(3);
+    let wanted = rows[1]["request_id"].as_str().unwrap().to_owned();
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.sign_in("root", PASSWORD).await;
+        b.open(&format!("/#/requests?request_id={wanted}")).await;
+        b.wait_text("#request-results", "claude-sonnet-4-5").await;
+        let shown = b
+            .js("return document.querySelectorAll('#request-results tbody tr').length")
+            .await;
+        assert_eq!(shown, 1, "only the request asked for");
+        let row = b.text("#request-results tbody tr").await;
+        assert!(row.contains("/v1/messages"), "the endpoint: {row}");
+        b.click("#request-results tbody tr").await;
+        let detail = b.wait_text("#request-detail", &wanted).await;
+        for field in [
+            "first byte ms",
+            "attempts",
+            "cache read input tokens",
+            "translated",
+        ] {
+            assert!(detail.contains(field), "{field}: {detail}");
+        }
+        let href = b
+            .js("return document.querySelector('#export-csv').getAttribute('href')")
+            .await;
+        assert_eq!(
+            href.as_str().unwrap(),
+            format!("/api/admin/requests/export?request_id={wanted}")
+        );
+        b.close().await;
+    });
+    // The export itself: one header line and a line per row, the filter applied.
+    let admin = common::admin::Admin::sign_in_as(server.addr, "root");
+    let all = admin.send("GET", "/requests/export", "");
+    assert_eq!(all.status, 200, "{}", all.body);
+    assert_eq!(all.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(
+        all.header("content-disposition")
+            .unwrap()
+            .contains("attachment")
+    );
+    let lines: Vec<&str> = all.body.lines().collect();
+    assert!(
+        lines[0].starts_with("request_id,started_at,key,account,endpoint,stream"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 4, "{}", all.body);
+    let one = admin.send("GET", &format!("/requests/export?request_id={wanted}"), "");
+    assert_eq!(one.body.lines().count(), 2);
+    assert!(one.body.contains(&wanted));
+}
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn a_first_run_is_guided_step_by_step() {
+    let data = common::Data::new();
+    make_admin(&data, "root");
+    let server = data.serve();
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.sign_in("root", PASSWORD).await;
+        let list = b.wait_text("#checklist", "Get started").await;
+        assert!(list.contains("○ Create a group"), "{list}");
+        assert!(list.contains("curl "), "a first request to paste: {list}");
+        // The add-account form checks the only group; an account in no group is flagged.
+        data.ok(&["group", "create", "team"], "");
+        b.open("/#/accounts/new").await;
+        b.wait_text("#account-form", "Groups it serves").await;
+        let checked = b
+            .js("return document.querySelector('#account-form input[data-group=team]').checked")
+            .await;
+        assert_eq!(checked, true);
+        data.json(
+            &[
+                "account",
+                "create",
+                "--name",
+                "loose",
+                "--platform",
+                "anthropic",
+            ],
+            "sk-loose\n",
+        );
+        b.open("/#/accounts").await;
+        let accounts = b.wait_text("#accounts", "loose").await;
+        assert!(accounts.contains("NO GROUP"), "{accounts}");
+        b.open("/#/dashboard").await;
+        let list = b.wait_text("#checklist", "Get started").await;
+        assert!(
+            list.contains("✓ Create a group") && list.contains("✓ Add an upstream account"),
+            "{list}"
+        );
+        assert!(list.contains("○ Issue a member key"), "{list}");
+        b.close().await;
+    });
+}

@@ -168,18 +168,112 @@ fn number(c: &Call<'_>, name: &str) -> Result<Option<i64>> {
         .transpose()
 }
 
-/// A page of the request log; `next_before` continues it.
-pub async fn requests(c: Call<'_>) -> Result<Response<Body>> {
-    let filter = LogFilter {
-        key_id: number(&c, "key")?,
-        account_id: number(&c, "account")?,
+/// The request-log filter a query asks for.
+fn log_filter(c: &Call<'_>, limit: i64) -> Result<LogFilter> {
+    Ok(LogFilter {
+        key_id: number(c, "key")?,
+        account_id: number(c, "account")?,
+        request_id: c.query("request_id").map(|r| r.trim().to_owned()),
         model: c.query("model").map(str::to_owned),
         status: c.query("status").map(str::to_owned),
-        from: number(&c, "from")?,
-        to: number(&c, "to")?,
-        before_id: number(&c, "before")?,
-        limit: number(&c, "limit")?.unwrap_or(50).clamp(1, 500),
+        from: number(c, "from")?,
+        to: number(c, "to")?,
+        before_id: number(c, "before")?,
+        limit,
+    })
+}
+
+/// Rows one CSV export holds at most.
+const EXPORT_ROWS: i64 = 50_000;
+/// Rows read per query while exporting.
+const EXPORT_PAGE: i64 = 500;
+
+/// `GET /requests/export`: the filtered rows as CSV, newest first, for a spreadsheet.
+pub async fn export_requests(c: Call<'_>) -> Result<Response<Body>> {
+    let mut filter = log_filter(&c, EXPORT_PAGE)?;
+    let rows = c
+        .state
+        .ctx
+        .db
+        .read(move |conn| {
+            let mut all = Vec::new();
+            loop {
+                let page = usage::log_page(conn, &filter)?;
+                let done = (page.len() as i64) < EXPORT_PAGE;
+                filter.before_id = page.last().map(|r| r.id);
+                all.extend(page);
+                if done || all.len() as i64 >= EXPORT_ROWS {
+                    return Ok(all);
+                }
+            }
+        })
+        .await?;
+    let mut out = String::from(
+        "request_id,started_at,key,account,endpoint,stream,model,upstream_model,translated,\
+         status_code,outcome,input_tokens,output_tokens,cache_creation_input_tokens,\
+         cache_read_input_tokens,cost_usd,unpriced,attempts,client,duration_ms,first_byte_ms,error\r\n",
+    );
+    for r in &rows {
+        let started = Timestamp::from_millisecond(r.started_at)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let fields = [
+            r.request_id.clone(),
+            started,
+            r.key.clone().unwrap_or_default(),
+            r.account.clone().unwrap_or_default(),
+            r.endpoint.clone(),
+            r.stream.to_string(),
+            r.model.clone().unwrap_or_default(),
+            r.upstream_model.clone().unwrap_or_default(),
+            r.translated.to_string(),
+            r.status_code.to_string(),
+            r.outcome.clone(),
+            r.input_tokens.to_string(),
+            r.output_tokens.to_string(),
+            r.cache_creation_input_tokens.to_string(),
+            r.cache_read_input_tokens.to_string(),
+            crate::domain::format_usd(r.cost_nanos),
+            r.unpriced.to_string(),
+            r.attempts.to_string(),
+            r.client.clone().unwrap_or_default(),
+            r.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+            r.first_byte_ms.map(|d| d.to_string()).unwrap_or_default(),
+            r.error_message.clone().unwrap_or_default(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    Response::builder()
+        .header(http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"aicarpool-requests.csv\"",
+        )
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(crate::http::full(bytes::Bytes::from(out)))
+        .map_err(|e| Error::Internal(format!("a CSV response: {e}")))
+}
+
+/// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break; a leading
+/// `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not run it as a formula.
+fn csv_field(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@']) && v.parse::<f64>().is_err() {
+        format!("'{v}")
+    } else {
+        v.to_owned()
     };
+    if v.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+/// A page of the request log; `next_before` continues it.
+pub async fn requests(c: Call<'_>) -> Result<Response<Body>> {
+    let filter = log_filter(&c, number(&c, "limit")?.unwrap_or(50).clamp(1, 500))?;
     let limit = filter.limit;
     let rows = c
         .state
@@ -271,4 +365,16 @@ pub async fn audit(c: Call<'_>) -> Result<Response<Body>> {
         .then(|| rows.last().map(|r| r.id))
         .flatten();
     ok(&json!({ "rows": rows, "next_before": next }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(super::csv_field("plain"), "plain");
+        assert_eq!(super::csv_field("a,b"), "\"a,b\"");
+        assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(super::csv_field("-5"), "-5");
+    }
 }

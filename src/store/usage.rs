@@ -280,6 +280,8 @@ pub fn grouped(conn: &Connection, since: i64, by: By) -> Result<Vec<Totals>> {
 pub struct LogFilter {
     pub key_id: Option<i64>,
     pub account_id: Option<i64>,
+    /// One request, by the id its response carried (`x-aicarpool-request-id`).
+    pub request_id: Option<String>,
     pub model: Option<String>,
     /// `ok`, `error` (anything else), or one HTTP status code.
     pub status: Option<String>,
@@ -378,6 +380,9 @@ pub fn log_page(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
     }
     if let Some(v) = f.account_id {
         add(" AND l.account_id = ?", Integer(v));
+    }
+    if let Some(v) = &f.request_id {
+        add(" AND l.request_id = ?", Text(v.clone()));
     }
     if let Some(v) = &f.model {
         add(" AND l.model = ?", Text(v.clone()));

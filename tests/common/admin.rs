@@ -67,7 +67,12 @@ pub fn login(addr: SocketAddr, user: &str, password: &str) -> Resp {
 impl Admin {
     /// Signs in as [`USER`] (who must exist).
     pub fn sign_in(addr: SocketAddr) -> Admin {
-        let resp = login(addr, USER, PASSWORD);
+        Admin::sign_in_as(addr, USER)
+    }
+
+    /// Signs in as `user` (who must exist, with [`PASSWORD`]).
+    pub fn sign_in_as(addr: SocketAddr, user: &str) -> Admin {
+        let resp = login(addr, user, PASSWORD);
         assert_eq!(resp.status, 200, "sign-in failed: {}", resp.body);
         let body: Value = serde_json::from_str(&resp.body).unwrap();
         Admin {

@@ -49,7 +49,7 @@ export async function render([id, mode]) {
       ["Back at", (a) => (a.status_until ? backAt(a.status_until) : "—")],
       ["Usage windows", (a) => windowBars(a.windows, { compact: true })],
       ["In flight", (a) => inFlight(a), "num"],
-      ["Groups", (a) => a.groups.map((g) => g.group).join(", ") || "—"],
+      ["Groups", (a) => a.groups.map((g) => g.group).join(", ") || h("span", { class: "badge badge-temp-error", title: "No group's keys can use it" }, "no group")],
       ["Priority / weight", (a) => `${a.priority} / ${a.weight}`, "num"],
       ["Requests / tokens", (a) => `${num(a.total_requests)} / ${compact(a.total_tokens)}`, "num"],
       ["Last used", (a) => time(a.last_used_at)],
@@ -57,10 +57,12 @@ export async function render([id, mode]) {
 }
 
 /** The group checkboxes with per-group priority and weight overrides. */
-function bindingsField(groups, current = []) {
+function bindingsField(groups, current = [], creating = false) {
   const rows = groups.map((g) => {
     const bound = current.find((b) => b.group === g.name);
-    const box = h("input", { type: "checkbox", id: `bind-${g.id}`, "data-group": g.name, checked: Boolean(bound) });
+    // A new account serves the only group there is unless the operator says otherwise.
+    const only = creating && groups.length === 1;
+    const box = h("input", { type: "checkbox", id: `bind-${g.id}`, "data-group": g.name, checked: Boolean(bound) || only });
     const prio = h("input", { type: "number", min: 0, placeholder: "account's", value: bound?.priority ?? "", "aria-label": `Priority in ${g.name}` });
     const weight = h("input", { type: "number", min: 1, placeholder: "account's", value: bound?.weight ?? "", "aria-label": `Weight in ${g.name}` });
     const row = h("tr", {}, h("td", {}, box, " ", h("label", { for: `bind-${g.id}` }, g.name)), h("td", {}, prio), h("td", {}, weight));
@@ -115,7 +117,7 @@ function accountFields(platform, a, groups) {
       options: [["false", "Never draw on paid extra usage"], ["true", "Allow paid extra usage"]],
     }) : null,
   };
-  const bindings = bindingsField(groups, a?.groups || []);
+  const bindings = bindingsField(groups, a?.groups || [], !a);
   return { f, bindings };
 }
 

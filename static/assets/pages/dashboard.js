@@ -2,7 +2,7 @@
 // accounts out of rotation, and who and what spent the most.
 
 import { get } from "../api.js";
-import { h, num, compact, usd, cost, pct, badge, table, barChart, windowBars, inFlight, backAt } from "../ui.js";
+import { h, num, compact, usd, cost, pct, badge, table, barChart, windowBars, inFlight, backAt, copy } from "../ui.js";
 
 const RANGES = ["24h", "7d", "30d"];
 
@@ -27,9 +27,27 @@ const top = (title, rows) => h("section", { class: "card" }, h("h2", {}, title),
     ["Cost", (r) => cost(r.cost_nanos, r.unpriced_requests, r.requests), "num"],
   ], rows, { empty: "No requests in this period." }));
 
+/** First run: what is left to set up, each step a link, and a first request to paste. */
+function checklist(groups, accounts, keys) {
+  const used = keys.some((k) => k.last_used_at);
+  if (groups.length && accounts.length && keys.length && used) return null;
+  const step = (done, text, href, link) => h("li", { class: done ? "done" : "" },
+    done ? "✓ " : "○ ", text, done ? "" : [" — ", h("a", { href }, link)]);
+  const curl = `curl ${location.origin}/v1/messages \\\n  -H "x-api-key: ACP_KEY" -H "content-type: application/json" \\\n  -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}'`;
+  const pre = h("pre", {}, curl);
+  return h("section", { class: "card", id: "checklist" }, h("h2", {}, "Get started"),
+    h("ol", { class: "checklist" },
+      step(groups.length > 0, "Create a group (a team whose members share accounts)", "#/groups", "create one"),
+      step(accounts.length > 0, "Add an upstream account for it", "#/accounts/new", "add one"),
+      step(keys.length > 0, "Issue a member key", "#/keys", "issue one"),
+      step(used, "Send a first request with the key", "#/keys", "see the settings")),
+    used ? null : [h("p", { class: "hint" }, "A first request, with the key in place of ACP_KEY:"), pre,
+      h("button", { type: "button", onclick: () => copy(curl, pre) }, "Copy")]);
+}
+
 export async function render() {
   const range = currentRange();
-  const [d, accounts] = await Promise.all([get(`/dashboard?range=${range}`), get("/accounts")]);
+  const [d, accounts, groups, keys] = await Promise.all([get(`/dashboard?range=${range}`), get("/accounts"), get("/groups"), get("/keys")]);
   const subscriptions = accounts.filter((a) => a.platform.endsWith("-oauth"));
   const t = d.total;
   const tokens = t.input_tokens + t.output_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens;
@@ -41,6 +59,7 @@ export async function render() {
   const stat = (label, value, extra) => h("div", { class: "card stat" }, h("span", {}, label), h("strong", {}, value), extra ? h("small", {}, extra) : null);
   return h("div", { class: "page", id: "dashboard" },
     h("div", { class: "page-head" }, h("h1", {}, "Dashboard"), switcher),
+    checklist(groups, accounts, keys),
     d.storage_fault
       ? h("div", { class: "card alert", role: "alert", id: "storage-fault" },
         h("strong", {}, "Requests are being refused: "), d.storage_fault,
