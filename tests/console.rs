@@ -410,3 +410,64 @@ fn a_first_run_is_guided_step_by_step() {
         b.close().await;
     });
 }
+
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn the_console_speaks_chinese_when_asked_and_remembers_it() {
+    let (_env, _fake, server, key, id) = pool();
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.open("/").await;
+        b.wait_text("#login-form", "Sign in").await;
+        b.click("#page-language").await;
+        b.wait_text("#login-form", "登录").await;
+        b.fill("#login-form [name=username]", "root").await;
+        b.fill("#login-form [name=password]", PASSWORD).await;
+        b.click("#login-form button[type=submit]").await;
+        b.wait_text("#dashboard h1", "仪表盘").await;
+        let lang = b.js("return document.documentElement.lang").await;
+        assert_eq!(lang, "zh-CN");
+        for (w, hgt) in [(1366, 900), (390, 844)] {
+            b.client.set_window_size(w, hgt).await.unwrap();
+            for (page, ready, text, english) in [
+                ("/#/dashboard", "#dashboard", "用量最多的密钥", "Top keys"),
+                ("/#/accounts", "#accounts", "添加账号", "Add account"),
+                ("/#/groups", "#groups", "新建分组", "New group"),
+                ("/#/keys", "#keys", "新建密钥", "Create key"),
+                (
+                    &*format!("/#/keys/{id}"),
+                    "#key-detail",
+                    "限制与剩余",
+                    "Limits and what is left",
+                ),
+                ("/#/requests", "#requests", "请求日志", "Request log"),
+                ("/#/settings", "#settings", "账号健康", "Account health"),
+            ] {
+                b.open(page).await;
+                let body = b.wait_text(ready, text).await;
+                assert!(!body.contains(english), "{page} still says {english:?}");
+                let nav = b.text("header nav").await;
+                assert!(nav.contains("仪表盘") && nav.contains("审计日志"), "{nav}");
+                b.shot(&format!("33-zh-{}-{w}", ready.trim_start_matches('#')))
+                    .await;
+                let cut = b.clipped().await;
+                assert!(cut.is_empty(), "{page} in Chinese at {w}×{hgt}: {cut:?}");
+            }
+        }
+        // Dates in the language's own form.
+        b.client.set_window_size(1366, 900).await.unwrap();
+        b.open("/#/keys").await;
+        let keys = b.wait_text("#keys", "最近使用").await;
+        assert!(keys.contains("月"), "{keys}");
+        // Remembered: the member's page speaks it too.
+        b.open("/#/me").await;
+        b.wait_text("#me-form", "你的用量").await;
+        b.fill("#me-form [name=key]", &key).await;
+        b.click("#me-form button[type=submit]").await;
+        b.wait_text("#me", "今日 Token").await;
+        // And back to English.
+        b.click("#page-language").await;
+        b.wait_text("#me", "Tokens today").await;
+        b.close().await;
+    });
+}

@@ -2,7 +2,8 @@
 // setup, and routes `#/section/...` hashes to the page modules.
 
 import { get, post, setCsrf, whenSignedOut } from "./api.js";
-import { h, clear, field, values, attempt, themeButton } from "./ui.js";
+import { h, clear, field, values, attempt, themeButton, languageButton } from "./ui.js";
+import { tr } from "./i18n.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as accounts from "./pages/accounts.js";
 import * as groups from "./pages/groups.js";
@@ -15,7 +16,10 @@ import * as me from "./pages/me.js";
 const pages = { dashboard, accounts, groups, keys, requests, settings, audit };
 const main = document.getElementById("main");
 const header = document.querySelector("header.top");
-document.querySelector("header.top .who").prepend(themeButton(), " ");
+document.querySelector("header.top .who").prepend(languageButton(), " ", themeButton(), " ");
+// The page's static text (navigation, sign-out, skip link) in the chosen language.
+for (const el of document.querySelectorAll("header nav a, #logout, a.skip")) el.textContent = tr(el.textContent.trim());
+document.title = tr("aicarpool admin");
 let session = null;
 /** What the sign-in page says next time it is shown (after signing out). */
 let farewell = "";
@@ -42,7 +46,8 @@ function loginPage(message) {
   const form = h("form", { class: "card narrow", id: "login-form" },
     h("h1", {}, "Sign in"), error, user, pass,
     h("button", { type: "submit", class: "primary" }, "Sign in"),
-    h("p", { class: "hint" }, "Not an admin? ", h("a", { href: "#/me", id: "member-link" }, "I have an API key"), " — see your own usage."));
+    h("p", { class: "hint" }, "Not an admin? ", h("a", { href: "#/me", id: "member-link" }, "I have an API key"), " — see your own usage."),
+    h("p", { class: "actions" }, languageButton("page-language"), themeButton("page-theme")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.textContent = "";

@@ -3,6 +3,7 @@
 // the key back. The admin's keys and groups pages and the member's own page share it.
 
 import { h, num, compact, usd, time, table, meter } from "./ui.js";
+import { t } from "./i18n.js";
 
 const KEY_NAMES = {
   daily_tokens: ["Tokens today", "daily token limit"],
@@ -31,10 +32,11 @@ export function amount(n, unit) {
 export function blockedText(standing) {
   const b = standing?.blocked;
   if (!b) return null;
-  if (b.by === "expired") return "Blocked: the key has expired";
+  if (b.by === "expired") return t("Blocked: the key has expired");
   const [, phrase] = (b.of === "group" ? GROUP_NAMES : KEY_NAMES)[b.by] || ["", b.by];
   const whose = b.of === "group" ? "the group's" : "its";
-  return `Blocked by ${whose} ${phrase}${b.until ? ` until ${time(b.until)}` : ""}`;
+  const vars = { what: t(phrase), when: time(b.until) };
+  return t(b.until ? `Blocked by ${whose} {what} until {when}` : `Blocked by ${whose} {what}`, vars);
 }
 
 /** Every limit and budget the key has, as a table; `empty` when it has none. */
@@ -57,5 +59,5 @@ export function standingShort(standing) {
   if (!all.length) return null;
   const top = all.reduce((a, b) => (b.used / b.max > a.used / a.max ? b : a));
   const names = standing.key.includes(top) ? KEY_NAMES : GROUP_NAMES;
-  return h("span", {}, meter(top.used, top.max), `${names[top.limit]?.[0] || top.limit}: ${amount(top.used, top.unit)} / ${amount(top.max, top.unit)}`);
+  return h("span", {}, meter(top.used, top.max), `${t(names[top.limit]?.[0] || top.limit)}: ${amount(top.used, top.unit)} / ${amount(top.max, top.unit)}`);
 }

@@ -1,5 +1,8 @@
-// DOM helpers for the admin page: element building (text only, never HTML strings), number and
-// time formatting, status badges, tables, forms, notices and SVG bar charts.
+// DOM helpers for the admin page: element building (text only, never HTML strings, each
+// string looked up in the language's table), number and time formatting in the language's
+// locale, status badges, tables, forms, notices and SVG bar charts.
+
+import { t, tr, locale, language, setLanguage } from "./i18n.js";
 
 /** Builds an element. `attrs` keys starting with "on" become listeners; children may be
  * strings, nodes, arrays or null. Text is always inserted as text. */
@@ -18,6 +21,7 @@ export function h(tag, attrs = {}, ...children) {
       el.value = v;
     }
     else if (k === "checked" || k === "disabled" || k === "selected") el[k] = Boolean(v);
+    else if (k === "placeholder" || k === "title" || k === "aria-label") el.setAttribute(k, tr(String(v)));
     else el.setAttribute(k, v === true ? "" : String(v));
   }
   append(el, children);
@@ -29,7 +33,7 @@ function append(el, children) {
     if (c === null || c === undefined || c === false) continue;
     if (Array.isArray(c)) append(el, c);
     else if (c instanceof Node) el.appendChild(c);
-    else el.appendChild(document.createTextNode(String(c)));
+    else el.appendChild(document.createTextNode(tr(String(c))));
   }
 }
 
@@ -38,8 +42,8 @@ export function clear(el) {
   return el;
 }
 
-const intFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
-const compactFmt = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+const intFmt = new Intl.NumberFormat(locale(), { maximumFractionDigits: 0 });
+const compactFmt = new Intl.NumberFormat(locale(), { notation: "compact", maximumFractionDigits: 1 });
 
 export const num = (n) => intFmt.format(n || 0);
 export const compact = (n) => compactFmt.format(n || 0);
@@ -48,7 +52,7 @@ export const compact = (n) => compactFmt.format(n || 0);
 export function usd(nanos) {
   const v = (nanos || 0) / 1e9;
   const digits = v !== 0 && Math.abs(v) < 1 ? 4 : 2;
-  return "$" + v.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: digits });
+  return "$" + v.toLocaleString(locale(), { minimumFractionDigits: 2, maximumFractionDigits: digits });
 }
 
 /**
@@ -57,18 +61,18 @@ export function usd(nanos) {
  */
 export function cost(nanos, unpriced, requests) {
   if (!unpriced) return usd(nanos);
-  if (requests === undefined ? !nanos : unpriced >= requests) return "unpriced";
-  return `${usd(nanos)} + ${num(unpriced)} unpriced`;
+  if (requests === undefined ? !nanos : unpriced >= requests) return t("unpriced");
+  return `${usd(nanos)} + ${t("{n} unpriced", { n: num(unpriced) })}`;
 }
 
-export const pct = (x) => (x * 100).toLocaleString(undefined, { maximumFractionDigits: 1 }) + "%";
+export const pct = (x) => (x * 100).toLocaleString(locale(), { maximumFractionDigits: 1 }) + "%";
 
 /** An epoch-ms time in the browser's locale and zone, the year only when it is not this
  * one's; "—" when absent. */
 export function time(ms) {
   if (!ms) return "—";
   const d = new Date(ms);
-  return d.toLocaleString(undefined, {
+  return d.toLocaleString(locale(), {
     year: d.getFullYear() === new Date().getFullYear() ? undefined : "numeric",
     month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
   });
@@ -78,7 +82,7 @@ export function time(ms) {
 export function relative(ms) {
   if (!ms) return "";
   const d = Math.round((ms - Date.now()) / 1000);
-  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" });
   const a = Math.abs(d);
   if (a < 60) return rtf.format(d, "second");
   if (a < 3600) return rtf.format(Math.round(d / 60), "minute");
@@ -96,12 +100,13 @@ export function windowBars(w, { compact = false } = {}) {
     const p = Math.round(x.utilization * 100);
     const width = compact ? 48 : 80;
     const level = p >= 95 ? "bar-bad" : p >= 70 ? "bar-warn" : "bar";
-    return h("span", { class: "window", title: `${name} window: ${p}% used${x.resets_at ? `, resets ${time(x.resets_at)}` : ""}` },
+    const said = t("{name} window: {p}% used", { name: t(name), p }) + (x.resets_at ? `, ${t("resets {when}", { when: time(x.resets_at) })}` : "");
+    return h("span", { class: "window", title: said },
       h("span", { class: "window-name" }, k),
-      h("svg", { class: "chart window-bar", width, height: 8, role: "img", "aria-label": `${name} window ${p}% used` },
+      h("svg", { class: "chart window-bar", width, height: 8, role: "img", "aria-label": said },
         h("rect", { class: "window-track", x: 0, y: 0, width, height: 8 }),
         h("rect", { class: level, x: 0, y: 0, width: Math.min(width, Math.max(0, (p * width) / 100)), height: 8 })),
-      ` ${p}%`, x.resets_at ? ` · ${compact ? "" : "resets "}${relative(x.resets_at)}` : "");
+      ` ${p}%`, x.resets_at ? ` · ${compact ? relative(x.resets_at) : t("resets {when}", { when: relative(x.resets_at) })}` : "");
   }));
 }
 
@@ -197,13 +202,13 @@ export async function attempt(fn, where) {
 }
 
 /** `n` with the noun in the right number: "1 group", "3 groups". */
-export const plural = (n, one, many) => `${num(n)} ${n === 1 ? one : many}`;
+export const plural = (n, one, many) => t(n === 1 ? `{n} ${one}` : `{n} ${many}`, { n: num(n) });
 
 /** When an account out of rotation comes back: the time and how far off, or, once that time
  * has passed, that the recovery check brings it back next. */
 export function backAt(until) {
   if (!until) return "—";
-  if (until <= Date.now()) return "due now (at the next recovery check)";
+  if (until <= Date.now()) return t("due now (at the next recovery check)");
   return `${time(until)} (${relative(until)})`;
 }
 
@@ -269,10 +274,10 @@ export function applyTheme(theme = localStorage.getItem("aicarpool.theme") || "a
 }
 
 /** A button cycling the colour scheme: as the system, dark, light. */
-export function themeButton() {
-  const label = (t) => ({ auto: "Theme: system", dark: "Theme: dark", light: "Theme: light" }[t]);
+export function themeButton(id = "theme") {
+  const label = (x) => tr({ auto: "Theme: system", dark: "Theme: dark", light: "Theme: light" }[x]);
   let current = applyTheme();
-  const b = h("button", { type: "button", class: "theme", id: "theme", "aria-label": "Colour scheme" }, label(current));
+  const b = h("button", { type: "button", class: "theme", id, "aria-label": "Colour scheme" }, label(current));
   b.addEventListener("click", () => {
     current = THEMES[(THEMES.indexOf(current) + 1) % THEMES.length];
     localStorage.setItem("aicarpool.theme", current);
@@ -291,4 +296,13 @@ export function meter(used, max) {
   return h("svg", { class: "chart window-bar", width, height: 8, role: "img", "aria-label": pct(share) },
     h("rect", { class: "window-track", x: 0, y: 0, width, height: 8 }),
     h("rect", { class: level, x: 0, y: 0, width: share * width, height: 8 }));
+}
+
+/** A button switching between English and Chinese (remembered in this browser). */
+export function languageButton(id = "language") {
+  const other = language() === "zh" ? "en" : "zh";
+  return h("button", {
+    type: "button", class: "theme", id, lang: other === "zh" ? "zh-CN" : "en",
+    onclick: () => { setLanguage(other); location.reload(); },
+  }, other === "zh" ? "中文" : "English");
 }

@@ -4,6 +4,7 @@
 
 import { h, num, compact, usd, time, badge, table, barChart } from "./ui.js";
 import { blockedText, standingTable } from "./limits.js";
+import { t, locale } from "./i18n.js";
 
 /** Sums of `days` (the last `n` of them). */
 function span(days, n) {
@@ -12,13 +13,13 @@ function span(days, n) {
   }), { requests: 0, tokens: 0, cost_nanos: 0 });
 }
 
-const dayLabel = (d) => new Date(`${d.day || d.at}T12:00:00`).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+const dayLabel = (d) => new Date(`${d.day || d.at}T12:00:00`).toLocaleDateString(locale(), { month: "short", day: "numeric" });
 
 /** The stat cards, charts, limits and per-model table for `days` (oldest first), `models`
  * and `standing`. */
 export function usageView({ days, models, standing }) {
   const stat = (label, s) => h("div", { class: "card stat" }, h("span", {}, label), h("strong", {}, compact(s.tokens)),
-    h("small", {}, `${num(s.requests)} requests · ${usd(s.cost_nanos)}`));
+    h("small", {}, t("{n} requests · {cost}", { n: num(s.requests), cost: usd(s.cost_nanos) })));
   const blocked = blockedText(standing);
   return [
     blocked ? h("div", { class: "card alert", role: "alert", id: "blocked" }, blocked) : null,
@@ -44,11 +45,11 @@ export function usageView({ days, models, standing }) {
 export function recentTable(rows) {
   return table([
     ["Time", (r) => time(r.started_at)],
-    ["Endpoint", (r) => `${r.endpoint}${r.stream ? " (stream)" : ""}`],
+    ["Endpoint", (r) => (r.stream ? `${r.endpoint} · ${t("stream")}` : r.endpoint)],
     ["Model", (r) => r.model || "—"],
     ["Status", (r) => h("span", {}, badge(r.outcome === "ok" ? "OK" : r.outcome), ` ${r.status_code}`)],
     ["Tokens", (r) => compact(r.tokens ?? (r.input_tokens + r.output_tokens + r.cache_creation_input_tokens + r.cache_read_input_tokens)), "num"],
-    ["Cost", (r) => (r.unpriced ? "unpriced" : usd(r.cost_nanos)), "num"],
+    ["Cost", (r) => (r.unpriced ? t("unpriced") : usd(r.cost_nanos)), "num"],
     ["Client", (r) => r.client || "—"],
   ], rows, { empty: "No requests yet." });
 }

@@ -3,6 +3,7 @@
 // bindings; status actions; test; status history and recent errors.
 
 import { get, post, patch, del } from "../api.js";
+import { t } from "../i18n.js";
 import { h, clear, num, compact, time, badge, table, field, values, notice, attempt, list, windowBars, inFlight, backAt } from "../ui.js";
 
 const PLATFORMS = [
@@ -177,9 +178,9 @@ function createForm(platform, groups) {
       const l = await attempt(() => post("/oauth/start", { platform }), error);
       if (!l) return;
       clear(link).append(
-        h("p", {}, `1. Open this link, sign in with ${sign.who} and approve:`),
+        h("p", {}, t("1. Open this link, sign in with {who} and approve:", { who: t(sign.who) })),
         h("p", {}, h("a", { href: l.url, target: "_blank", rel: "noopener noreferrer", class: "break" }, l.url)),
-        h("p", {}, `2. ${sign.paste} (the link works until ${time(l.expires_at)}).`));
+        h("p", {}, t("2. {paste} (the link works until {when}).", { paste: t(sign.paste), when: time(l.expires_at) })));
     } }, "Get sign-in link");
     form.append(h("div", { class: "oauth" }, h("h2", {}, "Sign in to the subscription"), start, link, code));
     form.append(h("button", { type: "submit", class: "primary" }, "Add subscription"));
@@ -187,7 +188,7 @@ function createForm(platform, groups) {
       e.preventDefault();
       const account = collect(form, f, bindings, false);
       const a = await attempt(() => post("/oauth/exchange", { code: values(form).code, account: { ...account, platform } }), error);
-      if (a) { notice(`Added ${a.name}.`); location.hash = `#/accounts/${a.id}`; }
+      if (a) { notice(t("Added {name}.", { name: a.name })); location.hash = `#/accounts/${a.id}`; }
     });
     return form;
   }
@@ -196,7 +197,7 @@ function createForm(platform, groups) {
     e.preventDefault();
     const body = { ...collect(form, f, bindings, false), platform };
     const a = await attempt(() => post("/accounts", body), error);
-    if (a) { notice(`Added ${a.name}.`); location.hash = `#/accounts/${a.id}`; }
+    if (a) { notice(t("Added {name}.", { name: a.name })); location.hash = `#/accounts/${a.id}`; }
   });
   return form;
 }
@@ -210,7 +211,7 @@ async function editPage(id) {
     const r = await attempt(() => post(`/accounts/${id}/models`, {}), error);
     if (!r) return;
     f.models.input.value = r.models.join(", ");
-    notice(r.models.length ? `The upstream offers ${r.models.length} model(s); save to keep them.` : "The upstream lists no models.");
+    notice(r.models.length ? t("The upstream offers {n} model(s); save to keep them.", { n: r.models.length }) : "The upstream lists no models.");
   } }, "Fetch models");
   f.models.append(fetchModels);
   const form = h("form", { class: "card form-grid", id: "account-form" }, error, Object.values(f), bindings,
@@ -223,7 +224,7 @@ async function editPage(id) {
     const saved = await attempt(() => patch(`/accounts/${id}`, body), error);
     if (saved) { notice("Saved."); location.hash = `#/accounts/${id}`; }
   });
-  return h("div", { class: "page", id: "account-edit" }, h("h1", {}, `Edit ${a.name}`), form);
+  return h("div", { class: "page", id: "account-edit" }, h("h1", {}, t("Edit {name}", { name: a.name })), form);
 }
 
 async function detailPage(id) {
@@ -232,13 +233,13 @@ async function detailPage(id) {
   const out = h("div", { class: "test-result", "aria-live": "polite" });
   const act = (action, label, cls = "") => h("button", { type: "button", class: cls, onclick: async () => {
     const r = await attempt(() => post(`/accounts/${id}/status`, { action }));
-    if (r) { notice(`${a.name}: ${r.status.replace(/_/g, " ")}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+    if (r) { notice(t("{name}: {status}.", { name: a.name, status: t(r.status.replace(/_/g, " ")) })); window.dispatchEvent(new HashChangeEvent("hashchange")); }
   } }, label);
   const test = h("button", { type: "button", onclick: async () => {
     out.textContent = "Testing…";
     const r = await attempt(() => post(`/accounts/${id}/test`, {}), out);
     if (r) {
-      clear(out).append(badge(r.ok ? "OK" : "FAILED"), ` ${r.status ?? "no answer"} in ${r.latency_ms} ms with ${r.model}: ${r.message || "fine"}; now `, badge(r.account_status));
+      clear(out).append(badge(r.ok ? "OK" : "FAILED"), " ", t("{status} in {ms} ms with {model}: {message}; now", { status: r.status ?? t("no answer"), ms: r.latency_ms, model: r.model, message: r.message || "fine" }), " ", badge(r.account_status));
     }
   } }, "Test");
   const info = [
@@ -273,9 +274,9 @@ async function detailPage(id) {
       h("a", { class: "button", href: `#/accounts/${id}/edit` }, "Edit"),
       h("a", { class: "button", href: `#/requests?account=${id}` }, "Requests"),
       h("button", { type: "button", class: "danger", id: "delete-account", onclick: async () => {
-        if (!confirm(`Delete ${a.name}? It leaves rotation and every group now; its request log and history stay.`)) return;
+        if (!confirm(t("Delete {name}? It leaves rotation and every group now; its request log and history stay.", { name: a.name }))) return;
         const r = await attempt(() => del(`/accounts/${id}`));
-        if (r) { notice(`Deleted ${a.name}.`); location.hash = "#/accounts"; }
+        if (r) { notice(t("Deleted {name}.", { name: a.name })); location.hash = "#/accounts"; }
       } }, "Delete"),
       out),
     h("section", { class: "card" }, h("dl", { class: "facts" }, info.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),

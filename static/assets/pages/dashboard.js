@@ -3,6 +3,7 @@
 
 import { get } from "../api.js";
 import { h, num, compact, usd, cost, pct, badge, table, barChart, windowBars, inFlight, backAt, copy } from "../ui.js";
+import { t, locale } from "../i18n.js";
 
 const RANGES = ["24h", "7d", "30d"];
 
@@ -14,7 +15,7 @@ function currentRange() {
 
 function bucketLabel(b) {
   if (/^\d+$/.test(b.at)) {
-    return new Date(Number(b.at)).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    return new Date(Number(b.at)).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
   }
   return b.at;
 }
@@ -49,8 +50,8 @@ export async function render() {
   const range = currentRange();
   const [d, accounts, groups, keys] = await Promise.all([get(`/dashboard?range=${range}`), get("/accounts"), get("/groups"), get("/keys")]);
   const subscriptions = accounts.filter((a) => a.platform.endsWith("-oauth"));
-  const t = d.total;
-  const tokens = t.input_tokens + t.output_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens;
+  const tot = d.total;
+  const tokens = tot.input_tokens + tot.output_tokens + tot.cache_creation_input_tokens + tot.cache_read_input_tokens;
   const switcher = h("div", { class: "segmented", role: "group", "aria-label": "Period" },
     RANGES.map((r) => h("button", {
       type: "button", "aria-pressed": String(r === range),
@@ -66,9 +67,9 @@ export async function render() {
         h("p", {}, "Free space on the data directory's disk; the gateway stores what it holds and accepts requests again by itself."))
       : null,
     h("div", { class: "stats" },
-      stat("Requests", num(t.requests)),
-      stat("Tokens", compact(tokens), `${compact(t.input_tokens)} in · ${compact(t.output_tokens)} out`),
-      stat("Cost", cost(t.cost_nanos, t.unpriced_requests, t.requests), null),
+      stat("Requests", num(tot.requests)),
+      stat("Tokens", compact(tokens), t("{in} in · {out} out", { in: compact(tot.input_tokens), out: compact(tot.output_tokens) })),
+      stat("Cost", cost(tot.cost_nanos, tot.unpriced_requests, tot.requests), null),
       stat("Error rate", pct(d.error_rate))),
     h("div", { class: "charts" },
       barChart("Requests (errors in red)", d.series, { value: (b) => b.requests, label: bucketLabel, stack: (b) => b.errors, stackName: "errors" }),

@@ -3,14 +3,15 @@
 import { get, post, patch, del } from "../api.js";
 import { h, clear, num, compact, usd, cost, pct, badge, table, field, values, notice, attempt, plural } from "../ui.js";
 import { standingTable } from "../limits.js";
+import { t } from "../i18n.js";
 
 const budgetText = (b) => {
   const parts = [];
-  if (b.daily_tokens != null) parts.push(`${compact(b.daily_tokens)} tokens/day`);
-  if (b.monthly_tokens != null) parts.push(`${compact(b.monthly_tokens)} tokens/month`);
-  if (b.daily_cost_usd != null) parts.push(`$${b.daily_cost_usd}/day`);
-  if (b.monthly_cost_usd != null) parts.push(`$${b.monthly_cost_usd}/month`);
-  return parts.length ? `${parts.join(", ")} (warn at ${b.warning_percent}%)` : "none";
+  if (b.daily_tokens != null) parts.push(`${compact(b.daily_tokens)} ${t("tokens/day")}`);
+  if (b.monthly_tokens != null) parts.push(`${compact(b.monthly_tokens)} ${t("tokens/month")}`);
+  if (b.daily_cost_usd != null) parts.push(`$${b.daily_cost_usd}${t("/day")}`);
+  if (b.monthly_cost_usd != null) parts.push(`$${b.monthly_cost_usd}${t("/month")}`);
+  return parts.length ? `${parts.join(", ")} ${t("(warn at {n}%)", { n: b.warning_percent })}` : t("none");
 };
 
 /** Budget inputs; on edit, an emptied field removes that budget. */
@@ -45,7 +46,7 @@ export async function render() {
     const body = { name: v.name, description: v.description, ...budgetBody(v) };
     for (const k of Object.keys(body)) if (body[k] === null) delete body[k];
     const g = await attempt(() => post("/groups", body), error);
-    if (g) { notice(`Created ${g.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+    if (g) { notice(t("Created {name}.", { name: g.name })); window.dispatchEvent(new HashChangeEvent("hashchange")); }
   });
   const cards = groups.map((g) => {
     const bound = accounts.filter((a) => a.groups.some((b) => b.group_id === g.id));
@@ -64,23 +65,23 @@ export async function render() {
       editHolder.appendChild(form);
     } }, "Edit budgets");
     const rename = h("button", { type: "button", onclick: async () => {
-      const name = prompt(`New name for ${g.name}:`, g.name);
+      const name = prompt(t("New name for {name}:", { name: g.name }), g.name);
       if (!name || name === g.name) return;
       const r = await attempt(() => post(`/groups/${g.id}/rename`, { name }));
-      if (r) { notice(`Renamed to ${r.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+      if (r) { notice(t("Renamed to {name}.", { name: r.name })); window.dispatchEvent(new HashChangeEvent("hashchange")); }
     } }, "Rename");
     const remove = h("button", { type: "button", class: "danger", onclick: async () => {
-      if (!confirm(`Delete ${g.name}? Its request log and history stay.`)) return;
+      if (!confirm(t("Delete {name}? Its request log and history stay.", { name: g.name }))) return;
       // A group in use says what deleting it would affect; that is confirmed too.
       let r;
       try {
         r = await del(`/groups/${g.id}`);
       } catch (e) {
         if (e.status !== 409) { notice(e.message, "error"); return; }
-        if (!confirm(`${e.message}.\n\nDelete it anyway?`)) return;
+        if (!confirm(t("{message}.\n\nDelete it anyway?", { message: e.message }))) return;
         r = await attempt(() => del(`/groups/${g.id}?force=true`));
       }
-      if (r) { notice(`Deleted ${g.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+      if (r) { notice(t("Deleted {name}.", { name: g.name })); window.dispatchEvent(new HashChangeEvent("hashchange")); }
     } }, "Delete");
     return h("section", { class: "card group", "data-group": g.name },
       h("div", { class: "page-head" }, h("h2", {}, g.name), h("span", { class: "actions" }, edit, rename, remove)),
@@ -88,7 +89,7 @@ export async function render() {
       h("p", {}, h("strong", {}, "Budgets: "), budgetText(g.budgets)),
       g.budget_use?.length ? standingTable({ key: [], group: g.budget_use }) : null,
       editHolder,
-      h("h3", {}, `Accounts (${bound.length})`),
+      h("h3", {}, t("Accounts ({n})", { n: bound.length })),
       table([
         ["Account", (a) => h("a", { href: `#/accounts/${a.id}` }, a.name)],
         ["Status", (a) => badge(a.status)],
@@ -104,7 +105,7 @@ export async function render() {
             ["", (s) => (s.used > s.share ? badge("OVER SHARE") : "")],
           ], g.fair_share)]
         : null,
-      h("h3", {}, `Members' keys (${members.length})`),
+      h("h3", {}, t("Members' keys ({n})", { n: members.length })),
       table([
         ["Key", (k) => k.name],
         ["Status", (k) => badge(k.status)],

@@ -6,6 +6,7 @@ import { h, clear, compact, usd, cost, time, badge, table, field, values, notice
 import { clientSettings } from "../snippets.js";
 import { blockedText, standingShort } from "../limits.js";
 import { usageView, recentTable } from "../usage.js";
+import { t } from "../i18n.js";
 
 const LIMITS = [
   ["rate_requests", "Requests per window", "number"],
@@ -23,17 +24,17 @@ const LIMITS = [
 function limitsText(l) {
   const parts = [];
   if (l.rate_requests) parts.push(`${l.rate_requests}/${l.rate_window_minutes}min`);
-  if (l.concurrency) parts.push(`${l.concurrency} at once`);
-  if (l.daily_tokens) parts.push(`${compact(l.daily_tokens)} tok/day`);
-  if (l.total_tokens) parts.push(`${compact(l.total_tokens)} tok total`);
-  if (l.daily_cost_usd != null) parts.push(`$${l.daily_cost_usd}/day`);
-  if (l.weekly_cost_usd != null) parts.push(`$${l.weekly_cost_usd}/week`);
-  if (l.total_cost_usd != null) parts.push(`$${l.total_cost_usd} total`);
-  if (l.expires_at) parts.push(`expires ${time(l.expires_at)}`);
+  if (l.concurrency) parts.push(t("{n} at once", { n: l.concurrency }));
+  if (l.daily_tokens) parts.push(`${compact(l.daily_tokens)} ${t("tokens/day")}`);
+  if (l.total_tokens) parts.push(`${compact(l.total_tokens)} ${t("total")}`);
+  if (l.daily_cost_usd != null) parts.push(`$${l.daily_cost_usd}${t("/day")}`);
+  if (l.weekly_cost_usd != null) parts.push(`$${l.weekly_cost_usd}${t("/week")}`);
+  if (l.total_cost_usd != null) parts.push(`$${l.total_cost_usd} ${t("total")}`);
+  if (l.expires_at) parts.push(t("expires {when}", { when: time(l.expires_at) }));
   if (l.models?.length) parts.push(`models: ${l.models.join(", ")}`);
   if (l.clients?.length) parts.push(`clients: ${l.clients.join(", ")}`);
   if (l.platforms?.length) parts.push(`platforms: ${l.platforms.join(", ")}`);
-  return parts.join(" · ") || "no limits";
+  return parts.join(" · ") || t("no limits");
 }
 
 /** Inputs for every limit; `l` fills them when editing. */
@@ -62,7 +63,7 @@ function limitBody(v) {
 function shownOnce(created) {
   const code = h("code", { id: "new-key" }, created.plaintext);
   return h("section", { class: "card once", id: "key-once", role: "alert" },
-    h("h2", {}, `Key for ${created.key.name}`),
+    h("h2", {}, t("Key for {name}", { name: created.key.name })),
     h("p", {}, h("strong", {}, "Copy it now: it is shown only this once. "), "The gateway keeps only its hash."),
     h("p", { class: "key-line" }, code, " ", h("button", { type: "button", class: "primary", onclick: () => copy(created.plaintext, code) }, "Copy key")),
     clientSettings(created.plaintext),
@@ -93,9 +94,9 @@ export async function render([id, mode]) {
     }
   });
   const revoke = async (k) => {
-    if (!confirm(`Revoke ${k.group}/${k.name}? Its holder loses access at once.`)) return;
+    if (!confirm(t("Revoke {name}? Its holder loses access at once.", { name: `${k.group}/${k.name}` }))) return;
     const r = await attempt(() => post(`/keys/${k.id}/revoke`, {}));
-    if (r) { notice(`Revoked ${k.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+    if (r) { notice(t("Revoked {name}.", { name: k.name })); window.dispatchEvent(new HashChangeEvent("hashchange")); }
   };
   page.append(...[
     h("h1", {}, "Keys"),
@@ -130,7 +131,7 @@ async function editPage(id) {
     const saved = await attempt(() => patch(`/keys/${id}`, limitBody(values(form))), error);
     if (saved) { notice("Saved."); location.hash = "#/keys"; }
   });
-  return h("div", { class: "page" }, h("h1", {}, `Limits of ${k.group}/${k.name}`), form);
+  return h("div", { class: "page" }, h("h1", {}, t("Limits of {name}", { name: `${k.group}/${k.name}` })), form);
 }
 
 /** One key: where it stands, its use by day and model, recent requests, settings to paste. */
@@ -143,17 +144,17 @@ async function keyPage(id) {
         k.status === "active" ? h("a", { class: "button", href: `#/keys/${k.id}/edit` }, "Limits") : null,
         h("a", { class: "button", href: `#/requests?key=${k.id}` }, "All requests"),
         h("button", { type: "button", id: "rename-key", onclick: async () => {
-          const name = prompt(`New name for ${k.name}:`, k.name);
+          const name = prompt(t("New name for {name}:", { name: k.name }), k.name);
           if (!name || name === k.name) return;
           const r = await attempt(() => post(`/keys/${k.id}/rename`, { name }));
-          if (r) { notice(`Renamed to ${r.name}.`); window.dispatchEvent(new HashChangeEvent("hashchange")); }
+          if (r) { notice(t("Renamed to {name}.", { name: r.name })); window.dispatchEvent(new HashChangeEvent("hashchange")); }
         } }, "Rename"),
         h("button", { type: "button", class: "danger", id: "delete-key", onclick: async () => {
-          if (!confirm(`Delete ${k.group}/${k.name}? It stops working at once; its request log and history stay.`)) return;
+          if (!confirm(t("Delete {name}? It stops working at once; its request log and history stay.", { name: `${k.group}/${k.name}` }))) return;
           const r = await attempt(() => del(`/keys/${k.id}`));
-          if (r) { notice(`Deleted ${k.name}.`); location.hash = "#/keys"; }
+          if (r) { notice(t("Deleted {name}.", { name: k.name })); location.hash = "#/keys"; }
         } }, "Delete"))),
-    h("p", { class: "hint" }, h("code", {}, `${k.prefix}…`), ` · created ${time(k.created_at)} · last used ${time(k.last_used_at)}`),
+    h("p", { class: "hint" }, h("code", {}, `${k.prefix}…`), ` · ${t("created {when} · last used {used}", { when: time(k.created_at), used: time(k.last_used_at) })}`),
     usageView(u),
     h("section", { class: "card" }, h("h2", {}, "Recent requests"), recentTable(page.rows)),
     h("section", { class: "card" }, h("h2", {}, "Settings for its holder"),

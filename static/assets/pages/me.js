@@ -2,7 +2,8 @@
 // see their use, each limit with what is left, their group's budgets, recent requests and the
 // settings for their tools. Backed by GET /api/me and /api/me/requests with that key alone.
 
-import { h, clear, field, values, time, badge, themeButton } from "../ui.js";
+import { h, clear, field, values, time, badge, themeButton, languageButton } from "../ui.js";
+import { t } from "../i18n.js";
 import { usageView, recentTable } from "../usage.js";
 import { clientSettings } from "../snippets.js";
 
@@ -29,7 +30,8 @@ function keyForm(message) {
     h("p", {}, "Enter the API key your team gave you to see what you have used and what is left. It stays in this browser tab only."),
     error, key,
     h("button", { type: "submit", class: "primary" }, "Show my usage"),
-    h("p", { class: "hint" }, h("a", { href: "#/login" }, "Sign in as an admin instead")));
+    h("p", { class: "hint" }, h("a", { href: "#/login" }, "Sign in as an admin instead")),
+    h("p", { class: "actions" }, languageButton("page-language"), themeButton("page-theme")));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     sessionStorage.setItem(STORE, values(form).key);
@@ -59,9 +61,9 @@ export async function render() {
   const k = me.key;
   return h("div", { class: "page", id: "me" },
     h("div", { class: "page-head" }, h("h1", {}, `${k.group}/${k.name}`),
-      h("span", { class: "actions" }, badge(k.status), themeButton(), forget)),
-    h("p", { class: "hint" }, h("code", {}, `${k.prefix}…`), ` · last used ${time(k.last_used_at)}`,
-      k.expires_at ? ` · expires ${time(k.expires_at)}` : ""),
+      h("span", { class: "actions" }, badge(k.status), languageButton("page-language"), themeButton("page-theme"), forget)),
+    h("p", { class: "hint" }, h("code", {}, `${k.prefix}…`), ` · ${t("last used {when}", { when: time(k.last_used_at) })}`,
+      k.expires_at ? ` · ${t("expires {when}", { when: time(k.expires_at) })}` : ""),
     usageView(me),
     h("section", { class: "card", id: "recent" }, h("h2", {}, "Your recent requests"), recentTable(recent)),
     h("section", { class: "card", id: "settings" }, h("h2", {}, "Settings for your tools"), clientSettings(key)));

@@ -4,6 +4,7 @@
 
 import { get, query } from "../api.js";
 import { h, clear, num, usd, time, badge, table, field, values, attempt } from "../ui.js";
+import { t } from "../i18n.js";
 
 const PAGE = 50;
 
@@ -41,7 +42,7 @@ export async function render() {
   const detail = h("section", { class: "card", id: "request-detail", hidden: true });
   const show = (r) => {
     detail.hidden = false;
-    clear(detail).append(h("div", { class: "page-head" }, h("h2", {}, `Request ${r.request_id}`),
+    clear(detail).append(h("div", { class: "page-head" }, h("h2", {}, t("Request {id}", { id: r.request_id })),
       h("button", { type: "button", onclick: () => { detail.hidden = true; } }, "Close")),
     h("dl", { class: "facts" }, Object.entries(r).map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")),
       h("dd", {}, k === "started_at" ? time(v) : v === null || v === "" ? "—" : String(v))])));
@@ -54,15 +55,15 @@ export async function render() {
     clear(results).append(
       table([
         ["Time", (r) => time(r.started_at)],
-        ["Endpoint", (r) => `${r.endpoint}${r.stream ? " · stream" : ""}`],
+        ["Endpoint", (r) => (r.stream ? `${r.endpoint} · ${t("stream")}` : r.endpoint)],
         ["Key", (r) => r.key || "—"],
         ["Account", (r) => (r.account_id ? h("a", { href: `#/accounts/${r.account_id}` }, r.account || String(r.account_id)) : "—")],
-        ["Model", (r) => (r.upstream_model && r.upstream_model !== r.model ? `${r.model} → ${r.upstream_model}` : r.model || "—") + (r.translated ? " (translated)" : "")],
+        ["Model", (r) => (r.upstream_model && r.upstream_model !== r.model ? `${r.model} → ${r.upstream_model}` : r.model || "—") + (r.translated ? ` ${t("(translated)")}` : "")],
         ["Status", (r) => h("span", {}, badge(r.outcome === "ok" ? "OK" : r.outcome), ` ${r.status_code}`)],
-        ["Tokens in / out", (r) => `${num(r.input_tokens)} / ${num(r.output_tokens)}`, "num"],
-        ["Cache write / read", (r) => `${num(r.cache_creation_input_tokens)} / ${num(r.cache_read_input_tokens)}`, "num"],
-        ["Cost", (r) => (r.unpriced ? "unpriced" : usd(r.cost_nanos)), "num"],
-        ["Took", (r) => (r.duration_ms == null ? "—" : h("span", { title: r.first_byte_ms != null ? `first byte after ${num(r.first_byte_ms)} ms` : "" }, `${num(r.duration_ms)} ms`)), "num"],
+        ["Tokens in / out", (r) => h("span", { title: t("Cache write / read") }, `${num(r.input_tokens)} / ${num(r.output_tokens)}`,
+          r.cache_creation_input_tokens || r.cache_read_input_tokens ? h("div", { class: "hint" }, `${t("cache")} ${num(r.cache_creation_input_tokens)} / ${num(r.cache_read_input_tokens)}`) : null), "num"],
+        ["Cost", (r) => (r.unpriced ? t("unpriced") : usd(r.cost_nanos)), "num"],
+        ["Took", (r) => (r.duration_ms == null ? "—" : h("span", { title: r.first_byte_ms != null ? t("first byte after {n} ms", { n: num(r.first_byte_ms) }) : "" }, `${num(r.duration_ms)} ms`)), "num"],
         ["Client", (r) => r.client || "—"],
         ["Error", (r) => r.error_message || "", "wrap"],
       ], page.rows, { empty: "No requests match.", onRow: show }),

@@ -3,6 +3,7 @@
 
 import { get, put, del, post } from "../api.js";
 import { h, clear, time, table, field, values, notice, attempt } from "../ui.js";
+import { t } from "../i18n.js";
 
 const POLICY = [
   ["accounts", "error_threshold", "Server errors that take an account out", "AICARPOOL_ERROR_THRESHOLD"],
@@ -39,7 +40,7 @@ export async function render() {
     e.preventDefault();
     const { model, ...body } = values(priceForm);
     const r = await attempt(() => put(`/prices/${encodeURIComponent(model)}`, body), priceError);
-    if (r) { notice(`Price of ${r.model} saved.`); refresh(); }
+    if (r) { notice(t("Price of {model} saved.", { model: r.model })); refresh(); }
   });
   const editPrice = (p) => {
     const set = (n, v) => { priceForm.querySelector(`[name=${n}]`).value = v; };
@@ -49,7 +50,7 @@ export async function render() {
     priceForm.querySelector("[name=input]").focus();
   };
   const removePrice = async (p) => {
-    if (!confirm(`Remove the price of ${p.model}? Its requests will be logged as unpriced.`)) return;
+    if (!confirm(t("Remove the price of {model}? Its requests will be logged as unpriced.", { model: p.model }))) return;
     if (await attempt(() => del(`/prices/${encodeURIComponent(p.model)}`))) { notice("Removed."); refresh(); }
   };
 
@@ -57,7 +58,7 @@ export async function render() {
   const policyForm = h("form", { class: "form-grid", id: "policy-form" }, policyError,
     POLICY.filter(([group]) => group === "accounts").map(([, name, label, variable]) => field(label, name, {
       type: "number", min: 1, value: s.accounts[name],
-      help: `Environment (${variable}): ${s.accounts_environment[name]}${s.accounts_override[name] != null ? " — changed here" : ""}`,
+      help: t("Environment ({variable}): {value}", { variable, value: s.accounts_environment[name] }) + (s.accounts_override[name] != null ? t(" — changed here") : ""),
     })),
     h("div", { class: "actions" },
       h("button", { type: "submit", class: "primary" }, "Save policy"),
@@ -81,7 +82,7 @@ export async function render() {
   adminForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     const r = await attempt(() => post("/admins", values(adminForm)), adminError);
-    if (r) { notice(r.created ? `Admin ${r.username} created.` : `Password of ${r.username} changed; their sessions ended.`); refresh(); }
+    if (r) { notice(r.created ? t("Admin {name} created.", { name: r.username }) : t("Password of {name} changed; their sessions ended.", { name: r.username })); refresh(); }
   });
 
   return h("div", { class: "page", id: "settings" },
