@@ -345,7 +345,7 @@ fn keys_are_shown_once_stored_hashed_and_carry_limits() {
     assert!(err.contains("no group named"), "{err}");
     for (extra, expected) in [
         (&["--name", "alice"][..], "already has a key named"),
-        (&["--name", "y", "--requests", "5"], "--window-minutes"),
+        (&["--name", "y", "--requests", "5"], "a window in minutes"),
         (
             &["--name", "y", "--expires-at", "2001-01-01"],
             "in the past",
