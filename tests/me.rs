@@ -88,7 +88,8 @@ fn a_member_sees_their_own_use_and_what_is_left() {
         "the group's budget counts every member"
     );
     assert!(v["standing"]["blocked"].is_null());
-    assert_eq!(v["models"][0]["at"], "claude-sonnet-4-5");
+    assert_eq!(v["models"][0]["model"], "claude-sonnet-4-5");
+    assert_eq!(v["models"][0]["requests"], 2);
 
     // x-api-key works too, and the requests are the key's own, without the pool's side.
     let r = me(&server, "/api/me/requests", &[("x-api-key", &alice)]);

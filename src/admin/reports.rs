@@ -134,7 +134,7 @@ pub async fn key_usage(c: Call<'_>) -> Result<Response<Body>> {
         .read(move |conn| {
             Ok((
                 usage::key_days(conn, id, &first)?,
-                usage::key_models(conn, id, &first)?,
+                usage::key_models(conn, id, now - 30 * 24 * HOUR_MS)?,
             ))
         })
         .await?;

@@ -89,7 +89,7 @@ impl Gateway {
             .read(move |c| {
                 Ok((
                     store::usage::key_days(c, id, &first)?,
-                    store::usage::key_models(c, id, &first)?,
+                    store::usage::key_models(c, id, now - DAYS * 86_400_000)?,
                     store::usage::key_last_used(c, id)?,
                 ))
             })

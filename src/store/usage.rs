@@ -506,22 +506,34 @@ pub fn key_last_used(conn: &Connection, key_id: i64) -> Result<Option<i64>> {
         .query_row([key_id], |r| r.get(0))?)
 }
 
-/// One key's use per model from `first_day` on, most requested first.
-pub fn key_models(conn: &Connection, key_id: i64, first_day: &str) -> Result<Vec<Bucket>> {
+/// One model's use by one key.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ModelUse {
+    pub model: String,
+    pub requests: i64,
+    pub tokens: i64,
+    pub cost_nanos: i64,
+    /// Requests the model had no price for: `cost_nanos` leaves them out.
+    pub unpriced_requests: i64,
+}
+
+/// One key's use per model since `since` (epoch ms), most requested first.
+pub fn key_models(conn: &Connection, key_id: i64, since: i64) -> Result<Vec<ModelUse>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT model, sum(requests), sum(error_requests),
-            sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
-            sum(cost_nanos)
-         FROM usage_daily WHERE api_key_id = ?1 AND day >= ?2
-         GROUP BY model ORDER BY sum(requests) DESC, model",
+        "SELECT coalesce(model, ''), count(*),
+            coalesce(sum(input_tokens + output_tokens + cache_creation_input_tokens
+                + cache_read_input_tokens), 0),
+            coalesce(sum(cost_nanos), 0), coalesce(sum(unpriced), 0)
+         FROM api_key_request_log WHERE api_key_id = ?1 AND started_at >= ?2
+         GROUP BY model ORDER BY count(*) DESC, model",
     )?;
-    let rows = stmt.query_map(params![key_id, first_day], |r| {
-        Ok(Bucket {
-            at: r.get(0)?,
+    let rows = stmt.query_map(params![key_id, since], |r| {
+        Ok(ModelUse {
+            model: r.get(0)?,
             requests: r.get(1)?,
-            errors: r.get(2)?,
-            tokens: r.get(3)?,
-            cost_nanos: r.get(4)?,
+            tokens: r.get(2)?,
+            cost_nanos: r.get(3)?,
+            unpriced_requests: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

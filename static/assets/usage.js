@@ -2,7 +2,7 @@
 // days, a chart per day, use per model, where it stands against each limit, and its recent
 // requests.
 
-import { h, num, compact, usd, time, badge, table, barChart } from "./ui.js";
+import { h, num, compact, usd, cost, time, badge, table, barChart } from "./ui.js";
 import { blockedText, standingTable } from "./limits.js";
 import { t, locale } from "./i18n.js";
 
@@ -33,10 +33,10 @@ export function usageView({ days, models, standing }) {
         standingTable(standing, "No limits: only the group's budgets and the pool's capacity apply.")),
       h("section", { class: "card", id: "models" }, h("h2", {}, "By model (30 days)"),
         table([
-          ["Model", (m) => m.at || "—"],
+          ["Model", (m) => m.model || "—"],
           ["Requests", (m) => num(m.requests), "num"],
           ["Tokens", (m) => compact(m.tokens), "num"],
-          ["Cost", (m) => usd(m.cost_nanos), "num"],
+          ["Cost", (m) => cost(m.cost_nanos, m.unpriced_requests, m.requests), "num"],
         ], models, { empty: "Nothing used in 30 days." }))),
   ];
 }
