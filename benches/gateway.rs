@@ -511,6 +511,7 @@ fn usage_pipeline(n: usize) -> (f64, u64) {
                                 first_byte_ms: Some(1),
                                 day: "2026-11-23".into(),
                                 translated: false,
+                                tried: Vec::new(),
                             })
                             .await;
                     }

@@ -197,6 +197,33 @@ fn failover_reaches_the_next_account_on_500_hang_and_refused_connection() {
         );
         assert_eq!(row["outcome"], "ok");
     }
+    // Each failed attempt is logged with its account, status and why, in order.
+    let tried: String = rusqlite::Connection::open(env.data.db())
+        .unwrap()
+        .query_row(
+            "SELECT tried FROM api_key_request_log ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let tried: serde_json::Value = serde_json::from_str(&tried).unwrap();
+    assert_eq!(tried[0]["account_id"], first);
+    assert_eq!(tried[0]["status"], 500);
+    assert!(
+        tried[0]["error"].as_str().unwrap().contains("boom"),
+        "{tried}"
+    );
+    assert_eq!(tried[1]["account_id"], dead);
+    assert!(tried[1]["status"].is_null(), "{tried}");
+    assert!(
+        tried[1]["error"].as_str().unwrap().contains("connect"),
+        "{tried}"
+    );
+    assert_eq!(
+        tried.as_array().unwrap().len(),
+        2,
+        "the one that answered is not a failure"
+    );
     assert_eq!(good.count(), 2);
     assert_eq!(env.account_json(first)["error_count"], 2);
     assert_eq!(env.account_json(dead)["error_count"], 2);

@@ -211,7 +211,8 @@ pub async fn export_requests(c: Call<'_>) -> Result<Response<Body>> {
     let mut out = String::from(
         "request_id,started_at,key,account,endpoint,stream,model,upstream_model,translated,\
          status_code,outcome,input_tokens,output_tokens,cache_creation_input_tokens,\
-         cache_read_input_tokens,cost_usd,unpriced,attempts,client,duration_ms,first_byte_ms,error\r\n",
+         cache_read_input_tokens,cost_usd,unpriced,attempts,client,duration_ms,first_byte_ms,error,\
+         tried\r\n",
     );
     for r in &rows {
         let started = Timestamp::from_millisecond(r.started_at)
@@ -240,6 +241,14 @@ pub async fn export_requests(c: Call<'_>) -> Result<Response<Body>> {
             r.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
             r.first_byte_ms.map(|d| d.to_string()).unwrap_or_default(),
             r.error_message.clone().unwrap_or_default(),
+            r.tried
+                .iter()
+                .map(|t| {
+                    let status = t.status.map_or("no answer".to_owned(), |s| s.to_string());
+                    format!("account {} {status}: {}", t.account_id, t.error)
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));

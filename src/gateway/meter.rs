@@ -407,6 +407,7 @@ mod tests {
             first_byte_ms: Some(1),
             day: "2023-11-14".into(),
             translated: false,
+            tried: Vec::new(),
         }
     }
 

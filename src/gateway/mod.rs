@@ -316,6 +316,7 @@ impl Gateway {
             admission: Admission::default(),
             day: self.limiter.day_label(started_at),
             upstream_wait: Duration::ZERO,
+            tried: Vec::new(),
         };
         let access = Limiter::check_access(&call.key, client, &call.model)
             .and_then(|()| Limiter::allowed_platforms(&call.key, call.endpoint.platforms()));

@@ -41,6 +41,18 @@ pub struct Record {
     /// Answered by an account of another protocol, through translation.
     #[serde(default)]
     pub translated: bool,
+    /// The attempts that failed before the last one, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<Tried>,
+}
+
+/// One failed attempt of a request: the account, what it answered, why it did not serve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tried {
+    pub account_id: i64,
+    /// The upstream's status; none when it could not be reached or the request not translated.
+    pub status: Option<u16>,
+    pub error: String,
 }
 
 /// Writes the request-log rows and adds them to the daily rollup, in the caller's transaction.
@@ -53,9 +65,9 @@ pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
             protocol, endpoint, model, stream, status_code, outcome, error_message,
             input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
             cost_nanos, unpriced, attempts, client, user_agent, started_at, duration_ms,
-            first_byte_ms, upstream_model, translated)
+            first_byte_ms, upstream_model, translated, tried)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)
          ON CONFLICT (request_id) DO NOTHING",
     )?;
     // Keyed by (day, key, account, model); the values are the rollup's counters.
@@ -88,6 +100,8 @@ pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
             r.first_byte_ms,
             r.upstream_model,
             r.translated,
+            (!r.tried.is_empty())
+                .then(|| serde_json::to_string(&r.tried).expect("plain values serialize")),
         ])?;
         if n == 0 {
             continue;
@@ -320,6 +334,8 @@ pub struct LogRow {
     pub duration_ms: Option<i64>,
     pub first_byte_ms: Option<i64>,
     pub translated: bool,
+    /// The attempts that failed first: account, status, why.
+    pub tried: Vec<Tried>,
 }
 
 /// A request on an account of one platform, for the fair share's rebuild.
@@ -362,7 +378,7 @@ pub fn log_page(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
             l.account_id, l.endpoint, l.model, l.upstream_model, l.stream, l.status_code,
             l.outcome, l.error_message, l.input_tokens, l.output_tokens,
             l.cache_creation_input_tokens, l.cache_read_input_tokens, l.cost_nanos, l.unpriced,
-            l.attempts, l.client, l.duration_ms, l.first_byte_ms, l.translated
+            l.attempts, l.client, l.duration_ms, l.first_byte_ms, l.translated, l.tried
          FROM api_key_request_log l
          LEFT JOIN api_keys k ON k.id = l.api_key_id
          LEFT JOIN groups g ON g.id = k.group_id
@@ -438,6 +454,10 @@ pub fn log_page(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
             duration_ms: r.get(22)?,
             first_byte_ms: r.get(23)?,
             translated: r.get(24)?,
+            tried: r
+                .get::<_, Option<String>>(25)?
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -126,6 +126,7 @@ const ZH = {
   "Request id": "请求 ID", "from x-aicarpool-request-id": "来自 x-aicarpool-request-id", "Tokens in / out": "Token 输入 / 输出",
   "Cache write / read": "缓存写入 / 读取", "Took": "耗时", "Error": "错误", "No requests match.": "没有匹配的请求。",
   "Export CSV": "导出 CSV", "Request log": "请求日志", "errors": "错误",
+  "Attempts that failed first": "先前失败的尝试", "None: the first account tried answered.": "无：第一个尝试的账号就已应答。",
   // Audit
   "Who": "操作者", "What": "操作", "Target": "对象", "Detail": "详情", "Nothing has been changed yet.": "还没有任何更改。",
   // Settings

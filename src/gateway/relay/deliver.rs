@@ -363,6 +363,7 @@ impl Call {
             first_byte_ms,
             day: self.day.clone(),
             translated: false,
+            tried: self.tried.clone(),
         }
     }
 }

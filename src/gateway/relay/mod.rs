@@ -87,6 +87,8 @@ pub struct Call {
     pub day: String,
     /// Time spent waiting on upstreams, left out of the gateway's own time in `Server-Timing`.
     pub upstream_wait: Duration,
+    /// The attempts that failed so far, for the request log.
+    pub tried: Vec<usage::Tried>,
 }
 
 /// Why an attempt did not produce an answer to pass on.
@@ -201,6 +203,11 @@ impl Gateway {
                         Some(b)
                     }
                     Err(refusal) => {
+                        call.tried.push(usage::Tried {
+                            account_id: account.id,
+                            status: None,
+                            error: refusal.0.clone(),
+                        });
                         last = Some((Some(account.id), Attempt::Untranslatable(refusal.0)));
                         continue;
                     }
@@ -276,6 +283,11 @@ impl Gateway {
                     {
                         debug!(account = account.id, %status, %message, "attempt failed; trying the next account");
                         Box::pin(self.health.failed(account, failure.clone())).await;
+                        call.tried.push(usage::Tried {
+                            account_id: account.id,
+                            status: Some(status.as_u16()),
+                            error: message.clone(),
+                        });
                     }
                     last = Some((Some(account.id), failed));
                 }
@@ -287,10 +299,22 @@ impl Gateway {
                                 .failed(account, Failure::Server(message.clone())),
                         )
                         .await;
+                        call.tried.push(usage::Tried {
+                            account_id: account.id,
+                            status: None,
+                            error: message.clone(),
+                        });
                     }
                     last = Some((Some(account.id), unreachable));
                 }
                 untranslatable @ Attempt::Untranslatable(_) => {
+                    if let Attempt::Untranslatable(why) = &untranslatable {
+                        call.tried.push(usage::Tried {
+                            account_id: account.id,
+                            status: None,
+                            error: why.clone(),
+                        });
+                    }
                     last = Some((Some(account.id), untranslatable))
                 }
             }

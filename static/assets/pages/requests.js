@@ -44,8 +44,14 @@ export async function render() {
     detail.hidden = false;
     clear(detail).append(h("div", { class: "page-head" }, h("h2", {}, t("Request {id}", { id: r.request_id })),
       h("button", { type: "button", onclick: () => { detail.hidden = true; } }, "Close")),
-    h("dl", { class: "facts" }, Object.entries(r).map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")),
-      h("dd", {}, k === "started_at" ? time(v) : v === null || v === "" ? "—" : String(v))])));
+    h("dl", { class: "facts" }, Object.entries(r).filter(([k]) => k !== "tried").map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")),
+      h("dd", {}, k === "started_at" ? time(v) : v === null || v === "" ? "—" : String(v))])),
+    h("h3", {}, "Attempts that failed first"),
+    r.tried?.length
+      ? h("ol", { id: "tried" }, r.tried.map((x) => h("li", {},
+        h("a", { href: `#/accounts/${x.account_id}` }, accounts.find((a) => a.id === x.account_id)?.name || `#${x.account_id}`),
+        ` — ${x.status ?? t("no answer")}: `, x.error)))
+      : h("p", { class: "empty" }, "None: the first account tried answered."));
     detail.scrollIntoView({ block: "nearest" });
   };
   const pages = [];
