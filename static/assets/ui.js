@@ -240,6 +240,7 @@ export function barChart(title, series, { value, label, fmt = num, stack, stackN
     return g;
   }),
   series.length ? h("text", { x: P, y: H + 16, class: "tick" }, label(series[0])) : null,
+  series.length > 4 ? h("text", { x: P + (W - P) / 2, y: H + 16, class: "tick mid" }, label(series[Math.floor(series.length / 2)])) : null,
   series.length ? h("text", { x: W, y: H + 16, class: "tick end" }, label(series[series.length - 1])) : null);
   return h("figure", { class: "card chart-card" }, h("figcaption", {}, title), svg);
 }
