@@ -627,6 +627,21 @@ fn a_google_account_already_set_up_keeps_its_project_and_refreshes_with_its_secr
 #[test]
 fn sign_in_refuses_what_it_cannot_do() {
     let env = Env::new();
+    // Tokens that name no ChatGPT account cannot make a usable account.
+    let err = env.data.fails(
+        &[
+            "account",
+            "create",
+            "--platform",
+            "codex-oauth",
+            "--name",
+            "c",
+            "--refresh-token-stdin",
+        ],
+        "not-a-jwt\nrt\n",
+        2,
+    );
+    assert!(err.contains("ChatGPT account id"), "{err}");
     let oauth = FakeOauth::start();
     let e = oauth.env_for("codex-oauth");
     let out = env.data.run_env(

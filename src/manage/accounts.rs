@@ -183,6 +183,13 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         }),
     };
     let mut account = account;
+    if platform == Platform::CodexOauth && account.workspace.is_none() {
+        return Err(Error::Invalid(
+            "a codex-oauth account needs its ChatGPT account id, and this access token names none: \
+             paste the access token from ~/.codex/auth.json, or sign in with oauth-url"
+                .into(),
+        ));
+    }
     if account.oauth_expires_at.is_none() && platform == Platform::CodexOauth {
         account.oauth_expires_at = crate::upstream::token::jwt_claims(&secret)
             .and_then(|c| c.get("exp")?.as_i64())
