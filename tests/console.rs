@@ -204,6 +204,22 @@ fn the_first_trial_s_faults_are_gone() {
             .js("return document.querySelector('#dashboard .segmented [aria-pressed=true]').textContent")
             .await;
         assert_eq!(pressed, "7 days");
+        // Tokens broken down by model, then by key, in both ranges' buckets.
+        for (range, by, label) in [
+            ("7d", "model", "claude-sonnet-4-5"),
+            ("24h", "key", "team/alice-with-a-longer-member-name"),
+        ] {
+            b.open(&format!("/#/dashboard?range={range}&by={by}")).await;
+            let legend = b.wait_text("#tokens-chart .legend", label).await;
+            assert!(legend.contains(label), "{legend}");
+            let parts = b
+                .js("return document.querySelectorAll('#tokens-chart rect.part.p0').length")
+                .await;
+            assert!(
+                parts.as_u64().unwrap() >= 2,
+                "a bar part and its swatch: {parts}"
+            );
+        }
         b.open("/#/groups").await;
         let groups = b.wait_text("#groups", "group").await;
         assert!(groups.contains("1 group."), "{groups}");

@@ -22,6 +22,7 @@ pub async fn dashboard(c: Call<'_>) -> Result<Response<Body>> {
     let range = c.query("range").unwrap_or("24h").to_owned();
     let now = now_ms();
     let tz = c.state.ctx.config.time_zone.clone();
+    let mut first_day = String::new();
     let (since, series) = match range.as_str() {
         "24h" => {
             let first = (now / HOUR_MS - 23) * HOUR_MS;
@@ -46,6 +47,7 @@ pub async fn dashboard(c: Call<'_>) -> Result<Response<Body>> {
                 .timestamp()
                 .as_millisecond();
             let first_label = first.to_string();
+            first_day = first_label.clone();
             let rows = c
                 .state
                 .ctx
@@ -98,6 +100,26 @@ pub async fn dashboard(c: Call<'_>) -> Result<Response<Body>> {
             })
         })
         .collect();
+    // Tokens per bucket broken down by the top models or keys, when asked.
+    let breakdown = match c.query("by") {
+        None | Some("") => None,
+        Some(b @ ("model" | "key")) => {
+            let by = if b == "model" { By::Model } else { By::Key };
+            let hourly = range == "24h";
+            let rows = c
+                .state
+                .ctx
+                .db
+                .read(move |conn| usage::tokens_by(conn, by, hourly, since, &first_day))
+                .await?;
+            Some(breakdown(&series, rows))
+        }
+        Some(other) => {
+            return Err(Error::Invalid(format!(
+                "unknown breakdown {other:?} (model or key)"
+            )));
+        }
+    };
     let errors = series.iter().map(|b| b.errors).sum::<i64>();
     let requests = series.iter().map(|b| b.requests).sum::<i64>();
     ok(&json!({
@@ -113,7 +135,50 @@ pub async fn dashboard(c: Call<'_>) -> Result<Response<Body>> {
         "top_models": models,
         "top_groups": groups,
         "top_accounts": accounts_used,
+        "breakdown": breakdown,
     }))
+}
+
+/// How many labels a breakdown names; the rest are summed as "other".
+const BREAKDOWN_TOP: usize = 5;
+
+/// `{labels, series: [{at, values}]}`: each bucket's tokens per label, the largest labels of the
+/// whole range first and the rest as "other".
+fn breakdown(series: &[Bucket], rows: Vec<(String, String, i64)>) -> serde_json::Value {
+    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+    for (_, l, t) in &rows {
+        *totals.entry(l.as_str()).or_default() += t;
+    }
+    let mut order: Vec<(&str, i64)> = totals.into_iter().collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut labels: Vec<String> = order
+        .iter()
+        .take(BREAKDOWN_TOP)
+        .map(|(l, _)| (*l).to_owned())
+        .collect();
+    let other = order.len() > BREAKDOWN_TOP;
+    let mut cells: BTreeMap<(&str, usize), i64> = BTreeMap::new();
+    for (b, l, t) in &rows {
+        let i = labels.iter().position(|x| x == l).unwrap_or(BREAKDOWN_TOP);
+        *cells.entry((b.as_str(), i)).or_default() += t;
+    }
+    let width = labels.len() + usize::from(other);
+    let out: Vec<serde_json::Value> = series
+        .iter()
+        .map(|bucket| {
+            let values: Vec<i64> = (0..width)
+                .map(|i| {
+                    let i = if i == labels.len() { BREAKDOWN_TOP } else { i };
+                    cells.get(&(bucket.at.as_str(), i)).copied().unwrap_or(0)
+                })
+                .collect();
+            json!({ "at": bucket.at, "values": values })
+        })
+        .collect();
+    if other {
+        labels.push("other".to_owned());
+    }
+    json!({ "labels": labels, "series": out })
 }
 
 /// One key's page: where it stands, and its use of the last 30 days by day and by model.
@@ -378,6 +443,34 @@ pub async fn audit(c: Call<'_>) -> Result<Response<Body>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_breakdown_names_the_largest_and_sums_the_rest() {
+        let series: Vec<super::Bucket> = ["d1", "d2"]
+            .iter()
+            .map(|d| super::Bucket {
+                at: (*d).into(),
+                ..Default::default()
+            })
+            .collect();
+        let mut rows = vec![("d1".to_owned(), "big".to_owned(), 100)];
+        for (i, m) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+            rows.push(("d2".into(), (*m).into(), 10 + i as i64));
+        }
+        let v = super::breakdown(&series, rows);
+        assert_eq!(
+            v["labels"],
+            serde_json::json!(["big", "f", "e", "d", "c", "other"])
+        );
+        assert_eq!(
+            v["series"][0]["values"],
+            serde_json::json!([100, 0, 0, 0, 0, 0])
+        );
+        assert_eq!(
+            v["series"][1]["values"],
+            serde_json::json!([0, 15, 14, 13, 12, 21])
+        );
+    }
+
     #[test]
     fn csv_fields_are_quoted_and_never_formulas() {
         assert_eq!(super::csv_field("plain"), "plain");

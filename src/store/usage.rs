@@ -487,6 +487,52 @@ pub fn hourly(conn: &Connection, since: i64) -> Result<Vec<Bucket>> {
     )
 }
 
+/// Tokens per bucket and per model or key: (bucket, label, tokens) rows, hourly from the
+/// request log since `since`, or daily from the rollup from `first_day` on.
+pub fn tokens_by(
+    conn: &Connection,
+    by: By,
+    hourly: bool,
+    since: i64,
+    first_day: &str,
+) -> Result<Vec<(String, String, i64)>> {
+    let label = match by {
+        By::Key => "coalesce(g.name || '/' || k.name, '(deleted key)')",
+        _ => "coalesce(nullif(u.model, ''), '(none)')",
+    };
+    let tokens = "sum(u.input_tokens + u.output_tokens + u.cache_creation_input_tokens
+        + u.cache_read_input_tokens)";
+    let joins =
+        "LEFT JOIN api_keys k ON k.id = u.api_key_id LEFT JOIN groups g ON g.id = k.group_id";
+    let (sql, from): (String, rusqlite::types::Value) = if hourly {
+        (
+            format!(
+                "SELECT CAST((u.started_at / 3600000) * 3600000 AS TEXT) AS b, {label} AS l,
+                    {tokens} FROM api_key_request_log u {joins}
+                 WHERE u.started_at >= ?1 GROUP BY b, l"
+            ),
+            since.into(),
+        )
+    } else {
+        (
+            format!(
+                "SELECT u.day AS b, {label} AS l, {tokens} FROM usage_daily u {joins}
+                 WHERE u.day >= ?1 GROUP BY b, l"
+            ),
+            first_day.to_owned().into(),
+        )
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([from], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Daily buckets from `first_day` on (from the daily rollup, which outlives pruned log rows).
 pub fn daily(conn: &Connection, first_day: &str) -> Result<Vec<Bucket>> {
     buckets(

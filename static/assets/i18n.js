@@ -47,6 +47,8 @@ const ZH = {
   "Error rate": "错误率", "Requests (errors in red)": "请求（红色为错误）", "Subscriptions": "订阅",
   "Out of rotation": "已移出轮换", "Every account is in rotation.": "所有账号都在轮换中。",
   "No accounts yet.": "还没有账号。", "Top keys": "用量最多的密钥", "Top groups": "用量最多的分组",
+  "Breakdown": "细分", "Total": "合计", "By model": "按模型", "By key": "按密钥", "Tokens by model": "按模型的 Token",
+  "Tokens by key": "按密钥的 Token", "other": "其他",
   "Top models": "用量最多的模型", "Top accounts": "用量最多的账号", "No requests in this period.": "此时间范围内没有请求。",
   "Get started": "开始使用", "Create a group (a team whose members share accounts)": "创建分组（成员共享账号的团队）",
   "create one": "去创建", "Add an upstream account for it": "为它添加上游账号", "add one": "去添加",

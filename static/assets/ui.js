@@ -245,6 +245,36 @@ export function barChart(title, series, { value, label, fmt = num, stack, stackN
   return h("figure", { class: "card chart-card" }, h("figcaption", {}, title), svg);
 }
 
+/** Bars stacked by label: `series` is `[{at, values: [per label]}]`, `labels` their names
+ * (drawn in six colours, the last one grey when it is "other"), with a legend and a value per
+ * part on hover. */
+export function stackedChart(title, series, labels, { label, fmt = num } = {}) {
+  const W = 600, H = 160, P = 28;
+  const total = (b) => b.values.reduce((a, v) => a + v, 0);
+  const max = Math.max(1, ...series.map(total));
+  const bw = (W - P) / Math.max(1, series.length);
+  const svg = h("svg", { viewBox: `0 0 ${W} ${H + 20}`, class: "chart", role: "img", "aria-label": title },
+    h("line", { x1: P, y1: H, x2: W, y2: H, class: "axis" }),
+    h("text", { x: 0, y: 10, class: "tick" }, fmt(max)),
+    h("text", { x: 0, y: H, class: "tick" }, "0"),
+    series.map((b, i) => {
+      let y = H;
+      const x = P + i * bw + 1;
+      return h("g", {}, b.values.map((v, j) => {
+        if (!v) return null;
+        const bh = (v / max) * (H - 12);
+        y -= bh;
+        return h("rect", { x, y, width: Math.max(1, bw - 2), height: bh, class: `part p${j}` },
+          h("title", {}, `${label(b)} · ${labels[j]}: ${fmt(v)}`));
+      }));
+    }),
+    series.length ? h("text", { x: P, y: H + 16, class: "tick" }, label(series[0])) : null,
+    series.length ? h("text", { x: W, y: H + 16, class: "tick end" }, label(series[series.length - 1])) : null);
+  const legend = h("ul", { class: "legend" }, labels.map((l, j) => h("li", {},
+    h("svg", { width: 10, height: 10, class: "chart swatch" }, h("rect", { x: 0, y: 0, width: 10, height: 10, class: `part p${j}` })), " ", l)));
+  return h("figure", { class: "card chart-card" }, h("figcaption", {}, title), svg, legend);
+}
+
 /** A comma- or newline-separated list as an array of non-empty trimmed items. */
 export const list = (text) => String(text || "").split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
 

@@ -2,16 +2,26 @@
 // accounts out of rotation, and who and what spent the most.
 
 import { get } from "../api.js";
-import { h, num, compact, usd, cost, pct, badge, table, barChart, windowBars, inFlight, backAt, copy } from "../ui.js";
+import { h, num, compact, usd, cost, pct, badge, table, barChart, stackedChart, windowBars, inFlight, backAt, copy } from "../ui.js";
 import { t, locale } from "../i18n.js";
 
 const RANGES = ["24h", "7d", "30d"];
 
+const params = () => new URLSearchParams(location.hash.split("?")[1] || "");
+
 /** The range shown, kept in the address (`#/dashboard?range=7d`) so a reload keeps it. */
 function currentRange() {
-  const r = new URLSearchParams(location.hash.split("?")[1] || "").get("range");
+  const r = params().get("range");
   return RANGES.includes(r) ? r : "24h";
 }
+
+/** The tokens chart's breakdown (`by=model` or `by=key` in the address), or none. */
+function currentBy() {
+  const b = params().get("by");
+  return b === "model" || b === "key" ? b : "";
+}
+
+const address = (range, by) => `#/dashboard?range=${range}${by ? `&by=${by}` : ""}`;
 
 function bucketLabel(b) {
   if (/^\d+$/.test(b.at)) {
@@ -48,14 +58,15 @@ function checklist(groups, accounts, keys) {
 
 export async function render() {
   const range = currentRange();
-  const [d, accounts, groups, keys] = await Promise.all([get(`/dashboard?range=${range}`), get("/accounts"), get("/groups"), get("/keys")]);
+  const by = currentBy();
+  const [d, accounts, groups, keys] = await Promise.all([get(`/dashboard?range=${range}${by ? `&by=${by}` : ""}`), get("/accounts"), get("/groups"), get("/keys")]);
   const subscriptions = accounts.filter((a) => a.platform.endsWith("-oauth"));
   const tot = d.total;
   const tokens = tot.input_tokens + tot.output_tokens + tot.cache_creation_input_tokens + tot.cache_read_input_tokens;
   const switcher = h("div", { class: "segmented", role: "group", "aria-label": "Period" },
     RANGES.map((r) => h("button", {
       type: "button", "aria-pressed": String(r === range),
-      onclick: () => { location.hash = `#/dashboard?range=${r}`; },
+      onclick: () => { location.hash = address(r, by); },
     }, { "24h": "24 hours", "7d": "7 days", "30d": "30 days" }[r])));
   const stat = (label, value, extra) => h("div", { class: "card stat" }, h("span", {}, label), h("strong", {}, value), extra ? h("small", {}, extra) : null);
   return h("div", { class: "page", id: "dashboard" },
@@ -73,7 +84,14 @@ export async function render() {
       stat("Error rate", pct(d.error_rate))),
     h("div", { class: "charts" },
       barChart("Requests (errors in red)", d.series, { value: (b) => b.requests, label: bucketLabel, stack: (b) => b.errors, stackName: "errors" }),
-      barChart("Tokens", d.series, { value: (b) => b.tokens, label: bucketLabel, fmt: compact }),
+      h("div", { id: "tokens-chart" },
+        h("div", { class: "segmented", role: "group", "aria-label": "Breakdown" },
+          [["", "Total"], ["model", "By model"], ["key", "By key"]].map(([b, l]) => h("button", {
+            type: "button", "aria-pressed": String(b === by), onclick: () => { location.hash = address(range, b); },
+          }, l))),
+        d.breakdown
+          ? stackedChart(by === "model" ? "Tokens by model" : "Tokens by key", d.breakdown.series, d.breakdown.labels, { label: bucketLabel, fmt: compact })
+          : barChart("Tokens", d.series, { value: (b) => b.tokens, label: bucketLabel, fmt: compact })),
       barChart("Cost", d.series, { value: (b) => b.cost_nanos, label: bucketLabel, fmt: usd })),
     h("div", { class: "grid-2" },
       subscriptions.length
