@@ -11,7 +11,7 @@ use http::header::{self, HeaderMap};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion};
+use super::endpoint::{Endpoint, GeminiMethod};
 use super::failure::UpstreamError;
 use super::frame::{self, Framer};
 use super::protocol::Protocol;
@@ -107,16 +107,9 @@ impl Provider for CodeAssist {
         None
     }
 
+    /// A Gemini request, as an API-key account's test (the envelope is added on the way).
     fn probe(&self, model: Option<&str>) -> (Endpoint, String, Value) {
-        let m = model.unwrap_or("gemini-2.5-flash").to_owned();
-        let body = json!({ "contents": [{ "role": "user", "parts": [{ "text": "ping" }] }],
-                           "generationConfig": { "maxOutputTokens": 1 } });
-        let endpoint = Endpoint::Gemini {
-            model: m.clone(),
-            method: GeminiMethod::Generate,
-            version: GeminiVersion::V1beta,
-        };
-        (endpoint, m, body)
+        super::provider::Gemini.probe(model)
     }
 }
 
@@ -314,6 +307,7 @@ fn windows_from_quota(v: &Value, now: i64) -> Option<Windows> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::endpoint::GeminiVersion;
     use super::*;
     use crate::domain::Platform;
 

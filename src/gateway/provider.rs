@@ -296,7 +296,7 @@ impl Provider for OpenaiCompatible {
     }
 }
 
-struct Gemini;
+pub(super) struct Gemini;
 
 impl Provider for Gemini {
     fn protocol(&self) -> Protocol {

@@ -483,7 +483,7 @@ pub fn hourly(conn: &Connection, since: i64) -> Result<Vec<Bucket>> {
             sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
             sum(cost_nanos)
          FROM api_key_request_log WHERE started_at >= ?1 GROUP BY hour ORDER BY hour",
-        since,
+        [since],
     )
 }
 
@@ -541,28 +541,20 @@ pub fn daily(conn: &Connection, first_day: &str) -> Result<Vec<Bucket>> {
             sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
             sum(cost_nanos)
          FROM usage_daily WHERE day >= ?1 GROUP BY day ORDER BY day",
-        first_day,
+        [first_day],
     )
 }
 
 /// One key's daily buckets from `first_day` on (the member's own page).
 pub fn key_days(conn: &Connection, key_id: i64, first_day: &str) -> Result<Vec<Bucket>> {
-    let mut stmt = conn.prepare_cached(
+    buckets(
+        conn,
         "SELECT day, sum(requests), sum(error_requests),
             sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
             sum(cost_nanos)
          FROM usage_daily WHERE api_key_id = ?1 AND day >= ?2 GROUP BY day ORDER BY day",
-    )?;
-    let rows = stmt.query_map(params![key_id, first_day], |r| {
-        Ok(Bucket {
-            at: r.get(0)?,
-            requests: r.get(1)?,
-            errors: r.get(2)?,
-            tokens: r.get(3)?,
-            cost_nanos: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        params![key_id, first_day],
+    )
 }
 
 /// When the key's newest logged request started.
@@ -606,9 +598,9 @@ pub fn key_models(conn: &Connection, key_id: i64, since: i64) -> Result<Vec<Mode
 }
 
 /// Runs a query whose rows are (label, requests, errors, tokens, cost).
-fn buckets(conn: &Connection, sql: &str, from: impl rusqlite::ToSql) -> Result<Vec<Bucket>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([from], |r| {
+fn buckets(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<Bucket>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(args, |r| {
         Ok(Bucket {
             at: r.get(0)?,
             requests: r.get(1)?,

@@ -435,16 +435,8 @@ pub fn response_to_anthropic(v: &Value, t: &Translation) -> Value {
         .filter(|u| u.is_object())
         .map(Usage::from_openai)
         .unwrap_or_default();
-    json!({
-        "id": format!("msg_{}", str_of(v, "id").unwrap_or(&t.id)),
-        "type": "message",
-        "role": "assistant",
-        "model": t.model,
-        "content": content,
-        "stop_reason": stop_from_openai(str_of(choice, "finish_reason").unwrap_or("stop")),
-        "stop_sequence": null,
-        "usage": super::anthropic_usage(&usage),
-    })
+    let stop = stop_from_openai(str_of(choice, "finish_reason").unwrap_or("stop"));
+    super::anthropic_message(str_of(v, "id"), t, content, stop, &usage)
 }
 
 /// Reasoning text as DeepSeek and others return it beside the answer.

@@ -239,16 +239,7 @@ pub fn response_to_anthropic(v: &Value, t: &Translation) -> Value {
         .filter(|u| u.is_object())
         .map(Usage::from_openai)
         .unwrap_or_default();
-    json!({
-        "id": format!("msg_{}", str_of(v, "id").unwrap_or(&t.id)),
-        "type": "message",
-        "role": "assistant",
-        "model": t.model,
-        "content": content,
-        "stop_reason": stop_of(v, called),
-        "stop_sequence": null,
-        "usage": super::anthropic_usage(&usage),
-    })
+    super::anthropic_message(str_of(v, "id"), t, content, stop_of(v, called), &usage)
 }
 
 /// Reads a Responses stream.

@@ -219,3 +219,24 @@ pub fn custom_tools(pivot: &Value, target: Format) -> Result<Vec<&Value>, Refusa
     }
     Ok(out)
 }
+
+/// A whole answer as an Anthropic message: the upstream's id (or the request's), the model
+/// the client asked for, its blocks, stop reason and usage.
+pub fn anthropic_message(
+    upstream_id: Option<&str>,
+    t: &super::Translation,
+    content: Vec<Value>,
+    stop: &str,
+    usage: &Usage,
+) -> Value {
+    json!({
+        "id": format!("msg_{}", upstream_id.unwrap_or(&t.id)),
+        "type": "message",
+        "role": "assistant",
+        "model": t.model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": null,
+        "usage": anthropic_usage(usage),
+    })
+}
