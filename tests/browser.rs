@@ -133,6 +133,13 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
         assert!(row.contains("unpriced") && !row.contains("$0.00"), "{dash}");
         assert!(dash.contains("+ 1 unpriced"), "the total says so: {dash}");
         b.shot("05-dashboard").await;
+        // So do the member's own totals.
+        b.open("/#/me").await;
+        b.fill("#me-form [name=key]", &key).await;
+        b.click("#me-form button[type=submit]").await;
+        let stats = b.wait_text("#usage-stats", "Today").await;
+        assert!(stats.contains("+ 1 unpriced"), "{stats}");
+        b.click("#forget").await;
 
         // The upstream fails until the account leaves rotation; the page says why and until when.
         fake.set(Reply::Status(

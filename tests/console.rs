@@ -437,7 +437,12 @@ fn the_console_speaks_chinese_when_asked_and_remembers_it() {
         b.wait_text("#login-form", "Sign in").await;
         b.click("#page-language").await;
         b.wait_text("#login-form", "登录").await;
+        // The server's own messages are shown in Chinese too.
         b.fill("#login-form [name=username]", "root").await;
+        b.fill("#login-form [name=password]", "not-the-password")
+            .await;
+        b.click("#login-form button[type=submit]").await;
+        b.wait_text("#login-form", "用户名或密码错误").await;
         b.fill("#login-form [name=password]", PASSWORD).await;
         b.click("#login-form button[type=submit]").await;
         b.wait_text("#dashboard h1", "仪表盘").await;
@@ -470,14 +475,24 @@ fn the_console_speaks_chinese_when_asked_and_remembers_it() {
                 assert!(cut.is_empty(), "{page} in Chinese at {w}×{hgt}: {cut:?}");
             }
         }
-        // Dates in the language's own form.
+        // A message with values in it: the values kept, the sentence Chinese.
         b.client.set_window_size(1366, 900).await.unwrap();
+        b.open("/#/groups").await;
+        b.wait_text("#group-form", "新建分组").await;
+        b.fill("#group-form [name=name]", "team").await;
+        b.click("#group-form button[type=submit]").await;
+        b.wait_text("#group-form", "已存在名为 \"team\" 的分组")
+            .await;
+        // Dates in the language's own form.
         b.open("/#/keys").await;
         let keys = b.wait_text("#keys", "最近使用").await;
         assert!(keys.contains("月"), "{keys}");
         // Remembered: the member's page speaks it too.
         b.open("/#/me").await;
         b.wait_text("#me-form", "你的用量").await;
+        b.fill("#me-form [name=key]", "acp_not-a-key").await;
+        b.click("#me-form button[type=submit]").await;
+        b.wait_text("#me-form", "API 密钥无效。").await;
         b.fill("#me-form [name=key]", &key).await;
         b.click("#me-form button[type=submit]").await;
         b.wait_text("#me", "今日 Token").await;

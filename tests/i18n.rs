@@ -44,9 +44,11 @@ fn literals_after(src: &str, prefix: &str) -> Vec<String> {
     out
 }
 
-fn table() -> Vec<(String, String)> {
+/// The entries of the table `const NAME = {…};` in i18n.js.
+fn table_named(name: &str) -> Vec<(String, String)> {
     let src = std::fs::read_to_string("static/assets/i18n.js").unwrap();
-    let body = &src[src.find("const ZH = {").unwrap()..src.find("\n};").unwrap()];
+    let start = src.find(&format!("const {name} = {{")).unwrap();
+    let body = &src[start..start + src[start..].find("\n};").unwrap()];
     // Literals alternate key, value in the table's source.
     let mut quoted = Vec::new();
     let mut rest = body;
@@ -65,6 +67,10 @@ fn table() -> Vec<(String, String)> {
         .filter(|p| p.len() == 2)
         .map(|p| (p[0].clone(), p[1].clone()))
         .collect()
+}
+
+fn table() -> Vec<(String, String)> {
+    table_named("ZH")
 }
 
 fn placeholders(s: &str) -> BTreeSet<String> {
@@ -129,5 +135,120 @@ fn every_string_the_page_writes_has_its_chinese() {
         missing.is_empty(),
         "no Chinese for:\n{}",
         missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// Every message of the server's that the page can show: the first string of each domain
+/// error and admin error answer in the admin-facing modules, and the member key's refusals,
+/// with `\`-continued lines joined and every `{…}` written `{}`.
+fn server_messages() -> BTreeSet<String> {
+    let mut files = Vec::new();
+    for dir in ["src/manage", "src/admin", "src/store", "src/upstream"] {
+        rs_files(Path::new(dir), &mut files);
+    }
+    for f in [
+        "src/domain.rs",
+        "src/config.rs",
+        "src/lifecycle.rs",
+        "src/gateway/member.rs",
+    ] {
+        files.push(f.into());
+    }
+    let starts = [
+        "Error::Invalid(",
+        "Error::NotFound(",
+        "Error::Conflict(",
+        "Error::Upstream(",
+        "on_unique(||",
+        "StatusCode::", // `error(StatusCode::X, "…")`
+        "ok_or(",
+        "Err(",
+    ];
+    let mut out = BTreeSet::new();
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        for start in starts {
+            let mut rest = src.as_str();
+            while let Some(i) = rest.find(start) {
+                rest = &rest[i + start.len()..];
+                // The literal must come next, perhaps inside `format!(` or after `, &`.
+                let t = rest.trim_start_matches(|c: char| c.is_ascii_uppercase() || c == '_');
+                let t = t.trim_start();
+                let t = t.strip_prefix(',').unwrap_or(t).trim_start();
+                let t = t.strip_prefix('&').unwrap_or(t);
+                let t = t.strip_prefix("format!(").unwrap_or(t).trim_start();
+                let Some(body) = t.strip_prefix('"') else {
+                    continue;
+                };
+                let Some(end) = body.find('"') else { continue };
+                let lit = &body[..end];
+                if lit.contains('\\') && !lit.contains("\\\n") {
+                    continue; // escapes: not a sentence
+                }
+                let joined: String = lit
+                    .split("\\\n")
+                    .map(str::trim_start)
+                    .collect::<Vec<_>>()
+                    .join("");
+                out.insert(normalise(&joined));
+            }
+        }
+    }
+    // Words that are not messages: SQL, names of things, header values.
+    out.retain(|m| m.contains(' ') && !m.starts_with(char::is_uppercase) && !m.contains("SELECT"));
+    out
+}
+
+fn rs_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rs_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// `{name:?}`, `{}` and `{0}` all as `{}`.
+fn normalise(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let j = rest[i..].find('}').map_or(rest.len(), |j| i + j + 1);
+        out.push_str("{}");
+        rest = &rest[j..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn every_message_the_server_sends_has_its_chinese() {
+    let server = table_named("ZH_SERVER");
+    let keys: BTreeSet<&str> = server.iter().map(|(k, _)| k.as_str()).collect();
+    for (en, cn) in &server {
+        // The Chinese names each value of the English once, as {1}, {2}, …
+        let n = en.matches("{}").count();
+        let want: BTreeSet<String> = (1..=n).map(|i| i.to_string()).collect();
+        assert_eq!(placeholders(cn), want, "{en:?} → {cn:?}");
+    }
+    let messages = server_messages();
+    assert!(messages.len() > 60, "read only {} messages", messages.len());
+    for probe in [
+        "no account with id {}",
+        "wrong username or password",
+        "invalid API key",
+    ] {
+        assert!(messages.contains(probe), "the reader missed {probe:?}");
+    }
+    let missing: Vec<&String> = messages
+        .iter()
+        .filter(|m| !keys.contains(m.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no Chinese for the server's:\n{missing:#?}"
     );
 }

@@ -104,6 +104,28 @@ fn a_member_sees_their_own_use_and_what_is_left() {
         );
     }
     assert!(!r.body.contains("main"), "no account name: {}", r.body);
+
+    // A model without a price: bob's totals say one request is unpriced, not $0 for it.
+    fake.set(Reply::Raw(
+        200,
+        vec![("content-type", "application/json".into())],
+        common::upstream::message_json()
+            .replace(common::upstream::MODEL, "kimi-k2-nopr")
+            .into(),
+    ));
+    let unpriced = BODY.replace("claude-sonnet-4-5", "kimi-k2-nopr");
+    let r = post_json(&server, "/v1/messages", &[("x-api-key", &bob)], &unpriced);
+    assert_eq!(r.status, 200, "{}", r.body);
+    env.rows(4);
+    let r = me(&server, "/api/me", &[("x-api-key", &bob)]);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    for span in ["today", "7d", "30d"] {
+        assert_eq!(v["usage"][span]["requests"], 2, "{span}: {v}");
+        assert_eq!(v["usage"][span]["unpriced_requests"], 1, "{span}: {v}");
+        assert_eq!(v["usage"][span]["cost_nanos"], common::upstream::COST_NANOS);
+    }
+    let today = v["days"].as_array().unwrap().last().unwrap();
+    assert_eq!(today["unpriced_requests"], 1, "{today}");
 }
 
 #[test]

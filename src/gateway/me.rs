@@ -27,6 +27,8 @@ struct Day {
     requests: i64,
     tokens: i64,
     cost_nanos: i64,
+    /// Requests without a price: `cost_nanos` leaves them out.
+    unpriced_requests: i64,
 }
 
 /// Use over a span of days.
@@ -35,6 +37,7 @@ struct Span {
     requests: i64,
     tokens: i64,
     cost_nanos: i64,
+    unpriced_requests: i64,
 }
 
 impl Span {
@@ -43,6 +46,7 @@ impl Span {
             s.requests += d.requests;
             s.tokens += d.tokens;
             s.cost_nanos += d.cost_nanos;
+            s.unpriced_requests += d.unpriced_requests;
             s
         })
     }
@@ -97,10 +101,12 @@ impl Gateway {
         let (days, models, last_used) = match read {
             Ok(r) => r,
             Err(e) => {
+                // The cause (SQL, I/O) is for the log, not for the member.
+                tracing::error!(error = %e, key = id, "the member's usage could not be read");
                 return error_response(
                     Some(Protocol::Openai),
                     Kind::Internal,
-                    &format!("your usage could not be read: {e}"),
+                    "your usage could not be read; try again shortly",
                 );
             }
         };
@@ -116,6 +122,7 @@ impl Gateway {
                     requests: b.requests,
                     tokens: b.tokens,
                     cost_nanos: b.cost_nanos,
+                    unpriced_requests: b.unpriced_requests,
                 }
             })
             .collect();
@@ -145,8 +152,9 @@ impl Gateway {
             Ok(k) => k,
             Err(msg) => return unauthorized(msg),
         };
+        let id = key.id;
         let filter = store::usage::LogFilter {
-            key_id: Some(key.id),
+            key_id: Some(id),
             limit: RECENT,
             ..Default::default()
         };
@@ -157,10 +165,12 @@ impl Gateway {
         {
             Ok(r) => r,
             Err(e) => {
+                // The cause (SQL, I/O) is for the log, not for the member.
+                tracing::error!(error = %e, key = id, "the member's requests could not be read");
                 return error_response(
                     Some(Protocol::Openai),
                     Kind::Internal,
-                    &format!("your requests could not be read: {e}"),
+                    "your requests could not be read; try again shortly",
                 );
             }
         };

@@ -189,7 +189,7 @@ pub async fn delete_group(ctx: &Ctx, actor: &str, name: &str, force: bool) -> Re
                     .flatten()
                     .collect();
                 return Err(Error::Conflict(format!(
-                    "group {name:?} still has {}; deleting it deletes its keys and unbinds its                      accounts: confirm to go ahead",
+                    "group {name:?} still has {}; deleting it deletes its keys and unbinds its accounts: confirm to go ahead",
                     affected.join(" and ")
                 )));
             }

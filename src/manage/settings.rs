@@ -48,30 +48,26 @@ impl PolicyOverride {
                 "the error threshold",
                 self.error_threshold.map(u64::from),
                 1000,
-                "",
             ),
             (
-                "the error window",
+                "the error window in seconds",
                 self.error_window_secs,
                 86_400,
-                " seconds",
             ),
             (
-                "the cooldown",
+                "the cooldown in seconds",
                 self.temp_error_cooldown_secs,
                 86_400,
-                " seconds",
             ),
             (
-                "the recovery interval",
+                "the recovery interval in seconds",
                 self.recovery_interval_secs,
                 3600,
-                " seconds",
             ),
         ];
-        for (what, value, max, unit) in fields {
+        for (what, value, max) in fields {
             if value.is_some_and(|n| !(1..=max).contains(&n)) {
-                return Err(Error::Invalid(format!("{what} must be 1 to {max}{unit}")));
+                return Err(Error::Invalid(format!("{what} must be 1 to {max}")));
             }
         }
         Ok(())

@@ -472,6 +472,8 @@ pub struct Bucket {
     pub errors: i64,
     pub tokens: i64,
     pub cost_nanos: i64,
+    /// Requests the model had no price for: `cost_nanos` leaves them out.
+    pub unpriced_requests: i64,
 }
 
 /// Hourly buckets of requests started at or after `since` (from the request log).
@@ -481,7 +483,7 @@ pub fn hourly(conn: &Connection, since: i64) -> Result<Vec<Bucket>> {
         "SELECT CAST((started_at / 3600000) * 3600000 AS TEXT) AS hour, count(*),
             sum(outcome <> 'ok'),
             sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
-            sum(cost_nanos)
+            sum(cost_nanos), sum(unpriced)
          FROM api_key_request_log WHERE started_at >= ?1 GROUP BY hour ORDER BY hour",
         [since],
     )
@@ -539,19 +541,20 @@ pub fn daily(conn: &Connection, first_day: &str) -> Result<Vec<Bucket>> {
         conn,
         "SELECT day, sum(requests), sum(error_requests),
             sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
-            sum(cost_nanos)
+            sum(cost_nanos), sum(unpriced_requests)
          FROM usage_daily WHERE day >= ?1 GROUP BY day ORDER BY day",
         [first_day],
     )
 }
 
 /// One key's daily buckets from `first_day` on (the member's own page).
+/// One key's daily buckets from `first_day` on (its page and the member's own page).
 pub fn key_days(conn: &Connection, key_id: i64, first_day: &str) -> Result<Vec<Bucket>> {
     buckets(
         conn,
         "SELECT day, sum(requests), sum(error_requests),
             sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens),
-            sum(cost_nanos)
+            sum(cost_nanos), sum(unpriced_requests)
          FROM usage_daily WHERE api_key_id = ?1 AND day >= ?2 GROUP BY day ORDER BY day",
         params![key_id, first_day],
     )
@@ -607,6 +610,7 @@ fn buckets(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<
             errors: r.get(2)?,
             tokens: r.get(3)?,
             cost_nanos: r.get(4)?,
+            unpriced_requests: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -1,5 +1,7 @@
 // The admin API client: JSON in and out, the CSRF token on every change, and one error type
-// whose message is the server's.
+// whose message is the server's, in the page's language.
+
+import { serverText } from "./i18n.js";
 
 let csrf = "";
 let onSignedOut = () => {};
@@ -15,7 +17,7 @@ export function whenSignedOut(fn) {
 
 export class ApiError extends Error {
   constructor(status, message, signedOut = false) {
-    super(message);
+    super(serverText(message));
     this.status = status;
     /** The session ended: the sign-in page says so, nothing else needs to. */
     this.signedOut = signedOut;

@@ -2,7 +2,7 @@
 // Chinese (the one table below, English → Chinese). The language is the browser's unless one
 // was chosen here (remembered in this browser); dates and numbers follow it. Text the page
 // builds goes through `h()`, which looks every string up; strings with values in them are
-// written as `t("… {name} …", { name })`. Messages from the server stay as it writes them.
+// written as `t("… {name} …", { name })`. Messages from the server go through `serverText()`.
 
 const ZH = {
   // Shell, sign-in, first run
@@ -184,7 +184,110 @@ const ZH = {
   "tokens/month": "Token/月", "/day": "/天", "/week": "/周", "/month": "/月", "total": "总计",
   "(warn at {n}%)": "（{n}% 时预警）", "{name} window: {p}% used": "{name}窗口：已用 {p}%", "resets {when}": "{when}重置",
   "{status} in {ms} ms with {model}: {message}; now": "{status}，耗时 {ms} 毫秒，模型 {model}：{message}；当前", "fine": "正常",
-  "(translated)": "（已转换）", "stream": "流式", "cache": "缓存",
+  "{message}.": "{message}。", "(translated)": "（已转换）", "stream": "流式", "cache": "缓存",
+};
+
+// What the server writes: its messages as format strings, every value shown as {}, and the
+// Chinese naming the values {1}, {2}… in their English order. tests/i18n.rs reads the server's
+// source and fails when a message the admin API can send is missing here.
+const ZH_SERVER = {
+  "--console is for claude-oauth sign-ins": "--console 仅用于 claude-oauth 登录",
+  "--expires-at is in the past": "过期时间已经过去",
+  "--model-map {} has a space in a model name": "模型映射 {1} 的模型名含有空格",
+  "--model-map {} is not FROM=TO": "模型映射 {1} 不是 FROM=TO 格式",
+  "--platform is required": "必须选择平台",
+  "--queue must not be negative": "排队数不能为负",
+  "--queue needs --concurrency": "设置排队数需要同时设置并发上限",
+  "a codex-oauth account needs its ChatGPT account id, and this access token names none: paste the access token from ~/.codex/auth.json, or sign in with oauth-url": "codex-oauth 账号需要 ChatGPT 账号 ID，而此访问令牌中没有：请粘贴 ~/.codex/auth.json 中的访问令牌，或通过登录链接登录",
+  "a new proxy password needs the proxy URL too": "设置新的代理密码时也需要填写代理 URL",
+  "a proxy password needs a proxy URL": "代理密码需要代理 URL",
+  "a request limit needs both a number of requests and a window in minutes": "请求次数限制需要同时填写请求数和窗口分钟数",
+  "a {} account needs --base-url (the relay's address)": "{1} 账号需要 Base URL（中转服务的地址）",
+  "a {} account needs a base URL": "{1} 账号需要 Base URL",
+  "account {} has no credentials": "账号 {1} 没有凭据",
+  "account {}: {}": "账号 {1}：{2}",
+  "an admin already exists: sign in instead": "管理员已存在：请直接登录",
+  "backup path must be UTF-8": "备份路径必须是 UTF-8",
+  "base URL {} {}": "Base URL {1} {2}",
+  "is not a URL": "不是有效的 URL",
+  "group vanished": "分组已不存在",
+  "group {} still has {}; deleting it deletes its keys and unbinds its accounts: confirm to go ahead": "分组 {1} 仍有 {2}；删除它会删除其密钥并解除其账号绑定：确认后继续",
+  "{} key(s) ({})": "{1} 个密钥（{2}）", "{} account(s) ({})": "{1} 个账号（{2}）", "{} and {}": "{1}和{2}",
+  "max concurrency must be 1 to 10000 (got {})": "最大并发必须在 1 到 10000 之间（收到 {1}）",
+  "method not allowed here": "此处不允许该方法",
+  "missing or wrong CSRF token": "CSRF 令牌缺失或错误",
+  "model name must be 1–200 printable characters": "模型名必须是 1 到 200 个可打印字符",
+  "no account with id {}": "没有 ID 为 {1} 的账号",
+  "no group named {}": "没有名为 {1} 的分组",
+  "no group with id {}": "没有 ID 为 {1} 的分组",
+  "no key with id {}": "没有 ID 为 {1} 的密钥",
+  "no price for model {}": "模型 {1} 没有价格",
+  "no such admin endpoint": "没有这个管理接口",
+  "no such id": "没有这个 ID",
+  "nothing to change: give a budget flag": "没有可更改的内容：请至少填写一项预算",
+  "only gemini-oauth accounts take a Google Cloud project": "只有 gemini-oauth 账号可以设置 Google Cloud 项目",
+  "only subscription accounts (claude-oauth, codex-oauth, gemini-oauth) take a refresh token": "只有订阅账号（claude-oauth、codex-oauth、gemini-oauth）可以设置刷新令牌",
+  "paste the code shown after signing in (CODE#STATE for Claude) or the whole address the browser was sent to": "请粘贴登录后显示的代码（Claude 为 CODE#STATE），或浏览器跳转到的完整地址",
+  "priority {} is out of range (0 to 1000000, lower goes first)": "优先级 {1} 超出范围（0 到 1000000，越小越先）",
+  "proxy URL has a password and a separate password was given too": "代理 URL 已含密码，又另外填写了密码",
+  "proxy URL has a password but no user name": "代理 URL 有密码但没有用户名",
+  "refused": "已拒绝",
+  "request body: {}": "请求体：{1}",
+  "send the body as application/json": "请以 application/json 发送请求体",
+  "sign in first": "请先登录",
+  "the account secret contains spaces or control characters": "账号密钥含有空格或控制字符",
+  "the account's secret is empty": "账号密钥为空",
+  "the admin vanished": "该管理员已不存在",
+  "the authorization code was refused: {}": "授权码被拒绝：{1}",
+  "the model list could not be fetched: {}": "无法获取模型列表：{1}",
+  "the password is too long": "密码太长",
+  "the password must have at least {} characters": "密码至少需要 {1} 个字符",
+  "the request body did not arrive in time": "请求体未能及时到达",
+  "the request body is too large": "请求体太大",
+  "the server could not complete this request (reference {} in its log)": "服务器无法完成此请求（日志中的参考编号为 {1}）",
+  "the sign-in names no ChatGPT account (is it a ChatGPT Plus, Pro or Team login?)": "此次登录没有对应的 ChatGPT 账号（是否为 ChatGPT Plus、Pro 或 Team 账号？）",
+  "the warning percent must be 1 to 100": "预警百分比必须在 1 到 100 之间",
+  "this link was made for a {} account": "此链接是为 {1} 账号生成的",
+  "this authorization link is unknown or expired; make a new sign-in link": "此授权链接未知或已过期；请重新生成登录链接",
+  "no single sign-in link is waiting for this code; paste the whole address the browser was sent to, or make a new sign-in link": "没有唯一等待此代码的登录链接；请粘贴浏览器跳转到的完整地址，或重新生成登录链接",
+  "this setup link is wrong or has expired; restart the service for a new one, or set a password with the command aicarpool admin set-password": "此设置链接错误或已过期；请重启服务以获取新链接，或用 aicarpool admin set-password 命令设置密码",
+  "too many failed sign-ins; try again in {}": "登录失败次数过多；请在 {1} 后重试",
+  "unknown action {} (enable, disable, maintenance or recover)": "未知操作 {1}（enable、disable、maintenance 或 recover）",
+  "unknown breakdown {} (model or key)": "未知细分方式 {1}（model 或 key）",
+  "unknown grouping {} (key, account, model or group)": "未知分组方式 {1}（key、account、model 或 group）",
+  "unknown range {} (24h, 7d or 30d)": "未知时间范围 {1}（24h、7d 或 30d）",
+  "upstream CA file {}: {}": "上游 CA 文件 {1}：{2}",
+  "username must be 1-64 characters of letters, digits, '.', '_', '-' or '@'": "用户名必须是 1 到 64 个字母、数字、“.”、“_”、“-”或“@”",
+  "weight {} is out of range (1 to 1000000)": "权重 {1} 超出范围（1 到 1000000）",
+  "wrong username or password": "用户名或密码错误",
+  "{} is above the largest budget": "{1}超过了最大预算",
+  "{} is at most {}": "{1}最多为 {2}",
+  "{} must be greater than zero (leave it empty, or none, for no budget)": "{1}必须大于零（留空或填 none 表示不设预算）",
+  "{} must be greater than zero (leave it empty, or none, for no limit)": "{1}必须大于零（留空或填 none 表示不限）",
+  "{} is not a model name": "{1} 不是模型名",
+  "{} must be a whole number": "{1} 必须是整数",
+  "{} accounts have no sign-in; sign-in is for claude-oauth, codex-oauth and gemini-oauth": "{1} 账号无需登录；登录仅用于 claude-oauth、codex-oauth 和 gemini-oauth",
+  "{} must be 1 to {}": "{1}必须在 1 到 {2} 之间",
+  "{} name is longer than 100 characters": "{1}名称超过 100 个字符",
+  "{} name must not be empty": "{1}名称不能为空",
+  "{} name must not contain control characters": "{1}名称不能含有控制字符",
+  "{}: {}": "{1}：{2}",
+  "{}: {} per million tokens is finer than $0.001": "{1}：每百万 Token {2} 的精度超过了 $0.001",
+  "{} already exists": "{1} 已存在",
+  "a group named {} already exists": "已存在名为 {1} 的分组",
+  "an account named {} already exists": "已存在名为 {1} 的账号",
+  "group {} already has a key named {}": "分组 {1} 已有名为 {2} 的密钥",
+  "missing API key: send it in x-api-key, Authorization: Bearer, x-goog-api-key or ?key=": "缺少 API 密钥：请通过 x-api-key、Authorization: Bearer、x-goog-api-key 或 ?key= 发送",
+  "conflicting API keys: the request carries two different keys": "API 密钥冲突：请求中带有两个不同的密钥",
+  "unknown {} {} (expected one of: {})": "未知的{1} {2}（应为以下之一：{3}）",
+  "invalid API key": "API 密钥无效", "this API key has been revoked": "此 API 密钥已被吊销",
+  "this API key has expired": "此 API 密钥已过期",
+  // The values the messages above name.
+  "the daily tokens": "每日 Token", "the daily cost": "每日费用", "the weekly cost": "每周费用",
+  "the monthly cost": "每月费用", "the monthly tokens": "每月 Token", "the total cost": "总费用",
+  "the error threshold": "错误阈值", "the error window in seconds": "错误窗口（秒）",
+  "the cooldown in seconds": "冷却时间（秒）", "the recovery interval in seconds": "恢复检查间隔（秒）",
+  "group": "分组", "key": "密钥", "account": "账号", "admin": "管理员",
 };
 
 const TABLES = { zh: ZH };
@@ -219,6 +322,36 @@ export function t(s, vars) {
 /** A string of the page's own, translated when the table has it (data passes as it is). */
 export function tr(s) {
   return TABLES[lang]?.[s] ?? s;
+}
+
+let serverPatterns = null;
+
+/** Each server message as a pattern, the most specific (most fixed text) first. */
+function patterns() {
+  if (serverPatterns) return serverPatterns;
+  const escape = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  serverPatterns = Object.entries(ZH_SERVER)
+    .filter(([en]) => en.includes("{}"))
+    .map(([en, cn]) => ({
+      re: new RegExp(`^${en.split("{}").map(escape).join("(.+?)")}$`, "s"),
+      fixed: en.replaceAll("{}", "").length,
+      cn,
+    }))
+    .sort((a, b) => b.fixed - a.fixed);
+  return serverPatterns;
+}
+
+/** A message from the server in the current language; the values it names are looked up too. */
+export function serverText(message, depth = 0) {
+  if (lang === "en" || !message) return message;
+  const exact = ZH_SERVER[message] ?? ZH[message];
+  if (exact) return exact;
+  if (depth > 2) return message;
+  for (const p of patterns()) {
+    const m = p.re.exec(message);
+    if (m) return p.cn.replace(/\{(\d)\}/g, (_, i) => serverText(m[Number(i)], depth + 1));
+  }
+  return message;
 }
 
 /** Switches the language, remembered in this browser, and redraws. */

@@ -10,7 +10,8 @@ import { t, locale } from "./i18n.js";
 function span(days, n) {
   return days.slice(-n).reduce((s, d) => ({
     requests: s.requests + d.requests, tokens: s.tokens + d.tokens, cost_nanos: s.cost_nanos + d.cost_nanos,
-  }), { requests: 0, tokens: 0, cost_nanos: 0 });
+    unpriced: s.unpriced + (d.unpriced_requests || 0),
+  }), { requests: 0, tokens: 0, cost_nanos: 0, unpriced: 0 });
 }
 
 const dayLabel = (d) => new Date(`${d.day || d.at}T12:00:00`).toLocaleDateString(locale(), { month: "short", day: "numeric" });
@@ -19,7 +20,7 @@ const dayLabel = (d) => new Date(`${d.day || d.at}T12:00:00`).toLocaleDateString
  * and `standing`. */
 export function usageView({ days, models, standing }) {
   const stat = (label, s) => h("div", { class: "card stat" }, h("span", {}, label), h("strong", {}, compact(s.tokens)),
-    h("small", {}, t("{n} requests · {cost}", { n: num(s.requests), cost: usd(s.cost_nanos) })));
+    h("small", {}, t("{n} requests · {cost}", { n: num(s.requests), cost: cost(s.cost_nanos, s.unpriced, s.requests) })));
   const blocked = blockedText(standing);
   return [
     blocked ? h("div", { class: "card alert", role: "alert", id: "blocked" }, blocked) : null,

@@ -3,7 +3,7 @@
 // settings for their tools. Backed by GET /api/me and /api/me/requests with that key alone.
 
 import { h, clear, field, values, time, badge, themeButton, languageButton } from "../ui.js";
-import { t } from "../i18n.js";
+import { t, serverText } from "../i18n.js";
 import { usageView, recentTable } from "../usage.js";
 import { clientSettings } from "../snippets.js";
 
@@ -18,7 +18,7 @@ async function call(path, key) {
     throw Object.assign(new Error("The gateway cannot be reached."), { status: 0 });
   }
   const data = await resp.json().catch(() => null);
-  if (!resp.ok) throw Object.assign(new Error(data?.error?.message || `${resp.status}`), { status: resp.status });
+  if (!resp.ok) throw Object.assign(new Error(serverText(data?.error?.message) || `${resp.status}`), { status: resp.status });
   return data;
 }
 
@@ -50,7 +50,7 @@ export async function render() {
   } catch (e) {
     if (e.status === 401) {
       sessionStorage.removeItem(STORE);
-      return keyForm(`${e.message}.`);
+      return keyForm(t("{message}.", { message: e.message }));
     }
     throw e;
   }
