@@ -354,6 +354,15 @@ fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
 }
 
 fn percent_decode(s: &str) -> Option<String> {
+    // A `%` not followed by two hex digits makes the path wrong, not literal text.
+    let b = s.as_bytes();
+    let well_formed = (0..b.len()).filter(|&i| b[i] == b'%').all(|i| {
+        b.get(i + 1..i + 3)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
+    }
     let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
     Some(decoded.into_owned())
 }
