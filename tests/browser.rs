@@ -139,6 +139,12 @@ fn an_operator_runs_the_gateway_from_the_admin_page() {
         b.click("#me-form button[type=submit]").await;
         let stats = b.wait_text("#usage-stats", "Today").await;
         assert!(stats.contains("+ 1 unpriced"), "{stats}");
+        // The longer cost line still fits a phone.
+        b.client.set_window_size(390, 844).await.unwrap();
+        b.shot("05-me-unpriced-390").await;
+        let cut = b.clipped().await;
+        assert!(cut.is_empty(), "member page at 390×844: {cut:?}");
+        b.client.set_window_size(1366, 900).await.unwrap();
         b.click("#forget").await;
 
         // The upstream fails until the account leaves rotation; the page says why and until when.

@@ -2,19 +2,10 @@
 //! with values in it (`t("…")`) and every label, heading, button and message it writes
 //! through `h()` has an entry, and every entry keeps the `{placeholders}` of its English.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+#[path = "common/source.rs"]
+mod source;
 
-fn js_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            js_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "js") {
-            out.push(p);
-        }
-    }
-}
+use std::collections::BTreeSet;
 
 /// The double-quoted string literals of `src` that follow `prefix` (e.g. `t(`).
 fn literals_after(src: &str, prefix: &str) -> Vec<String> {
@@ -97,8 +88,7 @@ fn every_string_the_page_writes_has_its_chinese() {
         assert!(!cn.is_empty(), "{en:?} has an empty translation");
         assert_eq!(placeholders(en), placeholders(cn), "{en:?} → {cn:?}");
     }
-    let mut files = Vec::new();
-    js_files(Path::new("static/assets"), &mut files);
+    let files = source::files("static/assets", "js");
     let mut missing = BTreeSet::new();
     for f in files.iter().filter(|f| !f.ends_with("i18n.js")) {
         let src = std::fs::read_to_string(f).unwrap();
@@ -144,7 +134,7 @@ fn every_string_the_page_writes_has_its_chinese() {
 fn server_messages() -> BTreeSet<String> {
     let mut files = Vec::new();
     for dir in ["src/manage", "src/admin", "src/store", "src/upstream"] {
-        rs_files(Path::new(dir), &mut files);
+        files.extend(source::files(dir, "rs"));
     }
     for f in [
         "src/domain.rs",
@@ -199,17 +189,6 @@ fn server_messages() -> BTreeSet<String> {
     out
 }
 
-fn rs_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rs_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 /// `{name:?}`, `{}` and `{0}` all as `{}`.
 fn normalise(s: &str) -> String {
     let mut out = String::new();
@@ -240,6 +219,8 @@ fn every_message_the_server_sends_has_its_chinese() {
         "no account with id {}",
         "wrong username or password",
         "invalid API key",
+        // Written over two lines with a `\` continuation.
+        "this setup link is wrong or has expired; restart the service for a new one, or set a password with the command aicarpool admin set-password",
     ] {
         assert!(messages.contains(probe), "the reader missed {probe:?}");
     }

@@ -2,6 +2,9 @@
 //! way — cli → server → router → {admin, gateway} → manage → upstream → store → leaves — so no
 //! module imports one that imports it back. Read from the source, as `crate::<module>` paths.
 
+#[path = "common/source.rs"]
+mod source;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -9,8 +12,7 @@ use std::path::Path;
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut files = Vec::new();
-    walk(&src, &mut files);
+    let files = source::files(&src, "rs");
     for file in files {
         let rel = file.strip_prefix(&src).unwrap();
         let first = rel
@@ -38,17 +40,6 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     graph
-}
-
-fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// A path of imports from `from` back to itself, if there is one.
