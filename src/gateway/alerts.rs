@@ -172,6 +172,15 @@ fn save_cursor(conn: &Connection, c: Cursor) -> Result<()> {
 
 /// Events after `from`, in the order they happened.
 fn pending(conn: &Connection, from: Cursor) -> Result<Vec<Event>> {
+    // One snapshot for every query: otherwise a warning written between reading the warnings
+    // and reading the audit log's end would be skipped by the cursor without being sent.
+    let snapshot = conn.unchecked_transaction()?;
+    let events = pending_in(&snapshot, from)?;
+    snapshot.finish()?;
+    Ok(events)
+}
+
+fn pending_in(conn: &Connection, from: Cursor) -> Result<Vec<Event>> {
     let mut events = Vec::new();
     let mut stmt = conn.prepare(
         "SELECT h.id, h.account_id, coalesce(a.name, '(deleted)'), h.from_status, h.to_status,
