@@ -216,7 +216,10 @@ impl Translation {
     /// The client's body as the upstream's, for `upstream_model` (after the account's
     /// mapping).
     pub fn request(&mut self, body: &[u8], upstream_model: &str) -> Result<Bytes, Refusal> {
-        let v: Value = serde_json::from_slice(body)
+        // UTF-8 checked once for the whole body (serde_json would check each string again).
+        let text = std::str::from_utf8(body)
+            .map_err(|e| Refusal(format!("the request body is not valid UTF-8: {e}")))?;
+        let v: Value = serde_json::from_str(text)
             .map_err(|e| Refusal(format!("the request body is not valid JSON: {e}")))?;
         if !v.is_object() {
             return Err(Refusal("the request body must be a JSON object".into()));
@@ -257,9 +260,7 @@ impl Translation {
             Format::Responses => responses_up::from_anthropic(pivot, self)?,
             Format::Gemini => gemini::from_anthropic(&pivot, self)?,
         };
-        Ok(Bytes::from(
-            serde_json::to_vec(&out).expect("a value serializes"),
-        ))
+        Ok(to_bytes(&out, body.len()))
     }
 
     /// A whole upstream answer (a success) as the client's; `None` when it is not JSON.
@@ -289,9 +290,7 @@ impl Translation {
             Format::Responses => responses::response_from_anthropic(&message, self),
             Format::Gemini => gemini::response_from_anthropic(&message, self),
         };
-        Some(Bytes::from(
-            serde_json::to_vec(&out).expect("a value serializes"),
-        ))
+        Some(to_bytes(&out, body.len()))
     }
 
     /// An upstream error answer (any shape) in the client's, its status kept.
@@ -340,6 +339,14 @@ impl Translation {
             "application/json"
         }
     }
+}
+
+/// `v` as JSON, written into a buffer sized for about `size_hint` bytes at once (a translated
+/// body is about the size of the one it came from) rather than grown by doubling.
+fn to_bytes(v: &Value, size_hint: usize) -> Bytes {
+    let mut out = Vec::with_capacity(size_hint + size_hint / 8 + 256);
+    serde_json::to_writer(&mut out, v).expect("a value serializes");
+    Bytes::from(out)
 }
 
 /// A token count in the client's shape.

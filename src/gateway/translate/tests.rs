@@ -475,62 +475,69 @@ fn reasoning_goes_back_to_anthropic_through_encrypted_content() {
     );
 }
 
-/// How long translating a 10 kB conversation with tools takes, request and answer
+/// Unit tests run on the allocator the binary uses, so the measurement below is the gateway's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How long translating the benchmark's 10 kB conversation with tools takes, request and
+/// answer, stage by stage
 /// (`cargo test --release --lib translation_cost -- --ignored --nocapture`).
 #[test]
 #[ignore = "a measurement, not a check"]
 fn translation_cost() {
-    let filler = "The repository holds a Rust service with a router, a relay and a store; the change touches the relay's failover loop and its tests. ";
+    let filler = "The repository holds a Rust service with a router, a relay and a store;         the change touches the relay's failover loop and its tests. ";
     let mut messages = vec![json!({ "role": "system", "content": filler.repeat(12) })];
     for turn in 0..4 {
         let id = format!("call_{turn}");
+        let args = json!({ "path": format!("/work/src/file_{turn}.rs") }).to_string();
         messages.push(json!({ "role": "user", "content": format!("step {turn}: {filler}") }));
         messages.push(json!({ "role": "assistant", "content": "Reading it.", "tool_calls": [
-            { "id": id, "type": "function", "function": { "name": "read_file", "arguments": "{\"path\":\"/work/a.rs\"}" } }] }));
+            { "id": id, "type": "function", "function": { "name": "read_file", "arguments": args } }] }));
         messages.push(json!({ "role": "tool", "tool_call_id": id, "content": filler.repeat(6) }));
     }
-    let schema = json!({ "type": "object", "properties": { "path": { "type": "string" } } });
-    let tools: Vec<_> = ["a", "b", "c"]
+    let schema = json!({ "type": "object", "properties": {
+        "path": { "type": "string", "description": "An absolute path to the file to read or write." },
+        "content": { "type": "string", "description": "What to write, whole." } }, "required": ["path"] });
+    let tools: Vec<_> = ["read_file", "write_file", "run_command"]
         .iter()
-        .map(|n| json!({ "type": "function", "function": { "name": n, "parameters": schema } }))
+        .map(|n| json!({ "type": "function", "function": { "name": n, "description": "A tool.", "parameters": schema } }))
         .collect();
-    let body = json!({ "model": "gpt-4o", "messages": messages, "tools": tools }).to_string();
+    let body =
+        json!({ "model": "gpt-4o", "messages": messages, "tools": tools, "max_tokens": 1024 })
+            .to_string();
     let answer = json!({ "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
         "content": [{ "type": "text", "text": "Done." }], "stop_reason": "end_turn",
         "usage": { "input_tokens": 3000, "output_tokens": 20 } }).to_string();
     let n = 20_000;
-    let started = std::time::Instant::now();
-    for _ in 0..n {
+    let time = |f: &mut dyn FnMut()| {
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        started.elapsed() / n
+    };
+    let request = time(&mut || {
         let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
         std::hint::black_box(t.request(body.as_bytes(), "claude-sonnet-4-5").unwrap());
-    }
-    let request = started.elapsed() / n;
+    });
     let t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
-    let started = std::time::Instant::now();
-    for _ in 0..n {
+    let response = time(&mut || {
         std::hint::black_box(t.response(answer.as_bytes()).unwrap());
-    }
-    let response = started.elapsed() / n;
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(serde_json::from_slice::<Value>(body.as_bytes()).unwrap());
-    }
-    let parse = started.elapsed() / n;
-    let v: Value = serde_json::from_slice(body.as_bytes()).unwrap();
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(chat::to_anthropic(v.clone()).unwrap());
-    }
-    let convert = started.elapsed() / n;
-    let pivot = chat::to_anthropic(v.clone()).unwrap();
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(pivot.to_string());
-    }
-    let write = started.elapsed() / n;
-    println!("convert {convert:?} write {write:?}");
+    });
+    let parse = time(&mut || {
+        std::hint::black_box(serde_json::from_str::<Value>(&body).unwrap());
+    });
+    let parse_convert = time(&mut || {
+        let v: Value = serde_json::from_str(&body).unwrap();
+        std::hint::black_box(chat::to_anthropic(v).unwrap());
+    });
+    let pivot = chat::to_anthropic(serde_json::from_slice(body.as_bytes()).unwrap()).unwrap();
+    let write = time(&mut || {
+        std::hint::black_box(super::to_bytes(&pivot, body.len()));
+    });
     println!(
-        "{} bytes: request {request:?}, answer {response:?}, of which parsing the request {parse:?}",
-        body.len()
+        "{} bytes: request {request:?} (parse {parse:?}, convert {:?}, write {write:?}), answer {response:?}",
+        body.len(),
+        parse_convert.saturating_sub(parse),
     );
 }
