@@ -93,6 +93,25 @@ impl Platform {
     }
 }
 
+/// The host of a base URL (`https://api.openai.com/v1` → `api.openai.com`).
+pub fn host_of(base_url: &str) -> &str {
+    base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("")
+}
+
+/// Whether an OpenAI-compatible account serves the Responses API as well as chat completions,
+/// when its setting leaves it to the host: OpenAI's own API and Azure OpenAI do; the other
+/// vendors such accounts reach (DeepSeek, GLM, Kimi, Qwen, …) document chat completions only,
+/// so a Responses client is translated to chat for them.
+pub fn speaks_responses(base_url: &str) -> bool {
+    let host = host_of(base_url);
+    host == "api.openai.com" || host.ends_with(".openai.azure.com")
+}
+
 string_enum!(
     /// Upstream account states (DESIGN.md §4).
     AccountStatus, "account status" {

@@ -17,12 +17,13 @@ fn gateway() -> (Env, Fake, common::Server, String) {
     let fake = Fake::start();
     fake.set(Reply::Auto);
     env.account("main", &fake.url(), "sk-ant-fake-upstream", &[]);
+    // The fake stands in for OpenAI's own API, which serves Responses too.
     env.account_on(
         "openai",
         "oai",
         &format!("{}/v1", fake.url()),
         "sk-oai-upstream",
-        &[],
+        &["--responses-api", "yes"],
     );
     env.account_on("gemini", "gem", &fake.url(), "AIza-upstream", &[]);
     let key = env.key("member");

@@ -69,12 +69,13 @@ fn no_member_key(fake: &Fake, key: &str) {
 fn openai_chat_and_responses_are_relayed_with_exact_usage() {
     let env = Env::new();
     let fake = Fake::start();
+    // The fake stands in for OpenAI's own API, which serves Responses too.
     env.account_on(
         "openai",
         "oai",
         &format!("{}/v1", fake.url()),
         "sk-openai-upstream",
-        &[],
+        &["--responses-api", "yes"],
     );
     for model in ["gpt-4o", "gpt-5-codex"] {
         set_price(&env, model);

@@ -25,7 +25,14 @@ fn all_platforms(serve: &[&str]) -> (Env, Fake, common::Server, String) {
     let env = Env::new();
     let fake = Fake::start();
     env.account("claude", &fake.url(), "sk-ant", &[]);
-    env.account_on("openai", "oa", &fake.url(), "sk-oa", &[]);
+    // The fake stands in for OpenAI's own API, which serves Responses too.
+    env.account_on(
+        "openai",
+        "oa",
+        &fake.url(),
+        "sk-oa",
+        &["--responses-api", "yes"],
+    );
     env.account_on("gemini", "gm", &fake.url(), "gk", &[]);
     let key = env.key("alice");
     let server = env.serve(serve);

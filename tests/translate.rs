@@ -600,3 +600,110 @@ fn prompt_caches_keep_hitting_across_a_translated_conversation() {
     }
     assert!(copied.iter().all(|s| *s < 0.05), "{copied:?}");
 }
+
+/// Codex CLI speaks only Responses; DeepSeek, GLM, Kimi and Qwen serve only chat completions.
+/// An OpenAI-compatible account whose host is not OpenAI's is spoken to in chat, the
+/// Responses client answered in its own shape; `--responses-api yes` passes it through.
+#[test]
+fn a_responses_client_is_translated_to_chat_for_a_chat_only_account() {
+    let (env, fake, server, key) = deepseek();
+    fake.set_tool("read_file", json!({ "path": "/work/a.rs" }));
+    let auth = format!("Bearer {key}");
+    let h = [("authorization", auth.as_str())];
+    let ask = |stream: bool| {
+        json!({ "model": "claude-sonnet-4-5", "instructions": "You are a coding agent.",
+            "input": [{ "type": "message", "role": "user",
+                "content": [{ "type": "input_text", "text": "read a.rs" }] }],
+            "tools": [{ "type": "function", "name": "read_file",
+                "parameters": { "type": "object", "properties": { "path": { "type": "string" } } } }],
+            "stream": stream, "store": false })
+    };
+    let r = post_json(&server, "/v1/responses", &h, &body(&ask(false)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let answer: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(answer["object"], "response");
+    let call = answer["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["type"] == "function_call")
+        .expect("the tool call, as a Responses function_call");
+    assert_eq!(call["name"], "read_file");
+    assert_eq!(
+        serde_json::from_str::<Value>(call["arguments"].as_str().unwrap()).unwrap(),
+        json!({ "path": "/work/a.rs" })
+    );
+    // What the account was sent (its model list is fetched on the side).
+    let posts = || -> Vec<common::upstream::Seen> {
+        fake.seen()
+            .into_iter()
+            .filter(|s| s.path != "/v1/models")
+            .collect()
+    };
+    let sent = &posts()[0];
+    assert_eq!(sent.path, "/v1/chat/completions");
+    let sent: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(sent["model"], "deepseek-chat");
+    assert_eq!(sent["messages"][0]["role"], "system");
+    assert_eq!(sent["tools"][0]["function"]["name"], "read_file");
+
+    // Streamed: Responses events, from chat chunks.
+    let r = post_json(&server, "/v1/responses", &h, &body(&ask(true)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<String> = events(&r.body).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(names.first().map(String::as_str), Some("response.created"));
+    assert!(
+        names
+            .iter()
+            .any(|e| e == "response.function_call_arguments.delta"),
+        "{names:?}"
+    );
+    assert_eq!(names.last().map(String::as_str), Some("response.completed"));
+    assert_eq!(posts()[1].path, "/v1/chat/completions");
+    let rows = env.rows(2);
+    assert!(rows.iter().all(|r| r["translated"] == true), "{rows:?}");
+
+    // The operator says this vendor serves Responses: it gets them as they are.
+    let list = env.data.json(&["account", "list"], "");
+    let id = list.as_array().unwrap()[0]["id"].as_i64().unwrap();
+    env.data.ok(
+        &[
+            "account",
+            "update",
+            &id.to_string(),
+            "--responses-api",
+            "yes",
+        ],
+        "",
+    );
+    assert_eq!(env.account_json(id)["responses_api"], true);
+    common::eventually(
+        "the setting did not reach the running gateway",
+        std::time::Duration::from_secs(10),
+        || {
+            let before = posts().len();
+            post_json(&server, "/v1/responses", &h, &body(&ask(false)));
+            let seen = posts();
+            (seen.len() > before && seen.last().unwrap().path == "/v1/responses").then_some(())
+        },
+    );
+    // And an account of another platform has no such setting.
+    let err = env.data.fails(
+        &[
+            "account",
+            "create",
+            "--platform",
+            "anthropic",
+            "--name",
+            "c",
+            "--responses-api",
+            "no",
+        ],
+        "sk-x\n",
+        2,
+    );
+    assert!(
+        err.contains("only an openai account has a Responses API setting"),
+        "{err}"
+    );
+}

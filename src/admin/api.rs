@@ -76,6 +76,8 @@ struct AccountInput {
     #[serde(default)]
     allow_overage: bool,
     max_concurrency: Option<i64>,
+    /// openai: serves the Responses API too; absent or null: decided by the host.
+    responses_api: Option<bool>,
     /// gemini-oauth: the Google Cloud project.
     project: Option<String>,
 }
@@ -105,6 +107,7 @@ impl From<AccountInput> for NewAccount {
             allow_overage: a.allow_overage,
             max_concurrency: a.max_concurrency,
             workspace: non_empty(a.project),
+            responses_api: a.responses_api,
         }
     }
 }
@@ -133,6 +136,9 @@ struct AccountPatch {
     /// A cap, or null to remove it.
     #[serde(default, deserialize_with = "present")]
     max_concurrency: Option<Option<i64>>,
+    /// true or false, or null to leave it to the host.
+    #[serde(default, deserialize_with = "present")]
+    responses_api: Option<Option<bool>>,
 }
 
 pub async fn accounts(c: Call<'_>) -> Result<Response<Body>> {
@@ -203,6 +209,7 @@ pub async fn update_account(c: Call<'_>) -> Result<Response<Body>> {
         user_agent: p.user_agent.map(non_empty),
         allow_overage: p.allow_overage,
         max_concurrency: p.max_concurrency,
+        responses_api: p.responses_api,
     };
     let a = manage::accounts::update_account(&c.state.ctx, &c.actor(), c.id()?, changes).await?;
     reload(&c).await;

@@ -445,6 +445,11 @@ pub struct AccountCreate {
     /// User agent sent upstream (Claude Console relays).
     #[arg(long)]
     pub user_agent: Option<String>,
+    /// openai: whether the account serves the Responses API too (yes, no, or auto: only
+    /// OpenAI's own API and Azure OpenAI do). A Responses client is translated to chat
+    /// completions for an account that does not.
+    #[arg(long, value_parser = parse_auto_bool)]
+    pub responses_api: Option<AutoBool>,
 }
 
 #[derive(Debug, Args)]
@@ -471,6 +476,9 @@ pub struct AccountUpdate {
     /// At most this many requests in flight at once; 0 removes the cap.
     #[arg(long)]
     pub max_concurrency: Option<i64>,
+    /// openai: whether the account serves the Responses API too (yes, no, or auto).
+    #[arg(long, value_parser = parse_auto_bool)]
+    pub responses_api: Option<AutoBool>,
     /// New proxy URL; `none` removes the proxy.
     #[arg(long)]
     pub proxy: Option<String>,
@@ -595,6 +603,19 @@ pub enum UsageBy {
 
 fn parse_platform(s: &str) -> Result<crate::domain::Platform, String> {
     s.parse()
+}
+
+/// `yes`, `no`, or `auto` (left to the account's host).
+#[derive(Clone, Copy, Debug)]
+pub struct AutoBool(pub Option<bool>);
+
+fn parse_auto_bool(s: &str) -> Result<AutoBool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(AutoBool(Some(true))),
+        "no" | "false" => Ok(AutoBool(Some(false))),
+        "auto" => Ok(AutoBool(None)),
+        other => Err(format!("expected yes, no or auto, not {other:?}")),
+    }
 }
 
 fn is_none_word(s: &str) -> bool {

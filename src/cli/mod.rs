@@ -384,6 +384,7 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
             new.proxy_password = lines.next();
             new.model_map = a.model_map;
             new.user_agent = a.user_agent;
+            new.responses_api = a.responses_api.and_then(|r| r.0);
             new.workspace = a.project;
             acc::create_account(ctx, ACTOR, new).await?
         }
@@ -477,6 +478,7 @@ async fn account_cmd(ctx: &Ctx, action: AccountAction, out: &Out) -> Result<()> 
                 weight: u.weight,
                 allow_overage: u.allow_overage,
                 max_concurrency: u.max_concurrency.map(|m| Some(m).filter(|m| *m != 0)),
+                responses_api: u.responses_api.map(|r| r.0),
                 groups: if u.no_groups {
                     Some(Vec::new())
                 } else {
@@ -614,6 +616,7 @@ fn new_account(
         allow_overage: a.allow_overage,
         max_concurrency: a.max_concurrency,
         workspace: None,
+        responses_api: None,
     };
     Ok((new, lines))
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::protocol::Protocol;
 use super::provider;
 use super::snapshot::{Route, Upstream};
+use super::translate::OpenaiApis;
 use crate::domain::{AccountStatus, Platform};
 
 /// Whether the selector may send a request to this account now, and how eagerly.
@@ -85,7 +86,12 @@ pub fn candidates(
 ) -> Result<Vec<Arc<Upstream>>, NoCandidate> {
     let own = |a: &Upstream| {
         let p = provider::of(a.platform);
-        p.protocol() == ask.protocol && (ask.responses || !p.responses_only())
+        p.protocol() == ask.protocol
+            && match a.openai_apis() {
+                OpenaiApis::ChatOnly => !ask.responses,
+                OpenaiApis::ResponsesOnly => ask.responses,
+                OpenaiApis::Both => true,
+            }
     };
     let serving: Vec<&Route> = routes
         .iter()
@@ -280,6 +286,7 @@ mod tests {
                 allow_overage: false,
                 max_concurrency: None,
                 workspace: None,
+                responses_api: false,
                 mapping: Default::default(),
                 proxy: None,
                 status,

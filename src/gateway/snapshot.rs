@@ -50,9 +50,24 @@ pub struct Upstream {
     pub max_concurrency: Option<usize>,
     /// The ChatGPT account id or Code Assist project the subscription's requests name.
     pub workspace: Option<String>,
+    /// Serves OpenAI's Responses API as well as chat completions (the account's setting, or
+    /// its host's when it has none).
+    pub responses_api: bool,
 }
 
 impl Upstream {
+    /// Which of OpenAI's APIs the account serves (meaningful for OpenAI accounts).
+    pub fn openai_apis(&self) -> super::translate::OpenaiApis {
+        use super::translate::OpenaiApis;
+        if super::provider::of(self.platform).responses_only() {
+            OpenaiApis::ResponsesOnly
+        } else if self.responses_api {
+            OpenaiApis::Both
+        } else {
+            OpenaiApis::ChatOnly
+        }
+    }
+
     /// Whether the account serves `model`: it lists it, maps it, or lists nothing.
     pub fn serves(&self, model: &str) -> bool {
         self.models.is_empty()
@@ -257,6 +272,9 @@ pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Opt
         allow_overage: a.allow_overage,
         max_concurrency: a.max_concurrency.and_then(|m| usize::try_from(m).ok()),
         workspace: a.workspace.clone(),
+        responses_api: a
+            .responses_api
+            .unwrap_or_else(|| crate::domain::speaks_responses(&base)),
     })
 }
 

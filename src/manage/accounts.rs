@@ -43,6 +43,8 @@ pub struct NewAccount {
     /// codex-oauth: the ChatGPT account id (from the sign-in's ID token); gemini-oauth: the
     /// Google Cloud project (found through Code Assist when not given).
     pub workspace: Option<String>,
+    /// An openai account serves the Responses API too; `None`: decided by its host.
+    pub responses_api: Option<bool>,
 }
 
 /// Changes to an account; `None` leaves a field as it is, `Some(None)` clears it.
@@ -62,6 +64,8 @@ pub struct AccountChanges {
     pub user_agent: Option<Option<String>>,
     pub allow_overage: Option<bool>,
     pub max_concurrency: Option<Option<i64>>,
+    /// `Some(None)`: decided by the host again.
+    pub responses_api: Option<Option<bool>>,
 }
 
 /// A group an account serves, with optional priority and weight for that group only.
@@ -175,6 +179,10 @@ pub async fn create_account(ctx: &Ctx, actor: &str, new: NewAccount) -> Result<A
         refresh_error: None,
         allow_overage: new.allow_overage,
         max_concurrency: new.max_concurrency.map(check_concurrency).transpose()?,
+        responses_api: match new.responses_api {
+            Some(_) if platform != Platform::Openai => return Err(responses_api_refused()),
+            r => r,
+        },
         // A ChatGPT access token names its account and expiry in its claims.
         workspace: new.workspace.filter(|w| !w.trim().is_empty()).or_else(|| {
             (platform == Platform::CodexOauth)
@@ -283,6 +291,7 @@ pub async fn update_account(
                 (changes.user_agent.is_some(), "user_agent"),
                 (changes.allow_overage.is_some(), "allow_overage"),
                 (changes.max_concurrency.is_some(), "max_concurrency"),
+                (changes.responses_api.is_some(), "responses_api"),
             ] {
                 if set {
                     fields.push(field);
@@ -300,6 +309,12 @@ pub async fn update_account(
             }
             if let Some(m) = max_concurrency {
                 a.max_concurrency = m;
+            }
+            if let Some(r) = changes.responses_api {
+                if r.is_some() && a.platform != Platform::Openai {
+                    return Err(responses_api_refused());
+                }
+                a.responses_api = r;
             }
             if let Some(u) = base_url {
                 if u.is_none() && a.platform.default_base_url().is_none() {
@@ -617,4 +632,8 @@ mod tests {
         assert!(!proxy_url_has_password("socks5://u@127.0.0.1:1080"));
         assert!(!proxy_url_has_password("http://127.0.0.1:3128"));
     }
+}
+
+fn responses_api_refused() -> Error {
+    Error::Invalid("only an openai account has a Responses API setting".into())
 }

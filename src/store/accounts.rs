@@ -93,6 +93,9 @@ pub struct Account {
     /// The upstream's own account a subscription's requests name: the ChatGPT account id
     /// (codex-oauth) or the Google Cloud project (gemini-oauth).
     pub workspace: Option<String>,
+    /// An OpenAI-compatible account serves the Responses API too; `None`: by its host
+    /// ([`crate::domain::speaks_responses`]).
+    pub responses_api: Option<bool>,
 }
 
 const SELECT: &str = "SELECT id, name, description, platform, base_url, credentials, status,
@@ -112,7 +115,7 @@ const SELECT: &str = "SELECT id, name, description, platform, base_url, credenti
         (SELECT r.refresh_failing_since FROM account_runtime r
             WHERE r.account_id = ai_service_accounts.id),
         (SELECT r.refresh_error FROM account_runtime r WHERE r.account_id = ai_service_accounts.id),
-        allow_overage, max_concurrency, workspace
+        allow_overage, max_concurrency, workspace, responses_api
     FROM ai_service_accounts";
 
 fn parse_text<T: std::str::FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
@@ -180,6 +183,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         allow_overage: r.get(34)?,
         max_concurrency: r.get(35)?,
         workspace: r.get(36)?,
+        responses_api: r.get(37)?,
     })
 }
 
@@ -242,9 +246,9 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
             status, priority, weight, supported_models, model_mapping, claude_console_user_agent,
             proxy_type, proxy_host, proxy_port, proxy_username, proxy_password,
             auth_type, created_at, updated_at, oauth_access_token, oauth_refresh_token,
-            oauth_expires_at, allow_overage, max_concurrency, workspace)
+            oauth_expires_at, allow_overage, max_concurrency, workspace, responses_api)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18,
-            ?19, ?20, ?21, ?22, ?23, ?24)",
+            ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
         params![
             a.name,
             a.description,
@@ -270,6 +274,7 @@ pub fn insert(conn: &Connection, a: &Account, actor: &str) -> Result<i64> {
             a.allow_overage,
             a.max_concurrency,
             a.workspace,
+            a.responses_api,
         ],
     )?;
     let id = conn.last_insert_rowid();
@@ -285,7 +290,7 @@ pub fn update(conn: &Connection, a: &Account) -> Result<()> {
             credentials = ?5, priority = ?6, weight = ?7, supported_models = ?8,
             model_mapping = ?9, claude_console_user_agent = ?10, proxy_type = ?11,
             proxy_host = ?12, proxy_port = ?13, proxy_username = ?14, proxy_password = ?15,
-            updated_at = ?16, allow_overage = ?17, max_concurrency = ?18
+            updated_at = ?16, allow_overage = ?17, max_concurrency = ?18, responses_api = ?19
          WHERE id = ?1",
         params![
             a.id,
@@ -306,6 +311,7 @@ pub fn update(conn: &Connection, a: &Account) -> Result<()> {
             now_ms(),
             a.allow_overage,
             a.max_concurrency,
+            a.responses_api,
         ],
     )?;
     if n == 0 {

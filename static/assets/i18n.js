@@ -201,6 +201,7 @@ const ZH_SERVER = {
   "a codex-oauth account needs its ChatGPT account id, and this access token names none: paste the access token from ~/.codex/auth.json, or sign in with oauth-url": "codex-oauth 账号需要 ChatGPT 账号 ID，而此访问令牌中没有：请粘贴 ~/.codex/auth.json 中的访问令牌，或通过登录链接登录",
   "a new proxy password needs the proxy URL too": "设置新的代理密码时也需要填写代理 URL",
   "a proxy password needs a proxy URL": "代理密码需要代理 URL",
+  "only an openai account has a Responses API setting": "只有 openai 账户才有 Responses API 设置",
   "a request limit needs both a number of requests and a window in minutes": "请求次数限制需要同时填写请求数和窗口分钟数",
   "a {} account needs --base-url (the relay's address)": "{1} 账号需要 Base URL（中转服务的地址）",
   "a {} account needs a base URL": "{1} 账号需要 Base URL",

@@ -183,7 +183,7 @@ impl Gateway {
             let attempts = i as u32 + 1;
             let p = provider::of(account.platform);
             let mut translation =
-                Translation::plan(&call.asked(), p.protocol(), p.responses_only());
+                Translation::plan(&call.asked(), p.protocol(), account.openai_apis());
             if let Some(t) = translation.as_mut() {
                 t.for_account(&account.base_url);
             }

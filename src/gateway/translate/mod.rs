@@ -71,6 +71,14 @@ impl Format {
     }
 }
 
+/// Which of OpenAI's APIs an account serves (for an account of another protocol, unused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenaiApis {
+    ChatOnly,
+    ResponsesOnly,
+    Both,
+}
+
 /// A request feature the target format cannot express and that would change the answer.
 /// The client gets a 400 naming it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,14 +137,17 @@ pub struct Asked<'a> {
 
 impl Translation {
     /// The translation for sending `asked` to an account speaking `upstream`, or `None` when
-    /// the account speaks the client's own protocol (an OpenAI-compatible account takes chat
-    /// and Responses as they are). An OpenAI account that speaks only Responses (ChatGPT's
-    /// Codex backend) is spoken to in Responses.
-    pub fn plan(asked: &Asked, upstream: Protocol, responses_only: bool) -> Option<Translation> {
+    /// the account speaks the client's own protocol. An OpenAI account is spoken to in chat,
+    /// in Responses when it speaks only that (ChatGPT's Codex backend), and takes a Responses
+    /// client's request as it is when it serves the Responses API too.
+    pub fn plan(asked: &Asked, upstream: Protocol, openai: OpenaiApis) -> Option<Translation> {
         let client = Format::of(asked.endpoint);
         let to = match upstream {
             Protocol::Anthropic => Format::Anthropic,
-            Protocol::Openai if client == Format::Responses || responses_only => Format::Responses,
+            Protocol::Openai if openai == OpenaiApis::ResponsesOnly => Format::Responses,
+            Protocol::Openai if client == Format::Responses && openai == OpenaiApis::Both => {
+                Format::Responses
+            }
             Protocol::Openai => Format::Chat,
             Protocol::Gemini => Format::Gemini,
         };
@@ -184,12 +195,7 @@ impl Translation {
     /// Fits the translation to the account at `base_url`: OpenAI's own API takes a prompt
     /// cache key; compatible vendors do not document one, and some refuse unknown fields.
     pub fn for_account(&mut self, base_url: &str) {
-        let host = base_url
-            .split_once("://")
-            .map_or(base_url, |(_, rest)| rest)
-            .split(['/', ':'])
-            .next()
-            .unwrap_or("");
+        let host = crate::domain::host_of(base_url);
         // ChatGPT's Codex backend takes one too (Codex CLI sends its session as it).
         if host != "api.openai.com" && host != "chatgpt.com" {
             self.session = None;

@@ -96,7 +96,7 @@ fn responses_only(endpoint: Endpoint, stream: bool) -> Translation {
         session: Some("sess-1"),
         started_at_ms: 1_700_000_000_000,
     };
-    Translation::plan(&asked, Protocol::Openai, true).expect("a translation")
+    Translation::plan(&asked, Protocol::Openai, OpenaiApis::ResponsesOnly).expect("a translation")
 }
 
 /// A stream as ChatGPT's Codex backend writes it for a reasoning model asked to include its
@@ -592,7 +592,7 @@ mod properties {
         fn any_request_of_any_format_translates_or_is_refused_without_panic(v in json_value()) {
             let body = match v { Value::Object(_) => v, other => json!({ "messages": other, "input": other, "contents": other }) };
             for endpoint in [Endpoint::Messages, Endpoint::ChatCompletions, Endpoint::Responses, gemini_endpoint(GeminiMethod::Stream), Endpoint::CountTokens] {
-                for (upstream, only) in [(Protocol::Anthropic, false), (Protocol::Openai, false), (Protocol::Openai, true), (Protocol::Gemini, false)] {
+                for (upstream, only) in [(Protocol::Anthropic, OpenaiApis::ChatOnly), (Protocol::Openai, OpenaiApis::ChatOnly), (Protocol::Openai, OpenaiApis::Both), (Protocol::Openai, OpenaiApis::ResponsesOnly), (Protocol::Gemini, OpenaiApis::ChatOnly)] {
                     let asked = Asked { endpoint: &endpoint, stream: true, model: "m", request_id: "r", query: None, session: None, started_at_ms: 0 };
                     if let Some(mut t) = Translation::plan(&asked, upstream, only) {
                         let _ = t.request(body.to_string().as_bytes(), "m");

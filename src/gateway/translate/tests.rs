@@ -15,7 +15,7 @@ pub(super) fn plan(endpoint: Endpoint, stream: bool, upstream: Protocol) -> Tran
         session: Some("sess-1"),
         started_at_ms: 1_700_000_000_000,
     };
-    Translation::plan(&asked, upstream, false).expect("a translation")
+    Translation::plan(&asked, upstream, OpenaiApis::Both).expect("a translation")
 }
 
 pub(super) fn translate(t: &mut Translation, body: Value) -> Result<Value, Refusal> {
