@@ -227,6 +227,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_openai_and_azure_hosts_serve_responses_unless_told() {
+        assert!(speaks_responses("https://api.openai.com/v1"));
+        assert!(speaks_responses("https://team.openai.azure.com/openai/v1"));
+        assert!(!speaks_responses("https://api.deepseek.com"));
+        assert!(!speaks_responses("https://api.openai.com.example.net/v1"));
+        assert!(!speaks_responses("http://127.0.0.1:8080/v1"));
+        assert_eq!(host_of("https://api.openai.com:443/v1"), "api.openai.com");
+    }
+
+    #[test]
     fn client_tools_are_recognised_by_user_agent() {
         let k = |ua| ClientKind::from_user_agent(Some(ua));
         assert_eq!(

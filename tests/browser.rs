@@ -363,6 +363,48 @@ fn a_claude_subscription_is_added_by_signing_in_and_then_edited() {
     assert_eq!(account["platform"], "claude-oauth");
 }
 
+/// An OpenAI-compatible account's Responses API setting: by host at first (a vendor other
+/// than OpenAI: not served), set on the edit form, shown on the account page, and back to
+/// the host's rule.
+#[test]
+#[ignore = "needs Chromium and ChromeDriver: apt-get install -y chromium chromium-driver"]
+fn an_openai_accounts_responses_api_is_set_on_the_page() {
+    let env = Env::new();
+    make_admin(&env.data, "root");
+    let fake = Fake::start();
+    let id = env.account_on("openai", "kimi", &fake.url(), "sk-kimi", &[]);
+    let server = env.serve(&[]);
+    let setting = || env.account_json(id)["responses_api"].clone();
+    browse(async {
+        let b = Browser::start(server.addr).await;
+        b.sign_in("root", PASSWORD).await;
+        b.open(&format!("/#/accounts/{id}")).await;
+        let facts = b.wait_text("#account-detail .facts", "Responses API").await;
+        assert!(facts.contains("by host"), "{facts}");
+        for (choice, shown, stored) in [
+            ("true", "served", serde_json::json!(true)),
+            (
+                "false",
+                "not served: translated to chat",
+                serde_json::json!(false),
+            ),
+            ("auto", "by host", serde_json::Value::Null),
+        ] {
+            b.press("#account-detail .actions", "Edit").await;
+            b.el("#account-form select[name=responses_api]")
+                .await
+                .select_by_value(choice)
+                .await
+                .unwrap();
+            b.click("#account-form button[type=submit]").await;
+            let facts = b.wait_text("#account-detail .facts", shown).await;
+            assert!(facts.contains(shown), "{facts}");
+            assert_eq!(setting(), stored, "after choosing {choice}");
+        }
+        b.close().await;
+    });
+}
+
 /// The add-account form offers the ChatGPT and Google sign-ins too: each gets its own link,
 /// says what to paste back (the localhost address, the code), and adds its account.
 #[test]

@@ -604,6 +604,10 @@ pub fn proxy_url_has_password(url: &str) -> bool {
     ProxyUrl::parse(url).is_ok_and(|u| u.password.is_some())
 }
 
+fn responses_api_refused() -> Error {
+    Error::Invalid("only an openai account has a Responses API setting".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,8 +636,4 @@ mod tests {
         assert!(!proxy_url_has_password("socks5://u@127.0.0.1:1080"));
         assert!(!proxy_url_has_password("http://127.0.0.1:3128"));
     }
-}
-
-fn responses_api_refused() -> Error {
-    Error::Invalid("only an openai account has a Responses API setting".into())
 }

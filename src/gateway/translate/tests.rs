@@ -541,3 +541,45 @@ fn translation_cost() {
         parse_convert.saturating_sub(parse),
     );
 }
+
+#[test]
+fn a_responses_client_goes_to_chat_only_where_the_account_does_not_serve_responses() {
+    let asked = Asked {
+        endpoint: &Endpoint::Responses,
+        stream: false,
+        model: "deepseek-chat",
+        request_id: "req1",
+        query: None,
+        session: None,
+        started_at_ms: 0,
+    };
+    assert!(Translation::plan(&asked, Protocol::Openai, OpenaiApis::Both).is_none());
+    assert!(Translation::plan(&asked, Protocol::Openai, OpenaiApis::ResponsesOnly).is_none());
+    let mut t = Translation::plan(&asked, Protocol::Openai, OpenaiApis::ChatOnly).unwrap();
+    assert_eq!(t.upstream, Format::Chat);
+    assert_eq!(t.endpoint, Endpoint::ChatCompletions);
+    let sent: Value = serde_json::from_slice(
+        &t.request(
+            json!({ "model": "m", "instructions": "Be brief.", "input": "hi" })
+                .to_string()
+                .as_bytes(),
+            "deepseek-chat",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        sent["messages"][0],
+        json!({ "role": "system", "content": "Be brief." })
+    );
+    assert_eq!(sent["messages"][1]["role"], "user");
+    // Live web search has no chat form: refused, not dropped.
+    let mut t = Translation::plan(&asked, Protocol::Openai, OpenaiApis::ChatOnly).unwrap();
+    let refused = t.request(
+        json!({ "model": "m", "input": "news?", "tools": [{ "type": "web_search" }] })
+            .to_string()
+            .as_bytes(),
+        "deepseek-chat",
+    );
+    assert!(refused.is_err(), "{refused:?}");
+}

@@ -117,6 +117,11 @@ function accountFields(platform, a, groups) {
       type: "select", value: a?.allow_overage ? "true" : "false",
       options: [["false", "Never draw on paid extra usage"], ["true", "Allow paid extra usage"]],
     }) : null,
+    responses_api: platform === "openai" ? field("Responses API", "responses_api", {
+      type: "select", value: a?.responses_api == null ? "auto" : String(a.responses_api),
+      options: [["auto", "By host: only OpenAI and Azure OpenAI serve it"], ["true", "Served: Responses clients pass through"],
+        ["false", "Not served: Responses clients are translated to chat"]],
+    }) : null,
   };
   const bindings = bindingsField(groups, a?.groups || [], !a);
   return { f, bindings };
@@ -143,6 +148,8 @@ function collect(form, f, bindings, editing) {
   if (v.max_concurrency !== "") out.max_concurrency = Number(v.max_concurrency);
   else if (editing) out.max_concurrency = null;
   if (f.allow_overage) out.allow_overage = v.allow_overage === "true";
+  if (f.responses_api && v.responses_api === "auto") { if (editing) out.responses_api = null; }
+  else if (f.responses_api) out.responses_api = v.responses_api === "true";
   if (f.project && v.project) out.project = v.project;
   if (f.secret && (v.secret || !editing)) out.secret = v.secret;
   if (v.proxy_password) out.proxy_password = v.proxy_password;
@@ -251,6 +258,7 @@ async function detailPage(id) {
     [a.platform === "codex-oauth" ? "ChatGPT account" : "Google Cloud project", a.workspace || null],
     ["Token refresh", a.refresh_failing_since ? `failing since ${time(a.refresh_failing_since)}, last error: ${a.refresh_error || "unknown"}` : null],
     ["Extra usage", a.platform === "claude-oauth" ? (a.allow_overage ? "allowed" : "never: it takes no new traffic while drawing on it") : null],
+    ["Responses API", a.platform === "openai" ? (a.responses_api == null ? "by host" : a.responses_api ? "served" : "not served: translated to chat") : null],
     ["In flight", inFlight(a)],
     ["Base URL", a.base_url || "official endpoint"],
     ["Proxy", a.proxy ? proxyText(a.proxy) : "none"],
