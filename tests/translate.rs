@@ -662,6 +662,10 @@ fn a_responses_client_is_translated_to_chat_for_a_chat_only_account() {
     assert_eq!(posts()[1].path, "/v1/chat/completions");
     let rows = env.rows(2);
     assert!(rows.iter().all(|r| r["translated"] == true), "{rows:?}");
+    // A compaction is Codex's own endpoint: relayed as it is, never turned into chat.
+    let compact = json!({ "model": "claude-sonnet-4-5", "instructions": "x", "input": [] });
+    post_json(&server, "/v1/responses/compact", &h, &body(&compact));
+    assert_eq!(posts().last().unwrap().path, "/v1/responses/compact");
 
     // The operator says this vendor serves Responses: it gets them as they are.
     let list = env.data.json(&["account", "list"], "");
