@@ -380,7 +380,7 @@ fn an_openai_accounts_responses_api_is_set_on_the_page() {
         b.sign_in("root", PASSWORD).await;
         b.open(&format!("/#/accounts/{id}")).await;
         let facts = b.wait_text("#account-detail .facts", "Responses API").await;
-        assert!(facts.contains("by host"), "{facts}");
+        assert!(facts.contains("auto (by host)"), "{facts}");
         for (choice, shown, stored) in [
             ("true", "served", serde_json::json!(true)),
             (
@@ -388,7 +388,7 @@ fn an_openai_accounts_responses_api_is_set_on_the_page() {
                 "not served: translated to chat",
                 serde_json::json!(false),
             ),
-            ("auto", "by host", serde_json::Value::Null),
+            ("auto", "auto (by host)", serde_json::Value::Null),
         ] {
             b.press("#account-detail .actions", "Edit").await;
             b.el("#account-form select[name=responses_api]")
@@ -400,6 +400,18 @@ fn an_openai_accounts_responses_api_is_set_on_the_page() {
             let facts = b.wait_text("#account-detail .facts", shown).await;
             assert!(facts.contains(shown), "{facts}");
             assert_eq!(setting(), stored, "after choosing {choice}");
+        }
+        // The form with the new select, and the page with its row, fit a laptop and a phone.
+        for (w, hgt) in [(1366, 900), (390, 844)] {
+            b.client.set_window_size(w, hgt).await.unwrap();
+            b.open(&format!("/#/accounts/{id}")).await;
+            b.wait_text("#account-detail .facts", "Responses API").await;
+            b.shot(&format!("22-openai-account-{w}")).await;
+            b.press("#account-detail .actions", "Edit").await;
+            b.el("#account-form select[name=responses_api]").await;
+            b.shot(&format!("22-openai-account-form-{w}")).await;
+            let cut = b.clipped().await;
+            assert!(cut.is_empty(), "account form at {w}×{hgt}: {cut:?}");
         }
         b.close().await;
     });

@@ -491,6 +491,48 @@ fn codex_exec_runs_a_function_call_on_an_anthropic_account() {
     );
 }
 
+/// Codex CLI 0.171.0 speaks only Responses; an OpenAI-compatible vendor that serves only chat
+/// completions (its host is not OpenAI's) gets the conversation as chat, the function call's
+/// output coming back as a `tool` message for the call's id.
+#[test]
+#[ignore = "needs Codex CLI (npm install -g @openai/codex); .ci/run installs it"]
+fn codex_exec_runs_a_function_call_on_a_chat_only_account() {
+    let (env, fake, server, key) = translating("openai", &["gpt-5-codex=deepseek-chat"]);
+    fake.set_tool("exec_command", serde_json::json!({ "cmd": "cat note.txt" }));
+    let stdout = codex_exec(&server, &key, "what does note.txt say?", |home| {
+        std::fs::write(home.join("note.txt"), "pineapple-42\n").unwrap();
+    });
+    assert!(stdout.contains("The tool said:"), "{stdout}");
+    let posts: Vec<_> = fake
+        .seen()
+        .into_iter()
+        .filter(|s| s.path != "/v1/models")
+        .collect();
+    assert!(
+        posts.iter().all(|s| s.path == "/v1/chat/completions"),
+        "{:?}",
+        posts.iter().map(|s| &s.path).collect::<Vec<_>>()
+    );
+    let last: serde_json::Value = serde_json::from_slice(&posts.last().unwrap().body).unwrap();
+    assert_eq!(last["model"], "deepseek-chat");
+    let messages = last["messages"].as_array().unwrap();
+    let call_id = messages
+        .iter()
+        .find_map(|m| m["tool_calls"][0]["id"].as_str())
+        .expect("the assistant's function call");
+    let output = messages
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .expect("the function call's output came back");
+    assert_eq!(output["tool_call_id"], call_id);
+    let rows = env.rows(2);
+    assert!(
+        rows.iter()
+            .all(|r| r["translated"] == true && r["outcome"] == "ok" && r["client"] == "codex"),
+        "{rows:?}"
+    );
+}
+
 const SDKS_ON_ANTHROPIC: &str = r#"
 import os, json
 from openai import OpenAI

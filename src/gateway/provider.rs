@@ -401,7 +401,7 @@ pub(super) mod tests {
             allow_overage: false,
             max_concurrency: None,
             workspace: Some("ws-1".into()),
-            responses_api: crate::domain::speaks_responses(base),
+            openai: crate::gateway::translate::OpenaiApis::ChatOnly,
         }
     }
 

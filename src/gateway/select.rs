@@ -8,10 +8,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::endpoint::Endpoint;
 use super::protocol::Protocol;
 use super::provider;
 use super::snapshot::{Route, Upstream};
-use super::translate::OpenaiApis;
+use super::translate::{Format, OpenaiApis};
 use crate::domain::{AccountStatus, Platform};
 
 /// Whether the selector may send a request to this account now, and how eagerly.
@@ -50,9 +51,9 @@ pub struct Ask<'a> {
     pub platforms: &'a [Platform],
     /// The client's protocol.
     pub protocol: Protocol,
-    /// The client speaks Responses: the one OpenAI format a Responses-only account (ChatGPT's
-    /// Codex backend) takes as it is.
-    pub responses: bool,
+    /// What the client asked for: whether an OpenAI account takes it as it is (a Responses
+    /// request, for an account that serves Responses) or by translation.
+    pub endpoint: &'a Endpoint,
     pub model: &'a str,
     /// The account the conversation used last.
     pub sticky: Option<i64>,
@@ -84,12 +85,12 @@ pub fn candidates(
     ask: &Ask,
     live: &dyn Fn(i64) -> Live,
 ) -> Result<Vec<Arc<Upstream>>, NoCandidate> {
+    let responses = Format::of(ask.endpoint) == Format::Responses;
     let own = |a: &Upstream| {
-        let p = provider::of(a.platform);
-        p.protocol() == ask.protocol
-            && match a.openai_apis() {
-                OpenaiApis::ChatOnly => !ask.responses,
-                OpenaiApis::ResponsesOnly => ask.responses,
+        provider::of(a.platform).protocol() == ask.protocol
+            && match a.openai_apis(ask.endpoint) {
+                OpenaiApis::ChatOnly => !responses,
+                OpenaiApis::ResponsesOnly => responses,
                 OpenaiApis::Both => true,
             }
     };
@@ -286,7 +287,7 @@ mod tests {
                 allow_overage: false,
                 max_concurrency: None,
                 workspace: None,
-                responses_api: false,
+                openai: OpenaiApis::ChatOnly,
                 mapping: Default::default(),
                 proxy: None,
                 status,
@@ -313,7 +314,7 @@ mod tests {
         let ask = Ask {
             platforms,
             protocol,
-            responses: false,
+            endpoint: &Endpoint::Messages,
             model,
             sticky,
             now_ms,
@@ -436,7 +437,7 @@ mod tests {
         let ask = |sticky| Ask {
             platforms: P,
             protocol: A,
-            responses: false,
+            endpoint: &Endpoint::Messages,
             model: "m",
             sticky,
             now_ms: 0,

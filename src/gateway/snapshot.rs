@@ -9,6 +9,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tracing::{info, warn};
 
+use super::endpoint::Endpoint;
+use super::translate::OpenaiApis;
 use super::usage::Price;
 use crate::crypto::{Purpose, SecretKey};
 use crate::domain::{AccountStatus, Platform};
@@ -50,21 +52,18 @@ pub struct Upstream {
     pub max_concurrency: Option<usize>,
     /// The ChatGPT account id or Code Assist project the subscription's requests name.
     pub workspace: Option<String>,
-    /// Serves OpenAI's Responses API as well as chat completions (the account's setting, or
-    /// its host's when it has none).
-    pub responses_api: bool,
+    /// Which of OpenAI's APIs it serves (the account's setting, or its host's when it has
+    /// none), resolved at load; `ChatOnly` for an account of another protocol.
+    pub openai: OpenaiApis,
 }
 
 impl Upstream {
-    /// Which of OpenAI's APIs the account serves (meaningful for OpenAI accounts).
-    pub fn openai_apis(&self) -> super::translate::OpenaiApis {
-        use super::translate::OpenaiApis;
-        if super::provider::of(self.platform).responses_only() {
-            OpenaiApis::ResponsesOnly
-        } else if self.responses_api {
-            OpenaiApis::Both
-        } else {
-            OpenaiApis::ChatOnly
+    /// Which of OpenAI's APIs the account serves for a request to `endpoint`. A compaction is
+    /// Codex's own endpoint: relayed as it is, never turned into chat.
+    pub fn openai_apis(&self, endpoint: &Endpoint) -> OpenaiApis {
+        match (endpoint, self.openai) {
+            (Endpoint::ResponsesCompact, OpenaiApis::ChatOnly) => OpenaiApis::Both,
+            (_, apis) => apis,
         }
     }
 
@@ -272,9 +271,16 @@ pub(crate) fn upstream(a: &store::accounts::Account, secrets: &SecretKey) -> Opt
         allow_overage: a.allow_overage,
         max_concurrency: a.max_concurrency.and_then(|m| usize::try_from(m).ok()),
         workspace: a.workspace.clone(),
-        responses_api: a
-            .responses_api
-            .unwrap_or_else(|| crate::domain::speaks_responses(&base)),
+        openai: if super::provider::of(a.platform).responses_only() {
+            OpenaiApis::ResponsesOnly
+        } else if a.platform == Platform::Openai
+            && a.responses_api
+                .unwrap_or_else(|| crate::domain::speaks_responses(&base))
+        {
+            OpenaiApis::Both
+        } else {
+            OpenaiApis::ChatOnly
+        },
     })
 }
 

@@ -31,7 +31,7 @@ use super::protocol::{Kind, Protocol, error_response, stream_error};
 use super::provider;
 use super::select::{self, NoCandidate};
 use super::snapshot::{Secret, Snapshot, Upstream};
-use super::translate::{Asked, Format, OpenaiApis, Translation};
+use super::translate::{Asked, Format, Translation};
 use super::usage::{Report, SseScanner};
 use crate::domain::{ClientKind, Outcome, Platform};
 use crate::http::{Body, channel_body, full};
@@ -137,10 +137,7 @@ impl Gateway {
             let ask = select::Ask {
                 platforms: &call.platforms,
                 protocol: call.protocol,
-                responses: matches!(
-                    call.endpoint,
-                    Endpoint::Responses | Endpoint::ResponsesCompact
-                ),
+                endpoint: &call.endpoint,
                 model: &call.model,
                 sticky,
                 now_ms: now,
@@ -182,11 +179,7 @@ impl Gateway {
         for (i, account) in candidates.iter().take(max).enumerate() {
             let attempts = i as u32 + 1;
             let p = provider::of(account.platform);
-            // A compaction is Codex's own endpoint: relayed as it is, never turned into chat.
-            let apis = match call.endpoint {
-                Endpoint::ResponsesCompact => OpenaiApis::Both,
-                _ => account.openai_apis(),
-            };
+            let apis = account.openai_apis(&call.endpoint);
             let mut translation = Translation::plan(&call.asked(), p.protocol(), apis);
             if let Some(t) = translation.as_mut() {
                 t.for_account(&account.base_url);

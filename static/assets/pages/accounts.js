@@ -119,8 +119,8 @@ function accountFields(platform, a, groups) {
     }) : null,
     responses_api: platform === "openai" ? field("Responses API", "responses_api", {
       type: "select", value: a?.responses_api == null ? "auto" : String(a.responses_api),
-      options: [["auto", "By host: only OpenAI and Azure OpenAI serve it"], ["true", "Served: Responses clients pass through"],
-        ["false", "Not served: Responses clients are translated to chat"]],
+      options: [["auto", "Auto (by host)"], ["true", "Served"], ["false", "Not served"]],
+      help: "Auto: only OpenAI's own API and Azure OpenAI serve it. Where it is not served, Responses clients (Codex CLI) are translated to chat.",
     }) : null,
   };
   const bindings = bindingsField(groups, a?.groups || [], !a);
@@ -258,7 +258,7 @@ async function detailPage(id) {
     [a.platform === "codex-oauth" ? "ChatGPT account" : "Google Cloud project", a.workspace || null],
     ["Token refresh", a.refresh_failing_since ? `failing since ${time(a.refresh_failing_since)}, last error: ${a.refresh_error || "unknown"}` : null],
     ["Extra usage", a.platform === "claude-oauth" ? (a.allow_overage ? "allowed" : "never: it takes no new traffic while drawing on it") : null],
-    ["Responses API", a.platform === "openai" ? (a.responses_api == null ? "by host" : a.responses_api ? "served" : "not served: translated to chat") : null],
+    ["Responses API", a.platform === "openai" ? (a.responses_api == null ? "auto (by host)" : a.responses_api ? "served" : "not served: translated to chat") : null],
     ["In flight", inFlight(a)],
     ["Base URL", a.base_url || "official endpoint"],
     ["Proxy", a.proxy ? proxyText(a.proxy) : "none"],
