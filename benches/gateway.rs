@@ -38,7 +38,8 @@ fn conversation(chat: bool, model: &str) -> &'static str {
         "path": { "type": "string", "description": "An absolute path to the file to read or write." },
         "content": { "type": "string", "description": "What to write, whole." } }, "required": ["path"] });
     let names = ["read_file", "write_file", "run_command"];
-    let filler = "The repository holds a Rust service with a router, a relay and a store;         the change touches the relay's failover loop and its tests. ";
+    // Line breaks and quotes, as a real conversation's text has: each is an escape to read.
+    let filler = "The repository holds a Rust service with a router, a relay and a store;\n         the change touches the relay's \"failover\" loop and its tests. ";
     let mut out = Vec::new();
     let mut system = String::new();
     for _ in 0..12 {

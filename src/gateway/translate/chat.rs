@@ -1,218 +1,23 @@
 //! OpenAI Chat Completions to and from the pivot: requests, whole answers and streams.
 
+use std::borrow::Cow;
+
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{
-    Format, Refusal, Translation, Usage, args_object, blocks_of, budget_for, custom_tools,
-    effort_for, image_block, image_url, into_text, into_vec, merge_turns, obj, openai_finish,
-    prompt_tokens, set_thinking, stop_from_openai, str_of, take, text_of, usage_of,
-};
+use super::pivot::Answer;
 
-/// A chat request as an Anthropic one. The body is taken apart, not copied: a conversation's
-/// text is moved into the pivot.
-pub fn to_anthropic(mut v: Value) -> Result<Value, Refusal> {
-    let refuse = |what: &str| Err(Refusal::new(what, Format::Anthropic));
-    if v.get("n").and_then(Value::as_i64).is_some_and(|n| n > 1) {
-        return refuse("`n` above 1");
-    }
-    if let Some(f) = v.get("response_format")
-        && str_of(f, "type") != Some("text")
-    {
-        return refuse("`response_format` (JSON output)");
-    }
-    if v.get("logprobs").and_then(Value::as_bool) == Some(true) {
-        return refuse("`logprobs`");
-    }
-    if v.get("audio").is_some_and(|a| !a.is_null()) {
-        return refuse("audio output");
-    }
-    if v.get("web_search_options").is_some() {
-        return refuse("`web_search_options`");
-    }
-    let mut system = Vec::new();
-    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
-    for mut m in into_vec(take(&mut v, "messages")) {
-        let content = take(&mut m, "content");
-        match str_of(&m, "role").unwrap_or("") {
-            "system" | "developer" => system.push(into_text(content)),
-            "user" => turns.push(("user".into(), user_blocks(content)?)),
-            "assistant" => {
-                let mut blocks = Vec::new();
-                let text = into_text(content);
-                if !text.is_empty() {
-                    blocks.push(obj([
-                        ("type", json!("text")),
-                        ("text", Value::String(text)),
-                    ]));
-                }
-                for mut tc in into_vec(take(&mut m, "tool_calls")) {
-                    let mut f = take(&mut tc, "function");
-                    let input = args_object(str_of(&f, "arguments").unwrap_or(""));
-                    blocks.push(obj([
-                        ("type", json!("tool_use")),
-                        ("id", take_str(&mut tc, "id")),
-                        ("name", take_str(&mut f, "name")),
-                        ("input", input),
-                    ]));
-                }
-                turns.push(("assistant".into(), blocks));
-            }
-            "tool" => turns.push((
-                "user".into(),
-                vec![obj([
-                    ("type", json!("tool_result")),
-                    ("tool_use_id", take_str(&mut m, "tool_call_id")),
-                    ("content", tool_result_content(content)),
-                ])],
-            )),
-            other => return refuse(&format!("a message of role {other:?}")),
-        }
-    }
-    let mut p = Map::new();
-    p.insert("messages".into(), Value::Array(merge_turns(turns)));
-    let system = system.join("\n\n");
-    if !system.is_empty() {
-        p.insert("system".into(), Value::String(system));
-    }
-    if let Some(n) = v
-        .get("max_completion_tokens")
-        .or_else(|| v.get("max_tokens"))
-        .and_then(Value::as_i64)
-    {
-        p.insert("max_tokens".into(), json!(n));
-    }
-    if let Some(t) = v.get("temperature").and_then(Value::as_f64) {
-        // OpenAI's range is 0–2, Anthropic's 0–1.
-        p.insert("temperature".into(), json!(t.min(1.0)));
-    }
-    if let Some(t) = v.get("top_p").filter(|t| t.is_number()) {
-        p.insert("top_p".into(), t.clone());
-    }
-    match take(&mut v, "stop") {
-        Value::String(s) => {
-            p.insert(
-                "stop_sequences".into(),
-                Value::Array(vec![Value::String(s)]),
-            );
-        }
-        a @ Value::Array(_) => {
-            p.insert("stop_sequences".into(), a);
-        }
-        _ => {}
-    }
-    let mut tools = Vec::new();
-    for mut t in into_vec(take(&mut v, "tools")) {
-        if str_of(&t, "type") != Some("function") {
-            return refuse(&format!(
-                "the {:?} tool",
-                str_of(&t, "type").unwrap_or("untyped")
-            ));
-        }
-        let mut f = take(&mut t, "function");
-        let schema = match take(&mut f, "parameters") {
-            Value::Null => json!({ "type": "object", "properties": {} }),
-            s => s,
-        };
-        let mut tool = obj([("name", take_str(&mut f, "name")), ("input_schema", schema)]);
-        if let Value::String(d) = take(&mut f, "description") {
-            tool["description"] = Value::String(d);
-        }
-        tools.push(tool);
-    }
-    if !tools.is_empty() {
-        p.insert("tools".into(), Value::Array(tools));
-    }
-    let mut choice = match v.get("tool_choice") {
-        Some(Value::String(s)) => match s.as_str() {
-            "none" => Some(json!({ "type": "none" })),
-            "required" => Some(json!({ "type": "any" })),
-            _ => Some(json!({ "type": "auto" })),
-        },
-        Some(Value::Object(o)) => o
-            .get("function")
-            .and_then(|f| str_of(f, "name"))
-            .map(|n| json!({ "type": "tool", "name": n })),
-        _ => None,
-    };
-    if v.get("parallel_tool_calls") == Some(&Value::Bool(false)) && p.contains_key("tools") {
-        let c = choice.get_or_insert_with(|| json!({ "type": "auto" }));
-        if str_of(c, "type") != Some("none") {
-            c["disable_parallel_tool_use"] = json!(true);
-        }
-    }
-    if let Some(c) = choice.filter(|_| p.contains_key("tools")) {
-        p.insert("tool_choice".into(), c);
-    }
-    if let Some(user) = str_of(&v, "user") {
-        p.insert("metadata".into(), json!({ "user_id": user }));
-    }
-    if let Some(budget) = str_of(&v, "reasoning_effort").and_then(budget_for) {
-        set_thinking(&mut p, budget);
-    }
-    Ok(Value::Object(p))
-}
+use super::{
+    Format, Refusal, Translation, Usage, args_object, custom_tools, effort_for, image_url,
+    into_text, into_vec, obj, openai_finish, prompt_tokens, stop_from_openai, str_of, take,
+    text_of,
+};
 
 /// A string field taken out (an empty string when absent).
 fn take_str(v: &mut Value, k: &str) -> Value {
     match take(v, k) {
         s @ Value::String(_) => s,
         _ => Value::String(String::new()),
-    }
-}
-
-/// A chat user message's content as Anthropic blocks.
-fn user_blocks(content: Value) -> Result<Vec<Value>, Refusal> {
-    let Value::Array(parts) = content else {
-        return Ok(vec![obj([
-            ("type", json!("text")),
-            ("text", Value::String(into_text(content))),
-        ])]);
-    };
-    let mut out = Vec::new();
-    for mut part in parts {
-        match str_of(&part, "type").unwrap_or("") {
-            "text" => out.push(obj([
-                ("type", json!("text")),
-                ("text", take_str(&mut part, "text")),
-            ])),
-            "image_url" => {
-                let url = part
-                    .get("image_url")
-                    .and_then(|i| str_of(i, "url").or_else(|| i.as_str()))
-                    .unwrap_or("");
-                out.push(image_block(url));
-            }
-            other => {
-                return Err(Refusal::new(
-                    format!("a {other:?} content part"),
-                    Format::Anthropic,
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A tool message's content as a tool result's.
-fn tool_result_content(content: Value) -> Value {
-    match content {
-        Value::Array(parts) => Value::Array(
-            parts
-                .into_iter()
-                .filter_map(|mut p| match str_of(&p, "type") {
-                    Some("text") => Some(obj([
-                        ("type", json!("text")),
-                        ("text", take_str(&mut p, "text")),
-                    ])),
-                    Some("image_url") => p
-                        .get("image_url")
-                        .and_then(|i| str_of(i, "url"))
-                        .map(image_block),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        other => Value::String(into_text(other)),
     }
 }
 
@@ -444,60 +249,117 @@ pub(super) fn reasoning(msg: &Value) -> Option<&str> {
     str_of(msg, "reasoning_content").or_else(|| str_of(msg, "reasoning"))
 }
 
-/// An Anthropic message as a chat completion.
-pub fn response_from_anthropic(m: &Value, t: &Translation) -> Value {
-    let blocks = blocks_of(m.get("content").unwrap_or(&Value::Null));
-    let mut text = String::new();
-    let mut thinking = String::new();
-    let mut calls = Vec::new();
-    for b in &blocks {
-        match str_of(b, "type").unwrap_or("") {
-            "text" => text.push_str(str_of(b, "text").unwrap_or("")),
-            "thinking" => thinking.push_str(str_of(b, "thinking").unwrap_or("")),
-            "tool_use" => calls.push(json!({
-                "id": str_of(b, "id").unwrap_or(""),
-                "type": "function",
-                "function": {
-                    "name": str_of(b, "name").unwrap_or(""),
-                    "arguments": b.get("input").map(Value::to_string).unwrap_or_else(|| "{}".into()),
-                },
-            })),
-            _ => {}
-        }
-    }
-    let mut message = json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) },
-    });
-    if !thinking.is_empty() {
-        message["reasoning_content"] = json!(thinking);
-    }
-    if !calls.is_empty() {
-        message["tool_calls"] = Value::Array(calls);
-    }
-    let usage = usage_of(m);
-    json!({
-        "id": format!("chatcmpl-{}", t.id),
-        "object": "chat.completion",
-        "created": t.created,
-        "model": t.model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "finish_reason": openai_finish(str_of(m, "stop_reason").unwrap_or("end_turn")),
-            "logprobs": null,
-        }],
-        "usage": usage_json(&usage),
-    })
+/// A chat completion, written from an answer's borrowed parts.
+#[derive(Serialize)]
+pub struct Completion<'a> {
+    id: String,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    usage: ChatUsage,
 }
 
-/// Chat usage JSON.
-pub(super) fn usage_json(u: &Usage) -> Value {
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: AnswerMessage<'a>,
+    finish_reason: &'static str,
+    logprobs: Option<()>,
+}
+
+#[derive(Serialize)]
+struct AnswerMessage<'a> {
+    role: &'static str,
+    content: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<Call<'a>>,
+}
+
+#[derive(Serialize)]
+struct Call<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: CallFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct CallFunction<'a> {
+    name: &'a str,
+    arguments: String,
+}
+
+/// An Anthropic message as a chat completion.
+pub fn response_from_anthropic<'a>(m: &'a Answer, t: &'a Translation) -> Completion<'a> {
+    let text = m.joined("text", |b| b.text.as_deref());
+    let thinking = m.joined("thinking", |b| b.thinking.as_deref());
+    let tool_calls: Vec<Call> = m
+        .content
+        .iter()
+        .filter(|b| b.kind == "tool_use")
+        .map(|b| Call {
+            id: b.id.as_deref().unwrap_or(""),
+            kind: "function",
+            function: CallFunction {
+                name: b.name.as_deref().unwrap_or(""),
+                arguments: b
+                    .input
+                    .as_ref()
+                    .map_or_else(|| "{}".into(), Value::to_string),
+            },
+        })
+        .collect();
+    let content = if text.is_empty() && !tool_calls.is_empty() {
+        None
+    } else {
+        Some(text)
+    };
+    let message = AnswerMessage {
+        role: "assistant",
+        content,
+        reasoning_content: (!thinking.is_empty()).then_some(thinking),
+        tool_calls,
+    };
+    Completion {
+        id: format!("chatcmpl-{}", t.id),
+        object: "chat.completion",
+        created: t.created,
+        model: &t.model,
+        choices: [Choice {
+            index: 0,
+            message,
+            finish_reason: openai_finish(m.stop_reason.as_deref().unwrap_or("end_turn")),
+            logprobs: None,
+        }],
+        usage: usage_json(&m.usage()),
+    }
+}
+
+/// Chat usage.
+#[derive(Serialize)]
+pub(super) struct ChatUsage {
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    total_tokens: i64,
+    prompt_tokens_details: Cached,
+}
+
+#[derive(Serialize)]
+struct Cached {
+    cached_tokens: i64,
+}
+
+pub(super) fn usage_json(u: &Usage) -> ChatUsage {
     let prompt = prompt_tokens(u);
-    json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": u.output_tokens,
-        "total_tokens": prompt.saturating_add(u.output_tokens),
-        "prompt_tokens_details": { "cached_tokens": u.cache_read_input_tokens },
-    })
+    ChatUsage {
+        prompt_tokens: prompt,
+        completion_tokens: u.output_tokens,
+        total_tokens: prompt.saturating_add(u.output_tokens),
+        prompt_tokens_details: Cached {
+            cached_tokens: u.cache_read_input_tokens,
+        },
+    }
 }

@@ -7,9 +7,11 @@
 
 mod anthropic;
 mod chat;
+mod chat_request;
 mod chat_stream;
 mod gemini;
 mod gemini_stream;
+mod pivot;
 mod responses;
 mod responses_stream;
 mod responses_up;
@@ -225,20 +227,31 @@ impl Translation {
         // UTF-8 checked once for the whole body (serde_json would check each string again).
         let text = std::str::from_utf8(body)
             .map_err(|e| Refusal(format!("the request body is not valid UTF-8: {e}")))?;
+        if self.client == Format::Chat {
+            // Read typed, and written as it was read for an Anthropic account.
+            let read = chat_request::to_pivot(text)?;
+            self.include_usage = read.include_usage;
+            let mut p = read.request;
+            p.model = upstream_model.to_owned();
+            if self.counting() {
+                p.max_tokens = None;
+            } else {
+                p.stream = Some(self.stream);
+                p.max_tokens.get_or_insert(DEFAULT_MAX_TOKENS);
+            }
+            if self.upstream == Format::Anthropic {
+                p.keep_thinking_valid();
+                return Ok(to_bytes(&p, body.len()));
+            }
+            return self.upstream_body(p.into_value(), body.len());
+        }
         let v: Value = serde_json::from_str(text)
             .map_err(|e| Refusal(format!("the request body is not valid JSON: {e}")))?;
         if !v.is_object() {
             return Err(Refusal("the request body must be a JSON object".into()));
         }
-        if self.client == Format::Chat {
-            self.include_usage = v
-                .pointer("/stream_options/include_usage")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-        }
         let mut pivot = match self.client {
-            Format::Anthropic => v,
-            Format::Chat => chat::to_anthropic(v)?,
+            Format::Anthropic | Format::Chat => v,
             Format::Responses => {
                 self.custom_tools = responses::custom_tool_names(&v);
                 responses::to_anthropic(&v)?
@@ -260,19 +273,24 @@ impl Translation {
         if self.upstream == Format::Anthropic {
             keep_thinking_valid(p);
         }
+        self.upstream_body(pivot, body.len())
+    }
+
+    /// The pivot request as the upstream's.
+    fn upstream_body(&self, pivot: Value, size_hint: usize) -> Result<Bytes, Refusal> {
         let out = match self.upstream {
             Format::Anthropic => pivot,
             Format::Chat => chat::from_anthropic(pivot, self)?,
             Format::Responses => responses_up::from_anthropic(pivot, self)?,
             Format::Gemini => gemini::from_anthropic(&pivot, self)?,
         };
-        Ok(to_bytes(&out, body.len()))
+        Ok(to_bytes(&out, size_hint))
     }
 
     /// A whole upstream answer (a success) as the client's; `None` when it is not JSON.
     pub fn response(&self, body: &[u8]) -> Option<Bytes> {
-        let v: Value = serde_json::from_slice(body).ok()?;
         if self.counting() {
+            let v: Value = serde_json::from_slice(body).ok()?;
             let n = v
                 .get("input_tokens")
                 .or_else(|| v.get("totalTokens"))
@@ -280,23 +298,42 @@ impl Translation {
                 .unwrap_or(0);
             return Some(Bytes::from(count_answer(self.client, n).to_string()));
         }
-        let message = match self.upstream {
-            Format::Anthropic => v,
-            Format::Chat => chat::response_to_anthropic(&v, self),
-            Format::Responses => responses_up::response_to_anthropic(&v, self),
-            Format::Gemini => gemini::response_to_anthropic(&v, self),
-        };
+        if self.client == Format::Chat {
+            // Read typed: from the text itself when it is Anthropic's, else from the tree
+            // the upstream's answer was turned into.
+            let tree;
+            let answer: pivot::Answer = if self.upstream == Format::Anthropic {
+                serde_json::from_slice(body).ok()?
+            } else {
+                tree = self.anthropic_answer(body)?;
+                serde::Deserialize::deserialize(&tree).ok()?
+            };
+            let out = chat::response_from_anthropic(&answer, self);
+            return Some(to_bytes(&out, body.len()));
+        }
+        let message = self.anthropic_answer(body)?;
         let out = match self.client {
             Format::Anthropic => {
                 let mut m = message;
                 m["model"] = Value::String(self.model.clone());
                 m
             }
-            Format::Chat => chat::response_from_anthropic(&message, self),
+            Format::Chat => unreachable!("answered above"),
             Format::Responses => responses::response_from_anthropic(&message, self),
             Format::Gemini => gemini::response_from_anthropic(&message, self),
         };
         Some(to_bytes(&out, body.len()))
+    }
+
+    /// A whole upstream answer as an Anthropic message; `None` when it is not JSON.
+    fn anthropic_answer(&self, body: &[u8]) -> Option<Value> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        Some(match self.upstream {
+            Format::Anthropic => v,
+            Format::Chat => chat::response_to_anthropic(&v, self),
+            Format::Responses => responses_up::response_to_anthropic(&v, self),
+            Format::Gemini => gemini::response_to_anthropic(&v, self),
+        })
     }
 
     /// An upstream error answer (any shape) in the client's, its status kept.
@@ -349,7 +386,7 @@ impl Translation {
 
 /// `v` as JSON, written into a buffer sized for about `size_hint` bytes at once (a translated
 /// body is about the size of the one it came from) rather than grown by doubling.
-fn to_bytes(v: &Value, size_hint: usize) -> Bytes {
+fn to_bytes(v: &impl serde::Serialize, size_hint: usize) -> Bytes {
     let mut out = Vec::with_capacity(size_hint + size_hint / 8 + 256);
     serde_json::to_writer(&mut out, v).expect("a value serializes");
     Bytes::from(out)

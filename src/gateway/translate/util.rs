@@ -133,14 +133,9 @@ pub fn effort_for(budget: i64) -> &'static str {
 /// Sets Anthropic `thinking` with `budget`, keeping it below the answer's length, and drops
 /// sampling settings Anthropic refuses with thinking on.
 pub fn set_thinking(p: &mut Map<String, Value>, budget: i64) {
-    let max = p
-        .get("max_tokens")
-        .and_then(Value::as_i64)
-        .unwrap_or(DEFAULT_MAX_TOKENS);
-    let budget = budget.min(max / 2);
-    if budget < 1024 {
+    let Some(budget) = thinking_budget(p.get("max_tokens").and_then(Value::as_i64), budget) else {
         return;
-    }
+    };
     p.insert(
         "thinking".into(),
         json!({ "type": "enabled", "budget_tokens": budget }),
@@ -148,6 +143,13 @@ pub fn set_thinking(p: &mut Map<String, Value>, budget: i64) {
     p.remove("temperature");
     p.remove("top_p");
     p.remove("top_k");
+}
+
+/// The thinking budget sent for `budget` with an answer of at most `max_tokens`: below half
+/// of it, and none under Anthropic's least (1024).
+pub fn thinking_budget(max_tokens: Option<i64>, budget: i64) -> Option<i64> {
+    let budget = budget.min(max_tokens.unwrap_or(DEFAULT_MAX_TOKENS) / 2);
+    (budget >= 1024).then_some(budget)
 }
 
 /// The Anthropic stop reason for an OpenAI finish reason, and back.
@@ -172,8 +174,21 @@ pub fn openai_finish(stop: &str) -> &'static str {
 /// Merges consecutive messages of one role (Anthropic wants user and assistant turns to
 /// alternate; tool results arrive as their own messages elsewhere).
 pub fn merge_turns(messages: Vec<(String, Vec<Value>)>) -> Vec<Value> {
-    let mut out: Vec<(String, Vec<Value>)> = Vec::new();
-    for (role, blocks) in messages {
+    merged(messages)
+        .into_iter()
+        .map(|(role, content)| {
+            obj([
+                ("role", Value::String(role)),
+                ("content", Value::Array(content)),
+            ])
+        })
+        .collect()
+}
+
+/// Consecutive turns of one role as one, turns without blocks left out.
+pub fn merged<R: PartialEq, B>(turns: Vec<(R, Vec<B>)>) -> Vec<(R, Vec<B>)> {
+    let mut out: Vec<(R, Vec<B>)> = Vec::with_capacity(turns.len());
+    for (role, blocks) in turns {
         if blocks.is_empty() {
             continue;
         }
@@ -182,14 +197,7 @@ pub fn merge_turns(messages: Vec<(String, Vec<Value>)>) -> Vec<Value> {
             _ => out.push((role, blocks)),
         }
     }
-    out.into_iter()
-        .map(|(role, content)| {
-            obj([
-                ("role", Value::String(role)),
-                ("content", Value::Array(content)),
-            ])
-        })
-        .collect()
+    out
 }
 
 /// An Anthropic message's content as blocks (a string is one text block).

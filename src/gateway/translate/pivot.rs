@@ -1,0 +1,280 @@
+//! The pivot request as typed parts borrowed from the client's body. A chat client's request
+//! on its way to an Anthropic account is written from these without a tree being built: its
+//! texts, ids and schemas are copied as the client escaped them. Other targets read it as a
+//! `Value` ([`Request::into_value`]).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Value, json, value::RawValue};
+
+use super::{Usage, thinking_budget};
+
+/// A JSON string: as the client wrote it (escapes and all), or made here.
+#[derive(Debug)]
+pub enum Str<'a> {
+    Raw(&'a RawValue),
+    Owned(String),
+}
+
+impl<'a> Str<'a> {
+    /// `raw` when it is a JSON string, else an empty string (as a missing text or id reads).
+    pub fn of(raw: Option<&'a RawValue>) -> Str<'a> {
+        raw.and_then(Str::string)
+            .unwrap_or_else(|| Str::Owned(String::new()))
+    }
+
+    /// `raw` when it is a JSON string.
+    pub fn string(raw: &'a RawValue) -> Option<Str<'a>> {
+        raw.get().starts_with('"').then_some(Str::Raw(raw))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Str::Raw(r) => r.get() == "\"\"",
+            Str::Owned(s) => s.is_empty(),
+        }
+    }
+
+    /// The text itself, unescaped (borrowed when it has no escapes).
+    pub fn text(&self) -> Cow<'a, str> {
+        match self {
+            Str::Raw(r) => text(r),
+            Str::Owned(s) => Cow::Owned(s.clone()),
+        }
+    }
+}
+
+/// A JSON string's text (empty when it is not a string).
+pub fn text<'a>(raw: &'a RawValue) -> Cow<'a, str> {
+    match serde_json::from_str::<&'a str>(raw.get()) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(serde_json::from_str(raw.get()).unwrap_or_default()),
+    }
+}
+
+impl Serialize for Str<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Str::Raw(r) => r.serialize(s),
+            Str::Owned(t) => s.serialize_str(t),
+        }
+    }
+}
+
+/// A JSON value kept as text: the client's own, or one made here.
+pub type Json<'a> = Cow<'a, RawValue>;
+
+/// `v` as a [`Json`].
+pub fn json_of(v: &Value) -> Json<'static> {
+    Cow::Owned(serde_json::value::to_raw_value(v).expect("a value serializes"))
+}
+
+/// An Anthropic Messages request.
+#[derive(Serialize, Debug, Default)]
+pub struct Request<'a> {
+    pub model: String,
+    pub messages: Vec<Message<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<Str<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_sequences: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Message<'a> {
+    pub role: &'static str,
+    pub content: Vec<Block<'a>>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block<'a> {
+    Text {
+        text: Str<'a>,
+    },
+    Image {
+        source: Source<'a>,
+    },
+    ToolUse {
+        id: Str<'a>,
+        name: Str<'a>,
+        input: Json<'a>,
+    },
+    ToolResult {
+        tool_use_id: Str<'a>,
+        content: ToolContent<'a>,
+    },
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Source<'a> {
+    Base64 {
+        media_type: Cow<'a, str>,
+        data: Cow<'a, str>,
+    },
+    Url {
+        url: Cow<'a, str>,
+    },
+}
+
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+pub enum ToolContent<'a> {
+    Text(Str<'a>),
+    Blocks(Vec<Block<'a>>),
+}
+
+#[derive(Serialize, Debug)]
+pub struct Tool<'a> {
+    pub name: Str<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Str<'a>>,
+    pub input_schema: Json<'a>,
+}
+
+impl<'a> Block<'a> {
+    /// An image block from a URL (`data:` URLs become base64 sources).
+    pub fn image(url: Cow<'a, str>) -> Block<'a> {
+        let source = match url {
+            Cow::Borrowed(u) => match data_url(u) {
+                Some((media, data)) => Source::Base64 {
+                    media_type: Cow::Borrowed(media),
+                    data: Cow::Borrowed(data),
+                },
+                None => Source::Url { url },
+            },
+            Cow::Owned(u) => match data_url(&u) {
+                Some((media, data)) => Source::Base64 {
+                    media_type: Cow::Owned(media.to_owned()),
+                    data: Cow::Owned(data.to_owned()),
+                },
+                None => Source::Url { url: Cow::Owned(u) },
+            },
+        };
+        Block::Image { source }
+    }
+}
+
+/// A `data:` URL's media type and base64 data.
+fn data_url(url: &str) -> Option<(&str, &str)> {
+    url.strip_prefix("data:")?.split_once(";base64,")
+}
+
+/// A tool call's arguments (JSON text) as its input object; text that is not a JSON object
+/// is kept under `_raw` so nothing the model wrote is lost.
+pub fn tool_input(arguments: &str) -> Json<'static> {
+    let arguments = arguments.trim();
+    if arguments.is_empty() {
+        return Cow::Owned(RawValue::from_string("{}".into()).expect("valid JSON"));
+    }
+    match RawValue::from_string(arguments.to_owned()) {
+        Ok(raw) if arguments.starts_with('{') => Cow::Owned(raw),
+        _ => json_of(&json!({ "_raw": arguments })),
+    }
+}
+
+impl Request<'_> {
+    /// Sets `thinking` with `budget`, kept below the answer's length, and drops the sampling
+    /// settings Anthropic refuses with thinking on.
+    pub fn set_thinking(&mut self, budget: i64) {
+        if let Some(budget) = thinking_budget(self.max_tokens, budget) {
+            self.thinking = Some(json!({ "type": "enabled", "budget_tokens": budget }));
+            self.temperature = None;
+            self.top_p = None;
+        }
+    }
+
+    /// With thinking on, Anthropic wants an assistant turn that calls a tool to open with its
+    /// thinking block, which a client without thinking blocks never kept: such a request
+    /// goes without thinking rather than being refused upstream.
+    pub fn keep_thinking_valid(&mut self) {
+        let calls = self.messages.iter().any(|m| {
+            m.role == "assistant" && m.content.iter().any(|b| matches!(b, Block::ToolUse { .. }))
+        });
+        if calls {
+            self.thinking = None;
+        }
+    }
+
+    /// The request as a tree, for a target written against one.
+    pub fn into_value(self) -> Value {
+        serde_json::to_value(&self).expect("a request serializes")
+    }
+}
+
+/// A whole Anthropic answer, read from its text or from a tree another format's answer was
+/// turned into; its texts borrow from either.
+#[derive(Deserialize, Debug)]
+pub struct Answer<'a> {
+    #[serde(borrow, default)]
+    pub content: Vec<AnswerBlock<'a>>,
+    #[serde(borrow)]
+    pub stop_reason: Option<Cow<'a, str>>,
+    pub usage: Option<Value>,
+}
+
+/// One block of an answer (the fields of every kind the clients' formats carry).
+#[derive(Deserialize, Debug)]
+pub struct AnswerBlock<'a> {
+    #[serde(borrow, rename = "type")]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow)]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub thinking: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub name: Option<Cow<'a, str>>,
+    pub input: Option<Value>,
+}
+
+impl<'a> Answer<'a> {
+    pub fn usage(&self) -> Usage {
+        let mut u = Usage::default();
+        if let Some(v) = &self.usage {
+            u.merge_anthropic(v);
+        }
+        u
+    }
+
+    /// The texts of the blocks of `kind`, joined (borrowed when there is one).
+    pub fn joined<'s>(
+        &'s self,
+        kind: &str,
+        text: fn(&'s AnswerBlock<'a>) -> Option<&'s str>,
+    ) -> Cow<'s, str> {
+        let mut parts = self
+            .content
+            .iter()
+            .filter(|b| b.kind == kind)
+            .filter_map(text);
+        match (parts.next(), parts.next()) {
+            (None, _) => Cow::Borrowed(""),
+            (Some(one), None) => Cow::Borrowed(one),
+            (Some(a), Some(b)) => {
+                let mut s = format!("{a}{b}");
+                parts.for_each(|p| s.push_str(p));
+                Cow::Owned(s)
+            }
+        }
+    }
+}
