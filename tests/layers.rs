@@ -112,3 +112,17 @@ fn the_store_and_the_leaves_import_nothing_above_them() {
     );
     assert!(!graph["admin"].contains("router"), "{:?}", graph["admin"]);
 }
+
+/// Files stay small enough to read whole (the architecture issue's rule: none over 600 lines).
+#[test]
+fn no_source_file_is_over_600_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let long: Vec<String> = source::files(&src, "rs")
+        .into_iter()
+        .filter_map(|f| {
+            let lines = std::fs::read_to_string(&f).unwrap().lines().count();
+            (lines > 600).then(|| format!("{} ({lines} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these files: {long:?}");
+}
