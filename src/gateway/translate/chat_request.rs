@@ -252,17 +252,7 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
 /// joined by blank lines.
 fn joined(mut system: Vec<Str<'_>>) -> Option<Str<'_>> {
     system.retain(|s| !s.is_empty());
-    match system.len() {
-        0 => None,
-        1 => system.pop(),
-        _ => Some(Str::Owned(
-            system
-                .iter()
-                .map(Str::text)
-                .collect::<Vec<_>>()
-                .join("\n\n"),
-        )),
-    }
+    (!system.is_empty()).then(|| pivot::join(system, "\n\n"))
 }
 
 /// Content parts, read from their raw array.
@@ -282,12 +272,11 @@ fn content_text(content: Option<&RawValue>) -> Result<Str<'_>, Refusal> {
     if !raw.get().starts_with('[') {
         return Ok(Str::Owned(String::new()));
     }
-    let texts: Vec<_> = parts(raw)?
+    let texts = parts(raw)?
         .into_iter()
         .filter_map(|p| p.text.and_then(Str::string))
-        .map(|s| s.text())
         .collect();
-    Ok(Str::Owned(texts.join("\n")))
+    Ok(pivot::join(texts, "\n"))
 }
 
 /// An image part's URL (`image_url` is an object with `url`, or the URL itself).

@@ -9,6 +9,7 @@ mod anthropic;
 mod chat;
 mod chat_request;
 mod chat_stream;
+mod chat_upstream;
 mod gemini;
 mod gemini_stream;
 mod pivot;
@@ -245,6 +246,10 @@ impl Translation {
             }
             return self.upstream_body(p.into_value(), body.len());
         }
+        if self.client == Format::Anthropic && self.upstream == Format::Chat {
+            let out = chat_upstream::from_anthropic(text, upstream_model, self)?;
+            return Ok(Bytes::from(out));
+        }
         let v: Value = serde_json::from_str(text)
             .map_err(|e| Refusal(format!("the request body is not valid JSON: {e}")))?;
         if !v.is_object() {
@@ -280,7 +285,14 @@ impl Translation {
     fn upstream_body(&self, pivot: Value, size_hint: usize) -> Result<Bytes, Refusal> {
         let out = match self.upstream {
             Format::Anthropic => pivot,
-            Format::Chat => chat::from_anthropic(pivot, self)?,
+            // Written from the pivot's text, as an Anthropic client's request is.
+            Format::Chat => {
+                let text = serde_json::to_string(&pivot).expect("a value serializes");
+                let model = pivot["model"].as_str().unwrap_or("");
+                return Ok(Bytes::from(chat_upstream::from_anthropic(
+                    &text, model, self,
+                )?));
+            }
             Format::Responses => responses_up::from_anthropic(pivot, self)?,
             Format::Gemini => gemini::from_anthropic(&pivot, self)?,
         };

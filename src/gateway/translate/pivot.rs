@@ -29,6 +29,15 @@ impl<'a> Str<'a> {
         raw.get().starts_with('"').then_some(Str::Raw(raw))
     }
 
+    /// Whether the text starts with `prefix`, which has nothing JSON escapes (for a string
+    /// as written, read without unescaping it).
+    pub fn starts_with(&self, prefix: &str) -> bool {
+        match self {
+            Str::Raw(r) => r.get()[1..].starts_with(prefix),
+            Str::Owned(s) => s.starts_with(prefix),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         match self {
             Str::Raw(r) => r.get() == "\"\"",
@@ -42,6 +51,15 @@ impl<'a> Str<'a> {
             Str::Raw(r) => text(r),
             Str::Owned(s) => Cow::Owned(s.clone()),
         }
+    }
+}
+
+/// Strings joined by `sep`: one is kept as it was written, none is empty.
+pub fn join<'a>(mut parts: Vec<Str<'a>>, sep: &str) -> Str<'a> {
+    match parts.len() {
+        0 => Str::Owned(String::new()),
+        1 => parts.pop().expect("one part"),
+        _ => Str::Owned(parts.iter().map(Str::text).collect::<Vec<_>>().join(sep)),
     }
 }
 

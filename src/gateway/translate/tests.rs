@@ -216,46 +216,6 @@ fn chat_to_anthropic_merges_tool_results_and_refuses_what_changes_the_answer() {
 }
 
 #[test]
-fn chat_texts_are_copied_as_the_client_escaped_them() {
-    // Escapes of every kind, written as a client's serializer may (`\/`, `\u00e9`).
-    let body = r#"{"model":"gpt-4o","messages":[
-        {"role":"system","content":"Line one\nline \"two\" \/ caf\u00e9 \ud83d\ude00"},
-        {"role":"user","content":"a\tb"},
-        {"role":"assistant","content":null,"tool_calls":[
-            {"id":"call_1","type":"function","function":{"name":"run","arguments":"{\"cmd\": \"ls\\n\"}"}},
-            {"id":"call_2","type":"function","function":{"name":"run","arguments":"not json"}},
-            {"id":"call_3","type":"function","function":{"name":"run","arguments":""}}]},
-        {"role":"tool","tool_call_id":"call_1","content":[{"type":"text","text":"x\ny"}]}],
-        "tools":[{"type":"function","function":{"name":"run","parameters":{"type":"object","properties":{"cmd":{"type":"string","description":"a \"shell\" line"}}}}}]}"#;
-    let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
-    let out = t.request(body.as_bytes(), "claude-sonnet-4-5").unwrap();
-    let text = std::str::from_utf8(&out).unwrap();
-    for raw in [
-        r#""Line one\nline \"two\" \/ caf\u00e9 \ud83d\ude00""#,
-        r#""a\tb""#,
-        r#""description":"a \"shell\" line""#,
-    ] {
-        assert!(text.contains(raw), "{raw} not copied as written: {text}");
-    }
-    let out: Value = serde_json::from_str(text).unwrap();
-    assert_eq!(out["system"], "Line one\nline \"two\" / café 😀");
-    let calls = &out["messages"][1]["content"];
-    assert_eq!(calls[0]["input"], json!({ "cmd": "ls\n" }));
-    assert_eq!(calls[1]["input"], json!({ "_raw": "not json" }));
-    assert_eq!(calls[2]["input"], json!({}));
-    assert_eq!(
-        out["messages"][2]["content"][0]["content"],
-        json!([{ "type": "text", "text": "x\ny" }])
-    );
-    // A body of the wrong shape is refused with the parser's reason.
-    let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
-    let e = t
-        .request(br#"{"model":"m","messages":{"role":"user"}}"#, "m")
-        .unwrap_err();
-    assert!(e.0.contains("not a valid chat request"), "{}", e.0);
-}
-
-#[test]
 fn anthropic_to_gemini_names_results_by_their_call_and_back() {
     let mut t = plan(Endpoint::Messages, false, Protocol::Gemini);
     let out = translate(&mut t, claude_code_request()).unwrap();
@@ -558,3 +518,4 @@ fn a_responses_client_goes_to_chat_only_where_the_account_does_not_serve_respons
 }
 
 mod cost;
+mod escapes;

@@ -61,7 +61,72 @@ fn translation_cost() {
         std::hint::black_box(super::to_bytes(&pivot, body.len()));
     });
     println!(
-        "{} bytes: request {request:?} (read {read:?}, write {write:?}), answer {response:?}",
+        "chat → Anthropic, {} bytes: request {request:?} (read {read:?}, write {write:?}), answer {response:?}",
         body.len(),
     );
+    // The same conversation from the other clients, still read as a tree.
+    let mut input = Vec::new();
+    let mut anthropic = Vec::new();
+    for turn in 0..4 {
+        let id = format!("call_{turn}");
+        let args = json!({ "path": format!("/work/src/file_{turn}.rs") });
+        let text = format!("step {turn}: {filler}");
+        input.push(json!({ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": text }] }));
+        input.push(json!({ "type": "function_call", "call_id": id, "name": "read_file", "arguments": args.to_string() }));
+        input.push(
+            json!({ "type": "function_call_output", "call_id": id, "output": filler.repeat(6) }),
+        );
+        anthropic.push(json!({ "role": "user", "content": text }));
+        anthropic.push(
+            json!({ "role": "assistant", "content": [{ "type": "text", "text": "Reading it." },
+            { "type": "tool_use", "id": id, "name": "read_file", "input": args }] }),
+        );
+        anthropic.push(json!({ "role": "user", "content": [{ "type": "tool_result", "tool_use_id": id, "content": filler.repeat(6) }] }));
+    }
+    let flat: Vec<_> = ["read_file", "write_file", "run_command"]
+        .iter()
+        .map(|n| json!({ "type": "function", "name": n, "description": "A tool.", "parameters": schema }))
+        .collect();
+    let responses = json!({ "model": "gpt-5", "instructions": filler.repeat(12), "input": input, "tools": flat }).to_string();
+    let claude_tools: Vec<_> = ["read_file", "write_file", "run_command"]
+        .iter()
+        .map(|n| json!({ "name": n, "description": "A tool.", "input_schema": schema }))
+        .collect();
+    let messages =
+        json!({ "model": "claude-sonnet-4-5", "system": filler.repeat(12), "messages": anthropic,
+        "tools": claude_tools, "max_tokens": 1024 })
+        .to_string();
+    let completion = json!({ "id": "c1", "object": "chat.completion", "choices": [{ "index": 0,
+        "message": { "role": "assistant", "content": "Done." }, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 3000, "completion_tokens": 20 } })
+    .to_string();
+    for (name, endpoint, upstream, body, answer) in [
+        (
+            "Responses → Anthropic",
+            Endpoint::Responses,
+            Protocol::Anthropic,
+            &responses,
+            &answer,
+        ),
+        (
+            "Anthropic → chat",
+            Endpoint::Messages,
+            Protocol::Openai,
+            &messages,
+            &completion,
+        ),
+    ] {
+        let request = time(&mut || {
+            let mut t = plan(endpoint.clone(), false, upstream);
+            std::hint::black_box(t.request(body.as_bytes(), "m").unwrap());
+        });
+        let t = plan(endpoint.clone(), false, upstream);
+        let response = time(&mut || {
+            std::hint::black_box(t.response(answer.as_bytes()).unwrap());
+        });
+        println!(
+            "{name}, {} bytes: request {request:?}, answer {response:?}",
+            body.len()
+        );
+    }
 }

@@ -1,0 +1,87 @@
+//! Texts, ids and tool inputs cross a typed translation as the client escaped them.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+#[test]
+fn anthropic_texts_and_tool_inputs_reach_chat_as_written() {
+    // Spaced as Python's json module writes, with escapes in every text.
+    let body = r#"{"model": "claude-sonnet-4-5", "max_tokens": 100,
+        "system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197; cch=1;"},
+                   {"type": "text", "text": "Be \"brief\".\nAlways."}],
+        "messages": [
+            {"role": "user", "content": "list\t/tmp"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls \"/tmp\""}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a\nb"}]}]}"#;
+    let mut t = plan(Endpoint::Messages, false, Protocol::Openai);
+    let out = t.request(body.as_bytes(), "deepseek-chat").unwrap();
+    let text = std::str::from_utf8(&out).unwrap();
+    for raw in [
+        r#""Be \"brief\".\nAlways.""#,
+        r#""list\t/tmp""#,
+        r#""a\nb""#,
+    ] {
+        assert!(text.contains(raw), "{raw} not copied as written: {text}");
+    }
+    let out: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(out["model"], "deepseek-chat");
+    assert_eq!(out["max_tokens"], 100);
+    assert_eq!(
+        out["messages"][0],
+        json!({ "role": "system", "content": "Be \"brief\".\nAlways." }),
+        "the attribution line is left out"
+    );
+    let call = &out["messages"][2]["tool_calls"][0];
+    assert_eq!(
+        call["function"]["arguments"],
+        r#"{"command": "ls \"/tmp\""}"#
+    );
+    let input: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(input, json!({ "command": "ls \"/tmp\"" }));
+    assert_eq!(
+        out["messages"][3],
+        json!({ "role": "tool", "tool_call_id": "toolu_1", "content": "a\nb" })
+    );
+}
+
+#[test]
+fn chat_texts_are_copied_as_the_client_escaped_them() {
+    // Escapes of every kind, written as a client's serializer may (`\/`, `\u00e9`).
+    let body = r#"{"model":"gpt-4o","messages":[
+        {"role":"system","content":"Line one\nline \"two\" \/ caf\u00e9 \ud83d\ude00"},
+        {"role":"user","content":"a\tb"},
+        {"role":"assistant","content":null,"tool_calls":[
+            {"id":"call_1","type":"function","function":{"name":"run","arguments":"{\"cmd\": \"ls\\n\"}"}},
+            {"id":"call_2","type":"function","function":{"name":"run","arguments":"not json"}},
+            {"id":"call_3","type":"function","function":{"name":"run","arguments":""}}]},
+        {"role":"tool","tool_call_id":"call_1","content":[{"type":"text","text":"x\ny"}]}],
+        "tools":[{"type":"function","function":{"name":"run","parameters":{"type":"object","properties":{"cmd":{"type":"string","description":"a \"shell\" line"}}}}}]}"#;
+    let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+    let out = t.request(body.as_bytes(), "claude-sonnet-4-5").unwrap();
+    let text = std::str::from_utf8(&out).unwrap();
+    for raw in [
+        r#""Line one\nline \"two\" \/ caf\u00e9 \ud83d\ude00""#,
+        r#""a\tb""#,
+        r#""description":"a \"shell\" line""#,
+    ] {
+        assert!(text.contains(raw), "{raw} not copied as written: {text}");
+    }
+    let out: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(out["system"], "Line one\nline \"two\" / café 😀");
+    let calls = &out["messages"][1]["content"];
+    assert_eq!(calls[0]["input"], json!({ "cmd": "ls\n" }));
+    assert_eq!(calls[1]["input"], json!({ "_raw": "not json" }));
+    assert_eq!(calls[2]["input"], json!({}));
+    assert_eq!(
+        out["messages"][2]["content"][0]["content"],
+        json!([{ "type": "text", "text": "x\ny" }])
+    );
+    // A body of the wrong shape is refused with the parser's reason.
+    let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+    let e = t
+        .request(br#"{"model":"m","messages":{"role":"user"}}"#, "m")
+        .unwrap_err();
+    assert!(e.0.contains("not a valid chat request"), "{}", e.0);
+}
