@@ -171,7 +171,7 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
             .into_iter()
             .map(|(role, content)| Message { role, content })
             .collect(),
-        system: joined(system),
+        system: pivot::system(system),
         max_tokens: v
             .max_completion_tokens
             .as_ref()
@@ -196,12 +196,13 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
         }
         let f = t.function.unwrap_or_default();
         p.tools.push(pivot::Tool {
+            kind: None,
             name: Str::of(f.name),
             description: f.description.and_then(Str::string),
-            input_schema: match f.parameters {
+            input_schema: Some(match f.parameters {
                 Some(s) => Json::Borrowed(s),
                 None => pivot::json_of(&json!({ "type": "object", "properties": {} })),
-            },
+            }),
         });
     }
     let mut choice = match &v.tool_choice {
@@ -246,13 +247,6 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
         request: p,
         include_usage,
     })
-}
-
-/// System messages as one system prompt: one is sent as the client wrote it, more are
-/// joined by blank lines.
-fn joined(mut system: Vec<Str<'_>>) -> Option<Str<'_>> {
-    system.retain(|s| !s.is_empty());
-    (!system.is_empty()).then(|| pivot::join(system, "\n\n"))
 }
 
 /// Content parts, read from their raw array.

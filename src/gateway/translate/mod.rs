@@ -14,6 +14,7 @@ mod gemini;
 mod gemini_stream;
 mod pivot;
 mod responses;
+mod responses_request;
 mod responses_stream;
 mod responses_up;
 mod stream;
@@ -228,11 +229,22 @@ impl Translation {
         // UTF-8 checked once for the whole body (serde_json would check each string again).
         let text = std::str::from_utf8(body)
             .map_err(|e| Refusal(format!("the request body is not valid UTF-8: {e}")))?;
-        if self.client == Format::Chat {
-            // Read typed, and written as it was read for an Anthropic account.
-            let read = chat_request::to_pivot(text)?;
-            self.include_usage = read.include_usage;
-            let mut p = read.request;
+        // Chat and Responses requests are read typed, and written as they were read for an
+        // Anthropic or a chat account.
+        let typed = match self.client {
+            Format::Chat => {
+                let read = chat_request::to_pivot(text)?;
+                self.include_usage = read.include_usage;
+                Some(read.request)
+            }
+            Format::Responses => {
+                let read = responses_request::to_pivot(text)?;
+                self.custom_tools = read.custom_tools;
+                Some(read.request)
+            }
+            Format::Anthropic | Format::Gemini => None,
+        };
+        if let Some(mut p) = typed {
             p.model = upstream_model.to_owned();
             if self.counting() {
                 p.max_tokens = None;
@@ -240,11 +252,20 @@ impl Translation {
                 p.stream = Some(self.stream);
                 p.max_tokens.get_or_insert(DEFAULT_MAX_TOKENS);
             }
-            if self.upstream == Format::Anthropic {
-                p.keep_thinking_valid();
-                return Ok(to_bytes(&p, body.len()));
-            }
-            return self.upstream_body(p.into_value(), body.len());
+            return match self.upstream {
+                Format::Anthropic => {
+                    p.keep_thinking_valid();
+                    Ok(to_bytes(&p, body.len()))
+                }
+                Format::Chat => {
+                    let text = serde_json::to_string(&p).expect("a request serializes");
+                    let out = chat_upstream::from_anthropic(&text, upstream_model, self)?;
+                    Ok(Bytes::from(out))
+                }
+                Format::Responses | Format::Gemini => {
+                    self.upstream_body(p.into_value(), body.len())
+                }
+            };
         }
         if self.client == Format::Anthropic && self.upstream == Format::Chat {
             let out = chat_upstream::from_anthropic(text, upstream_model, self)?;
@@ -256,12 +277,8 @@ impl Translation {
             return Err(Refusal("the request body must be a JSON object".into()));
         }
         let mut pivot = match self.client {
-            Format::Anthropic | Format::Chat => v,
-            Format::Responses => {
-                self.custom_tools = responses::custom_tool_names(&v);
-                responses::to_anthropic(&v)?
-            }
             Format::Gemini => gemini::to_anthropic(&v)?,
+            _ => v,
         };
         let p = pivot.as_object_mut().expect("the pivot is an object");
         p.insert("model".into(), Value::String(upstream_model.to_owned()));

@@ -54,6 +54,13 @@ impl<'a> Str<'a> {
     }
 }
 
+/// System texts as one system prompt: one is sent as the client wrote it, more are joined
+/// by blank lines.
+pub fn system(mut texts: Vec<Str<'_>>) -> Option<Str<'_>> {
+    texts.retain(|s| !s.is_empty());
+    (!texts.is_empty()).then(|| join(texts, "\n\n"))
+}
+
 /// Strings joined by `sep`: one is kept as it was written, none is empty.
 pub fn join<'a>(mut parts: Vec<Str<'a>>, sep: &str) -> Str<'a> {
     match parts.len() {
@@ -139,6 +146,10 @@ pub enum Block<'a> {
         tool_use_id: Str<'a>,
         content: ToolContent<'a>,
     },
+    Thinking {
+        thinking: String,
+        signature: String,
+    },
 }
 
 #[derive(Serialize, Debug)]
@@ -160,12 +171,28 @@ pub enum ToolContent<'a> {
     Blocks(Vec<Block<'a>>),
 }
 
+/// A tool: the client's own (with its schema), or one of Anthropic's server tools (a kind).
 #[derive(Serialize, Debug)]
 pub struct Tool<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
     pub name: Str<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<Str<'a>>,
-    pub input_schema: Json<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<Json<'a>>,
+}
+
+impl Tool<'_> {
+    /// Anthropic's live web search.
+    pub fn web_search() -> Tool<'static> {
+        Tool {
+            kind: Some("web_search_20250305"),
+            name: Str::Owned("web_search".into()),
+            description: None,
+            input_schema: None,
+        }
+    }
 }
 
 impl<'a> Block<'a> {
@@ -221,13 +248,15 @@ impl Request<'_> {
     }
 
     /// With thinking on, Anthropic wants an assistant turn that calls a tool to open with its
-    /// thinking block, which a client without thinking blocks never kept: such a request
-    /// goes without thinking rather than being refused upstream.
+    /// thinking block, which a client may not have kept (chat has nowhere to put it): such a
+    /// request goes without thinking rather than being refused upstream.
     pub fn keep_thinking_valid(&mut self) {
-        let calls = self.messages.iter().any(|m| {
-            m.role == "assistant" && m.content.iter().any(|b| matches!(b, Block::ToolUse { .. }))
+        let broken = self.messages.iter().any(|m| {
+            let calls = m.content.iter().any(|b| matches!(b, Block::ToolUse { .. }));
+            let opens = matches!(m.content.first(), Some(Block::Thinking { .. }));
+            m.role == "assistant" && calls && !opens
         });
-        if calls {
+        if broken {
             self.thinking = None;
         }
     }
