@@ -29,10 +29,18 @@ const MESSAGES: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages
 const MESSAGES_STREAM: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
 const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#;
 
+/// The wire format a scenario's conversation is written in.
+#[derive(Clone, Copy, PartialEq)]
+enum Form {
+    Anthropic,
+    Chat,
+    Responses,
+}
+
 /// A coding-agent conversation of about 10 kB with three tools and four tool round trips, in
-/// chat form (for the translated scenario) and in Anthropic form (its untranslated twin), so
-/// the difference in the gateway's own time is translation's.
-fn conversation(chat: bool, model: &str) -> &'static str {
+/// each client's form: Anthropic (the untranslated twin), chat and Responses (translated to
+/// Anthropic), so the difference in the gateway's own time is translation's.
+fn conversation(form: Form, model: &str) -> &'static str {
     use serde_json::json;
     let schema = json!({ "type": "object", "properties": {
         "path": { "type": "string", "description": "An absolute path to the file to read or write." },
@@ -41,39 +49,54 @@ fn conversation(chat: bool, model: &str) -> &'static str {
     // Line breaks and quotes, as a real conversation's text has: each is an escape to read.
     let filler = "The repository holds a Rust service with a router, a relay and a store;\n         the change touches the relay's \"failover\" loop and its tests. ";
     let mut out = Vec::new();
-    let mut system = String::new();
-    for _ in 0..12 {
-        system.push_str(filler);
-    }
+    let system = filler.repeat(12);
     for turn in 0..4 {
         let id = format!("call_{turn}");
         let args = json!({ "path": format!("/work/src/file_{turn}.rs") });
         let result = filler.repeat(6);
-        if chat {
-            out.push(json!({ "role": "user", "content": format!("step {turn}: {filler}") }));
-            out.push(json!({ "role": "assistant", "content": "Reading it.", "tool_calls": [
-                { "id": id, "type": "function", "function": { "name": names[turn % 3], "arguments": args.to_string() } }] }));
-            out.push(json!({ "role": "tool", "tool_call_id": id, "content": result }));
-        } else {
-            out.push(json!({ "role": "user", "content": format!("step {turn}: {filler}") }));
-            out.push(
-                json!({ "role": "assistant", "content": [{ "type": "text", "text": "Reading it." },
-                { "type": "tool_use", "id": id, "name": names[turn % 3], "input": args }] }),
-            );
-            out.push(json!({ "role": "user", "content": [{ "type": "tool_result", "tool_use_id": id, "content": result }] }));
+        let ask = format!("step {turn}: {filler}");
+        let name = names[turn % 3];
+        match form {
+            Form::Chat => {
+                out.push(json!({ "role": "user", "content": ask }));
+                out.push(json!({ "role": "assistant", "content": "Reading it.", "tool_calls": [
+                    { "id": id, "type": "function", "function": { "name": name, "arguments": args.to_string() } }] }));
+                out.push(json!({ "role": "tool", "tool_call_id": id, "content": result }));
+            }
+            Form::Anthropic => {
+                out.push(json!({ "role": "user", "content": ask }));
+                out.push(json!({ "role": "assistant", "content": [{ "type": "text", "text": "Reading it." },
+                    { "type": "tool_use", "id": id, "name": name, "input": args }] }));
+                out.push(json!({ "role": "user", "content": [{ "type": "tool_result", "tool_use_id": id, "content": result }] }));
+            }
+            Form::Responses => {
+                out.push(json!({ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": ask }] }));
+                out.push(json!({ "type": "message", "role": "assistant", "content": [{ "type": "output_text", "text": "Reading it." }] }));
+                out.push(json!({ "type": "function_call", "call_id": id, "name": name, "arguments": args.to_string() }));
+                out.push(
+                    json!({ "type": "function_call_output", "call_id": id, "output": result }),
+                );
+            }
         }
     }
-    let body = if chat {
-        let mut messages = vec![json!({ "role": "system", "content": system })];
-        messages.extend(out);
-        let tools: Vec<_> = names.iter().map(|n| json!({ "type": "function", "function": { "name": n, "description": "A tool.", "parameters": schema } })).collect();
-        json!({ "model": model, "messages": messages, "tools": tools, "max_tokens": 1024 })
-    } else {
-        let tools: Vec<_> = names
-            .iter()
-            .map(|n| json!({ "name": n, "description": "A tool.", "input_schema": schema }))
-            .collect();
-        json!({ "model": model, "system": system, "messages": out, "tools": tools, "max_tokens": 1024 })
+    let body = match form {
+        Form::Chat => {
+            let mut messages = vec![json!({ "role": "system", "content": system })];
+            messages.extend(out);
+            let tools: Vec<_> = names.iter().map(|n| json!({ "type": "function", "function": { "name": n, "description": "A tool.", "parameters": schema } })).collect();
+            json!({ "model": model, "messages": messages, "tools": tools, "max_tokens": 1024 })
+        }
+        Form::Anthropic => {
+            let tools: Vec<_> = names
+                .iter()
+                .map(|n| json!({ "name": n, "description": "A tool.", "input_schema": schema }))
+                .collect();
+            json!({ "model": model, "system": system, "messages": out, "tools": tools, "max_tokens": 1024 })
+        }
+        Form::Responses => {
+            let tools: Vec<_> = names.iter().map(|n| json!({ "type": "function", "name": n, "description": "A tool.", "parameters": schema })).collect();
+            json!({ "model": model, "instructions": system, "input": out, "tools": tools, "max_output_tokens": 1024 })
+        }
     };
     Box::leak(body.to_string().into_boxed_str())
 }
@@ -98,13 +121,27 @@ fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
         "sk-bench",
         &["--models", "gpt-4o"],
     );
-    // Serves chat clients asking for this name by translation to Anthropic Messages.
+    // Serves chat and Responses clients asking for this name by translation to Anthropic
+    // Messages.
     env.account_on(
         "anthropic",
         "claude-for-chat",
         &fake.url(),
         "sk-bench",
         &["--model-map", "gpt-4o-via-claude=claude-sonnet-4-5"],
+    );
+    // Serves Anthropic clients asking for this name by translation to chat.
+    env.account_on(
+        "openai",
+        "oai-for-claude",
+        &format!("{}/v1", fake.url()),
+        "sk-bench",
+        &[
+            "--models",
+            "gpt-4o",
+            "--model-map",
+            "claude-via-chat=gpt-4o",
+        ],
     );
     // Under a cost limit a model needs a price (unpriced ones are refused); OpenAI's list price.
     env.data.ok(
@@ -687,9 +724,12 @@ fn main() {
             );
         }
         // Translation's own cost: the same 10 kB conversation with tools, as Anthropic
-        // Messages to the Anthropic account and as chat translated to it.
-        let anthropic_10k = conversation(false, "claude-sonnet-4-5");
-        let chat_10k = conversation(true, "gpt-4o-via-claude");
+        // Messages to the Anthropic account, as chat and Responses translated to it, and as
+        // Anthropic Messages translated to chat.
+        let anthropic_10k = conversation(Form::Anthropic, "claude-sonnet-4-5");
+        let chat_10k = conversation(Form::Chat, "gpt-4o-via-claude");
+        let responses_10k = conversation(Form::Responses, "gpt-4o-via-claude");
+        let to_chat_10k = conversation(Form::Anthropic, "claude-via-chat");
         for c in [1, 64] {
             compare(
                 format!("10 kB with tools, untranslated, c={c}"),
@@ -700,15 +740,21 @@ fn main() {
                 None,
                 None,
             );
-            compare(
-                format!("10 kB with tools, chat → Anthropic, c={c}"),
-                None,
-                through("/v1/chat/completions", chat_10k),
-                none.clone(),
-                c,
-                None,
-                None,
-            );
+            for (name, path, body) in [
+                ("chat → Anthropic", "/v1/chat/completions", chat_10k),
+                ("Responses → Anthropic", "/v1/responses", responses_10k),
+                ("Anthropic → chat", "/v1/messages", to_chat_10k),
+            ] {
+                compare(
+                    format!("10 kB with tools, {name}, c={c}"),
+                    None,
+                    through(path, body),
+                    none.clone(),
+                    c,
+                    None,
+                    None,
+                );
+            }
         }
         let mut bad = through("/v1/messages", MESSAGES);
         bad.key = "acp_not_a_key".into();
