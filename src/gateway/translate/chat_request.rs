@@ -58,7 +58,7 @@ struct Function<'a> {
     #[serde(borrow)]
     name: Option<&'a RawValue>,
     #[serde(borrow)]
-    arguments: Option<Cow<'a, str>>,
+    arguments: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -151,7 +151,7 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
                     blocks.push(Block::ToolUse {
                         id: Str::of(tc.id),
                         name: Str::of(name),
-                        input: pivot::tool_input(arguments.as_deref().unwrap_or("")),
+                        input: pivot::tool_input(arguments),
                     });
                 }
                 turns.push(("assistant", blocks));

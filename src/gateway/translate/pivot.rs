@@ -223,16 +223,24 @@ fn data_url(url: &str) -> Option<(&str, &str)> {
     url.strip_prefix("data:")?.split_once(";base64,")
 }
 
-/// A tool call's arguments (JSON text) as its input object; text that is not a JSON object
-/// is kept under `_raw` so nothing the model wrote is lost.
-pub fn tool_input(arguments: &str) -> Json<'static> {
-    let arguments = arguments.trim();
-    if arguments.is_empty() {
+/// A tool call's arguments as its input object. They are JSON text in a string; text that
+/// is not a JSON object is kept under `_raw` so nothing the model wrote is lost. Arguments
+/// sent as an object already (as some clients do) are taken as they are.
+pub fn tool_input(arguments: Option<&RawValue>) -> Json<'_> {
+    let Some(raw) = arguments else {
+        return Cow::Owned(RawValue::from_string("{}".into()).expect("valid JSON"));
+    };
+    if raw.get().starts_with('{') {
+        return Cow::Borrowed(raw);
+    }
+    let text = text(raw);
+    let text = text.trim();
+    if text.is_empty() {
         return Cow::Owned(RawValue::from_string("{}".into()).expect("valid JSON"));
     }
-    match RawValue::from_string(arguments.to_owned()) {
-        Ok(raw) if arguments.starts_with('{') => Cow::Owned(raw),
-        _ => json_of(&json!({ "_raw": arguments })),
+    match RawValue::from_string(text.to_owned()) {
+        Ok(raw) if text.starts_with('{') => Cow::Owned(raw),
+        _ => json_of(&json!({ "_raw": text })),
     }
 }
 

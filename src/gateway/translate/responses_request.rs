@@ -43,7 +43,7 @@ struct Item<'a> {
     #[serde(borrow)]
     name: Option<&'a RawValue>,
     #[serde(borrow)]
-    arguments: Option<Cow<'a, str>>,
+    arguments: Option<&'a RawValue>,
     #[serde(borrow)]
     input: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -131,7 +131,7 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
                 vec![Block::ToolUse {
                     id: Str::of(item.call_id),
                     name: Str::of(item.name),
-                    input: pivot::tool_input(item.arguments.as_deref().unwrap_or("")),
+                    input: pivot::tool_input(item.arguments),
                 }],
             )),
             "custom_tool_call" => {

@@ -55,7 +55,8 @@ fn chat_texts_are_copied_as_the_client_escaped_them() {
         {"role":"assistant","content":null,"tool_calls":[
             {"id":"call_1","type":"function","function":{"name":"run","arguments":"{\"cmd\": \"ls\\n\"}"}},
             {"id":"call_2","type":"function","function":{"name":"run","arguments":"not json"}},
-            {"id":"call_3","type":"function","function":{"name":"run","arguments":""}}]},
+            {"id":"call_3","type":"function","function":{"name":"run","arguments":""}},
+            {"id":"call_4","type":"function","function":{"name":"run","arguments":{"cmd":"pwd"}}}]},
         {"role":"tool","tool_call_id":"call_1","content":[{"type":"text","text":"x\ny"}]}],
         "tools":[{"type":"function","function":{"name":"run","parameters":{"type":"object","properties":{"cmd":{"type":"string","description":"a \"shell\" line"}}}}}]}"#;
     let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
@@ -74,6 +75,7 @@ fn chat_texts_are_copied_as_the_client_escaped_them() {
     assert_eq!(calls[0]["input"], json!({ "cmd": "ls\n" }));
     assert_eq!(calls[1]["input"], json!({ "_raw": "not json" }));
     assert_eq!(calls[2]["input"], json!({}));
+    assert_eq!(calls[3]["input"], json!({ "cmd": "pwd" }), "an object taken as it is");
     assert_eq!(
         out["messages"][2]["content"][0]["content"],
         json!([{ "type": "text", "text": "x\ny" }])
