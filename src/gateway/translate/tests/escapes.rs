@@ -75,7 +75,11 @@ fn chat_texts_are_copied_as_the_client_escaped_them() {
     assert_eq!(calls[0]["input"], json!({ "cmd": "ls\n" }));
     assert_eq!(calls[1]["input"], json!({ "_raw": "not json" }));
     assert_eq!(calls[2]["input"], json!({}));
-    assert_eq!(calls[3]["input"], json!({ "cmd": "pwd" }), "an object taken as it is");
+    assert_eq!(
+        calls[3]["input"],
+        json!({ "cmd": "pwd" }),
+        "an object taken as it is"
+    );
     assert_eq!(
         out["messages"][2]["content"][0]["content"],
         json!([{ "type": "text", "text": "x\ny" }])
