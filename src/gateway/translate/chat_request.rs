@@ -108,7 +108,7 @@ fn refuse<T>(what: &str) -> Result<T, Refusal> {
 }
 
 fn invalid(e: serde_json::Error) -> Refusal {
-    Refusal(format!("the request body is not a valid chat request: {e}"))
+    Refusal::unreadable("chat", e)
 }
 
 /// A chat request (the body's text) as an Anthropic one.
@@ -135,11 +135,11 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
     let mut turns: Vec<(&'static str, Vec<Block>)> = Vec::new();
     for m in v.messages.unwrap_or_default() {
         match m.role.as_deref().unwrap_or("") {
-            "system" | "developer" => system.push(content_text(m.content)?),
+            "system" | "developer" => system.push(pivot::content_text(m.content).map_err(invalid)?),
             "user" => turns.push(("user", user_blocks(m.content)?)),
             "assistant" => {
                 let mut blocks = Vec::new();
-                let text = content_text(m.content)?;
+                let text = pivot::content_text(m.content).map_err(invalid)?;
                 if !text.is_empty() {
                     blocks.push(Block::Text { text });
                 }
@@ -254,25 +254,6 @@ fn parts(raw: &RawValue) -> Result<Vec<Part<'_>>, Refusal> {
     serde_json::from_str(raw.get()).map_err(invalid)
 }
 
-/// Message content (a string, or parts) as its text: a string as written, parts' texts joined
-/// by newlines.
-fn content_text(content: Option<&RawValue>) -> Result<Str<'_>, Refusal> {
-    let Some(raw) = content else {
-        return Ok(Str::Owned(String::new()));
-    };
-    if let Some(s) = Str::string(raw) {
-        return Ok(s);
-    }
-    if !raw.get().starts_with('[') {
-        return Ok(Str::Owned(String::new()));
-    }
-    let texts = parts(raw)?
-        .into_iter()
-        .filter_map(|p| p.text.and_then(Str::string))
-        .collect();
-    Ok(pivot::join(texts, "\n"))
-}
-
 /// An image part's URL (`image_url` is an object with `url`, or the URL itself).
 fn image_url(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     let raw = raw?;
@@ -287,7 +268,7 @@ fn image_url(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
 fn user_blocks(content: Option<&RawValue>) -> Result<Vec<Block<'_>>, Refusal> {
     let Some(raw) = content.filter(|r| r.get().starts_with('[')) else {
         return Ok(vec![Block::Text {
-            text: content_text(content)?,
+            text: pivot::content_text(content).map_err(invalid)?,
         }]);
     };
     let mut out = Vec::new();
@@ -306,7 +287,9 @@ fn user_blocks(content: Option<&RawValue>) -> Result<Vec<Block<'_>>, Refusal> {
 /// A tool message's content as a tool result's.
 fn tool_result_content(content: Option<&RawValue>) -> Result<ToolContent<'_>, Refusal> {
     let Some(raw) = content.filter(|r| r.get().starts_with('[')) else {
-        return Ok(ToolContent::Text(content_text(content)?));
+        return Ok(ToolContent::Text(
+            pivot::content_text(content).map_err(invalid)?,
+        ));
     };
     let blocks = parts(raw)?
         .into_iter()

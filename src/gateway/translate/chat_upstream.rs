@@ -4,11 +4,13 @@
 
 use std::borrow::Cow;
 
+use bytes::Bytes;
+
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json, value::RawValue};
 
 use super::pivot::{self, Json, Str};
-use super::{DEFAULT_MAX_TOKENS, Format, Refusal, Translation, effort_for};
+use super::{ATTRIBUTION, DEFAULT_MAX_TOKENS, Format, Refusal, Translation, effort_for, to_bytes};
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -189,20 +191,15 @@ fn refuse<T>(what: String) -> Result<T, Refusal> {
 }
 
 fn invalid(e: serde_json::Error) -> Refusal {
-    Refusal(format!(
-        "the request body is not a valid Messages request: {e}"
-    ))
+    Refusal::unreadable("Messages", e)
 }
-
-/// Claude Code's per-request attribution line (see [`super::drop_attribution`]).
-const MARK: &str = "x-anthropic-billing-header:";
 
 /// An Anthropic request (its text) as a chat one for `model`, for the translation `t`.
 pub fn from_anthropic<'a>(
     body: &'a str,
     model: &'a str,
     t: &'a Translation,
-) -> Result<Vec<u8>, Refusal> {
+) -> Result<Bytes, Refusal> {
     let p: Request = serde_json::from_str(body).map_err(invalid)?;
     let mut messages = Vec::new();
     if let Some(system) = system_prompt(p.system)?.filter(|s| !s.is_empty()) {
@@ -269,9 +266,7 @@ pub fn from_anthropic<'a>(
         out.stream = Some(true);
         out.stream_options = Some(json!({ "include_usage": true }));
     }
-    let mut bytes = Vec::with_capacity(body.len() + body.len() / 8 + 256);
-    serde_json::to_writer(&mut bytes, &out).expect("a request serializes");
-    Ok(bytes)
+    Ok(to_bytes(&out, body.len()))
 }
 
 /// The system prompt (a string, or text blocks joined by newlines), without Claude Code's
@@ -280,7 +275,7 @@ pub fn from_anthropic<'a>(
 fn system_prompt(raw: Option<&RawValue>) -> Result<Option<Str<'_>>, Refusal> {
     let Some(raw) = raw else { return Ok(None) };
     if let Some(s) = Str::string(raw) {
-        if !s.starts_with(MARK) {
+        if !s.starts_with(ATTRIBUTION) {
             return Ok(Some(s));
         }
         let text = s.text();
@@ -290,7 +285,7 @@ fn system_prompt(raw: Option<&RawValue>) -> Result<Option<Str<'_>>, Refusal> {
     let texts = blocks(Some(raw))?
         .into_iter()
         .filter_map(|b| b.text.and_then(Str::string))
-        .filter(|s| !s.starts_with(MARK))
+        .filter(|s| !s.starts_with(ATTRIBUTION))
         .collect();
     Ok(Some(pivot::join(texts, "\n")))
 }

@@ -89,6 +89,13 @@ pub enum OpenaiApis {
 pub struct Refusal(pub String);
 
 impl Refusal {
+    /// A body that is JSON but not a request of its `kind` (a field of the wrong type).
+    fn unreadable(kind: &str, e: serde_json::Error) -> Refusal {
+        Refusal(format!(
+            "the request body is not a valid {kind} request: {e}"
+        ))
+    }
+
     fn new(feature: impl std::fmt::Display, target: Format) -> Refusal {
         let name = match target {
             Format::Anthropic => "an Anthropic",
@@ -259,8 +266,7 @@ impl Translation {
                 }
                 Format::Chat => {
                     let text = serde_json::to_string(&p).expect("a request serializes");
-                    let out = chat_upstream::from_anthropic(&text, upstream_model, self)?;
-                    Ok(Bytes::from(out))
+                    chat_upstream::from_anthropic(&text, upstream_model, self)
                 }
                 Format::Responses | Format::Gemini => {
                     self.upstream_body(p.into_value(), body.len())
@@ -268,8 +274,7 @@ impl Translation {
             };
         }
         if self.client == Format::Anthropic && self.upstream == Format::Chat {
-            let out = chat_upstream::from_anthropic(text, upstream_model, self)?;
-            return Ok(Bytes::from(out));
+            return chat_upstream::from_anthropic(text, upstream_model, self);
         }
         let v: Value = serde_json::from_str(text)
             .map_err(|e| Refusal(format!("the request body is not valid JSON: {e}")))?;
@@ -306,9 +311,7 @@ impl Translation {
             Format::Chat => {
                 let text = serde_json::to_string(&pivot).expect("a value serializes");
                 let model = pivot["model"].as_str().unwrap_or("");
-                return Ok(Bytes::from(chat_upstream::from_anthropic(
-                    &text, model, self,
-                )?));
+                return chat_upstream::from_anthropic(&text, model, self);
             }
             Format::Responses => responses_up::from_anthropic(pivot, self)?,
             Format::Gemini => gemini::from_anthropic(&pivot, self)?,
@@ -441,20 +444,22 @@ pub fn estimated_count(endpoint: &Endpoint, body: &[u8]) -> Bytes {
     Bytes::from(count_answer(Format::of(endpoint), estimate_tokens(body)).to_string())
 }
 
+/// How Claude Code's attribution line starts (see [`drop_attribution`]).
+const ATTRIBUTION: &str = "x-anthropic-billing-header:";
+
 /// Claude Code opens its system prompt with a per-request attribution line
 /// (`x-anthropic-billing-header: cc_version=…; cch=…`). Its hash changes every request, so
 /// copied into another vendor's prompt it would defeat that vendor's prefix cache: it is left
 /// out of translated prompts.
 fn drop_attribution(p: &mut Map<String, Value>) {
-    const MARK: &str = "x-anthropic-billing-header:";
     match p.get_mut("system") {
-        Some(Value::String(s)) if s.starts_with(MARK) => {
+        Some(Value::String(s)) if s.starts_with(ATTRIBUTION) => {
             *s = s.split_once('\n').map_or("", |(_, rest)| rest).to_owned();
         }
         Some(Value::Array(blocks)) => blocks.retain(|b| {
             !b.get("text")
                 .and_then(Value::as_str)
-                .is_some_and(|t| t.starts_with(MARK))
+                .is_some_and(|t| t.starts_with(ATTRIBUTION))
         }),
         _ => {}
     }

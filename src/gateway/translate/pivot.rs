@@ -54,6 +54,27 @@ impl<'a> Str<'a> {
     }
 }
 
+/// Message content (a string, or parts with texts, as chat and Responses both write it) as
+/// its text: a string as written, the parts' texts joined by newlines, else empty.
+pub fn content_text(content: Option<&RawValue>) -> Result<Str<'_>, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Part<'a> {
+        #[serde(borrow)]
+        text: Option<&'a RawValue>,
+    }
+    match content {
+        Some(raw) if raw.get().starts_with('[') => {
+            let parts: Vec<Part> = serde_json::from_str(raw.get())?;
+            let texts = parts
+                .into_iter()
+                .filter_map(|p| p.text.and_then(Str::string))
+                .collect();
+            Ok(join(texts, "\n"))
+        }
+        other => Ok(Str::of(other)),
+    }
+}
+
 /// System texts as one system prompt: one is sent as the client wrote it, more are joined
 /// by blank lines.
 pub fn system(mut texts: Vec<Str<'_>>) -> Option<Str<'_>> {

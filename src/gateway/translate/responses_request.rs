@@ -91,9 +91,7 @@ fn refuse<T>(what: String) -> Result<T, Refusal> {
 }
 
 fn invalid(e: serde_json::Error) -> Refusal {
-    Refusal(format!(
-        "the request body is not a valid Responses request: {e}"
-    ))
+    Refusal::unreadable("Responses", e)
 }
 
 /// A Responses request (the body's text) as an Anthropic one.
@@ -122,7 +120,9 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
     for item in items {
         match item.kind.as_deref().unwrap_or("message") {
             "message" => match item.role.as_deref().unwrap_or("user") {
-                "system" | "developer" => system.push(content_text(item.content)?),
+                "system" | "developer" => {
+                    system.push(pivot::content_text(item.content).map_err(invalid)?)
+                }
                 "assistant" => turns.push(("assistant", content_blocks(item.content)?)),
                 _ => turns.push(("user", content_blocks(item.content)?)),
             },
@@ -283,21 +283,6 @@ fn add_tools<'a>(tools: Vec<ToolIn<'a>>, out: &mut Vec<pivot::Tool<'a>>) -> Resu
 /// Content parts, read from their raw array.
 fn parts(raw: &RawValue) -> Result<Vec<PartIn<'_>>, Refusal> {
     serde_json::from_str(raw.get()).map_err(invalid)
-}
-
-/// Message content (a string, or parts) as its text: a string as written, parts' texts joined
-/// by newlines.
-fn content_text(content: Option<&RawValue>) -> Result<Str<'_>, Refusal> {
-    match content {
-        Some(raw) if raw.get().starts_with('[') => {
-            let texts = parts(raw)?
-                .into_iter()
-                .filter_map(|p| p.text.and_then(Str::string))
-                .collect();
-            Ok(pivot::join(texts, "\n"))
-        }
-        other => Ok(Str::of(other)),
-    }
 }
 
 /// Responses content parts (or a string) as Anthropic blocks.

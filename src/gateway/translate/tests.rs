@@ -216,6 +216,33 @@ fn chat_to_anthropic_merges_tool_results_and_refuses_what_changes_the_answer() {
 }
 
 #[test]
+fn a_chat_client_s_reasoning_effort_is_thinking_unless_a_tool_turn_cannot_open_with_it() {
+    let ask = json!({ "role": "user", "content": "list files" });
+    let call = json!({ "role": "assistant", "content": null, "tool_calls": [
+        { "id": "call_1", "type": "function", "function": { "name": "ls", "arguments": "{}" } }] });
+    let result = json!({ "role": "tool", "tool_call_id": "call_1", "content": "a.txt" });
+    let tools = json!([{ "type": "function", "function": { "name": "ls" } }]);
+    let body = |messages: Value| {
+        json!({ "model": "gpt-4o", "messages": messages, "tools": tools, "reasoning_effort": "medium",
+                "temperature": 0.5, "max_tokens": 20000 })
+    };
+    let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+    let first = translate(&mut t, body(json!([ask]))).unwrap();
+    assert_eq!(
+        first["thinking"],
+        json!({ "type": "enabled", "budget_tokens": 8192 })
+    );
+    assert!(
+        first.get("temperature").is_none(),
+        "Anthropic refuses sampling settings with thinking"
+    );
+    // Chat kept no thinking block for the earlier tool call, which Anthropic would refuse.
+    let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+    let later = translate(&mut t, body(json!([ask, call, result]))).unwrap();
+    assert!(later.get("thinking").is_none(), "{later}");
+}
+
+#[test]
 fn anthropic_to_gemini_names_results_by_their_call_and_back() {
     let mut t = plan(Endpoint::Messages, false, Protocol::Gemini);
     let out = translate(&mut t, claude_code_request()).unwrap();
