@@ -213,7 +213,12 @@ fn rss_kb(pid: u32) -> u64 {
 
 /// CPU time (user + system) the process has used so far, in microseconds.
 fn cpu_micros(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu_micros(std::path::Path::new(&format!("/proc/{pid}/stat")))
+}
+
+/// CPU time (user + system) from a process's or thread's `stat` file, in microseconds.
+fn stat_cpu_micros(path: &std::path::Path) -> u64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at state; utime and stime
     // are the 12th and 13th after it, in clock ticks (100 per second on Linux).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -575,8 +580,8 @@ fn usage_pipeline(n: usize) -> (f64, u64) {
 struct Row {
     name: String,
     direct: Option<(f64, u32, u32, u32)>,
-    /// The same load through the bare relay.
-    floor: Option<(f64, u32, u32, u32)>,
+    /// The same load through the bare relay, and its CPU time per request (µs).
+    floor: Option<((f64, u32, u32, u32), f64)>,
     gateway: (f64, u32, u32, u32),
     errors: u64,
     stalls: u64,
@@ -661,8 +666,13 @@ fn main() {
         };
         let direct = d.as_ref().map(|d| summary(&mut run(d, none.clone())));
         // The floor for the plain request scenarios: the same path, through the bare relay.
-        let floor = (d.is_some() && open_rate.is_none() && pace.is_none())
-            .then(|| summary(&mut run(&floored(g.path, g.body), none.clone())));
+        let floor = (d.is_some() && open_rate.is_none() && pace.is_none()).then(|| {
+            let cpu_before = floor::cpu_micros();
+            let mut fs = run(&floored(g.path, g.body), none.clone());
+            let cpu = floor::cpu_micros() - cpu_before;
+            let per_req = cpu as f64 / (fs.ok + fs.errors).max(1) as f64;
+            (summary(&mut fs), per_req)
+        });
         let cpu_before = cpu_micros(pid);
         let mut gs = run(&g, keys);
         let cpu = cpu_micros(pid) - cpu_before;
@@ -878,21 +888,23 @@ fn main() {
         }
     }
     println!(
-        "\n| scenario | req/s floor / gateway (ratio) | added p50 floor / gateway (µs, ratio) | p99 floor / gateway (µs, ratio) |"
+        "\n| scenario | req/s floor / gateway (ratio) | added p50 floor / gateway (µs, ratio) | p99 floor / gateway (µs, ratio) | CPU per request floor / gateway (µs, ratio) |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for r in &rows {
-        let (Some((frps, f50, _, f99)), Some((_, d50, _, _))) = (r.floor, r.direct) else {
+        let (Some(((frps, f50, _, f99), fcpu)), Some((_, d50, _, _))) = (r.floor, r.direct) else {
             continue;
         };
         let (grps, g50, _, g99) = r.gateway;
         let (fa, ga) = (f50 as i64 - d50 as i64, g50 as i64 - d50 as i64);
         println!(
-            "| {} | {frps:.0} / {grps:.0} ({:.0} %) | {fa} / {ga} ({:.2}×) | {f99} / {g99} ({:.2}×) |",
+            "| {} | {frps:.0} / {grps:.0} ({:.0} %) | {fa} / {ga} ({:.2}×) | {f99} / {g99} ({:.2}×) | {fcpu:.0} / {:.0} ({:.2}×) |",
             r.name,
             100.0 * grps / frps.max(1.0),
             ga as f64 / fa.max(1) as f64,
             g99 as f64 / f99.max(1) as f64,
+            r.cpu_per_req,
+            r.cpu_per_req / fcpu.max(1.0),
         );
     }
     println!(

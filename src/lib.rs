@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod http;
 pub mod lifecycle;
 pub mod manage;
+pub mod memory;
 pub mod metrics;
 pub mod router;
 pub mod server;

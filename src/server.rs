@@ -111,6 +111,9 @@ pub async fn run(
     let connections = Arc::new(Connections::new(max_connections));
     info!(%addr, tls = tls.is_some(), max_connections, "listening");
     let mut accept_errors = AcceptErrors::default();
+    // This thread built the gateway (the snapshot, the limits' rebuild) and from here on only
+    // accepts: what start-up freed on it is handed back now, or it would be kept for good.
+    crate::memory::tidy();
 
     tokio::pin!(shutdown);
     loop {

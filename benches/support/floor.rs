@@ -24,10 +24,28 @@ pub struct Floor {
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
+/// The floor's threads' name, by which the benchmark finds their CPU time.
+pub const THREAD_NAME: &str = "floor-relay";
+
+/// CPU time (user + system) the floor's threads have used so far, in microseconds.
+pub fn cpu_micros() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == THREAD_NAME)
+        })
+        .map(|t| super::stat_cpu_micros(&t.path().join("stat")))
+        .sum()
+}
+
 /// Starts the bare relay in front of `upstream`.
 pub fn start(upstream: SocketAddr) -> Floor {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(THREAD_NAME)
         .enable_all()
         .build()
         .unwrap();

@@ -27,28 +27,15 @@ use crate::store::{self, migrate, usage::By};
 /// Who the audit log names for changes made from the command line.
 const ACTOR: &str = "cli";
 
-/// How often each async thread, when it runs out of work, calls the binary's `tidy` hook.
-const TIDY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Runs the command line. `tidy` is called on an async thread that has gone idle, at most
-/// once per [`TIDY_EVERY`] per thread: the binary hands the allocator's freed memory back to
-/// the system there (it can only do that for the calling thread's own heap).
+/// Runs the command line. `tidy` hands the calling thread's freed memory back to the system
+/// (the allocator can only do that for the calling thread's own heap): see [`crate::memory`].
 pub fn main(tidy: fn()) -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
+    crate::memory::install(tidy);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .on_thread_park(move || {
-            thread_local! {
-                static LAST: std::cell::Cell<Option<std::time::Instant>> =
-                    const { std::cell::Cell::new(None) };
-            }
-            let now = std::time::Instant::now();
-            if LAST.get().is_none_or(|t| now - t >= TIDY_EVERY) {
-                LAST.set(Some(now));
-                tidy();
-            }
-        })
+        .on_thread_park(crate::memory::idle)
         .build()
     {
         Ok(rt) => rt,

@@ -2,7 +2,7 @@
 //! request path. Counters are rebuilt from the request log at start, so a restart neither
 //! forgives nor double-counts, and are charged once per request with its real usage.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -15,6 +15,7 @@ mod access;
 mod periods;
 mod rebuild;
 mod standing;
+mod window;
 
 pub use access::model_matches;
 use periods::{Period, Periods};
@@ -72,8 +73,8 @@ impl Admission {
 
 #[derive(Debug, Default)]
 struct KeyUse {
-    /// Admission times inside the rate window, oldest first.
-    admitted: VecDeque<i64>,
+    /// Admissions inside the rate window.
+    admitted: window::Admissions,
     day: Period,
     week: Period,
     total_tokens: i64,
@@ -309,11 +310,9 @@ impl Limiter {
         }
         if let (Some(n), Some(minutes)) = (l.rate_requests, l.rate_window_minutes) {
             let window = minutes * 60_000;
-            while u.admitted.front().is_some_and(|&t| t <= now - window) {
-                u.admitted.pop_front();
-            }
-            if u.admitted.len() as i64 >= n {
-                let reopens = u.admitted.front().map(|t| t + window);
+            u.admitted.expire(now, window);
+            if u.admitted.count() >= n {
+                let reopens = u.admitted.reopens(window);
                 return Err(Refusal::limit(
                     format!("this key's rate limit is {n} requests per {minutes} minute(s)"),
                     reopens,
@@ -321,8 +320,8 @@ impl Limiter {
             }
         }
         if admit {
-            if l.rate_requests.is_some() {
-                u.admitted.push_back(now);
+            if let Some(minutes) = l.rate_window_minutes.filter(|_| l.rate_requests.is_some()) {
+                u.admitted.admit(now, minutes * 60_000);
             }
             if u.first_used_at.is_none() && key.first_used_at.is_none() {
                 u.first_used_at = Some(now);

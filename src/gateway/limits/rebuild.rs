@@ -89,7 +89,7 @@ impl Limiter {
                     .lock()
                     .expect("key usage")
                     .admitted
-                    .push_back(at);
+                    .admit(at, minutes * 60_000);
             }
         }
         for (group, budget, start) in warned {

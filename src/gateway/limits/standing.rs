@@ -108,12 +108,7 @@ impl Limiter {
                 .rate_window_minutes
                 .map(|m| m.saturating_mul(60_000))
                 .unwrap_or(0);
-            let in_window: Vec<i64> = u
-                .admitted
-                .iter()
-                .copied()
-                .filter(|t| *t > now - window)
-                .collect();
+            let (in_window, reopens) = u.admitted.at(now, window);
             for (limit, used, max, unit, resets_at) in [
                 (
                     "daily_tokens",
@@ -152,11 +147,11 @@ impl Limiter {
                 ),
                 (
                     "window_requests",
-                    in_window.len() as i64,
+                    in_window,
                     l.rate_requests,
                     "requests",
                     // The window slides: a place frees up when its oldest request leaves it.
-                    in_window.first().map(|t| t + window),
+                    reopens,
                 ),
             ] {
                 if let Some(max) = max {
