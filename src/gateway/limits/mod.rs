@@ -309,7 +309,7 @@ impl Limiter {
             }
         }
         if let (Some(n), Some(minutes)) = (l.rate_requests, l.rate_window_minutes) {
-            let window = minutes * 60_000;
+            let window = minutes.saturating_mul(60_000);
             u.admitted.expire(now, window);
             if u.admitted.count() >= n {
                 let reopens = u.admitted.reopens(window);
@@ -321,7 +321,7 @@ impl Limiter {
         }
         if admit {
             if let Some(minutes) = l.rate_window_minutes.filter(|_| l.rate_requests.is_some()) {
-                u.admitted.admit(now, minutes * 60_000);
+                u.admitted.admit(now, minutes.saturating_mul(60_000));
             }
             if u.first_used_at.is_none() && key.first_used_at.is_none() {
                 u.first_used_at = Some(now);

@@ -19,7 +19,7 @@ impl Limiter {
             .filter_map(|k| k.limits.rate_window_minutes)
             .max()
             .unwrap_or(0)
-            * 60_000;
+            .saturating_mul(60_000);
         let since = p.week.min(p.month).min(p.day);
         let (week_start, month_start, day_start) = (p.week, p.month, p.day);
         let rows = self
@@ -83,13 +83,13 @@ impl Limiter {
             let Some(&minutes) = windows.get(&id) else {
                 continue;
             };
-            if at > now - minutes * 60_000 {
+            if at > now - minutes.saturating_mul(60_000) {
                 self.key_state(id)
                     .usage
                     .lock()
                     .expect("key usage")
                     .admitted
-                    .admit(at, minutes * 60_000);
+                    .admit(at, minutes.saturating_mul(60_000));
             }
         }
         for (group, budget, start) in warned {

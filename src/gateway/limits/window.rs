@@ -50,14 +50,16 @@ impl Admissions {
 
     /// When the oldest run leaves the window, making room.
     pub fn reopens(&self, window: i64) -> Option<i64> {
-        self.runs.front().map(|&(_, newest, _)| newest + window)
+        self.runs
+            .front()
+            .map(|&(_, newest, _)| newest.saturating_add(window))
     }
 
     /// Without forgetting anything: the admissions inside the window ending at `now`, and
     /// when the oldest of them leaves it.
     pub fn at(&self, now: i64, window: i64) -> (i64, Option<i64>) {
         let mut inside = self.runs.iter().skip_while(|r| r.1 <= now - window);
-        let reopens = inside.clone().next().map(|r| r.1 + window);
+        let reopens = inside.clone().next().map(|r| r.1.saturating_add(window));
         (inside.by_ref().map(|r| r.2).sum(), reopens)
     }
 
