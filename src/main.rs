@@ -8,8 +8,26 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_arena_purge_mult` in the bundled mimalloc 3's option enum (`mimalloc.h`; the
+/// crate pins the version in Cargo.lock, and its bindings do not name this option).
+const ARENA_PURGE_MULT: libmimalloc_sys::mi_option_t = 24;
+
 fn main() -> std::process::ExitCode {
-    aicarpool::cli::main(return_freed_memory)
+    aicarpool::cli::main(aicarpool::memory::Hooks {
+        tidy: return_freed_memory,
+        eager: return_arena_memory_at_once,
+    })
+}
+
+/// Memory a thread gives back to the shared arena goes back to the system at once (`true`),
+/// or a second later, counted from the free (`false`, mimalloc's default): see
+/// `aicarpool::memory::Eager`. `MIMALLOC_ARENA_PURGE_MULT` in the environment overrides both.
+fn return_arena_memory_at_once(eager: bool) {
+    if std::env::var_os("MIMALLOC_ARENA_PURGE_MULT").is_none() {
+        // SAFETY: sets one of the allocator's global options, which takes any value of its
+        // type at any time (it is read at each purge decision).
+        unsafe { libmimalloc_sys::mi_option_set(ARENA_PURGE_MULT, if eager { 0 } else { 1 }) };
+    }
 }
 
 /// mimalloc hands a thread's freed memory back to the system lazily, from inside that

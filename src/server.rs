@@ -69,6 +69,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    // Start-up builds the snapshot and the limits' state and frees their scaffolding: returned
+    // to the system at once (see `memory::Eager`), until the gateway starts accepting.
+    let starting = crate::memory::Eager::hold();
     let tls = config.tls.as_ref().map(load_tls).transpose()?;
     let drain = config.shutdown_drain;
     let (ctx, prepared) = Ctx::open(config).await?;
@@ -114,6 +117,7 @@ pub async fn run(
     // This thread built the gateway (the snapshot, the limits' rebuild) and from here on only
     // accepts: what start-up freed on it is handed back now, or it would be kept for good.
     crate::memory::tidy();
+    drop(starting);
 
     tokio::pin!(shutdown);
     loop {

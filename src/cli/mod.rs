@@ -27,12 +27,12 @@ use crate::store::{self, migrate, usage::By};
 /// Who the audit log names for changes made from the command line.
 const ACTOR: &str = "cli";
 
-/// Runs the command line. `tidy` hands the calling thread's freed memory back to the system
-/// (the allocator can only do that for the calling thread's own heap): see [`crate::memory`].
-pub fn main(tidy: fn()) -> ExitCode {
+/// Runs the command line. `memory` hands freed memory back to the system (the allocator can
+/// only do that for the calling thread's own heap): see [`crate::memory`].
+pub fn main(memory: crate::memory::Hooks) -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
-    crate::memory::install(tidy);
+    crate::memory::install(memory);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(crate::memory::idle)

@@ -331,8 +331,15 @@ impl Snapshots {
         }
         let covers = self.requested.load(Ordering::SeqCst);
         let secrets = self.secrets.clone();
+        // A snapshot of many keys is built and its predecessor freed: returned to the system
+        // at once, or an idle gateway keeps both's worth (see `memory::Eager`).
+        let _eager = crate::memory::Eager::hold();
         let fresh = self.db.read(move |c| Snapshot::load(c, &secrets)).await?;
-        *self.current.write().expect("snapshot lock") = Arc::new(fresh);
+        let old = std::mem::replace(
+            &mut *self.current.write().expect("snapshot lock"),
+            Arc::new(fresh),
+        );
+        drop(old);
         *loaded = covers;
         Ok(())
     }
