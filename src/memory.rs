@@ -29,8 +29,9 @@ pub fn install(hooks: Hooks) {
     let _ = HOOK.set(hooks);
 }
 
-/// An async thread ran out of work: hands its freed memory back, at most every few seconds
-/// (parking is frequent under load, and the walk is not free).
+/// A thread ran out of work (an async one parks, a blocking one finished a database read):
+/// hands its freed memory back, at most every few seconds (both happen often under load,
+/// and the walk is not free).
 pub fn idle() {
     thread_local! {
         static LAST: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
@@ -42,8 +43,8 @@ pub fn idle() {
     }
 }
 
-/// Hands this thread's freed memory back now (a blocking task is done: such a thread may
-/// not run again for a long while).
+/// Hands this thread's freed memory back now (the thread that started the gateway, which
+/// only accepts from then on).
 pub fn tidy() {
     if let Some(hooks) = HOOK.get() {
         (hooks.tidy)();

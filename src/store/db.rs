@@ -100,7 +100,9 @@ impl Db {
                     pool.push(conn);
                 }
             }
-            crate::memory::tidy();
+            // At most every few seconds per thread: a member's status line may poll
+            // `/api/me` often, and each forced walk returns pages the others reuse.
+            crate::memory::idle();
             result
         })
         .await
