@@ -97,6 +97,8 @@ mod tests {
         STATE.store(on as i64, Ordering::SeqCst);
     }
 
+    /// The only library test that opens eager regions (the switch is process-wide); the
+    /// gateway's own regions run in the integration tests' separate processes.
     #[test]
     fn overlapping_eager_regions_switch_once_on_and_once_off() {
         install(Hooks { tidy: || {}, eager });

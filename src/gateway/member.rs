@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use super::snapshot::Snapshot;
+use super::snapshot::{KeyDigest, Snapshot};
 use crate::domain::KeyStatus;
 use crate::store::keys::ApiKey;
 
@@ -60,7 +60,7 @@ pub(super) fn authenticate(
 ) -> std::result::Result<Arc<ApiKey>, &'static str> {
     let presented = presented_key(headers, query)?;
     // Looked up by hash: the comparison never touches the plaintext, so its timing says nothing.
-    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    let digest: KeyDigest = Sha256::digest(presented.as_bytes()).into();
     let key = snap.keys.get(&digest).ok_or("invalid API key")?;
     if key.status != KeyStatus::Active {
         return Err("this API key has been revoked");

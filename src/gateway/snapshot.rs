@@ -335,6 +335,8 @@ impl Snapshots {
         // at once, or an idle gateway keeps both's worth (see `memory::Eager`).
         let _eager = crate::memory::Eager::hold();
         let fresh = self.db.read(move |c| Snapshot::load(c, &secrets)).await?;
+        // The old one is freed after the write lock is let go (10 000 keys take a while), and
+        // inside the eager region, unless a request still holds it.
         let old = std::mem::replace(
             &mut *self.current.write().expect("snapshot lock"),
             Arc::new(fresh),

@@ -100,7 +100,7 @@ impl Limiter {
         let mut mine = Vec::new();
         let first_used;
         {
-            let u = state.usage.lock().expect("key usage");
+            let mut u = state.usage.lock().expect("key usage");
             first_used = key.first_used_at.or(u.first_used_at);
             let (day_tokens, day_cost) = u.day.used(p.day);
             let (_, week_cost) = u.week.used(p.week);
@@ -108,7 +108,9 @@ impl Limiter {
                 .rate_window_minutes
                 .map(|m| m.saturating_mul(60_000))
                 .unwrap_or(0);
-            let (in_window, reopens) = u.admitted.at(now, window);
+            // Forgetting what left the window changes nothing the next admission would see.
+            u.admitted.expire(now, window);
+            let (in_window, reopens) = (u.admitted.count(), u.admitted.reopens(window));
             for (limit, used, max, unit, resets_at) in [
                 (
                     "daily_tokens",

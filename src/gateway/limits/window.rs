@@ -55,14 +55,6 @@ impl Admissions {
             .map(|&(_, newest, _)| newest.saturating_add(window))
     }
 
-    /// Without forgetting anything: the admissions inside the window ending at `now`, and
-    /// when the oldest of them leaves it.
-    pub fn at(&self, now: i64, window: i64) -> (i64, Option<i64>) {
-        let mut inside = self.runs.iter().skip_while(|r| r.1 <= now - window);
-        let reopens = inside.clone().next().map(|r| r.1.saturating_add(window));
-        (inside.by_ref().map(|r| r.2).sum(), reopens)
-    }
-
     #[cfg(test)]
     fn runs(&self) -> usize {
         self.runs.len()
@@ -128,8 +120,6 @@ mod tests {
             a.admit(t, 60_000);
         }
         assert_eq!(a.count(), 5);
-        assert_eq!(a.at(60_020, 60_000), (2, Some(65_010)));
-        assert_eq!(a.count(), 5, "looking forgets nothing");
         a.expire(60_020, 60_000);
         assert_eq!(a.count(), 2);
         assert_eq!(a.reopens(60_000), Some(65_010));
