@@ -169,7 +169,7 @@ fn start_gateway(fake: &Fake, extra_keys: usize) -> Gateway {
     let db = env.data.db();
     let keys = seed_keys(&db, extra_keys);
     Gateway {
-        server: env.serve(&[]),
+        server: env.spawn_serve(&[]),
         db,
         key,
         keys,
@@ -621,7 +621,7 @@ fn main() {
     fake.quiet();
     let bare = floor::start(fake.addr);
     let gw = start_gateway(&fake, if smoke { 0 } else { 10_000 });
-    let pid = gw.server.child.id();
+    let pid = gw.server.pid();
     std::thread::sleep(Duration::from_millis(500));
     let rss_idle = rss_kb(pid) as f64 / 1024.0;
     let direct = |path, body| Target {

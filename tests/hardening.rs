@@ -64,7 +64,7 @@ fn kill_9_at_random_moments_loses_no_row_and_duplicates_none() {
     let key = env.key("alice");
     let mut completed: Vec<String> = Vec::new();
     for _ in 0..ROUNDS {
-        let mut server = env.serve(&[]);
+        let mut server = env.spawn_serve(&[]);
         let addr = server.addr;
         let clients: Vec<_> = (0..8)
             .map(|i| {
@@ -74,8 +74,8 @@ fn kill_9_at_random_moments_loses_no_row_and_duplicates_none() {
             .collect();
         // A different moment each round: early in a stream, between commits, mid-batch.
         std::thread::sleep(Duration::from_millis(150 + fastrand::u64(0..900)));
-        server.child.kill().unwrap();
-        server.child.wait().unwrap();
+        server.child().kill().unwrap();
+        server.child().wait().unwrap();
         let got: Vec<String> = clients
             .into_iter()
             .flat_map(|c| c.join().unwrap())

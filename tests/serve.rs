@@ -170,7 +170,7 @@ fn backup_while_serving_gives_a_database_with_the_data() {
 #[test]
 fn sigterm_makes_serve_exit_zero() {
     let data = Data::new();
-    let server = data.serve();
+    let server = data.spawn_serve(&[]);
     assert_eq!(http(server.addr, "GET", "/healthz").status, 200);
     let status = server.terminate();
     assert_eq!(status.code(), Some(0), "serve must exit 0 on SIGTERM");
@@ -240,7 +240,7 @@ fn serves_https_with_http2_and_http11_when_given_a_certificate() {
 fn sigterm_lets_an_in_flight_request_finish() {
     use std::io::{Read, Write};
     let data = Data::new();
-    let mut server = data.serve();
+    let mut server = data.spawn_serve(&[]);
     let mut conn = std::net::TcpStream::connect(server.addr).unwrap();
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
@@ -260,7 +260,7 @@ fn sigterm_lets_an_in_flight_request_finish() {
     }
     // ...while the half-sent request keeps the process alive and is still answered.
     assert!(
-        server.child.try_wait().unwrap().is_none(),
+        server.child().try_wait().unwrap().is_none(),
         "serve exited with a request in flight"
     );
     conn.write_all(b"\r\n").unwrap();
@@ -268,7 +268,7 @@ fn sigterm_lets_an_in_flight_request_finish() {
     conn.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"status\":\"ok\""));
-    let status = server.child.wait().unwrap();
+    let status = server.child().wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
 
@@ -276,14 +276,14 @@ fn sigterm_lets_an_in_flight_request_finish() {
 fn the_drain_time_bounds_a_client_that_never_finishes() {
     use std::io::Write;
     let data = Data::new();
-    let mut server = data.serve_with(&["--shutdown-drain-secs", "1"]);
+    let mut server = data.spawn_serve(&["--shutdown-drain-secs", "1"]);
     let mut stuck = std::net::TcpStream::connect(server.addr).unwrap();
     stuck.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     server.sigterm();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let status = loop {
-        if let Some(s) = server.child.try_wait().unwrap() {
+        if let Some(s) = server.child().try_wait().unwrap() {
             break s;
         }
         assert!(

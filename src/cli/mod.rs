@@ -106,7 +106,32 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
     }
 }
 
-async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
+/// The configuration `aicarpool <args>` would serve with, without serving: what the tests use
+/// to run the server in-process through [`crate::run`] with the command line's own flags.
+/// `args` start with the program name, like `std::env::args`.
+pub fn serve_config<I, T>(args: I) -> Result<Config>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| Error::Invalid(e.to_string()))?;
+    let config = base_config(&cli);
+    match cli.command {
+        Command::Serve(a) => serving(config, a),
+        _ => Err(Error::Invalid("the command is not `serve`".into())),
+    }
+}
+
+async fn serve(config: Config, a: ServeArgs) -> Result<()> {
+    let config = serving(config, a)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;
+    crate::run(config, listener, shutdown_signal()).await
+}
+
+/// `serve`'s flags and environment applied to the base configuration.
+fn serving(mut config: Config, a: ServeArgs) -> Result<Config> {
     config.listen = a.listen.parse().map_err(|_| {
         Error::Invalid(format!(
             "--listen {:?} is not an address like 127.0.0.1:4000",
@@ -166,10 +191,7 @@ async fn serve(mut config: Config, a: ServeArgs) -> Result<()> {
     };
     config.upkeep.metrics_token = from_env("AICARPOOL_METRICS_TOKEN");
     config.upkeep.webhook_url = from_env("AICARPOOL_WEBHOOK_URL");
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| Error::io(format!("listening on {}", config.listen), e))?;
-    crate::run(config, listener, shutdown_signal()).await
+    Ok(config)
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -79,9 +79,15 @@ pub(super) struct Writer {
 impl Writer {
     pub(super) fn start(conn: Connection) -> Result<Writer> {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        // The writer logs where the code that opened the database logs (a server run
+        // in-process by the tests has its own subscriber, not the global one).
+        let logs = tracing::dispatcher::get_default(Clone::clone);
         let thread = std::thread::Builder::new()
             .name("aicarpool-db-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || {
+                let _logs = tracing::dispatcher::set_default(&logs);
+                writer_loop(conn, rx)
+            })
             .map_err(|e| Error::io("starting the database writer", e))?;
         Ok(Writer {
             tx,

@@ -108,6 +108,11 @@ impl Env {
         self.data.serve_with(extra)
     }
 
+    /// `aicarpool serve` as a child process: see [`super::Data::spawn_serve`].
+    pub fn spawn_serve(&self, extra: &[&str]) -> Server {
+        self.data.spawn_serve(extra)
+    }
+
     pub fn account_json(&self, id: i64) -> Value {
         let list = self.data.json(&["account", "list"], "");
         list.as_array()

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod browser;
 pub mod env;
+pub mod inproc;
 pub mod model;
 pub mod oauth;
 pub mod proxies;
@@ -14,7 +15,7 @@ pub mod upstream;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_aicarpool");
@@ -102,17 +103,25 @@ impl Data {
         stderr
     }
 
-    /// Starts `aicarpool serve` on a free port; returns the child and its address.
+    /// Starts the server in this process on a free port, through the library's
+    /// [`aicarpool::run`] with the command line's `serve` flags.
     pub fn serve(&self) -> Server {
         self.serve_with(&[])
     }
 
-    /// Starts `aicarpool serve` with extra flags.
+    /// The same with extra `serve` flags.
     pub fn serve_with(&self, extra: &[&str]) -> Server {
+        inproc::start(&self.path(), extra)
+    }
+
+    /// Starts `aicarpool serve` as a child process: for tests that kill it, signal it, read
+    /// its memory, or set its environment.
+    pub fn spawn_serve(&self, extra: &[&str]) -> Server {
         self.serve_env(extra, &[])
     }
 
-    /// Starts `aicarpool serve` with extra flags and environment variables.
+    /// Starts `aicarpool serve` as a child process with extra flags and environment variables
+    /// (the environment is the process's own, so these servers cannot run in-process).
     pub fn serve_env(&self, extra: &[&str], env: &[(&str, String)]) -> Server {
         let mut child = Command::new(BIN)
             .arg("--data-dir")
@@ -128,44 +137,87 @@ impl Data {
             .spawn()
             .expect("serve starts");
         let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let logs = Logs::default();
         let kept = logs.clone();
         std::thread::spawn(move || {
-            let mut sent = false;
-            let mut setup_url = None;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                kept.lock().unwrap().push(line.clone());
-                if let Some(url) = line.split("setup_url=").nth(1) {
-                    setup_url = url.split_whitespace().next().map(str::to_owned);
-                }
-                if !sent && let Some(addr) = line.split("addr=").nth(1) {
-                    let addr = addr.split_whitespace().next().unwrap().to_owned();
-                    let _ = tx.send(Ok((addr, setup_url.take())));
-                    sent = true;
-                }
-                eprintln!("[serve] {line}");
+                kept.push(line);
             }
-            if !sent {
-                let _ = tx.send(Err(()));
-            }
+            kept.close();
         });
-        let (addr, setup_url) = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve printed its address")
-            .expect("serve exited before listening");
+        let (addr, setup_url) = logs.listening();
         Server {
-            child,
-            addr: addr.parse().unwrap(),
+            run: Run::Process(child),
+            addr,
             setup_url,
-            logs,
+            logs: logs.lines,
         }
     }
 }
 
+/// The lines a server logs, shared between the server (or the thread reading its stderr) and
+/// the test, with a signal for each new one.
+#[derive(Clone, Default)]
+pub struct Logs {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    news: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Logs {
+    pub fn push(&self, line: String) {
+        eprintln!("[serve] {line}");
+        self.lines.lock().unwrap().push(line);
+        // Under the waiter's lock, so a line cannot land between its look and its wait.
+        let _seen = self.news.0.lock().unwrap();
+        self.news.1.notify_all();
+    }
+
+    /// No more lines will come (the server exited).
+    pub fn close(&self) {
+        *self.news.0.lock().unwrap() = true;
+        self.news.1.notify_all();
+    }
+
+    /// Waits for the "listening" line; returns its address and the setup link logged before it.
+    fn listening(&self) -> (SocketAddr, Option<String>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut closed = self.news.0.lock().unwrap();
+        loop {
+            let lines = self.lines.lock().unwrap();
+            let field = |line: &String, name: &str| {
+                line.split(name)
+                    .nth(1)
+                    .and_then(|v| v.split_whitespace().next())
+                    .map(str::to_owned)
+            };
+            if let Some(addr) = lines
+                .iter()
+                .find(|l| l.contains("listening"))
+                .and_then(|l| field(l, "addr="))
+            {
+                let setup = lines.iter().find_map(|l| field(l, "setup_url="));
+                return (addr.parse().unwrap(), setup);
+            }
+            drop(lines);
+            assert!(!*closed, "serve exited before listening");
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "serve did not log its address in 30 s");
+            closed = self.news.1.wait_timeout(closed, left).unwrap().0;
+        }
+    }
+}
+
+/// How a test's server runs.
+pub enum Run {
+    /// `aicarpool serve`, a child process.
+    Process(Child),
+    /// [`aicarpool::run`] on its own runtime, on a thread of the test.
+    InProcess(inproc::Handle),
+}
+
 pub struct Server {
-    pub child: Child,
+    pub run: Run,
     pub addr: SocketAddr,
     /// The one-time setup link `serve` printed, when no admin existed.
     pub setup_url: Option<String>,
@@ -174,12 +226,34 @@ pub struct Server {
 }
 
 impl Server {
-    /// Sends SIGTERM and waits (bounded) for the exit status.
+    /// The child process of a server started with [`Data::spawn_serve`] or
+    /// [`Data::serve_env`].
+    pub fn child(&mut self) -> &mut Child {
+        match &mut self.run {
+            Run::Process(child) => child,
+            Run::InProcess(_) => panic!("this server runs in-process: start it with spawn_serve"),
+        }
+    }
+
+    /// The process id of a server started as a child process.
+    pub fn pid(&self) -> u32 {
+        match &self.run {
+            Run::Process(child) => child.id(),
+            Run::InProcess(_) => panic!("this server runs in-process: start it with spawn_serve"),
+        }
+    }
+
+    /// Stops the server the way SIGTERM does (in-process: its shutdown signal) and waits
+    /// (bounded) for the exit status; an in-process run that returns an error exits 1.
     pub fn terminate(mut self) -> std::process::ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        if let Run::InProcess(handle) = &mut self.run {
+            return ExitStatus::from_raw(if handle.stop() { 0 } else { 1 << 8 });
+        }
         self.sigterm();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child().try_wait().unwrap() {
                 return status;
             }
             assert!(
@@ -189,12 +263,10 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-}
 
-impl Server {
-    /// Sends SIGTERM without waiting for the exit.
-    pub fn sigterm(&self) {
-        let pid = self.child.id().to_string();
+    /// Sends SIGTERM to a child process without waiting for the exit.
+    pub fn sigterm(&mut self) {
+        let pid = self.child().id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success(), "kill -TERM {pid} failed");
     }
@@ -202,8 +274,13 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.run {
+            Run::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Run::InProcess(handle) => handle.abort(),
+        }
     }
 }
 
