@@ -148,7 +148,8 @@ pub fn of(platform: Platform) -> &'static dyn Provider {
 }
 
 /// The request for one attempt on `account`, built by its provider: URL, the client's headers
-/// it forwards, the account's credential, the body as the account needs it.
+/// it forwards, the account's credential, the body as the account needs it. `translated`: the
+/// body is a translation, which already names the account's model (no second rename).
 pub fn request(
     endpoint: &Endpoint,
     account: &Upstream,
@@ -156,9 +157,11 @@ pub fn request(
     query: Option<&str>,
     client_headers: &HeaderMap,
     body: &Bytes,
+    translated: bool,
 ) -> Result<Request<Full<Bytes>>, UpstreamError> {
     let p = of(account.platform);
     let sent = account.upstream_model(model);
+    let asked = if translated { sent } else { model };
     let uri = p.url(account, endpoint, sent, query);
     let mut builder = Request::builder().method(Method::POST).uri(&uri);
     let headers = builder.headers_mut().expect("fresh builder");
@@ -181,7 +184,7 @@ pub fn request(
         HeaderValue::from_static("identity"),
     );
     builder
-        .body(Full::new(p.body(account, endpoint, body, model, sent)))
+        .body(Full::new(p.body(account, endpoint, body, asked, sent)))
         .map_err(|_| UpstreamError::Misconfigured {
             account: account.id,
             what: "a base URL that does not form a valid URL",
@@ -426,7 +429,16 @@ pub(super) mod tests {
                 Protocol::Openai => Endpoint::ChatCompletions,
                 Protocol::Gemini => of(platform).probe(None).0,
             };
-            let req = request(&endpoint, &a, "claude-sonnet-4-5", None, &client, &body).unwrap();
+            let req = request(
+                &endpoint,
+                &a,
+                "claude-sonnet-4-5",
+                None,
+                &client,
+                &body,
+                false,
+            )
+            .unwrap();
             let h = req.headers();
             assert_eq!(h[header], value, "{platform}");
             assert!(h[header].is_sensitive());
@@ -438,7 +450,16 @@ pub(super) mod tests {
             assert_eq!(h["accept-encoding"], "identity");
         }
         let oauth = account(Platform::ClaudeOauth, "https://up.example");
-        let req = request(&Endpoint::Messages, &oauth, "x", None, &client, &body).unwrap();
+        let req = request(
+            &Endpoint::Messages,
+            &oauth,
+            "x",
+            None,
+            &client,
+            &body,
+            false,
+        )
+        .unwrap();
         assert_eq!(req.headers()["anthropic-beta"], "oauth-2025-04-20,a,b");
         assert_eq!(req.headers()["anthropic-version"], ANTHROPIC_VERSION);
         let relay = account(Platform::ClaudeConsole, "https://relay.example/api/v1");
@@ -449,12 +470,44 @@ pub(super) mod tests {
             None,
             &client,
             &body,
+            false,
         )
         .unwrap();
         assert_eq!(req.uri(), "https://relay.example/api/v1/messages");
         assert_eq!(req.headers()["user-agent"], "relay-agent/1");
         assert!(of(Platform::ClaudeOauth).refreshes_tokens());
         assert!(!of(Platform::Anthropic).refreshes_tokens());
+    }
+
+    #[tokio::test]
+    async fn a_mapped_model_is_renamed_once_and_a_translation_is_sent_as_written() {
+        use http_body_util::BodyExt;
+        let a = account(Platform::Anthropic, "https://up.example");
+        let sent = async |body: &'static str, translated| {
+            let body = Bytes::from_static(body.as_bytes());
+            let (model, headers) = ("claude-sonnet-4-5", HeaderMap::new());
+            let req = request(
+                &Endpoint::Messages,
+                &a,
+                model,
+                None,
+                &headers,
+                &body,
+                translated,
+            );
+            let bytes = req.unwrap().into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        // The client's own body names the model it asked for: the account's name goes in.
+        let own = r#"{"model":"claude-sonnet-4-5","messages":[]}"#;
+        assert_eq!(
+            sent(own, false).await,
+            r#"{"model":"glm-4.6","messages":[]}"#
+        );
+        // A translation goes as the translator wrote it (it named the account's model
+        // itself, or left it out where the target takes none): not scanned a second time.
+        let translated = r#"{"messages":[]}"#;
+        assert_eq!(sent(translated, true).await, translated);
     }
 
     #[test]

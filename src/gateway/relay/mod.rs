@@ -323,12 +323,13 @@ impl Gateway {
 
     /// Sends the request to one account and waits for the response head.
     async fn attempt(&self, call: &Call, account: &Upstream, sent: Sent<'_>) -> Attempt {
-        let (endpoint, query, body) = match (sent.translation, sent.body) {
-            (Some(t), Some(b)) => (&t.endpoint, t.query(), b),
-            _ => (&call.endpoint, call.query.as_deref(), &call.body),
+        let (endpoint, query, body, translated) = match (sent.translation, sent.body) {
+            (Some(t), Some(b)) => (&t.endpoint, t.query(), b, true),
+            _ => (&call.endpoint, call.query.as_deref(), &call.body, false),
         };
+        let (model, headers) = (&call.model, &call.headers);
         let req =
-            match provider::request(endpoint, account, &call.model, query, &call.headers, body) {
+            match provider::request(endpoint, account, model, query, headers, body, translated) {
                 Ok(r) => r,
                 Err(error) => {
                     return Attempt::Unreachable {

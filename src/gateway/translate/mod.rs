@@ -330,7 +330,7 @@ impl Translation {
                 .unwrap_or(0);
             return Some(Bytes::from(count_answer(self.client, n).to_string()));
         }
-        if self.client == Format::Chat {
+        if matches!(self.client, Format::Chat | Format::Responses) {
             // Read typed: from the text itself when it is Anthropic's, else from the tree
             // the upstream's answer was turned into.
             let tree;
@@ -340,8 +340,14 @@ impl Translation {
                 tree = self.anthropic_answer(body)?;
                 serde::Deserialize::deserialize(&tree).ok()?
             };
-            let out = chat::response_from_anthropic(&answer, self);
-            return Some(to_bytes(&out, body.len()));
+            return Some(if self.client == Format::Chat {
+                to_bytes(&chat::response_from_anthropic(&answer, self), body.len())
+            } else {
+                to_bytes(
+                    &responses::response_from_anthropic(&answer, self),
+                    body.len(),
+                )
+            });
         }
         let message = self.anthropic_answer(body)?;
         let out = match self.client {
@@ -350,8 +356,7 @@ impl Translation {
                 m["model"] = Value::String(self.model.clone());
                 m
             }
-            Format::Chat => unreachable!("answered above"),
-            Format::Responses => responses::response_from_anthropic(&message, self),
+            Format::Chat | Format::Responses => unreachable!("answered above"),
             Format::Gemini => gemini::response_from_anthropic(&message, self),
         };
         Some(to_bytes(&out, body.len()))

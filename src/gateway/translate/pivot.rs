@@ -93,9 +93,14 @@ pub fn join<'a>(mut parts: Vec<Str<'a>>, sep: &str) -> Str<'a> {
 
 /// A JSON string's text (empty when it is not a string).
 pub fn text<'a>(raw: &'a RawValue) -> Cow<'a, str> {
-    match serde_json::from_str::<&'a str>(raw.get()) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(serde_json::from_str(raw.get()).unwrap_or_default()),
+    let json = raw.get();
+    // A valid JSON string without a backslash is its text between the quotes; one with
+    // escapes is unescaped (asking the parser for a borrowed `&str` first would build and
+    // format an error for every escaped string, tool arguments among them).
+    match json.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
+        Some(_) => Cow::Owned(serde_json::from_str(json).unwrap_or_default()),
+        None => Cow::Borrowed(""),
     }
 }
 
@@ -316,6 +321,8 @@ pub struct AnswerBlock<'a> {
     pub text: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub thinking: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub signature: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub id: Option<Cow<'a, str>>,
     #[serde(borrow)]

@@ -7,10 +7,13 @@
 //! a reasoning item whose `encrypted_content` carries the thinking and its signature, so the
 //! next turn can hand it back as Anthropic requires in a tool loop.
 
+use std::borrow::Cow;
+
 use base64::Engine;
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Translation, Usage, blocks_of, prompt_tokens, str_of, usage_of};
+use super::{Translation, Usage, pivot, prompt_tokens, str_of};
 
 /// What marks reasoning the gateway packed into `encrypted_content`.
 const PACKED: &str = "aicarpool.thinking.v1:";
@@ -121,13 +124,166 @@ pub(super) fn status_of(stop: &str) -> &'static str {
     }
 }
 
+/// A whole Responses answer, written from an Anthropic answer's borrowed parts (the same
+/// fields [`response`] and [`item`] build as trees for a stream's events).
+#[derive(Serialize)]
+pub struct Answer<'a> {
+    id: String,
+    object: &'static str,
+    created_at: i64,
+    status: &'static str,
+    model: &'a str,
+    output: Vec<Item<'a>>,
+    usage: UsageOut,
+    incomplete_details: Option<Incomplete>,
+    error: Option<()>,
+    parallel_tool_calls: bool,
+    tool_choice: &'static str,
+    tools: [(); 0],
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Item<'a> {
+    Message {
+        id: String,
+        status: &'static str,
+        role: &'static str,
+        content: [Part<'a>; 1],
+    },
+    Reasoning {
+        id: String,
+        summary: [Part<'a>; 1],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encrypted_content: Option<String>,
+    },
+    CustomToolCall {
+        id: String,
+        status: &'static str,
+        call_id: &'a str,
+        name: &'a str,
+        input: &'a str,
+    },
+    FunctionCall {
+        id: String,
+        status: &'static str,
+        call_id: &'a str,
+        name: &'a str,
+        arguments: String,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Part<'a> {
+    OutputText { text: &'a str, annotations: [(); 0] },
+    SummaryText { text: &'a str },
+}
+
+#[derive(Serialize)]
+struct UsageOut {
+    input_tokens: i64,
+    input_tokens_details: Cached,
+    output_tokens: i64,
+    output_tokens_details: Reasoned,
+    total_tokens: i64,
+}
+
+#[derive(Serialize)]
+struct Cached {
+    cached_tokens: i64,
+}
+
+#[derive(Serialize)]
+struct Reasoned {
+    reasoning_tokens: i64,
+}
+
+#[derive(Serialize)]
+struct Incomplete {
+    reason: &'static str,
+}
+
 /// An Anthropic message as a Responses answer.
-pub fn response_from_anthropic(m: &Value, t: &Translation) -> Value {
-    let output = blocks_of(m.get("content").unwrap_or(&Value::Null))
+pub fn response_from_anthropic<'a>(m: &'a pivot::Answer, t: &'a Translation) -> Answer<'a> {
+    let id = |p: &str, n: usize| format!("{p}_{}_{n}", t.id);
+    let output = m
+        .content
         .iter()
         .enumerate()
-        .filter_map(|(n, b)| item(t, n, b))
+        .filter_map(|(n, b)| {
+            let text = |f: &'a Option<Cow<'a, str>>| f.as_deref().unwrap_or("");
+            Some(match b.kind.as_ref() {
+                "text" => Item::Message {
+                    id: id("msg", n),
+                    status: "completed",
+                    role: "assistant",
+                    content: [Part::OutputText {
+                        text: text(&b.text),
+                        annotations: [],
+                    }],
+                },
+                "thinking" => Item::Reasoning {
+                    id: id("rs", n),
+                    summary: [Part::SummaryText {
+                        text: text(&b.thinking),
+                    }],
+                    encrypted_content: pack(text(&b.thinking), text(&b.signature)),
+                },
+                "tool_use" if t.custom_tools.iter().any(|c| c == text(&b.name)) => {
+                    Item::CustomToolCall {
+                        id: id("ctc", n),
+                        status: "completed",
+                        call_id: text(&b.id),
+                        name: text(&b.name),
+                        input: b
+                            .input
+                            .as_ref()
+                            .and_then(|i| str_of(i, "input"))
+                            .unwrap_or(""),
+                    }
+                }
+                "tool_use" => Item::FunctionCall {
+                    id: id("fc", n),
+                    status: "completed",
+                    call_id: text(&b.id),
+                    name: text(&b.name),
+                    arguments: b
+                        .input
+                        .as_ref()
+                        .map_or_else(|| "{}".into(), Value::to_string),
+                },
+                _ => return None,
+            })
+        })
         .collect();
-    let status = status_of(str_of(m, "stop_reason").unwrap_or("end_turn"));
-    response(t, status, output, Some(&usage_of(m)))
+    let status = status_of(m.stop_reason.as_deref().unwrap_or("end_turn"));
+    let u = m.usage();
+    let prompt = prompt_tokens(&u);
+    Answer {
+        id: format!("resp_{}", t.id),
+        object: "response",
+        created_at: t.created,
+        status,
+        model: &t.model,
+        output,
+        usage: UsageOut {
+            input_tokens: prompt,
+            input_tokens_details: Cached {
+                cached_tokens: u.cache_read_input_tokens,
+            },
+            output_tokens: u.output_tokens,
+            output_tokens_details: Reasoned {
+                reasoning_tokens: 0,
+            },
+            total_tokens: prompt.saturating_add(u.output_tokens),
+        },
+        incomplete_details: (status == "incomplete").then_some(Incomplete {
+            reason: "max_output_tokens",
+        }),
+        error: None,
+        parallel_tool_calls: true,
+        tool_choice: "auto",
+        tools: [],
+    }
 }
