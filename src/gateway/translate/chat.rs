@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::pivot::Answer;
 use super::{
@@ -12,20 +12,49 @@ use super::{
     text_of,
 };
 
+/// An Anthropic answer block, borrowing the chat answer's texts.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block<'a> {
+    Thinking {
+        thinking: &'a str,
+        signature: &'static str,
+    },
+    Text {
+        text: Cow<'a, str>,
+    },
+    ToolUse {
+        id: Cow<'a, str>,
+        name: &'a str,
+        input: Value,
+    },
+}
+
 /// A chat completion as an Anthropic message.
-pub fn response_to_anthropic(v: &Value, t: &Translation) -> Value {
+pub fn response_to_anthropic<'a>(
+    v: &'a Value,
+    t: &'a Translation,
+) -> super::util::Message<'a, Block<'a>> {
     let choice = v.pointer("/choices/0").unwrap_or(&Value::Null);
     let msg = choice.get("message").unwrap_or(&Value::Null);
     let mut content = Vec::new();
     if let Some(r) = reasoning(msg).filter(|r| !r.is_empty()) {
-        content.push(json!({ "type": "thinking", "thinking": r, "signature": "" }));
+        content.push(Block::Thinking {
+            thinking: r,
+            signature: "",
+        });
     }
-    let text = text_of(msg.get("content").unwrap_or(&Value::Null));
+    let text = match msg.get("content") {
+        Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+        other => Cow::Owned(text_of(other.unwrap_or(&Value::Null))),
+    };
     if !text.is_empty() {
-        content.push(json!({ "type": "text", "text": text }));
+        content.push(Block::Text { text });
     }
     if let Some(r) = str_of(msg, "refusal") {
-        content.push(json!({ "type": "text", "text": r }));
+        content.push(Block::Text {
+            text: Cow::Borrowed(r),
+        });
     }
     for tc in msg
         .get("tool_calls")
@@ -34,12 +63,12 @@ pub fn response_to_anthropic(v: &Value, t: &Translation) -> Value {
         .flatten()
     {
         let f = tc.get("function").unwrap_or(&Value::Null);
-        content.push(json!({
-            "type": "tool_use",
-            "id": str_of(tc, "id").map_or_else(|| format!("call_{}", t.id), str::to_owned),
-            "name": str_of(f, "name").unwrap_or(""),
-            "input": args_object(str_of(f, "arguments").unwrap_or("")),
-        }));
+        content.push(Block::ToolUse {
+            id: str_of(tc, "id")
+                .map_or_else(|| Cow::Owned(format!("call_{}", t.id)), Cow::Borrowed),
+            name: str_of(f, "name").unwrap_or(""),
+            input: args_object(str_of(f, "arguments").unwrap_or("")),
+        });
     }
     let usage = v
         .get("usage")

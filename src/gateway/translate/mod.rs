@@ -349,6 +349,11 @@ impl Translation {
                 )
             });
         }
+        // Claude Code on a chat account: the message is written as it is built.
+        if self.client == Format::Anthropic && self.upstream == Format::Chat {
+            let v: Value = serde_json::from_slice(body).ok()?;
+            return Some(to_bytes(&chat::response_to_anthropic(&v, self), body.len()));
+        }
         let message = self.anthropic_answer(body)?;
         let out = match self.client {
             Format::Anthropic => {
@@ -365,10 +370,13 @@ impl Translation {
     /// A whole upstream answer as an Anthropic message; `None` when it is not JSON.
     fn anthropic_answer(&self, body: &[u8]) -> Option<Value> {
         let v: Value = serde_json::from_slice(body).ok()?;
+        fn tree(m: impl serde::Serialize) -> Value {
+            serde_json::to_value(m).expect("a message serializes")
+        }
         Some(match self.upstream {
             Format::Anthropic => v,
-            Format::Chat => chat::response_to_anthropic(&v, self),
-            Format::Responses => responses_up::response_to_anthropic(&v, self),
+            Format::Chat => tree(chat::response_to_anthropic(&v, self)),
+            Format::Responses => tree(responses_up::response_to_anthropic(&v, self)),
             Format::Gemini => gemini::response_to_anthropic(&v, self),
         })
     }

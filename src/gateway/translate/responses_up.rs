@@ -192,7 +192,10 @@ fn stop_of(response: &Value, called: bool) -> &'static str {
 }
 
 /// A whole Responses answer as an Anthropic message.
-pub fn response_to_anthropic(v: &Value, t: &Translation) -> Value {
+pub fn response_to_anthropic<'a>(
+    v: &'a Value,
+    t: &'a Translation,
+) -> super::util::Message<'a, Value> {
     let mut content = Vec::new();
     let mut called = false;
     for item in v

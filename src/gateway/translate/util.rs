@@ -1,6 +1,7 @@
 //! What the converters share: Anthropic JSON pieces (usage, images, content blocks, tools),
 //! taking values apart without copying them, and the mappings of stop reasons and efforts.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{DEFAULT_MAX_TOKENS, Format, Refusal, Usage};
@@ -228,23 +229,37 @@ pub fn custom_tools(pivot: &Value, target: Format) -> Result<Vec<&Value>, Refusa
     Ok(out)
 }
 
+/// A whole answer as an Anthropic message, written as it is (no tree in between).
+#[derive(Serialize)]
+pub struct Message<'a, B> {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: Vec<B>,
+    stop_reason: &'a str,
+    stop_sequence: Option<()>,
+    usage: Value,
+}
+
 /// A whole answer as an Anthropic message: the upstream's id (or the request's), the model
 /// the client asked for, its blocks, stop reason and usage.
-pub fn anthropic_message(
+pub fn anthropic_message<'a, B: Serialize>(
     upstream_id: Option<&str>,
-    t: &super::Translation,
-    content: Vec<Value>,
-    stop: &str,
+    t: &'a super::Translation,
+    content: Vec<B>,
+    stop: &'a str,
     usage: &Usage,
-) -> Value {
-    json!({
-        "id": format!("msg_{}", upstream_id.unwrap_or(&t.id)),
-        "type": "message",
-        "role": "assistant",
-        "model": t.model,
-        "content": content,
-        "stop_reason": stop,
-        "stop_sequence": null,
-        "usage": anthropic_usage(usage),
-    })
+) -> Message<'a, B> {
+    Message {
+        id: format!("msg_{}", upstream_id.unwrap_or(&t.id)),
+        kind: "message",
+        role: "assistant",
+        model: &t.model,
+        content,
+        stop_reason: stop,
+        stop_sequence: None,
+        usage: anthropic_usage(usage),
+    }
 }
