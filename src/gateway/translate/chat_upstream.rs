@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json, value::RawValue};
 
-use super::pivot::{self, Json, Str};
+use super::pivot::{self, Json, Listed, Str};
 use super::{ATTRIBUTION, DEFAULT_MAX_TOKENS, Format, Refusal, Translation, effort_for, to_bytes};
 
 #[derive(Deserialize)]
@@ -33,7 +33,7 @@ struct MessageIn<'a> {
     #[serde(borrow)]
     role: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    content: Option<&'a RawValue>,
+    content: Option<Listed<'a, BlockIn<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -224,11 +224,22 @@ pub fn from_anthropic<'a>(
         });
     }
     for m in p.messages.unwrap_or_default() {
-        let blocks = blocks(m.content)?;
-        if m.role.as_deref() == Some("assistant") {
-            messages.push(assistant(blocks)?);
-        } else {
-            user(blocks, &mut messages)?;
+        let assistant_turn = m.role.as_deref() == Some("assistant");
+        match m.content {
+            Some(Listed::Items(blocks)) if assistant_turn => messages.push(assistant(blocks)?),
+            Some(Listed::Items(blocks)) => user(blocks, &mut messages)?,
+            // A string is one text block.
+            Some(Listed::Text(text)) if assistant_turn => {
+                messages.push(MessageOut::Assistant {
+                    content: (!text.is_empty()).then(|| Str::from(text)),
+                    tool_calls: Vec::new(),
+                });
+            }
+            Some(Listed::Text(text)) => messages.push(MessageOut::User {
+                content: UserContent::Text(Str::from(text)),
+            }),
+            _ if assistant_turn => messages.push(assistant(Vec::new())?),
+            _ => {}
         }
     }
     let mut out = Body {

@@ -5,16 +5,28 @@
 
 use std::borrow::Cow;
 
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json, value::RawValue};
 
 use super::{Usage, thinking_budget};
 
-/// A JSON string: as the client wrote it (escapes and all), or made here.
+/// A JSON string: as the client wrote it (escapes and all), its text read in passing
+/// (borrowed when it had no escapes), or made here.
 #[derive(Debug)]
 pub enum Str<'a> {
     Raw(&'a RawValue),
+    Borrowed(&'a str),
     Owned(String),
+}
+
+impl<'a> From<Cow<'a, str>> for Str<'a> {
+    fn from(text: Cow<'a, str>) -> Str<'a> {
+        match text {
+            Cow::Borrowed(s) => Str::Borrowed(s),
+            Cow::Owned(s) => Str::Owned(s),
+        }
+    }
 }
 
 impl<'a> Str<'a> {
@@ -34,6 +46,7 @@ impl<'a> Str<'a> {
     pub fn starts_with(&self, prefix: &str) -> bool {
         match self {
             Str::Raw(r) => r.get()[1..].starts_with(prefix),
+            Str::Borrowed(s) => s.starts_with(prefix),
             Str::Owned(s) => s.starts_with(prefix),
         }
     }
@@ -41,6 +54,7 @@ impl<'a> Str<'a> {
     pub fn is_empty(&self) -> bool {
         match self {
             Str::Raw(r) => r.get() == "\"\"",
+            Str::Borrowed(s) => s.is_empty(),
             Str::Owned(s) => s.is_empty(),
         }
     }
@@ -49,6 +63,7 @@ impl<'a> Str<'a> {
     pub fn text(&self) -> Cow<'a, str> {
         match self {
             Str::Raw(r) => text(r),
+            Str::Borrowed(s) => Cow::Borrowed(s),
             Str::Owned(s) => Cow::Owned(s.clone()),
         }
     }
@@ -108,6 +123,7 @@ impl Serialize for Str<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Str::Raw(r) => r.serialize(s),
+            Str::Borrowed(t) => s.serialize_str(t),
             Str::Owned(t) => s.serialize_str(t),
         }
     }
@@ -115,6 +131,75 @@ impl Serialize for Str<'_> {
 
 /// A JSON value kept as text: the client's own, or one made here.
 pub type Json<'a> = Cow<'a, RawValue>;
+
+/// A field that is a string or an array (a message's content), read in the same pass as the
+/// rest of the body: an array's items typed as they come, a string as its text. Capturing
+/// it raw instead and reading an array again would scan its bytes twice, and a scan of a
+/// conversation's escaped text is most of what reading a request costs.
+#[derive(Debug)]
+pub enum Listed<'a, T> {
+    Text(Cow<'a, str>),
+    Items(Vec<T>),
+    /// Null, or anything else a client sent there: read as nothing.
+    Other,
+}
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for Listed<'a, T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ListedVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ListedVisitor<'a, T>(std::marker::PhantomData<(&'a (), T)>);
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for ListedVisitor<'a, T> {
+    type Value = Listed<'a, T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string or an array")
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Listed::Text(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Listed::Text(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Listed::Items(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Listed::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+}
 
 /// `v` as a [`Json`].
 pub fn json_of(v: &Value) -> Json<'static> {

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::{Value, json, value::RawValue};
 
-use super::pivot::{self, Block, Json, Message, Request, Str, ToolContent};
+use super::pivot::{self, Block, Json, Listed, Message, Request, Str, ToolContent};
 use super::{Format, Refusal, budget_for, merged};
 
 #[derive(Deserialize)]
@@ -17,7 +17,7 @@ struct ResponsesRequest<'a> {
     #[serde(borrow)]
     instructions: Option<&'a RawValue>,
     #[serde(borrow)]
-    input: Option<&'a RawValue>,
+    input: Option<Listed<'a, Item<'a>>>,
     max_output_tokens: Option<Value>,
     temperature: Option<Value>,
     top_p: Option<Value>,
@@ -37,7 +37,7 @@ struct Item<'a> {
     #[serde(borrow)]
     role: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    content: Option<&'a RawValue>,
+    content: Option<Listed<'a, PartIn<'a>>>,
     #[serde(borrow)]
     call_id: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -108,21 +108,17 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
     let mut system: Vec<Str> = v.instructions.and_then(Str::string).into_iter().collect();
     let mut turns: Vec<(&'static str, Vec<Block>)> = Vec::new();
     let items: Vec<Item> = match v.input {
-        Some(raw) if raw.get().starts_with('[') => {
-            serde_json::from_str(raw.get()).map_err(invalid)?
-        }
-        Some(raw) => vec![Item {
-            content: Some(raw),
+        Some(Listed::Items(items)) => items,
+        Some(Listed::Text(text)) => vec![Item {
+            content: Some(Listed::Text(text)),
             ..Item::default()
         }],
-        None => Vec::new(),
+        _ => Vec::new(),
     };
     for item in items {
         match item.kind.as_deref().unwrap_or("message") {
             "message" => match item.role.as_deref().unwrap_or("user") {
-                "system" | "developer" => {
-                    system.push(pivot::content_text(item.content).map_err(invalid)?)
-                }
+                "system" | "developer" => system.push(content_text(item.content)),
                 "assistant" => turns.push(("assistant", content_blocks(item.content)?)),
                 _ => turns.push(("user", content_blocks(item.content)?)),
             },
@@ -153,7 +149,7 @@ pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
             "function_call_output" | "custom_tool_call_output" => {
                 let content = match item.output {
                     Some(raw) if raw.get().starts_with('[') => {
-                        ToolContent::Blocks(content_blocks(Some(raw))?)
+                        ToolContent::Blocks(part_blocks(parts(raw)?)?)
                     }
                     other => ToolContent::Text(Str::of(other)),
                 };
@@ -285,15 +281,39 @@ fn parts(raw: &RawValue) -> Result<Vec<PartIn<'_>>, Refusal> {
     serde_json::from_str(raw.get()).map_err(invalid)
 }
 
-/// Responses content parts (or a string) as Anthropic blocks.
-fn content_blocks(content: Option<&RawValue>) -> Result<Vec<Block<'_>>, Refusal> {
-    let Some(raw) = content.filter(|r| r.get().starts_with('[')) else {
-        return Ok(vec![Block::Text {
-            text: Str::of(content),
-        }]);
-    };
+/// A system or developer message's content as its text: a string as it is, the parts'
+/// texts joined by newlines.
+fn content_text<'a>(content: Option<Listed<'a, PartIn<'a>>>) -> Str<'a> {
+    match content {
+        Some(Listed::Items(parts)) => {
+            let texts = parts
+                .into_iter()
+                .filter_map(|p| p.text.and_then(Str::string))
+                .collect();
+            pivot::join(texts, "\n")
+        }
+        Some(Listed::Text(text)) => Str::from(text),
+        _ => Str::Owned(String::new()),
+    }
+}
+
+/// Responses content (parts, or a string) as Anthropic blocks.
+fn content_blocks<'a>(content: Option<Listed<'a, PartIn<'a>>>) -> Result<Vec<Block<'a>>, Refusal> {
+    match content {
+        Some(Listed::Items(parts)) => part_blocks(parts),
+        Some(Listed::Text(text)) => Ok(vec![Block::Text {
+            text: Str::from(text),
+        }]),
+        _ => Ok(vec![Block::Text {
+            text: Str::Owned(String::new()),
+        }]),
+    }
+}
+
+/// Content parts as Anthropic blocks.
+fn part_blocks(parts: Vec<PartIn<'_>>) -> Result<Vec<Block<'_>>, Refusal> {
     let mut out = Vec::new();
-    for part in parts(raw)? {
+    for part in parts {
         match part.kind.as_deref().unwrap_or("") {
             "input_text" | "output_text" | "text" => out.push(Block::Text {
                 text: Str::of(part.text),
