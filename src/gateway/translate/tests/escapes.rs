@@ -91,3 +91,59 @@ fn chat_texts_are_copied_as_the_client_escaped_them() {
         .unwrap_err();
     assert!(e.0.contains("not a valid chat request"), "{}", e.0);
 }
+
+#[test]
+fn string_contents_read_in_passing_keep_their_text() {
+    // A message's content may be a string or an array; both are read in the body's one pass,
+    // a string as its text (escapes of every kind, and none).
+    let escaped = r#""say \"hi\" \/ caf\u00e9\n\ud83d\ude00""#;
+    let text: String = serde_json::from_str(escaped).unwrap();
+    let anthropic = format!(
+        r#"{{"model":"m","max_tokens":10,"messages":[
+            {{"role":"user","content":{escaped}}},
+            {{"role":"assistant","content":"plain"}},
+            {{"role":"assistant","content":null}},
+            {{"role":"user","content":{{"not":"text"}}}},
+            {{"role":"user","content":[{{"type":"text","text":{escaped}}}]}}]}}"#
+    );
+    let mut t = plan(Endpoint::Messages, false, Protocol::Openai);
+    let out: Value =
+        serde_json::from_slice(&t.request(anthropic.as_bytes(), "glm-4.6").unwrap()).unwrap();
+    assert_eq!(
+        out["messages"],
+        json!([
+            { "role": "user", "content": text },
+            { "role": "assistant", "content": "plain" },
+            { "role": "assistant", "content": null },
+            { "role": "user", "content": text },
+        ]),
+        "{out}"
+    );
+    let responses = format!(
+        r#"{{"model":"m","input":[
+            {{"type":"message","role":"developer","content":{escaped}}},
+            {{"type":"message","role":"user","content":{escaped}}},
+            {{"type":"message","role":"user","content":[{{"type":"input_text","text":"a"}},{{"type":"input_text","text":{escaped}}}]}}]}}"#
+    );
+    let mut t = plan(Endpoint::Responses, false, Protocol::Anthropic);
+    let out: Value =
+        serde_json::from_slice(&t.request(responses.as_bytes(), "claude").unwrap()).unwrap();
+    assert_eq!(out["system"], text);
+    assert_eq!(
+        out["messages"],
+        json!([{ "role": "user", "content": [
+            { "type": "text", "text": text },
+            { "type": "text", "text": "a" },
+            { "type": "text", "text": text },
+        ] }]),
+        "{out}"
+    );
+    // A whole input given as one string is the user's message.
+    let mut t = plan(Endpoint::Responses, false, Protocol::Anthropic);
+    let one = format!(r#"{{"model":"m","input":{escaped}}}"#);
+    let out: Value = serde_json::from_slice(&t.request(one.as_bytes(), "claude").unwrap()).unwrap();
+    assert_eq!(
+        out["messages"],
+        json!([{ "role": "user", "content": [{ "type": "text", "text": text }] }])
+    );
+}
