@@ -112,7 +112,8 @@ pub async fn run(
         .max_connections
         .unwrap_or_else(default_max_connections);
     let connections = Arc::new(Connections::new(max_connections));
-    info!(%addr, tls = tls.is_some(), max_connections, "listening");
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    info!(%addr, tls = tls.is_some(), max_connections, workers, "listening");
     let mut accept_errors = AcceptErrors::default();
     // This thread built the gateway (the snapshot, the limits' rebuild) and from here on only
     // accepts: what start-up freed on it is handed back now, or it would be kept for good.

@@ -198,6 +198,30 @@ fn serve_reports_a_bad_listen_address_and_missing_tls_files() {
 }
 
 #[test]
+fn the_request_threads_are_the_operator_s_to_set() {
+    let data = Data::new();
+    let err = data.fails(&["serve", "--worker-threads", "0"], "", 2);
+    assert!(err.contains("--worker-threads"), "{err}");
+    // Without the flag, tokio's own default: its environment variable, else one per core.
+    let default = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().unwrap().get());
+    // The binary builds its runtime from the flag: a child process, read from its log.
+    for (flags, workers) in [(&["--worker-threads", "1"][..], 1), (&[][..], default)] {
+        let server = data.spawn_serve(flags);
+        let logs = server.logs.lock().unwrap().join("\n");
+        let listening = logs.lines().find(|l| l.contains("listening")).unwrap();
+        let field = format!("workers={workers}");
+        assert!(
+            listening.split_whitespace().any(|f| f == field),
+            "{listening}"
+        );
+        assert_eq!(http(server.addr, "GET", "/healthz").status, 200);
+    }
+}
+
+#[test]
 fn serves_https_with_http2_and_http11_when_given_a_certificate() {
     common::require_tool("curl", "curl");
     let data = Data::new();

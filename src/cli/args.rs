@@ -171,6 +171,10 @@ pub struct ServeArgs {
     /// Open client connections at most [default: half the open-file limit, less a reserve].
     #[arg(long, env = "AICARPOOL_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Threads that run requests [default: one per CPU core]. On a small machine the
+    /// gateway shares with other work, one spends less CPU per request.
+    #[arg(long, env = "AICARPOOL_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub worker_threads: Option<u16>,
     /// Seconds in-flight requests may take to finish after SIGTERM.
     #[arg(long, env = "AICARPOOL_SHUTDOWN_DRAIN_SECS", default_value_t = DEFAULT_SHUTDOWN_DRAIN_SECS)]
     pub shutdown_drain_secs: u64,

@@ -33,7 +33,13 @@ pub fn main(memory: crate::memory::Hooks) -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
     crate::memory::install(memory);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Serve(a) = &cli.command
+        && let Some(n) = a.worker_threads
+    {
+        runtime.worker_threads(n.into());
+    }
+    let runtime = match runtime
         .enable_all()
         .on_thread_park(crate::memory::idle)
         .build()
