@@ -39,82 +39,112 @@ pub(super) fn unpack(sealed: &str) -> Option<(String, String)> {
     ))
 }
 
-/// Responses usage JSON.
-fn usage_json(u: &Usage) -> Value {
-    let prompt = prompt_tokens(u);
-    json!({
-        "input_tokens": prompt,
-        "input_tokens_details": { "cached_tokens": u.cache_read_input_tokens },
-        "output_tokens": u.output_tokens,
-        "output_tokens_details": { "reasoning_tokens": 0 },
-        "total_tokens": prompt.saturating_add(u.output_tokens),
-    })
+/// The parts of an answer block an output item is made of: read from a whole answer's typed
+/// block, or from a stream's block as it stands.
+struct Parts<'a> {
+    kind: &'a str,
+    text: &'a str,
+    thinking: &'a str,
+    signature: &'a str,
+    id: &'a str,
+    name: &'a str,
+    input: Option<&'a Value>,
+    /// A streamed call's arguments as sent, so the deltas add up to them.
+    args: Option<&'a str>,
 }
 
 /// One output item for a finished block.
-pub(super) fn item(t: &Translation, n: usize, block: &Value) -> Option<Value> {
+fn output_item<'a>(t: &Translation, n: usize, b: Parts<'a>) -> Option<Item<'a>> {
     let id = |p: &str| format!("{p}_{}_{n}", t.id);
-    Some(match str_of(block, "type")? {
-        "text" => json!({
-            "type": "message", "id": id("msg"), "status": "completed", "role": "assistant",
-            "content": [{ "type": "output_text", "text": str_of(block, "text").unwrap_or(""), "annotations": [] }],
-        }),
-        "thinking" => {
-            let thinking = str_of(block, "thinking").unwrap_or("");
-            let mut item = json!({
-                "type": "reasoning", "id": id("rs"),
-                "summary": [{ "type": "summary_text", "text": thinking }],
-            });
-            if let Some(sealed) = pack(thinking, str_of(block, "signature").unwrap_or("")) {
-                item["encrypted_content"] = json!(sealed);
-            }
-            item
-        }
-        "tool_use" => {
-            let name = str_of(block, "name").unwrap_or("");
-            let call_id = str_of(block, "id").unwrap_or("");
-            let input = block.get("input").cloned().unwrap_or(json!({}));
-            if t.custom_tools.iter().any(|c| c == name) {
-                json!({
-                    "type": "custom_tool_call", "id": id("ctc"), "status": "completed",
-                    "call_id": call_id, "name": name,
-                    "input": str_of(&input, "input").unwrap_or(""),
-                })
-            } else {
-                // A streamed call keeps its arguments as sent, so the deltas add up to them.
-                let arguments =
-                    str_of(block, "args").map_or_else(|| input.to_string(), str::to_owned);
-                json!({
-                    "type": "function_call", "id": id("fc"), "status": "completed",
-                    "call_id": call_id, "name": name, "arguments": arguments,
-                })
-            }
-        }
+    Some(match b.kind {
+        "text" => Item::Message {
+            id: id("msg"),
+            status: "completed",
+            role: "assistant",
+            content: [Part::OutputText {
+                text: b.text,
+                annotations: [],
+            }],
+        },
+        "thinking" => Item::Reasoning {
+            id: id("rs"),
+            summary: [Part::SummaryText { text: b.thinking }],
+            encrypted_content: pack(b.thinking, b.signature),
+        },
+        "tool_use" if t.custom_tools.iter().any(|c| c == b.name) => Item::CustomToolCall {
+            id: id("ctc"),
+            status: "completed",
+            call_id: b.id,
+            name: b.name,
+            input: b.input.and_then(|i| str_of(i, "input")).unwrap_or(""),
+        },
+        "tool_use" => Item::FunctionCall {
+            id: id("fc"),
+            status: "completed",
+            call_id: b.id,
+            name: b.name,
+            arguments: b.args.map_or_else(
+                || b.input.map_or_else(|| "{}".into(), Value::to_string),
+                str::to_owned,
+            ),
+        },
         _ => return None,
     })
 }
 
-/// The response object around `output`.
-pub(super) fn response(
-    t: &Translation,
-    status: &str,
-    output: Vec<Value>,
+/// One output item for a stream's block (an Anthropic content block as a tree).
+pub(super) fn item(t: &Translation, n: usize, block: &Value) -> Option<Value> {
+    let text = |k| str_of(block, k).unwrap_or("");
+    let parts = Parts {
+        kind: str_of(block, "type")?,
+        text: text("text"),
+        thinking: text("thinking"),
+        signature: text("signature"),
+        id: text("id"),
+        name: text("name"),
+        input: block.get("input"),
+        args: str_of(block, "args"),
+    };
+    let item = output_item(t, n, parts)?;
+    Some(serde_json::to_value(item).expect("an item serializes"))
+}
+
+/// The response object around `output` (usage is null until the answer is whole).
+pub(super) fn response<'a, I>(
+    t: &'a Translation,
+    status: &'static str,
+    output: Vec<I>,
     usage: Option<&Usage>,
-) -> Value {
-    json!({
-        "id": format!("resp_{}", t.id),
-        "object": "response",
-        "created_at": t.created,
-        "status": status,
-        "model": t.model,
-        "output": output,
-        "usage": usage.map(usage_json),
-        "incomplete_details": (status == "incomplete").then(|| json!({ "reason": "max_output_tokens" })),
-        "error": null,
-        "parallel_tool_calls": true,
-        "tool_choice": "auto",
-        "tools": [],
-    })
+) -> Answer<'a, I> {
+    Answer {
+        id: format!("resp_{}", t.id),
+        object: "response",
+        created_at: t.created,
+        status,
+        model: &t.model,
+        output,
+        usage: usage.map(|u| {
+            let prompt = prompt_tokens(u);
+            UsageOut {
+                input_tokens: prompt,
+                input_tokens_details: Cached {
+                    cached_tokens: u.cache_read_input_tokens,
+                },
+                output_tokens: u.output_tokens,
+                output_tokens_details: Reasoned {
+                    reasoning_tokens: 0,
+                },
+                total_tokens: prompt.saturating_add(u.output_tokens),
+            }
+        }),
+        incomplete_details: (status == "incomplete").then_some(Incomplete {
+            reason: "max_output_tokens",
+        }),
+        error: None,
+        parallel_tool_calls: true,
+        tool_choice: "auto",
+        tools: [],
+    }
 }
 
 pub(super) fn status_of(stop: &str) -> &'static str {
@@ -124,17 +154,16 @@ pub(super) fn status_of(stop: &str) -> &'static str {
     }
 }
 
-/// A whole Responses answer, written from an Anthropic answer's borrowed parts (the same
-/// fields [`response`] and [`item`] build as trees for a stream's events).
+/// A Responses answer: whole, or as a stream's events carry it.
 #[derive(Serialize)]
-pub struct Answer<'a> {
+pub struct Answer<'a, I> {
     id: String,
     object: &'static str,
     created_at: i64,
     status: &'static str,
     model: &'a str,
-    output: Vec<Item<'a>>,
-    usage: UsageOut,
+    output: Vec<I>,
+    usage: Option<UsageOut>,
     incomplete_details: Option<Incomplete>,
     error: Option<()>,
     parallel_tool_calls: bool,
@@ -144,7 +173,7 @@ pub struct Answer<'a> {
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum Item<'a> {
+pub enum Item<'a> {
     Message {
         id: String,
         status: &'static str,
@@ -175,7 +204,7 @@ enum Item<'a> {
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum Part<'a> {
+pub enum Part<'a> {
     OutputText { text: &'a str, annotations: [(); 0] },
     SummaryText { text: &'a str },
 }
@@ -205,85 +234,29 @@ struct Incomplete {
 }
 
 /// An Anthropic message as a Responses answer.
-pub fn response_from_anthropic<'a>(m: &'a pivot::Answer, t: &'a Translation) -> Answer<'a> {
-    let id = |p: &str, n: usize| format!("{p}_{}_{n}", t.id);
+pub fn response_from_anthropic<'a>(
+    m: &'a pivot::Answer,
+    t: &'a Translation,
+) -> Answer<'a, Item<'a>> {
     let output = m
         .content
         .iter()
         .enumerate()
         .filter_map(|(n, b)| {
             let text = |f: &'a Option<Cow<'a, str>>| f.as_deref().unwrap_or("");
-            Some(match b.kind.as_ref() {
-                "text" => Item::Message {
-                    id: id("msg", n),
-                    status: "completed",
-                    role: "assistant",
-                    content: [Part::OutputText {
-                        text: text(&b.text),
-                        annotations: [],
-                    }],
-                },
-                "thinking" => Item::Reasoning {
-                    id: id("rs", n),
-                    summary: [Part::SummaryText {
-                        text: text(&b.thinking),
-                    }],
-                    encrypted_content: pack(text(&b.thinking), text(&b.signature)),
-                },
-                "tool_use" if t.custom_tools.iter().any(|c| c == text(&b.name)) => {
-                    Item::CustomToolCall {
-                        id: id("ctc", n),
-                        status: "completed",
-                        call_id: text(&b.id),
-                        name: text(&b.name),
-                        input: b
-                            .input
-                            .as_ref()
-                            .and_then(|i| str_of(i, "input"))
-                            .unwrap_or(""),
-                    }
-                }
-                "tool_use" => Item::FunctionCall {
-                    id: id("fc", n),
-                    status: "completed",
-                    call_id: text(&b.id),
-                    name: text(&b.name),
-                    arguments: b
-                        .input
-                        .as_ref()
-                        .map_or_else(|| "{}".into(), Value::to_string),
-                },
-                _ => return None,
-            })
+            let parts = Parts {
+                kind: &b.kind,
+                text: text(&b.text),
+                thinking: text(&b.thinking),
+                signature: text(&b.signature),
+                id: text(&b.id),
+                name: text(&b.name),
+                input: b.input.as_ref(),
+                args: None,
+            };
+            output_item(t, n, parts)
         })
         .collect();
     let status = status_of(m.stop_reason.as_deref().unwrap_or("end_turn"));
-    let u = m.usage();
-    let prompt = prompt_tokens(&u);
-    Answer {
-        id: format!("resp_{}", t.id),
-        object: "response",
-        created_at: t.created,
-        status,
-        model: &t.model,
-        output,
-        usage: UsageOut {
-            input_tokens: prompt,
-            input_tokens_details: Cached {
-                cached_tokens: u.cache_read_input_tokens,
-            },
-            output_tokens: u.output_tokens,
-            output_tokens_details: Reasoned {
-                reasoning_tokens: 0,
-            },
-            total_tokens: prompt.saturating_add(u.output_tokens),
-        },
-        incomplete_details: (status == "incomplete").then_some(Incomplete {
-            reason: "max_output_tokens",
-        }),
-        error: None,
-        parallel_tool_calls: true,
-        tool_choice: "auto",
-        tools: [],
-    }
+    response(t, status, output, Some(&m.usage()))
 }

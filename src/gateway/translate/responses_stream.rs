@@ -47,9 +47,9 @@ impl super::Write for Writer {
     fn write(&mut self, ev: &Ev, out: &mut Vec<u8>) {
         match ev {
             Ev::Start { .. } => {
-                let r = response(&self.t, "in_progress", Vec::new(), None);
-                self.emit(out, "response.created", json!({ "response": r.clone() }));
-                self.emit(out, "response.in_progress", json!({ "response": r }));
+                let r = json!({ "response": response::<Value>(&self.t, "in_progress", Vec::new(), None) });
+                self.emit(out, "response.created", r.clone());
+                self.emit(out, "response.in_progress", r);
             }
             Ev::Open { index, block } => {
                 let b = match block {
