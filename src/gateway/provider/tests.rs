@@ -47,16 +47,7 @@ fn each_platform_sends_its_credential_where_it_reads_it() {
             Protocol::Openai => Endpoint::ChatCompletions,
             Protocol::Gemini => of(platform).probe(None).0,
         };
-        let req = request(
-            &endpoint,
-            &a,
-            "claude-sonnet-4-5",
-            None,
-            &client,
-            &body,
-            false,
-        )
-        .unwrap();
+        let req = untranslated(&endpoint, &a, "claude-sonnet-4-5", &client, &body);
         let h = req.headers();
         assert_eq!(h[header], value, "{platform}");
         assert!(h[header].is_sensitive());
@@ -68,33 +59,32 @@ fn each_platform_sends_its_credential_where_it_reads_it() {
         assert_eq!(h["accept-encoding"], "identity");
     }
     let oauth = account(Platform::ClaudeOauth, "https://up.example");
-    let req = request(
-        &Endpoint::Messages,
-        &oauth,
-        "x",
-        None,
-        &client,
-        &body,
-        false,
-    )
-    .unwrap();
+    let req = untranslated(&Endpoint::Messages, &oauth, "x", &client, &body);
     assert_eq!(req.headers()["anthropic-beta"], "oauth-2025-04-20,a,b");
     assert_eq!(req.headers()["anthropic-version"], ANTHROPIC_VERSION);
     let relay = account(Platform::ClaudeConsole, "https://relay.example/api/v1");
-    let req = request(
+    let req = untranslated(
         &Endpoint::Messages,
         &relay,
         "claude-sonnet-4-5",
-        None,
         &client,
         &body,
-        false,
-    )
-    .unwrap();
+    );
     assert_eq!(req.uri(), "https://relay.example/api/v1/messages");
     assert_eq!(req.headers()["user-agent"], "relay-agent/1");
     assert!(of(Platform::ClaudeOauth).refreshes_tokens());
     assert!(!of(Platform::Anthropic).refreshes_tokens());
+}
+
+/// The request for an untranslated body, without a query.
+fn untranslated(
+    endpoint: &Endpoint,
+    account: &Upstream,
+    model: &str,
+    client: &HeaderMap,
+    body: &Bytes,
+) -> Request<Full<Bytes>> {
+    request(endpoint, account, model, None, client, body, false).unwrap()
 }
 
 #[tokio::test]
