@@ -433,7 +433,10 @@ pub(super) fn finish_of(stop: &str) -> &'static str {
 }
 
 /// A Gemini answer as an Anthropic message.
-pub fn response_to_anthropic(v: &Value, t: &Translation) -> Value {
+pub fn response_to_anthropic<'a>(
+    v: &'a Value,
+    t: &'a Translation,
+) -> super::util::Message<'a, Value> {
     let cand = v.pointer("/candidates/0").unwrap_or(&Value::Null);
     let mut content = Vec::new();
     let mut called = false;
@@ -471,16 +474,8 @@ pub fn response_to_anthropic(v: &Value, t: &Translation) -> Value {
         .get("usageMetadata")
         .map(Usage::from_gemini)
         .unwrap_or_default();
-    json!({
-        "id": format!("msg_{}", str_of(v, "responseId").unwrap_or(&t.id)),
-        "type": "message",
-        "role": "assistant",
-        "model": t.model,
-        "content": content,
-        "stop_reason": stop_of(finish, called),
-        "stop_sequence": null,
-        "usage": super::anthropic_usage(&usage),
-    })
+    let stop = stop_of(finish, called);
+    super::anthropic_message(str_of(v, "responseId"), t, content, stop, &usage)
 }
 
 /// Gemini usage metadata.

@@ -330,55 +330,53 @@ impl Translation {
                 .unwrap_or(0);
             return Some(Bytes::from(count_answer(self.client, n).to_string()));
         }
-        if matches!(self.client, Format::Chat | Format::Responses) {
-            // Read typed: from the text itself when it is Anthropic's, else from the tree
-            // the upstream's answer was turned into.
-            let tree;
-            let answer: pivot::Answer = if self.upstream == Format::Anthropic {
-                serde_json::from_slice(body).ok()?
-            } else {
-                tree = self.anthropic_answer(body)?;
-                serde::Deserialize::deserialize(&tree).ok()?
-            };
-            return Some(if self.client == Format::Chat {
-                to_bytes(&chat::response_from_anthropic(&answer, self), body.len())
-            } else {
-                to_bytes(
-                    &responses::response_from_anthropic(&answer, self),
-                    body.len(),
-                )
-            });
-        }
-        // Claude Code on a chat account: the message is written as it is built.
-        if self.client == Format::Anthropic && self.upstream == Format::Chat {
-            let v: Value = serde_json::from_slice(body).ok()?;
-            return Some(to_bytes(&chat::response_to_anthropic(&v, self), body.len()));
-        }
-        let message = self.anthropic_answer(body)?;
-        let out = match self.client {
-            Format::Anthropic => {
-                let mut m = message;
-                m["model"] = Value::String(self.model.clone());
-                m
+        let size = body.len();
+        match self.client {
+            Format::Chat | Format::Responses => {
+                // Read typed: from the text itself when it is Anthropic's, else from the
+                // tree the upstream's answer was turned into.
+                let tree;
+                let answer: pivot::Answer = if self.upstream == Format::Anthropic {
+                    serde_json::from_slice(body).ok()?
+                } else {
+                    tree = self.anthropic_answer(body)?;
+                    serde::Deserialize::deserialize(&tree).ok()?
+                };
+                Some(if self.client == Format::Chat {
+                    to_bytes(&chat::response_from_anthropic(&answer, self), size)
+                } else {
+                    to_bytes(&responses::response_from_anthropic(&answer, self), size)
+                })
             }
-            Format::Chat | Format::Responses => unreachable!("answered above"),
-            Format::Gemini => gemini::response_from_anthropic(&message, self),
-        };
-        Some(to_bytes(&out, body.len()))
+            // Written as the upstream's converter builds it.
+            Format::Anthropic => {
+                let v: Value = serde_json::from_slice(body).ok()?;
+                Some(to_bytes(&self.converted(&v), size))
+            }
+            Format::Gemini => {
+                let message = self.anthropic_answer(body)?;
+                Some(to_bytes(
+                    &gemini::response_from_anthropic(&message, self),
+                    size,
+                ))
+            }
+        }
     }
 
-    /// A whole upstream answer as an Anthropic message; `None` when it is not JSON.
+    /// A whole upstream answer (its tree) as an Anthropic message.
+    fn converted<'a>(&'a self, v: &'a Value) -> Converted<'a> {
+        match self.upstream {
+            Format::Anthropic => Converted::Anthropic(v),
+            Format::Chat => Converted::Chat(chat::response_to_anthropic(v, self)),
+            Format::Responses => Converted::Tree(responses_up::response_to_anthropic(v, self)),
+            Format::Gemini => Converted::Tree(gemini::response_to_anthropic(v, self)),
+        }
+    }
+
+    /// A whole upstream answer as an Anthropic message, as a tree; `None` when it is not JSON.
     fn anthropic_answer(&self, body: &[u8]) -> Option<Value> {
         let v: Value = serde_json::from_slice(body).ok()?;
-        fn tree(m: impl serde::Serialize) -> Value {
-            serde_json::to_value(m).expect("a message serializes")
-        }
-        Some(match self.upstream {
-            Format::Anthropic => v,
-            Format::Chat => tree(chat::response_to_anthropic(&v, self)),
-            Format::Responses => tree(responses_up::response_to_anthropic(&v, self)),
-            Format::Gemini => gemini::response_to_anthropic(&v, self),
-        })
+        Some(serde_json::to_value(self.converted(&v)).expect("a message serializes"))
     }
 
     /// An upstream error answer (any shape) in the client's, its status kept.
@@ -435,6 +433,15 @@ fn to_bytes(v: &impl serde::Serialize, size_hint: usize) -> Bytes {
     let mut out = Vec::with_capacity(size_hint + size_hint / 8 + 256);
     serde_json::to_writer(&mut out, v).expect("a value serializes");
     Bytes::from(out)
+}
+
+/// An upstream's whole answer as an Anthropic message, as its converter built it.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Converted<'a> {
+    Anthropic(&'a Value),
+    Chat(util::Message<'a, chat::Block<'a>>),
+    Tree(util::Message<'a, Value>),
 }
 
 /// A token count in the client's shape.
