@@ -80,14 +80,18 @@ pub fn content_text(content: Option<&RawValue>) -> Result<Str<'_>, serde_json::E
     match content {
         Some(raw) if raw.get().starts_with('[') => {
             let parts: Vec<Part> = serde_json::from_str(raw.get())?;
-            let texts = parts
-                .into_iter()
-                .filter_map(|p| p.text.and_then(Str::string))
-                .collect();
-            Ok(join(texts, "\n"))
+            Ok(part_texts(parts.into_iter().map(|p| p.text)))
         }
         other => Ok(Str::of(other)),
     }
+}
+
+/// Content parts' texts (those that are strings) joined by newlines.
+pub fn part_texts<'a>(texts: impl Iterator<Item = Option<&'a RawValue>>) -> Str<'a> {
+    join(
+        texts.filter_map(|t| t.and_then(Str::string)).collect(),
+        "\n",
+    )
 }
 
 /// System texts as one system prompt: one is sent as the client wrote it, more are joined

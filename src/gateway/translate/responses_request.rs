@@ -285,13 +285,7 @@ fn parts(raw: &RawValue) -> Result<Vec<PartIn<'_>>, Refusal> {
 /// texts joined by newlines.
 fn content_text<'a>(content: Option<Listed<'a, PartIn<'a>>>) -> Str<'a> {
     match content {
-        Some(Listed::Items(parts)) => {
-            let texts = parts
-                .into_iter()
-                .filter_map(|p| p.text.and_then(Str::string))
-                .collect();
-            pivot::join(texts, "\n")
-        }
+        Some(Listed::Items(parts)) => pivot::part_texts(parts.into_iter().map(|p| p.text)),
         Some(Listed::Text(text)) => Str::from(text),
         _ => Str::Owned(String::new()),
     }
