@@ -222,7 +222,7 @@ pub async fn update_key(ctx: &Ctx, actor: &str, id: i64, changes: LimitChanges) 
         .write(move |conn| {
             let mut key = found(keys::find_by_id(conn, id)?, id)?;
             let before = key.limits.clone();
-            changes.apply(&mut key.limits)?;
+            changes.apply(std::sync::Arc::make_mut(&mut key.limits))?;
             keys::update_limits(conn, id, &key.limits)?;
             audit::insert(
                 conn,

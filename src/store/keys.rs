@@ -1,5 +1,8 @@
 //! SQL for `api_keys`: member keys stored as SHA-256 with a display prefix, and their limits.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -8,7 +11,7 @@ use crate::domain::KeyStatus;
 use crate::error::{Error, Result};
 
 /// A key's limits; `None` (or an empty list) means no limit. Costs are nano-dollars.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Limits {
     pub expires_at: Option<i64>,
     pub expires_days_after_first_use: Option<i64>,
@@ -52,7 +55,10 @@ pub struct ApiKey {
     pub first_used_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub created_at: i64,
-    pub limits: Limits,
+    /// Shared by the keys with equal limits that [`list_with_hashes`] reads: most of a large
+    /// team's keys carry one of a few limit sets, and a copy each was more than half of a
+    /// loaded key's memory (264 of about 490 bytes, measured with 10 000 keys).
+    pub limits: Arc<Limits>,
 }
 
 /// The columns `from_row` reads, with the last use found by `last_used`.
@@ -95,7 +101,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
         first_used_at: r.get(7)?,
         last_used_at: r.get(8)?,
         created_at: r.get(9)?,
-        limits: Limits {
+        limits: Arc::new(Limits {
             expires_at: r.get(10)?,
             expires_days_after_first_use: r.get(11)?,
             rate_requests: r.get(12)?,
@@ -111,7 +117,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
             clients: list_of(22, r)?,
             platforms: list_of(23, r)?,
             share: r.get(25)?,
-        },
+        }),
     })
 }
 
@@ -186,7 +192,17 @@ pub fn list(conn: &Connection) -> Result<Vec<ApiKey>> {
 /// index search per key, made every snapshot reload read the log.
 pub fn list_with_hashes(conn: &Connection) -> Result<Vec<(String, ApiKey)>> {
     let mut stmt = conn.prepare(&select("k.last_used_at"))?;
-    let rows = stmt.query_map([], |r| Ok((r.get(24)?, from_row(r)?)))?;
+    let mut shared: HashSet<Arc<Limits>> = HashSet::new();
+    let rows = stmt.query_map([], |r| {
+        let mut key = from_row(r)?;
+        match shared.get(&key.limits) {
+            Some(same) => key.limits = same.clone(),
+            None => {
+                shared.insert(key.limits.clone());
+            }
+        }
+        Ok((r.get(24)?, key))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -246,4 +262,41 @@ pub fn set_first_used(conn: &Connection, id: i64, at: i64) -> Result<()> {
         params![id, at],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_read_together_share_equal_limits_and_keep_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        crate::store::migrate::prepare(&path, &dir.path().join("backups")).unwrap();
+        let conn = crate::store::open_connection(&path).unwrap();
+        conn.execute("INSERT INTO groups (id, name) VALUES (1, 'team')", [])
+            .unwrap();
+        let capped = Limits {
+            daily_tokens: Some(1_000),
+            models: vec!["claude-sonnet-4-5".into()],
+            ..Default::default()
+        };
+        let other = Limits {
+            daily_tokens: Some(2_000),
+            ..capped.clone()
+        };
+        for (i, l) in [&capped, &other, &capped, &Limits::default()]
+            .iter()
+            .enumerate()
+        {
+            insert(&conn, 1, &format!("k{i}"), &format!("{i:064}"), "acp_", l).unwrap();
+        }
+        let mut keys = list_with_hashes(&conn).unwrap();
+        keys.sort_by_key(|(_, k)| k.id);
+        let l: Vec<&Arc<Limits>> = keys.iter().map(|(_, k)| &k.limits).collect();
+        assert_eq!((&**l[0], &**l[1]), (&capped, &other));
+        assert!(Arc::ptr_eq(l[0], l[2]), "equal limits are one copy");
+        assert!(!Arc::ptr_eq(l[0], l[1]) && !Arc::ptr_eq(l[0], l[3]));
+        assert_eq!(**l[3], Limits::default());
+    }
 }

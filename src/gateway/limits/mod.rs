@@ -531,7 +531,7 @@ pub(super) mod tests {
             first_used_at: Some(0),
             last_used_at: None,
             created_at: 0,
-            limits,
+            limits: limits.into(),
         }
     }
 

@@ -221,7 +221,7 @@ mod tests {
     #[tokio::test]
     async fn used_and_left_follow_what_was_charged() {
         let l = super::super::tests::limiter("UTC");
-        let mut key = ApiKey {
+        let key = ApiKey {
             id: 3,
             group_id: 1,
             group: "team".into(),
@@ -232,11 +232,13 @@ mod tests {
             first_used_at: None,
             last_used_at: None,
             created_at: 0,
-            limits: Default::default(),
+            limits: std::sync::Arc::new(crate::store::keys::Limits {
+                daily_tokens: Some(100),
+                daily_cost_nanos: Some(5_000),
+                concurrency: Some(2),
+                ..Default::default()
+            }),
         };
-        key.limits.daily_tokens = Some(100);
-        key.limits.daily_cost_nanos = Some(5_000);
-        key.limits.concurrency = Some(2);
         let group = Group {
             id: 1,
             name: "team".into(),
