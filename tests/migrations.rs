@@ -1,4 +1,4 @@
-//! Migrations: every one applies from empty, the status-rebuild step keeps rows, `migrate
+//! Migrations: every one applies from empty, the status and request-log rebuilds keep rows, `migrate
 //! status` reports fresh, partial, edited and unknown databases, and edited ones stop `serve`.
 
 mod common;
@@ -320,6 +320,99 @@ fn serve_refuses_a_database_newer_than_the_binary() {
         .unwrap();
     let err = data.fails(&["serve", "--listen", "127.0.0.1:0"], "", 1);
     assert!(err.contains("newer than this aicarpool"), "{err}");
+}
+
+/// The last migration before the request log was rebuilt without IN lists in its checks.
+const BEFORE_LOG_REBUILD: i64 = 20261206140000;
+
+fn log_rows(c: &Connection) -> Vec<Vec<String>> {
+    let mut st = c
+        .prepare("SELECT * FROM api_key_request_log ORDER BY id")
+        .unwrap();
+    let n = st.column_count();
+    st.query_map([], |r| {
+        (0..n)
+            .map(|i| Ok(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?)))
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+#[test]
+fn the_request_log_rebuild_keeps_rows_and_checks_and_builds_no_index_per_row() {
+    let data = Data::new();
+    let mut c = conn(&data);
+    migrate::apply_up_to(&mut c, BEFORE_LOG_REBUILD).unwrap();
+    c.execute_batch(
+        "INSERT INTO groups (id, name) VALUES (1, 'team');
+         INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
+           VALUES (2, 1, 'alice', printf('%064d', 2), 'acp_a');
+         INSERT INTO api_key_request_log (id, request_id, api_key_id, group_id, protocol,
+             endpoint, model, stream, status_code, outcome, error_message, input_tokens,
+             output_tokens, cost_nanos, unpriced, client, started_at, upstream_model,
+             translated, tried)
+           VALUES (5, 'r1', 2, 1, 'anthropic', '/v1/messages', 'claude-sonnet-4-5', 1, 200,
+                   'ok', NULL, 10, 20, 3000, 0, 'claude-code', 1000, 'deepseek-chat', 1,
+                   '[{\"account\":3,\"status\":529}]'),
+                  (9, 'r2', NULL, NULL, 'gemini', '/v1beta/x', NULL, 0, 502,
+                   'upstream_error', 'upstream down', 0, 0, 0, 1, NULL, 2000, NULL, 0, NULL);",
+    )
+    .unwrap();
+    let before = log_rows(&c);
+    drop(c);
+    migrate::prepare(&data.db(), &data.path().join("backups")).unwrap();
+    let c = conn(&data);
+    assert_eq!(log_rows(&c), before, "every row and column kept");
+    let indexes: Vec<String> = c
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'api_key_request_log'
+             AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "api_key_request_log_account_started",
+            "api_key_request_log_key_started",
+            "api_key_request_log_started_at"
+        ]
+    );
+    let insert = |protocol: &str, outcome: &str, stream: i64, unpriced: i64, id: &str| {
+        c.execute(
+            "INSERT INTO api_key_request_log (request_id, protocol, endpoint, stream,
+                 status_code, outcome, unpriced, started_at)
+             VALUES (?1, ?2, '/v1/messages', ?3, 200, ?4, ?5, 3000)",
+            rusqlite::params![id, protocol, stream, outcome, unpriced],
+        )
+    };
+    assert!(insert("openai", "aborted", 0, 1, "r3").is_ok());
+    assert!(insert("azure", "ok", 0, 0, "r4").is_err(), "unknown protocol");
+    assert!(insert("openai", "fine", 0, 0, "r5").is_err(), "unknown outcome");
+    assert!(insert("openai", "ok", 2, 0, "r6").is_err(), "stream is 0 or 1");
+    assert!(insert("openai", "ok", 0, 7, "r7").is_err(), "unpriced is 0 or 1");
+    assert!(insert("openai", "ok", 0, 0, "r1").is_err(), "request ids stay unique");
+    // The point of the rebuild: checking a row opens no temporary index (an IN list does).
+    let ops: Vec<String> = c
+        .prepare(
+            "EXPLAIN INSERT INTO api_key_request_log (request_id, protocol, endpoint, stream,
+                 status_code, outcome, unpriced, started_at, tried)
+             VALUES ('r8', 'openai', '/v1/responses', 1, 200, 'ok', 0, 4000, NULL)",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(1))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !ops.iter().any(|o| o == "OpenEphemeral"),
+        "an insert builds a temporary index: {ops:?}"
+    );
 }
 
 #[test]
