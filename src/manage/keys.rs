@@ -75,7 +75,7 @@ impl LimitChanges {
     }
 }
 
-fn clean_list(items: Vec<String>) -> Vec<String> {
+fn clean_list(items: Vec<String>) -> Box<[String]> {
     let mut out: Vec<String> = Vec::new();
     for i in items {
         let i = i.trim();
@@ -83,7 +83,7 @@ fn clean_list(items: Vec<String>) -> Vec<String> {
             out.push(i.to_owned());
         }
     }
-    out
+    out.into()
 }
 
 fn check_limits(l: &Limits) -> Result<()> {
@@ -341,6 +341,6 @@ mod tests {
             ..Default::default()
         };
         ok.apply(&mut l).unwrap();
-        assert_eq!(l.clients, vec!["claude-code"]);
+        assert_eq!(*l.clients, ["claude-code"]);
     }
 }

@@ -27,9 +27,11 @@ pub struct Limits {
     pub weekly_cost_nanos: Option<i64>,
     #[serde(rename = "total_cost_usd", serialize_with = "usd")]
     pub total_cost_nanos: Option<i64>,
-    pub models: Vec<String>,
-    pub clients: Vec<String>,
-    pub platforms: Vec<String>,
+    // Boxed slices, not vectors: a key's limits then take 240 bytes, which with the `Arc`
+    // around them fill one 256-byte allocation where 264 would take 320.
+    pub models: Box<[String]>,
+    pub clients: Box<[String]>,
+    pub platforms: Box<[String]>,
     /// Weight in the fair share of the group's subscription windows (`None`: 1).
     pub share: Option<i64>,
 }
@@ -79,7 +81,7 @@ fn select(last_used: &str) -> String {
 const LAST_USED_FROM_LOG: &str = "coalesce((SELECT max(l.started_at) FROM api_key_request_log l
     WHERE l.api_key_id = k.id), k.last_used_at)";
 
-fn list_of(idx: usize, r: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<String>> {
+fn list_of(idx: usize, r: &rusqlite::Row<'_>) -> rusqlite::Result<Box<[String]>> {
     let text: String = r.get(idx)?;
     serde_json::from_str(&text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
@@ -278,7 +280,7 @@ mod tests {
             .unwrap();
         let capped = Limits {
             daily_tokens: Some(1_000),
-            models: vec!["claude-sonnet-4-5".into()],
+            models: Box::new(["claude-sonnet-4-5".into()]),
             ..Default::default()
         };
         let other = Limits {
@@ -298,5 +300,7 @@ mod tests {
         assert!(Arc::ptr_eq(l[0], l[2]), "equal limits are one copy");
         assert!(!Arc::ptr_eq(l[0], l[1]) && !Arc::ptr_eq(l[0], l[3]));
         assert_eq!(**l[3], Limits::default());
+        // With the Arc's two counters, one key's own limits fit one 256-byte allocation.
+        assert!(std::mem::size_of::<Limits>() + 16 <= 256);
     }
 }
