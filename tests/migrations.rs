@@ -392,11 +392,26 @@ fn the_request_log_rebuild_keeps_rows_and_checks_and_builds_no_index_per_row() {
         )
     };
     assert!(insert("openai", "aborted", 0, 1, "r3").is_ok());
-    assert!(insert("azure", "ok", 0, 0, "r4").is_err(), "unknown protocol");
-    assert!(insert("openai", "fine", 0, 0, "r5").is_err(), "unknown outcome");
-    assert!(insert("openai", "ok", 2, 0, "r6").is_err(), "stream is 0 or 1");
-    assert!(insert("openai", "ok", 0, 7, "r7").is_err(), "unpriced is 0 or 1");
-    assert!(insert("openai", "ok", 0, 0, "r1").is_err(), "request ids stay unique");
+    assert!(
+        insert("azure", "ok", 0, 0, "r4").is_err(),
+        "unknown protocol"
+    );
+    assert!(
+        insert("openai", "fine", 0, 0, "r5").is_err(),
+        "unknown outcome"
+    );
+    assert!(
+        insert("openai", "ok", 2, 0, "r6").is_err(),
+        "stream is 0 or 1"
+    );
+    assert!(
+        insert("openai", "ok", 0, 7, "r7").is_err(),
+        "unpriced is 0 or 1"
+    );
+    assert!(
+        insert("openai", "ok", 0, 0, "r1").is_err(),
+        "request ids stay unique"
+    );
     // The point of the rebuild: checking a row opens no temporary index (an IN list does).
     let ops: Vec<String> = c
         .prepare(
