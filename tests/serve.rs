@@ -221,6 +221,23 @@ fn the_request_threads_are_the_operator_s_to_set() {
     }
 }
 
+/// The binary gives SQLite its allocator before anything opens the database; were that too
+/// late, SQLite would keep glibc's and every command would say so.
+#[test]
+fn sqlite_takes_the_binary_s_allocator() {
+    let data = Data::new();
+    for args in [&["group", "create", "team"][..], &["migrate", "status"][..]] {
+        let out = data.run(args, "");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(!err.contains("SQLite keeps its own allocator"), "{err}");
+    }
+    let server = data.spawn_serve(&[]);
+    assert_eq!(http(server.addr, "GET", "/healthz").status, 200);
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(!logs.contains("SQLite keeps its own allocator"), "{logs}");
+}
+
 #[test]
 fn serves_https_with_http2_and_http11_when_given_a_certificate() {
     common::require_tool("curl", "curl");
