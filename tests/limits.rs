@@ -371,12 +371,16 @@ fn expiry_counts_from_the_first_use() {
         "first use is the request's time"
     );
     // Move the first use back a day; the running gateway picks it up and the key has expired.
+    // Only the gateway writes first uses, so it does not watch them: the test marks the
+    // configuration changed itself.
     let conn = rusqlite::Connection::open(env.data.db()).unwrap();
     conn.execute(
         "UPDATE api_keys SET first_used_at = ?1 WHERE id = ?2",
         rusqlite::params![now_ms() - 86_400_000 - 1_000, id],
     )
     .unwrap();
+    conn.execute("UPDATE config_version SET version = version + 1", [])
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let r = post(&server, &key, &[]);

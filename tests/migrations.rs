@@ -431,6 +431,39 @@ fn the_request_log_rebuild_keeps_rows_and_checks_and_builds_no_index_per_row() {
 }
 
 #[test]
+fn a_key_s_first_use_is_no_change_of_configuration_and_its_settings_are() {
+    use aicarpool::store::{keys, settings};
+    let data = Data::new();
+    let c = conn(&data);
+    migrate::prepare(&data.db(), &data.path().join("backups")).unwrap();
+    c.execute_batch(
+        "INSERT INTO groups (id, name) VALUES (1, 'team');
+         INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
+           VALUES (2, 1, 'alice', printf('%064d', 2), 'acp_a');",
+    )
+    .unwrap();
+    let version = || settings::config_version(&c).unwrap();
+    let before = version();
+    keys::set_first_used(&c, 2, 1_000).unwrap();
+    let first: Option<i64> = c
+        .query_row("SELECT first_used_at FROM api_keys WHERE id = 2", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(first, Some(1_000));
+    assert_eq!(version(), before, "the gateway keeps first uses itself");
+    for change in [
+        "UPDATE api_keys SET fair_share = 3 WHERE id = 2",
+        "UPDATE api_keys SET daily_tokens = 100 WHERE id = 2",
+        "UPDATE api_keys SET status = 'revoked' WHERE id = 2",
+    ] {
+        let was = version();
+        c.execute(change, []).unwrap();
+        assert_eq!(version(), was + 1, "{change}");
+    }
+}
+
+#[test]
 fn migrate_backs_up_an_existing_database_and_a_second_run_is_a_no_op() {
     let data = Data::new();
     let mut c = conn(&data);
