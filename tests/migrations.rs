@@ -326,9 +326,12 @@ fn serve_refuses_a_database_newer_than_the_binary() {
 const BEFORE_LOG_REBUILD: i64 = 20261206140000;
 
 fn log_rows(c: &Connection) -> Vec<Vec<String>> {
-    let mut st = c
-        .prepare("SELECT * FROM api_key_request_log ORDER BY id")
-        .unwrap();
+    rows(c, "SELECT * FROM api_key_request_log ORDER BY id")
+}
+
+/// Every row of a query, each column as text.
+fn rows(c: &Connection, sql: &str) -> Vec<Vec<String>> {
+    let mut st = c.prepare(sql).unwrap();
     let n = st.column_count();
     st.query_map([], |r| {
         (0..n)
@@ -341,7 +344,7 @@ fn log_rows(c: &Connection) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn the_request_log_rebuild_keeps_rows_and_checks_and_builds_no_index_per_row() {
+fn the_request_log_rewrite_keeps_rows_columns_and_checks_and_builds_no_index_per_row() {
     let data = Data::new();
     let mut c = conn(&data);
     migrate::apply_up_to(&mut c, BEFORE_LOG_REBUILD).unwrap();
@@ -360,11 +363,26 @@ fn the_request_log_rebuild_keeps_rows_and_checks_and_builds_no_index_per_row() {
                    'upstream_error', 'upstream down', 0, 0, 0, 1, NULL, 2000, NULL, 0, NULL);",
     )
     .unwrap();
-    let before = log_rows(&c);
+    // What the table is, besides its checks: columns (name, type, not null, default, key),
+    // references and indexes.
+    let shape = |c: &Connection| {
+        [
+            "SELECT * FROM pragma_table_info('api_key_request_log')",
+            "SELECT * FROM pragma_foreign_key_list('api_key_request_log')",
+            "SELECT name, \"unique\", origin FROM pragma_index_list('api_key_request_log') ORDER BY name",
+        ]
+        .map(|q| rows(c, q))
+    };
+    let (before, shape_before) = (log_rows(&c), shape(&c));
     drop(c);
     migrate::prepare(&data.db(), &data.path().join("backups")).unwrap();
     let c = conn(&data);
     assert_eq!(log_rows(&c), before, "every row and column kept");
+    assert_eq!(shape(&c), shape_before);
+    let ok: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
     let indexes: Vec<String> = c
         .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'api_key_request_log'
