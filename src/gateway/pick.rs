@@ -308,3 +308,48 @@ mod tests {
         assert!(set(&deep, "model", "2").ends_with(r#""model":2}"#));
     }
 }
+
+/// What reading a long session's request costs: `cargo test --release --lib pick_cost --
+/// --ignored --nocapture`. Measured 2026-12-06: 483 µs for 500 kB (about 1 GB/s), of which
+/// the UTF-8 check is 34 µs; serde_json's string skipping is most of the rest, since code in
+/// a conversation has an escape every few dozen bytes.
+#[cfg(test)]
+mod cost {
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn pick_cost_on_a_long_session() {
+        // A coding session's turns: text with line breaks and quotes, and tool calls.
+        let turn = r#"{"role":"user","content":[{"type":"text","text":"Here is the file:\n\nfn main() {\n    println!(\"hello, world\");\n    let x = vec![1, 2, 3];\n}\n\nPlease make it read the \"config\" first. Ünïcødé ✓"}]},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"Read","input":{"file_path":"/src/main.rs","limit":200}}]},"#;
+        let mut body = String::from(
+            r#"{"model":"claude-sonnet-4-5","max_tokens":32000,"stream":true,"messages":["#,
+        );
+        while body.len() < 500_000 {
+            body.push_str(turn);
+        }
+        body.push_str(r#"{"role":"user","content":"go"}]}"#);
+        let (b, fields) = (
+            body.as_bytes(),
+            [
+                ("model", super::Take::Value),
+                ("stream", super::Take::Value),
+            ],
+        );
+        let time = |f: &dyn Fn()| {
+            (0..20).for_each(|_| f());
+            let t = std::time::Instant::now();
+            (0..200).for_each(|_| f());
+            t.elapsed() / 200
+        };
+        let pick = time(&|| {
+            std::hint::black_box(super::pick(std::hint::black_box(b), &fields).unwrap());
+        });
+        let utf8 = time(&|| {
+            std::hint::black_box(std::str::from_utf8(std::hint::black_box(b)).unwrap());
+        });
+        eprintln!(
+            "{} bytes: pick {pick:?} ({:.2} GB/s), of which UTF-8 {utf8:?}",
+            b.len(),
+            b.len() as f64 / pick.as_secs_f64() / 1e9
+        );
+    }
+}
