@@ -85,11 +85,16 @@ fn sqlite_on_mimalloc() {
     };
     // SAFETY: nothing has used SQLite yet (this is the first thing `main` does), and SQLite
     // copies the methods before this returns.
-    let set = unsafe {
-        ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &raw const methods)
-            | ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int)
+    let (malloc, memstatus) = unsafe {
+        (
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &raw const methods),
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int),
+        )
     };
-    if set != ffi::SQLITE_OK {
-        eprintln!("warning: SQLite keeps its own allocator (sqlite3_config answered {set})");
+    if (malloc, memstatus) != (ffi::SQLITE_OK, ffi::SQLITE_OK) {
+        // Both fail together (SQLITE_MISUSE, 21): SQLite was already in use.
+        eprintln!(
+            "warning: SQLite keeps its own allocator (sqlite3_config answered {malloc} and {memstatus})"
+        );
     }
 }
