@@ -1,5 +1,6 @@
 //! The response body type every handler returns and its helpers: a complete body, a JSON
-//! answer, and a body fed chunk by chunk that drives its own producer.
+//! answer, a body fed chunk by chunk that drives its own producer, and a request's future
+//! that finishes on its own task if its client leaves.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -95,10 +96,107 @@ impl hyper::body::Body for ChannelBody {
 
 impl Drop for ChannelBody {
     fn drop(&mut self) {
-        if let Some(producer) = self.producer.get_mut().ok().and_then(Option::take)
-            && let Ok(rt) = tokio::runtime::Handle::try_current()
-        {
-            rt.spawn(producer);
+        if let Some(producer) = self.producer.get_mut().ok().and_then(Option::take) {
+            finish_elsewhere(producer);
         }
+    }
+}
+
+/// Work dropped unfinished by the connection that drove it, moved to a task of its own to
+/// run to its end. Outside a runtime (it is shutting down) there is nowhere to run it.
+fn finish_elsewhere(rest: Producer) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(rest);
+    }
+}
+
+/// A request's work, run inside the connection's own task (as a bare relay runs it: a task of
+/// its own per request cost a spawn, a hand-off and a join on every request), that still runs
+/// to its end if the connection drops it: a client that leaves before its answer does not cut
+/// short the upstream call it has started, nor the usage row that call is owed.
+pub struct RunToEnd<T: Send + 'static> {
+    work: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
+}
+
+/// The work panicked (a bug): the caller answers with an error instead of dropping the
+/// connection.
+pub struct Panicked;
+
+impl<T: Send + 'static> RunToEnd<T> {
+    pub fn new(work: impl Future<Output = T> + Send + 'static) -> Self {
+        RunToEnd {
+            work: Some(Box::pin(work)),
+        }
+    }
+}
+
+impl<T: Send + 'static> Future for RunToEnd<T> {
+    type Output = Result<T, Panicked>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(work) = self.work.as_mut() else {
+            return Poll::Ready(Err(Panicked));
+        };
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(out)) => {
+                self.work = None;
+                Poll::Ready(Ok(out))
+            }
+            Err(_) => {
+                // A future that panicked is never polled again.
+                self.work = None;
+                Poll::Ready(Err(Panicked))
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for RunToEnd<T> {
+    fn drop(&mut self) {
+        if let Some(work) = self.work.take() {
+            finish_elsewhere(Box::pin(async move {
+                drop(work.await);
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn work_dropped_unfinished_runs_to_its_end_and_a_panic_is_an_error() {
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let (done, finished) = tokio::sync::oneshot::channel::<&str>();
+        let mut run = Box::pin(RunToEnd::new(async move {
+            let _ = wait.await;
+            let _ = done.send("finished");
+        }));
+        // Started, then dropped by its connection while it waits.
+        let polled = poll_once(run.as_mut()).await;
+        assert!(polled.is_none(), "still waiting");
+        drop(run);
+        go.send(()).unwrap();
+        assert_eq!(finished.await, Ok("finished"));
+
+        let bug = RunToEnd::new(async {
+            if std::hint::black_box(true) {
+                panic!("a bug");
+            }
+        });
+        assert!(matches!(bug.await, Err(Panicked)));
+    }
+
+    /// Polls once; `None` when the future is still pending.
+    async fn poll_once<F: Future + Unpin>(mut f: F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| match Pin::new(&mut f).poll(cx) {
+            Poll::Ready(out) => Poll::Ready(Some(out)),
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await
     }
 }

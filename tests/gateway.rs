@@ -500,6 +500,43 @@ fn a_client_that_leaves_mid_stream_is_still_charged() {
 }
 
 #[test]
+fn a_client_that_leaves_before_a_whole_answer_is_still_charged() {
+    let (env, fake, server, key) = Env::one_account(&[]);
+    fake.set_delay(Duration::from_millis(800));
+    let s = send(
+        server.addr,
+        "POST",
+        "/v1/messages",
+        &[("x-api-key", &key), ("content-type", "application/json")],
+        BODY.as_bytes(),
+    );
+    // Gone while the upstream is still working on the answer.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(fake.count(), 1, "the request reached the upstream");
+    s.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let row = loop {
+        if let Some(row) = env.log().pop() {
+            break row;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no row for the request whose client left"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(row["status_code"], 200, "{row}");
+    assert_eq!(
+        row["output_tokens"],
+        upstream::OUTPUT,
+        "charged for the answer"
+    );
+    assert_eq!(row["input_tokens"], upstream::INPUT);
+    assert_eq!(row["cost_nanos"], upstream::COST_NANOS);
+}
+
+#[test]
 fn a_key_made_by_the_cli_works_within_two_seconds() {
     let env = Env::new();
     let fake = Fake::start();

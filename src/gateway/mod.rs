@@ -199,19 +199,17 @@ impl Gateway {
         self.limiter.group_standing(group, now)
     }
 
-    /// Every relayed endpoint. Runs as its own task, so a client that disconnects does not cut
-    /// the request short before its usage is logged.
+    /// Every relayed endpoint. A client that disconnects does not cut the request short
+    /// before its usage is logged: the work goes on without it (`RunToEnd`).
     pub async fn relay_endpoint(
         self: Arc<Self>,
         endpoint: Endpoint,
         req: Request<Incoming>,
     ) -> Response<Body> {
-        let gw = self.clone();
         let protocol = endpoint.protocol();
-        // Boxed: the request's future is kilobytes, and a box moves as a pointer.
-        match tokio::spawn(Box::pin(gw.prepare(endpoint, req))).await {
+        match crate::http::RunToEnd::new(self.prepare(endpoint, req)).await {
             Ok(resp) => resp,
-            Err(_) => error_response(
+            Err(crate::http::Panicked) => error_response(
                 Some(protocol),
                 Kind::Internal,
                 "the request failed inside the gateway",

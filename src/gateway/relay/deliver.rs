@@ -230,13 +230,20 @@ impl Gateway {
 /// `Server-Timing`: the time spent inside the gateway so far (without upstream waits), and the
 /// upstream wait, in milliseconds.
 fn server_timing(call: &Call) -> String {
-    let total = call.started.elapsed();
-    let gateway = total.saturating_sub(call.upstream_wait);
-    format!(
-        "gateway;dur={:.3}, upstream;dur={:.3}",
-        gateway.as_secs_f64() * 1000.0,
-        call.upstream_wait.as_secs_f64() * 1000.0
-    )
+    let gateway = call.started.elapsed().saturating_sub(call.upstream_wait);
+    timing(gateway, call.upstream_wait)
+}
+
+/// The header's value: milliseconds to the microsecond, written from whole numbers
+/// (formatting a float to exactly three places took about 1 % of the gateway's CPU per
+/// request at c=64).
+fn timing(gateway: Duration, upstream: Duration) -> String {
+    let ms = |d: Duration| {
+        let micros = d.as_nanos().saturating_add(500) / 1000;
+        (micros / 1000, micros % 1000)
+    };
+    let ((g, g_frac), (u, u_frac)) = (ms(gateway), ms(upstream));
+    format!("gateway;dur={g}.{g_frac:03}, upstream;dur={u}.{u_frac:03}")
 }
 
 /// A response whose log row is written when it ends.
@@ -473,6 +480,22 @@ impl Media {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_timing_is_milliseconds_to_the_microsecond() {
+        let at = |g_nanos: u64, u_nanos: u64| {
+            timing(Duration::from_nanos(g_nanos), Duration::from_nanos(u_nanos))
+        };
+        assert_eq!(at(0, 0), "gateway;dur=0.000, upstream;dur=0.000");
+        assert_eq!(
+            at(12_400, 1_234_500),
+            "gateway;dur=0.012, upstream;dur=1.235"
+        );
+        assert_eq!(
+            at(999_600, 61_000_000_000),
+            "gateway;dur=1.000, upstream;dur=61000.000"
+        );
+    }
 
     #[test]
     fn members_get_an_allowlist_of_upstream_headers() {
