@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Instructions the gateway's own threads execute per relayed request, counted by valgrind's
+# callgrind: the same count for the same binary and load whatever else the machine is doing,
+# so two builds can be compared where timings on a shared machine swing by a third.
+#
+#   benches/instructions.sh [REQUESTS] [CONCURRENCY] BINARY...
+#
+# Each binary serves an Anthropic account (a small fake upstream in Python) to one key with
+# every limit switched on, warms up, then relays REQUESTS non-streaming Messages requests
+# (default 2000, CONCURRENCY 16 keep-alive connections) while callgrind counts. Only user
+# space is counted: system calls and the kernel's network stack are not. Under callgrind the
+# threads run one at a time and the usage writer commits smaller batches than it would at
+# full speed, so the writer's share reads higher than in a real run.
+#
+# Needs valgrind, python3 and curl (`apt-get install -y valgrind python3 curl`).
+set -euo pipefail
+
+requests=2000
+concurrency=16
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then requests=$1; shift; fi
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then concurrency=$1; shift; fi
+if [[ $# -eq 0 ]]; then
+  set -- "$(dirname "$0")/../target/release/aicarpool"
+fi
+for tool in valgrind callgrind_control callgrind_annotate python3 curl; do
+  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install -y valgrind python3 curl" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cat >"$work/fake.py" <<'EOF'
+import http.server, json, sys
+MESSAGE = json.dumps({"id": "msg_01", "type": "message", "role": "assistant",
+    "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "Hello, how can I help?"}],
+    "stop_reason": "end_turn", "stop_sequence": None,
+    "usage": {"input_tokens": 12, "output_tokens": 9, "cache_creation_input_tokens": 0,
+              "cache_read_input_tokens": 0}}).encode()
+MODELS = json.dumps({"data": [{"id": "claude-sonnet-4-5", "type": "model"}],
+                     "has_more": False}).encode()
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+    def answer(self, body):
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self): self.answer(MODELS)
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.answer(MESSAGE)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+EOF
+
+cat >"$work/load.py" <<'EOF'
+import http.client, json, sys, threading
+port, key, total, conc = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64,
+                   "messages": [{"role": "user", "content": "hello"}]})
+headers = {"x-api-key": key, "content-type": "application/json",
+           "anthropic-version": "2023-06-01"}
+failed = []
+def run(n):
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    for _ in range(n):
+        conn.request("POST", "/v1/messages", body, headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            failed.append(resp.status)
+threads = [threading.Thread(target=run, args=(total // conc,)) for _ in range(conc)]
+for t in threads: t.start()
+for t in threads: t.join()
+if failed:
+    sys.exit(f"{len(failed)} requests failed, e.g. {failed[0]}")
+EOF
+
+python3 "$work/fake.py" >"$work/fake.port" &
+for _ in $(seq 50); do [[ -s $work/fake.port ]] && break; sleep 0.1; done
+fake_port=$(cat "$work/fake.port")
+per_run=$(( requests / concurrency * concurrency ))
+
+for bin in "$@"; do
+  data="$work/data-$RANDOM"
+  run() { "$bin" --data-dir "$data" "$@"; }
+  run group create team >/dev/null
+  echo sk-fake | run --json account create --name main --platform anthropic \
+    --base-url "http://127.0.0.1:$fake_port" --group team >/dev/null
+  key=$(run --json key create --group team --name bench --requests 100000000 \
+    --window-minutes 60 --concurrency 5000 --daily-tokens 100000000000 --daily-cost 1000000 \
+    --weekly-cost 1000000 | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  AICARPOOL_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$data/callgrind.out" \
+    "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" 2>"$data/serve.log" &
+  gateway=$!
+  for _ in $(seq 120); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.5; done
+  python3 "$work/load.py" "$port" "$key" 400 8 # warm: connections, caches, first rows
+  sleep 1
+  callgrind_control --zero "$gateway" >/dev/null 2>&1
+  python3 "$work/load.py" "$port" "$key" "$per_run" "$concurrency"
+  sleep 1 # the usage rows of the last requests are committed
+  callgrind_control --dump "$gateway" >/dev/null 2>&1
+  sleep 1
+  kill "$gateway"
+  wait "$gateway" 2>/dev/null || true
+  dump=$(ls -t "$data"/callgrind.out.* | head -1)
+  total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  echo "$bin: $(( total / per_run )) instructions per request ($per_run requests, $concurrency connections)"
+done
