@@ -461,6 +461,18 @@ fn weights_share_traffic_and_sticky_sessions_stick() {
     }
 }
 
+/// The request log's last row, once there is one (within 15 s); `missing` says what failed.
+fn last_row(env: &Env, missing: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(row) = env.log().pop() {
+            return row;
+        }
+        assert!(Instant::now() < deadline, "{missing}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_client_that_leaves_mid_stream_is_still_charged() {
     let (env, fake, server, key) = Env::one_account(&[]);
@@ -481,14 +493,7 @@ fn a_client_that_leaves_mid_stream_is_still_charged() {
         "stream started"
     );
     drop(s);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let row = loop {
-        if let Some(row) = env.log().pop() {
-            break row;
-        }
-        assert!(Instant::now() < deadline, "no row for the abandoned stream");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let row = last_row(&env, "no row for the abandoned stream");
     assert_eq!(row["outcome"], "aborted");
     assert_eq!(
         row["output_tokens"],
@@ -515,17 +520,7 @@ fn a_client_that_leaves_before_a_whole_answer_is_still_charged() {
     assert_eq!(fake.count(), 1, "the request reached the upstream");
     s.shutdown(std::net::Shutdown::Both).unwrap();
     drop(s);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let row = loop {
-        if let Some(row) = env.log().pop() {
-            break row;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no row for the request whose client left"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let row = last_row(&env, "no row for the request whose client left");
     assert_eq!(row["status_code"], 200, "{row}");
     assert_eq!(
         row["output_tokens"],
