@@ -3,11 +3,15 @@
 # callgrind: the same count for the same binary and load whatever else the machine is doing,
 # so two builds can be compared where timings on a shared machine swing by a third.
 #
-#   benches/instructions.sh [REQUESTS] [CONCURRENCY] BINARY...
+#   benches/instructions.sh [--form FORM] [REQUESTS] [CONCURRENCY] BINARY...
 #
 # Each binary serves an Anthropic account (a small fake upstream in Python) to one key with
-# every limit switched on, warms up, then relays REQUESTS non-streaming Messages requests
-# (default 2000, CONCURRENCY 16 keep-alive connections) while callgrind counts. Only user
+# every limit switched on, warms up, then relays REQUESTS non-streaming requests (default 2000,
+# CONCURRENCY 16 keep-alive connections) while callgrind counts. FORM is what is sent:
+# `small` (default: a one-line Messages request), or a coding-agent conversation of about
+# 10 kB with three tools and four tool round trips written as `messages` (Anthropic, relayed
+# untranslated), `chat` or `responses` (both translated to the Anthropic account and back);
+# a translated form's count minus `messages`' is what translation costs. Only user
 # space is counted: system calls and the kernel's network stack are not. Under callgrind the
 # threads run one at a time and the usage writer commits smaller batches than it would at
 # full speed, so the writer's share reads higher than in a real run.
@@ -17,6 +21,9 @@ set -euo pipefail
 
 requests=2000
 concurrency=16
+form=small
+if [[ ${1:-} == --form ]]; then form=${2:?--form needs small, messages, chat or responses}; shift 2; fi
+case $form in small | messages | chat | responses) ;; *) echo "unknown form: $form" >&2; exit 2 ;; esac
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then requests=$1; shift; fi
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then concurrency=$1; shift; fi
 if [[ $# -eq 0 ]]; then
@@ -58,20 +65,74 @@ EOF
 
 cat >"$work/load.py" <<'EOF'
 import http.client, json, sys, threading
-port, key, total, conc = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64,
-                   "messages": [{"role": "user", "content": "hello"}]})
-headers = {"x-api-key": key, "content-type": "application/json",
-           "anthropic-version": "2023-06-01"}
+port, key, total, conc, form = (int(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
+                                int(sys.argv[4]), sys.argv[5])
+model = "claude-sonnet-4-5"
+# The conversation: line breaks and quotes in its texts, as a real one has.
+filler = ("The repository holds a Rust service with a router, a relay and a store;\n"
+          "the change touches the relay's \"failover\" loop and its tests. ")
+system = filler * 12
+tools = [("read_file", "Reads a file."), ("write_file", "Writes a file whole."),
+         ("run_command", "Runs a shell command.")]
+schema = {"type": "object", "properties": {
+    "path": {"type": "string", "description": "An absolute path to the file."},
+    "content": {"type": "string", "description": "What to write, whole."}},
+    "required": ["path"]}
+turns = [(f"call_{t}", tools[t % 3][0], {"path": f"/work/src/file_{t}.rs"},
+          f"step {t}: {filler}", filler * 6) for t in range(4)]
+if form == "small":
+    path = "/v1/messages"
+    body = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "hello"}]}
+elif form == "messages":
+    path = "/v1/messages"
+    messages = []
+    for call, name, args, ask, result in turns:
+        messages += [{"role": "user", "content": ask},
+                     {"role": "assistant", "content": [
+                         {"type": "tool_use", "id": call, "name": name, "input": args}]},
+                     {"role": "user", "content": [
+                         {"type": "tool_result", "tool_use_id": call, "content": result}]}]
+    messages.append({"role": "user", "content": "Go on."})
+    body = {"model": model, "max_tokens": 1024, "system": system, "messages": messages,
+            "tools": [{"name": n, "description": d, "input_schema": schema} for n, d in tools]}
+elif form == "chat":
+    path = "/v1/chat/completions"
+    messages = [{"role": "system", "content": system}]
+    for call, name, args, ask, result in turns:
+        messages += [{"role": "user", "content": ask},
+                     {"role": "assistant", "content": None, "tool_calls": [
+                         {"id": call, "type": "function",
+                          "function": {"name": name, "arguments": json.dumps(args)}}]},
+                     {"role": "tool", "tool_call_id": call, "content": result}]
+    messages.append({"role": "user", "content": "Go on."})
+    body = {"model": model, "max_tokens": 1024, "messages": messages,
+            "tools": [{"type": "function", "function": {"name": n, "description": d,
+                                                        "parameters": schema}}
+                      for n, d in tools]}
+else:
+    path = "/v1/responses"
+    items = []
+    for call, name, args, ask, result in turns:
+        items += [{"role": "user", "content": ask},
+                  {"type": "function_call", "call_id": call, "name": name,
+                   "arguments": json.dumps(args)},
+                  {"type": "function_call_output", "call_id": call, "output": result}]
+    items.append({"role": "user", "content": "Go on."})
+    body = {"model": model, "max_output_tokens": 1024, "instructions": system, "input": items,
+            "tools": [{"type": "function", "name": n, "description": d, "parameters": schema}
+                      for n, d in tools]}
+body = json.dumps(body)
+headers = {"x-api-key": key, "authorization": f"Bearer {key}",
+           "content-type": "application/json", "anthropic-version": "2023-06-01"}
 failed = []
 def run(n):
     conn = http.client.HTTPConnection("127.0.0.1", port)
     for _ in range(n):
-        conn.request("POST", "/v1/messages", body, headers)
+        conn.request("POST", path, body, headers)
         resp = conn.getresponse()
-        resp.read()
+        answer = resp.read()
         if resp.status != 200:
-            failed.append(resp.status)
+            failed.append(f"{resp.status} {answer[:300]!r}")
 threads = [threading.Thread(target=run, args=(total // conc,)) for _ in range(conc)]
 for t in threads: t.start()
 for t in threads: t.join()
@@ -98,10 +159,12 @@ for bin in "$@"; do
     "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" 2>"$data/serve.log" &
   gateway=$!
   for _ in $(seq 120); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.5; done
-  python3 "$work/load.py" "$port" "$key" 400 8 # warm: connections, caches, first rows
+  # A new account's model list, which a translated request is routed by, arrives after start.
+  for _ in $(seq 120); do python3 "$work/load.py" "$port" "$key" 1 1 "$form" 2>/dev/null && break; sleep 0.5; done
+  python3 "$work/load.py" "$port" "$key" 400 8 "$form" # warm: connections, caches, first rows
   sleep 1
   callgrind_control --zero "$gateway" >/dev/null 2>&1
-  python3 "$work/load.py" "$port" "$key" "$per_run" "$concurrency"
+  python3 "$work/load.py" "$port" "$key" "$per_run" "$concurrency" "$form"
   sleep 1 # the usage rows of the last requests are committed
   callgrind_control --dump "$gateway" >/dev/null 2>&1
   sleep 1
@@ -109,5 +172,5 @@ for bin in "$@"; do
   wait "$gateway" 2>/dev/null || true
   dump=$(ls -t "$data"/callgrind.out.* | head -1)
   total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-  echo "$bin: $(( total / per_run )) instructions per request ($per_run requests, $concurrency connections)"
+  echo "$bin: $(( total / per_run )) instructions per request ($form, $per_run requests, $concurrency connections)"
 done
