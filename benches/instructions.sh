@@ -33,6 +33,9 @@ for tool in valgrind callgrind_control callgrind_annotate python3 curl; do
   command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install -y valgrind python3 curl" >&2; exit 2; }
 done
 
+# Each count's dump is kept here, for `callgrind_annotate --inclusive=yes DUMP`.
+dumps=$(realpath -m "$(dirname "$0")/../target/callgrind")
+mkdir -p "$dumps"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -172,5 +175,7 @@ for bin in "$@"; do
   wait "$gateway" 2>/dev/null || true
   dump=$(ls -t "$data"/callgrind.out.* | head -1)
   total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-  echo "$bin: $(( total / per_run )) instructions per request ($form, $per_run requests, $concurrency connections)"
+  kept="$dumps/$(basename "$bin")-$form-$(date +%H%M%S).callgrind"
+  cp "$dump" "$kept"
+  echo "$bin: $(( total / per_run )) instructions per request ($form, $per_run requests, $concurrency connections; $kept)"
 done
