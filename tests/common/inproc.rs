@@ -56,6 +56,7 @@ pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
     args.extend(extra.iter().map(Into::into));
     let config = aicarpool::cli::serve_config::<_, std::ffi::OsString>(args)
         .unwrap_or_else(|e| panic!("serve {extra:?}: {e}"));
+    undecided_by_default();
     let logs = Logs::default();
     let dispatch = tracing::Dispatch::new(
         tracing_subscriber::fmt()
@@ -150,4 +151,41 @@ impl<'a> MakeWriter<'a> for Logs {
             text: Vec::new(),
         }
     }
+}
+
+/// Makes the process's global subscriber one that lets each event's own thread decide.
+///
+/// tracing caches, per call site and for the whole process, whether any subscriber wants its
+/// events. A call site first reached while another test was creating its subscriber can be
+/// cached as wanted by none, and then its events never reach any test's log (seen once in CI:
+/// a server's "listening" line lost, its test waiting 30 s for it). With this global
+/// subscriber answering "sometimes", no call site is ever cached as wanted by none: each
+/// event asks its thread's own subscriber.
+fn undecided_by_default() {
+    struct Undecided;
+    impl tracing::Subscriber for Undecided {
+        fn register_callsite(
+            &self,
+            _: &'static tracing::Metadata<'static>,
+        ) -> tracing::subscriber::Interest {
+            tracing::subscriber::Interest::sometimes()
+        }
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            false
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Before any test's subscriber exists in this process; only this sets the global one.
+        let _ = tracing::subscriber::set_global_default(Undecided);
+        tracing::callsite::rebuild_interest_cache();
+    });
 }
