@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::env::Env;
 use common::upstream::{self, Fake, Reply};
-use common::{Resp, Server, post_json, request, send};
+use common::{Resp, Server, eventually, post_json, request, send};
 use serde_json::Value;
 
 const BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],"tools":[{"name":"t","input_schema":{"type":"object"}}],"thinking":{"type":"enabled","budget_tokens":1024}}"#;
@@ -461,17 +461,8 @@ fn weights_share_traffic_and_sticky_sessions_stick() {
     }
 }
 
-/// The request log's last row, once there is one (within 15 s); `missing` says what failed.
-fn last_row(env: &Env, missing: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(row) = env.log().pop() {
-            return row;
-        }
-        assert!(Instant::now() < deadline, "{missing}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+/// How long a test waits for what a request whose client left still does.
+const WAIT_ROW: Duration = Duration::from_secs(15);
 
 #[test]
 fn a_client_that_leaves_mid_stream_is_still_charged() {
@@ -493,7 +484,9 @@ fn a_client_that_leaves_mid_stream_is_still_charged() {
         "stream started"
     );
     drop(s);
-    let row = last_row(&env, "no row for the abandoned stream");
+    let row = eventually("no row for the abandoned stream", WAIT_ROW, || {
+        env.log().pop()
+    });
     assert_eq!(row["outcome"], "aborted");
     assert_eq!(
         row["output_tokens"],
@@ -507,7 +500,7 @@ fn a_client_that_leaves_mid_stream_is_still_charged() {
 #[test]
 fn a_client_that_leaves_before_a_whole_answer_is_still_charged() {
     let (env, fake, server, key) = Env::one_account(&[]);
-    fake.set_delay(Duration::from_millis(800));
+    fake.set_delay(Duration::from_secs(3));
     let s = send(
         server.addr,
         "POST",
@@ -515,12 +508,15 @@ fn a_client_that_leaves_before_a_whole_answer_is_still_charged() {
         &[("x-api-key", &key), ("content-type", "application/json")],
         BODY.as_bytes(),
     );
-    // Gone while the upstream is still working on the answer.
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(fake.count(), 1, "the request reached the upstream");
+    // Gone while the upstream is still working on the answer (it takes 3 s).
+    eventually("the request reached the upstream", WAIT_ROW, || {
+        (fake.count() == 1).then_some(())
+    });
     s.shutdown(std::net::Shutdown::Both).unwrap();
     drop(s);
-    let row = last_row(&env, "no row for the request whose client left");
+    let row = eventually("no row for the request whose client left", WAIT_ROW, || {
+        env.log().pop()
+    });
     assert_eq!(row["status_code"], 200, "{row}");
     assert_eq!(
         row["output_tokens"],

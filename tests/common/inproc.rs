@@ -184,8 +184,7 @@ fn undecided_by_default() {
     }
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // Before any test's subscriber exists in this process; only this sets the global one.
+        // Only this sets the global one; setting it recomputes every call site's interest.
         let _ = tracing::subscriber::set_global_default(Undecided);
-        tracing::callsite::rebuild_interest_cache();
     });
 }
