@@ -134,6 +134,7 @@ impl<T: Send + 'static> Future for RunToEnd<T> {
     type Output = Result<T, Panicked>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Gone only once it has ended; hyper never polls a finished future again.
         let Some(work) = self.work.as_mut() else {
             return Poll::Ready(Err(Panicked));
         };
