@@ -23,6 +23,7 @@ pub mod protocol;
 pub mod provider;
 mod relay;
 pub mod select;
+mod skim;
 pub mod snapshot;
 pub mod sse;
 pub mod translate;
