@@ -27,12 +27,11 @@ pub fn pick(body: &[u8], wanted: &[(&str, Take)]) -> Result<Map<String, Value>, 
     }
     let mut out = Map::new();
     let top = fields(body, |key, start, end| {
-        let Some(&(name, take)) = wanted.iter().find(|(n, _)| names(key, n)) else {
+        let Some(&(name, take)) = find(wanted, key) else {
             return Ok(());
         };
         let value = match take {
-            // Parsed whole, with serde_json's depth limit and its check of `\u` escapes.
-            Take::Value => serde_json::from_slice(&body[start..end]).map_err(|e| {
+            Take::Value => value_of(&body[start..end]).map_err(|e| {
                 // Its position is within the value; the skimmer's is within the body.
                 let e = e.to_string();
                 let why = e.split(" at line ").next().unwrap_or(&e);
@@ -53,17 +52,32 @@ pub fn pick(body: &[u8], wanted: &[(&str, Take)]) -> Result<Map<String, Value>, 
     }
 }
 
-/// Whether a key as written between its quotes names `name` (escapes decoded only when
-/// there are any, which keys almost never have).
-fn names(raw: &[u8], name: &str) -> bool {
-    if raw.contains(&b'\\') {
-        let mut quoted = Vec::with_capacity(raw.len() + 2);
-        quoted.push(b'"');
-        quoted.extend_from_slice(raw);
-        quoted.push(b'"');
-        serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == name)
-    } else {
-        raw == name.as_bytes()
+/// The wanted field a key as written between its quotes names, if any (escapes decoded only
+/// when there are any, which keys almost never have).
+fn find<'w, T>(wanted: &'w [(&str, T)], raw: &[u8]) -> Option<&'w (&'w str, T)> {
+    if !raw.contains(&b'\\') {
+        return wanted.iter().find(|(n, _)| n.as_bytes() == raw);
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    let key: String = serde_json::from_slice(&quoted).ok()?;
+    wanted.iter().find(|(n, _)| *n == key)
+}
+
+/// A value the skimmer found whole. The usual routing values (a plain string, a literal) are
+/// taken as they are; the rest is parsed, with serde_json's depth limit and its check of `\u`
+/// escapes.
+fn value_of(v: &[u8]) -> serde_json::Result<Value> {
+    match v {
+        b"true" => Ok(Value::Bool(true)),
+        b"false" => Ok(Value::Bool(false)),
+        b"null" => Ok(Value::Null),
+        [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+            Ok(Value::String(String::from_utf8_lossy(inner).into_owned()))
+        }
+        _ => serde_json::from_slice(v),
     }
 }
 
@@ -108,7 +122,7 @@ pub fn set_field(body: &[u8], key: &str, value: &str) -> Vec<u8> {
 fn field_span(body: &[u8], key: &str) -> Option<(usize, usize)> {
     let mut found = None;
     fields(body, |raw, start, end| {
-        if names(raw, key) {
+        if find(&[(key, ())], raw).is_some() {
             found = Some((start, end));
         }
         Ok(())

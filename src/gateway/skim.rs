@@ -103,6 +103,41 @@ fn next_special(rest: &[u8]) -> Option<usize> {
         .map(|p| at + p)
 }
 
+/// The containers a value is inside, innermost last (`true` for an object): the first 64
+/// levels as bits, so that skipping a request's values allocates nothing.
+#[derive(Default)]
+struct Open {
+    bits: u64,
+    depth: usize,
+    deeper: Vec<bool>,
+}
+
+impl Open {
+    fn push(&mut self, object: bool) {
+        if self.depth < 64 {
+            self.bits = (self.bits & !(1 << self.depth)) | (u64::from(object) << self.depth);
+        } else {
+            self.deeper.push(object);
+        }
+        self.depth += 1;
+    }
+
+    fn last(&self) -> Option<bool> {
+        match self.depth {
+            0 => None,
+            d if d <= 64 => Some(self.bits >> (d - 1) & 1 == 1),
+            _ => self.deeper.last().copied(),
+        }
+    }
+
+    fn pop(&mut self) {
+        if self.depth > 64 {
+            self.deeper.pop();
+        }
+        self.depth -= 1;
+    }
+}
+
 struct Skim<'a> {
     b: &'a [u8],
     i: usize,
@@ -225,8 +260,8 @@ impl Skim<'_> {
     }
 
     /// One scalar, or the start of a container; `true` when a container was opened (and
-    /// is not empty), with its closing byte pushed on `open`.
-    fn scalar_or_open(&mut self, open: &mut Vec<u8>) -> Result<bool, SkimError> {
+    /// is not empty), with it pushed on `open`.
+    fn scalar_or_open(&mut self, open: &mut Open) -> Result<bool, SkimError> {
         match self.peek() {
             Some(c @ (b'{' | b'[')) => {
                 self.i += 1;
@@ -240,7 +275,7 @@ impl Skim<'_> {
                     self.key()?;
                     self.ws();
                 }
-                open.push(close);
+                open.push(c == b'{');
                 Ok(true)
             }
             Some(b'"') => self.string().map(|()| false),
@@ -264,14 +299,14 @@ impl Skim<'_> {
     /// One whole value, from its first byte to just past its last. Nesting is kept on a
     /// stack, not recursed into, so no depth exhausts the thread's stack.
     fn value(&mut self) -> Result<(), SkimError> {
-        let mut open = Vec::new();
+        let mut open = Open::default();
         loop {
             if self.scalar_or_open(&mut open)? {
                 continue;
             }
             // After a value: close what ends here, or go on to the next element.
             loop {
-                let Some(&close) = open.last() else {
+                let Some(object) = open.last() else {
                     return Ok(());
                 };
                 self.ws();
@@ -279,13 +314,17 @@ impl Skim<'_> {
                     Some(b',') => {
                         self.i += 1;
                         self.ws();
-                        if close == b'}' {
+                        if object {
                             self.key()?;
                             self.ws();
                         }
                         break;
                     }
-                    Some(c) if c == close => {
+                    Some(b'}') if object => {
+                        self.i += 1;
+                        open.pop();
+                    }
+                    Some(b']') if !object => {
                         self.i += 1;
                         open.pop();
                     }
@@ -363,6 +402,33 @@ mod tests {
             "}]".repeat(100_000)
         );
         assert_eq!(skim(deep.as_bytes()).unwrap().len(), 1);
+        // Each level's kind is kept, above and below the 64 held as bits.
+        for depth in [31, 32, 33, 63, 64, 65, 100] {
+            let close = |swap: usize| {
+                (0..depth)
+                    .rev()
+                    .map(|d| {
+                        if (d == swap) != (d % 2 == 0) {
+                            "]"
+                        } else {
+                            "}"
+                        }
+                    })
+                    .collect::<String>()
+            };
+            let open: String = (0..depth)
+                .map(|d| if d % 2 == 0 { "[" } else { "{\"a\":" })
+                .collect();
+            let good = format!("{{\"x\":{open}1{}}}", close(usize::MAX));
+            assert!(skim(good.as_bytes()).is_ok(), "depth {depth}");
+            for swap in [0, depth / 2, depth - 1] {
+                let bad = format!("{{\"x\":{open}1{}}}", close(swap));
+                assert!(
+                    skim(bad.as_bytes()).is_err(),
+                    "depth {depth}, swapped {swap}"
+                );
+            }
+        }
     }
 
     /// Bytes that change what a JSON text means.
