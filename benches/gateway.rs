@@ -4,8 +4,8 @@
 //! and a load generator, all on loopback. Every scenario runs direct against the fake and
 //! through the gateway in the same run and reports the difference, plus RSS, usage rows written
 //! and rows missing (rows against 2xx answers; must be 0). The main scenarios also run through
-//! a bare relay with no features (`support/floor.rs`), seconds apart, and report the gateway as
-//! a ratio to that floor.
+//! a bare relay with no features (`support/floor.rs`), in slices alternating with the
+//! gateway's, and report the gateway as a ratio to that floor.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -24,6 +24,9 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+/// Slices each side of a scenario with a floor is run in, alternating.
+const SLICES: u32 = 6;
 
 const MESSAGES: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}"#;
 const MESSAGES_STREAM: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
@@ -275,6 +278,7 @@ impl Stats {
         self.ok += o.ok;
         self.errors += o.errors;
         self.stalls += o.stalls;
+        self.elapsed += o.elapsed;
     }
 
     fn pct(&mut self, p: f64) -> u32 {
@@ -656,7 +660,7 @@ fn main() {
         if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
             return;
         }
-        let run = |t: &Target, keys: Arc<Vec<String>>| {
+        let run = |t: &Target, keys: Arc<Vec<String>>, dur: Duration| {
             rt.block_on(async {
                 match open_rate {
                     Some(rate) => open_loop(t, rate, dur).await,
@@ -664,18 +668,38 @@ fn main() {
                 }
             })
         };
-        let direct = d.as_ref().map(|d| summary(&mut run(d, none.clone())));
+        let direct = d.as_ref().map(|d| summary(&mut run(d, none.clone(), dur)));
         // The floor for the plain request scenarios: the same path, through the bare relay.
-        let floor = (d.is_some() && open_rate.is_none() && pace.is_none()).then(|| {
-            let cpu_before = floor::cpu_micros();
-            let mut fs = run(&floored(g.path, g.body), none.clone());
-            let cpu = floor::cpu_micros() - cpu_before;
-            let per_req = cpu as f64 / (fs.ok + fs.errors).max(1) as f64;
+        // The two take turns in short slices (floor first, then gateway first, and so on),
+        // so that a machine slowing down or speeding up mid-run weighs on both alike. Not at
+        // 256 connections: opening that many again for every slice cost both sides about
+        // 40 % of their throughput there.
+        let floored_too = d.is_some() && open_rate.is_none() && pace.is_none();
+        let slices = if floored_too && conc <= 64 { SLICES } else { 1 };
+        let (mut fs, mut fcpu) = (Stats::default(), 0);
+        let (mut gs, mut cpu) = (Stats::default(), 0);
+        for i in 0..slices {
+            let order = if i % 2 == 0 {
+                [true, false]
+            } else {
+                [false, true]
+            };
+            for floor_side in order {
+                if floor_side && floored_too {
+                    let before = floor::cpu_micros();
+                    fs.merge(run(&floored(g.path, g.body), none.clone(), dur / slices));
+                    fcpu += floor::cpu_micros() - before;
+                } else if !floor_side {
+                    let before = cpu_micros(pid);
+                    gs.merge(run(&g, keys.clone(), dur / slices));
+                    cpu += cpu_micros(pid) - before;
+                }
+            }
+        }
+        let floor = floored_too.then(|| {
+            let per_req = fcpu as f64 / (fs.ok + fs.errors).max(1) as f64;
             (summary(&mut fs), per_req)
         });
-        let cpu_before = cpu_micros(pid);
-        let mut gs = run(&g, keys);
-        let cpu = cpu_micros(pid) - cpu_before;
         let rss = rss_kb(pid) as f64 / 1024.0;
         let counts_rows = g.path != "/v1/none";
         expected_ok += if counts_rows { gs.ok } else { 0 };
