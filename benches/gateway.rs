@@ -604,7 +604,8 @@ fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let smoke = args.iter().any(|a| a == "--smoke");
-    // `--only TEXT`: run just the scenarios whose name contains TEXT (for profiling one).
+    // `--only TEXT`: run just the scenarios whose name contains TEXT (for profiling one); a
+    // TEXT ending in `$` must end the name (`--only "anthropic non-stream, c=1$"` is not c=16).
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -657,7 +658,11 @@ fn main() {
                        conc: usize,
                        pace: Option<Duration>,
                        open_rate: Option<u64>| {
-        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+        let wanted = |o: &String| match o.strip_suffix('$') {
+            Some(end) => name.ends_with(end),
+            None => name.contains(o.as_str()),
+        };
+        if only.as_ref().is_some_and(|o| !wanted(o)) {
             return;
         }
         let run = |t: &Target, keys: Arc<Vec<String>>, dur: Duration| {
