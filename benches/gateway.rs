@@ -683,22 +683,23 @@ fn main() {
         let slices = if floored_too && conc <= 64 { SLICES } else { 1 };
         let (mut fs, mut fcpu) = (Stats::default(), 0);
         let (mut gs, mut cpu) = (Stats::default(), 0);
+        let mut floor_slice = || {
+            let before = floor::cpu_micros();
+            fs.merge(run(&floored(g.path, g.body), none.clone(), dur / slices));
+            fcpu += floor::cpu_micros() - before;
+        };
+        let mut gateway_slice = || {
+            let before = cpu_micros(pid);
+            gs.merge(run(&g, keys.clone(), dur / slices));
+            cpu += cpu_micros(pid) - before;
+        };
         for i in 0..slices {
-            let order = if i % 2 == 0 {
-                [true, false]
-            } else {
-                [false, true]
-            };
-            for floor_side in order {
-                if floor_side && floored_too {
-                    let before = floor::cpu_micros();
-                    fs.merge(run(&floored(g.path, g.body), none.clone(), dur / slices));
-                    fcpu += floor::cpu_micros() - before;
-                } else if !floor_side {
-                    let before = cpu_micros(pid);
-                    gs.merge(run(&g, keys.clone(), dur / slices));
-                    cpu += cpu_micros(pid) - before;
-                }
+            if floored_too && i % 2 == 0 {
+                floor_slice();
+            }
+            gateway_slice();
+            if floored_too && i % 2 == 1 {
+                floor_slice();
             }
         }
         let floor = floored_too.then(|| {
