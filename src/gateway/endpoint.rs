@@ -5,8 +5,9 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::pick::{PickError, Take, pick, set_field};
+use super::pick::{PickError, Take, pick_noting, set_field};
 use super::protocol::Protocol;
+use super::skim::Strings;
 use super::usage::Wire;
 use crate::domain::Platform;
 
@@ -214,6 +215,8 @@ pub struct Parsed {
     pub stream_options: Option<Value>,
     /// The gateway asks the upstream for a usage chunk the client did not ask for, and drops it.
     pub strip_usage_chunk: bool,
+    /// Where the body's strings end.
+    pub strings: Strings,
 }
 
 /// Reads the fields routing needs from `body`, which must be a JSON object. The rest of the
@@ -227,11 +230,13 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
         ("user", Take::Value),
         ("stream_options", Take::Value),
     ];
-    let v = &Value::Object(pick(body, &fields)?);
+    let (picked, strings) = pick_noting(body, &fields)?;
+    let v = &Value::Object(picked);
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let mut p = Parsed {
         model: text(v, "model"),
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        strings,
         ..Parsed::default()
     };
     match endpoint {

@@ -2,6 +2,7 @@
 //! request to route it, and relay it to an upstream account (DESIGN.md §3–§6).
 
 mod alerts;
+mod checked;
 pub mod code_assist;
 pub mod codex;
 mod decode;
@@ -303,6 +304,7 @@ impl Gateway {
             query: upstream_query(parts.uri.query()),
             headers: parts.headers,
             body,
+            strings: Some(parsed.strings),
             strip_usage_chunk: parsed.strip_usage_chunk,
             model,
             stream: parsed.stream,
@@ -346,7 +348,10 @@ impl Gateway {
         // that cannot be metered.
         if let Some(opts) = &parsed.stream_options {
             match endpoint::with_usage_option(&call.body, opts) {
-                Some(b) => call.body = b,
+                Some(b) => {
+                    call.body = b;
+                    call.strings = None;
+                }
                 None => {
                     return error_response(
                         p,

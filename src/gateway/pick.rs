@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::skim::{SkimError, Top, fields};
+use super::skim::{SkimError, Strings, Top, fields};
 
 /// What to keep of a field.
 #[derive(Clone, Copy)]
@@ -18,6 +18,14 @@ pub enum Take {
 /// (the last one wins when a name repeats, as in a full parse). Fails on anything that is not
 /// a JSON object, or not valid JSON, or not UTF-8 (including inside skipped strings).
 pub fn pick(body: &[u8], wanted: &[(&str, Take)]) -> Result<Map<String, Value>, PickError> {
+    pick_noting(body, wanted).map(|(picked, _)| picked)
+}
+
+/// [`pick`], and where the body's strings end, for reading it again with [`super::checked`].
+pub fn pick_noting(
+    body: &[u8],
+    wanted: &[(&str, Take)],
+) -> Result<(Map<String, Value>, Strings), PickError> {
     // The skimmer does not decode strings; a body that is not text is refused here, at once.
     if let Err(e) = std::str::from_utf8(body) {
         return Err(PickError::Syntax(format!(
@@ -46,8 +54,8 @@ pub fn pick(body: &[u8], wanted: &[(&str, Take)]) -> Result<Map<String, Value>, 
         Ok(())
     });
     match top {
-        Ok(Top::Object) => Ok(out),
-        Ok(Top::Other) => Err(PickError::NotObject),
+        Ok((Top::Object, strings)) => Ok((out, strings)),
+        Ok((Top::Other, _)) => Err(PickError::NotObject),
         Err(e) => Err(PickError::Syntax(e.to_string())),
     }
 }

@@ -20,6 +20,16 @@ impl std::fmt::Display for SkimError {
     }
 }
 
+/// Where each string of a text [`fields`] checked ends (the offset of its closing quote), in
+/// the order they come, keys included, with [`ESCAPED`] set on those that hold an escape: what
+/// lets a second reading of the same text ([`super::checked`]) jump over its strings instead
+/// of scanning them again.
+#[derive(Debug, Default, Clone)]
+pub struct Strings(pub(super) Vec<usize>);
+
+/// Set on a [`Strings`] entry whose string holds an escape.
+pub const ESCAPED: usize = 1 << (usize::BITS - 1);
+
 /// What [`fields`] found at the top of the text.
 #[derive(Debug, PartialEq)]
 pub enum Top {
@@ -30,19 +40,24 @@ pub enum Top {
 
 /// Calls `each(raw_key, value_start, value_end)` for every field of the top-level object of
 /// `b`, in order, where `raw_key` is the key as written between its quotes (escapes
-/// undecoded). Checks the whole text's grammar, except that strings are taken as UTF-8
+/// undecoded), and notes where its strings end. Checks the whole text's grammar, except that strings are taken as UTF-8
 /// without checking it (callers check the whole body at once) and `\u` escapes are not
 /// checked for paired surrogates (as serde_json's skipping does not).
 pub fn fields(
     b: &[u8],
     mut each: impl FnMut(&[u8], usize, usize) -> Result<(), SkimError>,
-) -> Result<Top, SkimError> {
-    let mut s = Skim { b, i: 0 };
+) -> Result<(Top, Strings), SkimError> {
+    let mut s = Skim {
+        b,
+        i: 0,
+        // About one string in 16 bytes, as requests run; at most a page at first.
+        strings: Vec::with_capacity((b.len() / 16 + 4).min(512)),
+    };
     s.ws();
     if s.peek() != Some(b'{') {
         s.value()?;
         s.end()?;
-        return Ok(Top::Other);
+        return Ok((Top::Other, Strings(s.strings)));
     }
     s.i += 1;
     s.ws();
@@ -70,7 +85,7 @@ pub fn fields(
         }
     }
     s.end()?;
-    Ok(Top::Object)
+    Ok((Top::Object, Strings(s.strings)))
 }
 
 /// Where the first `"`, `\\` or control character of `rest` is. Eight bytes are tested at a
@@ -141,6 +156,8 @@ impl Open {
 struct Skim<'a> {
     b: &'a [u8],
     i: usize,
+    /// Where the strings passed so far end (see [`Strings`]).
+    strings: Vec<usize>,
 }
 
 impl Skim<'_> {
@@ -194,6 +211,7 @@ impl Skim<'_> {
     /// From an opening quote to just past the closing one.
     fn string(&mut self) -> Result<(), SkimError> {
         self.i += 1;
+        let mut escaped = 0;
         loop {
             let Some(n) = next_special(&self.b[self.i..]) else {
                 self.i = self.b.len();
@@ -202,10 +220,14 @@ impl Skim<'_> {
             self.i += n;
             match self.b[self.i] {
                 b'"' => {
+                    self.strings.push(self.i | escaped);
                     self.i += 1;
                     return Ok(());
                 }
-                b'\\' => self.i += 1,
+                b'\\' => {
+                    self.i += 1;
+                    escaped = ESCAPED;
+                }
                 _ => return Err(self.error("control character in a string")),
             }
             match self.peek() {
@@ -365,8 +387,9 @@ mod tests {
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );
-        assert_eq!(fields(b"[1,2]", |_, _, _| Ok(())), Ok(Top::Other));
-        assert_eq!(fields(b" \"s\" ", |_, _, _| Ok(())), Ok(Top::Other));
+        let top = |b| fields(b, |_, _, _| Ok(())).map(|(top, _)| top);
+        assert_eq!(top(b"[1,2]"), Ok(Top::Other));
+        assert_eq!(top(b" \"s\" "), Ok(Top::Other));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use super::snapshot::{Secret, Snapshot, Upstream};
 use super::translate::{Asked, Format, Translation};
 use super::usage::{Report, SseScanner};
 use crate::domain::{ClientKind, Outcome, Platform};
+use crate::gateway::skim::Strings;
 use crate::http::{Body, channel_body, full};
 use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
@@ -64,6 +65,8 @@ pub struct Call {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Where the body's strings end, noted by the routing read; `None` once it was rewritten.
+    pub strings: Option<Strings>,
     pub model: String,
     pub stream: bool,
     /// Conversation key for sticky routing.
@@ -184,6 +187,7 @@ impl Gateway {
             if let Some(t) = translation.as_mut() {
                 t.for_account(&account.base_url);
             }
+            let upstream_model = account.upstream_model(&call.model);
             let body = match translation.as_mut() {
                 None => None,
                 // Chat and Responses have no token count: the gateway answers with its estimate.
@@ -193,7 +197,7 @@ impl Gateway {
                 {
                     return Box::pin(self.estimate(call, account.id)).await;
                 }
-                Some(t) => match t.request(&call.body, account.upstream_model(&call.model)) {
+                Some(t) => match t.request(&call.body, upstream_model, call.strings.as_ref()) {
                     Ok(b) => {
                         // The usage chunk the gateway asked for, not the client.
                         t.include_usage &= !call.strip_usage_chunk;

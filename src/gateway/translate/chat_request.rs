@@ -9,6 +9,8 @@ use serde_json::{Value, json, value::RawValue};
 
 use super::pivot::{self, Block, Json, Message, Request, Str, ToolContent};
 use super::{Format, Refusal, budget_for, merged};
+use crate::gateway::checked::from_checked;
+use crate::gateway::skim::Strings;
 
 #[derive(Deserialize)]
 struct ChatRequest<'a> {
@@ -112,8 +114,8 @@ fn invalid(e: serde_json::Error) -> Refusal {
 }
 
 /// A chat request (the body's text) as an Anthropic one.
-pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
-    let v: ChatRequest = serde_json::from_str(body).map_err(invalid)?;
+pub fn to_pivot<'a>(body: &'a str, notes: &Strings) -> Result<Read<'a>, Refusal> {
+    let v: ChatRequest = from_checked(body, notes).map_err(invalid)?;
     if v.n.as_ref().and_then(Value::as_i64).is_some_and(|n| n > 1) {
         return refuse("`n` above 1");
     }

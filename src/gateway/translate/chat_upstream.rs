@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json, value::RawValue};
 
 use super::pivot::{self, Json, Listed, Str};
-use super::{ATTRIBUTION, DEFAULT_MAX_TOKENS, Format, Refusal, Translation, effort_for, to_bytes};
+use super::{
+    ATTRIBUTION, DEFAULT_MAX_TOKENS, Format, Refusal, Translation, effort_for, noted, to_bytes,
+};
+use crate::gateway::checked::from_checked;
+use crate::gateway::skim::Strings;
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -194,13 +198,15 @@ fn invalid(e: serde_json::Error) -> Refusal {
     Refusal::unreadable("Messages", e)
 }
 
-/// An Anthropic request (its text) as a chat one for `model`, for the translation `t`.
+/// An Anthropic request (its text, and where its strings end when they were noted) as a chat
+/// one for `model`, for the translation `t`.
 pub fn from_anthropic<'a>(
     body: &'a str,
+    notes: Option<&Strings>,
     model: &'a str,
     t: &'a Translation,
 ) -> Result<Bytes, Refusal> {
-    let p: Request = serde_json::from_str(body).map_err(invalid)?;
+    let p: Request = from_checked(body, &*noted(body.as_bytes(), notes)?).map_err(invalid)?;
     let mut messages = Vec::new();
     if let Some(system) = system_prompt(p.system)?.filter(|s| !s.is_empty()) {
         messages.push(MessageOut::System { content: system });

@@ -24,13 +24,17 @@ pub use stream::{Block, Builder, Ev, Stream};
 use stream::{Read, Write, sse, sse_data};
 use util::*;
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::checked::from_checked;
 use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion};
 use super::frame::{self, Framer};
 use super::protocol::{Kind, Protocol, error_body};
+use super::skim::{self, Strings};
 use super::usage::{Usage, Wire};
 
 /// The answer length asked of an Anthropic upstream when the client's protocol does not
@@ -231,8 +235,14 @@ impl Translation {
     }
 
     /// The client's body as the upstream's, for `upstream_model` (after the account's
-    /// mapping).
-    pub fn request(&mut self, body: &[u8], upstream_model: &str) -> Result<Bytes, Refusal> {
+    /// mapping). `notes` are where the body's strings end, as the routing read noted them
+    /// (`None` when it did not read this body: it is then checked and noted here).
+    pub fn request(
+        &mut self,
+        body: &[u8],
+        upstream_model: &str,
+        notes: Option<&Strings>,
+    ) -> Result<Bytes, Refusal> {
         // UTF-8 checked once for the whole body (serde_json would check each string again).
         let text = std::str::from_utf8(body)
             .map_err(|e| Refusal(format!("the request body is not valid UTF-8: {e}")))?;
@@ -240,12 +250,12 @@ impl Translation {
         // Anthropic or a chat account.
         let typed = match self.client {
             Format::Chat => {
-                let read = chat_request::to_pivot(text)?;
+                let read = chat_request::to_pivot(text, &*noted(body, notes)?)?;
                 self.include_usage = read.include_usage;
                 Some(read.request)
             }
             Format::Responses => {
-                let read = responses_request::to_pivot(text)?;
+                let read = responses_request::to_pivot(text, &*noted(body, notes)?)?;
                 self.custom_tools = read.custom_tools;
                 Some(read.request)
             }
@@ -266,7 +276,7 @@ impl Translation {
                 }
                 Format::Chat => {
                     let text = serde_json::to_string(&p).expect("a request serializes");
-                    chat_upstream::from_anthropic(&text, upstream_model, self)
+                    chat_upstream::from_anthropic(&text, None, upstream_model, self)
                 }
                 Format::Responses | Format::Gemini => {
                     self.upstream_body(p.into_value(), body.len())
@@ -274,9 +284,9 @@ impl Translation {
             };
         }
         if self.client == Format::Anthropic && self.upstream == Format::Chat {
-            return chat_upstream::from_anthropic(text, upstream_model, self);
+            return chat_upstream::from_anthropic(text, notes, upstream_model, self);
         }
-        let v: Value = serde_json::from_str(text)
+        let v: Value = from_checked(text, &*noted(body, notes)?)
             .map_err(|e| Refusal(format!("the request body is not valid JSON: {e}")))?;
         if !v.is_object() {
             return Err(Refusal("the request body must be a JSON object".into()));
@@ -311,7 +321,7 @@ impl Translation {
             Format::Chat => {
                 let text = serde_json::to_string(&pivot).expect("a value serializes");
                 let model = pivot["model"].as_str().unwrap_or("");
-                return chat_upstream::from_anthropic(&text, model, self);
+                return chat_upstream::from_anthropic(&text, None, model, self);
             }
             Format::Responses => responses_up::from_anthropic(pivot, self)?,
             Format::Gemini => gemini::from_anthropic(&pivot, self)?,
@@ -425,6 +435,17 @@ impl Translation {
             "application/json"
         }
     }
+}
+
+/// Where the strings of `body` end: `notes` when the routing read noted them, else noted
+/// now (checking the body).
+fn noted<'n>(body: &[u8], notes: Option<&'n Strings>) -> Result<Cow<'n, Strings>, Refusal> {
+    if let Some(n) = notes {
+        return Ok(Cow::Borrowed(n));
+    }
+    let (_, n) = skim::fields(body, |_, _, _| Ok(()))
+        .map_err(|e| Refusal(format!("the request body is not valid JSON: {e}")))?;
+    Ok(Cow::Owned(n))
 }
 
 /// `v` as JSON, written into a buffer sized for about `size_hint` bytes at once (a translated

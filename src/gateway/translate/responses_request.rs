@@ -9,6 +9,8 @@ use serde_json::{Value, json, value::RawValue};
 
 use super::pivot::{self, Block, Json, Listed, Message, Request, Str, ToolContent};
 use super::{Format, Refusal, budget_for, merged};
+use crate::gateway::checked::from_checked;
+use crate::gateway::skim::Strings;
 
 #[derive(Deserialize)]
 struct ResponsesRequest<'a> {
@@ -95,8 +97,8 @@ fn invalid(e: serde_json::Error) -> Refusal {
 }
 
 /// A Responses request (the body's text) as an Anthropic one.
-pub fn to_pivot(body: &str) -> Result<Read<'_>, Refusal> {
-    let v: ResponsesRequest = serde_json::from_str(body).map_err(invalid)?;
+pub fn to_pivot<'a>(body: &'a str, notes: &Strings) -> Result<Read<'a>, Refusal> {
+    let v: ResponsesRequest = from_checked(body, notes).map_err(invalid)?;
     if v.previous_response_id.is_some() {
         return refuse("`previous_response_id` (a conversation stored upstream)".into());
     }

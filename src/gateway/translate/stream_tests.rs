@@ -401,7 +401,7 @@ fn an_anthropic_stream_becomes_chat_chunks() {
 #[test]
 fn an_anthropic_stream_becomes_responses_events() {
     let mut t = plan(Endpoint::Responses, true, Protocol::Anthropic);
-    t.request(codex_request().to_string().as_bytes(), "m")
+    t.request(codex_request().to_string().as_bytes(), "m", None)
         .unwrap();
     let out = same_at_every_cut(&t, ANTHROPIC_STREAM.as_bytes());
     let ev = events(&out);

@@ -19,7 +19,7 @@ pub(super) fn plan(endpoint: Endpoint, stream: bool, upstream: Protocol) -> Tran
 }
 
 pub(super) fn translate(t: &mut Translation, body: Value) -> Result<Value, Refusal> {
-    let out = t.request(body.to_string().as_bytes(), "upstream-model")?;
+    let out = t.request(body.to_string().as_bytes(), "upstream-model", None)?;
     Ok(serde_json::from_slice(&out).unwrap())
 }
 
@@ -524,6 +524,7 @@ fn a_responses_client_goes_to_chat_only_where_the_account_does_not_serve_respons
                 .to_string()
                 .as_bytes(),
             "deepseek-chat",
+            None,
         )
         .unwrap(),
     )
@@ -540,6 +541,7 @@ fn a_responses_client_goes_to_chat_only_where_the_account_does_not_serve_respons
             .to_string()
             .as_bytes(),
         "deepseek-chat",
+        None,
     );
     assert!(refused.is_err(), "{refused:?}");
 }

@@ -83,7 +83,7 @@ proptest! {
             for (upstream, only) in [(Protocol::Anthropic, OpenaiApis::ChatOnly), (Protocol::Openai, OpenaiApis::ChatOnly), (Protocol::Openai, OpenaiApis::Both), (Protocol::Openai, OpenaiApis::ResponsesOnly), (Protocol::Gemini, OpenaiApis::ChatOnly)] {
                 let asked = Asked { endpoint: &endpoint, stream: true, model: "m", request_id: "r", query: None, session: None, started_at_ms: 0 };
                 if let Some(mut t) = Translation::plan(&asked, upstream, only) {
-                    let _ = t.request(body.to_string().as_bytes(), "m");
+                    let _ = t.request(body.to_string().as_bytes(), "m", None);
                     let _ = t.response(body.to_string().as_bytes());
                     let mut s = t.stream();
                     let _ = s.feed(format!("data: {body}\n\n").as_bytes());

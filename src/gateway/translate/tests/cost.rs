@@ -45,18 +45,23 @@ fn translation_cost() {
         }
         started.elapsed() / n
     };
+    // Noted as the routing read notes it, before any translation.
+    let notes = crate::gateway::skim::fields(body.as_bytes(), |_, _, _| Ok(()))
+        .unwrap()
+        .1;
     let request = time(&mut || {
         let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
-        std::hint::black_box(t.request(body.as_bytes(), "claude-sonnet-4-5").unwrap());
+        let out = t.request(body.as_bytes(), "claude-sonnet-4-5", Some(&notes));
+        std::hint::black_box(out.unwrap());
     });
     let t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
     let response = time(&mut || {
         std::hint::black_box(t.response(answer.as_bytes()).unwrap());
     });
     let read = time(&mut || {
-        std::hint::black_box(chat_request::to_pivot(&body).unwrap());
+        std::hint::black_box(chat_request::to_pivot(&body, &notes).unwrap());
     });
-    let pivot = chat_request::to_pivot(&body).unwrap().request;
+    let pivot = chat_request::to_pivot(&body, &notes).unwrap().request;
     let write = time(&mut || {
         std::hint::black_box(super::to_bytes(&pivot, body.len()));
     });
@@ -118,7 +123,7 @@ fn translation_cost() {
     ] {
         let request = time(&mut || {
             let mut t = plan(endpoint.clone(), false, upstream);
-            std::hint::black_box(t.request(body.as_bytes(), "m").unwrap());
+            std::hint::black_box(t.request(body.as_bytes(), "m", None).unwrap());
         });
         let t = plan(endpoint.clone(), false, upstream);
         let response = time(&mut || {

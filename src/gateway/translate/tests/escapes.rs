@@ -15,7 +15,7 @@ fn anthropic_texts_and_tool_inputs_reach_chat_as_written() {
             {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls \"/tmp\""}}]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a\nb"}]}]}"#;
     let mut t = plan(Endpoint::Messages, false, Protocol::Openai);
-    let out = t.request(body.as_bytes(), "deepseek-chat").unwrap();
+    let out = t.request(body.as_bytes(), "deepseek-chat", None).unwrap();
     let text = std::str::from_utf8(&out).unwrap();
     for raw in [
         r#""Be \"brief\".\nAlways.""#,
@@ -60,7 +60,9 @@ fn chat_texts_are_copied_as_the_client_escaped_them() {
         {"role":"tool","tool_call_id":"call_1","content":[{"type":"text","text":"x\ny"}]}],
         "tools":[{"type":"function","function":{"name":"run","parameters":{"type":"object","properties":{"cmd":{"type":"string","description":"a \"shell\" line"}}}}}]}"#;
     let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
-    let out = t.request(body.as_bytes(), "claude-sonnet-4-5").unwrap();
+    let out = t
+        .request(body.as_bytes(), "claude-sonnet-4-5", None)
+        .unwrap();
     let text = std::str::from_utf8(&out).unwrap();
     for raw in [
         r#""Line one\nline \"two\" \/ caf\u00e9 \ud83d\ude00""#,
@@ -87,7 +89,7 @@ fn chat_texts_are_copied_as_the_client_escaped_them() {
     // A body of the wrong shape is refused with the parser's reason.
     let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
     let e = t
-        .request(br#"{"model":"m","messages":{"role":"user"}}"#, "m")
+        .request(br#"{"model":"m","messages":{"role":"user"}}"#, "m", None)
         .unwrap_err();
     assert!(e.0.contains("not a valid chat request"), "{}", e.0);
 }
@@ -108,7 +110,7 @@ fn string_contents_read_in_passing_keep_their_text() {
     );
     let mut t = plan(Endpoint::Messages, false, Protocol::Openai);
     let out: Value =
-        serde_json::from_slice(&t.request(anthropic.as_bytes(), "glm-4.6").unwrap()).unwrap();
+        serde_json::from_slice(&t.request(anthropic.as_bytes(), "glm-4.6", None).unwrap()).unwrap();
     assert_eq!(
         out["messages"],
         json!([
@@ -127,7 +129,7 @@ fn string_contents_read_in_passing_keep_their_text() {
     );
     let mut t = plan(Endpoint::Responses, false, Protocol::Anthropic);
     let out: Value =
-        serde_json::from_slice(&t.request(responses.as_bytes(), "claude").unwrap()).unwrap();
+        serde_json::from_slice(&t.request(responses.as_bytes(), "claude", None).unwrap()).unwrap();
     assert_eq!(out["system"], text);
     assert_eq!(
         out["messages"],
@@ -141,7 +143,8 @@ fn string_contents_read_in_passing_keep_their_text() {
     // A whole input given as one string is the user's message.
     let mut t = plan(Endpoint::Responses, false, Protocol::Anthropic);
     let one = format!(r#"{{"model":"m","input":{escaped}}}"#);
-    let out: Value = serde_json::from_slice(&t.request(one.as_bytes(), "claude").unwrap()).unwrap();
+    let out: Value =
+        serde_json::from_slice(&t.request(one.as_bytes(), "claude", None).unwrap()).unwrap();
     assert_eq!(
         out["messages"],
         json!([{ "role": "user", "content": [{ "type": "text", "text": text }] }])
