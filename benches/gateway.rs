@@ -595,6 +595,8 @@ struct Row {
     cpu_per_req: f64,
     /// p50 and p99 of the gateway's own time (`Server-Timing`), in microseconds.
     inside: (u32, u32),
+    /// p50 of the gateway's own time for the untranslated twin, run in turns with this one.
+    twin_inside: Option<u32>,
 }
 
 fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
@@ -657,7 +659,8 @@ fn main() {
                        keys: Arc<Vec<String>>,
                        conc: usize,
                        pace: Option<Duration>,
-                       open_rate: Option<u64>| {
+                       open_rate: Option<u64>,
+                       twin: Option<Target>| {
         let wanted = |o: &String| match o.strip_suffix('$') {
             Some(end) => name.ends_with(end),
             None => name.contains(o.as_str()),
@@ -680,10 +683,18 @@ fn main() {
         // 256 connections: opening that many again for every slice cost both sides about
         // 40 % of their throughput there.
         let floored_too = d.is_some() && open_rate.is_none() && pace.is_none();
-        let slices = if floored_too && conc <= 64 { SLICES } else { 1 };
+        // A translated scenario takes turns the same way with its untranslated twin, so that
+        // the difference in the gateway's own time is translation's, not the machine's drift.
+        let paired = floored_too || twin.is_some();
+        let slices = if paired && conc <= 64 { SLICES } else { 1 };
         let (mut fs, mut fcpu) = (Stats::default(), 0);
         let (mut gs, mut cpu) = (Stats::default(), 0);
-        let mut floor_slice = || {
+        let mut ts = Stats::default();
+        let mut partner_slice = || {
+            if let Some(t) = &twin {
+                ts.merge(run(t, keys.clone(), dur / slices));
+                return;
+            }
             let before = floor::cpu_micros();
             fs.merge(run(&floored(g.path, g.body), none.clone(), dur / slices));
             fcpu += floor::cpu_micros() - before;
@@ -694,12 +705,12 @@ fn main() {
             cpu += cpu_micros(pid) - before;
         };
         for i in 0..slices {
-            if floored_too && i % 2 == 0 {
-                floor_slice();
+            if paired && i % 2 == 0 {
+                partner_slice();
             }
             gateway_slice();
-            if floored_too && i % 2 == 1 {
-                floor_slice();
+            if paired && i % 2 == 1 {
+                partner_slice();
             }
         }
         let floor = floored_too.then(|| {
@@ -708,7 +719,7 @@ fn main() {
         });
         let rss = rss_kb(pid) as f64 / 1024.0;
         let counts_rows = g.path != "/v1/none";
-        expected_ok += if counts_rows { gs.ok } else { 0 };
+        expected_ok += if counts_rows { gs.ok + ts.ok } else { 0 };
         let missing = counts_rows.then(|| missing_rows(&gw.db, expected_ok));
         if let Some(m) = missing {
             expected_ok -= m;
@@ -727,6 +738,7 @@ fn main() {
                 percentile(&mut gs.inside, 0.5),
                 percentile(&mut gs.inside, 0.99),
             ),
+            twin_inside: (!ts.inside.is_empty()).then(|| percentile(&mut ts.inside, 0.5)),
         });
     };
 
@@ -737,6 +749,7 @@ fn main() {
             through("/v1/messages", MESSAGES),
             none.clone(),
             1,
+            None,
             None,
             None,
         );
@@ -750,6 +763,7 @@ fn main() {
                 c,
                 None,
                 None,
+                None,
             );
         }
         for c in [1, 64] {
@@ -759,6 +773,7 @@ fn main() {
                 through("/v1/chat/completions", CHAT),
                 none.clone(),
                 c,
+                None,
                 None,
                 None,
             );
@@ -779,6 +794,7 @@ fn main() {
                 c,
                 None,
                 None,
+                None,
             );
             for (name, path, body) in [
                 ("chat → Anthropic", "/v1/chat/completions", chat_10k),
@@ -793,6 +809,7 @@ fn main() {
                     c,
                     None,
                     None,
+                    Some(through("/v1/messages", anthropic_10k)),
                 );
             }
         }
@@ -809,6 +826,7 @@ fn main() {
             64,
             None,
             None,
+            None,
         );
         let keys = Arc::new(gw.keys.clone());
         compare(
@@ -817,6 +835,7 @@ fn main() {
             through("/v1/messages", MESSAGES),
             keys,
             64,
+            None,
             None,
             None,
         );
@@ -829,6 +848,7 @@ fn main() {
                 0,
                 None,
                 Some(rate),
+                None,
             );
         }
         fake.set(Reply::Stream {
@@ -842,6 +862,7 @@ fn main() {
             16,
             Some(Duration::ZERO),
             None,
+            None,
         );
         let pace = Duration::from_millis(20);
         fake.set(Reply::Stream { pace });
@@ -854,6 +875,7 @@ fn main() {
                 c,
                 Some(pace),
                 None,
+                None,
             );
         }
         fake.set(Reply::Message);
@@ -864,6 +886,7 @@ fn main() {
             through("/v1/messages", MESSAGES),
             none.clone(),
             1000,
+            None,
             None,
             None,
         );
@@ -936,6 +959,20 @@ fn main() {
             r.cpu_per_req,
             r.cpu_per_req / fcpu.max(1.0),
         );
+    }
+    println!(
+        "\n| scenario | inside gateway p50, untranslated twin / translated (µs) | added by translation (µs) |"
+    );
+    println!("|---|---|---|");
+    for r in &rows {
+        if let Some(t50) = r.twin_inside {
+            let g50 = r.inside.0;
+            println!(
+                "| {} | {t50} / {g50} | {} |",
+                r.name,
+                g50 as i64 - t50 as i64
+            );
+        }
     }
     println!(
         "\ngateway RSS: idle {rss_idle:.1} MB, {after} s after the load {rss_after:.1} MB; {} usage rows written",

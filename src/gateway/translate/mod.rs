@@ -19,6 +19,7 @@ mod responses_stream;
 mod responses_up;
 mod stream;
 mod util;
+mod write;
 
 pub use stream::{Block, Builder, Ev, Stream};
 use stream::{Read, Write, sse, sse_data};
@@ -272,7 +273,7 @@ impl Translation {
             return match self.upstream {
                 Format::Anthropic => {
                     p.keep_thinking_valid();
-                    Ok(to_bytes(&p, body.len()))
+                    Ok(Bytes::from(write::request(&p, body.len())))
                 }
                 Format::Chat => {
                     let text = serde_json::to_string(&p).expect("a request serializes");

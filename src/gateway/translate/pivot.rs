@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json, value::RawValue};
 
 use super::{Usage, thinking_budget};
+use crate::gateway::checked::from_checked;
+use crate::gateway::skim;
 
 /// A JSON string: as the client wrote it (escapes and all), its text read in passing
 /// (borrowed when it had no escapes), or made here.
@@ -353,9 +355,14 @@ pub fn tool_input(arguments: Option<&RawValue>) -> Json<'_> {
     if text.is_empty() {
         return Cow::Owned(RawValue::from_string("{}".into()).expect("valid JSON"));
     }
-    match RawValue::from_string(text.to_owned()) {
-        Ok(raw) if text.starts_with('{') => Cow::Owned(raw),
-        _ => json_of(&json!({ "_raw": text })),
+    // Checked by the skimmer and copied as it is (serde_json's own check costs more).
+    let object = match skim::fields(text.as_bytes(), |_, _, _| Ok(())) {
+        Ok((skim::Top::Object, notes)) => from_checked::<Box<RawValue>>(text, &notes).ok(),
+        _ => None,
+    };
+    match object {
+        Some(raw) => Cow::Owned(raw),
+        None => json_of(&json!({ "_raw": text })),
     }
 }
 

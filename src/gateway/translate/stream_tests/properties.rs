@@ -93,6 +93,28 @@ proptest! {
         }
     }
 
+    /// The Anthropic request written by hand is serde's, byte for byte, for whatever a chat or
+    /// Responses request reads as.
+    #[test]
+    fn the_hand_written_request_is_serdes(v in json_value(), stream in any::<bool>(), think in any::<bool>()) {
+        let text = match v { Value::Object(_) => v, other => json!({ "messages": other, "input": other }) }.to_string();
+        let notes = crate::gateway::skim::fields(text.as_bytes(), |_, _, _| Ok(())).unwrap().1;
+        let read = [
+            super::super::chat_request::to_pivot(&text, &notes).ok().map(|r| r.request),
+            super::super::responses_request::to_pivot(&text, &notes).ok().map(|r| r.request),
+        ];
+        for mut p in read.into_iter().flatten() {
+            p.model = "claude-sonnet-4-5".into();
+            p.stream = Some(stream);
+            p.max_tokens.get_or_insert(DEFAULT_MAX_TOKENS);
+            if think {
+                p.set_thinking(2048);
+            }
+            let hand = super::super::write::request(&p, 0);
+            prop_assert_eq!(String::from_utf8(hand).unwrap(), serde_json::to_string(&p).unwrap());
+        }
+    }
+
     #[test]
     fn a_stream_split_anywhere_translates_as_the_whole(cuts in prop::collection::vec(0usize..2000, 0..6)) {
         for (t, stream) in [

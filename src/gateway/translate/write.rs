@@ -1,0 +1,281 @@
+//! The pivot request written as Anthropic Messages JSON by hand, for an Anthropic account:
+//! texts, ids and schemas the client escaped are copied as they are.
+//!
+//! Hand-written because it is measured to matter: through serde each copied text went by way
+//! of serde_json's `RawValue` protocol and each key was escaped byte by byte, about 17 000
+//! instructions for a 7.5 kB chat conversation (`benches/instructions.sh --form chat`). The
+//! output is serde's byte for byte (`Request`'s `Serialize`, kept for the other targets); a
+//! property test holds the two together.
+
+use serde::Serialize;
+
+use super::pivot::{Block, Message, Request, Source, Str, Tool, ToolContent};
+
+/// `p` as JSON, in a buffer sized for about `size_hint` bytes.
+pub fn request(p: &Request, size_hint: usize) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(size_hint + size_hint / 8 + 256));
+    w.raw("{\"model\":");
+    w.serde(&p.model);
+    w.raw(",\"messages\":[");
+    for (i, m) in p.messages.iter().enumerate() {
+        w.comma(i);
+        w.message(m);
+    }
+    w.raw("]");
+    if let Some(s) = &p.system {
+        w.raw(",\"system\":");
+        w.str(s);
+    }
+    w.field("max_tokens", &p.max_tokens);
+    w.field("temperature", &p.temperature);
+    w.field("top_p", &p.top_p);
+    w.field("stop_sequences", &p.stop_sequences);
+    if !p.tools.is_empty() {
+        w.raw(",\"tools\":[");
+        for (i, t) in p.tools.iter().enumerate() {
+            w.comma(i);
+            w.tool(t);
+        }
+        w.raw("]");
+    }
+    w.field("tool_choice", &p.tool_choice);
+    w.field("metadata", &p.metadata);
+    w.field("thinking", &p.thinking);
+    w.field("stream", &p.stream);
+    w.raw("}");
+    w.0
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn raw(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn comma(&mut self, i: usize) {
+        if i > 0 {
+            self.0.push(b',');
+        }
+    }
+
+    /// Anything else (numbers, made-up values, texts of our own), as serde_json writes it.
+    fn serde(&mut self, v: &(impl Serialize + ?Sized)) {
+        serde_json::to_writer(&mut self.0, v).expect("a value serializes");
+    }
+
+    /// `,"name":value` when there is a value.
+    fn field(&mut self, name: &str, v: &Option<impl Serialize>) {
+        if let Some(v) = v {
+            self.0.extend_from_slice(b",\"");
+            self.raw(name);
+            self.raw("\":");
+            self.serde(v);
+        }
+    }
+
+    fn str(&mut self, s: &Str) {
+        match s {
+            Str::Raw(r) => self.raw(r.get()),
+            Str::Borrowed(t) => self.serde(*t),
+            Str::Owned(t) => self.serde(t.as_str()),
+        }
+    }
+
+    fn message(&mut self, m: &Message) {
+        self.raw("{\"role\":");
+        self.serde(m.role);
+        self.raw(",\"content\":");
+        self.blocks(&m.content);
+        self.raw("}");
+    }
+
+    fn blocks(&mut self, blocks: &[Block]) {
+        self.raw("[");
+        for (i, b) in blocks.iter().enumerate() {
+            self.comma(i);
+            self.block(b);
+        }
+        self.raw("]");
+    }
+
+    fn block(&mut self, b: &Block) {
+        match b {
+            Block::Text { text } => {
+                self.raw("{\"type\":\"text\",\"text\":");
+                self.str(text);
+            }
+            Block::Image { source } => {
+                self.raw("{\"type\":\"image\",\"source\":");
+                match source {
+                    Source::Base64 { media_type, data } => {
+                        self.raw("{\"type\":\"base64\",\"media_type\":");
+                        self.serde(media_type.as_ref());
+                        self.raw(",\"data\":");
+                        self.serde(data.as_ref());
+                    }
+                    Source::Url { url } => {
+                        self.raw("{\"type\":\"url\",\"url\":");
+                        self.serde(url.as_ref());
+                    }
+                }
+                self.raw("}");
+            }
+            Block::ToolUse { id, name, input } => {
+                self.raw("{\"type\":\"tool_use\",\"id\":");
+                self.str(id);
+                self.raw(",\"name\":");
+                self.str(name);
+                self.raw(",\"input\":");
+                self.raw(input.get());
+            }
+            Block::ToolResult {
+                tool_use_id,
+                content,
+            } => {
+                self.raw("{\"type\":\"tool_result\",\"tool_use_id\":");
+                self.str(tool_use_id);
+                self.raw(",\"content\":");
+                match content {
+                    ToolContent::Text(text) => self.str(text),
+                    ToolContent::Blocks(blocks) => self.blocks(blocks),
+                }
+            }
+            Block::Thinking {
+                thinking,
+                signature,
+            } => {
+                self.raw("{\"type\":\"thinking\",\"thinking\":");
+                self.serde(thinking.as_str());
+                self.raw(",\"signature\":");
+                self.serde(signature.as_str());
+            }
+        }
+        self.raw("}");
+    }
+
+    fn tool(&mut self, t: &Tool) {
+        self.raw("{");
+        if let Some(kind) = t.kind {
+            self.raw("\"type\":");
+            self.serde(kind);
+            self.raw(",");
+        }
+        self.raw("\"name\":");
+        self.str(&t.name);
+        if let Some(d) = &t.description {
+            self.raw(",\"description\":");
+            self.str(d);
+        }
+        if let Some(schema) = &t.input_schema {
+            self.raw(",\"input_schema\":");
+            self.raw(schema.get());
+        }
+        self.raw("}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::{chat_request, responses_request};
+
+    /// Every kind of block and field, from a chat and a Responses request: written by hand
+    /// as serde writes it.
+    #[test]
+    fn every_part_is_written_as_serde_writes_it() {
+        let chat = json!({
+            "model": "m", "max_completion_tokens": 300, "temperature": 1.5, "top_p": 0.9,
+            "stop": "END", "user": "u-1", "reasoning_effort": "low", "parallel_tool_calls": false,
+            "tool_choice": { "type": "function", "function": { "name": "read" } },
+            "messages": [
+                { "role": "system", "content": "Be \"brief\".\nAlways." },
+                { "role": "developer", "content": [{ "type": "text", "text": "Dev é" }] },
+                { "role": "user", "content": [
+                    { "type": "text", "text": "look\tat" },
+                    { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBO" } },
+                    { "type": "image_url", "image_url": "https://x.test/a.png" }
+                ] },
+                { "role": "assistant", "content": "calling", "tool_calls": [
+                    { "id": "call_1", "type": "function",
+                      "function": { "name": "read", "arguments": "{\"path\": \"/a\"}" } },
+                    { "id": "call_2", "type": "function",
+                      "function": { "name": "read", "arguments": "not json" } }
+                ] },
+                { "role": "tool", "tool_call_id": "call_1", "content": "file \"a\"" },
+                { "role": "tool", "tool_call_id": "call_2",
+                  "content": [{ "type": "text", "text": "part" }] }
+            ],
+            "tools": [
+                { "type": "function", "function": { "name": "read", "description": "Reads.",
+                  "parameters": { "type": "object", "properties": { "path": { "type": "string" } } } } },
+                { "type": "function", "function": { "name": "bare" } }
+            ]
+        })
+        .to_string();
+        let responses = json!({
+            "model": "m", "instructions": "Sys\n", "max_output_tokens": 500,
+            "reasoning": { "effort": "high" },
+            "input": [
+                { "role": "user", "content": [{ "type": "input_text", "text": "hi" }] },
+                { "type": "reasoning", "summary": [], "encrypted_content": "sig" },
+                { "type": "function_call", "call_id": "c1", "name": "ls", "arguments": "{}" },
+                { "type": "function_call_output", "call_id": "c1", "output": "a\nb" }
+            ],
+            "tools": [
+                { "type": "function", "name": "ls", "description": "Lists.", "parameters": {} },
+                { "type": "web_search" }
+            ]
+        })
+        .to_string();
+        let mut pivots = Vec::new();
+        let chat_notes = crate::gateway::skim::fields(chat.as_bytes(), |_, _, _| Ok(()))
+            .unwrap()
+            .1;
+        pivots.push(chat_request::to_pivot(&chat, &chat_notes).unwrap().request);
+        let notes = crate::gateway::skim::fields(responses.as_bytes(), |_, _, _| Ok(()))
+            .unwrap()
+            .1;
+        pivots.push(
+            responses_request::to_pivot(&responses, &notes)
+                .unwrap()
+                .request,
+        );
+        // Thinking kept from an earlier turn (Responses carries it sealed; made here).
+        pivots[1].messages.push(super::Message {
+            role: "assistant",
+            content: vec![super::Block::Thinking {
+                thinking: "I \"think\"\n".into(),
+                signature: "sig".into(),
+            }],
+        });
+        pivots[1].max_tokens = Some(20_000);
+        pivots[1].set_thinking(4096);
+        let wanted = [
+            &[
+                "\"base64\"",
+                "\"url\"",
+                "\"tool_use\"",
+                "_raw",
+                "\"tool_result\"",
+                "\"metadata\"",
+            ][..],
+            &[
+                "\"thinking\":{",
+                "\"type\":\"thinking\"",
+                "web_search_20250305",
+                "\"input_schema\":{}",
+            ],
+        ];
+        for (mut p, wanted) in pivots.into_iter().zip(wanted) {
+            p.model = "claude-sonnet-4-5".into();
+            p.stream = Some(true);
+            let serde = serde_json::to_string(&p).unwrap();
+            for part in wanted {
+                assert!(serde.contains(part), "{part} in {serde}");
+            }
+            assert_eq!(String::from_utf8(super::request(&p, 0)).unwrap(), serde);
+        }
+    }
+}
