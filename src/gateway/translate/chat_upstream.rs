@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json, value::RawValue};
 
 use super::pivot::{self, Json, Listed, Str};
-use super::{
-    ATTRIBUTION, DEFAULT_MAX_TOKENS, Format, Refusal, Translation, effort_for, noted, to_bytes,
-};
+use super::write::Writer;
+use super::{ATTRIBUTION, DEFAULT_MAX_TOKENS, Format, Refusal, Translation, effort_for, noted};
 use crate::gateway::checked::from_checked;
 use crate::gateway::skim::Strings;
 
@@ -86,7 +85,7 @@ struct ToolIn<'a> {
 }
 
 #[derive(Serialize)]
-struct Body<'a> {
+pub(super) struct Body<'a> {
     model: &'a str,
     messages: Vec<MessageOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,7 +205,18 @@ pub fn from_anthropic<'a>(
     model: &'a str,
     t: &'a Translation,
 ) -> Result<Bytes, Refusal> {
-    let p: Request = from_checked(body, &*noted(body.as_bytes(), notes)?).map_err(invalid)?;
+    let out = read(body, &*noted(body.as_bytes(), notes)?, model, t)?;
+    Ok(Bytes::from(write(&out, body.len())))
+}
+
+/// The chat request an Anthropic one becomes.
+pub(super) fn read<'a>(
+    body: &'a str,
+    notes: &Strings,
+    model: &'a str,
+    t: &'a Translation,
+) -> Result<Body<'a>, Refusal> {
+    let p: Request = from_checked(body, notes).map_err(invalid)?;
     let mut messages = Vec::new();
     if let Some(system) = system_prompt(p.system)?.filter(|s| !s.is_empty()) {
         messages.push(MessageOut::System { content: system });
@@ -283,7 +293,113 @@ pub fn from_anthropic<'a>(
         out.stream = Some(true);
         out.stream_options = Some(json!({ "include_usage": true }));
     }
-    Ok(to_bytes(&out, body.len()))
+    Ok(out)
+}
+
+/// `b` as JSON, by hand: serde's output byte for byte (a property test holds the two
+/// together), without its cost for each copied text (see [`super::write`]).
+pub(super) fn write(b: &Body, size_hint: usize) -> Vec<u8> {
+    let mut w = Writer::new(size_hint);
+    w.raw("{\"model\":");
+    w.serde(b.model);
+    w.raw(",\"messages\":[");
+    for (i, m) in b.messages.iter().enumerate() {
+        w.comma(i);
+        match m {
+            MessageOut::System { content } => {
+                w.raw("{\"role\":\"system\",\"content\":");
+                w.str(content);
+            }
+            MessageOut::User { content } => {
+                w.raw("{\"role\":\"user\",\"content\":");
+                match content {
+                    UserContent::Text(text) => w.str(text),
+                    UserContent::Parts(parts) => {
+                        w.raw("[");
+                        for (i, part) in parts.iter().enumerate() {
+                            w.comma(i);
+                            match part {
+                                PartOut::Text { text } => {
+                                    w.raw("{\"type\":\"text\",\"text\":");
+                                    w.str(text);
+                                    w.raw("}");
+                                }
+                                PartOut::ImageUrl { image_url } => {
+                                    w.raw("{\"type\":\"image_url\",\"image_url\":{\"url\":");
+                                    w.serde(image_url.url.as_ref());
+                                    w.raw("}}");
+                                }
+                            }
+                        }
+                        w.raw("]");
+                    }
+                }
+            }
+            MessageOut::Assistant {
+                content,
+                tool_calls,
+            } => {
+                w.raw("{\"role\":\"assistant\",\"content\":");
+                match content {
+                    Some(text) => w.str(text),
+                    None => w.raw("null"),
+                }
+                if !tool_calls.is_empty() {
+                    w.raw(",\"tool_calls\":[");
+                    for (i, c) in tool_calls.iter().enumerate() {
+                        w.comma(i);
+                        w.raw("{\"id\":");
+                        w.str(&c.id);
+                        w.raw(",\"type\":\"function\",\"function\":{\"name\":");
+                        w.str(&c.function.name);
+                        w.raw(",\"arguments\":");
+                        w.serde(&c.function.arguments);
+                        w.raw("}}");
+                    }
+                    w.raw("]");
+                }
+            }
+            MessageOut::Tool {
+                tool_call_id,
+                content,
+            } => {
+                w.raw("{\"role\":\"tool\",\"tool_call_id\":");
+                w.str(tool_call_id);
+                w.raw(",\"content\":");
+                w.str(content);
+            }
+        }
+        w.raw("}");
+    }
+    w.raw("]");
+    w.field("max_tokens", &b.max_tokens);
+    w.field("temperature", &b.temperature);
+    w.field("top_p", &b.top_p);
+    w.field("stop", &b.stop);
+    if !b.tools.is_empty() {
+        w.raw(",\"tools\":[");
+        for (i, t) in b.tools.iter().enumerate() {
+            w.comma(i);
+            w.raw("{\"type\":\"function\",\"function\":{\"name\":");
+            w.str(&t.function.name);
+            if let Some(d) = &t.function.description {
+                w.raw(",\"description\":");
+                w.str(d);
+            }
+            w.raw(",\"parameters\":");
+            w.raw(t.function.parameters.get());
+            w.raw("}}");
+        }
+        w.raw("]");
+    }
+    w.field("tool_choice", &b.tool_choice);
+    w.field("parallel_tool_calls", &b.parallel_tool_calls);
+    w.field("reasoning_effort", &b.reasoning_effort);
+    w.field("stream", &b.stream);
+    w.field("stream_options", &b.stream_options);
+    w.field("prompt_cache_key", &b.prompt_cache_key);
+    w.raw("}");
+    w.into_bytes()
 }
 
 /// The system prompt (a string, or text blocks joined by newlines), without Claude Code's

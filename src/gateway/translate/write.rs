@@ -13,7 +13,7 @@ use super::pivot::{Block, Message, Request, Source, Str, Tool, ToolContent};
 
 /// `p` as JSON, in a buffer sized for about `size_hint` bytes.
 pub fn request(p: &Request, size_hint: usize) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(size_hint + size_hint / 8 + 256));
+    let mut w = Writer::new(size_hint);
     w.raw("{\"model\":");
     w.serde(&p.model);
     w.raw(",\"messages\":[");
@@ -46,26 +46,37 @@ pub fn request(p: &Request, size_hint: usize) -> Vec<u8> {
     w.0
 }
 
-struct Writer(Vec<u8>);
+/// JSON written piece by piece; texts the client escaped go in as they are.
+pub struct Writer(Vec<u8>);
 
 impl Writer {
-    fn raw(&mut self, s: &str) {
+    /// A buffer sized for about `size_hint` bytes at once (a translated body is about the
+    /// size of the one it came from) rather than grown by doubling.
+    pub fn new(size_hint: usize) -> Writer {
+        Writer(Vec::with_capacity(size_hint + size_hint / 8 + 256))
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
+    pub fn raw(&mut self, s: &str) {
         self.0.extend_from_slice(s.as_bytes());
     }
 
-    fn comma(&mut self, i: usize) {
+    pub fn comma(&mut self, i: usize) {
         if i > 0 {
             self.0.push(b',');
         }
     }
 
     /// Anything else (numbers, made-up values, texts of our own), as serde_json writes it.
-    fn serde(&mut self, v: &(impl Serialize + ?Sized)) {
+    pub fn serde(&mut self, v: &(impl Serialize + ?Sized)) {
         serde_json::to_writer(&mut self.0, v).expect("a value serializes");
     }
 
     /// `,"name":value` when there is a value.
-    fn field(&mut self, name: &str, v: &Option<impl Serialize>) {
+    pub fn field(&mut self, name: &str, v: &Option<impl Serialize>) {
         if let Some(v) = v {
             self.0.extend_from_slice(b",\"");
             self.raw(name);
@@ -74,7 +85,7 @@ impl Writer {
         }
     }
 
-    fn str(&mut self, s: &Str) {
+    pub fn str(&mut self, s: &Str) {
         match s {
             Str::Raw(r) => self.raw(r.get()),
             Str::Borrowed(t) => self.serde(*t),
@@ -179,7 +190,9 @@ impl Writer {
 mod tests {
     use serde_json::json;
 
-    use super::super::{chat_request, responses_request};
+    use super::super::{chat_request, chat_upstream, responses_request};
+    use crate::gateway::endpoint::Endpoint;
+    use crate::gateway::protocol::Protocol;
 
     /// Every kind of block and field, from a chat and a Responses request: written by hand
     /// as serde writes it.
@@ -277,5 +290,87 @@ mod tests {
             }
             assert_eq!(String::from_utf8(super::request(&p, 0)).unwrap(), serde);
         }
+    }
+
+    /// Every kind of chat message and field an Anthropic request becomes: written by hand as
+    /// serde writes it.
+    #[test]
+    fn every_part_of_a_chat_request_is_written_as_serde_writes_it() {
+        let anthropic = json!({
+            "model": "m", "max_tokens": 2048, "temperature": 0.5, "top_p": 0.9,
+            "stop_sequences": ["END"], "stream": true,
+            "thinking": { "type": "enabled", "budget_tokens": 1024 },
+            "tool_choice": { "type": "tool", "name": "read", "disable_parallel_tool_use": true },
+            "system": [
+                { "type": "text", "text": "x-anthropic-billing-header: cc_version=2; cch=1" },
+                { "type": "text", "text": "Be \"brief\".\n" }
+            ],
+            "messages": [
+                { "role": "user", "content": [
+                    { "type": "text", "text": "look" },
+                    { "type": "image", "source": { "type": "base64", "media_type": "image/png", "data": "iVBO" } },
+                    { "type": "image", "source": { "type": "url", "url": "https://x.test/a.png" } }
+                ] },
+                { "role": "assistant", "content": [
+                    { "type": "thinking", "thinking": "hm", "signature": "s" },
+                    { "type": "text", "text": "calling" },
+                    { "type": "tool_use", "id": "toolu_1", "name": "read", "input": { "path": "/a \"b\"" } }
+                ] },
+                { "role": "user", "content": [
+                    { "type": "tool_result", "tool_use_id": "toolu_1", "is_error": true, "content": [
+                        { "type": "text", "text": "no such file" },
+                        { "type": "image", "source": { "type": "url", "url": "https://x.test/e.png" } }
+                    ] },
+                    { "type": "text", "text": "then?" }
+                ] },
+                { "role": "assistant", "content": "plain" },
+                { "role": "user", "content": "Go on.\t" }
+            ],
+            "tools": [
+                { "name": "read", "description": "Reads.", "input_schema": { "type": "object" } },
+                { "type": "custom", "name": "bare" }
+            ]
+        })
+        .to_string();
+        let notes = crate::gateway::skim::fields(anthropic.as_bytes(), |_, _, _| Ok(()))
+            .unwrap()
+            .1;
+        let asked = super::super::Asked {
+            endpoint: &Endpoint::Messages,
+            stream: true,
+            model: "m",
+            request_id: "r",
+            query: None,
+            session: Some("conversation-1"),
+            started_at_ms: 0,
+        };
+        let t = super::super::Translation::plan(
+            &asked,
+            Protocol::Openai,
+            super::super::OpenaiApis::ChatOnly,
+        )
+        .unwrap();
+        let body = chat_upstream::read(&anthropic, &notes, "deepseek-chat", &t).unwrap();
+        let serde = serde_json::to_string(&body).unwrap();
+        for part in [
+            "\"role\":\"system\"",
+            "\"image_url\"",
+            "\"tool_calls\"",
+            "\"role\":\"tool\"",
+            "\"content\":\"plain\"",
+            "\"description\"",
+            "\"tool_choice\"",
+            "\"parallel_tool_calls\":false",
+            "\"reasoning_effort\"",
+            "\"stop\"",
+            "\"stream_options\"",
+            "\"prompt_cache_key\"",
+        ] {
+            assert!(serde.contains(part), "{part} in {serde}");
+        }
+        assert_eq!(
+            String::from_utf8(chat_upstream::write(&body, 0)).unwrap(),
+            serde
+        );
     }
 }

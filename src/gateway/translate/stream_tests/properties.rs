@@ -115,6 +115,20 @@ proptest! {
         }
     }
 
+    /// The chat request written by hand is serde's, byte for byte, for whatever an Anthropic
+    /// request reads as.
+    #[test]
+    fn the_hand_written_chat_request_is_serdes(v in json_value(), stream in any::<bool>(), session in any::<bool>()) {
+        let text = match v { Value::Object(_) => v, other => json!({ "messages": other, "system": other }) }.to_string();
+        let notes = crate::gateway::skim::fields(text.as_bytes(), |_, _, _| Ok(())).unwrap().1;
+        let mut t = plan(Endpoint::Messages, stream, Protocol::Openai);
+        t.session = session.then(|| "conversation \"1\"".to_owned());
+        if let Ok(body) = super::super::chat_upstream::read(&text, &notes, "deepseek-chat", &t) {
+            let hand = super::super::chat_upstream::write(&body, 0);
+            prop_assert_eq!(String::from_utf8(hand).unwrap(), serde_json::to_string(&body).unwrap());
+        }
+    }
+
     #[test]
     fn a_stream_split_anywhere_translates_as_the_whole(cuts in prop::collection::vec(0usize..2000, 0..6)) {
         for (t, stream) in [

@@ -63,7 +63,7 @@ fn translation_cost() {
     });
     let pivot = chat_request::to_pivot(&body, &notes).unwrap().request;
     let write = time(&mut || {
-        std::hint::black_box(super::to_bytes(&pivot, body.len()));
+        std::hint::black_box(super::write::request(&pivot, body.len()));
     });
     println!(
         "chat → Anthropic, {} bytes: request {request:?} (read {read:?}, write {write:?}), answer {response:?}",
@@ -121,9 +121,12 @@ fn translation_cost() {
             &completion,
         ),
     ] {
+        let notes = crate::gateway::skim::fields(body.as_bytes(), |_, _, _| Ok(()))
+            .unwrap()
+            .1;
         let request = time(&mut || {
             let mut t = plan(endpoint.clone(), false, upstream);
-            std::hint::black_box(t.request(body.as_bytes(), "m", None).unwrap());
+            std::hint::black_box(t.request(body.as_bytes(), "m", Some(&notes)).unwrap());
         });
         let t = plan(endpoint.clone(), false, upstream);
         let response = time(&mut || {
