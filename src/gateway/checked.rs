@@ -160,30 +160,22 @@ impl<'a> de::Deserializer<'a> for &mut Checked<'a, '_> {
                 (quoted, false) => v.visit_borrowed_str(&quoted[1..quoted.len() - 1]),
                 (quoted, true) => v.visit_string(serde_json::from_str(quoted)?),
             },
-            b'{' => {
-                self.enter()?;
-                let mut fields = Fields {
-                    d: self,
-                    first: true,
-                    done: false,
-                };
-                let value = v.visit_map(&mut fields)?;
-                if !fields.done {
-                    return Err(de::Error::custom("a map was left unread"));
-                }
-                self.depth -= 1;
-                Ok(value)
-            }
-            b'[' => {
+            open @ (b'{' | b'[') => {
                 self.enter()?;
                 let mut items = Items {
                     d: self,
+                    close: if open == b'{' { b'}' } else { b']' },
                     first: true,
-                    done: false,
                 };
-                let value = v.visit_seq(&mut items)?;
-                if !items.done {
-                    return Err(de::Error::custom("a sequence was left unread"));
+                let value = if open == b'{' {
+                    v.visit_map(&mut items)?
+                } else {
+                    v.visit_seq(&mut items)?
+                };
+                // A visitor may stop at the last item without asking for more; one that
+                // stopped before it is refused, as serde_json refuses it.
+                if items.next()? {
+                    return Err(de::Error::custom("a container was left unread"));
                 }
                 self.depth -= 1;
                 Ok(value)
@@ -238,28 +230,42 @@ impl<'a> de::Deserializer<'a> for &mut Checked<'a, '_> {
     }
 }
 
-/// An object's fields, from just past its `{`.
-struct Fields<'d, 'a, 'n> {
+/// A container's fields or items, from just past its opening bracket.
+struct Items<'d, 'a, 'n> {
     d: &'d mut Checked<'a, 'n>,
+    /// The closing bracket to look for; zero once it was passed.
+    close: u8,
     first: bool,
-    done: bool,
 }
 
-impl<'a> MapAccess<'a> for Fields<'_, 'a, '_> {
+impl Items<'_, '_, '_> {
+    /// Moves to the next field or item: `false` past the closing bracket.
+    fn next(&mut self) -> Result<bool, Error> {
+        if self.close == 0 {
+            return Ok(false);
+        }
+        self.d.ws();
+        if self.d.peek() == Some(self.close) {
+            self.d.i += 1;
+            self.close = 0;
+            return Ok(false);
+        }
+        if !std::mem::take(&mut self.first) {
+            self.d.expect(b',')?;
+        }
+        Ok(true)
+    }
+}
+
+impl<'a> MapAccess<'a> for Items<'_, 'a, '_> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'a>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        self.d.ws();
-        if self.d.peek() == Some(b'}') {
-            self.d.i += 1;
-            self.done = true;
+        if !self.next()? {
             return Ok(None);
-        }
-        if !std::mem::take(&mut self.first) {
-            self.d.expect(b',')?;
         }
         let key = seed.deserialize(&mut *self.d)?;
         self.d.expect(b':')?;
@@ -271,13 +277,6 @@ impl<'a> MapAccess<'a> for Fields<'_, 'a, '_> {
     }
 }
 
-/// An array's items, from just past its `[`.
-struct Items<'d, 'a, 'n> {
-    d: &'d mut Checked<'a, 'n>,
-    first: bool,
-    done: bool,
-}
-
 impl<'a> SeqAccess<'a> for Items<'_, 'a, '_> {
     type Error = Error;
 
@@ -285,14 +284,8 @@ impl<'a> SeqAccess<'a> for Items<'_, 'a, '_> {
         &mut self,
         seed: S,
     ) -> Result<Option<S::Value>, Error> {
-        self.d.ws();
-        if self.d.peek() == Some(b']') {
-            self.d.i += 1;
-            self.done = true;
+        if !self.next()? {
             return Ok(None);
-        }
-        if !std::mem::take(&mut self.first) {
-            self.d.expect(b',')?;
         }
         seed.deserialize(&mut *self.d).map(Some)
     }
@@ -394,6 +387,30 @@ mod tests {
         let lone = r#"{"name": "\ud800", "list": []}"#;
         assert!(read::<Typed>(lone, &notes(lone)).is_err());
         assert!(read::<Value>(r#"[1e400]"#, &notes("[1e400]")).is_err());
+        // A visitor that stops before a map's end is refused, as serde_json refuses it.
+        struct FirstKey;
+        impl<'de> de::Deserialize<'de> for FirstKey {
+            fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<FirstKey, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = FirstKey;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a map")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<FirstKey, A::Error> {
+                        m.next_entry::<de::IgnoredAny, de::IgnoredAny>()?;
+                        Ok(FirstKey)
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        let two = r#"{"a":1,"b":2}"#;
+        assert!(serde_json::from_str::<FirstKey>(two).is_err());
+        assert!(read::<FirstKey>(two, &notes(two)).is_err());
+        let one = r#"{"a":1} "#;
+        assert!(serde_json::from_str::<FirstKey>(one).is_ok());
+        assert!(read::<FirstKey>(one, &notes(one)).is_ok());
     }
 
     /// Valid JSON texts, compact or spaced.
