@@ -1,5 +1,6 @@
 //! A serde deserializer for a JSON text the skimmer has already checked: it reads the text
-//! again without checking it, and jumps over each string to where the skimmer noted it ends.
+//! again without checking it, and jumps over each long string (a conversation's texts) to
+//! where the skimmer noted it ends.
 //!
 //! Hand-written because it is measured to matter: a translated request is read twice, once
 //! for routing and once typed, and the typed reading with serde_json scanned the
@@ -11,7 +12,7 @@ use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::forward_to_deserialize_any;
 
-use super::skim::{ESCAPED, Strings};
+use super::skim::{self, ESCAPED, Strings};
 
 type Error = serde_json::Error;
 
@@ -31,13 +32,13 @@ pub fn from_checked<'a, T: de::Deserialize<'a>>(
         text,
         b: text.as_bytes(),
         i: 0,
-        ends: &strings.0,
+        notes: &strings.0,
         next: 0,
         depth: 0,
     };
     let value = T::deserialize(&mut d)?;
     d.ws();
-    if d.i != d.b.len() || d.next != d.ends.len() {
+    if d.i != d.b.len() || d.next != d.notes.len() {
         return Err(mismatch());
     }
     Ok(value)
@@ -52,8 +53,8 @@ struct Checked<'a, 'n> {
     text: &'a str,
     b: &'a [u8],
     i: usize,
-    ends: &'n [usize],
-    /// The note of the next string to come.
+    notes: &'n [(usize, usize)],
+    /// The note of the next long string to come.
     next: usize,
     depth: usize,
 }
@@ -79,17 +80,39 @@ impl<'a> Checked<'a, '_> {
     }
 
     /// The string at the current quote, with its quotes, and whether it holds an escape;
-    /// moves past it.
+    /// moves past it. A long one's end is in the notes; a short one is scanned.
     fn string(&mut self) -> Result<(&'a str, bool), Error> {
-        let &note = self.ends.get(self.next).ok_or_else(mismatch)?;
-        let end = note & !ESCAPED;
+        let (end, escaped) = match self.notes.get(self.next) {
+            Some(&(open, close)) if open == self.i => {
+                self.next += 1;
+                (close & !ESCAPED, close & ESCAPED != 0)
+            }
+            _ => self.short_string()?,
+        };
         if end <= self.i || self.b.get(end) != Some(&b'"') {
             return Err(mismatch());
         }
-        self.next += 1;
         let quoted = self.text.get(self.i..=end).ok_or_else(mismatch)?;
         self.i = end + 1;
-        Ok((quoted, note & ESCAPED != 0))
+        Ok((quoted, escaped))
+    }
+
+    /// Where the string at the current quote ends, and whether it holds an escape (the
+    /// skimmer's search, eight bytes at a time).
+    fn short_string(&self) -> Result<(usize, bool), Error> {
+        let (mut at, mut escaped) = (self.i + 1, false);
+        loop {
+            at += self
+                .b
+                .get(at..)
+                .and_then(skim::next_special)
+                .ok_or_else(mismatch)?;
+            if self.b[at] != b'\\' {
+                return Ok((at, escaped));
+            }
+            escaped = true;
+            at += 2;
+        }
     }
 
     /// A number or a literal: up to the next separator.
@@ -376,10 +399,10 @@ mod tests {
         let text = r#"{"name": 5, "list": []}"#;
         let e = read::<Typed>(text, &notes(text)).unwrap_err();
         assert!(e.to_string().contains("invalid type"), "{e}");
-        // Notes of another text: refused, never a wrong slice.
-        let other = notes(r#"{"a":"bc"}"#);
+        // Notes of another text: refused, never a panic or a slice out of the text.
+        let other = notes(r#"{"a":"a text long enough to be noted"}"#);
         assert!(read::<Value>(r#"{"abcd":"e"}"#, &other).is_err());
-        assert!(read::<Value>(r#"{"a":"bc","d":"e"}"#, &other).is_err());
+        assert!(read::<Value>(r#"{"a":"a text long enough to"}"#, &other).is_err());
         // serde_json's depth limit holds for trees.
         let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
         assert!(read::<Value>(&deep, &notes(&deep)).is_err());
@@ -421,12 +444,12 @@ mod tests {
             any::<i64>().prop_map(|n| n.into()),
             any::<u64>().prop_map(|n| n.into()),
             (-1e9f64..1e9).prop_map(|n| n.into()),
-            "[ -~\\x00-\\x1f\u{e9}\u{1F600}]{0,12}".prop_map(Value::String),
+            "[ -~\\x00-\\x1f\u{e9}\u{1F600}]{0,40}".prop_map(Value::String),
         ];
         let value = leaf.prop_recursive(6, 60, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::vec(("[a-z\"\\\\{}]{0,4}", inner), 0..6)
+                prop::collection::vec(("[a-z\"\\\\{}]{0,4}|[a-z\"\\\\{} ]{20,30}", inner), 0..6)
                     .prop_map(|kv| Value::Object(kv.into_iter().collect())),
             ]
         });
