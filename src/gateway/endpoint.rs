@@ -215,7 +215,7 @@ pub struct Parsed {
     pub stream_options: Option<Value>,
     /// The gateway asks the upstream for a usage chunk the client did not ask for, and drops it.
     pub strip_usage_chunk: bool,
-    /// Where the body's strings end.
+    /// Where the body's long strings lie, for a translator's second reading.
     pub strings: Strings,
 }
 

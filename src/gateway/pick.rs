@@ -21,7 +21,8 @@ pub fn pick(body: &[u8], wanted: &[(&str, Take)]) -> Result<Map<String, Value>, 
     pick_noting(body, wanted).map(|(picked, _)| picked)
 }
 
-/// [`pick`], and where the body's strings end, for reading it again with [`super::checked`].
+/// [`pick`], and where the body's long strings lie, for reading it again with
+/// [`super::checked`].
 pub fn pick_noting(
     body: &[u8],
     wanted: &[(&str, Take)],

@@ -65,7 +65,7 @@ pub struct Call {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// Where the body's strings end, noted by the routing read; `None` once it was rewritten.
+    /// Where the body's long strings lie, noted by the routing read; `None` once rewritten.
     pub strings: Option<Strings>,
     pub model: String,
     pub stream: bool,

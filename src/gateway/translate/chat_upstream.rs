@@ -197,8 +197,8 @@ fn invalid(e: serde_json::Error) -> Refusal {
     Refusal::unreadable("Messages", e)
 }
 
-/// An Anthropic request (its text, and where its strings end when they were noted) as a chat
-/// one for `model`, for the translation `t`.
+/// An Anthropic request (its text, and where its long strings lie when they were noted) as a
+/// chat one for `model`, for the translation `t`.
 pub fn from_anthropic<'a>(
     body: &'a str,
     notes: Option<&Strings>,

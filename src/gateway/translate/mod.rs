@@ -236,8 +236,8 @@ impl Translation {
     }
 
     /// The client's body as the upstream's, for `upstream_model` (after the account's
-    /// mapping). `notes` are where the body's strings end, as the routing read noted them
-    /// (`None` when it did not read this body: it is then checked and noted here).
+    /// mapping). `notes` are where the body's long strings lie, as the routing read noted
+    /// them (`None` when it did not read this body: it is then checked and noted here).
     pub fn request(
         &mut self,
         body: &[u8],
@@ -438,8 +438,8 @@ impl Translation {
     }
 }
 
-/// Where the strings of `body` end: `notes` when the routing read noted them, else noted
-/// now (checking the body).
+/// Where the long strings of `body` lie: `notes` when the routing read noted them, else
+/// noted now (checking the body).
 fn noted<'n>(body: &[u8], notes: Option<&'n Strings>) -> Result<Cow<'n, Strings>, Refusal> {
     if let Some(n) = notes {
         return Ok(Cow::Borrowed(n));
