@@ -264,10 +264,16 @@ fn an_openai_chat_client_is_served_by_an_anthropic_account() {
     assert_eq!(sent["messages"][2]["content"][0]["type"], "tool_result");
     assert_eq!(fake.seen()[1].header("x-api-key"), Some("sk-ant"));
 
-    let plain = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": "hi" }], "stream": true });
+    // Its body is rewritten for the usage chunk before it is translated: read as rewritten
+    // (a text long enough that the routing read noted where it lay in the body as sent).
+    let text = "hi, in a \"text\" long enough to be noted";
+    let plain = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": text }], "stream": true });
     let r = post_json(&server, "/v1/chat/completions", &h, &body(&plain));
+    assert_eq!(r.status, 200, "{}", r.body);
     assert!(!r.body.contains("\"usage\""), "{}", r.body);
     assert!(r.body.contains(&HELLO[..5]));
+    let sent: Value = serde_json::from_slice(&fake.seen()[2].body).unwrap();
+    assert_eq!(sent["messages"][0]["content"][0]["text"], text);
     let rows = env.rows(3);
     assert!(
         rows.iter().all(|r| r["translated"] == true

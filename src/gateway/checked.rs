@@ -12,7 +12,7 @@ use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::forward_to_deserialize_any;
 
-use super::skim::{self, ESCAPED, Strings};
+use super::skim::{self, ESCAPED, Notes};
 
 type Error = serde_json::Error;
 
@@ -23,16 +23,13 @@ const RAW_VALUE: &str = "$serde_json::private::RawValue";
 /// Containers a tree may nest, as serde_json allows (its recursion limit).
 const MAX_DEPTH: usize = 127;
 
-/// `T` read from `text`, which [`super::skim::fields`] checked, noting `strings`.
-pub fn from_checked<'a, T: de::Deserialize<'a>>(
-    text: &'a str,
-    strings: &Strings,
-) -> Result<T, Error> {
+/// `T` read from `text`, which [`super::skim::fields`] checked, noting `notes`.
+pub fn from_checked<'a, T: de::Deserialize<'a>>(text: &'a str, notes: &Notes) -> Result<T, Error> {
     let mut d = Checked {
         text,
         b: text.as_bytes(),
         i: 0,
-        notes: &strings.0,
+        notes: &notes.0,
         next: 0,
         depth: 0,
     };
@@ -340,21 +337,19 @@ impl<'a> MapAccess<'a> for Raw<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::skim::fields;
+    use crate::gateway::skim::note;
     use proptest::prelude::*;
     use serde::Deserialize;
     use serde_json::Value;
     use serde_json::value::RawValue;
     use std::borrow::Cow;
 
-    fn read<'a, T: de::Deserialize<'a>>(text: &'a str, strings: &Strings) -> Result<T, Error> {
-        from_checked(text, strings)
+    fn read<'a, T: de::Deserialize<'a>>(text: &'a str, notes: &Notes) -> Result<T, Error> {
+        from_checked(text, notes)
     }
 
-    fn notes(text: &str) -> Strings {
-        fields(text.as_bytes(), |_, _, _| Ok(()))
-            .expect("valid JSON")
-            .1
+    fn notes(text: &str) -> Notes {
+        note(text.as_bytes()).expect("valid JSON").1
     }
 
     #[derive(Deserialize, Debug)]
@@ -374,8 +369,8 @@ mod tests {
         let text = r#" { "skip" : {"a": ["]", "}\"", {"b": [1, 2e3]}]}, "name":"plain",
             "raw": { "x" : "y\n\"z\"" , "n": [ -0.5 ] } ,"n": 7, "list": [null, true, "a\u00e9", -0, 1.5],
             "nested": {"name": "esc\\aped", "raw": "s", "list": [], "nested": null}, "tail": "\"" } "#;
-        let strings = notes(text);
-        let t: Typed = read(text, &strings).unwrap();
+        let noted = notes(text);
+        let t: Typed = read(text, &noted).unwrap();
         assert!(matches!(t.name, Cow::Borrowed("plain")));
         assert_eq!(
             t.raw.unwrap().get(),
@@ -466,13 +461,13 @@ mod tests {
         /// A checked text reads as serde_json reads it, as a tree and as raw values.
         #[test]
         fn reads_as_serde_json_does(text in json_text()) {
-            let strings = notes(&text);
-            let tree: Value = read(&text, &strings).unwrap();
+            let noted = notes(&text);
+            let tree: Value = read(&text, &noted).unwrap();
             prop_assert_eq!(&tree, &serde_json::from_str::<Value>(&text).unwrap());
-            let raw: &RawValue = read(&text, &strings).unwrap();
+            let raw: &RawValue = read(&text, &noted).unwrap();
             prop_assert_eq!(raw.get(), text.trim());
             if let Value::Object(_) = tree {
-                let ours: std::collections::BTreeMap<String, &RawValue> = read(&text, &strings).unwrap();
+                let ours: std::collections::BTreeMap<String, &RawValue> = read(&text, &noted).unwrap();
                 let judge: std::collections::BTreeMap<String, &RawValue> = serde_json::from_str(&text).unwrap();
                 prop_assert_eq!(
                     ours.iter().map(|(k, v)| (k, v.get())).collect::<Vec<_>>(),

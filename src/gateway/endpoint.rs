@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::pick::{PickError, Take, pick_noting, set_field};
 use super::protocol::Protocol;
-use super::skim::Strings;
+use super::skim::Notes;
 use super::usage::Wire;
 use crate::domain::Platform;
 
@@ -216,7 +216,7 @@ pub struct Parsed {
     /// The gateway asks the upstream for a usage chunk the client did not ask for, and drops it.
     pub strip_usage_chunk: bool,
     /// Where the body's long strings lie, for a translator's second reading.
-    pub strings: Strings,
+    pub notes: Notes,
 }
 
 /// Reads the fields routing needs from `body`, which must be a JSON object. The rest of the
@@ -230,13 +230,13 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
         ("user", Take::Value),
         ("stream_options", Take::Value),
     ];
-    let (picked, strings) = pick_noting(body, &fields)?;
+    let (picked, notes) = pick_noting(body, &fields)?;
     let v = &Value::Object(picked);
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let mut p = Parsed {
         model: text(v, "model"),
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
-        strings,
+        notes,
         ..Parsed::default()
     };
     match endpoint {

@@ -304,7 +304,7 @@ impl Gateway {
             query: upstream_query(parts.uri.query()),
             headers: parts.headers,
             body,
-            strings: Some(parsed.strings),
+            notes: Some(parsed.notes),
             strip_usage_chunk: parsed.strip_usage_chunk,
             model,
             stream: parsed.stream,
@@ -350,7 +350,7 @@ impl Gateway {
             match endpoint::with_usage_option(&call.body, opts) {
                 Some(b) => {
                     call.body = b;
-                    call.strings = None;
+                    call.notes = None;
                 }
                 None => {
                     return error_response(

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::skim::{SkimError, Strings, Top, fields};
+use super::skim::{Notes, SkimError, Top, fields};
 
 /// What to keep of a field.
 #[derive(Clone, Copy)]
@@ -26,7 +26,7 @@ pub fn pick(body: &[u8], wanted: &[(&str, Take)]) -> Result<Map<String, Value>, 
 pub fn pick_noting(
     body: &[u8],
     wanted: &[(&str, Take)],
-) -> Result<(Map<String, Value>, Strings), PickError> {
+) -> Result<(Map<String, Value>, Notes), PickError> {
     // The skimmer does not decode strings; a body that is not text is refused here, at once.
     if let Err(e) = std::str::from_utf8(body) {
         return Err(PickError::Syntax(format!(
@@ -55,7 +55,7 @@ pub fn pick_noting(
         Ok(())
     });
     match top {
-        Ok((Top::Object, strings)) => Ok((out, strings)),
+        Ok((Top::Object, notes)) => Ok((out, notes)),
         Ok((Top::Other, _)) => Err(PickError::NotObject),
         Err(e) => Err(PickError::Syntax(e.to_string())),
     }

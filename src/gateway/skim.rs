@@ -27,12 +27,12 @@ impl std::fmt::Display for SkimError {
 /// [`LONG`] bytes (keys, roles, ids) are left out, which keeps the notes a small part of the
 /// body: for a long coding session, a few per cent where noting every string took 70 %.
 #[derive(Debug, Default, Clone)]
-pub struct Strings(pub(super) Vec<(usize, usize)>);
+pub struct Notes(pub(super) Vec<(usize, usize)>);
 
 /// Strings at least this long, quotes included, are noted.
 pub const LONG: usize = 24;
 
-/// Set on a [`Strings`] closing offset whose string holds an escape.
+/// Set on a [`Notes`] closing offset whose string holds an escape.
 pub const ESCAPED: usize = 1 << (usize::BITS - 1);
 
 /// What [`fields`] found at the top of the text.
@@ -51,17 +51,17 @@ pub enum Top {
 pub fn fields(
     b: &[u8],
     mut each: impl FnMut(&[u8], usize, usize) -> Result<(), SkimError>,
-) -> Result<(Top, Strings), SkimError> {
+) -> Result<(Top, Notes), SkimError> {
     let mut s = Skim {
         b,
         i: 0,
-        strings: Vec::new(),
+        notes: Vec::new(),
     };
     s.ws();
     if s.peek() != Some(b'{') {
         s.value()?;
         s.end()?;
-        return Ok((Top::Other, Strings(s.strings)));
+        return Ok((Top::Other, Notes(s.notes)));
     }
     s.i += 1;
     s.ws();
@@ -89,7 +89,12 @@ pub fn fields(
         }
     }
     s.end()?;
-    Ok((Top::Object, Strings(s.strings)))
+    Ok((Top::Object, Notes(s.notes)))
+}
+
+/// Checks `b` whole and notes its long strings ([`fields`] without looking at the fields).
+pub fn note(b: &[u8]) -> Result<(Top, Notes), SkimError> {
+    fields(b, |_, _, _| Ok(()))
 }
 
 /// Where the first `"`, `\\` or control character of `rest` is. Eight bytes are tested at a
@@ -160,8 +165,8 @@ impl Open {
 struct Skim<'a> {
     b: &'a [u8],
     i: usize,
-    /// Where the long strings passed so far lie (see [`Strings`]).
-    strings: Vec<(usize, usize)>,
+    /// Where the long strings passed so far lie (see [`Notes`]).
+    notes: Vec<(usize, usize)>,
 }
 
 impl Skim<'_> {
@@ -226,7 +231,7 @@ impl Skim<'_> {
             match self.b[self.i] {
                 b'"' => {
                     if self.i + 1 - open >= LONG {
-                        self.strings.push((open, self.i | escaped));
+                        self.notes.push((open, self.i | escaped));
                     }
                     self.i += 1;
                     return Ok(());

@@ -34,7 +34,7 @@ use super::snapshot::{Secret, Snapshot, Upstream};
 use super::translate::{Asked, Format, Translation};
 use super::usage::{Report, SseScanner};
 use crate::domain::{ClientKind, Outcome, Platform};
-use crate::gateway::skim::Strings;
+use crate::gateway::skim::Notes;
 use crate::http::{Body, channel_body, full};
 use crate::store::groups::Group;
 use crate::store::keys::ApiKey;
@@ -66,7 +66,7 @@ pub struct Call {
     pub headers: HeaderMap,
     pub body: Bytes,
     /// Where the body's long strings lie, noted by the routing read; `None` once rewritten.
-    pub strings: Option<Strings>,
+    pub notes: Option<Notes>,
     pub model: String,
     pub stream: bool,
     /// Conversation key for sticky routing.
@@ -197,7 +197,7 @@ impl Gateway {
                 {
                     return Box::pin(self.estimate(call, account.id)).await;
                 }
-                Some(t) => match t.request(&call.body, upstream_model, call.strings.as_ref()) {
+                Some(t) => match t.request(&call.body, upstream_model, call.notes.as_ref()) {
                     Ok(b) => {
                         // The usage chunk the gateway asked for, not the client.
                         t.include_usage &= !call.strip_usage_chunk;

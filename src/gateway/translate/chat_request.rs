@@ -10,7 +10,7 @@ use serde_json::{Value, json, value::RawValue};
 use super::pivot::{self, Block, Json, Message, Request, Str, ToolContent};
 use super::{Format, Refusal, budget_for, merged};
 use crate::gateway::checked::from_checked;
-use crate::gateway::skim::Strings;
+use crate::gateway::skim::Notes;
 
 #[derive(Deserialize)]
 struct ChatRequest<'a> {
@@ -114,7 +114,7 @@ fn invalid(e: serde_json::Error) -> Refusal {
 }
 
 /// A chat request (the body's text) as an Anthropic one.
-pub fn to_pivot<'a>(body: &'a str, notes: &Strings) -> Result<Read<'a>, Refusal> {
+pub fn to_pivot<'a>(body: &'a str, notes: &Notes) -> Result<Read<'a>, Refusal> {
     let v: ChatRequest = from_checked(body, notes).map_err(invalid)?;
     if v.n.as_ref().and_then(Value::as_i64).is_some_and(|n| n > 1) {
         return refuse("`n` above 1");

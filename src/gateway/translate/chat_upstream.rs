@@ -13,7 +13,7 @@ use super::pivot::{self, Json, Listed, Str};
 use super::write::Writer;
 use super::{ATTRIBUTION, DEFAULT_MAX_TOKENS, Format, Refusal, Translation, effort_for, noted};
 use crate::gateway::checked::from_checked;
-use crate::gateway::skim::Strings;
+use crate::gateway::skim::Notes;
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -201,7 +201,7 @@ fn invalid(e: serde_json::Error) -> Refusal {
 /// chat one for `model`, for the translation `t`.
 pub fn from_anthropic<'a>(
     body: &'a str,
-    notes: Option<&Strings>,
+    notes: Option<&Notes>,
     model: &'a str,
     t: &'a Translation,
 ) -> Result<Bytes, Refusal> {
@@ -212,7 +212,7 @@ pub fn from_anthropic<'a>(
 /// The chat request an Anthropic one becomes.
 pub(super) fn read<'a>(
     body: &'a str,
-    notes: &Strings,
+    notes: &Notes,
     model: &'a str,
     t: &'a Translation,
 ) -> Result<Body<'a>, Refusal> {

@@ -35,7 +35,7 @@ use super::checked::from_checked;
 use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion};
 use super::frame::{self, Framer};
 use super::protocol::{Kind, Protocol, error_body};
-use super::skim::{self, Strings};
+use super::skim::{self, Notes};
 use super::usage::{Usage, Wire};
 
 /// The answer length asked of an Anthropic upstream when the client's protocol does not
@@ -242,7 +242,7 @@ impl Translation {
         &mut self,
         body: &[u8],
         upstream_model: &str,
-        notes: Option<&Strings>,
+        notes: Option<&Notes>,
     ) -> Result<Bytes, Refusal> {
         // UTF-8 checked once for the whole body (serde_json would check each string again).
         let text = std::str::from_utf8(body)
@@ -440,11 +440,11 @@ impl Translation {
 
 /// Where the long strings of `body` lie: `notes` when the routing read noted them, else
 /// noted now (checking the body).
-fn noted<'n>(body: &[u8], notes: Option<&'n Strings>) -> Result<Cow<'n, Strings>, Refusal> {
+fn noted<'n>(body: &[u8], notes: Option<&'n Notes>) -> Result<Cow<'n, Notes>, Refusal> {
     if let Some(n) = notes {
         return Ok(Cow::Borrowed(n));
     }
-    let (_, n) = skim::fields(body, |_, _, _| Ok(()))
+    let (_, n) = skim::note(body)
         .map_err(|e| Refusal(format!("the request body is not valid JSON: {e}")))?;
     Ok(Cow::Owned(n))
 }

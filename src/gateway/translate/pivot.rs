@@ -356,7 +356,7 @@ pub fn tool_input(arguments: Option<&RawValue>) -> Json<'_> {
         return Cow::Owned(RawValue::from_string("{}".into()).expect("valid JSON"));
     }
     // Checked by the skimmer and copied as it is (serde_json's own check costs more).
-    let object = match skim::fields(text.as_bytes(), |_, _, _| Ok(())) {
+    let object = match skim::note(text.as_bytes()) {
         Ok((skim::Top::Object, notes)) => from_checked::<Box<RawValue>>(text, &notes).ok(),
         _ => None,
     };

@@ -10,7 +10,7 @@ use serde_json::{Value, json, value::RawValue};
 use super::pivot::{self, Block, Json, Listed, Message, Request, Str, ToolContent};
 use super::{Format, Refusal, budget_for, merged};
 use crate::gateway::checked::from_checked;
-use crate::gateway::skim::Strings;
+use crate::gateway::skim::Notes;
 
 #[derive(Deserialize)]
 struct ResponsesRequest<'a> {
@@ -97,7 +97,7 @@ fn invalid(e: serde_json::Error) -> Refusal {
 }
 
 /// A Responses request (the body's text) as an Anthropic one.
-pub fn to_pivot<'a>(body: &'a str, notes: &Strings) -> Result<Read<'a>, Refusal> {
+pub fn to_pivot<'a>(body: &'a str, notes: &Notes) -> Result<Read<'a>, Refusal> {
     let v: ResponsesRequest = from_checked(body, notes).map_err(invalid)?;
     if v.previous_response_id.is_some() {
         return refuse("`previous_response_id` (a conversation stored upstream)".into());

@@ -243,13 +243,9 @@ mod tests {
         })
         .to_string();
         let mut pivots = Vec::new();
-        let chat_notes = crate::gateway::skim::fields(chat.as_bytes(), |_, _, _| Ok(()))
-            .unwrap()
-            .1;
+        let chat_notes = crate::gateway::skim::note(chat.as_bytes()).unwrap().1;
         pivots.push(chat_request::to_pivot(&chat, &chat_notes).unwrap().request);
-        let notes = crate::gateway::skim::fields(responses.as_bytes(), |_, _, _| Ok(()))
-            .unwrap()
-            .1;
+        let notes = crate::gateway::skim::note(responses.as_bytes()).unwrap().1;
         pivots.push(
             responses_request::to_pivot(&responses, &notes)
                 .unwrap()
@@ -332,9 +328,7 @@ mod tests {
             ]
         })
         .to_string();
-        let notes = crate::gateway::skim::fields(anthropic.as_bytes(), |_, _, _| Ok(()))
-            .unwrap()
-            .1;
+        let notes = crate::gateway::skim::note(anthropic.as_bytes()).unwrap().1;
         let asked = super::super::Asked {
             endpoint: &Endpoint::Messages,
             stream: true,

@@ -98,7 +98,7 @@ proptest! {
     #[test]
     fn the_hand_written_request_is_serdes(v in json_value(), stream in any::<bool>(), think in any::<bool>()) {
         let text = match v { Value::Object(_) => v, other => json!({ "messages": other, "input": other }) }.to_string();
-        let notes = crate::gateway::skim::fields(text.as_bytes(), |_, _, _| Ok(())).unwrap().1;
+        let notes = crate::gateway::skim::note(text.as_bytes()).unwrap().1;
         let read = [
             super::super::chat_request::to_pivot(&text, &notes).ok().map(|r| r.request),
             super::super::responses_request::to_pivot(&text, &notes).ok().map(|r| r.request),
@@ -120,7 +120,7 @@ proptest! {
     #[test]
     fn the_hand_written_chat_request_is_serdes(v in json_value(), stream in any::<bool>(), session in any::<bool>()) {
         let text = match v { Value::Object(_) => v, other => json!({ "messages": other, "system": other }) }.to_string();
-        let notes = crate::gateway::skim::fields(text.as_bytes(), |_, _, _| Ok(())).unwrap().1;
+        let notes = crate::gateway::skim::note(text.as_bytes()).unwrap().1;
         let mut t = plan(Endpoint::Messages, stream, Protocol::Openai);
         t.session = session.then(|| "conversation \"1\"".to_owned());
         if let Ok(body) = super::super::chat_upstream::read(&text, &notes, "deepseek-chat", &t) {

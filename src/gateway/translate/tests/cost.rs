@@ -46,9 +46,7 @@ fn translation_cost() {
         started.elapsed() / n
     };
     // Noted as the routing read notes it, before any translation.
-    let notes = crate::gateway::skim::fields(body.as_bytes(), |_, _, _| Ok(()))
-        .unwrap()
-        .1;
+    let notes = crate::gateway::skim::note(body.as_bytes()).unwrap().1;
     let request = time(&mut || {
         let mut t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
         let out = t.request(body.as_bytes(), "claude-sonnet-4-5", Some(&notes));
@@ -121,9 +119,7 @@ fn translation_cost() {
             &completion,
         ),
     ] {
-        let notes = crate::gateway::skim::fields(body.as_bytes(), |_, _, _| Ok(()))
-            .unwrap()
-            .1;
+        let notes = crate::gateway::skim::note(body.as_bytes()).unwrap().1;
         let request = time(&mut || {
             let mut t = plan(endpoint.clone(), false, upstream);
             std::hint::black_box(t.request(body.as_bytes(), "m", Some(&notes)).unwrap());
