@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
+
+mod counts;
+pub use counts::{Counts, Nested, Tokens};
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -332,21 +334,6 @@ pub struct Usage {
 /// tokens), and a claim above it is taken as this, so no sum or cost can overflow.
 pub const MAX_TOKENS: i64 = 1_000_000_000;
 
-/// A token count from an upstream's JSON: negative, fractional or absurd values are clamped
-/// to `0..=MAX_TOKENS`; anything that is not a number is absent.
-fn tokens(v: Option<&Value>) -> Option<i64> {
-    let v = v?;
-    if let Some(n) = v.as_i64() {
-        Some(n.clamp(0, MAX_TOKENS))
-    } else if v.is_u64() {
-        Some(MAX_TOKENS)
-    } else {
-        v.as_f64()
-            .filter(|f| !f.is_nan())
-            .map(|f| f.clamp(0.0, MAX_TOKENS as f64) as i64)
-    }
-}
-
 impl Usage {
     pub fn total(&self) -> i64 {
         self.input_tokens
@@ -358,19 +345,16 @@ impl Usage {
     /// Reads an OpenAI `usage` object (chat: `prompt_tokens`/`completion_tokens`; Responses:
     /// `input_tokens`/`output_tokens`). Cached prompt tokens are counted as cache reads, the
     /// rest as input, so the two add up to the prompt.
-    pub fn from_openai(usage: &Value) -> Usage {
-        let n = |v: Option<&Value>| tokens(v).unwrap_or(0);
-        let prompt = n(usage
-            .get("prompt_tokens")
-            .or_else(|| usage.get("input_tokens")));
-        let output = n(usage
-            .get("completion_tokens")
-            .or_else(|| usage.get("output_tokens")));
+    pub fn from_openai(usage: &Counts) -> Usage {
+        let n = |t: Option<Tokens>| Tokens::of(t).unwrap_or(0);
+        let prompt = n(usage.prompt_tokens.or(usage.input_tokens));
+        let output = n(usage.completion_tokens.or(usage.output_tokens));
         let cached = n(usage
-            .pointer("/prompt_tokens_details/cached_tokens")
-            .or_else(|| usage.pointer("/input_tokens_details/cached_tokens"))
+            .prompt_tokens_details
+            .and_then(|d| d.cached_tokens)
+            .or_else(|| usage.input_tokens_details.and_then(|d| d.cached_tokens))
             // DeepSeek reports its cache hits on their own.
-            .or_else(|| usage.get("prompt_cache_hit_tokens")))
+            .or(usage.prompt_cache_hit_tokens))
         .min(prompt);
         Usage {
             input_tokens: prompt - cached,
@@ -381,13 +365,15 @@ impl Usage {
     }
 
     /// Reads a Gemini `usageMetadata` object; thinking tokens are billed as output.
-    pub fn from_gemini(meta: &Value) -> Usage {
-        let n = |k: &str| tokens(meta.get(k)).unwrap_or(0);
-        let prompt = (n("promptTokenCount") + n("toolUsePromptTokenCount")).min(MAX_TOKENS);
-        let cached = n("cachedContentTokenCount").min(prompt);
+    pub fn from_gemini(meta: &Counts) -> Usage {
+        let n = |t: Option<Tokens>| Tokens::of(t).unwrap_or(0);
+        let prompt =
+            (n(meta.prompt_token_count) + n(meta.tool_use_prompt_token_count)).min(MAX_TOKENS);
+        let cached = n(meta.cached_content_token_count).min(prompt);
         Usage {
             input_tokens: prompt - cached,
-            output_tokens: (n("candidatesTokenCount") + n("thoughtsTokenCount")).min(MAX_TOKENS),
+            output_tokens: (n(meta.candidates_token_count) + n(meta.thoughts_token_count))
+                .min(MAX_TOKENS),
             cache_read_input_tokens: cached,
             ..Usage::default()
         }
@@ -395,24 +381,23 @@ impl Usage {
 
     /// Folds in an Anthropic `usage` object. Later objects of one response (a stream's
     /// `message_delta`) carry cumulative counts, so a present field replaces the earlier one.
-    pub fn merge_anthropic(&mut self, usage: &Value) {
-        let get = |name: &str| tokens(usage.get(name));
-        if let Some(n) = get("input_tokens") {
+    pub fn merge_anthropic(&mut self, usage: &Counts) {
+        if let Some(n) = Tokens::of(usage.input_tokens) {
             self.input_tokens = n;
         }
-        if let Some(n) = get("output_tokens") {
+        if let Some(n) = Tokens::of(usage.output_tokens) {
             self.output_tokens = n;
         }
-        if let Some(n) = get("cache_creation_input_tokens") {
+        if let Some(n) = Tokens::of(usage.cache_creation_input_tokens) {
             self.cache_creation_input_tokens = n;
         }
-        if let Some(n) = get("cache_read_input_tokens") {
+        if let Some(n) = Tokens::of(usage.cache_read_input_tokens) {
             self.cache_read_input_tokens = n;
         }
-        if let Some(n) = tokens(
+        if let Some(n) = Tokens::of(
             usage
-                .get("cache_creation")
-                .and_then(|c| c.get("ephemeral_1h_input_tokens")),
+                .cache_creation
+                .and_then(|c| c.ephemeral_1h_input_tokens),
         ) {
             self.cache_creation_1h_tokens = n;
         }

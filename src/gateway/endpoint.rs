@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::pick::{PickError, Take, pick_noting, set_field};
+use super::pick::{PickError, pick_noting, set_field};
 use super::protocol::Protocol;
 use super::skim::Notes;
 use super::usage::Wire;
@@ -223,12 +223,12 @@ pub struct Parsed {
 /// body (the conversation, often most of it) is checked and skipped, not parsed into a tree.
 pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<Parsed, PickError> {
     let fields = [
-        ("model", Take::Value),
-        ("stream", Take::Value),
-        ("metadata", Take::Value),
-        ("prompt_cache_key", Take::Value),
-        ("user", Take::Value),
-        ("stream_options", Take::Value),
+        "model",
+        "stream",
+        "metadata",
+        "prompt_cache_key",
+        "user",
+        "stream_options",
     ];
     let (picked, notes) = pick_noting(body, &fields)?;
     let v = &Value::Object(picked);

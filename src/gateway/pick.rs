@@ -5,28 +5,16 @@ use serde_json::{Map, Value};
 
 use super::skim::{Notes, SkimError, Top, fields};
 
-/// What to keep of a field.
-#[derive(Clone, Copy)]
-pub enum Take {
-    /// Its value.
-    Value,
-    /// Only that it is there (kept as `true`); its value is skipped unread.
-    Presence,
-}
-
 /// The fields of the JSON object `body` named in `fields`, as an object holding just those
 /// (the last one wins when a name repeats, as in a full parse). Fails on anything that is not
 /// a JSON object, or not valid JSON, or not UTF-8 (including inside skipped strings).
-pub fn pick(body: &[u8], wanted: &[(&str, Take)]) -> Result<Map<String, Value>, PickError> {
+pub fn pick(body: &[u8], wanted: &[&str]) -> Result<Map<String, Value>, PickError> {
     pick_noting(body, wanted).map(|(picked, _)| picked)
 }
 
 /// [`pick`], and where the body's long strings lie, for reading it again with
 /// [`super::checked`].
-pub fn pick_noting(
-    body: &[u8],
-    wanted: &[(&str, Take)],
-) -> Result<(Map<String, Value>, Notes), PickError> {
+pub fn pick_noting(body: &[u8], wanted: &[&str]) -> Result<(Map<String, Value>, Notes), PickError> {
     // The skimmer does not decode strings; a body that is not text is refused here, at once.
     if let Err(e) = std::str::from_utf8(body) {
         return Err(PickError::Syntax(format!(
@@ -36,21 +24,18 @@ pub fn pick_noting(
     }
     let mut out = Map::new();
     let top = fields(body, |key, start, end| {
-        let Some(&(name, take)) = find(wanted, key) else {
+        let Some(name) = find(wanted, key).map(|i| wanted[i]) else {
             return Ok(());
         };
-        let value = match take {
-            Take::Value => value_of(&body[start..end]).map_err(|e| {
-                // Its position is within the value; the skimmer's is within the body.
-                let e = e.to_string();
-                let why = e.split(" at line ").next().unwrap_or(&e);
-                SkimError {
-                    what: format!("invalid `{name}` ({why})"),
-                    at: start,
-                }
-            })?,
-            Take::Presence => Value::Bool(true),
-        };
+        let value = value_of(&body[start..end]).map_err(|e| {
+            // Its position is within the value; the skimmer's is within the body.
+            let e = e.to_string();
+            let why = e.split(" at line ").next().unwrap_or(&e);
+            SkimError {
+                what: format!("invalid `{name}` ({why})"),
+                at: start,
+            }
+        })?;
         out.insert(name.to_owned(), value);
         Ok(())
     });
@@ -61,18 +46,18 @@ pub fn pick_noting(
     }
 }
 
-/// The wanted field a key as written between its quotes names, if any (escapes decoded only
-/// when there are any, which keys almost never have).
-fn find<'w, T>(wanted: &'w [(&str, T)], raw: &[u8]) -> Option<&'w (&'w str, T)> {
+/// Which of the wanted names a key as written between its quotes is, if any (escapes decoded
+/// only when there are any, which keys almost never have).
+pub(super) fn find(wanted: &[&str], raw: &[u8]) -> Option<usize> {
     if !raw.contains(&b'\\') {
-        return wanted.iter().find(|(n, _)| n.as_bytes() == raw);
+        return wanted.iter().position(|n| n.as_bytes() == raw);
     }
     let mut quoted = Vec::with_capacity(raw.len() + 2);
     quoted.push(b'"');
     quoted.extend_from_slice(raw);
     quoted.push(b'"');
     let key: String = serde_json::from_slice(&quoted).ok()?;
-    wanted.iter().find(|(n, _)| *n == key)
+    wanted.iter().position(|n| *n == key)
 }
 
 /// A value the skimmer found whole. The usual routing values (a plain string, a literal) are
@@ -131,7 +116,7 @@ pub fn set_field(body: &[u8], key: &str, value: &str) -> Vec<u8> {
 fn field_span(body: &[u8], key: &str) -> Option<(usize, usize)> {
     let mut found = None;
     fields(body, |raw, start, end| {
-        if find(&[(key, ())], raw).is_some() {
+        if find(&[key], raw).is_some() {
             found = Some((start, end));
         }
         Ok(())
@@ -144,7 +129,7 @@ fn field_span(body: &[u8], key: &str) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
-    const FIELDS: &[(&str, Take)] = &[("model", Take::Value), ("choices", Take::Presence)];
+    const FIELDS: &[&str] = &["model", "choices"];
 
     #[test]
     fn only_the_named_fields_are_kept_and_the_last_repeat_wins() {
@@ -155,7 +140,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             Value::Object(m),
-            serde_json::json!({"model":"b","choices":true})
+            serde_json::json!({"model":"b","choices":null})
         );
     }
 
@@ -254,13 +239,7 @@ mod cost {
             body.push_str(turn);
         }
         body.push_str(r#"{"role":"user","content":"go"}]}"#);
-        let (b, fields) = (
-            body.as_bytes(),
-            [
-                ("model", super::Take::Value),
-                ("stream", super::Take::Value),
-            ],
-        );
+        let (b, fields) = (body.as_bytes(), ["model", "stream"]);
         let time = |f: &dyn Fn()| {
             (0..20).for_each(|_| f());
             let t = std::time::Instant::now();

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::usage::{Report, Usage, Wire};
+use super::usage::{Counts, Report, Usage, Wire};
 
 /// Longest SSE line kept while looking for usage; longer lines (huge text deltas) pass through
 /// unread, because usage never rides on them. The same bound holds for one event's data.
@@ -165,7 +165,7 @@ impl SseScanner {
             Some("message_start") => {
                 if let Some(m) = v.get("message") {
                     if let Some(u) = m.get("usage") {
-                        self.report.usage.merge_anthropic(u);
+                        self.report.usage.merge_anthropic(&Counts::of(u));
                     }
                     if let Some(model) = m.get("model").and_then(Value::as_str) {
                         self.report.model = Some(model.to_owned());
@@ -174,7 +174,7 @@ impl SseScanner {
             }
             Some("message_delta") => {
                 if let Some(u) = v.get("usage") {
-                    self.report.usage.merge_anthropic(u);
+                    self.report.usage.merge_anthropic(&Counts::of(u));
                     self.report.usage_final = true;
                 }
             }
@@ -198,7 +198,7 @@ impl SseScanner {
             return;
         };
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            self.report.usage = Usage::from_openai(u);
+            self.report.usage = Usage::from_openai(&Counts::of(u));
             self.report.usage_final = true;
         }
         if let Some(m) = v.get("model").and_then(Value::as_str) {
@@ -230,7 +230,7 @@ impl SseScanner {
         let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
         if let Some(resp) = v.get("response") {
             if let Some(u) = resp.get("usage").filter(|u| u.is_object()) {
-                self.report.usage = Usage::from_openai(u);
+                self.report.usage = Usage::from_openai(&Counts::of(u));
                 self.report.usage_final = true;
             }
             if let Some(m) = resp.get("model").and_then(Value::as_str) {
@@ -258,7 +258,7 @@ impl SseScanner {
             return;
         };
         if let Some(u) = v.get("usageMetadata") {
-            self.report.usage = Usage::from_gemini(u);
+            self.report.usage = Usage::from_gemini(&Counts::of(u));
             self.report.usage_final = true;
         }
         if let Some(m) = v.get("modelVersion").and_then(Value::as_str) {

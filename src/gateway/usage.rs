@@ -1,10 +1,13 @@
 //! Where an answer's usage is, by wire format, and what a whole JSON answer says about itself;
 //! streams are read by [`super::sse::SseScanner`].
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use super::pick::find;
+use super::skim;
 
 pub use super::sse::{MAX_LINE, SseScanner};
-pub use crate::domain::{MAX_TOKENS, Price, Usage};
+pub use crate::domain::{Counts, MAX_TOKENS, Price, Usage};
 
 /// The response format a body or stream is in, which decides where its usage is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,56 +38,84 @@ pub struct Report {
 }
 
 impl Report {
-    /// Reads a whole non-streaming JSON body. Only the fields that matter are parsed; the
-    /// answer's content (the bulk of it) is skipped without being copied.
+    /// Reads a whole non-streaming JSON body. Only the fields that matter are read: the
+    /// skimmer checks the body and finds them, the usage's counts are read without building a
+    /// tree, and the answer's content (the bulk of it) is neither copied nor decoded.
     pub fn from_json(wire: Wire, body: &[u8]) -> Report {
-        use super::pick::{Take, pick};
-        let mut r = Report::default();
-        let fields = [
-            ("type", Take::Value),
-            ("status", Take::Value),
-            ("model", Take::Value),
-            ("modelVersion", Take::Value),
-            ("usage", Take::Value),
-            ("usageMetadata", Take::Value),
-            ("choices", Take::Presence),
-            ("candidates", Take::Presence),
+        const FIELDS: [&str; 8] = [
+            "type",
+            "status",
+            "model",
+            "modelVersion",
+            "usage",
+            "usageMetadata",
+            "choices",
+            "candidates",
         ];
-        let Ok(v) = pick(body, &fields) else {
+        let mut r = Report::default();
+        // The skimmer does not decode strings; a body that is not text says nothing.
+        if std::str::from_utf8(body).is_err() {
             return r;
-        };
+        }
+        let mut at = [None; FIELDS.len()];
+        let top = skim::fields(body, |key, start, end| {
+            if let Some(i) = find(&FIELDS, key) {
+                at[i] = Some(&body[start..end]);
+            }
+            Ok(())
+        });
+        if !matches!(top, Ok((skim::Top::Object, _))) {
+            return r;
+        }
+        let [
+            kind,
+            status,
+            model,
+            model_version,
+            usage,
+            usage_metadata,
+            choices,
+            candidates,
+        ] = at;
         match wire {
             Wire::Anthropic => {
-                if let Some(u) = v.get("usage") {
-                    r.usage.merge_anthropic(u);
+                if let Some(u) = usage {
+                    r.usage.merge_anthropic(&Counts::from_json(u));
                     r.usage_final = true;
                 }
-                r.complete = v.get("type").and_then(Value::as_str) == Some("message");
+                r.complete = kind.and_then(text).as_deref() == Some("message");
             }
             Wire::OpenaiChat | Wire::OpenaiResponses => {
-                if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-                    r.usage = Usage::from_openai(u);
+                if let Some(u) = usage.filter(|u| u.starts_with(b"{")) {
+                    r.usage = Usage::from_openai(&Counts::from_json(u));
                     r.usage_final = true;
                 }
                 r.complete = match wire {
-                    Wire::OpenaiChat => v.contains_key("choices"),
-                    _ => v.get("status").and_then(Value::as_str) == Some("completed"),
+                    Wire::OpenaiChat => choices.is_some(),
+                    _ => status.and_then(text).as_deref() == Some("completed"),
                 };
             }
             Wire::Gemini => {
-                if let Some(u) = v.get("usageMetadata") {
-                    r.usage = Usage::from_gemini(u);
+                if let Some(u) = usage_metadata {
+                    r.usage = Usage::from_gemini(&Counts::from_json(u));
                     r.usage_final = true;
                 }
-                r.complete = v.contains_key("candidates");
+                r.complete = candidates.is_some();
             }
         }
-        r.model = v
-            .get("model")
-            .or_else(|| v.get("modelVersion"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        r.model = model.or(model_version).and_then(text).map(Cow::into_owned);
         r
+    }
+}
+
+/// A JSON value's text when it is a string (the skimmer has checked its grammar).
+fn text(v: &[u8]) -> Option<Cow<'_, str>> {
+    match v {
+        [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+            std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+        }
+        [b'"', ..] => serde_json::from_slice::<String>(v).ok().map(Cow::Owned),
+        _ => None,
     }
 }
 
@@ -156,5 +187,35 @@ mod tests {
         };
         assert_eq!(price.cost(&r.usage), i64::MAX, "saturates, never negative");
         assert!(r.usage.total() > 0);
+    }
+
+    #[test]
+    fn names_are_read_through_escapes_and_what_is_not_an_object_says_nothing() {
+        let escaped = br#"{"t\u0079pe":"mess\u0061ge","model":"claude-\u0073onnet","usage":{"output_tokens":4}}"#;
+        let r = Report::from_json(Wire::Anthropic, escaped);
+        assert!(r.complete);
+        assert_eq!(r.model.as_deref(), Some("claude-sonnet"));
+        assert_eq!(r.usage.output_tokens, 4);
+        // A present `model` that is no string hides `modelVersion`, as it always has.
+        let r = Report::from_json(
+            Wire::Gemini,
+            br#"{"model":7,"modelVersion":"g","usageMetadata":{}}"#,
+        );
+        assert_eq!(r.model, None);
+        assert!(r.usage_final);
+        // Chat usage must be an object to count; Anthropic's is read whatever it is.
+        let r = Report::from_json(Wire::OpenaiChat, br#"{"choices":[],"usage":null}"#);
+        assert!(r.complete && !r.usage_final);
+        for bad in [
+            &b"[1]"[..],
+            b"{\"usage\":{\"output_tokens\":4}",
+            b"{\"usage\":{\"output_tokens\":4},\"x\":\"\xff\"}",
+        ] {
+            assert_eq!(
+                Report::from_json(Wire::Anthropic, bad),
+                Report::default(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Block, Ev, Translation, Usage, anthropic_usage, sse, str_of};
+use super::{Block, Counts, Ev, Translation, Usage, anthropic_usage, sse, str_of};
 
 /// Reads an Anthropic stream.
 #[derive(Default)]
@@ -21,7 +21,7 @@ impl super::Read for Reader {
             "message_start" => {
                 let m = v.get("message").unwrap_or(&Value::Null);
                 if let Some(u) = m.get("usage") {
-                    self.usage.merge_anthropic(u);
+                    self.usage.merge_anthropic(&Counts::of(u));
                 }
                 out.push(Ev::Start {
                     id: str_of(m, "id").unwrap_or("msg").to_owned(),
@@ -73,7 +73,7 @@ impl super::Read for Reader {
             "content_block_stop" => out.push(Ev::Close { index }),
             "message_delta" => {
                 if let Some(u) = v.get("usage") {
-                    self.usage.merge_anthropic(u);
+                    self.usage.merge_anthropic(&Counts::of(u));
                 }
                 let stop = v
                     .pointer("/delta/stop_reason")

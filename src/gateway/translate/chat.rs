@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::pivot::Answer;
 use super::{
-    Translation, Usage, args_object, openai_finish, prompt_tokens, stop_from_openai, str_of,
-    text_of,
+    Counts, Translation, Usage, args_object, openai_finish, prompt_tokens, stop_from_openai,
+    str_of, text_of,
 };
 
 /// An Anthropic answer block, borrowing the chat answer's texts.
@@ -73,7 +73,7 @@ pub fn response_to_anthropic<'a>(
     let usage = v
         .get("usage")
         .filter(|u| u.is_object())
-        .map(Usage::from_openai)
+        .map(|u| Usage::from_openai(&Counts::of(u)))
         .unwrap_or_default();
     let stop = stop_from_openai(str_of(choice, "finish_reason").unwrap_or("stop"));
     super::anthropic_message(str_of(v, "id"), t, content, stop, &usage)

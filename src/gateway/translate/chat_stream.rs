@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::chat::{reasoning, usage_json};
 use super::{
-    Block, Builder, Ev, Translation, Usage, openai_finish, sse_data, stop_from_openai, str_of,
+    Block, Builder, Counts, Ev, Translation, Usage, openai_finish, sse_data, stop_from_openai,
+    str_of,
 };
 
 /// Reads a chat stream.
@@ -47,7 +48,7 @@ impl super::Read for Reader {
         }
         self.b.start(str_of(&v, "id"), out);
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            self.usage = Usage::from_openai(u);
+            self.usage = Usage::from_openai(&Counts::of(u));
         }
         let Some(choice) = v.pointer("/choices/0") else {
             return;

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Format, Refusal, Translation, Usage, blocks_of, custom_tools, image_block, merge_turns,
+    Counts, Format, Refusal, Translation, Usage, blocks_of, custom_tools, image_block, merge_turns,
     prompt_tokens, set_thinking, str_of, text_of, usage_of,
 };
 
@@ -472,7 +472,7 @@ pub fn response_to_anthropic<'a>(
     );
     let usage = v
         .get("usageMetadata")
-        .map(Usage::from_gemini)
+        .map(|u| Usage::from_gemini(&Counts::of(u)))
         .unwrap_or_default();
     let stop = stop_of(finish, called);
     super::anthropic_message(str_of(v, "responseId"), t, content, stop, &usage)

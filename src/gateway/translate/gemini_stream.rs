@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::gemini::{finish_of, stop_of, usage_json};
-use super::{Block, Builder, Ev, Translation, Usage, sse_data, str_of};
+use super::{Block, Builder, Counts, Ev, Translation, Usage, sse_data, str_of};
 
 /// Reads a Gemini SSE stream (asked for with `alt=sse`).
 pub struct Reader {
@@ -37,7 +37,7 @@ impl super::Read for Reader {
         }
         self.b.start(str_of(&v, "responseId"), out);
         if let Some(u) = v.get("usageMetadata") {
-            self.usage = Usage::from_gemini(u);
+            self.usage = Usage::from_gemini(&Counts::of(u));
         }
         let cand = v.pointer("/candidates/0").unwrap_or(&Value::Null);
         for part in cand

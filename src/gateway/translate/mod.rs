@@ -36,7 +36,7 @@ use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion};
 use super::frame::{self, Framer};
 use super::protocol::{Kind, Protocol, error_body};
 use super::skim::{self, Notes};
-use super::usage::{Usage, Wire};
+use super::usage::{Counts, Usage, Wire};
 
 /// The answer length asked of an Anthropic upstream when the client's protocol does not
 /// require one (Anthropic does).

@@ -9,7 +9,7 @@ use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json, value::RawValue};
 
-use super::{Usage, thinking_budget};
+use super::{Counts, Usage, thinking_budget};
 use crate::gateway::checked::from_checked;
 use crate::gateway::skim;
 
@@ -430,7 +430,7 @@ impl<'a> Answer<'a> {
     pub fn usage(&self) -> Usage {
         let mut u = Usage::default();
         if let Some(v) = &self.usage {
-            u.merge_anthropic(v);
+            u.merge_anthropic(&Counts::of(v));
         }
         u
     }

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Block, Builder, Ev, Format, Refusal, Translation, Usage, args_object, custom_tools, effort_for,
-    image_url, into_text, into_vec, obj, str_of, take,
+    Block, Builder, Counts, Ev, Format, Refusal, Translation, Usage, args_object, custom_tools,
+    effort_for, image_url, into_text, into_vec, obj, str_of, take,
 };
 
 fn refuse(what: impl std::fmt::Display) -> Refusal {
@@ -240,7 +240,7 @@ pub fn response_to_anthropic<'a>(
     let usage = v
         .get("usage")
         .filter(|u| u.is_object())
-        .map(Usage::from_openai)
+        .map(|u| Usage::from_openai(&Counts::of(u)))
         .unwrap_or_default();
     super::anthropic_message(str_of(v, "id"), t, content, stop_of(v, called), &usage)
 }
@@ -364,7 +364,7 @@ impl super::Read for Reader {
                 let usage = r
                     .get("usage")
                     .filter(|u| u.is_object())
-                    .map(Usage::from_openai)
+                    .map(|u| Usage::from_openai(&Counts::of(u)))
                     .unwrap_or_default();
                 self.b.end(stop_of(r, self.called), usage, out);
             }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{DEFAULT_MAX_TOKENS, Format, Refusal, Usage};
+use super::{Counts, DEFAULT_MAX_TOKENS, Format, Refusal, Usage};
 
 /// Anthropic usage JSON.
 pub fn anthropic_usage(u: &Usage) -> Value {
@@ -20,7 +20,7 @@ pub fn anthropic_usage(u: &Usage) -> Value {
 pub fn usage_of(message: &Value) -> Usage {
     let mut u = Usage::default();
     if let Some(v) = message.get("usage") {
-        u.merge_anthropic(v);
+        u.merge_anthropic(&Counts::of(v));
     }
     u
 }
