@@ -136,7 +136,7 @@ impl Meter {
             "request finished"
         );
         self.metrics.request(&rec);
-        let line = serde_json::to_vec(&rec).expect("records serialize");
+        let line = rec.journal_line();
         match self.journal.append(&line) {
             Ok(ticket) => {
                 self.shared.in_flight.fetch_add(1, Ordering::SeqCst);

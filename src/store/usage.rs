@@ -7,6 +7,7 @@ use crate::domain::Outcome;
 use crate::error::Result;
 
 mod charts;
+mod line;
 pub use charts::*;
 
 /// One request, as it is logged (and journaled as a JSON line until it is).
