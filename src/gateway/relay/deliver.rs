@@ -242,8 +242,16 @@ fn timing(gateway: Duration, upstream: Duration) -> String {
         let micros = d.as_nanos().saturating_add(500) / 1000;
         (micros / 1000, micros % 1000)
     };
-    let ((g, g_frac), (u, u_frac)) = (ms(gateway), ms(upstream));
-    format!("gateway;dur={g}.{g_frac:03}, upstream;dur={u}.{u_frac:03}")
+    let mut out = String::with_capacity(48);
+    for (name, d) in [("gateway;dur=", gateway), (", upstream;dur=", upstream)] {
+        let (whole, frac) = ms(d);
+        out.push_str(name);
+        out.push_str(itoa::Buffer::new().format(whole));
+        out.push('.');
+        // Three digits, leading zeros kept: `format!`'s padding cost as much as the rest.
+        out.push_str(&itoa::Buffer::new().format(1000 + frac)[1..]);
+    }
+    out
 }
 
 /// A response whose log row is written when it ends.
@@ -491,6 +499,7 @@ mod tests {
             at(12_400, 1_234_500),
             "gateway;dur=0.012, upstream;dur=1.235"
         );
+        assert_eq!(at(7_000, 0), "gateway;dur=0.007, upstream;dur=0.000");
         assert_eq!(
             at(999_600, 61_000_000_000),
             "gateway;dur=1.000, upstream;dur=61000.000"
