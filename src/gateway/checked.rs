@@ -1,6 +1,6 @@
 //! A serde deserializer for a JSON text the skimmer has already checked: it reads the text
-//! again without checking it, and jumps over each long string (a conversation's texts) to
-//! where the skimmer noted it ends.
+//! again without checking it, and jumps over each long string (a conversation's texts), and
+//! each large container it is not asked to read, to where the skimmer noted it ends.
 //!
 //! Hand-written because it is measured to matter: a translated request is read twice, once
 //! for routing and once typed, and the typed reading with serde_json scanned the
@@ -50,7 +50,7 @@ struct Checked<'a, 'n> {
     text: &'a str,
     b: &'a [u8],
     i: usize,
-    notes: &'n [(usize, usize)],
+    notes: &'n [(u32, u32)],
     /// The note of the next long string to come.
     next: usize,
     depth: usize,
@@ -80,9 +80,9 @@ impl<'a> Checked<'a, '_> {
     /// moves past it. A long one's end is in the notes; a short one is scanned.
     fn string(&mut self) -> Result<(&'a str, bool), Error> {
         let (end, escaped) = match self.notes.get(self.next) {
-            Some(&(open, close)) if open == self.i => {
+            Some(&(open, close)) if open as usize == self.i => {
                 self.next += 1;
-                (close & !ESCAPED, close & ESCAPED != 0)
+                ((close & !ESCAPED) as usize, close & ESCAPED != 0)
             }
             _ => self.short_string()?,
         };
@@ -110,6 +110,24 @@ impl<'a> Checked<'a, '_> {
             escaped = true;
             at += 2;
         }
+    }
+
+    /// Where the container opening at the current bracket closes, when the skimmer noted it
+    /// (then the note is passed).
+    fn container_end(&mut self) -> Result<Option<usize>, Error> {
+        let Some(&(at, close)) = self.notes.get(self.next) else {
+            return Ok(None);
+        };
+        let (at, close) = (at as usize, close as usize);
+        if at != self.i {
+            return Ok(None);
+        }
+        let bracket = if self.b[at] == b'{' { b'}' } else { b']' };
+        if close <= at || self.b.get(close) != Some(&bracket) {
+            return Err(mismatch());
+        }
+        self.next += 1;
+        Ok(Some(close))
     }
 
     /// A number or a literal: up to the next separator.
@@ -140,7 +158,19 @@ impl<'a> Checked<'a, '_> {
                             self.string()?;
                             continue;
                         }
-                        b'{' | b'[' => open += 1,
+                        b'{' | b'[' => match self.container_end()? {
+                            // A large one is jumped over, with the notes of what it holds.
+                            Some(close) => {
+                                self.i = close + 1;
+                                self.next += self.notes[self.next..]
+                                    .partition_point(|&(at, _)| (at as usize) < close);
+                                if open == 0 {
+                                    break;
+                                }
+                                continue;
+                            }
+                            None => open += 1,
+                        },
                         b'}' | b']' => {
                             open -= 1;
                             if open == 0 {
@@ -181,6 +211,7 @@ impl<'a> de::Deserializer<'a> for &mut Checked<'a, '_> {
                 (quoted, true) => v.visit_string(serde_json::from_str(quoted)?),
             },
             open @ (b'{' | b'[') => {
+                self.container_end()?;
                 self.enter()?;
                 let mut items = Items {
                     d: self,

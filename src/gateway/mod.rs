@@ -587,7 +587,10 @@ mod tests {
     fn request_ids_are_long_distinct_and_ordered_by_time() {
         let (a, b) = (request_id(), request_id());
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')), "{a}");
+        assert!(
+            a.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+            "{a}"
+        );
         assert_ne!(a, b);
         // The first twelve digits are the time in milliseconds.
         let ms = i64::from_str_radix(&a[..12], 16).unwrap();

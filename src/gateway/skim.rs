@@ -20,20 +20,30 @@ impl std::fmt::Display for SkimError {
     }
 }
 
-/// Where the long strings of a text [`fields`] checked lie, in the order they come: the
-/// offsets of each one's opening and closing quotes, with [`ESCAPED`] set on the closing one
-/// when it holds an escape. What lets a second reading of the same text ([`super::checked`])
-/// jump over a conversation's texts instead of scanning them again. Strings shorter than
-/// [`LONG`] bytes (keys, roles, ids) are left out, which keeps the notes a small part of the
-/// body: for a long coding session, a few per cent where noting every string took 70 %.
+/// Where the long strings and the large containers of a text [`fields`] checked lie, in the
+/// order they open: the offsets of each one's opening and closing quote or bracket, with
+/// [`ESCAPED`] set on a string's closing one when it holds an escape. What lets a second
+/// reading of the same text ([`super::checked`]) jump over a conversation's texts, and over the
+/// values it keeps as written (tool schemas, content), instead of scanning them again. Strings
+/// shorter than [`LONG`] bytes (keys, roles, ids) and containers shorter than [`LARGE`] are
+/// left out, which keeps the notes a small part of the body: for a long coding session, a few
+/// per cent where noting every string took 70 %.
 #[derive(Debug, Default, Clone)]
-pub struct Notes(pub(super) Vec<(usize, usize)>);
+pub struct Notes(pub(super) Vec<(u32, u32)>);
 
 /// Strings at least this long, quotes included, are noted.
 pub const LONG: usize = 24;
 
+/// Containers at least this long, brackets included, are noted: scanning a shorter one again
+/// costs about what noting it does.
+pub const LARGE: usize = 128;
+
 /// Set on a [`Notes`] closing offset whose string holds an escape.
-pub const ESCAPED: usize = 1 << (usize::BITS - 1);
+pub const ESCAPED: u32 = 1 << 31;
+
+/// Texts up to this long are noted (the offsets fit the notes' 31 bits); a longer one, past
+/// any body limit in use, is read again without notes.
+const NOTED_UP_TO: usize = ESCAPED as usize;
 
 /// What [`fields`] found at the top of the text.
 #[derive(Debug, PartialEq)]
@@ -55,7 +65,10 @@ pub fn fields(
     let mut s = Skim {
         b,
         i: 0,
-        notes: Vec::new(),
+        // About what a coding session's conversation needs, so the notes are seldom moved
+        // as they grow; nothing for a small request.
+        notes: Vec::with_capacity(b.len() / 512),
+        noting: b.len() <= NOTED_UP_TO,
     };
     s.ws();
     if s.peek() != Some(b'{') {
@@ -127,21 +140,33 @@ pub(super) fn next_special(rest: &[u8]) -> Option<usize> {
         .map(|p| at + p)
 }
 
-/// The containers a value is inside, innermost last (`true` for an object): the first 64
-/// levels as bits, so that skipping a request's values allocates nothing.
-#[derive(Default)]
+/// The containers a value is inside, innermost last: whether each is an object, and where
+/// its note is in the notes. The first 64 levels are kept in place, so that skimming a
+/// request's values allocates nothing for them.
 struct Open {
-    bits: u64,
+    objects: u64,
     depth: usize,
-    deeper: Vec<bool>,
+    notes_at: [usize; 64],
+    deeper: Vec<(bool, usize)>,
 }
 
 impl Open {
-    fn push(&mut self, object: bool) {
+    fn new() -> Open {
+        Open {
+            objects: 0,
+            depth: 0,
+            notes_at: [0; 64],
+            deeper: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, object: bool, note_at: usize) {
         if self.depth < 64 {
-            self.bits = (self.bits & !(1 << self.depth)) | (u64::from(object) << self.depth);
+            let bit = 1 << self.depth;
+            self.objects = (self.objects & !bit) | if object { bit } else { 0 };
+            self.notes_at[self.depth] = note_at;
         } else {
-            self.deeper.push(object);
+            self.deeper.push((object, note_at));
         }
         self.depth += 1;
     }
@@ -149,24 +174,28 @@ impl Open {
     fn last(&self) -> Option<bool> {
         match self.depth {
             0 => None,
-            d if d <= 64 => Some(self.bits >> (d - 1) & 1 == 1),
-            _ => self.deeper.last().copied(),
+            d if d <= 64 => Some(self.objects >> (d - 1) & 1 == 1),
+            _ => self.deeper.last().map(|&(object, _)| object),
         }
     }
 
-    fn pop(&mut self) {
-        if self.depth > 64 {
-            self.deeper.pop();
-        }
+    /// Leaves the innermost container; where its note is.
+    fn pop(&mut self) -> usize {
         self.depth -= 1;
+        if self.depth >= 64 {
+            self.deeper.pop().expect("a container is open").1
+        } else {
+            self.notes_at[self.depth]
+        }
     }
 }
 
 struct Skim<'a> {
     b: &'a [u8],
     i: usize,
-    /// Where the long strings passed so far lie (see [`Notes`]).
-    notes: Vec<(usize, usize)>,
+    /// Where the long strings and large containers passed so far lie (see [`Notes`]).
+    notes: Vec<(u32, u32)>,
+    noting: bool,
 }
 
 impl Skim<'_> {
@@ -230,8 +259,8 @@ impl Skim<'_> {
             self.i += n;
             match self.b[self.i] {
                 b'"' => {
-                    if self.i + 1 - open >= LONG {
-                        self.notes.push((open, self.i | escaped));
+                    if self.noting && self.i + 1 - open >= LONG {
+                        self.notes.push((open as u32, self.i as u32 | escaped));
                     }
                     self.i += 1;
                     return Ok(());
@@ -298,6 +327,7 @@ impl Skim<'_> {
     fn scalar_or_open(&mut self, open: &mut Open) -> Result<bool, SkimError> {
         match self.peek() {
             Some(c @ (b'{' | b'[')) => {
+                let at = self.i;
                 self.i += 1;
                 self.ws();
                 let close = if c == b'{' { b'}' } else { b']' };
@@ -305,11 +335,16 @@ impl Skim<'_> {
                     self.i += 1;
                     return Ok(false);
                 }
+                // Noted at once, so the notes stay in the order things open; its end is
+                // filled in when it closes, or the note taken back if it was short.
+                open.push(c == b'{', self.notes.len());
+                if self.noting {
+                    self.notes.push((at as u32, 0));
+                }
                 if c == b'{' {
                     self.key()?;
                     self.ws();
                 }
-                open.push(c == b'{');
                 Ok(true)
             }
             Some(b'"') => self.string().map(|()| false),
@@ -330,10 +365,26 @@ impl Skim<'_> {
         }
     }
 
+    /// Past the closing bracket at the current byte, noting the container if it is large.
+    fn close(&mut self, open: &mut Open) {
+        let note = open.pop();
+        if !self.noting {
+            // Nothing was noted.
+        } else if self.i + 1 - self.notes[note].0 as usize >= LARGE {
+            self.notes[note].1 = self.i as u32;
+        } else if note + 1 == self.notes.len() {
+            self.notes.pop();
+        } else {
+            // Only the notes of its own few long strings come after it.
+            self.notes.remove(note);
+        }
+        self.i += 1;
+    }
+
     /// One whole value, from its first byte to just past its last. Nesting is kept on a
     /// stack, not recursed into, so no depth exhausts the thread's stack.
     fn value(&mut self) -> Result<(), SkimError> {
-        let mut open = Open::default();
+        let mut open = Open::new();
         loop {
             if self.scalar_or_open(&mut open)? {
                 continue;
@@ -354,14 +405,8 @@ impl Skim<'_> {
                         }
                         break;
                     }
-                    Some(b'}') if object => {
-                        self.i += 1;
-                        open.pop();
-                    }
-                    Some(b']') if !object => {
-                        self.i += 1;
-                        open.pop();
-                    }
+                    Some(b'}') if object => self.close(&mut open),
+                    Some(b']') if !object => self.close(&mut open),
                     _ => return Err(self.error("expected `,` or a closing bracket")),
                 }
             }
@@ -402,6 +447,34 @@ mod tests {
         let top = |b| fields(b, |_, _, _| Ok(())).map(|(top, _)| top);
         assert_eq!(top(b"[1,2]"), Ok(Top::Other));
         assert_eq!(top(b" \"s\" "), Ok(Top::Other));
+    }
+
+    #[test]
+    fn large_containers_and_long_strings_are_noted_in_the_order_they_open() {
+        let long = "x".repeat(LARGE);
+        let text = format!(
+            r#"{{"a":[{{"t":"{long}"}},{{"s":"a short text, yet noted"}}],"b":{{"c":[]}}}}"#
+        );
+        let b = text.as_bytes();
+        let (_, notes) = note(b).unwrap();
+        let spans: Vec<&str> = notes
+            .0
+            .iter()
+            .map(|&(open, close)| &text[open as usize..=(close & !ESCAPED) as usize])
+            .collect();
+        let array = &text[5..text.find(r#","b""#).unwrap()];
+        let object = &array[1..array.find("},").unwrap() + 1];
+        // The array and its first object are large; the second object and `b` are not, but
+        // the long string inside the second is noted all the same.
+        assert_eq!(
+            spans,
+            [
+                array,
+                object,
+                &format!("\"{long}\""),
+                "\"a short text, yet noted\""
+            ]
+        );
     }
 
     #[test]
