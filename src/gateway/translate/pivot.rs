@@ -405,7 +405,9 @@ pub struct Answer<'a> {
     pub content: Vec<AnswerBlock<'a>>,
     #[serde(borrow)]
     pub stop_reason: Option<Cow<'a, str>>,
-    pub usage: Option<Value>,
+    /// Read as counts, never as a tree.
+    #[serde(default)]
+    pub usage: Counts,
 }
 
 /// One block of an answer (the fields of every kind the clients' formats carry).
@@ -429,9 +431,7 @@ pub struct AnswerBlock<'a> {
 impl<'a> Answer<'a> {
     pub fn usage(&self) -> Usage {
         let mut u = Usage::default();
-        if let Some(v) = &self.usage {
-            u.merge_anthropic(&Counts::of(v));
-        }
+        u.merge_anthropic(&self.usage);
         u
     }
 
