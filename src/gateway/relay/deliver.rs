@@ -131,9 +131,18 @@ impl Gateway {
             *resp.status_mut() = status;
             return resp;
         }
-        // count_tokens answers carry no usage to charge; only Messages are metered.
+        // count_tokens answers carry no usage to charge; only Messages are metered. A
+        // translated answer is read once for both its translation and its usage where it can.
+        let mut translated = None;
         let report = if outcome == Outcome::Ok && record.call.endpoint.billed() {
-            Report::from_json(record.wire(), &bytes)
+            let both = record.translation.as_ref();
+            match both.and_then(|t| t.response_and_report(&bytes)) {
+                Some((answer, report)) => {
+                    translated = Some(answer);
+                    report
+                }
+                None => Report::from_json(record.wire(), &bytes),
+            }
         } else {
             Report::default()
         };
@@ -157,7 +166,7 @@ impl Gateway {
                 .await;
         }
         if let Some(t) = &record.translation {
-            bytes = match (&error, t.response(&bytes)) {
+            bytes = match (&error, translated.or_else(|| t.response(&bytes))) {
                 (Some(message), _) => t.error(status, message),
                 (None, Some(translated)) => translated,
                 (None, None) => {

@@ -36,7 +36,7 @@ use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion};
 use super::frame::{self, Framer};
 use super::protocol::{Kind, Protocol, error_body};
 use super::skim::{self, Notes};
-use super::usage::{Counts, Usage, Wire};
+use super::usage::{Counts, Report, Usage, Wire};
 
 /// The answer length asked of an Anthropic upstream when the client's protocol does not
 /// require one (Anthropic does).
@@ -330,6 +330,29 @@ impl Translation {
         Ok(to_bytes(&out, size_hint))
     }
 
+    /// An Anthropic account's whole answer to a chat or Responses client, as the client's,
+    /// with what the answer says about itself (usage, model), from one reading of it: the
+    /// same as [`Self::response`] and [`Report::from_json`], which read it twice. `None` for
+    /// other directions, and for an answer that cannot be read so.
+    pub fn response_and_report(&self, body: &[u8]) -> Option<(Bytes, Report)> {
+        if self.counting()
+            || self.upstream != Format::Anthropic
+            || !matches!(self.client, Format::Chat | Format::Responses)
+        {
+            return None;
+        }
+        let answer: pivot::Answer = serde_json::from_slice(body).ok()?;
+        Some((self.answer_to_client(&answer, body.len()), answer.report()))
+    }
+
+    fn answer_to_client(&self, answer: &pivot::Answer, size: usize) -> Bytes {
+        if self.client == Format::Chat {
+            to_bytes(&chat::response_from_anthropic(answer, self), size)
+        } else {
+            to_bytes(&responses::response_from_anthropic(answer, self), size)
+        }
+    }
+
     /// A whole upstream answer (a success) as the client's; `None` when it is not JSON.
     pub fn response(&self, body: &[u8]) -> Option<Bytes> {
         if self.counting() {
@@ -353,11 +376,7 @@ impl Translation {
                     tree = self.anthropic_answer(body)?;
                     serde::Deserialize::deserialize(&tree).ok()?
                 };
-                Some(if self.client == Format::Chat {
-                    to_bytes(&chat::response_from_anthropic(&answer, self), size)
-                } else {
-                    to_bytes(&responses::response_from_anthropic(&answer, self), size)
-                })
+                Some(self.answer_to_client(&answer, size))
             }
             // Written as the upstream's converter builds it.
             Format::Anthropic => {

@@ -12,6 +12,7 @@ use serde_json::{Value, json, value::RawValue};
 use super::{Counts, Usage, thinking_budget};
 use crate::gateway::checked::from_checked;
 use crate::gateway::skim;
+use crate::gateway::usage::Report;
 
 /// A JSON string: as the client wrote it (escapes and all), its text read in passing
 /// (borrowed when it had no escapes), or made here.
@@ -405,9 +406,82 @@ pub struct Answer<'a> {
     pub content: Vec<AnswerBlock<'a>>,
     #[serde(borrow)]
     pub stop_reason: Option<Cow<'a, str>>,
-    /// Read as counts, never as a tree.
-    #[serde(default)]
-    pub usage: Counts,
+    /// Read as counts, never as a tree; present (`Some`) whatever its value, as the usage
+    /// report of an untranslated answer takes it.
+    #[serde(default, deserialize_with = "present")]
+    pub usage: Option<Counts>,
+    /// For the request's report: `type`, `model` and `modelVersion` when they are strings
+    /// (any other value is no name, and no reason to refuse the answer).
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Name<'a>,
+    #[serde(borrow, default)]
+    pub model: Name<'a>,
+    #[serde(borrow, default, rename = "modelVersion")]
+    pub model_version: Name<'a>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Counts>, D::Error> {
+    Counts::deserialize(d).map(Some)
+}
+
+/// A field that names something: `Present(Some(text))` when it is a string, `Present(None)`
+/// for any other value, `Absent` when the field is not there.
+#[derive(Debug, Default, PartialEq)]
+pub enum Name<'a> {
+    #[default]
+    Absent,
+    Present(Option<Cow<'a, str>>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Name<'a>, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Option<Cow<'de, str>>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Some(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Some(Cow::Owned(s.to_owned())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+        }
+        d.deserialize_any(Text).map(Name::Present)
+    }
+}
+
+impl Name<'_> {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Name::Present(Some(t)) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// One block of an answer (the fields of every kind the clients' formats carry).
@@ -431,8 +505,25 @@ pub struct AnswerBlock<'a> {
 impl<'a> Answer<'a> {
     pub fn usage(&self) -> Usage {
         let mut u = Usage::default();
-        u.merge_anthropic(&self.usage);
+        if let Some(counts) = &self.usage {
+            u.merge_anthropic(counts);
+        }
         u
+    }
+
+    /// What the answer says about itself, as [`Report::from_json`] reads it from the text.
+    pub fn report(&self) -> Report {
+        let model = match &self.model {
+            Name::Absent => &self.model_version,
+            present => present,
+        };
+        Report {
+            usage: self.usage(),
+            model: model.text().map(str::to_owned),
+            complete: self.kind.text() == Some("message"),
+            usage_final: self.usage.is_some(),
+            error: None,
+        }
     }
 
     /// The texts of the blocks of `kind`, joined (borrowed when there is one).

@@ -546,5 +546,6 @@ fn a_responses_client_goes_to_chat_only_where_the_account_does_not_serve_respons
     assert!(refused.is_err(), "{refused:?}");
 }
 
+mod answers;
 mod cost;
 mod escapes;
