@@ -10,8 +10,10 @@
 # CONCURRENCY 16 keep-alive connections) while callgrind counts. FORM is what is sent:
 # `small` (default: a one-line Messages request), or a coding-agent conversation of about
 # 10 kB with three tools and four tool round trips written as `messages` (Anthropic, relayed
-# untranslated), `chat` or `responses` (both translated to the Anthropic account and back);
-# a translated form's count minus `messages`' is what translation costs. Only user
+# untranslated), `chat` or `responses` (both translated to the Anthropic account and back),
+# or `to-chat` (the `messages` conversation translated to an OpenAI-compatible account that
+# answers chat completions, as Claude Code on DeepSeek is); a translated form's count minus
+# `messages`' is what translation costs. Only user
 # space is counted: system calls and the kernel's network stack are not. Under callgrind the
 # threads run one at a time and the usage writer commits smaller batches than it would at
 # full speed, so the writer's share reads higher than in a real run.
@@ -23,7 +25,7 @@ requests=2000
 concurrency=16
 form=small
 if [[ ${1:-} == --form ]]; then form=${2:?--form needs small, messages, chat or responses}; shift 2; fi
-case $form in small | messages | chat | responses) ;; *) echo "unknown form: $form" >&2; exit 2 ;; esac
+case $form in small | messages | chat | responses | to-chat) ;; *) echo "unknown form: $form" >&2; exit 2 ;; esac
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then requests=$1; shift; fi
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then concurrency=$1; shift; fi
 if [[ $# -eq 0 ]]; then
@@ -46,6 +48,11 @@ MESSAGE = json.dumps({"id": "msg_01", "type": "message", "role": "assistant",
     "stop_reason": "end_turn", "stop_sequence": None,
     "usage": {"input_tokens": 12, "output_tokens": 9, "cache_creation_input_tokens": 0,
               "cache_read_input_tokens": 0}}).encode()
+CHAT = json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000,
+    "model": "deepseek-chat", "choices": [{"index": 0, "message": {"role": "assistant",
+    "content": "Hello, how can I help?"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21,
+              "prompt_tokens_details": {"cached_tokens": 0}}}).encode()
 MODELS = json.dumps({"data": [{"id": "claude-sonnet-4-5", "type": "model"}],
                      "has_more": False}).encode()
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -60,7 +67,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self): self.answer(MODELS)
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.answer(MESSAGE)
+        self.answer(CHAT if self.path.endswith("/chat/completions") else MESSAGE)
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
@@ -86,7 +93,7 @@ turns = [(f"call_{t}", tools[t % 3][0], {"path": f"/work/src/file_{t}.rs"},
 if form == "small":
     path = "/v1/messages"
     body = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "hello"}]}
-elif form == "messages":
+elif form in ("messages", "to-chat"):
     path = "/v1/messages"
     messages = []
     for call, name, args, ask, result in turns:
@@ -152,7 +159,9 @@ for bin in "$@"; do
   data="$work/data-$RANDOM"
   run() { "$bin" --data-dir "$data" "$@"; }
   run group create team >/dev/null
-  echo sk-fake | run --json account create --name main --platform anthropic \
+  platform=anthropic
+  [[ $form == to-chat ]] && platform=openai
+  echo sk-fake | run --json account create --name main --platform "$platform" \
     --base-url "http://127.0.0.1:$fake_port" --group team >/dev/null
   key=$(run --json key create --group team --name bench --requests 100000000 \
     --window-minutes 60 --concurrency 5000 --daily-tokens 100000000000 --daily-cost 1000000 \

@@ -17,7 +17,7 @@ use super::{
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block<'a> {
     Thinking {
-        thinking: &'a str,
+        thinking: Cow<'a, str>,
         signature: &'static str,
     },
     Text {
@@ -25,58 +25,96 @@ pub enum Block<'a> {
     },
     ToolUse {
         id: Cow<'a, str>,
-        name: &'a str,
+        name: Cow<'a, str>,
         input: Value,
     },
 }
 
-/// A chat completion as an Anthropic message.
+/// What an Anthropic message is made of from a chat completion, however it was read (from
+/// its text in `chat_answer`, or from a tree here): each field as the completion's first
+/// choice has it, when it is a string.
+#[derive(Default)]
+pub struct Parts<'a> {
+    pub id: Option<Cow<'a, str>>,
+    pub reasoning: Option<Cow<'a, str>>,
+    pub text: Cow<'a, str>,
+    pub refusal: Option<Cow<'a, str>>,
+    pub calls: Vec<CallParts<'a>>,
+    pub usage: Usage,
+    pub finish: Option<Cow<'a, str>>,
+}
+
+/// A tool call's id, function name and arguments.
+pub struct CallParts<'a> {
+    pub id: Option<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
+    pub arguments: Option<Cow<'a, str>>,
+}
+
+/// A chat completion (a tree) as an Anthropic message.
 pub fn response_to_anthropic<'a>(
     v: &'a Value,
     t: &'a Translation,
 ) -> super::util::Message<'a, Block<'a>> {
     let choice = v.pointer("/choices/0").unwrap_or(&Value::Null);
     let msg = choice.get("message").unwrap_or(&Value::Null);
+    let text = |v: &'a Value, k: &str| str_of(v, k).map(Cow::Borrowed);
+    let parts = Parts {
+        id: text(v, "id"),
+        reasoning: reasoning(msg).map(Cow::Borrowed),
+        text: match msg.get("content") {
+            Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+            other => Cow::Owned(text_of(other.unwrap_or(&Value::Null))),
+        },
+        refusal: text(msg, "refusal"),
+        calls: msg
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|tc| {
+                let f = tc.get("function").unwrap_or(&Value::Null);
+                CallParts {
+                    id: text(tc, "id"),
+                    name: text(f, "name"),
+                    arguments: text(f, "arguments"),
+                }
+            })
+            .collect(),
+        usage: v
+            .get("usage")
+            .filter(|u| u.is_object())
+            .map(|u| Usage::from_openai(&Counts::of(u)))
+            .unwrap_or_default(),
+        finish: text(choice, "finish_reason"),
+    };
+    message_of(parts, t)
+}
+
+/// The Anthropic message a chat completion's parts make.
+pub fn message_of<'a>(p: Parts<'a>, t: &'a Translation) -> super::util::Message<'a, Block<'a>> {
     let mut content = Vec::new();
-    if let Some(r) = reasoning(msg).filter(|r| !r.is_empty()) {
+    if let Some(r) = p.reasoning.filter(|r| !r.is_empty()) {
         content.push(Block::Thinking {
             thinking: r,
             signature: "",
         });
     }
-    let text = match msg.get("content") {
-        Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
-        other => Cow::Owned(text_of(other.unwrap_or(&Value::Null))),
-    };
-    if !text.is_empty() {
-        content.push(Block::Text { text });
+    if !p.text.is_empty() {
+        content.push(Block::Text { text: p.text });
     }
-    if let Some(r) = str_of(msg, "refusal") {
-        content.push(Block::Text {
-            text: Cow::Borrowed(r),
-        });
+    if let Some(r) = p.refusal {
+        content.push(Block::Text { text: r });
     }
-    for tc in msg
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let f = tc.get("function").unwrap_or(&Value::Null);
+    for c in p.calls {
         content.push(Block::ToolUse {
-            id: str_of(tc, "id")
-                .map_or_else(|| Cow::Owned(format!("call_{}", t.id)), Cow::Borrowed),
-            name: str_of(f, "name").unwrap_or(""),
-            input: args_object(str_of(f, "arguments").unwrap_or("")),
+            id: c.id.unwrap_or_else(|| Cow::Owned(format!("call_{}", t.id))),
+            name: c.name.unwrap_or_default(),
+            input: args_object(c.arguments.as_deref().unwrap_or("")),
         });
     }
-    let usage = v
-        .get("usage")
-        .filter(|u| u.is_object())
-        .map(|u| Usage::from_openai(&Counts::of(u)))
-        .unwrap_or_default();
-    let stop = stop_from_openai(str_of(choice, "finish_reason").unwrap_or("stop"));
-    super::anthropic_message(str_of(v, "id"), t, content, stop, &usage)
+    let stop = stop_from_openai(p.finish.as_deref().unwrap_or("stop"));
+    super::anthropic_message(p.id.as_deref(), t, content, stop, &p.usage)
 }
 
 /// Reasoning text as DeepSeek and others return it beside the answer.

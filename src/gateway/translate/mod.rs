@@ -7,6 +7,7 @@
 
 mod anthropic;
 mod chat;
+mod chat_answer;
 mod chat_request;
 mod chat_stream;
 mod chat_upstream;
@@ -330,19 +331,27 @@ impl Translation {
         Ok(to_bytes(&out, size_hint))
     }
 
-    /// An Anthropic account's whole answer to a chat or Responses client, as the client's,
-    /// with what the answer says about itself (usage, model), from one reading of it: the
-    /// same as [`Self::response`] and [`Report::from_json`], which read it twice. `None` for
-    /// other directions, and for an answer that cannot be read so.
+    /// An Anthropic account's whole answer to a chat or Responses client, or a chat account's
+    /// to an Anthropic client, as the client's, with what the answer says about itself
+    /// (usage, model), from one reading of it: the same as [`Self::response`] and
+    /// [`Report::from_json`], which read it twice. `None` for other directions, and for an
+    /// answer that cannot be read so.
     pub fn response_and_report(&self, body: &[u8]) -> Option<(Bytes, Report)> {
-        if self.counting()
-            || self.upstream != Format::Anthropic
-            || !matches!(self.client, Format::Chat | Format::Responses)
-        {
+        if self.counting() {
             return None;
         }
-        let answer: pivot::Answer = serde_json::from_slice(body).ok()?;
-        Some((self.answer_to_client(&answer, body.len()), answer.report()))
+        match (self.upstream, self.client) {
+            (Format::Anthropic, Format::Chat | Format::Responses) => {
+                let answer: pivot::Answer = serde_json::from_slice(body).ok()?;
+                Some((self.answer_to_client(&answer, body.len()), answer.report()))
+            }
+            (Format::Chat, Format::Anthropic) => {
+                let (parts, report) = chat_answer::read(body)?;
+                let message = chat::message_of(parts, self);
+                Some((to_bytes(&message, body.len()), report))
+            }
+            _ => None,
+        }
     }
 
     fn answer_to_client(&self, answer: &pivot::Answer, size: usize) -> Bytes {

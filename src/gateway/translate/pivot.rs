@@ -420,8 +420,12 @@ pub struct Answer<'a> {
     pub model_version: Name<'a>,
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Counts>, D::Error> {
-    Counts::deserialize(d).map(Some)
+/// A field read as present (`Some`) whatever its value, `null` included; `None` (its
+/// default) only when it is not there.
+pub fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// A field that names something: `Present(Some(text))` when it is a string, `Present(None)`
@@ -475,11 +479,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
     }
 }
 
-impl Name<'_> {
-    fn text(&self) -> Option<&str> {
+impl<'a> Name<'a> {
+    pub fn text(&self) -> Option<&str> {
         match self {
             Name::Present(Some(t)) => Some(t),
             _ => None,
+        }
+    }
+
+    pub fn into_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Name::Present(t) => t,
+            Name::Absent => None,
         }
     }
 }

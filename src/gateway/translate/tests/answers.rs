@@ -1,5 +1,6 @@
-//! An Anthropic answer translated for a chat or Responses client is read once for both the
-//! client's answer and the request's usage report, with the results of reading it twice.
+//! An Anthropic answer translated for a chat or Responses client, and a chat answer for an
+//! Anthropic client, are read once for both the client's answer and the request's usage
+//! report, with the results of reading them twice.
 
 use super::*;
 use crate::gateway::test_style::Style;
@@ -38,6 +39,45 @@ fn one_reading_gives_what_two_did_for_any_answer_and_style() {
     let t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
     assert!(t.response_and_report(b"<html>").is_none());
     // Other directions are read twice, as before.
-    let t = plan(Endpoint::Messages, false, Protocol::Openai);
+    let t = plan(Endpoint::Messages, false, Protocol::Gemini);
     assert!(t.response_and_report(answers[0].as_bytes()).is_none());
+}
+
+#[test]
+fn a_chat_answer_read_once_is_what_the_tree_made_of_it() {
+    let answers = [
+        // DeepSeek's reasoning beside the answer, cached prompt tokens, escapes in texts.
+        r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"Reading \"a\".\n","reasoning_content":"think \u00e9"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":20,"completion_tokens":5,"total_tokens":25,"prompt_tokens_details":{"cached_tokens":8},"prompt_cache_hit_tokens":8}}"#,
+        // Parallel tool calls, one without an id, arguments with spaces and escapes.
+        r#"{"choices":[{"finish_reason":"tool_calls","message":{"content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"read","arguments":"{\"path\": \"/a\"}"}},{"type":"function","function":{"arguments":"","name":"ls"}}]}}],"usage":{"completion_tokens":2,"prompt_tokens":3},"model":"glm-4.6"}"#,
+        // Content as parts, a refusal, `reasoning` instead of `reasoning_content`.
+        r#"{"model":"kimi","choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"refusal":"no","reasoning":"r"},"finish_reason":"length"}],"usage":null}"#,
+        // No choices at all, a model that is no string, usage not an object.
+        r#"{"id":"x","model":["m"],"modelVersion":"v","usage":7}"#,
+        // Choices of null, an empty list; a message of null.
+        r#"{"choices":null,"modelVersion":"v"}"#,
+        r#"{"choices":[]}"#,
+        r#"{"choices":[{"message":null,"finish_reason":null}],"usage":{}}"#,
+        // Shapes the typed reading leaves to the tree: a tool call that is no object,
+        // choices that are an object, a repeated key.
+        r#"{"choices":[{"message":{"tool_calls":[7]}}]}"#,
+        r#"{"choices":{"0":{"message":{"content":"odd"}}}}"#,
+        r#"{"model":"a","model":"b","choices":[]}"#,
+    ];
+    let t = plan(Endpoint::Messages, false, Protocol::Openai);
+    for (i, answer) in answers.iter().enumerate() {
+        for text in [Style::Compact, Style::Spaced, Style::Pretty].map(|s| s.json(answer)) {
+            let whole = t.response(text.as_bytes()).expect("read as a tree");
+            let report = Report::from_json(Wire::OpenaiChat, text.as_bytes());
+            match t.response_and_report(text.as_bytes()) {
+                Some((bytes, once)) => {
+                    assert_eq!(bytes, whole, "{text}");
+                    assert_eq!(once, report, "{text}");
+                }
+                // Only the last three are of a shape left to the tree.
+                None => assert!(i >= 7, "{text}"),
+            }
+        }
+    }
+    assert!(t.response_and_report(answers[8].as_bytes()).is_none());
 }
