@@ -181,28 +181,18 @@ impl Fields for Nested {
 #[derive(Default)]
 struct NestedField(Option<Nested>);
 
-impl Fields for NestedField {
-    const EXPECTING: &'static str = "an object of counts";
-
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        self.0.get_or_insert_default().field(key, map)
-    }
-}
-
 impl<'de> Deserialize<'de> for NestedField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NestedField, D::Error> {
-        // An empty object is still an object: present, with no counts.
+        // An object, even an empty one, is present; anything else is not.
         struct Object;
         impl<'de> Visitor<'de> for Object {
             type Value = NestedField;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of counts")
+                f.write_str(Nested::EXPECTING)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NestedField, A::Error> {
-                let mut out =
-                    ObjectVisitor::<NestedField>(std::marker::PhantomData).visit_map(map)?;
-                out.0.get_or_insert_default();
-                Ok(out)
+                let nested = ObjectVisitor::<Nested>(std::marker::PhantomData).visit_map(map)?;
+                Ok(NestedField(Some(nested)))
             }
             not_an_object!(NestedField);
         }
