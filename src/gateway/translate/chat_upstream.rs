@@ -302,84 +302,15 @@ pub(super) fn write(b: &Body, size_hint: usize) -> Vec<u8> {
     let mut w = Writer::new(size_hint);
     w.raw("{\"model\":");
     w.serde(b.model);
-    w.raw(",\"messages\":[");
-    for (i, m) in b.messages.iter().enumerate() {
-        w.comma(i);
-        match m {
-            MessageOut::System { content } => {
-                w.raw("{\"role\":\"system\",\"content\":");
-                w.str(content);
-            }
-            MessageOut::User { content } => {
-                w.raw("{\"role\":\"user\",\"content\":");
-                match content {
-                    UserContent::Text(text) => w.str(text),
-                    UserContent::Parts(parts) => {
-                        w.raw("[");
-                        for (i, part) in parts.iter().enumerate() {
-                            w.comma(i);
-                            match part {
-                                PartOut::Text { text } => {
-                                    w.raw("{\"type\":\"text\",\"text\":");
-                                    w.str(text);
-                                    w.raw("}");
-                                }
-                                PartOut::ImageUrl { image_url } => {
-                                    w.raw("{\"type\":\"image_url\",\"image_url\":{\"url\":");
-                                    w.serde(image_url.url.as_ref());
-                                    w.raw("}}");
-                                }
-                            }
-                        }
-                        w.raw("]");
-                    }
-                }
-            }
-            MessageOut::Assistant {
-                content,
-                tool_calls,
-            } => {
-                w.raw("{\"role\":\"assistant\",\"content\":");
-                match content {
-                    Some(text) => w.str(text),
-                    None => w.raw("null"),
-                }
-                if !tool_calls.is_empty() {
-                    w.raw(",\"tool_calls\":[");
-                    for (i, c) in tool_calls.iter().enumerate() {
-                        w.comma(i);
-                        w.raw("{\"id\":");
-                        w.str(&c.id);
-                        w.raw(",\"type\":\"function\",\"function\":{\"name\":");
-                        w.str(&c.function.name);
-                        w.raw(",\"arguments\":");
-                        w.serde(&c.function.arguments);
-                        w.raw("}}");
-                    }
-                    w.raw("]");
-                }
-            }
-            MessageOut::Tool {
-                tool_call_id,
-                content,
-            } => {
-                w.raw("{\"role\":\"tool\",\"tool_call_id\":");
-                w.str(tool_call_id);
-                w.raw(",\"content\":");
-                w.str(content);
-            }
-        }
-        w.raw("}");
-    }
-    w.raw("]");
+    w.raw(",\"messages\":");
+    w.list(&b.messages, message);
     w.field("max_tokens", &b.max_tokens);
     w.field("temperature", &b.temperature);
     w.field("top_p", &b.top_p);
     w.field("stop", &b.stop);
     if !b.tools.is_empty() {
-        w.raw(",\"tools\":[");
-        for (i, t) in b.tools.iter().enumerate() {
-            w.comma(i);
+        w.raw(",\"tools\":");
+        w.list(&b.tools, |w, t| {
             w.raw("{\"type\":\"function\",\"function\":{\"name\":");
             w.str(&t.function.name);
             if let Some(d) = &t.function.description {
@@ -389,8 +320,7 @@ pub(super) fn write(b: &Body, size_hint: usize) -> Vec<u8> {
             w.raw(",\"parameters\":");
             w.raw(t.function.parameters.get());
             w.raw("}}");
-        }
-        w.raw("]");
+        });
     }
     w.field("tool_choice", &b.tool_choice);
     w.field("parallel_tool_calls", &b.parallel_tool_calls);
@@ -400,6 +330,66 @@ pub(super) fn write(b: &Body, size_hint: usize) -> Vec<u8> {
     w.field("prompt_cache_key", &b.prompt_cache_key);
     w.raw("}");
     w.into_bytes()
+}
+
+/// One message of the chat request, as serde writes it.
+fn message(w: &mut Writer, m: &MessageOut) {
+    match m {
+        MessageOut::System { content } => {
+            w.raw("{\"role\":\"system\",\"content\":");
+            w.str(content);
+        }
+        MessageOut::User { content } => {
+            w.raw("{\"role\":\"user\",\"content\":");
+            match content {
+                UserContent::Text(text) => w.str(text),
+                UserContent::Parts(parts) => w.list(parts, |w, part| match part {
+                    PartOut::Text { text } => {
+                        w.raw("{\"type\":\"text\",\"text\":");
+                        w.str(text);
+                        w.raw("}");
+                    }
+                    PartOut::ImageUrl { image_url } => {
+                        w.raw("{\"type\":\"image_url\",\"image_url\":{\"url\":");
+                        w.serde(image_url.url.as_ref());
+                        w.raw("}}");
+                    }
+                }),
+            }
+        }
+        MessageOut::Assistant {
+            content,
+            tool_calls,
+        } => {
+            w.raw("{\"role\":\"assistant\",\"content\":");
+            match content {
+                Some(text) => w.str(text),
+                None => w.raw("null"),
+            }
+            if !tool_calls.is_empty() {
+                w.raw(",\"tool_calls\":");
+                w.list(tool_calls, |w, c| {
+                    w.raw("{\"id\":");
+                    w.str(&c.id);
+                    w.raw(",\"type\":\"function\",\"function\":{\"name\":");
+                    w.str(&c.function.name);
+                    w.raw(",\"arguments\":");
+                    w.serde(&c.function.arguments);
+                    w.raw("}}");
+                });
+            }
+        }
+        MessageOut::Tool {
+            tool_call_id,
+            content,
+        } => {
+            w.raw("{\"role\":\"tool\",\"tool_call_id\":");
+            w.str(tool_call_id);
+            w.raw(",\"content\":");
+            w.str(content);
+        }
+    }
+    w.raw("}");
 }
 
 /// The system prompt (a string, or text blocks joined by newlines), without Claude Code's

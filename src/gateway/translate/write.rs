@@ -16,12 +16,8 @@ pub fn request(p: &Request, size_hint: usize) -> Vec<u8> {
     let mut w = Writer::new(size_hint);
     w.raw("{\"model\":");
     w.serde(&p.model);
-    w.raw(",\"messages\":[");
-    for (i, m) in p.messages.iter().enumerate() {
-        w.comma(i);
-        w.message(m);
-    }
-    w.raw("]");
+    w.raw(",\"messages\":");
+    w.list(&p.messages, Writer::message);
     if let Some(s) = &p.system {
         w.raw(",\"system\":");
         w.str(s);
@@ -31,12 +27,8 @@ pub fn request(p: &Request, size_hint: usize) -> Vec<u8> {
     w.field("top_p", &p.top_p);
     w.field("stop_sequences", &p.stop_sequences);
     if !p.tools.is_empty() {
-        w.raw(",\"tools\":[");
-        for (i, t) in p.tools.iter().enumerate() {
-            w.comma(i);
-            w.tool(t);
-        }
-        w.raw("]");
+        w.raw(",\"tools\":");
+        w.list(&p.tools, Writer::tool);
     }
     w.field("tool_choice", &p.tool_choice);
     w.field("metadata", &p.metadata);
@@ -64,10 +56,16 @@ impl Writer {
         self.0.extend_from_slice(s.as_bytes());
     }
 
-    pub fn comma(&mut self, i: usize) {
-        if i > 0 {
-            self.0.push(b',');
+    /// `items` as a JSON array, each written by `each`.
+    pub fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
+        self.0.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.push(b',');
+            }
+            each(self, item);
         }
+        self.0.push(b']');
     }
 
     /// Anything else (numbers, made-up values, texts of our own), as serde_json writes it.
@@ -97,17 +95,8 @@ impl Writer {
         self.raw("{\"role\":");
         self.serde(m.role);
         self.raw(",\"content\":");
-        self.blocks(&m.content);
+        self.list(&m.content, Writer::block);
         self.raw("}");
-    }
-
-    fn blocks(&mut self, blocks: &[Block]) {
-        self.raw("[");
-        for (i, b) in blocks.iter().enumerate() {
-            self.comma(i);
-            self.block(b);
-        }
-        self.raw("]");
     }
 
     fn block(&mut self, b: &Block) {
@@ -149,7 +138,7 @@ impl Writer {
                 self.raw(",\"content\":");
                 match content {
                     ToolContent::Text(text) => self.str(text),
-                    ToolContent::Blocks(blocks) => self.blocks(blocks),
+                    ToolContent::Blocks(blocks) => self.list(blocks, Writer::block),
                 }
             }
             Block::Thinking {
