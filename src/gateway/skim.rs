@@ -7,6 +7,8 @@
 //! this at 1.4 GB/s (`cargo test --release --lib pick_cost -- --ignored --nocapture`); only
 //! the few fields a caller wants are handed to serde_json.
 
+use std::borrow::Cow;
+
 /// Why a text is not JSON, and where (a byte offset).
 #[derive(Debug, PartialEq)]
 pub struct SkimError {
@@ -103,6 +105,18 @@ pub fn fields(
     }
     s.end()?;
     Ok((Top::Object, Notes(s.notes)))
+}
+
+/// The text of a JSON string as written, quotes included: borrowed when it holds no escape,
+/// decoded by serde_json when it does; `None` when it is not a string, or an escape does not
+/// decode (a lone surrogate). Asking serde_json for a borrowed `&str` first would build and
+/// format an error for every escaped string.
+pub fn string_text(json: &str) -> Option<Cow<'_, str>> {
+    match json.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
+        Some(_) => serde_json::from_str(json).ok().map(Cow::Owned),
+        None => None,
+    }
 }
 
 /// Checks `b` whole and notes its long strings ([`fields`] without looking at the fields).

@@ -54,13 +54,14 @@ impl Report {
         ];
         let mut r = Report::default();
         // The skimmer does not decode strings; a body that is not text says nothing.
-        if std::str::from_utf8(body).is_err() {
+        let Ok(text) = std::str::from_utf8(body) else {
             return r;
-        }
+        };
         let mut at = [None; FIELDS.len()];
         let top = skim::fields(body, |key, start, end| {
             if let Some(i) = find(&FIELDS, key) {
-                at[i] = Some(&body[start..end]);
+                // Values start and end at ASCII bytes, so the span is a `str` slice.
+                at[i] = Some(&text[start..end]);
             }
             Ok(())
         });
@@ -80,42 +81,34 @@ impl Report {
         match wire {
             Wire::Anthropic => {
                 if let Some(u) = usage {
-                    r.usage.merge_anthropic(&Counts::from_json(u));
+                    r.usage.merge_anthropic(&Counts::from_json(u.as_bytes()));
                     r.usage_final = true;
                 }
-                r.complete = kind.and_then(text).as_deref() == Some("message");
+                r.complete = kind.and_then(skim::string_text).as_deref() == Some("message");
             }
             Wire::OpenaiChat | Wire::OpenaiResponses => {
-                if let Some(u) = usage.filter(|u| u.starts_with(b"{")) {
-                    r.usage = Usage::from_openai(&Counts::from_json(u));
+                if let Some(u) = usage.filter(|u| u.starts_with('{')) {
+                    r.usage = Usage::from_openai(&Counts::from_json(u.as_bytes()));
                     r.usage_final = true;
                 }
                 r.complete = match wire {
                     Wire::OpenaiChat => choices.is_some(),
-                    _ => status.and_then(text).as_deref() == Some("completed"),
+                    _ => status.and_then(skim::string_text).as_deref() == Some("completed"),
                 };
             }
             Wire::Gemini => {
                 if let Some(u) = usage_metadata {
-                    r.usage = Usage::from_gemini(&Counts::from_json(u));
+                    r.usage = Usage::from_gemini(&Counts::from_json(u.as_bytes()));
                     r.usage_final = true;
                 }
                 r.complete = candidates.is_some();
             }
         }
-        r.model = model.or(model_version).and_then(text).map(Cow::into_owned);
+        r.model = model
+            .or(model_version)
+            .and_then(skim::string_text)
+            .map(Cow::into_owned);
         r
-    }
-}
-
-/// A JSON value's text when it is a string (the skimmer has checked its grammar).
-fn text(v: &[u8]) -> Option<Cow<'_, str>> {
-    match v {
-        [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
-            std::str::from_utf8(inner).ok().map(Cow::Borrowed)
-        }
-        [b'"', ..] => serde_json::from_slice::<String>(v).ok().map(Cow::Owned),
-        _ => None,
     }
 }
 

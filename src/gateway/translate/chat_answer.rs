@@ -37,7 +37,7 @@ struct Choice<'a> {
     finish_reason: Name<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Message<'a> {
     #[serde(borrow, default)]
     content: Option<&'a RawValue>,
@@ -59,7 +59,7 @@ struct ToolCall<'a> {
     function: Option<Function<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Function<'a> {
     #[serde(borrow, default)]
     name: Name<'a>,
@@ -76,11 +76,7 @@ pub fn read(body: &[u8]) -> Option<(Parts<'_>, Report)> {
         usage: usage.map_or_else(Usage::default, |u| {
             Usage::from_openai(&Counts::from_json(u.get().as_bytes()))
         }),
-        model: match &c.model {
-            Name::Absent => c.model_version.text(),
-            named => named.text(),
-        }
-        .map(str::to_owned),
+        model: c.model.or(&c.model_version).map(str::to_owned),
         complete: c.choices.is_some(),
         usage_final: usage.is_some(),
         error: None,
@@ -90,13 +86,7 @@ pub fn read(body: &[u8]) -> Option<(Parts<'_>, Report)> {
         Some(choice) => (choice.message, choice.finish_reason),
         None => (None, Name::Absent),
     };
-    let message = message.unwrap_or(Message {
-        content: None,
-        reasoning_content: Name::Absent,
-        reasoning: Name::Absent,
-        refusal: Name::Absent,
-        tool_calls: None,
-    });
+    let message = message.unwrap_or_default();
     let text = match message.content {
         Some(raw) if raw.get().starts_with('"') => super::pivot::text(raw),
         Some(raw) => Cow::Owned(text_of(&serde_json::from_str(raw.get()).ok()?)),
@@ -115,10 +105,7 @@ pub fn read(body: &[u8]) -> Option<(Parts<'_>, Report)> {
             .unwrap_or_default()
             .into_iter()
             .map(|tc| {
-                let f = tc.function.unwrap_or(Function {
-                    name: Name::Absent,
-                    arguments: Name::Absent,
-                });
+                let f = tc.function.unwrap_or_default();
                 CallParts {
                     id: tc.id.into_text(),
                     name: f.name.into_text(),

@@ -115,15 +115,7 @@ pub fn join<'a>(mut parts: Vec<Str<'a>>, sep: &str) -> Str<'a> {
 
 /// A JSON string's text (empty when it is not a string).
 pub fn text<'a>(raw: &'a RawValue) -> Cow<'a, str> {
-    let json = raw.get();
-    // A valid JSON string without a backslash is its text between the quotes; one with
-    // escapes is unescaped (asking the parser for a borrowed `&str` first would build and
-    // format an error for every escaped string, tool arguments among them).
-    match json.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
-        Some(_) => Cow::Owned(serde_json::from_str(json).unwrap_or_default()),
-        None => Cow::Borrowed(""),
-    }
+    skim::string_text(raw.get()).unwrap_or(Cow::Borrowed(""))
 }
 
 impl Serialize for Str<'_> {
@@ -487,6 +479,15 @@ impl<'a> Name<'a> {
         }
     }
 
+    /// This name's text, or `other`'s when this field is not there (a model named by
+    /// `model`, else by `modelVersion`, as an answer's report takes it).
+    pub fn or<'s>(&'s self, other: &'s Name) -> Option<&'s str> {
+        match self {
+            Name::Absent => other.text(),
+            present => present.text(),
+        }
+    }
+
     pub fn into_text(self) -> Option<Cow<'a, str>> {
         match self {
             Name::Present(t) => t,
@@ -524,13 +525,9 @@ impl<'a> Answer<'a> {
 
     /// What the answer says about itself, as [`Report::from_json`] reads it from the text.
     pub fn report(&self) -> Report {
-        let model = match &self.model {
-            Name::Absent => &self.model_version,
-            present => present,
-        };
         Report {
             usage: self.usage(),
-            model: model.text().map(str::to_owned),
+            model: self.model.or(&self.model_version).map(str::to_owned),
             complete: self.kind.text() == Some("message"),
             usage_final: self.usage.is_some(),
             error: None,
