@@ -108,14 +108,49 @@ pub fn fields(
 }
 
 /// The text of a JSON string as written, quotes included: borrowed when it holds no escape,
-/// decoded by serde_json when it does; `None` when it is not a string, or an escape does not
-/// decode (a lone surrogate). Asking serde_json for a borrowed `&str` first would build and
-/// format an error for every escaped string.
+/// decoded when it does; `None` when it is not a string, or an escape does not decode (a lone
+/// surrogate). Asking serde_json for a borrowed `&str` first would build and format an error
+/// for every escaped string.
 pub fn string_text(json: &str) -> Option<Cow<'_, str>> {
-    match json.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
-        Some(_) => serde_json::from_str(json).ok().map(Cow::Owned),
-        None => None,
+    let inner = json.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    unescape(inner)
+        .or_else(|| serde_json::from_str(json).ok())
+        .map(Cow::Owned)
+}
+
+/// The text of a string's inside holding only the one-letter escapes (`\n`, `\"`, …), which
+/// are most of what a tool call's arguments hold: a quote at every key. `None` for anything
+/// else (a `\u` escape, a raw control character or quote), which serde_json then decodes or
+/// refuses. Measured under callgrind: serde_json took about 1 600 instructions for a
+/// 40-byte argument string, through its scratch buffer and a second UTF-8 check.
+fn unescape(inner: &str) -> Option<String> {
+    let b = inner.as_bytes();
+    let mut out = String::with_capacity(inner.len());
+    let mut at = 0;
+    loop {
+        let special = at + next_special(&b[at..]).unwrap_or(b.len() - at);
+        out.push_str(&inner[at..special]);
+        let Some(&c) = b.get(special) else {
+            return Some(out);
+        };
+        if c != b'\\' {
+            return None;
+        }
+        out.push(match b.get(special + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        });
+        at = special + 2;
     }
 }
 

@@ -184,3 +184,56 @@ proptest! {
         }
     }
 }
+
+/// A string's inside as a client may write it: plain text, one-letter and `\u` escapes,
+/// and what JSON forbids there (a raw quote or control character, an unknown escape, a
+/// lone surrogate, a backslash at the end).
+fn string_inside() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        "[a-z é😀{}:,]{0,12}",
+        Just(r#"\""#.to_owned()),
+        Just(r"\\".to_owned()),
+        Just(r"\/".to_owned()),
+        Just(r"\n".to_owned()),
+        Just(r"\t".to_owned()),
+        Just(r"\b\f\r".to_owned()),
+        Just(r"\u00e9".to_owned()),
+        Just(r"\ud83d\ude00".to_owned()),
+        Just(r"\ud800".to_owned()),
+        Just(r"\x".to_owned()),
+        Just("\"".to_owned()),
+        Just("\n".to_owned()),
+        Just("\\".to_owned()),
+    ];
+    prop::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+}
+
+proptest! {
+    /// A string's text is serde_json's; `None` for an escape serde_json refuses. (A raw
+    /// quote or control character never reaches it: the skimmer refused the text first.)
+    #[test]
+    fn string_text_is_serde_json_s(inside in string_inside()) {
+        let b = inside.as_bytes();
+        let (mut i, mut raw_forbidden) = (0, false);
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 1,
+                b'"' | 0..0x20 => raw_forbidden = true,
+                _ => {}
+            }
+            i += 1;
+        }
+        prop_assume!(!raw_forbidden);
+        let json = format!("\"{inside}\"");
+        let judge = serde_json::from_str::<String>(&json).ok();
+        prop_assert_eq!(string_text(&json).map(|t| t.into_owned()), judge, "{}", json);
+    }
+
+    /// Any text written by serde_json reads back as itself.
+    #[test]
+    fn string_text_reads_what_serde_json_writes(text in any::<String>()) {
+        let json = serde_json::to_string(&text).unwrap();
+        let read = string_text(&json);
+        prop_assert_eq!(read.as_deref(), Some(text.as_str()));
+    }
+}
