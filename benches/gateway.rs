@@ -605,6 +605,16 @@ fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `--floor-for ADDR`: only the floor, in front of the upstream at ADDR, until killed; it
+    // prints its port (for `benches/instructions.sh --floor`, which counts its instructions).
+    if let Some(i) = args.iter().position(|a| a == "--floor-for") {
+        let upstream = args[i + 1].parse().expect("--floor-for takes an address");
+        let bare = floor::start(upstream);
+        println!("{}", bare.addr.port());
+        loop {
+            std::thread::park();
+        }
+    }
     let smoke = args.iter().any(|a| a == "--smoke");
     // `--only TEXT`: run just the scenarios whose name contains TEXT (for profiling one); a
     // TEXT ending in `$` must end the name (`--only "anthropic non-stream, c=1$"` is not c=16).

@@ -4,6 +4,7 @@
 # so two builds can be compared where timings on a shared machine swing by a third.
 #
 #   benches/instructions.sh [--form FORM] [REQUESTS] [CONCURRENCY] BINARY...
+#   benches/instructions.sh --floor [--form FORM] [REQUESTS] [CONCURRENCY]
 #
 # Each binary serves an Anthropic account (a small fake upstream in Python) to one key with
 # every limit switched on, warms up, then relays REQUESTS non-streaming requests (default 2000,
@@ -18,17 +19,27 @@
 # threads run one at a time and the usage writer commits smaller batches than it would at
 # full speed, so the writer's share reads higher than in a real run.
 #
+# `--floor` counts the benchmark's bare relay (`benches/support/floor.rs`) instead, in front of
+# the same fake, under the same load: what the gateway's count is compared with. It runs the
+# benchmark binary, which `cargo bench --bench gateway --no-run` builds.
+#
 # Needs valgrind, python3 and curl (`apt-get install -y valgrind python3 curl`).
 set -euo pipefail
 
 requests=2000
 concurrency=16
 form=small
+floor=
+if [[ ${1:-} == --floor ]]; then floor=1; shift; fi
 if [[ ${1:-} == --form ]]; then form=${2:?--form needs small, messages, chat or responses}; shift 2; fi
 case $form in small | messages | chat | responses | to-chat) ;; *) echo "unknown form: $form" >&2; exit 2 ;; esac
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then requests=$1; shift; fi
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then concurrency=$1; shift; fi
-if [[ $# -eq 0 ]]; then
+if [[ -n $floor ]]; then
+  bench=$(ls -t "$(dirname "$0")"/../target/release/deps/gateway-* 2>/dev/null | grep -v '\.d$' | head -1)
+  [[ -n $bench ]] || { echo "needs the benchmark binary: cargo bench --bench gateway --no-run" >&2; exit 2; }
+  set -- "$bench"
+elif [[ $# -eq 0 ]]; then
   set -- "$(dirname "$0")/../target/release/aicarpool"
 fi
 for tool in valgrind callgrind_control callgrind_annotate python3 curl; do
@@ -157,19 +168,29 @@ per_run=$(( requests / concurrency * concurrency ))
 
 for bin in "$@"; do
   data="$work/data-$RANDOM"
-  run() { "$bin" --data-dir "$data" "$@"; }
-  run group create team >/dev/null
-  platform=anthropic
-  [[ $form == to-chat ]] && platform=openai
-  echo sk-fake | run --json account create --name main --platform "$platform" \
-    --base-url "http://127.0.0.1:$fake_port" --group team >/dev/null
-  key=$(run --json key create --group team --name bench --requests 100000000 \
-    --window-minutes 60 --concurrency 5000 --daily-tokens 100000000000 --daily-cost 1000000 \
-    --weekly-cost 1000000 | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  AICARPOOL_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$data/callgrind.out" \
-    "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" 2>"$data/serve.log" &
-  gateway=$!
+  if [[ -n $floor ]]; then
+    mkdir -p "$data"
+    valgrind --tool=callgrind --callgrind-out-file="$data/callgrind.out" \
+      "$bin" --floor-for "127.0.0.1:$fake_port" >"$data/floor.port" 2>"$data/serve.log" &
+    gateway=$!
+    for _ in $(seq 120); do [[ -s $data/floor.port ]] && break; sleep 0.5; done
+    port=$(cat "$data/floor.port")
+    key=none
+  else
+    run() { "$bin" --data-dir "$data" "$@"; }
+    run group create team >/dev/null
+    platform=anthropic
+    [[ $form == to-chat ]] && platform=openai
+    echo sk-fake | run --json account create --name main --platform "$platform" \
+      --base-url "http://127.0.0.1:$fake_port" --group team >/dev/null
+    key=$(run --json key create --group team --name bench --requests 100000000 \
+      --window-minutes 60 --concurrency 5000 --daily-tokens 100000000000 --daily-cost 1000000 \
+      --weekly-cost 1000000 | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    AICARPOOL_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$data/callgrind.out" \
+      "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" 2>"$data/serve.log" &
+    gateway=$!
+  fi
   for _ in $(seq 120); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.5; done
   # A new account's model list, which a translated request is routed by, arrives after start.
   for _ in $(seq 120); do python3 "$work/load.py" "$port" "$key" 1 1 "$form" 2>/dev/null && break; sleep 0.5; done
@@ -184,7 +205,9 @@ for bin in "$@"; do
   wait "$gateway" 2>/dev/null || true
   dump=$(ls -t "$data"/callgrind.out.* | head -1)
   total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-  kept="$dumps/$(basename "$bin")-$form-$(date +%H%M%S).callgrind"
+  name=$(basename "$bin")
+  [[ -n $floor ]] && name=floor
+  kept="$dumps/$name-$form-$(date +%H%M%S).callgrind"
   cp "$dump" "$kept"
   echo "$bin: $(( total / per_run )) instructions per request ($form, $per_run requests, $concurrency connections; $kept)"
 done
