@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod json;
 pub mod lifecycle;
 pub mod manage;
 pub mod memory;

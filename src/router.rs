@@ -34,6 +34,8 @@
 //! gateway} → manage → upstream → store → leaves (domain, error, config, crypto, http,
 //! lifecycle).
 
+use std::net::SocketAddr;
+
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
@@ -45,7 +47,11 @@ use crate::gateway::Endpoint;
 use crate::gateway::protocol::{Kind, Protocol, error_response};
 use crate::http::{Body, full, json_response};
 
-pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+pub async fn route(
+    state: &AppState,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path();
     let get = method == Method::GET || method == Method::HEAD;
@@ -61,6 +67,9 @@ pub async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     // and inline the admin API's made it 8.7 kB; the relay's own work is boxed in
     // `relay_endpoint`.
     if path.starts_with(admin::PREFIX) && path[admin::PREFIX.len()..].starts_with('/') {
+        // The admin API throttles sign-in attempts per client address. Only its requests
+        // carry it: an extension costs every request three allocations.
+        req.extensions_mut().insert(peer);
         return with_page_headers(Box::pin(admin::handle(state, req)).await);
     }
     if get && (path == "/" || path.starts_with("/assets/")) {

@@ -150,13 +150,11 @@ pub async fn run(
         );
         tokio::spawn(async move {
             let activity = registered.activity.clone();
-            let service = service_fn(move |mut req: hyper::Request<_>| {
+            let service = service_fn(move |req: hyper::Request<_>| {
                 let state = state.clone();
                 let in_flight = activity.begin();
-                // The admin API throttles sign-in attempts per client address.
-                req.extensions_mut().insert(peer);
                 async move {
-                    let resp = route(&state, req).await;
+                    let resp = route(&state, req, peer).await;
                     Ok::<_, std::convert::Infallible>(tracked(resp, in_flight))
                 }
             });

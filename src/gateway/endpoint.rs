@@ -245,8 +245,7 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
                 .get("x-claude-code-session-id")
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned);
-            let user = v
-                .pointer("/metadata/user_id")
+            let user = crate::json::at(v, &["metadata", "user_id"])
                 .and_then(Value::as_str)
                 .map(|u| u.rsplit_once("_session_").map_or(u, |(_, s)| s).to_owned());
             p.session = header.or(user).filter(|s| !s.is_empty());
@@ -265,8 +264,7 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
                 .or_else(|| text(v, "user"))
                 .filter(|s| !s.is_empty());
             if *endpoint == Endpoint::ChatCompletions && p.stream {
-                let asked = v
-                    .pointer("/stream_options/include_usage")
+                let asked = crate::json::at(v, &["stream_options", "include_usage"])
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
                 // Added after the key's limits admit the request (`with_usage_option`).

@@ -136,8 +136,7 @@ impl Meter {
             "request finished"
         );
         self.metrics.request(&rec);
-        let line = rec.journal_line();
-        match self.journal.append(&line) {
+        match self.journal.append(rec.journal_line()) {
             Ok(ticket) => {
                 self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
                 let first = {

@@ -432,10 +432,11 @@ type ErrorFor = Box<dyn FnOnce(Option<Protocol>) -> Response<Body> + Send>;
 fn form_content_type(headers: &HeaderMap) -> Option<ErrorFor> {
     let essence = protocol::media_type(headers)?;
     let form = matches!(
-        essence.as_str(),
+        &*essence,
         "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"
     );
     form.then(|| -> ErrorFor {
+        let essence = essence.into_owned();
         Box::new(move |p| {
             error_response(
                 p,

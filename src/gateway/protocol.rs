@@ -1,7 +1,9 @@
 //! The three client protocols and how each expects an error to look (DESIGN.md §3).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use serde_json::json;
 
 use super::usage::Wire;
@@ -39,17 +41,35 @@ impl Protocol {
     }
 }
 
+/// Names of headers the gateway writes on every request: made once, so that writing one
+/// neither parses nor copies its name (a name outside http's standard list is otherwise
+/// copied into a fresh allocation each time).
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-aicarpool-request-id");
+pub static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+pub static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
 /// The media type of a `Content-Type` header without its parameters, lower-cased
 /// (`text/event-stream; charset=utf-8` → `text/event-stream`); `None` when there is none.
-pub fn media_type(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(header::CONTENT_TYPE)?;
-    let text = String::from_utf8_lossy(v.as_bytes());
+/// Borrowed from the header unless it needs lower-casing (it is read on every request).
+pub fn media_type(headers: &HeaderMap) -> Option<Cow<'_, str>> {
     Some(
-        text.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
+        match String::from_utf8_lossy(headers.get(header::CONTENT_TYPE)?.as_bytes()) {
+            Cow::Borrowed(text) => {
+                let e = text.split(';').next().unwrap_or("").trim();
+                if e.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(e.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(e)
+                }
+            }
+            Cow::Owned(text) => Cow::Owned(
+                text.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase(),
+            ),
+        },
     )
 }
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion, with_model};
 use super::failure::UpstreamError;
 use super::health::{Failure, rate_limit_until};
-use super::protocol::Protocol;
+use super::protocol::{Protocol, X_API_KEY};
 use super::snapshot::Upstream;
 use super::usage::Wire;
 use crate::config::UpstreamPolicy;
@@ -167,7 +167,7 @@ pub fn request(
     let sent = account.upstream_model(model);
     let asked = if translated { sent } else { model };
     let uri = p.url(account, endpoint, sent, query);
-    let mut builder = Request::builder().method(Method::POST).uri(&uri);
+    let mut builder = Request::builder().method(Method::POST).uri(uri);
     let headers = builder.headers_mut().expect("fresh builder");
     for (name, value) in client_headers {
         if p.forwards(name) {
@@ -218,10 +218,10 @@ impl Provider for Anthropic {
         let secret = &account.secret.0;
         match self.0 {
             Credential::ApiKey => {
-                headers.insert("x-api-key", sensitive(secret, account)?);
+                headers.insert(X_API_KEY.clone(), sensitive(secret, account)?);
             }
             Credential::Relay => {
-                headers.insert("x-api-key", sensitive(secret, account)?);
+                headers.insert(X_API_KEY.clone(), sensitive(secret, account)?);
                 headers.insert(
                     header::AUTHORIZATION,
                     sensitive(&format!("Bearer {secret}"), account)?,

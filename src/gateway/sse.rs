@@ -240,8 +240,7 @@ impl SseScanner {
         match kind {
             "response.completed" | "response.incomplete" => self.report.complete = true,
             "response.failed" => {
-                let msg = v
-                    .pointer("/response/error/message")
+                let msg = crate::json::at(&v, &["response", "error", "message"])
                     .and_then(Value::as_str)
                     .unwrap_or("response failed upstream");
                 self.report.error = Some(msg.chars().take(500).collect());
@@ -277,8 +276,7 @@ impl SseScanner {
     }
 
     fn error_from(&mut self, v: &Value) {
-        let msg = v
-            .pointer("/error/message")
+        let msg = crate::json::at(v, &["error", "message"])
             .or_else(|| v.get("message"))
             .and_then(Value::as_str)
             .unwrap_or("error event from upstream");

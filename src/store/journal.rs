@@ -102,10 +102,9 @@ impl Journal {
     }
 
     /// Appends one record (a line without newlines) in a single write.
-    pub fn append(&self, line: &[u8]) -> Result<Ticket> {
+    pub fn append(&self, line: Vec<u8>) -> Result<Ticket> {
         debug_assert!(!line.contains(&b'\n'));
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line);
+        let mut buf = line;
         buf.push(b'\n');
         let mut cur = self.current.lock().expect("journal lock");
         if cur.bytes >= SEGMENT_BYTES || cur.opened.elapsed() >= SEGMENT_AGE {
@@ -162,8 +161,8 @@ mod tests {
         let dir = tmp.path().join("journal");
         let (j, lines, old) = Journal::open(&dir).unwrap();
         assert!(lines.is_empty() && old.is_empty());
-        let a = j.append(b"{\"n\":1}").unwrap();
-        let _b = j.append(b"{\"n\":2}").unwrap();
+        let a = j.append(b"{\"n\":1}".to_vec()).unwrap();
+        let _b = j.append(b"{\"n\":2}".to_vec()).unwrap();
         a.committed();
         drop(j); // a crash: record 2 was never committed
         let (_j2, lines, old) = Journal::open(&dir).unwrap();
@@ -180,9 +179,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("journal");
         let (j, _, _) = Journal::open(&dir).unwrap();
-        let t = j.append(b"one").unwrap();
+        let t = j.append(b"one".to_vec()).unwrap();
         j.current.lock().unwrap().opened -= SEGMENT_AGE;
-        let t2 = j.append(b"two").unwrap();
+        let t2 = j.append(b"two".to_vec()).unwrap();
         assert_eq!(
             files(&dir),
             2,

@@ -1,5 +1,7 @@
 //! SQL for `api_key_request_log` (one row per request) and its `usage_daily` rollup.
 
+use std::borrow::Cow;
+
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +19,8 @@ pub struct Record {
     pub api_key_id: i64,
     pub group_id: i64,
     pub account_id: Option<i64>,
-    pub protocol: String,
-    pub endpoint: String,
+    pub protocol: Cow<'static, str>,
+    pub endpoint: Cow<'static, str>,
     /// The model the client asked for.
     pub model: Option<String>,
     /// The model the upstream was asked for or answered as, when different.
@@ -35,7 +37,7 @@ pub struct Record {
     /// `None` when the model has no price: unknown, not free.
     pub cost_nanos: Option<i64>,
     pub attempts: u32,
-    pub client: String,
+    pub client: Cow<'static, str>,
     pub user_agent: Option<String>,
     pub started_at: i64,
     pub duration_ms: i64,

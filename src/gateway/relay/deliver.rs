@@ -3,6 +3,7 @@
 
 use super::pump::pump;
 use super::*;
+use crate::gateway::protocol::SERVER_TIMING;
 
 impl Gateway {
     /// Passes a response on: a stream as it arrives, anything else read whole and metered.
@@ -46,9 +47,9 @@ impl Gateway {
         };
         builder = builder
             .header(header::CONTENT_TYPE, content_type)
-            .header("x-aicarpool-request-id", call.request_id.as_str());
+            .header(&REQUEST_ID, call.request_id.as_str());
         if streaming {
-            builder = builder.header("server-timing", server_timing(&call));
+            builder = builder.header(&SERVER_TIMING, server_timing(&call));
         }
         let mut record = Pending {
             gw: self.clone(),
@@ -181,7 +182,7 @@ impl Gateway {
             self.health.succeeded(&account).await;
         }
         record.finish(outcome, &report, error).await;
-        builder = builder.header("server-timing", server_timing(&record.call));
+        builder = builder.header(&SERVER_TIMING, server_timing(&record.call));
         builder.body(full(bytes)).expect("relayed head is valid")
     }
 }
@@ -207,7 +208,7 @@ impl Gateway {
         self.meter.record(rec).await;
         Response::builder()
             .header(header::CONTENT_TYPE, "application/json")
-            .header("x-aicarpool-request-id", call.request_id.as_str())
+            .header(&REQUEST_ID, call.request_id.as_str())
             .body(full(body))
             .expect("a valid head")
     }
@@ -366,8 +367,8 @@ impl Call {
             api_key_id: self.key.id,
             group_id: self.key.group_id,
             account_id: account,
-            protocol: self.protocol.as_str().to_owned(),
-            endpoint: self.endpoint.log_name().to_owned(),
+            protocol: self.protocol.as_str().into(),
+            endpoint: self.endpoint.log_name().into(),
             model: Some(self.model.clone()),
             upstream_model: None,
             stream: self.stream,
@@ -380,7 +381,7 @@ impl Call {
             cache_read_input_tokens: u.cache_read_input_tokens,
             cost_nanos: cost,
             attempts,
-            client: self.client.as_str().to_owned(),
+            client: self.client.as_str().into(),
             user_agent: self.user_agent.clone(),
             started_at: self.started_at,
             duration_ms: self.started.elapsed().as_millis() as i64,
@@ -431,7 +432,7 @@ fn extract_message(body: &[u8]) -> String {
     let text = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
-            v.pointer("/error/message")
+            crate::json::at(&v, &["error", "message"])
                 .or_else(|| v.get("message"))
                 .and_then(|m| m.as_str())
                 .map(str::to_owned)
@@ -474,7 +475,7 @@ impl Media {
         let Some(essence) = crate::gateway::protocol::media_type(headers) else {
             return Media::Missing;
         };
-        match essence.as_str() {
+        match &*essence {
             "text/event-stream" => Media::EventStream,
             "application/json" => Media::Json,
             e if e.starts_with("application/") && e.ends_with("+json") => Media::Json,

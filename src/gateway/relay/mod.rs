@@ -27,7 +27,7 @@ use super::frame::Framer;
 use super::health::Failure;
 use super::limits::{Admission, Limiter};
 use super::oauth::RefreshError;
-use super::protocol::{Kind, Protocol, error_response, stream_error};
+use super::protocol::{Kind, Protocol, REQUEST_ID, error_response, stream_error};
 use super::provider;
 use super::select::{self, NoCandidate};
 use super::snapshot::{Secret, Snapshot, Upstream};
@@ -545,7 +545,7 @@ impl Gateway {
         *resp.status_mut() = f.status;
         // Failures carry the id too, so a member can quote it to the operator.
         if let Ok(id) = HeaderValue::from_str(&call.request_id) {
-            resp.headers_mut().insert("x-aicarpool-request-id", id);
+            resp.headers_mut().insert(REQUEST_ID.clone(), id);
         }
         if let Some(until) = f.retry_after {
             let secs = ((until - now_ms()).max(0) + 999) / 1000;

@@ -75,8 +75,7 @@ impl super::Read for Reader {
                 if let Some(u) = v.get("usage") {
                     self.usage.merge_anthropic(&Counts::of(u));
                 }
-                let stop = v
-                    .pointer("/delta/stop_reason")
+                let stop = crate::json::at(&v, &["delta", "stop_reason"])
                     .and_then(Value::as_str)
                     .unwrap_or("end_turn");
                 out.push(Ev::End {
@@ -89,8 +88,7 @@ impl super::Read for Reader {
                 out.push(Ev::Done);
             }
             "error" => {
-                let message = v
-                    .pointer("/error/message")
+                let message = crate::json::at(&v, &["error", "message"])
                     .and_then(Value::as_str)
                     .unwrap_or("upstream error");
                 out.push(Ev::Error {

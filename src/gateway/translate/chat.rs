@@ -56,7 +56,7 @@ pub fn response_to_anthropic<'a>(
     v: &'a Value,
     t: &'a Translation,
 ) -> super::util::Message<'a, Block<'a>> {
-    let choice = v.pointer("/choices/0").unwrap_or(&Value::Null);
+    let choice = crate::json::at(v, &["choices", "0"]).unwrap_or(&Value::Null);
     let msg = choice.get("message").unwrap_or(&Value::Null);
     let text = |v: &'a Value, k: &str| str_of(v, k).map(Cow::Borrowed);
     let parts = Parts {

@@ -50,7 +50,7 @@ impl super::Read for Reader {
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
             self.usage = Usage::from_openai(&Counts::of(u));
         }
-        let Some(choice) = v.pointer("/choices/0") else {
+        let Some(choice) = crate::json::at(&v, &["choices", "0"]) else {
             return;
         };
         let delta = choice.get("delta").unwrap_or(&Value::Null);

@@ -137,7 +137,7 @@ pub fn to_anthropic(v: &Value) -> Result<Value, Refusal> {
     }
     if !tools.is_empty() {
         p.insert("tools".into(), Value::Array(tools));
-        if let Some(cfg) = v.pointer("/toolConfig/functionCallingConfig") {
+        if let Some(cfg) = crate::json::at(v, &["toolConfig", "functionCallingConfig"]) {
             let names = cfg.get("allowedFunctionNames").and_then(Value::as_array);
             let choice = match str_of(cfg, "mode").unwrap_or("AUTO") {
                 "NONE" => json!({ "type": "none" }),
@@ -183,8 +183,7 @@ pub fn to_anthropic(v: &Value) -> Result<Value, Refusal> {
     if let Some(s) = g.get("stopSequences").filter(|s| s.is_array()) {
         p.insert("stop_sequences".into(), s.clone());
     }
-    if let Some(b) = g
-        .pointer("/thinkingConfig/thinkingBudget")
+    if let Some(b) = crate::json::at(g, &["thinkingConfig", "thinkingBudget"])
         .and_then(Value::as_i64)
         .filter(|b| *b > 0)
     {
@@ -437,11 +436,10 @@ pub fn response_to_anthropic<'a>(
     v: &'a Value,
     t: &'a Translation,
 ) -> super::util::Message<'a, Value> {
-    let cand = v.pointer("/candidates/0").unwrap_or(&Value::Null);
+    let cand = crate::json::at(v, &["candidates", "0"]).unwrap_or(&Value::Null);
     let mut content = Vec::new();
     let mut called = false;
-    for (n, part) in cand
-        .pointer("/content/parts")
+    for (n, part) in crate::json::at(cand, &["content", "parts"])
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -464,7 +462,7 @@ pub fn response_to_anthropic<'a>(
         }
     }
     let finish = str_of(cand, "finishReason").unwrap_or(
-        if v.pointer("/promptFeedback/blockReason").is_some() {
+        if crate::json::at(v, &["promptFeedback", "blockReason"]).is_some() {
             "SAFETY"
         } else {
             "STOP"

@@ -39,9 +39,8 @@ impl super::Read for Reader {
         if let Some(u) = v.get("usageMetadata") {
             self.usage = Usage::from_gemini(&Counts::of(u));
         }
-        let cand = v.pointer("/candidates/0").unwrap_or(&Value::Null);
-        for part in cand
-            .pointer("/content/parts")
+        let cand = crate::json::at(&v, &["candidates", "0"]).unwrap_or(&Value::Null);
+        for part in crate::json::at(cand, &["content", "parts"])
             .and_then(Value::as_array)
             .into_iter()
             .flatten()

@@ -102,7 +102,10 @@ pub fn to_pivot<'a>(body: &'a str, notes: &Notes) -> Result<Read<'a>, Refusal> {
     if v.previous_response_id.is_some() {
         return refuse("`previous_response_id` (a conversation stored upstream)".into());
     }
-    if let Some(kind) = v.text.as_ref().and_then(|t| t.pointer("/format/type"))
+    if let Some(kind) = v
+        .text
+        .as_ref()
+        .and_then(|t| crate::json::at(t, &["format", "type"]))
         && kind.as_str().is_some_and(|t| t != "text")
     {
         return refuse("`text.format` (JSON output)".into());

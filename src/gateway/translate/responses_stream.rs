@@ -166,7 +166,9 @@ impl super::Write for Writer {
                 let id = it["id"].clone();
                 match str_of(&it, "type").unwrap_or("") {
                     "message" => {
-                        let text = it.pointer("/content/0/text").cloned().unwrap_or(json!(""));
+                        let text = crate::json::at(&it, &["content", "0", "text"])
+                            .cloned()
+                            .unwrap_or(json!(""));
                         self.emit(
                             out,
                             "response.output_text.done",
@@ -184,7 +186,9 @@ impl super::Write for Writer {
                         );
                     }
                     "reasoning" => {
-                        let text = it.pointer("/summary/0/text").cloned().unwrap_or(json!(""));
+                        let text = crate::json::at(&it, &["summary", "0", "text"])
+                            .cloned()
+                            .unwrap_or(json!(""));
                         self.emit(
                             out,
                             "response.reasoning_summary_text.done",

@@ -181,9 +181,7 @@ fn stop_of(response: &Value, called: bool) -> &'static str {
     }
     match (
         str_of(response, "status"),
-        response
-            .pointer("/incomplete_details/reason")
-            .and_then(Value::as_str),
+        crate::json::at(response, &["incomplete_details", "reason"]).and_then(Value::as_str),
     ) {
         (Some("incomplete"), Some("max_output_tokens")) => "max_tokens",
         (Some("incomplete"), Some("content_filter")) => "refusal",
@@ -283,8 +281,10 @@ impl super::Read for Reader {
         let index_of = |v: &Value| v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
         match str_of(&v, "type").unwrap_or("") {
             "response.created" | "response.in_progress" => {
-                self.b
-                    .start(v.pointer("/response/id").and_then(Value::as_str), out);
+                self.b.start(
+                    crate::json::at(&v, &["response", "id"]).and_then(Value::as_str),
+                    out,
+                );
             }
             "response.output_item.added" => {
                 let item = v.get("item").unwrap_or(&Value::Null);
@@ -369,15 +369,14 @@ impl super::Read for Reader {
                 self.b.end(stop_of(r, self.called), usage, out);
             }
             "response.failed" => {
-                let message = v
-                    .pointer("/response/error/message")
+                let message = crate::json::at(&v, &["response", "error", "message"])
                     .and_then(Value::as_str)
                     .unwrap_or("the upstream failed the response");
                 self.b.fail(message, out);
             }
             "error" => {
                 let message = str_of(&v, "message")
-                    .or_else(|| v.pointer("/error/message").and_then(Value::as_str))
+                    .or_else(|| crate::json::at(&v, &["error", "message"]).and_then(Value::as_str))
                     .unwrap_or("upstream error");
                 self.b.fail(message, out);
             }

@@ -8,7 +8,8 @@ use super::Record;
 impl Record {
     /// The record as one line of JSON, without the newline.
     pub fn journal_line(&self) -> Vec<u8> {
-        let mut w = Line(Vec::with_capacity(512));
+        // Room for a usual record and the journal's newline, so that neither grows it.
+        let mut w = Line(Vec::with_capacity(768));
         w.key("{\"request_id\":");
         w.string(&self.request_id);
         w.key(",\"api_key_id\":");
@@ -170,8 +171,8 @@ mod tests {
                 api_key_id: a.1,
                 group_id: a.2,
                 account_id: a.3,
-                protocol: a.4,
-                endpoint: a.5,
+                protocol: a.4.into(),
+                endpoint: a.5.into(),
                 model: b.0,
                 upstream_model: b.1,
                 stream: b.2,
@@ -184,7 +185,7 @@ mod tests {
                 cache_read_input_tokens: c.0[3],
                 cost_nanos: c.1,
                 attempts: c.2,
-                client: c.3,
+                client: c.3.into(),
                 user_agent: d.0,
                 started_at: d.1[0],
                 duration_ms: d.1[1],
