@@ -52,25 +52,18 @@ pub static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 /// (`text/event-stream; charset=utf-8` → `text/event-stream`); `None` when there is none.
 /// Borrowed from the header unless it needs lower-casing (it is read on every request).
 pub fn media_type(headers: &HeaderMap) -> Option<Cow<'_, str>> {
-    Some(
-        match String::from_utf8_lossy(headers.get(header::CONTENT_TYPE)?.as_bytes()) {
-            Cow::Borrowed(text) => {
-                let e = text.split(';').next().unwrap_or("").trim();
-                if e.bytes().any(|b| b.is_ascii_uppercase()) {
-                    Cow::Owned(e.to_ascii_lowercase())
-                } else {
-                    Cow::Borrowed(e)
-                }
-            }
-            Cow::Owned(text) => Cow::Owned(
-                text.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase(),
-            ),
-        },
-    )
+    let bytes = headers.get(header::CONTENT_TYPE)?.as_bytes();
+    let end = memchr::memchr(b';', bytes).unwrap_or(bytes.len());
+    let essence = bytes[..end].trim_ascii();
+    if essence.iter().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        && let Ok(text) = std::str::from_utf8(essence)
+    {
+        return Some(Cow::Borrowed(text));
+    }
+    let text = String::from_utf8_lossy(bytes);
+    Some(Cow::Owned(
+        text.split(';').next().unwrap_or("").trim().to_ascii_lowercase(),
+    ))
 }
 
 /// What went wrong, independent of how a protocol spells it.
@@ -232,6 +225,29 @@ pub fn stream_error(wire: Wire, kind: Kind, message: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_media_type_is_its_essence_lower_cased() {
+        for (header, essence) in [
+            ("application/json", "application/json"),
+            (" Application/JSON ; charset=utf-8", "application/json"),
+            ("text/event-stream;charset=utf-8", "text/event-stream"),
+            ("\ttext/plain\t", "text/plain"),
+            ("", ""),
+            (";x", ""),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(header).unwrap());
+            let got = media_type(&h).unwrap();
+            assert_eq!(got, essence, "{header:?}");
+            let lower = !header.bytes().any(|b| b.is_ascii_uppercase());
+            assert_eq!(matches!(got, Cow::Borrowed(_)), lower, "{header:?}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_bytes(b"text/\xe9; x").unwrap());
+        assert_eq!(media_type(&h).unwrap(), "text/\u{fffd}");
+        assert_eq!(media_type(&HeaderMap::new()), None);
+    }
 
     #[test]
     fn each_protocol_has_its_own_error_shape() {
