@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::pick::{PickError, pick_noting, set_field};
+use super::pick::{PickError, pick_text, set_field};
 use super::protocol::Protocol;
 use super::skim::Notes;
 use super::usage::Wire;
@@ -221,7 +221,7 @@ pub struct Parsed {
 
 /// Reads the fields routing needs from `body`, which must be a JSON object. The rest of the
 /// body (the conversation, often most of it) is checked and skipped, not parsed into a tree.
-pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<Parsed, PickError> {
+pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &str) -> Result<Parsed, PickError> {
     let fields = [
         "model",
         "stream",
@@ -230,7 +230,7 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &Bytes) -> Result<P
         "user",
         "stream_options",
     ];
-    let (picked, notes) = pick_noting(body, &fields)?;
+    let (picked, notes) = pick_text(body, &fields)?;
     let v = &Value::Object(picked);
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let mut p = Parsed {
@@ -292,7 +292,7 @@ pub fn with_model(body: &Bytes, model: &str) -> Bytes {
 /// The body with `stream_options.include_usage` set, so a streamed chat answer reports its
 /// usage. Only `stream_options` is rewritten, as text: a body the gateway could not parse
 /// whole is metered like any other. `None` when `stream_options` is not an object.
-pub fn with_usage_option(body: &Bytes, stream_options: &Value) -> Option<Bytes> {
+pub fn with_usage_option(body: &str, stream_options: &Value) -> Option<String> {
     let mut opts = match stream_options {
         Value::Null => serde_json::Map::new(),
         Value::Object(o) => o.clone(),
@@ -300,7 +300,8 @@ pub fn with_usage_option(body: &Bytes, stream_options: &Value) -> Option<Bytes> 
     };
     opts.insert("include_usage".into(), Value::Bool(true));
     let value = Value::Object(opts).to_string();
-    Some(Bytes::from(set_field(body, "stream_options", &value)))
+    // Spliced at a token's edges, so text stays text.
+    String::from_utf8(set_field(body.as_bytes(), "stream_options", &value)).ok()
 }
 
 /// Whether a raw SSE event is the usage-only chat chunk the gateway asked for on the client's
@@ -388,27 +389,23 @@ mod tests {
 
     #[test]
     fn a_streaming_chat_request_is_given_usage_and_the_extra_chunk_recognised() {
-        let v = Bytes::from_static(br#"{"model":"gpt-4o","stream":true,"messages":[]}"#);
-        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &v).unwrap();
+        let v = r#"{"model":"gpt-4o","stream":true,"messages":[]}"#;
+        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), v).unwrap();
         assert!(p.strip_usage_chunk);
-        let sent = with_usage_option(&v, &p.stream_options.unwrap()).unwrap();
-        let sent: Value = serde_json::from_slice(&sent).unwrap();
+        let sent = with_usage_option(v, &p.stream_options.unwrap()).unwrap();
+        let sent: Value = serde_json::from_str(&sent).unwrap();
         assert_eq!(sent["stream_options"]["include_usage"], true);
         // Other options are kept; a body no whole parse takes is still given the option.
-        let odd = Bytes::from_static(
-            br#"{"model":"gpt-4o","stream":true,"stream_options":{"x":1},"messages":[{"content":"\ud800"}]}"#,
-        );
-        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &odd).unwrap();
-        let sent = with_usage_option(&odd, &p.stream_options.unwrap()).unwrap();
+        let odd = r#"{"model":"gpt-4o","stream":true,"stream_options":{"x":1},"messages":[{"content":"\ud800"}]}"#;
+        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), odd).unwrap();
+        let sent = with_usage_option(odd, &p.stream_options.unwrap()).unwrap();
         assert_eq!(
-            std::str::from_utf8(&sent).unwrap(),
+            sent,
             r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true,"x":1},"messages":[{"content":"\ud800"}]}"#
         );
-        assert!(with_usage_option(&odd, &Value::from("x")).is_none());
-        let asked = Bytes::from_static(
-            br#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}"#,
-        );
-        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), &asked).unwrap();
+        assert!(with_usage_option(odd, &Value::from("x")).is_none());
+        let asked = r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}"#;
+        let p = parse(&Endpoint::ChatCompletions, &HeaderMap::new(), asked).unwrap();
         assert!(
             !p.strip_usage_chunk && p.stream_options.is_none(),
             "a client that asked gets it as sent"
@@ -444,28 +441,26 @@ data: [DONE]\n\n";
     #[test]
     fn sessions_come_from_each_protocols_conversation_marker() {
         let mut h = HeaderMap::new();
-        let v = Bytes::from_static(
-            br#"{"model":"m","metadata":{"user_id":"user_a_account_b_session_s1"}}"#,
-        );
+        let v = r#"{"model":"m","metadata":{"user_id":"user_a_account_b_session_s1"}}"#;
         assert_eq!(
-            parse(&Endpoint::Messages, &h, &v)
+            parse(&Endpoint::Messages, &h, v)
                 .unwrap()
                 .session
                 .as_deref(),
             Some("s1")
         );
-        let v = Bytes::from_static(br#"{"model":"m","prompt_cache_key":"conv-9"}"#);
+        let v = r#"{"model":"m","prompt_cache_key":"conv-9"}"#;
         assert_eq!(
-            parse(&Endpoint::Responses, &h, &v)
+            parse(&Endpoint::Responses, &h, v)
                 .unwrap()
                 .session
                 .as_deref(),
             Some("conv-9")
         );
         h.insert("x-claude-code-session-id", "hdr".parse().unwrap());
-        let v = Bytes::from_static(br#"{"model":"m"}"#);
+        let v = r#"{"model":"m"}"#;
         assert_eq!(
-            parse(&Endpoint::Messages, &h, &v)
+            parse(&Endpoint::Messages, &h, v)
                 .unwrap()
                 .session
                 .as_deref(),

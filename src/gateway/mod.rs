@@ -2,6 +2,7 @@
 //! request to route it, and relay it to an upstream account (DESIGN.md §3–§6).
 
 mod alerts;
+pub mod body;
 mod checked;
 pub mod code_assist;
 pub mod codex;
@@ -258,7 +259,17 @@ impl Gateway {
             Ok(b) => b,
             Err(resp) => return resp(p),
         };
-        let parsed = match endpoint::parse(&endpoint, &parts.headers, &body) {
+        let body = match body::RequestBody::from_bytes(body) {
+            Ok(b) => b,
+            Err(e) => {
+                return error_response(
+                    p,
+                    Kind::InvalidRequest,
+                    &format!("request body is not valid JSON: {e}"),
+                );
+            }
+        };
+        let parsed = match endpoint::parse(&endpoint, &parts.headers, body.text()) {
             Ok(parsed) => parsed,
             Err(pick::PickError::NotObject) => {
                 return error_response(
@@ -347,9 +358,9 @@ impl Gateway {
         // Only now, with the request admitted, is the body rewritten: never relay a stream
         // that cannot be metered.
         if let Some(opts) = &parsed.stream_options {
-            match endpoint::with_usage_option(&call.body, opts) {
+            match endpoint::with_usage_option(call.body.text(), opts) {
                 Some(b) => {
-                    call.body = b;
+                    call.body = body::RequestBody::new(b);
                     call.notes = None;
                 }
                 None => {

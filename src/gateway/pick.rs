@@ -16,12 +16,18 @@ pub fn pick(body: &[u8], wanted: &[&str]) -> Result<Map<String, Value>, PickErro
 /// [`super::checked`].
 pub fn pick_noting(body: &[u8], wanted: &[&str]) -> Result<(Map<String, Value>, Notes), PickError> {
     // The skimmer does not decode strings; a body that is not text is refused here, at once.
-    if let Err(e) = std::str::from_utf8(body) {
-        return Err(PickError::Syntax(format!(
+    match std::str::from_utf8(body) {
+        Ok(text) => pick_text(text, wanted),
+        Err(e) => Err(PickError::Syntax(format!(
             "invalid UTF-8 at byte {}",
             e.valid_up_to()
-        )));
+        ))),
     }
+}
+
+/// [`pick_noting`] of a body already known to be text.
+pub fn pick_text(text: &str, wanted: &[&str]) -> Result<(Map<String, Value>, Notes), PickError> {
+    let body = text.as_bytes();
     let mut out = Map::new();
     let top = fields(body, |key, start, end| {
         let Some(name) = find(wanted, key).map(|i| wanted[i]) else {

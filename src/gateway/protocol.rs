@@ -55,14 +55,20 @@ pub fn media_type(headers: &HeaderMap) -> Option<Cow<'_, str>> {
     let bytes = headers.get(header::CONTENT_TYPE)?.as_bytes();
     let end = memchr::memchr(b';', bytes).unwrap_or(bytes.len());
     let essence = bytes[..end].trim_ascii();
-    if essence.iter().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    if essence
+        .iter()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
         && let Ok(text) = std::str::from_utf8(essence)
     {
         return Some(Cow::Borrowed(text));
     }
     let text = String::from_utf8_lossy(bytes);
     Some(Cow::Owned(
-        text.split(';').next().unwrap_or("").trim().to_ascii_lowercase(),
+        text.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
     ))
 }
 
@@ -244,7 +250,10 @@ mod tests {
             assert_eq!(matches!(got, Cow::Borrowed(_)), lower, "{header:?}");
         }
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_bytes(b"text/\xe9; x").unwrap());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_bytes(b"text/\xe9; x").unwrap(),
+        );
         assert_eq!(media_type(&h).unwrap(), "text/\u{fffd}");
         assert_eq!(media_type(&HeaderMap::new()), None);
     }

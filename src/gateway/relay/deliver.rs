@@ -191,7 +191,8 @@ impl Gateway {
     /// A token count for an account whose platform has none: the gateway's estimate,
     /// logged as free.
     pub(super) async fn estimate(&self, call: Call, account: i64) -> Response<Body> {
-        let body = crate::gateway::translate::estimated_count(&call.endpoint, &call.body);
+        let body =
+            crate::gateway::translate::estimated_count(&call.endpoint, call.body.text().as_bytes());
         let report = Report::default();
         let (status, outcome) = (StatusCode::OK, Outcome::Ok);
         let mut rec = call.record(

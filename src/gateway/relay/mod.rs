@@ -3,8 +3,11 @@
 //! `pump`) and log it once its usage is known. The row is durable before the client gets the
 //! last byte.
 
+mod call;
 mod deliver;
 mod pump;
+
+pub use call::Call;
 
 pub(super) use deliver::read_error_message;
 
@@ -21,23 +24,20 @@ use tracing::debug;
 
 use super::Gateway;
 use super::decode;
-use super::endpoint::{Endpoint, events_without_usage_chunk};
+use super::endpoint::events_without_usage_chunk;
 use super::failure::UpstreamError;
 use super::frame::Framer;
 use super::health::Failure;
-use super::limits::{Admission, Limiter};
+use super::limits::Limiter;
 use super::oauth::RefreshError;
-use super::protocol::{Kind, Protocol, REQUEST_ID, error_response, stream_error};
+use super::protocol::{Kind, REQUEST_ID, error_response, stream_error};
 use super::provider;
 use super::select::{self, NoCandidate};
 use super::snapshot::{Secret, Snapshot, Upstream};
-use super::translate::{Asked, Format, Translation};
+use super::translate::{Format, Translation};
 use super::usage::{Report, SseScanner};
-use crate::domain::{ClientKind, Outcome, Platform};
-use crate::gateway::skim::Notes;
+use crate::domain::Outcome;
 use crate::http::{Body, channel_body, full};
-use crate::store::groups::Group;
-use crate::store::keys::ApiKey;
 use crate::store::{now_ms, usage};
 
 /// Largest non-streaming upstream body read into memory.
@@ -56,44 +56,6 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 /// Chunks buffered between the upstream reader and a slow client.
 const STREAM_BUFFER: usize = 16;
 
-/// One client request, parsed and authenticated.
-pub struct Call {
-    pub key: Arc<ApiKey>,
-    pub protocol: Protocol,
-    pub endpoint: Endpoint,
-    /// The client's query string, minus any member key.
-    pub query: Option<String>,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    /// Where the body's long strings lie, noted by the routing read; `None` once rewritten.
-    pub notes: Option<Notes>,
-    pub model: String,
-    pub stream: bool,
-    /// Conversation key for sticky routing.
-    pub session: Option<u64>,
-    /// The conversation's own id, for a translated request's prompt cache key.
-    pub session_id: Option<String>,
-    /// Drop the usage-only chat chunk the gateway asked for on the client's behalf.
-    pub strip_usage_chunk: bool,
-    pub client: ClientKind,
-    pub user_agent: Option<String>,
-    pub request_id: String,
-    pub started: Instant,
-    pub started_at: i64,
-    /// Account platforms this request may go to (the protocol's, narrowed by the key).
-    pub platforms: Vec<Platform>,
-    /// The group, for its budgets.
-    pub group: Option<Arc<Group>>,
-    /// The key's concurrency slot, held until the request ends.
-    pub admission: Admission,
-    /// The calendar day of `started_at` in the configured zone, for the rollup.
-    pub day: String,
-    /// Time spent waiting on upstreams, left out of the gateway's own time in `Server-Timing`.
-    pub upstream_wait: Duration,
-    /// The attempts that failed so far, for the request log.
-    pub tried: Vec<usage::Tried>,
-}
-
 /// Why an attempt did not produce an answer to pass on.
 enum Attempt {
     Answer(Response<Incoming>),
@@ -110,21 +72,6 @@ enum Attempt {
     },
     /// The request uses a feature the account's protocol cannot express.
     Untranslatable(String),
-}
-
-impl Call {
-    /// What a translation needs to know of the request.
-    fn asked(&self) -> Asked<'_> {
-        Asked {
-            endpoint: &self.endpoint,
-            stream: self.stream,
-            model: &self.model,
-            request_id: &self.request_id,
-            query: self.query.as_deref(),
-            session: self.session_id.as_deref(),
-            started_at_ms: self.started_at,
-        }
-    }
 }
 
 impl Gateway {
@@ -197,22 +144,24 @@ impl Gateway {
                 {
                     return Box::pin(self.estimate(call, account.id)).await;
                 }
-                Some(t) => match t.request(&call.body, upstream_model, call.notes.as_ref()) {
-                    Ok(b) => {
-                        // The usage chunk the gateway asked for, not the client.
-                        t.include_usage &= !call.strip_usage_chunk;
-                        Some(b)
+                Some(t) => {
+                    match t.request_text(call.body.text(), upstream_model, call.notes.as_ref()) {
+                        Ok(b) => {
+                            // The usage chunk the gateway asked for, not the client.
+                            t.include_usage &= !call.strip_usage_chunk;
+                            Some(b)
+                        }
+                        Err(refusal) => {
+                            call.tried.push(usage::Tried {
+                                account_id: account.id,
+                                status: None,
+                                error: refusal.0.clone(),
+                            });
+                            last = Some((Some(account.id), Attempt::Untranslatable(refusal.0)));
+                            continue;
+                        }
                     }
-                    Err(refusal) => {
-                        call.tried.push(usage::Tried {
-                            account_id: account.id,
-                            status: None,
-                            error: refusal.0.clone(),
-                        });
-                        last = Some((Some(account.id), Attempt::Untranslatable(refusal.0)));
-                        continue;
-                    }
-                },
+                }
             };
             let sent = Sent {
                 translation: translation.as_ref(),
@@ -329,7 +278,12 @@ impl Gateway {
     async fn attempt(&self, call: &Call, account: &Upstream, sent: Sent<'_>) -> Attempt {
         let (endpoint, query, body, translated) = match (sent.translation, sent.body) {
             (Some(t), Some(b)) => (&t.endpoint, t.query(), b, true),
-            _ => (&call.endpoint, call.query.as_deref(), &call.body, false),
+            _ => (
+                &call.endpoint,
+                call.query.as_deref(),
+                call.body.bytes(),
+                false,
+            ),
         };
         let (model, headers) = (&call.model, &call.headers);
         let req =

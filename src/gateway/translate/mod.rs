@@ -248,6 +248,17 @@ impl Translation {
         // UTF-8 checked once for the whole body (serde_json would check each string again).
         let text = std::str::from_utf8(body)
             .map_err(|e| Refusal(format!("the request body is not valid UTF-8: {e}")))?;
+        self.request_text(text, upstream_model, notes)
+    }
+
+    /// [`Translation::request`] of a body already known to be text.
+    pub fn request_text(
+        &mut self,
+        text: &str,
+        upstream_model: &str,
+        notes: Option<&Notes>,
+    ) -> Result<Bytes, Refusal> {
+        let body = text.as_bytes();
         // Chat and Responses requests are read typed, and written as they were read for an
         // Anthropic or a chat account.
         let typed = match self.client {
