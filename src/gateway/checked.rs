@@ -11,6 +11,7 @@
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::forward_to_deserialize_any;
+use serde_json::value::RawValue;
 
 use super::skim::{self, ESCAPED, Notes};
 
@@ -18,7 +19,13 @@ type Error = serde_json::Error;
 
 /// The name serde_json's `RawValue` asks a deserializer for; the value is then handed to it
 /// as a map of this one key to the value's text as written. Any deserializer can speak it.
-const RAW_VALUE: &str = "$serde_json::private::RawValue";
+pub const RAW_VALUE: &str = "$serde_json::private::RawValue";
+
+/// The name a reader asks for to have a string handed over as it is written (quotes and
+/// escapes), through `RawValue`'s map of one key, instead of decoded: a text copied from one
+/// protocol's body into another's is then never unescaped and escaped again. Other values,
+/// and other deserializers, go on as `deserialize_any` would.
+pub const RAW_STRING: &str = "$aicarpool::raw_string";
 
 /// Containers a tree may nest, as serde_json allows (its recursion limit).
 const MAX_DEPTH: usize = 127;
@@ -264,6 +271,13 @@ impl<'a> de::Deserializer<'a> for &mut Checked<'a, '_> {
         if name == RAW_VALUE {
             let text = self.skip()?;
             v.visit_map(Raw(Some(text)))
+        } else if name == RAW_STRING {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return self.deserialize_any(v);
+            }
+            let (quoted, _) = self.string()?;
+            v.visit_map(Raw(Some(quoted)))
         } else {
             v.visit_newtype_struct(self)
         }
@@ -339,6 +353,40 @@ impl<'a> SeqAccess<'a> for Items<'_, 'a, '_> {
             return Ok(None);
         }
         seed.deserialize(&mut *self.d).map(Some)
+    }
+}
+
+/// `text`, a JSON value already checked, as a `RawValue`, handed over as serde_json's own
+/// deserializer hands one (serde_json would check it again).
+pub fn raw_value(text: &str) -> Result<&RawValue, Error> {
+    de::Deserialize::deserialize(RawText(text))
+}
+
+/// A deserializer that only hands its text to `RawValue`.
+struct RawText<'a>(&'a str);
+
+impl<'a> de::Deserializer<'a> for RawText<'a> {
+    type Error = Error;
+
+    fn deserialize_newtype_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        v: V,
+    ) -> Result<V::Value, Error> {
+        if name != RAW_VALUE {
+            return Err(mismatch());
+        }
+        v.visit_map(Raw(Some(self.0)))
+    }
+
+    fn deserialize_any<V: Visitor<'a>>(self, _: V) -> Result<V::Value, Error> {
+        Err(mismatch())
+    }
+
+    forward_to_deserialize_any! {
+        <W: Visitor<'a>>
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct seq tuple tuple_struct map struct enum identifier ignored_any
     }
 }
 

@@ -247,12 +247,12 @@ pub(super) fn read<'a>(
             // A string is one text block.
             Some(Listed::Text(text)) if assistant_turn => {
                 messages.push(MessageOut::Assistant {
-                    content: (!text.is_empty()).then(|| Str::from(text)),
+                    content: (!text.is_empty()).then_some(text),
                     tool_calls: Vec::new(),
                 });
             }
             Some(Listed::Text(text)) => messages.push(MessageOut::User {
-                content: UserContent::Text(Str::from(text)),
+                content: UserContent::Text(text),
             }),
             _ if assistant_turn => messages.push(assistant(Vec::new())?),
             _ => {}

@@ -14,6 +14,9 @@ use crate::gateway::checked::from_checked;
 use crate::gateway::skim;
 use crate::gateway::usage::Report;
 
+mod listed;
+pub use listed::Listed;
+
 /// A JSON string: as the client wrote it (escapes and all), its text read in passing
 /// (borrowed when it had no escapes), or made here.
 #[derive(Debug)]
@@ -130,75 +133,6 @@ impl Serialize for Str<'_> {
 
 /// A JSON value kept as text: the client's own, or one made here.
 pub type Json<'a> = Cow<'a, RawValue>;
-
-/// A field that is a string or an array (a message's content), read in the same pass as the
-/// rest of the body: an array's items typed as they come, a string as its text. Capturing
-/// it raw instead and reading an array again would scan its bytes twice, and a scan of a
-/// conversation's escaped text is most of what reading a request costs.
-#[derive(Debug)]
-pub enum Listed<'a, T> {
-    Text(Cow<'a, str>),
-    Items(Vec<T>),
-    /// Null, or anything else a client sent there: read as nothing.
-    Other,
-}
-
-impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for Listed<'a, T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ListedVisitor(std::marker::PhantomData))
-    }
-}
-
-struct ListedVisitor<'a, T>(std::marker::PhantomData<(&'a (), T)>);
-
-impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for ListedVisitor<'a, T> {
-    type Value = Listed<'a, T>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a string or an array")
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Listed::Text(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Listed::Text(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Listed::Items(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Listed::Other)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Listed::Other)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Listed::Other)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Listed::Other)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Listed::Other)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Listed::Other)
-    }
-}
 
 /// `v` as a [`Json`].
 pub fn json_of(v: &Value) -> Json<'static> {

@@ -291,7 +291,7 @@ fn parts(raw: &RawValue) -> Result<Vec<PartIn<'_>>, Refusal> {
 fn content_text<'a>(content: Option<Listed<'a, PartIn<'a>>>) -> Str<'a> {
     match content {
         Some(Listed::Items(parts)) => pivot::part_texts(parts.into_iter().map(|p| p.text)),
-        Some(Listed::Text(text)) => Str::from(text),
+        Some(Listed::Text(text)) => text,
         _ => Str::Owned(String::new()),
     }
 }
@@ -300,9 +300,7 @@ fn content_text<'a>(content: Option<Listed<'a, PartIn<'a>>>) -> Str<'a> {
 fn content_blocks<'a>(content: Option<Listed<'a, PartIn<'a>>>) -> Result<Vec<Block<'a>>, Refusal> {
     match content {
         Some(Listed::Items(parts)) => part_blocks(parts),
-        Some(Listed::Text(text)) => Ok(vec![Block::Text {
-            text: Str::from(text),
-        }]),
+        Some(Listed::Text(text)) => Ok(vec![Block::Text { text }]),
         _ => Ok(vec![Block::Text {
             text: Str::Owned(String::new()),
         }]),

@@ -109,8 +109,14 @@ fn string_contents_read_in_passing_keep_their_text() {
             {{"role":"user","content":[{{"type":"text","text":{escaped}}}]}}]}}"#
     );
     let mut t = plan(Endpoint::Messages, false, Protocol::Openai);
-    let out: Value =
-        serde_json::from_slice(&t.request(anthropic.as_bytes(), "glm-4.6", None).unwrap()).unwrap();
+    let sent = t.request(anthropic.as_bytes(), "glm-4.6", None).unwrap();
+    // Copied as the client escaped it, never decoded and escaped again.
+    let written = std::str::from_utf8(&sent).unwrap();
+    assert!(
+        written.contains(&format!(r#""content":{escaped}"#)),
+        "{written}"
+    );
+    let out: Value = serde_json::from_slice(&sent).unwrap();
     assert_eq!(
         out["messages"],
         json!([
@@ -143,8 +149,13 @@ fn string_contents_read_in_passing_keep_their_text() {
     // A whole input given as one string is the user's message.
     let mut t = plan(Endpoint::Responses, false, Protocol::Anthropic);
     let one = format!(r#"{{"model":"m","input":{escaped}}}"#);
-    let out: Value =
-        serde_json::from_slice(&t.request(one.as_bytes(), "claude", None).unwrap()).unwrap();
+    let sent = t.request(one.as_bytes(), "claude", None).unwrap();
+    let written = std::str::from_utf8(&sent).unwrap();
+    assert!(
+        written.contains(&format!(r#""text":{escaped}"#)),
+        "{written}"
+    );
+    let out: Value = serde_json::from_slice(&sent).unwrap();
     assert_eq!(
         out["messages"],
         json!([{ "role": "user", "content": [{ "type": "text", "text": text }] }])

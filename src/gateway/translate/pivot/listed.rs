@@ -1,0 +1,122 @@
+//! A message's content, a string or an array, read in one pass: the array's items typed, the
+//! string as it is written.
+
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::Str;
+use crate::gateway::checked;
+
+/// A field that is a string or an array (a message's content), read in the same pass as the
+/// rest of the body: an array's items typed as they come, a string as it is written (through
+/// the checked reader; decoded through any other). Capturing the field raw instead and reading
+/// an array again would scan its bytes twice, and a scan of a conversation's escaped text is
+/// most of what reading a request costs; decoding a string only to escape it again for the
+/// upstream cost about 1 500 instructions for each of Claude Code's prompts
+/// (`benches/instructions.sh --form to-chat`).
+#[derive(Debug)]
+pub enum Listed<'a, T> {
+    Text(Str<'a>),
+    Items(Vec<T>),
+    /// Null, or anything else a client sent there: read as nothing.
+    Other,
+}
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for Listed<'a, T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_newtype_struct(checked::RAW_STRING, ListedVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ListedVisitor<'a, T>(std::marker::PhantomData<(&'a (), T)>);
+
+/// Whether a map's first key is `RawValue`'s, which a string handed over as written comes in.
+struct RawKey;
+
+impl<'de> DeserializeSeed<'de> for RawKey {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(RawKey)
+    }
+}
+
+impl Visitor<'_> for RawKey {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+        Ok(key == checked::RAW_VALUE)
+    }
+}
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for ListedVisitor<'a, T> {
+    type Value = Listed<'a, T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string or an array")
+    }
+
+    /// A deserializer that does not hand strings over as written.
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Listed::Text(Str::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Listed::Text(Str::Owned(s.to_owned())))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Listed::Items(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        match map.next_key_seed(RawKey)? {
+            Some(true) => {
+                let written: &'de str = map.next_value()?;
+                let raw = checked::raw_value(written).map_err(serde::de::Error::custom)?;
+                return Ok(Listed::Text(Str::Raw(raw)));
+            }
+            Some(false) => {
+                map.next_value::<IgnoredAny>()?;
+            }
+            None => return Ok(Listed::Other),
+        }
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Listed::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Listed::Other)
+    }
+}
