@@ -7,6 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::pivot::Answer;
+
+pub(super) mod write;
 use super::{
     Counts, Translation, Usage, args_object, openai_finish, prompt_tokens, stop_from_openai,
     str_of, text_of,

@@ -367,9 +367,11 @@ impl Translation {
 
     fn answer_to_client(&self, answer: &pivot::Answer, size: usize) -> Bytes {
         if self.client == Format::Chat {
-            to_bytes(&chat::response_from_anthropic(answer, self), size)
+            let c = chat::response_from_anthropic(answer, self);
+            Bytes::from(chat::write::completion(&c, size))
         } else {
-            to_bytes(&responses::response_from_anthropic(answer, self), size)
+            let a = responses::response_from_anthropic(answer, self);
+            Bytes::from(responses::write::answer(&a, size))
         }
     }
 

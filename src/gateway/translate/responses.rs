@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 use super::{Translation, Usage, pivot, prompt_tokens, str_of};
 
+pub(super) mod write;
+
 /// What marks reasoning the gateway packed into `encrypted_content`.
 const PACKED: &str = "aicarpool.thinking.v1:";
 

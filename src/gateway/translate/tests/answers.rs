@@ -81,3 +81,59 @@ fn a_chat_answer_read_once_is_what_the_tree_made_of_it() {
     }
     assert!(t.response_and_report(answers[8].as_bytes()).is_none());
 }
+
+/// An Anthropic answer's block, as JSON: texts of any characters, thinking with or without a
+/// signature, calls of a function tool and of a freeform one, and a kind no client shows.
+fn block() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::json;
+    let text = any::<String>();
+    prop_oneof![
+        text.prop_map(|t| json!({ "type": "text", "text": t })),
+        (text, "[a-zA-Z0-9+/=]{0,8}")
+            .prop_map(|(t, s)| json!({ "type": "thinking", "thinking": t, "signature": s })),
+        (text, prop_oneof![Just("read"), Just("apply_patch")], text).prop_map(
+            |(id, name, arg)| json!({ "type": "tool_use", "id": id, "name": name,
+                "input": { "input": arg, "n": [1, 2.5] } })
+        ),
+        Just(json!({ "type": "server_tool_use", "id": "srvtoolu_1" })),
+    ]
+}
+
+proptest::proptest! {
+    /// The Responses answer and the chat completion written by hand are serde's, byte for
+    /// byte, for any answer.
+    #[test]
+    fn answers_written_by_hand_are_serde_s(
+        blocks in proptest::collection::vec(block(), 0..5),
+        stop in proptest::prop_oneof![
+            proptest::strategy::Just("end_turn"),
+            proptest::strategy::Just("max_tokens"),
+            proptest::strategy::Just("tool_use"),
+        ],
+        usage in proptest::option::of((0i64..1 << 40, 0i64..1000, 0i64..1000, 0i64..1000)),
+        model in "[ -~\u{e9}\u{1F600}]{0,12}",
+    ) {
+        let mut answer = serde_json::json!({ "type": "message", "content": blocks, "stop_reason": stop });
+        if let Some((input, output, write, read)) = usage {
+            answer["usage"] = serde_json::json!({ "input_tokens": input, "output_tokens": output,
+                "cache_creation_input_tokens": write, "cache_read_input_tokens": read });
+        }
+        let text = answer.to_string();
+        let a: pivot::Answer = serde_json::from_str(&text).unwrap();
+        let mut t = plan(Endpoint::Responses, false, Protocol::Anthropic);
+        t.custom_tools = vec!["apply_patch".into()];
+        t.model = model;
+        let x = responses::response_from_anthropic(&a, &t);
+        proptest::prop_assert_eq!(
+            String::from_utf8(responses::write::answer(&x, 0)).unwrap(),
+            serde_json::to_string(&x).unwrap()
+        );
+        let t = plan(Endpoint::ChatCompletions, false, Protocol::Anthropic);
+        let c = chat::response_from_anthropic(&a, &t);
+        proptest::prop_assert_eq!(
+            String::from_utf8(chat::write::completion(&c, 0)).unwrap(),
+            serde_json::to_string(&c).unwrap()
+        );
+    }
+}
