@@ -31,7 +31,7 @@
 //! - an admin route is authorised in [`admin::handle`] (session, CSRF token, JSON body).
 //!
 //! Layers point one way (checked by `tests/layers.rs`): cli → server → router → {admin,
-//! gateway} → manage → upstream → store → leaves (domain, error, config, crypto, http,
+//! gateway} → manage → upstream → store → leaves (domain, error, config, crypto, http, json,
 //! lifecycle).
 
 use std::net::SocketAddr;

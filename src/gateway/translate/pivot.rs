@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json, value::RawValue};
 
 use super::{Counts, Usage, thinking_budget};
-use crate::gateway::checked::from_checked;
+use crate::gateway::checked;
 use crate::gateway::skim;
 use crate::gateway::usage::Report;
 
@@ -284,7 +284,7 @@ pub fn tool_input(arguments: Option<&RawValue>) -> Json<'_> {
     }
     // Checked by the skimmer and copied as it is (serde_json's own check costs more).
     let object = match skim::note(text.as_bytes()) {
-        Ok((skim::Top::Object, notes)) => from_checked::<Box<RawValue>>(text, &notes).ok(),
+        Ok((skim::Top::Object, _)) => checked::raw_value(text).ok().map(RawValue::to_owned),
         _ => None,
     };
     match object {
