@@ -93,38 +93,59 @@ fn item(w: &mut Writer, i: &Item) {
             call_id,
             name,
             input,
-        } => {
-            w.raw("{\"type\":\"custom_tool_call\",\"id\":");
-            w.serde(id.as_str());
-            w.raw(",\"status\":");
-            w.name(status);
-            w.raw(",\"call_id\":");
-            w.serde(*call_id);
-            w.raw(",\"name\":");
-            w.serde(*name);
-            w.raw(",\"input\":");
-            w.serde(*input);
-        }
+        } => call(
+            w,
+            "custom_tool_call",
+            id,
+            status,
+            call_id,
+            name,
+            ("input", input),
+        ),
         Item::FunctionCall {
             id,
             status,
             call_id,
             name,
             arguments,
-        } => {
-            w.raw("{\"type\":\"function_call\",\"id\":");
-            w.serde(id.as_str());
-            w.raw(",\"status\":");
-            w.name(status);
-            w.raw(",\"call_id\":");
-            w.serde(*call_id);
-            w.raw(",\"name\":");
-            w.serde(*name);
-            w.raw(",\"arguments\":");
-            w.serde(arguments.as_str());
-        }
+        } => call(
+            w,
+            "function_call",
+            id,
+            status,
+            call_id,
+            name,
+            ("arguments", arguments),
+        ),
     }
     w.raw("}");
+}
+
+/// A call item's fields, the same for both kinds but the last: a freeform tool's `input`, a
+/// function's `arguments`.
+fn call(
+    w: &mut Writer,
+    kind: &'static str,
+    id: &str,
+    status: &'static str,
+    call_id: &str,
+    name: &str,
+    (last, value): (&'static str, &str),
+) {
+    w.raw("{\"type\":");
+    w.name(kind);
+    w.raw(",\"id\":");
+    w.serde(id);
+    w.raw(",\"status\":");
+    w.name(status);
+    w.raw(",\"call_id\":");
+    w.serde(call_id);
+    w.raw(",\"name\":");
+    w.serde(name);
+    w.raw(",\"");
+    w.raw(last);
+    w.raw("\":");
+    w.serde(value);
 }
 
 fn part(w: &mut Writer, p: &Part) {
