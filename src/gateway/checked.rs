@@ -19,12 +19,13 @@ type Error = serde_json::Error;
 
 /// The name serde_json's `RawValue` asks a deserializer for; the value is then handed to it
 /// as a map of this one key to the value's text as written. Any deserializer can speak it.
-pub const RAW_VALUE: &str = "$serde_json::private::RawValue";
+const RAW_VALUE: &str = "$serde_json::private::RawValue";
 
 /// The name a reader asks for to have a string handed over as it is written (quotes and
-/// escapes), through `RawValue`'s map of one key, instead of decoded: a text copied from one
-/// protocol's body into another's is then never unescaped and escaped again. Other values,
-/// and other deserializers, go on as `deserialize_any` would.
+/// escapes) instead of decoded: a text copied from one protocol's body into another's is
+/// then never unescaped and escaped again. It comes as an enum's one variant holding the
+/// text, which no JSON value can pose as (a map could: any key is a client's to write).
+/// Other values, and other deserializers, go on as `deserialize_any` would.
 pub const RAW_STRING: &str = "$aicarpool::raw_string";
 
 /// Containers a tree may nest, as serde_json allows (its recursion limit).
@@ -277,7 +278,7 @@ impl<'a> de::Deserializer<'a> for &mut Checked<'a, '_> {
                 return self.deserialize_any(v);
             }
             let (quoted, _) = self.string()?;
-            v.visit_map(Raw(Some(quoted)))
+            v.visit_enum(Written(quoted))
         } else {
             v.visit_newtype_struct(self)
         }
@@ -387,6 +388,46 @@ impl<'a> de::Deserializer<'a> for RawText<'a> {
         <W: Visitor<'a>>
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
         option unit unit_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// A string handed over as written ([`RAW_STRING`]): the variant is named so, and holds the
+/// text.
+struct Written<'a>(&'a str);
+
+impl<'a> de::EnumAccess<'a> for Written<'a> {
+    type Error = Error;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'a>>(self, seed: V) -> Result<(V::Value, Self), Error> {
+        Ok((
+            seed.deserialize(BorrowedStrDeserializer::new(RAW_STRING))?,
+            self,
+        ))
+    }
+}
+
+impl<'a> de::VariantAccess<'a> for Written<'a> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<(), Error> {
+        Err(mismatch())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'a>>(self, seed: T) -> Result<T::Value, Error> {
+        seed.deserialize(BorrowedStrDeserializer::new(self.0))
+    }
+
+    fn tuple_variant<V: Visitor<'a>>(self, _: usize, _: V) -> Result<V::Value, Error> {
+        Err(mismatch())
+    }
+
+    fn struct_variant<V: Visitor<'a>>(
+        self,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Error> {
+        Err(mismatch())
     }
 }
 

@@ -2,7 +2,7 @@
 //! string as it is written.
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{EnumAccess, IgnoredAny, MapAccess, SeqAccess, VariantAccess, Visitor};
 
 use super::Str;
 use crate::gateway::checked;
@@ -29,29 +29,6 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for Listed<'a, T> {
 }
 
 struct ListedVisitor<'a, T>(std::marker::PhantomData<(&'a (), T)>);
-
-/// Whether a map's first key is `RawValue`'s, which a string handed over as written comes in.
-struct RawKey;
-
-impl<'de> DeserializeSeed<'de> for RawKey {
-    type Value = bool;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(RawKey)
-    }
-}
-
-impl Visitor<'_> for RawKey {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
-        Ok(key == checked::RAW_VALUE)
-    }
-}
 
 impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for ListedVisitor<'a, T> {
     type Value = Listed<'a, T>;
@@ -84,18 +61,15 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for ListedVisitor<'a, T> {
         Ok(Listed::Items(items))
     }
 
+    /// A string handed over as written, by the checked reader.
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+        let (IgnoredAny, written) = data.variant::<IgnoredAny>()?;
+        let written: &'de str = written.newtype_variant()?;
+        let raw = checked::raw_value(written).map_err(serde::de::Error::custom)?;
+        Ok(Listed::Text(Str::Raw(raw)))
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        match map.next_key_seed(RawKey)? {
-            Some(true) => {
-                let written: &'de str = map.next_value()?;
-                let raw = checked::raw_value(written).map_err(serde::de::Error::custom)?;
-                return Ok(Listed::Text(Str::Raw(raw)));
-            }
-            Some(false) => {
-                map.next_value::<IgnoredAny>()?;
-            }
-            None => return Ok(Listed::Other),
-        }
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Listed::Other)
     }

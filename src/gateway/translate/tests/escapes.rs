@@ -161,3 +161,20 @@ fn string_contents_read_in_passing_keep_their_text() {
         json!([{ "role": "user", "content": [{ "type": "text", "text": text }] }])
     );
 }
+
+#[test]
+fn a_content_object_cannot_pass_itself_off_as_a_text_written_raw() {
+    // The key serde_json's raw values travel under, sent by a client as content: read as no
+    // content, never copied into the upstream body as JSON text of the client's choosing.
+    let body = r#"{"model":"m","max_tokens":10,"messages":[
+        {"role":"user","content":{"$serde_json::private::RawValue":"1]}],\u0022x"}},
+        {"role":"user","content":{"$serde_json::private::RawValue":"2]}"}},
+        {"role":"user","content":"hi"}]}"#;
+    let mut t = plan(Endpoint::Messages, false, Protocol::Openai);
+    let sent = t.request(body.as_bytes(), "glm-4.6", None).unwrap();
+    let out: Value = serde_json::from_slice(&sent).expect("the upstream body is JSON");
+    assert_eq!(
+        out["messages"],
+        json!([{ "role": "user", "content": "hi" }])
+    );
+}
