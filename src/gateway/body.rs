@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-#[derive(Clone)]
 pub struct RequestBody {
     text: Arc<String>,
     bytes: Bytes,
