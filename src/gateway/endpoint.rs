@@ -6,7 +6,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use super::pick::{PickError, pick_text, set_field};
-use super::protocol::Protocol;
+use super::protocol::{CLAUDE_CODE_SESSION, CODEX_SESSION, Protocol};
 use super::skim::Notes;
 use super::usage::Wire;
 use crate::domain::Platform;
@@ -242,7 +242,7 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &str) -> Result<Par
     match endpoint {
         Endpoint::Messages | Endpoint::CountTokens => {
             let header = headers
-                .get("x-claude-code-session-id")
+                .get(&CLAUDE_CODE_SESSION)
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned);
             let user = crate::json::at(v, &["metadata", "user_id"])
@@ -251,12 +251,10 @@ pub fn parse(endpoint: &Endpoint, headers: &HeaderMap, body: &str) -> Result<Par
             p.session = header.or(user).filter(|s| !s.is_empty());
         }
         Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::ResponsesCompact => {
-            // Codex sends a per-conversation `prompt_cache_key` and a session header
-            // (`session-id` since 0.171.0, `session_id` before).
-            let header = headers
-                .get("session-id")
-                .or_else(|| headers.get("session_id"))
-                .or_else(|| headers.get("conversation_id"))
+            // Codex sends a per-conversation `prompt_cache_key` and a session header.
+            let header = CODEX_SESSION
+                .iter()
+                .find_map(|name| headers.get(name))
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned);
             p.session = text(v, "prompt_cache_key")

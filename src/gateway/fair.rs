@@ -7,7 +7,9 @@
 //! began, weighted by price (the vendor counts heavier models heavier), as a fraction of what
 //! the whole group spent there, times the pool's utilization the headers report.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Mutex;
 
 use super::limits::Refusal;

@@ -2,7 +2,9 @@
 //! server errors, the events the relay reports (decided by [`crate::lifecycle`], written by
 //! `store::accounts::advance`), and the recovery timer that brings accounts back.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;

@@ -2,7 +2,7 @@
 //! (`--max-concurrency`) is passed over at its cap: subscriptions running many parallel
 //! sessions are the ones vendors flag.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]

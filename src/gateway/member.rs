@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, header};
 use sha2::{Digest, Sha256};
 
+use super::protocol::{X_API_KEY, X_GOOG_API_KEY};
 use super::snapshot::{KeyDigest, Snapshot};
 use crate::domain::KeyStatus;
 use crate::store::keys::ApiKey;
@@ -18,19 +19,19 @@ pub(super) fn presented_key<'a>(
     headers: &'a HeaderMap,
     query: Option<&'a str>,
 ) -> std::result::Result<Cow<'a, str>, &'static str> {
-    let values = |name: &'static str| {
+    let values = |name: &'static HeaderName| {
         headers
             .get_all(name)
             .iter()
             .map(|v| v.to_str().unwrap_or("\u{fffd}"))
     };
-    let bearer = values("authorization").filter_map(|v| {
+    let bearer = values(&header::AUTHORIZATION).filter_map(|v| {
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
     });
-    let in_headers = values("x-api-key")
+    let in_headers = values(&X_API_KEY)
         .chain(bearer)
-        .chain(values("x-goog-api-key"))
+        .chain(values(&X_GOOG_API_KEY))
         .map(|k| Cow::Borrowed(k.trim()));
     let in_query = query
         .into_iter()

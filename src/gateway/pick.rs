@@ -55,8 +55,13 @@ pub fn pick_text(text: &str, wanted: &[&str]) -> Result<(Map<String, Value>, Not
 /// Which of the wanted names a key as written between its quotes is, if any (escapes decoded
 /// only when there are any, which keys almost never have).
 pub(super) fn find(wanted: &[&str], raw: &[u8]) -> Option<usize> {
+    // Wanted names hold no escapes: a key equal to one as written is it, and only a key
+    // written with an escape can be one without being equal.
+    if let Some(i) = wanted.iter().position(|n| n.as_bytes() == raw) {
+        return Some(i);
+    }
     if !raw.contains(&b'\\') {
-        return wanted.iter().position(|n| n.as_bytes() == raw);
+        return None;
     }
     let mut quoted = Vec::with_capacity(raw.len() + 2);
     quoted.push(b'"');

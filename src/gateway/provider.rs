@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::endpoint::{Endpoint, GeminiMethod, GeminiVersion, with_model};
 use super::failure::UpstreamError;
 use super::health::{Failure, rate_limit_until};
-use super::protocol::{Protocol, X_API_KEY};
+use super::protocol::{self, Protocol, X_API_KEY, X_GOOG_API_KEY};
 use super::snapshot::Upstream;
 use super::usage::Wire;
 use crate::config::UpstreamPolicy;
@@ -240,7 +240,7 @@ impl Provider for Anthropic {
                     sensitive(&format!("Bearer {secret}"), account)?,
                 );
                 let betas: Vec<&str> = headers
-                    .get_all("anthropic-beta")
+                    .get_all(&protocol::ANTHROPIC_BETA)
                     .iter()
                     .filter_map(|v| v.to_str().ok())
                     .flat_map(|v| v.split(','))
@@ -253,12 +253,12 @@ impl Provider for Anthropic {
                     .join(",");
                 // The client's own betas went into it; one it sent unreadable is dropped.
                 if let Ok(v) = HeaderValue::from_str(&merged) {
-                    headers.insert("anthropic-beta", v);
+                    headers.insert(protocol::ANTHROPIC_BETA.clone(), v);
                 }
             }
         }
         headers
-            .entry("anthropic-version")
+            .entry(&protocol::ANTHROPIC_VERSION)
             .or_insert(HeaderValue::from_static(ANTHROPIC_VERSION));
         Ok(())
     }
@@ -311,7 +311,10 @@ impl Provider for Gemini {
     }
 
     fn authorize(&self, headers: &mut HeaderMap, account: &Upstream) -> Result<(), UpstreamError> {
-        headers.insert("x-goog-api-key", sensitive(&account.secret.0, account)?);
+        headers.insert(
+            X_GOOG_API_KEY.clone(),
+            sensitive(&account.secret.0, account)?,
+        );
         Ok(())
     }
 

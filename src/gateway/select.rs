@@ -3,7 +3,7 @@
 //! tier, weighted random inside a tier; the conversation's sticky account first; TEMP_ERROR
 //! accounts last, oldest error first.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The in-memory copy of everything the request path reads — keys, groups, accounts with their
 //! decrypted credentials, bindings, prices — swapped atomically when the database changes.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -38,7 +38,7 @@ pub struct Upstream {
     /// until the list has been fetched.
     pub offered: Option<Vec<String>>,
     /// Requested model → the name this upstream knows it by.
-    pub mapping: HashMap<String, String>,
+    pub mapping: std::collections::HashMap<String, String>,
     /// The account's outbound proxy, password opened.
     pub proxy: Option<Arc<ProxySettings>>,
     pub status: AccountStatus,

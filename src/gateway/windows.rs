@@ -4,7 +4,7 @@
 //! headroom, persisted at most every few seconds for `account list` and the admin page,
 //! exported as metrics.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! request path. Counters are rebuilt from the request log at start, so a restart neither
 //! forgives nor double-counts, and are charged once per request with its real usage.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Rebuilding the in-memory counters at start from the request log, the daily rollup and the
 //! audit log, so a restart neither forgives nor double-counts.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::{Limiter, Period};
 use crate::error::Result;
