@@ -131,9 +131,11 @@ pub struct TlsFiles {
 pub struct HttpLimits {
     pub max_body_bytes: usize,
     pub max_header_bytes: usize,
-    /// From accept to the first request's complete head (TLS handshake included).
+    /// From accept to the first request's complete head (TLS handshake included), and on a
+    /// kept-alive HTTP/1 connection from the end of one answer to the next complete head.
     pub header_read_timeout: Duration,
-    /// A kept-alive connection with nothing in flight for this long is closed.
+    /// A kept-alive connection with nothing in flight for this long is closed (an HTTP/1 one
+    /// sooner, when `header_read_timeout` is shorter).
     pub idle_timeout: Duration,
     /// From a request's head to the end of its body.
     pub body_read_timeout: Duration,

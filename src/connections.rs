@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -45,6 +45,8 @@ pub struct Activity {
     /// Milliseconds after `opened` when a request last began or a response last ended;
     /// `u64::MAX` until the first request.
     last_ms: AtomicU64,
+    /// Whether the connection speaks HTTP/2 (known from its first request).
+    multiplexed: AtomicBool,
     /// Told when the connection must give way to a new one.
     pub evict: Notify,
 }
@@ -56,7 +58,10 @@ impl Activity {
     }
 
     /// A request on this connection begins: the returned guard ends it when dropped.
-    pub fn begin(self: &Arc<Self>) -> InFlight {
+    pub fn begin(self: &Arc<Self>, http2: bool) -> InFlight {
+        if http2 {
+            self.multiplexed.store(true, Ordering::Relaxed);
+        }
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.mark();
         InFlight(self.clone())
@@ -89,11 +94,19 @@ impl Activity {
     }
 
     /// When the connection should be cut if nothing happens before: `head` after opening
-    /// for the first request (its head, and any TLS handshake, must arrive by then), `idle`
-    /// after the last response for a kept-alive one. `None` while a request is in flight.
+    /// for the first request (its head, and any TLS handshake, must arrive by then); after the
+    /// last response, `idle` for an HTTP/2 connection, and the shorter of the two for an
+    /// HTTP/1 one, whose next head is due as the first was (a head still arriving is nothing
+    /// in flight yet). `None` while a request is in flight.
     pub fn deadline(&self, head: Duration, idle: Duration) -> Option<Instant> {
         let idle_for = self.idle_for()?;
-        let allowed = if self.served() { idle } else { head };
+        let allowed = if !self.served() {
+            head
+        } else if self.multiplexed.load(Ordering::Relaxed) {
+            idle
+        } else {
+            idle.min(head)
+        };
         Some(Instant::now() + allowed.saturating_sub(idle_for))
     }
 }
@@ -144,6 +157,7 @@ impl Connections {
             opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
             last_ms: AtomicU64::new(u64::MAX),
+            multiplexed: AtomicBool::new(false),
             evict: Notify::new(),
         });
         open.insert(id, activity.clone());
@@ -222,11 +236,11 @@ mod tests {
         let a = c.open().unwrap();
         std::thread::sleep(Duration::from_millis(5));
         let b = c.open().unwrap();
-        let busy = b.activity.begin();
+        let busy = b.activity.begin(false);
         let third = c.open().expect("the idle one gives way");
         assert_eq!(c.count(), 2);
         drop(a);
-        let _in_flight = third.activity.begin();
+        let _in_flight = third.activity.begin(false);
         assert!(
             c.open().is_none(),
             "every connection is busy: the new one is refused"
@@ -244,7 +258,7 @@ mod tests {
         let (head, idle) = (Duration::from_secs(30), Duration::from_secs(120));
         let d = r.activity.deadline(head, idle).unwrap();
         assert!(d <= Instant::now() + head);
-        let g = r.activity.begin();
+        let g = r.activity.begin(false);
         assert!(
             r.activity.deadline(head, idle).is_none(),
             "never while in flight"
@@ -252,8 +266,21 @@ mod tests {
         drop(g);
         let d = r.activity.deadline(head, idle).unwrap();
         assert!(
+            d <= Instant::now() + head,
+            "an HTTP/1 connection's next head is due as the first was"
+        );
+        let short_idle = Duration::from_secs(10);
+        let d = r.activity.deadline(head, short_idle).unwrap();
+        assert!(
+            d <= Instant::now() + short_idle,
+            "or sooner, when idle is shorter"
+        );
+        let h2 = c.open().unwrap();
+        drop(h2.activity.begin(true));
+        let d = h2.activity.deadline(head, idle).unwrap();
+        assert!(
             d > Instant::now() + head,
-            "kept-alive connections get the idle time"
+            "kept-alive HTTP/2 connections get the idle time"
         );
         assert!(default_max_connections() >= 16);
     }

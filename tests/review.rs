@@ -349,6 +349,29 @@ fn silent_and_slow_connections_are_cut_and_cannot_lock_others_out() {
         let n = s.read(&mut buf).unwrap_or(0);
         assert_eq!(n, 0, "closed without an answer");
     }
+    // A kept-alive connection is held to the same time for each next head, counted from the
+    // end of its last answer: a head that stops halfway is cut, the answer before it whole.
+    let mut kept = TcpStream::connect(server.addr).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answered = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answered.ends_with(b"}") {
+        let n = kept.read(&mut buf).unwrap();
+        assert!(n > 0, "answered before closing");
+        answered.extend_from_slice(&buf[..n]);
+    }
+    assert!(answered.starts_with(b"HTTP/1.1 200"));
+    let started = Instant::now();
+    write!(kept, "GET /healthz HTTP/1.1\r\nHo").unwrap();
+    let n = kept.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
     // A body that stops arriving gets a 408 once its deadline passes.
     let mut slow = TcpStream::connect(server.addr).unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(10)))
