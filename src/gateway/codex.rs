@@ -17,7 +17,7 @@ use super::snapshot::Upstream;
 use super::windows::{Window, Windows};
 
 /// The header Codex echoes within a turn so the backend keeps it on one server.
-pub const TURN_STATE: &str = "x-codex-turn-state";
+pub static TURN_STATE: http::HeaderName = http::HeaderName::from_static("x-codex-turn-state");
 /// What the gateway says it is when the client named no originator.
 const ORIGINATOR: &str = "codex_cli_rs";
 
@@ -57,7 +57,7 @@ impl Provider for Codex {
 
     /// The turn state goes back only to the account that issued it (see [`turn_state_for`]).
     fn forwards(&self, name: &HeaderName) -> bool {
-        name.as_str() != TURN_STATE && keeps_header(name, Protocol::Openai)
+        *name != TURN_STATE && keeps_header(name, Protocol::Openai)
     }
 
     /// The backend serves only streamed, unstored requests: a client's `stream: false` or

@@ -176,10 +176,10 @@ pub fn request(
     }
     // A Codex turn's state, only to the account that issued it.
     if let Some(v) = client_headers
-        .get(super::codex::TURN_STATE)
+        .get(&super::codex::TURN_STATE)
         .and_then(|v| super::codex::turn_state_for(v, account.id))
     {
-        headers.insert(super::codex::TURN_STATE, v);
+        headers.insert(super::codex::TURN_STATE.clone(), v);
     }
     p.authorize(headers, account)?;
     // Usage is read from the answer's bytes: ask for them uncompressed.

@@ -31,7 +31,7 @@ impl Gateway {
         let status = parts.status;
         let mut builder = Response::builder().status(status);
         for (name, value) in &parts.headers {
-            if name == crate::gateway::codex::TURN_STATE {
+            if *name == crate::gateway::codex::TURN_STATE {
                 if let Some(v) = crate::gateway::codex::turn_state_from(value, account.id) {
                     builder = builder.header(name, v);
                 }
