@@ -66,52 +66,29 @@ pub struct Tried {
 /// rollup gets one upsert per (day, key, account, model) in the batch, not one per row: a
 /// batch of a busy minute touches a handful of rollup rows.
 pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
-    let mut log = conn.prepare_cached(
-        "INSERT INTO api_key_request_log (request_id, api_key_id, group_id, account_id,
-            protocol, endpoint, model, stream, status_code, outcome, error_message,
-            input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
-            cost_nanos, unpriced, attempts, client, user_agent, started_at, duration_ms,
-            first_byte_ms, upstream_model, translated, tried)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)
-         ON CONFLICT (request_id) DO NOTHING",
-    )?;
+    let mut one = conn.prepare_cached(&LOG_INSERT[0])?;
+    let mut many = conn.prepare_cached(&LOG_INSERT[1])?;
+    let mut inserted: Vec<&Record> = Vec::with_capacity(records.len());
+    let mut chunks = records.chunks_exact(ROWS_PER_STATEMENT);
+    for chunk in &mut chunks {
+        for (i, r) in chunk.iter().enumerate() {
+            bind(&mut many, i * COLUMNS, r)?;
+        }
+        match many.raw_execute()? {
+            n if n == chunk.len() => inserted.extend(chunk),
+            n => inserted.extend(newest_of(conn, chunk, n)?),
+        }
+    }
+    for r in chunks.remainder() {
+        bind(&mut one, 0, r)?;
+        if one.raw_execute()? == 1 {
+            inserted.push(r);
+        }
+    }
     // Keyed by (day, key, account, model); the values are the rollup's counters.
     let mut rollup: std::collections::HashMap<(&str, i64, i64, &str), [i64; 8]> =
         std::collections::HashMap::new();
-    for r in records {
-        let n = log.execute(params![
-            r.request_id,
-            r.api_key_id,
-            r.group_id,
-            r.account_id,
-            r.protocol,
-            r.endpoint,
-            r.model,
-            r.stream,
-            r.status_code,
-            r.outcome.as_str(),
-            r.error_message,
-            r.input_tokens,
-            r.output_tokens,
-            r.cache_creation_input_tokens,
-            r.cache_read_input_tokens,
-            r.cost_nanos.unwrap_or(0),
-            r.cost_nanos.is_none(),
-            r.attempts,
-            r.client,
-            r.user_agent,
-            r.started_at,
-            r.duration_ms,
-            r.first_byte_ms,
-            r.upstream_model,
-            r.translated,
-            (!r.tried.is_empty())
-                .then(|| serde_json::to_string(&r.tried).expect("plain values serialize")),
-        ])?;
-        if n == 0 {
-            continue;
-        }
+    for r in inserted {
         let key = (
             r.day.as_str(),
             r.api_key_id,
@@ -152,6 +129,81 @@ pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
         ])?;
     }
     Ok(())
+}
+
+/// The request log's columns, in the order [`bind`] binds them.
+const COLUMNS: usize = 26;
+
+/// Rows one statement inserts. Each statement opens a cursor on the table and on each of its
+/// indexes and closes them again, which cost about as much as a row; 32 rows share that.
+const ROWS_PER_STATEMENT: usize = 32;
+
+/// The insert of one row, and of [`ROWS_PER_STATEMENT`] rows.
+static LOG_INSERT: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+    let sql = |rows: usize| {
+        let row = format!("({})", vec!["?"; COLUMNS].join(", "));
+        format!(
+            "INSERT INTO api_key_request_log (request_id, api_key_id, group_id, account_id,
+                protocol, endpoint, model, stream, status_code, outcome, error_message,
+                input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+                cost_nanos, unpriced, attempts, client, user_agent, started_at, duration_ms,
+                first_byte_ms, upstream_model, translated, tried)
+             VALUES {}
+             ON CONFLICT (request_id) DO NOTHING",
+            vec![row; rows].join(", ")
+        )
+    };
+    [sql(1), sql(ROWS_PER_STATEMENT)]
+});
+
+/// Binds `r`'s row to the statement's parameters after the first `before`.
+fn bind(st: &mut rusqlite::Statement<'_>, before: usize, r: &Record) -> Result<()> {
+    let tried =
+        (!r.tried.is_empty()).then(|| serde_json::to_string(&r.tried).expect("plain values"));
+    let values: [&dyn rusqlite::ToSql; COLUMNS] = [
+        &r.request_id,
+        &r.api_key_id,
+        &r.group_id,
+        &r.account_id,
+        &r.protocol,
+        &r.endpoint,
+        &r.model,
+        &r.stream,
+        &r.status_code,
+        &r.outcome.as_str(),
+        &r.error_message,
+        &r.input_tokens,
+        &r.output_tokens,
+        &r.cache_creation_input_tokens,
+        &r.cache_read_input_tokens,
+        &r.cost_nanos.unwrap_or(0),
+        &r.cost_nanos.is_none(),
+        &r.attempts,
+        &r.client,
+        &r.user_agent,
+        &r.started_at,
+        &r.duration_ms,
+        &r.first_byte_ms,
+        &r.upstream_model,
+        &r.translated,
+        &tried,
+    ];
+    for (i, v) in values.into_iter().enumerate() {
+        st.raw_bind_parameter(before + i + 1, v)?;
+    }
+    Ok(())
+}
+
+/// Which of `chunk`'s records its statement inserted when it inserted only `n` of them (the
+/// rest were logged already: a replayed journal). The rows a statement adds take the highest
+/// ids, and of a request id repeated within the chunk the first is the one inserted.
+fn newest_of<'a>(conn: &Connection, chunk: &'a [Record], n: usize) -> Result<Vec<&'a Record>> {
+    let mut st = conn
+        .prepare_cached("SELECT request_id FROM api_key_request_log ORDER BY id DESC LIMIT ?1")?;
+    let mut ids = st
+        .query_map([n as i64], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<std::collections::HashSet<String>>>()?;
+    Ok(chunk.iter().filter(|r| ids.remove(&r.request_id)).collect())
 }
 
 /// Whose usage [`sums_since`] adds up.
@@ -478,3 +530,6 @@ pub fn prune_log(conn: &Connection, before: i64, limit: i64) -> Result<usize> {
         params![before, limit],
     )?)
 }
+
+#[cfg(test)]
+mod tests;
