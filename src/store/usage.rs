@@ -66,19 +66,22 @@ pub struct Tried {
 /// rollup gets one upsert per (day, key, account, model) in the batch, not one per row: a
 /// batch of a busy minute touches a handful of rollup rows.
 pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
-    let mut one = conn.prepare_cached(&LOG_INSERT[0])?;
-    let mut many = conn.prepare_cached(&LOG_INSERT[1])?;
     let mut inserted: Vec<&Record> = Vec::with_capacity(records.len());
     let mut chunks = records.chunks_exact(ROWS_PER_STATEMENT);
-    for chunk in &mut chunks {
-        for (i, r) in chunk.iter().enumerate() {
-            bind(&mut many, i * COLUMNS, r)?;
-        }
-        match many.raw_execute()? {
-            n if n == chunk.len() => inserted.extend(chunk),
-            n => inserted.extend(newest_of(conn, chunk, n)?),
+    if chunks.len() > 0 {
+        // Looked up by its text (about 10 kB) only when there is a chunk for it.
+        let mut many = conn.prepare_cached(&LOG_INSERT[1])?;
+        for chunk in &mut chunks {
+            for (i, r) in chunk.iter().enumerate() {
+                bind(&mut many, i * COLUMNS, r)?;
+            }
+            match many.raw_execute()? {
+                n if n == chunk.len() => inserted.extend(chunk),
+                n => inserted.extend(newest_of(conn, chunk, n)?),
+            }
         }
     }
+    let mut one = conn.prepare_cached(&LOG_INSERT[0])?;
     for r in chunks.remainder() {
         bind(&mut one, 0, r)?;
         if one.raw_execute()? == 1 {

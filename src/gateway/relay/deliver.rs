@@ -396,6 +396,8 @@ impl Call {
 
 /// Reads a whole body, bounded in size and in silence between frames.
 async fn read_body(mut body: Incoming, max: usize, idle: Duration) -> Result<Bytes, UpstreamError> {
+    // A small answer usually comes as one frame, kept as it is; a second one starts a copy.
+    let mut first: Option<Bytes> = None;
     let mut buf = Vec::new();
     loop {
         match tokio::time::timeout(idle, body.frame()).await {
@@ -403,18 +405,26 @@ async fn read_body(mut body: Incoming, max: usize, idle: Duration) -> Result<Byt
                 let cause = format!("upstream response idle for {}s", idle.as_secs());
                 return Err(UpstreamError::Broken(cause));
             }
-            Ok(None) => return Ok(Bytes::from(buf)),
+            Ok(None) => return Ok(first.unwrap_or_else(|| Bytes::from(buf))),
             Ok(Some(Err(_))) => {
                 let cause = "upstream connection broke while sending the response";
                 return Err(UpstreamError::Broken(cause.into()));
             }
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
-                    if buf.len() + data.len() > max {
+                    let held = first.as_ref().map_or(buf.len(), Bytes::len);
+                    if held + data.len() > max {
                         let cause = format!("upstream response larger than {max} bytes");
                         return Err(UpstreamError::Broken(cause));
                     }
-                    buf.extend_from_slice(&data);
+                    if buf.is_empty() && first.is_none() {
+                        first = Some(data);
+                    } else {
+                        if let Some(f) = first.take() {
+                            buf.extend_from_slice(&f);
+                        }
+                        buf.extend_from_slice(&data);
+                    }
                 }
             }
         }
