@@ -79,6 +79,10 @@ pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
                 n if n == chunk.len() => inserted.extend(chunk),
                 n => inserted.extend(newest_of(conn, chunk, n)?),
             }
+            // This runs on the writer's own thread, often on the core a request's thread is
+            // about to wake on: giving way after each chunk keeps that wait to one chunk
+            // (about 150 µs) rather than the whole batch.
+            std::thread::yield_now();
         }
     }
     let mut one = conn.prepare_cached(&LOG_INSERT[0])?;
