@@ -377,37 +377,9 @@ async fn recover_once(db: &Db, probe: &Path, shared: &Arc<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Outcome;
 
     fn record(id: &str) -> usage::Record {
-        usage::Record {
-            request_id: id.into(),
-            api_key_id: 1,
-            group_id: 1,
-            account_id: None,
-            protocol: "anthropic".into(),
-            endpoint: "/v1/messages".into(),
-            model: Some("claude-sonnet-4-5".into()),
-            upstream_model: None,
-            stream: true,
-            status_code: 200,
-            outcome: Outcome::Ok,
-            error_message: None,
-            input_tokens: 10,
-            output_tokens: 20,
-            cache_creation_input_tokens: 0,
-            cache_read_input_tokens: 0,
-            cost_nanos: Some(330_000),
-            attempts: 1,
-            client: "sdk".into(),
-            user_agent: None,
-            started_at: 1_700_000_000_000,
-            duration_ms: 5,
-            first_byte_ms: Some(1),
-            day: "2023-11-14".into(),
-            translated: false,
-            tried: Vec::new(),
-        }
+        usage::Record::sample(id)
     }
 
     /// A migrated database with a group and a key, and an empty journal directory.

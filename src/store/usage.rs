@@ -52,6 +52,41 @@ pub struct Record {
     pub tried: Vec<Tried>,
 }
 
+#[cfg(test)]
+impl Record {
+    /// A finished streaming Messages request of key 1 in group 1: 10 tokens in, 20 out.
+    pub(crate) fn sample(request_id: &str) -> Record {
+        Record {
+            request_id: request_id.into(),
+            api_key_id: 1,
+            group_id: 1,
+            account_id: None,
+            protocol: "anthropic".into(),
+            endpoint: "/v1/messages".into(),
+            model: Some("claude-sonnet-4-5".into()),
+            upstream_model: None,
+            stream: true,
+            status_code: 200,
+            outcome: Outcome::Ok,
+            error_message: None,
+            input_tokens: 10,
+            output_tokens: 20,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 0,
+            cost_nanos: Some(330_000),
+            attempts: 1,
+            client: "sdk".into(),
+            user_agent: None,
+            started_at: 1_700_000_000_000,
+            duration_ms: 5,
+            first_byte_ms: Some(1),
+            day: "2023-11-14".into(),
+            translated: false,
+            tried: Vec::new(),
+        }
+    }
+}
+
 /// One failed attempt of a request: the account, what it answered, why it did not serve.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tried {

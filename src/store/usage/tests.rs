@@ -4,36 +4,13 @@ use super::*;
 
 fn record(id: &str, input_tokens: i64) -> Record {
     Record {
-        request_id: id.into(),
-        api_key_id: 1,
-        group_id: 1,
-        account_id: None,
-        protocol: "anthropic".into(),
-        endpoint: "/v1/messages".into(),
-        model: Some("claude-sonnet-4-5".into()),
-        upstream_model: None,
-        stream: false,
-        status_code: 200,
-        outcome: Outcome::Ok,
-        error_message: None,
         input_tokens,
-        output_tokens: 1,
-        cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 0,
-        cost_nanos: Some(10),
-        attempts: 1,
-        client: "sdk".into(),
-        user_agent: None,
-        started_at: 1_700_000_000_000,
-        duration_ms: 5,
-        first_byte_ms: Some(1),
-        day: "2023-11-14".into(),
-        translated: false,
         tried: vec![Tried {
             account_id: 7,
             status: Some(529),
             error: "overloaded".into(),
         }],
+        ..Record::sample(id)
     }
 }
 
