@@ -23,7 +23,7 @@ use crate::domain::Platform;
 /// The beta flag Anthropic requires on requests made with a Claude subscription's token.
 const OAUTH_BETA: &str = "oauth-2025-04-20";
 /// The Messages API version sent when the client named none.
-const ANTHROPIC_VERSION: &str = "2023-06-01";
+const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// One upstream platform.
 pub trait Provider: Send + Sync {
@@ -259,7 +259,7 @@ impl Provider for Anthropic {
         }
         headers
             .entry(&protocol::ANTHROPIC_VERSION)
-            .or_insert(HeaderValue::from_static(ANTHROPIC_VERSION));
+            .or_insert(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
         Ok(())
     }
 

@@ -61,7 +61,10 @@ fn each_platform_sends_its_credential_where_it_reads_it() {
     let oauth = account(Platform::ClaudeOauth, "https://up.example");
     let req = untranslated(&Endpoint::Messages, &oauth, "x", &client, &body);
     assert_eq!(req.headers()["anthropic-beta"], "oauth-2025-04-20,a,b");
-    assert_eq!(req.headers()["anthropic-version"], ANTHROPIC_VERSION);
+    assert_eq!(
+        req.headers()["anthropic-version"],
+        DEFAULT_ANTHROPIC_VERSION
+    );
     let relay = account(Platform::ClaudeConsole, "https://relay.example/api/v1");
     let req = untranslated(
         &Endpoint::Messages,

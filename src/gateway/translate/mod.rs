@@ -236,22 +236,23 @@ impl Translation {
         !self.endpoint.billed()
     }
 
-    /// The client's body as the upstream's, for `upstream_model` (after the account's
-    /// mapping). `notes` are where the body's long strings lie, as the routing read noted
-    /// them (`None` when it did not read this body: it is then checked and noted here).
+    /// [`Translation::request_text`] of a body's bytes, for tests (the gateway checks a body
+    /// is text where it arrives, `gateway::body`).
+    #[cfg(test)]
     pub fn request(
         &mut self,
         body: &[u8],
         upstream_model: &str,
         notes: Option<&Notes>,
     ) -> Result<Bytes, Refusal> {
-        // UTF-8 checked once for the whole body (serde_json would check each string again).
         let text = std::str::from_utf8(body)
             .map_err(|e| Refusal(format!("the request body is not valid UTF-8: {e}")))?;
         self.request_text(text, upstream_model, notes)
     }
 
-    /// [`Translation::request`] of a body already known to be text.
+    /// The client's body as the upstream's, for `upstream_model` (after the account's
+    /// mapping). `notes` are where the body's long strings lie, as the routing read noted
+    /// them (`None` when it did not read this body: it is then checked and noted here).
     pub fn request_text(
         &mut self,
         text: &str,
