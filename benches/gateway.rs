@@ -11,6 +11,8 @@
 mod common;
 #[path = "support/floor.rs"]
 mod floor;
+#[path = "support/outside.rs"]
+mod outside;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -659,6 +661,10 @@ fn main() {
         body,
         key: "floor".into(),
     };
+    if args.iter().any(|a| a == "--wrk") {
+        with_wrk(&fake, &bare, &gw, only.as_deref(), secs.max(1.0) as u32);
+        return;
+    }
     let none = Arc::new(Vec::new());
     let mut rows: Vec<Row> = Vec::new();
     let mut expected_ok = ok_rows(&gw.db);
@@ -999,5 +1005,55 @@ fn main() {
     if !gross.is_empty() {
         eprintln!("gross regression:\n  {}", gross.join("\n  "));
         std::process::exit(1);
+    }
+}
+
+/// `--wrk`: the plain request scenarios driven by `wrk` instead of this process's own load
+/// generator (see `support/outside.rs`); `--secs N` one-second slices a side.
+fn with_wrk(fake: &Fake, bare: &floor::Floor, gw: &Gateway, only: Option<&str>, slices: u32) {
+    let pid = gw.server.pid();
+    let gateway_cpu = || cpu_micros(pid);
+    println!(
+        "\n| scenario (wrk) | req/s floor / gateway (ratio) | added p50 floor / gateway (µs, ratio) | p99 floor / gateway (µs, ratio) | p50 / p90 / p99 direct, floor, gateway (µs) | CPU per request floor / gateway (µs, ratio) | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (protocol, path, body) in [
+        ("anthropic", "/v1/messages", MESSAGES),
+        ("openai chat", "/v1/chat/completions", CHAT),
+    ] {
+        for c in [1, 64] {
+            let name = format!("{protocol} non-stream, c={c}");
+            if only.is_some_and(|o| !name.contains(o.trim_end_matches('$'))) {
+                continue;
+            }
+            let load = outside::Load {
+                path,
+                body,
+                key: &gw.key,
+                connections: c,
+            };
+            let (d, f, g) = outside::compare(
+                &load,
+                slices,
+                fake.addr,
+                (bare.addr, &floor::cpu_micros),
+                (gw.server.addr, &gateway_cpu),
+            );
+            let ((d50, d90, d99), (f50, f90, f99), (g50, g90, g99)) =
+                (d.percentiles(), f.percentiles(), g.percentiles());
+            let (fa, ga) = (f50 as i64 - d50 as i64, g50 as i64 - d50 as i64);
+            println!(
+                "| {name} | {:.0} / {:.0} ({:.0} %) | {fa} / {ga} ({:.2}×) | {f99} / {g99} ({:.2}×) | {d50} / {d90} / {d99}, {f50} / {f90} / {f99}, {g50} / {g90} / {g99} | {:.0} / {:.0} ({:.2}×) | {} |",
+                f.rps(),
+                g.rps(),
+                100.0 * g.rps() / f.rps().max(1.0),
+                ga as f64 / fa.max(1) as f64,
+                g99 as f64 / f99.max(1) as f64,
+                f.cpu_per_request(),
+                g.cpu_per_request(),
+                g.cpu_per_request() / f.cpu_per_request().max(1.0),
+                d.errors() + f.errors() + g.errors(),
+            );
+        }
     }
 }
