@@ -61,9 +61,15 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for ListedVisitor<'a, T> {
         Ok(Listed::Items(items))
     }
 
-    /// A string handed over as written, by the checked reader.
+    /// A string handed over as written, by the checked reader: its one variant is named
+    /// [`checked::RAW_STRING`], which no other reader would hand over.
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
-        let (IgnoredAny, written) = data.variant::<IgnoredAny>()?;
+        let (name, written) = data.variant::<&'de str>()?;
+        if name != checked::RAW_STRING {
+            return Err(serde::de::Error::custom(format!(
+                "expected a string as written, got the variant {name}"
+            )));
+        }
         let written: &'de str = written.newtype_variant()?;
         let raw = checked::raw_value(written).map_err(serde::de::Error::custom)?;
         Ok(Listed::Text(Str::Raw(raw)))
@@ -92,5 +98,35 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for ListedVisitor<'a, T> {
 
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
         Ok(Listed::Other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde::de::value::{
+        BorrowedStrDeserializer, EnumAccessDeserializer, MapAccessDeserializer, MapDeserializer,
+    };
+
+    use super::Listed;
+
+    /// Only the checked reader's variant is taken as a string written out: another reader's
+    /// newtype variant holding JSON text is refused, not copied into the upstream body.
+    #[test]
+    fn a_variant_not_named_by_the_checked_reader_is_refused() {
+        let enum_of = |name: &'static str| {
+            let entry = (
+                BorrowedStrDeserializer::<serde::de::value::Error>::new(name),
+                BorrowedStrDeserializer::new("\"hello\""),
+            );
+            EnumAccessDeserializer::new(MapAccessDeserializer::new(MapDeserializer::new(
+                std::iter::once(entry),
+            )))
+        };
+        let other = Listed::<serde_json::Value>::deserialize(enum_of("elsewhere"));
+        assert!(other.is_err(), "{other:?}");
+        let checked =
+            Listed::<serde_json::Value>::deserialize(enum_of(crate::gateway::checked::RAW_STRING));
+        assert!(matches!(checked, Ok(Listed::Text(_))), "{checked:?}");
     }
 }
