@@ -127,9 +127,11 @@ pub fn insert(conn: &Connection, records: &[Record]) -> Result<()> {
             inserted.push(r);
         }
     }
-    // Keyed by (day, key, account, model); the values are the rollup's counters.
-    let mut rollup: std::collections::HashMap<(&str, i64, i64, &str), [i64; 8]> =
-        std::collections::HashMap::new();
+    // Keyed by (day, key, account, model); the values are the rollup's counters. Hashed by
+    // foldhash: SipHash on every row was about 1 % of the writer's time at 64 concurrent
+    // requests.
+    let mut rollup: foldhash::HashMap<(&str, i64, i64, &str), [i64; 8]> =
+        foldhash::HashMap::default();
     for r in inserted {
         let key = (
             r.day.as_str(),
