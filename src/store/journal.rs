@@ -4,13 +4,12 @@
 //! journal still holds. A segment file is deleted once every record in it is committed.
 //!
 //! One `write` per record and no fsync: a killed process loses nothing (the page cache
-//! survives it), the same promise SQLite's WAL with `synchronous=NORMAL` gives. Threads write
-//! to segments of their own (lanes), so two never wait for each other.
+//! survives it), the same promise SQLite's WAL with `synchronous=NORMAL` gives.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,31 +20,16 @@ use crate::error::{Error, Result};
 const SEGMENT_BYTES: u64 = 4 * 1024 * 1024;
 const SEGMENT_AGE: Duration = Duration::from_secs(10);
 
-/// Segments open for appending at once. A thread appends to its own lane's segment: with one
-/// segment for all, the request threads at 64 concurrent requests waited for each other's
-/// `write`, on its lock and then on the kernel's lock of the file (a record took 7–11 µs to
-/// journal there, against about 3 µs for the `write` itself).
-const LANES: usize = 4;
-
 pub struct Journal {
     dir: PathBuf,
-    /// Each lane's open segment, made at its first record.
-    lanes: [Mutex<Option<Current>>; LANES],
-    /// The last segment serial handed out, across lanes.
-    serial: AtomicU64,
-}
-
-static NEXT_LANE: AtomicUsize = AtomicUsize::new(0);
-
-std::thread_local! {
-    /// The lane this thread appends to, given out in turn to threads as they first append.
-    static LANE: usize = NEXT_LANE.fetch_add(1, Ordering::Relaxed) % LANES;
+    current: Mutex<Current>,
 }
 
 struct Current {
     segment: Arc<Segment>,
     opened: Instant,
     bytes: u64,
+    serial: u64,
 }
 
 struct Segment {
@@ -109,11 +93,17 @@ impl Journal {
                 }
             }
         }
+        let serial = 0;
+        let segment = new_segment(dir, serial)?;
         Ok((
             Journal {
                 dir: dir.to_owned(),
-                lanes: Default::default(),
-                serial: AtomicU64::new(0),
+                current: Mutex::new(Current {
+                    segment,
+                    opened: Instant::now(),
+                    bytes: 0,
+                    serial,
+                }),
             },
             lines,
             old,
@@ -125,24 +115,17 @@ impl Journal {
         debug_assert!(!line.contains(&b'\n'));
         let mut buf = line;
         buf.push(b'\n');
-        let lane = &self.lanes[LANE.with(|l| *l)];
-        let mut lane = lane.lock().expect("journal lock");
-        let stale = lane
-            .as_ref()
-            .is_none_or(|c| c.bytes >= SEGMENT_BYTES || c.opened.elapsed() >= SEGMENT_AGE);
-        if stale {
-            let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
-            let fresh = Current {
-                segment: new_segment(&self.dir, serial)?,
-                opened: Instant::now(),
-                bytes: 0,
-            };
-            if let Some(old) = lane.replace(fresh) {
-                old.segment.sealed.store(true, Ordering::SeqCst);
-                old.segment.remove_if_done();
-            }
+        let mut cur = self.current.lock().expect("journal lock");
+        if cur.bytes >= SEGMENT_BYTES || cur.opened.elapsed() >= SEGMENT_AGE {
+            let serial = cur.serial + 1;
+            let fresh = new_segment(&self.dir, serial)?;
+            let old = std::mem::replace(&mut cur.segment, fresh);
+            cur.serial = serial;
+            cur.opened = Instant::now();
+            cur.bytes = 0;
+            old.sealed.store(true, Ordering::SeqCst);
+            old.remove_if_done();
         }
-        let cur = lane.as_mut().expect("a segment was just opened");
         if let Err(e) = (&cur.segment.file).write_all(&buf) {
             // Part of the line may be written: the next record starts a fresh segment rather
             // than continuing a torn line (replay skips the torn one).
@@ -181,50 +164,6 @@ mod tests {
         std::fs::read_dir(dir).unwrap().count()
     }
 
-    /// Makes every open segment old enough to be sealed at its lane's next record.
-    fn age(j: &Journal) {
-        for lane in &j.lanes {
-            if let Some(c) = lane.lock().unwrap().as_mut() {
-                c.opened -= SEGMENT_AGE;
-            }
-        }
-    }
-
-    #[test]
-    fn threads_append_to_segments_of_their_own_and_every_line_replays() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("journal");
-        let (j, _, _) = Journal::open(&dir).unwrap();
-        assert_eq!(
-            files(&dir),
-            0,
-            "a segment is made at its lane's first record"
-        );
-        let lanes: std::collections::HashSet<usize> = std::thread::scope(|s| {
-            let threads: Vec<_> = (0..2)
-                .map(|t| {
-                    let j = &j;
-                    s.spawn(move || {
-                        for n in 0..100 {
-                            let line = format!("{{\"t\":{t},\"n\":{n}}}");
-                            j.append(line.into_bytes()).unwrap();
-                        }
-                        LANE.with(|l| *l)
-                    })
-                })
-                .collect();
-            threads.into_iter().map(|t| t.join().unwrap()).collect()
-        });
-        // Two threads get two lanes unless other tests' threads took lanes in between.
-        assert_eq!(files(&dir), lanes.len(), "one segment per lane used");
-        drop(j);
-        let (_j, mut lines, old) = Journal::open(&dir).unwrap();
-        assert_eq!(old.len(), lanes.len());
-        lines.sort();
-        lines.dedup();
-        assert_eq!(lines.len(), 200, "every line, once");
-    }
-
     #[test]
     fn lines_survive_until_committed_and_are_replayed() {
         let tmp = tempfile::tempdir().unwrap();
@@ -250,7 +189,7 @@ mod tests {
         let dir = tmp.path().join("journal");
         let (j, _, _) = Journal::open(&dir).unwrap();
         let t = j.append(b"one".to_vec()).unwrap();
-        age(&j);
+        j.current.lock().unwrap().opened -= SEGMENT_AGE;
         let _t2 = j.append(b"two".to_vec()).unwrap();
         t.committed();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -266,7 +205,7 @@ mod tests {
         let dir = tmp.path().join("journal");
         let (j, _, _) = Journal::open(&dir).unwrap();
         let t = j.append(b"one".to_vec()).unwrap();
-        age(&j);
+        j.current.lock().unwrap().opened -= SEGMENT_AGE;
         let t2 = j.append(b"two".to_vec()).unwrap();
         assert_eq!(
             files(&dir),
