@@ -1023,7 +1023,11 @@ fn with_wrk(fake: &Fake, bare: &floor::Floor, gw: &Gateway, only: Option<&str>, 
     ] {
         for c in [1, 64] {
             let name = format!("{protocol} non-stream, c={c}");
-            if only.is_some_and(|o| !name.contains(o.trim_end_matches('$'))) {
+            let wanted = |o: &str| match o.strip_suffix('$') {
+                Some(end) => name.ends_with(end),
+                None => name.contains(o),
+            };
+            if only.is_some_and(|o| !wanted(o)) {
                 continue;
             }
             let load = outside::Load {
