@@ -601,6 +601,18 @@ struct Row {
     twin_inside: Option<u32>,
 }
 
+/// Whether `--only TEXT` picks the scenario `name`: TEXT is in it, or ends it when TEXT ends
+/// in `$`; every scenario without `--only`.
+fn picked(only: Option<&str>, name: &str) -> bool {
+    match only {
+        None => true,
+        Some(o) => match o.strip_suffix('$') {
+            Some(end) => name.ends_with(end),
+            None => name.contains(o),
+        },
+    }
+}
+
 fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
     (s.rps(), s.pct(0.5), s.pct(0.9), s.pct(0.99))
 }
@@ -677,11 +689,7 @@ fn main() {
                        pace: Option<Duration>,
                        open_rate: Option<u64>,
                        twin: Option<Target>| {
-        let wanted = |o: &String| match o.strip_suffix('$') {
-            Some(end) => name.ends_with(end),
-            None => name.contains(o.as_str()),
-        };
-        if only.as_ref().is_some_and(|o| !wanted(o)) {
+        if !picked(only.as_deref(), &name) {
             return;
         }
         let run = |t: &Target, keys: Arc<Vec<String>>, dur: Duration| {
@@ -1023,11 +1031,7 @@ fn with_wrk(fake: &Fake, bare: &floor::Floor, gw: &Gateway, only: Option<&str>, 
     ] {
         for c in [1, 64] {
             let name = format!("{protocol} non-stream, c={c}");
-            let wanted = |o: &str| match o.strip_suffix('$') {
-                Some(end) => name.ends_with(end),
-                None => name.contains(o),
-            };
-            if only.is_some_and(|o| !wanted(o)) {
+            if !picked(only, &name) {
                 continue;
             }
             let load = outside::Load {

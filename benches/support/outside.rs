@@ -53,14 +53,12 @@ pub struct Load<'a> {
     pub connections: usize,
 }
 
-/// Runs `wrk` once against `addr` for `secs` whole seconds and adds its figures to `side`;
-/// `cpu` reads the CPU time (µs) of whoever serves `addr`.
-pub fn slice(side: &mut Side, addr: SocketAddr, load: &Load, secs: u64, cpu: &dyn Fn() -> u64) {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let script = dir.path().join("load.lua");
-    // `done` prints one line of figures, latencies in µs, for this side to parse.
+/// The `wrk` script for `load`: its request, and a `done` that prints one line of figures
+/// (latencies in µs) for [`slice`] to parse.
+fn script(load: &Load, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("load.lua");
     std::fs::write(
-        &script,
+        &path,
         format!(
             r#"wrk.method = "POST"
 wrk.body = [==[{body}]==]
@@ -80,6 +78,19 @@ end
         ),
     )
     .expect("the wrk script is written");
+    path
+}
+
+/// Runs `wrk` with `script` against `addr` for `secs` whole seconds and adds its figures to
+/// `side`; `cpu` reads the CPU time (µs) of whoever serves `addr`.
+fn slice(
+    side: &mut Side,
+    addr: SocketAddr,
+    load: &Load,
+    script: &std::path::Path,
+    secs: u64,
+    cpu: &dyn Fn() -> u64,
+) {
     let threads = load.connections.min(2);
     let before = cpu();
     let out = Command::new("wrk")
@@ -92,7 +103,7 @@ end
             &format!("{secs}s"),
             "-s",
         ])
-        .arg(&script)
+        .arg(script)
         .arg(format!("http://{addr}{}", load.path))
         .output()
         .unwrap_or_else(|e| panic!("running wrk ({e}): apt-get install -y wrk"));
@@ -125,15 +136,17 @@ pub fn compare(
     floor: (SocketAddr, &dyn Fn() -> u64),
     gateway: (SocketAddr, &dyn Fn() -> u64),
 ) -> (Side, Side, Side) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let script = script(load, dir.path());
     let none = || 0;
     let (mut d, mut f, mut g) = (Side::default(), Side::default(), Side::default());
     for i in 0..slices {
-        slice(&mut d, direct, load, 1, &none);
-        let floor_slice = |f: &mut Side| slice(f, floor.0, load, 1, floor.1);
+        slice(&mut d, direct, load, &script, 1, &none);
+        let floor_slice = |f: &mut Side| slice(f, floor.0, load, &script, 1, floor.1);
         if i % 2 == 0 {
             floor_slice(&mut f);
         }
-        slice(&mut g, gateway.0, load, 1, gateway.1);
+        slice(&mut g, gateway.0, load, &script, 1, gateway.1);
         if i % 2 == 1 {
             floor_slice(&mut f);
         }

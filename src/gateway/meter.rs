@@ -388,16 +388,7 @@ mod tests {
         let db_path = tmp.path().join("t.db");
         crate::store::migrate::prepare(&db_path, &tmp.path().join("b")).unwrap();
         let db = Db::open(&db_path).unwrap();
-        db.write(|c| {
-            c.execute_batch(
-                "INSERT INTO groups (id, name) VALUES (1, 'g');
-                 INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
-                 VALUES (1, 1, 'k', printf('%064d', 0), 'acp_');",
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        db.write(|c| Ok(usage::seed_sample_key(c)?)).await.unwrap();
         let dir = tmp.path().join("journal");
         std::fs::create_dir_all(&dir).unwrap();
         (tmp, db, dir)

@@ -52,6 +52,16 @@ pub struct Record {
     pub tried: Vec<Tried>,
 }
 
+/// Group 1 and its key 1, whom [`Record::sample`] belongs to, in a migrated database.
+#[cfg(test)]
+pub(crate) fn seed_sample_key(c: &Connection) -> rusqlite::Result<()> {
+    c.execute_batch(
+        "INSERT INTO groups (id, name) VALUES (1, 'g');
+         INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
+         VALUES (1, 1, 'k', printf('%064d', 0), 'acp_');",
+    )
+}
+
 #[cfg(test)]
 impl Record {
     /// A finished streaming Messages request of key 1 in group 1: 10 tokens in, 20 out.

@@ -32,12 +32,7 @@ fn rows_inserted_many_to_a_statement_are_counted_once_however_often_they_come() 
     let path = tmp.path().join("t.db");
     crate::store::migrate::prepare(&path, &tmp.path().join("b")).unwrap();
     let mut c = crate::store::db::open_connection(&path).unwrap();
-    c.execute_batch(
-        "INSERT INTO groups (id, name) VALUES (1, 'g');
-         INSERT INTO api_keys (id, group_id, name, key_hash, key_prefix)
-         VALUES (1, 1, 'k', printf('%064d', 0), 'acp_');",
-    )
-    .unwrap();
+    seed_sample_key(&c).unwrap();
     let mut write = |records: &[Record]| {
         let tx = c.transaction().unwrap();
         insert(&tx, records).unwrap();
