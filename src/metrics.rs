@@ -45,6 +45,11 @@ impl<const N: usize> Histogram<N> {
         self.sum_micros.fetch_add(micros, Relaxed);
     }
 
+    /// How many values were observed.
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0;
