@@ -261,11 +261,14 @@ async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>, dir: std:
             // batch would only be what one commit's time gathers (about a hundred rows at
             // c=64), and every commit rewrites the last page of the table, of each of its
             // indexes and of the day's rollups: so the next batch waits out the delay too.
-            // An empty queue goes back to waiting; a record queued after this look notifies.
+            // A full batch means a backlog, committed at once. An empty queue goes back to
+            // waiting; a record queued after this look notifies.
             if shared.queue.lock().expect("meter queue").is_empty() {
                 break;
             }
-            tokio::time::sleep_until(began + BATCH_DELAY).await;
+            if n < MAX_BATCH {
+                tokio::time::sleep_until(began + BATCH_DELAY).await;
+            }
         }
     }
 }
