@@ -1,6 +1,6 @@
-//! Schema migrations: the SQL files under `migrations/`, embedded and applied with refinery, plus the checks
-//! around them — status of every migration, refusal on edited or unknown ones, and a backup of
-//! the database before anything is applied to it.
+//! Schema migrations: the SQL files under `migrations/`, embedded in the binary and applied
+//! with refinery, plus the checks around them — status of every migration, refusal on edited
+//! or unknown ones, and a backup of the database before anything is applied to it.
 
 use std::path::{Path, PathBuf};
 
