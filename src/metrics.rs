@@ -60,7 +60,7 @@ impl<const N: usize> Histogram<N> {
                 "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
             );
         }
-        let count = self.count.load(Relaxed);
+        let count = self.count();
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
         let braces = if labels.is_empty() {
             String::new()

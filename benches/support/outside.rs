@@ -112,7 +112,10 @@ fn slice(
     let figures: Vec<u64> = text
         .lines()
         .find_map(|l| l.strip_prefix("figures "))
-        .unwrap_or_else(|| panic!("wrk printed no figures: {text}"))
+        .unwrap_or_else(|| {
+            let err = String::from_utf8_lossy(&out.stderr);
+            panic!("wrk printed no figures ({}): {text}{err}", out.status)
+        })
         .split_whitespace()
         .filter_map(|v| v.parse().ok())
         .collect();
