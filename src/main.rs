@@ -14,10 +14,27 @@ const ARENA_PURGE_MULT: libmimalloc_sys::mi_option_t = 24;
 
 fn main() -> std::process::ExitCode {
     sqlite_on_mimalloc();
-    aicarpool::cli::main(aicarpool::memory::Hooks {
-        tidy: return_freed_memory,
-        eager: return_arena_memory_at_once,
-    })
+    aicarpool::cli::main(
+        aicarpool::memory::Hooks {
+            tidy: return_freed_memory,
+            eager: return_arena_memory_at_once,
+        },
+        set_cpu_class,
+    )
+}
+
+/// Puts thread `tid` at Linux's idle CPU class (`SCHED_IDLE`) or back to normal: the database
+/// writer's, while it only commits usage rows (`aicarpool::store::class`).
+fn set_cpu_class(tid: i32, idle: bool) -> bool {
+    let policy = if idle {
+        libc::SCHED_IDLE
+    } else {
+        libc::SCHED_OTHER
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: the kernel reads `param` during the call only; an id that names no thread of
+    // ours fails (ESRCH) and changes nothing.
+    unsafe { libc::sched_setscheduler(tid, policy, &param) == 0 }
 }
 
 /// Memory a thread gives back to the shared arena goes back to the system at once (`true`),

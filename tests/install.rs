@@ -56,6 +56,7 @@ fn root_mode_lays_down_binary_unit_and_env_file() {
         "PrivateTmp=yes",
         "KillSignal=SIGTERM",
         "TimeoutStopSec=45",
+        "LimitNICE=+0",
         "WantedBy=multi-user.target",
     ] {
         assert!(

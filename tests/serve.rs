@@ -335,3 +335,85 @@ fn the_drain_time_bounds_a_client_that_never_finishes() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// The policy (`SCHED_OTHER` 0, `SCHED_IDLE` 5) of the database writer thread of `pid`, from
+/// the kernel's `/proc/<pid>/task/<tid>/stat` (field 41).
+fn writer_policy(pid: u32) -> u32 {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "aicarpool-db-wr" {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap();
+            let after_name = stat.rsplit_once(')').unwrap().1;
+            return after_name
+                .split_whitespace()
+                .nth(38)
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    }
+    panic!("serve has no database writer thread");
+}
+
+/// Whether a process started from this one may take a thread back from the idle CPU class:
+/// with `CAP_SYS_NICE`, or an `RLIMIT_NICE` that allows nice 0.
+fn may_leave_idle_class() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap();
+    let sys_nice = u64::from_str_radix(caps.trim(), 16).unwrap() & (1 << 23) != 0;
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let nice: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max nice priority"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .unwrap_or(0);
+    sys_nice || nice >= 20
+}
+
+/// The writer commits usage rows at the idle CPU class, so its bursts do not delay requests'
+/// threads, and anything else it writes (here an admin's sign-in) at normal class. Where the
+/// kernel would not let it back, it stays normal throughout.
+#[test]
+fn the_writer_commits_usage_at_idle_cpu_class_and_the_rest_at_normal() {
+    use common::admin::{Admin, make_admin};
+    use common::env::Env;
+    let env = Env::new();
+    let fake = common::upstream::Fake::start();
+    env.account("main", &fake.url(), "sk-main", &[]);
+    let key = env.key("alice");
+    make_admin(&env.data, common::admin::USER);
+    let server = env.spawn_serve(&[]);
+    let (idle, normal) = if may_leave_idle_class() {
+        (5, 0)
+    } else {
+        eprintln!("no CAP_SYS_NICE and RLIMIT_NICE below nice 0: the writer stays normal");
+        (0, 0)
+    };
+    let headers = [
+        ("x-api-key", key.as_str()),
+        ("anthropic-version", "2023-06-01"),
+    ];
+    let body = r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+    for round in 1..=2 {
+        let resp = common::post_json(&server, "/v1/messages", &headers, body);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        env.rows(round);
+        common::eventually(
+            "the writer never took the idle class for usage rows",
+            std::time::Duration::from_secs(5),
+            || (writer_policy(server.pid()) == idle).then_some(()),
+        );
+        Admin::sign_in(server.addr);
+        assert_eq!(
+            writer_policy(server.pid()),
+            normal,
+            "an admin's sign-in is written at normal class"
+        );
+    }
+}

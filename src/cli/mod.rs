@@ -28,11 +28,13 @@ use crate::store::{self, migrate, usage::By};
 const ACTOR: &str = "cli";
 
 /// Runs the command line. `memory` hands freed memory back to the system (the allocator can
-/// only do that for the calling thread's own heap): see [`crate::memory`].
-pub fn main(memory: crate::memory::Hooks) -> ExitCode {
+/// only do that for the calling thread's own heap): see [`crate::memory`]. `cpu_class` sets a
+/// thread's CPU class: see [`crate::store::class`].
+pub fn main(memory: crate::memory::Hooks, cpu_class: store::class::Hook) -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
     crate::memory::install(memory);
+    store::class::install(cpu_class);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Command::Serve(a) = &cli.command
         && let Some(n) = a.worker_threads

@@ -216,7 +216,13 @@ async fn committer(db: Db, shared: Arc<Shared>, metrics: Arc<Metrics>, dir: std:
             let records = Arc::new(records);
             let all = records.clone();
             let started = std::time::Instant::now();
-            let done = db.write(move |c| usage::insert(c, &all)).await;
+            let insert = move |c: &rusqlite::Connection| usage::insert(c, &all);
+            // A full batch means a backlog: committed at normal CPU class.
+            let done = if n < MAX_BATCH {
+                db.write_background(insert).await
+            } else {
+                db.write(insert).await
+            };
             metrics
                 .commits
                 .observe_micros(started.elapsed().as_micros() as u64);
@@ -491,6 +497,39 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, sent, "every record committed");
+    }
+
+    /// A full batch means a backlog: the next one follows at once instead of waiting out the
+    /// delay. Timed on tokio's paused clock, which moves only for the committer's waits (the
+    /// storage-recovery loop, the one other timer, is stopped first).
+    #[tokio::test(start_paused = true)]
+    async fn a_backlog_is_committed_without_waiting_between_full_batches() {
+        let (_tmp, db, dir) = setup().await;
+        let metrics = Arc::new(Metrics::default());
+        let (stop, stopped) = tasks::shutdown();
+        drop(stop);
+        let meter = Meter::open(db.clone(), &dir, metrics.clone(), stopped)
+            .await
+            .unwrap();
+        let sent = 2 * MAX_BATCH + 10;
+        for i in 0..sent {
+            meter.record(record(&format!("r{i}"))).await;
+        }
+        let started = tokio::time::Instant::now();
+        meter.flush().await;
+        assert_eq!(
+            started.elapsed(),
+            BATCH_DELAY,
+            "one delay before the first batch, none after a full one"
+        );
+        assert_eq!(metrics.commits.count(), 3);
+        let rows: i64 = db
+            .read(
+                |c| Ok(c.query_row("SELECT count(*) FROM api_key_request_log", [], |r| r.get(0))?),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows, sent as i64);
     }
 
     #[tokio::test(flavor = "multi_thread")]

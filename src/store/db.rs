@@ -118,6 +118,16 @@ impl Db {
     {
         self.inner.writer.submit(f).await
     }
+
+    /// [`Db::write`] for a batch of usage rows, which the journal already holds: the writer
+    /// may run it at the idle CPU class, where it does not delay requests' threads.
+    pub async fn write_background<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        self.inner.writer.submit_background(f).await
+    }
 }
 
 /// Milliseconds since the Unix epoch, the time unit of every column.

@@ -1,6 +1,7 @@
 //! SQLite storage: opening connections with the right pragmas, the async wrapper that keeps
 //! SQLite off the async threads, and one file per table with the SQL next to it.
 
+pub mod class;
 mod db;
 pub mod journal;
 pub mod migrate;

@@ -1,12 +1,15 @@
 //! The one thread that writes. Jobs queue on a channel; the thread takes every job waiting,
 //! runs each inside its own savepoint of one transaction and commits once (group commit), so
-//! many small writes cost one fsync-free WAL commit between them.
+//! many small writes cost one fsync-free WAL commit between them. Usage batches run at the
+//! idle CPU class when the process may ([`super::class`]).
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::class::{Class, RAISE_AFTER};
 use crate::error::{Error, Result};
 
 /// Most jobs folded into one transaction.
@@ -18,12 +21,15 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection);
     /// Reports the outcome once the batch's commit has succeeded or failed.
     fn finish(self: Box<Self>, commit: Result<(), &rusqlite::Error>);
+    /// Whether only usage rows wait for it.
+    fn background(&self) -> bool;
 }
 
 struct Typed<F, R> {
     work: Option<F>,
     result: Option<Result<R>>,
     reply: oneshot::Sender<Result<R>>,
+    background: bool,
 }
 
 impl<F, R> Job for Typed<F, R>
@@ -59,6 +65,10 @@ where
         // The caller may have gone away (client disconnected); the write stands regardless.
         let _ = self.reply.send(outcome);
     }
+
+    fn background(&self) -> bool {
+        self.background
+    }
 }
 
 /// rusqlite errors are not `Clone`; a batch failure is reported to every job in it.
@@ -73,6 +83,7 @@ fn copy_error(e: &rusqlite::Error) -> Error {
 
 pub(super) struct Writer {
     tx: mpsc::Sender<Box<dyn Job>>,
+    class: Arc<Class>,
     _thread: JoinHandle<()>,
 }
 
@@ -82,37 +93,74 @@ impl Writer {
         // The writer logs where the code that opened the database logs (a server run
         // in-process by the tests has its own subscriber, not the global one).
         let logs = tracing::dispatcher::get_default(Clone::clone);
+        let class = Arc::new(Class::new());
+        let own = class.clone();
         let thread = std::thread::Builder::new()
             .name("aicarpool-db-writer".into())
             .spawn(move || {
                 let _logs = tracing::dispatcher::set_default(&logs);
-                writer_loop(conn, rx)
+                own.started();
+                writer_loop(conn, rx, &own)
             })
             .map_err(|e| Error::io("starting the database writer", e))?;
         Ok(Writer {
             tx,
+            class,
             _thread: thread,
         })
     }
 
+    /// Runs `work` in the next batch, at normal CPU class.
     pub(super) async fn submit<R, F>(&self, work: F) -> Result<R>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R> + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        let job = Box::new(Typed {
-            work: Some(work),
-            result: None,
-            reply,
-        });
+        let (job, rx) = job(work, false);
+        let waiting = self.class.waiting();
         self.tx.send(job).await.map_err(|_| Error::WriterGone)?;
+        waiting.sent();
+        rx.await.map_err(|_| Error::WriterGone)?
+    }
+
+    /// Runs `work`, a batch of usage rows, at idle CPU class when nothing else waits for the
+    /// writer; raised to normal if it has not finished after [`RAISE_AFTER`].
+    pub(super) async fn submit_background<R, F>(&self, work: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let (job, mut rx) = job(work, true);
+        self.tx.send(job).await.map_err(|_| Error::WriterGone)?;
+        if self.class.enabled() {
+            match tokio::time::timeout(RAISE_AFTER, &mut rx).await {
+                Ok(done) => return done.map_err(|_| Error::WriterGone)?,
+                Err(_) => self.class.raise(),
+            }
+        }
         rx.await.map_err(|_| Error::WriterGone)?
     }
 }
 
+type Reply<R> = oneshot::Receiver<Result<R>>;
+
+fn job<R, F>(work: F, background: bool) -> (Box<dyn Job>, Reply<R>)
+where
+    R: Send + 'static,
+    F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+{
+    let (reply, rx) = oneshot::channel();
+    let job = Box::new(Typed {
+        work: Some(work),
+        result: None,
+        reply,
+        background,
+    });
+    (job, rx)
+}
+
 /// Runs until every sender is dropped, then returns after the last batch is committed.
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, class: &Class) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -122,6 +170,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
+        let others = batch.iter().filter(|j| !j.background()).count();
+        class.taken(others);
+        class.enter(others == 0);
         run_batch(&mut conn, &mut batch);
     }
 }
