@@ -619,12 +619,17 @@ fn summary(s: &mut Stats) -> (f64, u32, u32, u32) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // `--floor-for ADDR`: only the floor, in front of the upstream at ADDR, until killed; it
-    // prints its port (for `benches/instructions.sh --floor`, which counts its instructions).
+    // `--floor-for ADDR`: only the floor, in front of the upstream at ADDR, until killed (or,
+    // for the benchmark's own floor process, until its standard input closes); it prints its
+    // port (also for `benches/instructions.sh --floor`, which counts its instructions).
     if let Some(i) = args.iter().position(|a| a == "--floor-for") {
         let upstream = args[i + 1].parse().expect("--floor-for takes an address");
         let bare = floor::start(upstream);
         println!("{}", bare.addr.port());
+        if args.iter().any(|a| a == floor::WHILE_STDIN_OPEN) {
+            floor::wait_for_stdin_to_close();
+            return;
+        }
         loop {
             std::thread::park();
         }
@@ -650,7 +655,13 @@ fn main() {
         .unwrap();
     let fake = Fake::start();
     fake.quiet();
-    let bare = floor::start(fake.addr);
+    // `--floor-in-process`: the floor on a runtime of this process, as it ran until
+    // 2026-12-07, instead of a process of its own (see `floor::spawn`).
+    let bare = if args.iter().any(|a| a == "--floor-in-process") {
+        floor::start(fake.addr)
+    } else {
+        floor::spawn(fake.addr)
+    };
     let gw = start_gateway(&fake, if smoke { 0 } else { 10_000 });
     let pid = gw.server.pid();
     std::thread::sleep(Duration::from_millis(500));
@@ -719,9 +730,9 @@ fn main() {
                 ts.merge(run(t, keys.clone(), dur / slices));
                 return;
             }
-            let before = floor::cpu_micros();
+            let before = bare.cpu_micros();
             fs.merge(run(&floored(g.path, g.body), none.clone(), dur / slices));
-            fcpu += floor::cpu_micros() - before;
+            fcpu += bare.cpu_micros() - before;
         };
         let mut gateway_slice = || {
             let before = cpu_micros(pid);
@@ -1044,7 +1055,7 @@ fn with_wrk(fake: &Fake, bare: &floor::Floor, gw: &Gateway, only: Option<&str>, 
                 &load,
                 slices,
                 fake.addr,
-                (bare.addr, &floor::cpu_micros),
+                (bare.addr, &|| bare.cpu_micros()),
                 (gw.server.addr, &gateway_cpu),
             );
             let ((d50, d90, d99), (f50, f90, f99), (g50, g90, g99)) =
