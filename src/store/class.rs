@@ -8,8 +8,8 @@
 //! class (`SCHED_IDLE`) it runs only where a core has nothing else to do. The rows are in the
 //! journal already, so a late commit costs no durability. Anything else that waits for the
 //! writer (an admin change, an account's state, a backlog of rows) puts it back to normal at
-//! once, and so does a usage batch still running after [`RAISE_AFTER`], so a machine kept busy
-//! cannot starve it.
+//! once, and so does a usage batch not done [`RAISE_AFTER`] after it was sent (and every period
+//! after that), so a machine kept busy cannot starve it.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};

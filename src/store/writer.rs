@@ -124,7 +124,8 @@ impl Writer {
     }
 
     /// Runs `work`, a batch of usage rows, at idle CPU class when nothing else waits for the
-    /// writer; raised to normal if it has not finished after [`RAISE_AFTER`].
+    /// writer; the writer is raised to normal every [`RAISE_AFTER`] until it is done (once
+    /// would not do: a job that waited its first period in the queue may start idle after).
     pub(super) async fn submit_background<R, F>(&self, work: F) -> Result<R>
     where
         R: Send + 'static,
@@ -132,13 +133,15 @@ impl Writer {
     {
         let (job, mut rx) = job(work, true);
         self.tx.send(job).await.map_err(|_| Error::WriterGone)?;
-        if self.class.enabled() {
+        if !self.class.enabled() {
+            return rx.await.map_err(|_| Error::WriterGone)?;
+        }
+        loop {
             match tokio::time::timeout(RAISE_AFTER, &mut rx).await {
                 Ok(done) => return done.map_err(|_| Error::WriterGone)?,
                 Err(_) => self.class.raise(),
             }
         }
-        rx.await.map_err(|_| Error::WriterGone)?
     }
 }
 
