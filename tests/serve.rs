@@ -395,6 +395,12 @@ fn the_writer_commits_usage_at_idle_cpu_class_and_the_rest_at_normal() {
         eprintln!("no CAP_SYS_NICE and RLIMIT_NICE below nice 0: the writer stays normal");
         (0, 0)
     };
+    let said = if idle == 5 { "idle" } else { "normal" };
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(
+        logs.contains(&format!("usage rows are committed at the {said} CPU class")),
+        "{logs}"
+    );
     let headers = [
         ("x-api-key", key.as_str()),
         ("anthropic-version", "2023-06-01"),

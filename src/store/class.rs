@@ -58,11 +58,17 @@ pub(super) struct Class {
 
 impl Class {
     pub(super) fn new() -> Class {
-        let hook = HOOK.get().copied().filter(|h| allowed(*h));
-        tracing::debug!(
-            idle_class = hook.is_some(),
-            "database writer's CPU class while it commits usage rows"
-        );
+        let installed = HOOK.get().copied();
+        let hook = installed.filter(|h| allowed(*h));
+        if hook.is_some() {
+            tracing::info!("usage rows are committed at the idle CPU class");
+        } else if installed.is_some() {
+            tracing::info!(
+                "usage rows are committed at the normal CPU class: this process may not take a \
+                 thread back from the idle class (allow nice 0, as the systemd unit's \
+                 LimitNICE=+0 does)"
+            );
+        }
         Class {
             hook,
             tid: AtomicI32::new(0),
