@@ -54,6 +54,8 @@ pub(super) struct Class {
     idle: AtomicBool,
     /// Jobs other than usage batches queued and not yet taken by the writer.
     waiting: AtomicUsize,
+    /// The kernel once refused to take the writer back from idle: it is not tried again.
+    stuck: AtomicBool,
 }
 
 impl Class {
@@ -74,6 +76,7 @@ impl Class {
             tid: AtomicI32::new(0),
             idle: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
+            stuck: AtomicBool::new(false),
         }
     }
 
@@ -109,8 +112,13 @@ impl Class {
         if self.idle.swap(false, SeqCst)
             && let Some(hook) = self.hook
             && !hook(self.tid.load(SeqCst), false)
+            && !self.stuck.swap(true, SeqCst)
         {
-            tracing::warn!("the database writer could not leave the idle CPU class");
+            // Only if the process's limits changed since the start-up check.
+            tracing::warn!(
+                "the database writer could not leave the idle CPU class; usage rows may be \
+                 committed late while the machine is busy"
+            );
         }
     }
 
@@ -122,7 +130,11 @@ impl Class {
             return self.raise();
         }
         let tid = self.tid.load(SeqCst);
-        if self.idle.load(SeqCst) || self.waiting.load(SeqCst) > 0 || tid == 0 {
+        if self.idle.load(SeqCst)
+            || self.waiting.load(SeqCst) > 0
+            || tid == 0
+            || self.stuck.load(SeqCst)
+        {
             return;
         }
         if hook(tid, true) {
@@ -173,14 +185,25 @@ mod tests {
         true
     }
 
-    fn class() -> Class {
+    /// A kernel that lets the thread go idle and not back.
+    fn refuse_normal(tid: i32, idle: bool) -> bool {
+        record(tid, idle);
+        idle
+    }
+
+    fn class_with(hook: Hook) -> Class {
         CALLS.lock().unwrap().clear();
         Class {
-            hook: Some(record),
+            hook: Some(hook),
             tid: AtomicI32::new(7),
             idle: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
+            stuck: AtomicBool::new(false),
         }
+    }
+
+    fn class() -> Class {
+        class_with(record)
     }
 
     fn calls() -> Vec<(i32, bool)> {
@@ -226,6 +249,17 @@ mod tests {
         );
         c.enter(true);
         assert_eq!(calls(), [(7, true)]);
+
+        let c = class_with(refuse_normal);
+        c.enter(true);
+        c.raise();
+        c.enter(true);
+        c.raise();
+        assert_eq!(
+            calls(),
+            [(7, true), (7, false)],
+            "once refused, not tried again"
+        );
     }
 
     #[test]
