@@ -21,7 +21,8 @@ pub type Hook = fn(tid: i32, idle: bool) -> bool;
 
 static HOOK: OnceLock<Hook> = OnceLock::new();
 
-/// How long a usage batch may run at idle class before the writer is put back to normal.
+/// How long after a usage batch is sent the writer is put back to normal if the batch is not
+/// done, and again every such period until it is.
 pub(super) const RAISE_AFTER: Duration = Duration::from_millis(100);
 
 /// Installs the hook (once; later calls are ignored). Without it the writer stays normal.
