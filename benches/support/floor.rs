@@ -44,9 +44,7 @@ impl Floor {
     /// CPU time (user + system) the floor has used so far, in microseconds.
     pub fn cpu_micros(&self) -> u64 {
         match &self.runs {
-            Runs::Apart(child) => {
-                super::stat_cpu_micros(std::path::Path::new(&format!("/proc/{}/stat", child.id())))
-            }
+            Runs::Apart(child) => super::cpu_micros(child.id()),
             Runs::Here { .. } => {
                 let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
                     return 0;

@@ -207,6 +207,19 @@ mod tests {
         class_with(record)
     }
 
+    /// The class under the racing hook below.
+    static RACED: OnceLock<Class> = OnceLock::new();
+
+    /// A kernel call during which another thread sends a job: it finds the writer not yet
+    /// marked idle, so its own raise asks nothing.
+    fn send_meanwhile(tid: i32, idle: bool) -> bool {
+        record(tid, idle);
+        if idle {
+            RACED.get().unwrap().waiting().sent();
+        }
+        true
+    }
+
     fn calls() -> Vec<(i32, bool)> {
         std::mem::take(&mut CALLS.lock().unwrap())
     }
@@ -250,6 +263,14 @@ mod tests {
         );
         c.enter(true);
         assert_eq!(calls(), [(7, true)]);
+
+        let c = RACED.get_or_init(|| class_with(send_meanwhile));
+        c.enter(true);
+        assert_eq!(
+            calls(),
+            [(7, true), (7, false)],
+            "a job sent while the writer turned idle raises it at once"
+        );
 
         let c = class_with(refuse_normal);
         c.enter(true);
