@@ -27,8 +27,8 @@ use crate::store::admins;
 
 /// HTTP/2 streams one connection may have open at once.
 const MAX_H2_STREAMS: u32 = 256;
-/// How often a connection with a request in flight looks at its deadlines again.
-const CHECK_BUSY: Duration = Duration::from_secs(5);
+/// The shortest wait between looks at a busy connection's deadlines (timeouts of zero).
+const LOOK_AGAIN_AT_LEAST: Duration = Duration::from_millis(10);
 
 /// Accept failures (usually the descriptor limit): each waits longer, up to a second, and
 /// they are logged at most every ten seconds with a count, not once each.
@@ -217,7 +217,14 @@ async fn keep_deadlines(
 ) -> std::result::Result<bool, ServeError> {
     loop {
         let deadline = activity.deadline(limits.header_read_timeout, limits.idle_timeout);
-        let wake = deadline.unwrap_or_else(|| std::time::Instant::now() + CHECK_BUSY);
+        // While a request is in flight no deadline runs. Once it ends, the next one falls no
+        // sooner than the shorter time after that: looking again after that long never lets
+        // one pass unseen, and costs a busy connection one timer per timeout, none per request.
+        let busy_wait = limits
+            .header_read_timeout
+            .min(limits.idle_timeout)
+            .max(LOOK_AGAIN_AT_LEAST);
+        let wake = deadline.unwrap_or_else(|| std::time::Instant::now() + busy_wait);
         let cut = tokio::select! {
             r = &mut served => return match r {
                 Ok(served) => served.map(|()| false),

@@ -324,7 +324,7 @@ fn a_burst_of_sign_ins_is_throttled_exactly_and_stays_small() {
 
 #[test]
 fn silent_and_slow_connections_are_cut_and_cannot_lock_others_out() {
-    let (_env, _fake, server, key) = Env::one_account(&[
+    let (_env, fake, server, key) = Env::one_account(&[
         "--header-read-timeout-secs",
         "1",
         "--body-read-timeout-secs",
@@ -351,25 +351,25 @@ fn silent_and_slow_connections_are_cut_and_cannot_lock_others_out() {
     }
     // A kept-alive connection is held to the same time for each next head, counted from the
     // end of its last answer: a head that stops halfway is cut, the answer before it whole.
-    let mut kept = TcpStream::connect(server.addr).unwrap();
-    kept.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut answered = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !answered.ends_with(b"}") {
-        let n = kept.read(&mut buf).unwrap();
-        assert!(n > 0, "answered before closing");
-        answered.extend_from_slice(&buf[..n]);
-    }
-    assert!(answered.starts_with(b"HTTP/1.1 200"));
-    let started = Instant::now();
-    write!(kept, "GET /healthz HTTP/1.1\r\nHo").unwrap();
-    let n = kept.read(&mut buf).unwrap_or(0);
-    assert_eq!(n, 0, "closed without an answer");
-    let took = started.elapsed();
+    let head = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (status, took) = half_head_cut_after(server.addr, head);
+    assert_eq!(status, 200);
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    // Also when the answer before took longer than that time: the wait for the next head
+    // starts when the answer ends, not at the next look after it.
+    fake.set_delay(Duration::from_millis(1200));
+    let post = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{MESSAGES}",
+        MESSAGES.len()
+    );
+    let (status, took) = half_head_cut_after(server.addr, &post);
+    fake.set_delay(Duration::ZERO);
+    assert_eq!(status, 200);
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
         "{took:?}"
     );
     // A body that stops arriving gets a 408 once its deadline passes.
@@ -385,6 +385,44 @@ fn silent_and_slow_connections_are_cut_and_cannot_lock_others_out() {
     let _ = slow.read_to_end(&mut raw);
     let resp = common::parse_response(&raw);
     assert_eq!(resp.status, 408, "{}", resp.body);
+}
+
+/// Sends `request` on a new kept-alive connection and reads its answer whole, then starts a
+/// next head and stops halfway: the answer's status and how long the server took to cut it.
+fn half_head_cut_after(addr: std::net::SocketAddr, request: &str) -> (u16, Duration) {
+    let mut kept = TcpStream::connect(addr).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    kept.write_all(request.as_bytes()).unwrap();
+    let status = read_one(&mut kept).status;
+    let started = Instant::now();
+    write!(kept, "GET /healthz HTTP/1.1\r\nHo").unwrap();
+    let mut buf = [0u8; 64];
+    let n = kept.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    (status, started.elapsed())
+}
+
+/// Reads one whole response off a kept-alive connection: to its length, or its last chunk.
+fn read_one(s: &mut TcpStream) -> common::Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "answered before closing");
+        raw.extend_from_slice(&buf[..n]);
+        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let resp = common::parse_response(&raw);
+        let whole = match resp.header("content-length") {
+            Some(len) => raw.len() - split - 4 >= len.parse::<usize>().unwrap(),
+            None => raw.ends_with(b"0\r\n\r\n"),
+        };
+        if whole {
+            return resp;
+        }
+    }
 }
 
 #[test]
