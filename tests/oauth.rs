@@ -127,7 +127,17 @@ fn a_token_about_to_expire_is_refreshed_before_use() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(700)); // the snapshot reload after the refresh
+    // Logged once the snapshot holds the new token.
+    common::eventually(
+        "the refreshed token in use",
+        Duration::from_secs(10),
+        || {
+            let logs = server.logs.lock().unwrap();
+            logs.iter()
+                .any(|l| l.contains("refreshed the subscription's access token"))
+                .then_some(())
+        },
+    );
     let r = send(&server, &key);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(

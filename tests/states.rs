@@ -15,8 +15,9 @@ use serde_json::json;
 const BODY: &str =
     r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
 
-/// Changes made elsewhere reach the serving gateway within two seconds (DESIGN.md §2).
-const RELOAD: Duration = Duration::from_secs(2);
+/// Far more than the change watcher's poll (500 ms) takes: the two seconds DESIGN.md allows
+/// are held by `a_key_made_by_the_cli_works_within_two_seconds`; here, only that it happened.
+const RELOAD: Duration = Duration::from_secs(10);
 
 fn failing(fake: &Fake) {
     fake.set(Reply::Status(
@@ -42,8 +43,17 @@ fn after_a_recover_the_error_window_starts_afresh_in_the_serving_gateway() {
     assert_eq!(env.status(id), "TEMP_ERROR");
 
     // Recovered by the CLI (another process): one error afterwards is one error, not four.
+    let reloads = || {
+        let logs = server.logs.lock().unwrap();
+        logs.iter()
+            .filter(|l| l.contains("snapshot reloaded"))
+            .count()
+    };
+    let before = reloads();
     env.data.ok(&["account", "recover", &id.to_string()], "");
-    std::thread::sleep(RELOAD);
+    common::eventually("the gateway reloads the CLI's change", RELOAD, || {
+        (reloads() > before).then_some(())
+    });
     assert_eq!(send(), 500);
     assert_eq!(env.status(id), "ACTIVE", "one error after a recover");
     assert_eq!(env.account_json(id)["error_count"], 1);

@@ -152,7 +152,6 @@ impl Refresher {
                         }
                     })
                     .await?;
-                info!(account = id, "refreshed the subscription's access token");
                 self.backoff.lock().expect("backoff").remove(&id);
                 if let Err(e) = self
                     .db
@@ -162,6 +161,8 @@ impl Refresher {
                     warn!(account = id, error = %e, "could not clear the refresh failure");
                 }
                 self.reload().await;
+                // Said once the new token is what requests use.
+                info!(account = id, "refreshed the subscription's access token");
                 Ok(t.access)
             }
             Err(TokenError::Rejected(why)) => {
