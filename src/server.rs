@@ -215,15 +215,15 @@ async fn keep_deadlines(
     activity: &Activity,
     limits: &HttpLimits,
 ) -> std::result::Result<bool, ServeError> {
+    // While a request is in flight no deadline runs. Once it ends, the next one falls no
+    // sooner than the shorter time after that: looking again after that long never lets one
+    // pass unseen, and costs a busy connection one timer per timeout, none per request.
+    let busy_wait = limits
+        .header_read_timeout
+        .min(limits.idle_timeout)
+        .max(LOOK_AGAIN_AT_LEAST);
     loop {
         let deadline = activity.deadline(limits.header_read_timeout, limits.idle_timeout);
-        // While a request is in flight no deadline runs. Once it ends, the next one falls no
-        // sooner than the shorter time after that: looking again after that long never lets
-        // one pass unseen, and costs a busy connection one timer per timeout, none per request.
-        let busy_wait = limits
-            .header_read_timeout
-            .min(limits.idle_timeout)
-            .max(LOOK_AGAIN_AT_LEAST);
         let wake = deadline.unwrap_or_else(|| std::time::Instant::now() + busy_wait);
         let cut = tokio::select! {
             r = &mut served => return match r {
