@@ -96,6 +96,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub tls: Option<TlsFiles>,
     pub http: HttpLimits,
+    /// Threads that serve client connections, each a runtime of its own (`crate::lanes`).
+    pub lanes: usize,
     pub accounts: AccountPolicy,
     pub upstream: UpstreamPolicy,
     /// Where days, weeks and months of limits and budgets begin.
@@ -289,6 +291,7 @@ impl Config {
                 body_read_timeout: Duration::from_secs(DEFAULT_BODY_READ_TIMEOUT_SECS),
                 max_connections: None,
             },
+            lanes: std::thread::available_parallelism().map_or(1, |n| n.get()),
             accounts: AccountPolicy::default(),
             upstream: UpstreamPolicy {
                 connect_timeout: Duration::from_secs(DEFAULT_UPSTREAM_CONNECT_TIMEOUT_SECS),

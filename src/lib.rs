@@ -13,6 +13,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod json;
+pub mod lanes;
 pub mod lifecycle;
 pub mod manage;
 pub mod memory;

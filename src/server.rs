@@ -11,7 +11,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
@@ -21,6 +21,7 @@ use crate::config::{Config, HttpLimits, TlsFiles};
 use crate::connections::{Activity, Connections, default_max_connections, tracked};
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
+use crate::lanes::Lanes;
 use crate::manage::Ctx;
 use crate::router::route;
 use crate::store::admins;
@@ -112,7 +113,9 @@ pub async fn run(
         .max_connections
         .unwrap_or_else(default_max_connections);
     let connections = Arc::new(Connections::new(max_connections));
-    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    let lanes = Lanes::start(state.ctx.config.lanes)
+        .map_err(|e| Error::io("starting the request threads", e))?;
+    let workers = lanes.len();
     info!(%addr, tls = tls.is_some(), max_connections, workers, "listening");
     let mut accept_errors = AcceptErrors::default();
     // This thread built the gateway (the snapshot, the limits' rebuild) and from here on only
@@ -141,6 +144,14 @@ pub async fn run(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Moved to its lane as a plain socket, registered there with that lane's runtime.
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                debug!(%peer, error = %e, "could not hand the connection to a request thread");
+                continue;
+            }
+        };
         let (state, builder, tls, watcher, limits) = (
             state.clone(),
             builder.clone(),
@@ -161,24 +172,30 @@ pub async fn run(
                 Ok::<_, std::convert::Infallible>(tracked(resp, in_flight))
             }
         });
-        let served = tokio::spawn(async move {
-            match tls {
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
+        lanes.hand(async move {
+            let stream = match TcpStream::from_std(stream) {
+                Ok(s) => s,
+                Err(e) => return debug!(%peer, error = %e, "could not register the connection"),
+            };
+            let served = tokio::spawn(async move {
+                match tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(acceptor) => {
+                        // The handshake is part of the head's time, which runs from accept.
+                        let tls_stream = match acceptor.accept(stream).await {
+                            Ok(s) => s,
+                            Err(e) => return Err(Box::new(e) as _),
+                        };
+                        let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
                 }
-                Some(acceptor) => {
-                    // The handshake is part of the head's time, which runs from accept.
-                    let tls_stream = match acceptor.accept(stream).await {
-                        Ok(s) => s,
-                        Err(e) => return Err(Box::new(e) as _),
-                    };
-                    let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-            }
-        });
-        tokio::spawn(async move {
+            });
+            // The handed task keeps the deadlines, so its lane counts the connection open
+            // for as long as it is.
             let result = keep_deadlines(served, &registered.activity, &limits).await;
             // Only now, with the connection gone, does its place among the open ones free up.
             drop(registered);
@@ -201,6 +218,7 @@ pub async fn run(
     }
     gateway.meter.flush().await;
     stop_tasks.stop();
+    drop(lanes);
     Ok(())
 }
 

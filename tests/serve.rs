@@ -202,11 +202,8 @@ fn the_request_threads_are_the_operator_s_to_set() {
     let data = Data::new();
     let err = data.fails(&["serve", "--worker-threads", "0"], "", 2);
     assert!(err.contains("--worker-threads"), "{err}");
-    // Without the flag, tokio's own default: its environment variable, else one per core.
-    let default = std::env::var("TOKIO_WORKER_THREADS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().unwrap().get());
+    // Without the flag, one per core.
+    let default = std::thread::available_parallelism().unwrap().get();
     // The binary builds its runtime from the flag: a child process, read from its log.
     for (flags, workers) in [(&["--worker-threads", "1"][..], 1), (&[][..], default)] {
         let server = data.spawn_serve(flags);

@@ -171,8 +171,8 @@ pub struct ServeArgs {
     /// Open client connections at most [default: half the open-file limit, less a reserve].
     #[arg(long, env = "AICARPOOL_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Threads that run requests [default: one per CPU core]. On a small machine the
-    /// gateway shares with other work, one spends less CPU per request.
+    /// Threads that serve client connections and run their requests [default: one per CPU
+    /// core]. Each connection stays on one of them.
     #[arg(long, env = "AICARPOOL_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub worker_threads: Option<u16>,
     /// Seconds in-flight requests may take to finish after SIGTERM.

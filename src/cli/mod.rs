@@ -36,10 +36,10 @@ pub fn main(memory: crate::memory::Hooks, cpu_class: store::class::Hook) -> Exit
     crate::memory::install(memory);
     store::class::install(cpu_class);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Serve(a) = &cli.command
-        && let Some(n) = a.worker_threads
-    {
-        runtime.worker_threads(n.into());
+    if matches!(cli.command, Command::Serve(_)) {
+        // Requests run on the server's lanes (`crate::lanes`); this runtime only accepts
+        // and runs the background tasks.
+        runtime.worker_threads(1);
     }
     let runtime = match runtime
         .enable_all()
@@ -156,6 +156,9 @@ fn serving(mut config: Config, a: ServeArgs) -> Result<Config> {
     config.http.idle_timeout = Duration::from_secs(a.idle_timeout_secs.max(1));
     config.http.body_read_timeout = Duration::from_secs(a.body_read_timeout_secs.max(1));
     config.http.max_connections = a.max_connections.map(|n| n.max(1));
+    if let Some(n) = a.worker_threads {
+        config.lanes = n.into();
+    }
     config.shutdown_drain = Duration::from_secs(a.shutdown_drain_secs);
     config.accounts.error_threshold = a.error_threshold.max(1);
     config.accounts.error_window = Duration::from_secs(a.error_window_secs.max(1));

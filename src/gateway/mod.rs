@@ -137,7 +137,7 @@ impl Gateway {
         }
         windows.start_persisting(ctx.db.clone(), shutdown.clone());
         health.start_recovery(shutdown.clone());
-        let clients = Arc::new(Clients::new(&ctx.config.upstream)?);
+        let clients = Arc::new(Clients::for_lanes(&ctx.config.upstream, ctx.config.lanes)?);
         windows::start_idle_refresh(
             windows.clone(),
             snapshots.clone(),

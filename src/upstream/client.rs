@@ -1,6 +1,7 @@
 //! The outbound HTTP clients: hyper's pooled client over rustls (ring, Mozilla roots plus any
 //! configured extra CA), HTTP/1.1 and HTTP/2 by ALPN, `TCP_NODELAY`, a connect timeout. One
-//! client (and pool) goes direct; each distinct account proxy gets its own.
+//! client (and pool) goes direct; each distinct account proxy gets its own; and each request
+//! lane has its own of each, so an upstream connection is driven on the lane that uses it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,14 +30,21 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 const POOL_MAX_IDLE_PER_HOST: usize = 128;
 
 pub struct Clients {
-    direct: HttpClient,
-    proxied: Mutex<HashMap<Arc<ProxySettings>, HttpClient>>,
+    /// One for the threads outside any lane, then one per lane (`lanes::current`).
+    direct: Box<[HttpClient]>,
+    proxied: Mutex<HashMap<(Arc<ProxySettings>, usize), HttpClient>>,
     tls: Arc<rustls::ClientConfig>,
     policy: UpstreamPolicy,
 }
 
 impl Clients {
+    /// Clients for work outside the request lanes (an account's test, a sign-in).
     pub fn new(policy: &UpstreamPolicy) -> Result<Clients> {
+        Clients::for_lanes(policy, 0)
+    }
+
+    /// Clients for a gateway serving on `lanes` request lanes.
+    pub fn for_lanes(policy: &UpstreamPolicy, lanes: usize) -> Result<Clients> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = Arc::new(
             rustls::ClientConfig::builder_with_provider(provider)
@@ -46,20 +54,25 @@ impl Clients {
                 .with_no_client_auth(),
         );
         Ok(Clients {
-            direct: build(policy, tls.clone(), None),
+            direct: (0..=lanes)
+                .map(|_| build(policy, tls.clone(), None))
+                .collect(),
             proxied: Mutex::new(HashMap::new()),
             tls,
             policy: policy.clone(),
         })
     }
 
-    /// The client for an account: direct, or the one for its proxy.
+    /// The client for an account on the calling thread's lane: direct, or the one for its
+    /// proxy.
     pub fn get(&self, proxy: Option<&Arc<ProxySettings>>) -> HttpClient {
+        let lane = Some(crate::lanes::current()).filter(|&l| l < self.direct.len());
+        let lane = lane.unwrap_or(0);
         let Some(proxy) = proxy else {
-            return self.direct.clone();
+            return self.direct[lane].clone();
         };
         let mut map = self.proxied.lock().expect("proxy clients");
-        map.entry(proxy.clone())
+        map.entry((proxy.clone(), lane))
             .or_insert_with(|| build(&self.policy, self.tls.clone(), Some(proxy.clone())))
             .clone()
     }
