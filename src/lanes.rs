@@ -4,10 +4,10 @@
 //! Why not one runtime whose threads share all the work: there every hand-off between a
 //! request and its upstream connection could cross threads (a wake-up, a futex call, caches
 //! gone cold), and it did. Measured with the benchmark, alternating the two builds: at 64
-//! connections the gateway went from about 61 to 75 % of the bare relay's throughput, for a
-//! fifth less CPU a request (see docs/performance-log.md, "Lanes"). The cost is that a lane
-//! cannot lend its core: a connection stays on the lane it was handed to, so connections are
-//! handed to the lane with the fewest open.
+//! connections the gateway went from about 62 to 74–78 % of the bare relay's throughput, for
+//! a seventh to a fifth less CPU a request (docs/performance-log.md, "Lanes"). The cost is
+//! that a lane cannot lend its core: a connection stays on the lane it was handed to, which
+//! is why it is handed to the lane with the fewest open.
 
 use std::cell::Cell;
 use std::future::Future;
