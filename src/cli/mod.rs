@@ -35,12 +35,13 @@ pub fn main(memory: crate::memory::Hooks, cpu_class: store::class::Hook) -> Exit
     init_logging(matches!(cli.command, Command::Serve(_)));
     crate::memory::install(memory);
     store::class::install(cpu_class);
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if matches!(cli.command, Command::Serve(_)) {
-        // Requests run on the server's lanes (`crate::lanes`); this runtime only accepts
-        // and runs the background tasks.
-        runtime.worker_threads(1);
-    }
+    let mut runtime = if matches!(cli.command, Command::Serve(_)) {
+        // Requests run on the server's lanes (`crate::lanes`); this thread only accepts and
+        // runs the background tasks.
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
     let runtime = match runtime
         .enable_all()
         .on_thread_park(crate::memory::idle)
