@@ -55,8 +55,9 @@ impl Lanes {
                 let handle = runtime.handle().clone();
                 let (stop, stopped) = oneshot::channel::<()>();
                 let logs = logs.clone();
+                // Short enough for the kernel's 15-byte thread names, whatever the number.
                 std::thread::Builder::new()
-                    .name(format!("aicarpool-lane-{number}"))
+                    .name(format!("lane-{number}"))
                     .spawn(move || {
                         let _logs = tracing::dispatcher::set_default(&logs);
                         CURRENT.set(number);
@@ -141,14 +142,11 @@ mod tests {
         let lanes = Lanes::start(2).unwrap();
         assert_eq!(current(), 0, "the test's own thread is on no lane");
         let (release_first, first) = oneshot::channel();
-        assert_eq!(
-            on_lane(&lanes, Some(first)).await,
-            ("aicarpool-lane-1".to_owned(), 1)
-        );
+        assert_eq!(on_lane(&lanes, Some(first)).await, ("lane-1".to_owned(), 1));
         let (_hold_second, second) = oneshot::channel::<()>();
         assert_eq!(
             on_lane(&lanes, Some(second)).await,
-            ("aicarpool-lane-2".to_owned(), 2),
+            ("lane-2".to_owned(), 2),
             "lane 1 has a connection open"
         );
         // The first connection ends: its lane is the emptier one again.

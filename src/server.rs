@@ -159,8 +159,9 @@ pub async fn run(
             graceful.watcher(),
             limits.clone(),
         );
-        // The connection runs as a task of its own, polled only for its own I/O; a second,
-        // idle one keeps its deadlines and ends it when they pass. Polling the deadline's timer
+        // On its lane the connection runs as a task of its own, polled only for its own I/O;
+        // the task handed to the lane, idle, keeps its deadlines and ends it when they pass
+        // (and counts it open on that lane meanwhile). Polling the deadline's timer
         // and the eviction notice alongside the connection cost about 2 % of a request's
         // instructions, every time the connection woke.
         let activity = registered.activity.clone();
@@ -194,8 +195,6 @@ pub async fn run(
                     }
                 }
             });
-            // The handed task keeps the deadlines, so its lane counts the connection open
-            // for as long as it is.
             let result = keep_deadlines(served, &registered.activity, &limits).await;
             // Only now, with the connection gone, does its place among the open ones free up.
             drop(registered);

@@ -218,6 +218,76 @@ fn the_request_threads_are_the_operator_s_to_set() {
     }
 }
 
+/// Two connections open at once are served on the two request threads (`src/lanes.rs`: a new
+/// connection goes to the lane with the fewest open), not both on one. Each keep-alive request
+/// wakes the thread serving its connection from sleep, which the kernel counts among that
+/// thread's voluntary context switches.
+#[test]
+fn connections_open_at_once_are_served_on_different_request_threads() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    const REQUESTS: u64 = 40;
+    let data = Data::new();
+    let server = data.spawn_serve(&["--worker-threads", "2"]);
+    let before = lane_wakeups(server.pid());
+    assert_eq!(before.len(), 2, "two request threads: {before:?}");
+    let mut conns: Vec<_> = (0..2)
+        .map(|_| BufReader::new(std::net::TcpStream::connect(server.addr).unwrap()))
+        .collect();
+    for _ in 0..REQUESTS {
+        for conn in &mut conns {
+            conn.get_mut()
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                conn.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            conn.read_exact(&mut vec![0; length]).unwrap();
+        }
+    }
+    let after = lane_wakeups(server.pid());
+    for (lane, woke) in &after {
+        let more = woke - before[lane];
+        // Half, for slack: a request that arrives while its thread is still awake adds none.
+        assert!(
+            more >= REQUESTS / 2,
+            "{lane} woke {more} times for {REQUESTS} requests: {before:?} then {after:?}"
+        );
+    }
+}
+
+/// The voluntary context switches of each request thread of `pid`, by thread name.
+fn lane_wakeups(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|task| {
+            let name = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let name = name.trim().to_owned();
+            if !name.starts_with("lane-") {
+                return None;
+            }
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            let switches = status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((name, switches))
+        })
+        .collect()
+}
+
 /// The binary gives SQLite its allocator before anything opens the database; were that too
 /// late, SQLite would keep glibc's and every command would say so.
 #[test]
