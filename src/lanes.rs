@@ -42,11 +42,13 @@ struct Lane {
 }
 
 impl Lanes {
-    /// Starts `n` lanes (at least one). Their threads log where the calling thread does, and
-    /// hand their freed memory back when they run out of work, as the main runtime's do.
+    /// Starts `n` lanes (at least one) and returns once each thread runs. Their threads log
+    /// where the calling thread does, and hand their freed memory back when they run out of
+    /// work, as the main runtime's do.
     pub fn start(n: usize) -> std::io::Result<Lanes> {
         let logs = tracing::dispatcher::get_default(Clone::clone);
-        let lanes = (1..=n.max(1))
+        let (running, started) = std::sync::mpsc::channel::<()>();
+        let lanes: Vec<Lane> = (1..=n.max(1))
             .map(|number| {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -54,13 +56,14 @@ impl Lanes {
                     .build()?;
                 let handle = runtime.handle().clone();
                 let (stop, stopped) = oneshot::channel::<()>();
-                let logs = logs.clone();
+                let (logs, running) = (logs.clone(), running.clone());
                 // Short enough for the kernel's 15-byte thread names, whatever the number.
                 std::thread::Builder::new()
                     .name(format!("lane-{number}"))
                     .spawn(move || {
                         let _logs = tracing::dispatcher::set_default(&logs);
                         CURRENT.set(number);
+                        let _ = running.send(());
                         runtime.block_on(async {
                             let _ = stopped.await;
                         });
@@ -72,6 +75,12 @@ impl Lanes {
                 })
             })
             .collect::<std::io::Result<_>>()?;
+        // Until then a lane's thread is not yet named, nor its runtime driven: what the
+        // server says is serving would not yet be.
+        drop(running);
+        for _ in &lanes {
+            let _ = started.recv();
+        }
         Ok(Lanes { lanes })
     }
 

@@ -394,35 +394,13 @@ fn half_head_cut_after(addr: std::net::SocketAddr, request: &str) -> (u16, Durat
     kept.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     kept.write_all(request.as_bytes()).unwrap();
-    let status = read_one(&mut kept).status;
+    let status = common::read_response(&mut kept).status;
     let started = Instant::now();
     write!(kept, "GET /healthz HTTP/1.1\r\nHo").unwrap();
     let mut buf = [0u8; 64];
     let n = kept.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "closed without an answer");
     (status, started.elapsed())
-}
-
-/// Reads one whole response off a kept-alive connection: to its length, or its last chunk.
-fn read_one(s: &mut TcpStream) -> common::Resp {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "answered before closing");
-        raw.extend_from_slice(&buf[..n]);
-        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let resp = common::parse_response(&raw);
-        let whole = match resp.header("content-length") {
-            Some(len) => raw.len() - split - 4 >= len.parse::<usize>().unwrap(),
-            None => raw.ends_with(b"0\r\n\r\n"),
-        };
-        if whole {
-            return resp;
-        }
-    }
 }
 
 #[test]

@@ -363,6 +363,28 @@ pub fn request(
     parse_response(&raw)
 }
 
+/// Reads one whole response off a kept-alive connection: to its length, or its last chunk.
+pub fn read_response(s: &mut TcpStream) -> Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "answered before closing");
+        raw.extend_from_slice(&buf[..n]);
+        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let resp = parse_response(&raw);
+        let whole = match resp.header("content-length") {
+            Some(len) => raw.len() - split - 4 >= len.parse::<usize>().unwrap(),
+            None => raw.ends_with(b"0\r\n\r\n"),
+        };
+        if whole {
+            return resp;
+        }
+    }
+}
+
 pub fn parse_response(raw: &[u8]) -> Resp {
     let split = raw
         .windows(4)
