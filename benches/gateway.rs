@@ -711,28 +711,49 @@ fn main() {
                 }
             })
         };
-        let direct = d.as_ref().map(|d| summary(&mut run(d, none.clone(), dur)));
         // The floor for the plain request scenarios: the same path, through the bare relay.
-        // The two take turns in short slices (floor first, then gateway first, and so on),
-        // so that a machine slowing down or speeding up mid-run weighs on both alike. Not at
-        // 256 connections: opening that many again for every slice cost both sides about
-        // 40 % of their throughput there.
+        // The fake alone, the floor and the gateway take turns in short slices (in that
+        // order, then the reverse, and so on), so that a machine slowing down or speeding up
+        // mid-run weighs on all three alike: an "added" time is a side's latency minus the
+        // fake's alone, and with the fake measured once before the others, a drift of 40 µs
+        // between the two moved the c=1 ratio of added p50s from 1.3× to 2.3× and back. Not
+        // at 256 connections: opening that many again for every slice cost each side about
+        // 40 % of its throughput there.
         let floored_too = d.is_some() && open_rate.is_none() && pace.is_none();
         // A translated scenario takes turns the same way with its untranslated twin, so that
         // the difference in the gateway's own time is translation's, not the machine's drift.
         let paired = floored_too || twin.is_some();
         let slices = if paired && conc <= 64 { SLICES } else { 1 };
+        // Without a floor, the fake alone runs once, before the gateway.
+        let mut ds = match &d {
+            Some(d) if !floored_too => Some(run(d, none.clone(), dur)),
+            _ => None,
+        };
         let (mut fs, mut fcpu) = (Stats::default(), 0);
         let (mut gs, mut cpu) = (Stats::default(), 0);
         let mut ts = Stats::default();
-        let mut partner_slice = || {
+        // The fake alone and the floor, or the twin; `first` says whether this turn opens
+        // the round (fake, floor) or closes it (floor, fake).
+        let mut partner_slice = |first: bool| {
             if let Some(t) = &twin {
                 ts.merge(run(t, keys.clone(), dur / slices));
                 return;
             }
+            let mut direct_slice = || {
+                if let Some(d) = d.as_ref() {
+                    ds.get_or_insert_default()
+                        .merge(run(d, none.clone(), dur / slices));
+                }
+            };
+            if first {
+                direct_slice();
+            }
             let before = bare.cpu_micros();
             fs.merge(run(&floored(g.path, g.body), none.clone(), dur / slices));
             fcpu += bare.cpu_micros() - before;
+            if !first {
+                direct_slice();
+            }
         };
         let mut gateway_slice = || {
             let before = cpu_micros(pid);
@@ -741,13 +762,14 @@ fn main() {
         };
         for i in 0..slices {
             if paired && i % 2 == 0 {
-                partner_slice();
+                partner_slice(true);
             }
             gateway_slice();
             if paired && i % 2 == 1 {
-                partner_slice();
+                partner_slice(false);
             }
         }
+        let direct = ds.as_mut().map(summary);
         let floor = floored_too.then(|| {
             let per_req = fcpu as f64 / (fs.ok + fs.errors).max(1) as f64;
             (summary(&mut fs), per_req)
