@@ -166,3 +166,66 @@ fn sqlite_on_mimalloc() {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::alloc::{GlobalAlloc, Layout};
+
+    /// Every size from 1 byte to 5 KiB at every alignment up to 256, many of each (so that
+    /// blocks come from all over their pages): each starts where its alignment asks, keeps
+    /// what was written through a growing and a shrinking `realloc`, and is zeroed when asked.
+    #[test]
+    fn blocks_are_aligned_as_asked_and_keep_their_bytes() {
+        let sizes = (1..=64).chain((65..=5120).step_by(37));
+        for size in sizes {
+            for align in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
+                let layout = Layout::from_size_align(size, align).unwrap();
+                let blocks: Vec<*mut u8> = (0..24)
+                    .map(|i| {
+                        // SAFETY: a valid layout of non-zero size; the block is freed below.
+                        let p = unsafe {
+                            if i % 2 == 0 {
+                                ALLOC.alloc(layout)
+                            } else {
+                                ALLOC.alloc_zeroed(layout)
+                            }
+                        };
+                        assert!(!p.is_null());
+                        assert_eq!(p as usize % align, 0, "size {size}, alignment {align}");
+                        if i % 2 == 1 {
+                            // SAFETY: `size` bytes were just allocated at `p`.
+                            let bytes = unsafe { std::slice::from_raw_parts(p, size) };
+                            assert!(bytes.iter().all(|&b| b == 0), "zeroed, size {size}");
+                        }
+                        // SAFETY: as above.
+                        unsafe { p.write_bytes(0xa5, size) };
+                        p
+                    })
+                    .collect();
+                for (i, p) in blocks.into_iter().enumerate() {
+                    let new = if i % 2 == 0 {
+                        size * 3 + 1
+                    } else {
+                        size.div_ceil(2)
+                    };
+                    // SAFETY: `p` came from `ALLOC` with `layout` and the new size is not
+                    // zero; `p` is not used after.
+                    let q = unsafe { ALLOC.realloc(p, layout, new) };
+                    assert!(!q.is_null());
+                    assert_eq!(
+                        q as usize % align,
+                        0,
+                        "realloc {size} to {new}, alignment {align}"
+                    );
+                    let kept = size.min(new);
+                    // SAFETY: `q` holds at least `kept` bytes carried over from `p`.
+                    let bytes = unsafe { std::slice::from_raw_parts(q, kept) };
+                    assert!(bytes.iter().all(|&b| b == 0xa5), "realloc kept the bytes");
+                    // SAFETY: `q` came from `ALLOC` with `new` bytes at `align`.
+                    unsafe { ALLOC.dealloc(q, Layout::from_size_align(new, align).unwrap()) };
+                }
+            }
+        }
+    }
+}
